@@ -1,0 +1,77 @@
+/**
+ * A zero-dependency Prometheus client for Deno: metric types, the Prometheus text and
+ * OpenMetrics exposition formats, a `/metrics` server and handler, and a Pushgateway pusher.
+ *
+ * @example
+ * ```ts
+ * import { Histogram, Registry } from "./mod.ts";
+ * const registry = new Registry();
+ * const h = new Histogram({
+ *   name: "job_duration_seconds", help: "duration of job", labelNames: ["job_name"],
+ *   buckets: [1, 2, 3, 10, 20, 50, 100], registry,
+ * });
+ * h.labels({ job_name: "test_job" }).observe(0.149);
+ * console.log(await registry.metrics());
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  Collector,
+  CounterFamily,
+  CounterPoint,
+  Exemplar,
+  GaugeFamily,
+  GaugePoint,
+  HistogramFamily,
+  HistogramPoint,
+  InfoFamily,
+  InfoPoint,
+  Labels,
+  MetricFamily,
+  MetricType,
+  Quantile,
+  State,
+  StateSetFamily,
+  StateSetPoint,
+  SummaryFamily,
+  SummaryPoint,
+  UnknownFamily,
+} from "./src/model.ts";
+export {
+  type CollectOptions,
+  contentTypeOf,
+  defaultRegistry,
+  type ExpositionFormat,
+  type MetricsOptions,
+  Registry,
+  render,
+} from "./src/registry.ts";
+export {
+  type LabelValue,
+  type LabelValues,
+  Metric,
+  type MetricOptions,
+} from "./src/metrics/base.ts";
+export type { AnyFunction, FunctionWrapper } from "./src/metrics/timer.ts";
+export {
+  Counter,
+  CounterChild,
+  type CounterOptions,
+  type CountExceptionsOptions,
+} from "./src/metrics/counter.ts";
+export { Gauge, GaugeChild, type GaugeOptions } from "./src/metrics/gauge.ts";
+export {
+  DEFAULT_BUCKETS,
+  exponentialBuckets,
+  Histogram,
+  HistogramChild,
+  type HistogramOptions,
+  linearBuckets,
+} from "./src/metrics/histogram.ts";
+export { Summary, SummaryChild, type SummaryOptions } from "./src/metrics/summary.ts";
+export { Info, InfoChild, type InfoOptions } from "./src/metrics/info.ts";
+export { Enum, EnumChild, type EnumOptions } from "./src/metrics/enum.ts";
+export { PROMETHEUS_CONTENT_TYPE, renderText } from "./src/exposition/text.ts";
+export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/openmetrics.ts";

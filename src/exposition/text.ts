@@ -1,0 +1,112 @@
+/**
+ * The Prometheus text exposition format, version 0.0.4 — byte for byte what the official
+ * Python client prints (with its `_created` series disabled).
+ *
+ * @module
+ */
+
+import {
+  escapeHelpText,
+  escapeLabelValue,
+  formatFloat,
+  formatLabels,
+  formatLabelsSplit,
+  hasSum,
+} from "../format.ts";
+import type { MetricFamily } from "../model.ts";
+
+/** Content type of the Prometheus text format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/**
+ * Renders families in the text format 0.0.4.
+ *
+ * @example
+ * ```ts
+ * import { renderText } from "./mod.ts";
+ * renderText([{ type: "gauge", name: "up_jobs", help: "jobs", points: [{ labels: {}, value: 2 }] }]);
+ * // "# HELP up_jobs jobs\n# TYPE up_jobs gauge\nup_jobs 2.0\n"
+ * ```
+ */
+export function renderText(families: readonly MetricFamily[]): string {
+  let out = "";
+  for (const family of families) {
+    const name = family.name;
+    switch (family.type) {
+      case "counter": {
+        const sampleName = name + "_total";
+        out += header(sampleName, family.help, "counter");
+        for (const point of family.points) {
+          out += sampleName + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n";
+        }
+        break;
+      }
+      case "gauge":
+      case "unknown": {
+        out += header(name, family.help, family.type === "gauge" ? "gauge" : "untyped");
+        for (const point of family.points) {
+          out += name + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n";
+        }
+        break;
+      }
+      case "histogram": {
+        out += header(name, family.help, "histogram");
+        for (const point of family.points) {
+          const { before, after } = formatLabelsSplit(point.labels, "le");
+          const bucketPrefix = name + "_bucket" + before;
+          const upperBounds = point.upperBounds;
+          for (let i = 0; i < upperBounds.length; i++) {
+            out += bucketPrefix + formatFloat(upperBounds[i]) + after + " " +
+              formatFloat(point.bucketCounts[i]) + "\n";
+          }
+          const labelText = formatLabels(point.labels);
+          out += name + "_count" + labelText + " " + formatFloat(point.count) + "\n";
+          if (hasSum(point)) {
+            out += name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n";
+          }
+        }
+        break;
+      }
+      case "summary": {
+        out += header(name, family.help, "summary");
+        for (const point of family.points) {
+          if (point.quantiles.length > 0) {
+            const { before, after } = formatLabelsSplit(point.labels, "quantile");
+            for (const { quantile, value } of point.quantiles) {
+              out += name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
+                "\n";
+            }
+          }
+          const labelText = formatLabels(point.labels);
+          out += name + "_count" + labelText + " " + formatFloat(point.count) + "\n";
+          out += name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n";
+        }
+        break;
+      }
+      case "info": {
+        const sampleName = name + "_info";
+        out += header(sampleName, family.help, "gauge");
+        for (const point of family.points) {
+          out += sampleName + formatLabels(point.labels) + " 1.0\n";
+        }
+        break;
+      }
+      case "stateset": {
+        out += header(name, family.help, "gauge");
+        for (const point of family.points) {
+          const { before, after } = formatLabelsSplit(point.labels, name);
+          for (const state of point.states) {
+            out += name + before + escapeLabelValue(state.name) + after +
+              (state.enabled ? " 1.0\n" : " 0.0\n");
+          }
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function header(name: string, help: string, type: string): string {
+  return "# HELP " + name + " " + escapeHelpText(help) + "\n# TYPE " + name + " " + type + "\n";
+}

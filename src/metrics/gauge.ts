@@ -1,0 +1,189 @@
+/**
+ * Gauge: a value that goes up and down (jobs in progress, queue depth, temperature).
+ *
+ * @module
+ */
+
+import type { GaugeFamily, Labels } from "../model.ts";
+import { checkFiniteAmount, checkNumber } from "../validation.ts";
+import { Metric, type MetricOptions } from "./base.ts";
+import {
+  type AnyFunction,
+  type FunctionWrapper,
+  startStopwatch,
+  wrapCall,
+  wrapperFor,
+} from "./timer.ts";
+
+/** Options of a {@linkcode Gauge}: the common ones only. */
+export type GaugeOptions = MetricOptions;
+
+/** One gauge series. Returned (and cached) by `gauge.labels(...)`. */
+export class GaugeChild {
+  /** This series' labels. */
+  readonly labels: Labels;
+  readonly #metricName: string;
+  #value = 0;
+  #valueFunction: (() => number) | undefined;
+
+  /** Internal: made by {@linkcode Gauge}. */
+  constructor(metricName: string, labels: Labels) {
+    this.#metricName = metricName;
+    this.labels = labels;
+  }
+
+  /** The current value (calls the function given to `setFunction`, if any). */
+  get value(): number {
+    if (this.#valueFunction === undefined) return this.#value;
+    const value = this.#valueFunction();
+    checkNumber(this.#metricName, value);
+    return value;
+  }
+
+  /** Adds `amount` (default 1; must be finite). */
+  inc(amount = 1): void {
+    if (!(amount > -Infinity && amount < Infinity)) checkFiniteAmount(this.#metricName, amount);
+    this.#value += amount;
+  }
+
+  /** Subtracts `amount` (default 1; must be finite). */
+  dec(amount = 1): void {
+    if (!(amount > -Infinity && amount < Infinity)) checkFiniteAmount(this.#metricName, amount);
+    this.#value -= amount;
+  }
+
+  /** Sets the value: any number, including `Infinity` and `NaN`, which Prometheus accepts. */
+  set(value: number): void {
+    if (typeof value !== "number") checkNumber(this.#metricName, value);
+    this.#valueFunction = undefined;
+    this.#value = value;
+  }
+
+  /** Sets the value to the current Unix time in seconds. */
+  setToCurrentTime(): void {
+    this.set(Date.now() / 1000);
+  }
+
+  /** Reads the value from `valueFunction` at every collection instead of storing it. */
+  setFunction(valueFunction: () => number): void {
+    if (typeof valueFunction !== "function") {
+      throw new TypeError(`setFunction of gauge "${this.#metricName}" takes a function`);
+    }
+    this.#valueFunction = valueFunction;
+  }
+
+  /** Starts a timer; the returned function sets the gauge to the seconds elapsed and returns them. */
+  startTimer(): () => number {
+    return startStopwatch((seconds) => this.set(seconds));
+  }
+
+  /**
+   * Sets the gauge to how long `fn` takes, in seconds (async functions until they settle).
+   * Without `fn`, returns a wrapper usable as a TC39 method decorator: `@gauge.time()`.
+   */
+  time<F extends AnyFunction>(fn: F): F;
+  time(): FunctionWrapper;
+  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+    const hooks = { after: (seconds: number) => this.set(seconds) };
+    return fn === undefined ? wrapperFor(hooks) : wrapCall(fn, hooks);
+  }
+
+  /**
+   * Adds 1 while `fn` runs and subtracts it when `fn` returns, throws or settles. Without `fn`,
+   * returns a wrapper usable as a TC39 method decorator: `@gauge.trackInProgress()`.
+   */
+  trackInProgress<F extends AnyFunction>(fn: F): F;
+  trackInProgress(): FunctionWrapper;
+  trackInProgress<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+    const hooks = { before: () => this.inc(), after: () => this.dec() };
+    return fn === undefined ? wrapperFor(hooks) : wrapCall(fn, hooks);
+  }
+}
+
+/**
+ * A gauge.
+ *
+ * @example
+ * ```ts
+ * import { Gauge, Registry } from "./mod.ts";
+ * const registry = new Registry();
+ * const inProgress = new Gauge({ name: "jobs_in_progress", help: "jobs running now", registry });
+ * const job = inProgress.trackInProgress(async () => {});
+ * await job();
+ * inProgress.set(3);
+ * ```
+ */
+export class Gauge extends Metric<GaugeChild> {
+  /** Creates a gauge and registers it (in `defaultRegistry` unless `registry` says otherwise). */
+  constructor(options: GaugeOptions) {
+    super(options, { typeName: "gauge", sampleSuffixes: [] });
+    this.init();
+  }
+
+  /** @inheritdoc */
+  protected newChild(labels: Labels): GaugeChild {
+    return new GaugeChild(this.name, labels);
+  }
+
+  /** @inheritdoc */
+  protected snapshot(children: readonly GaugeChild[]): GaugeFamily {
+    return {
+      type: "gauge",
+      name: this.name,
+      help: this.help,
+      unit: this.unit,
+      points: children.map((child) => ({ labels: child.labels, value: child.value })),
+    };
+  }
+
+  /** The value of the unlabelled series. */
+  get value(): number {
+    return this.unlabelled.value;
+  }
+
+  /** Adds `amount` (default 1) to the unlabelled series. */
+  inc(amount = 1): void {
+    this.unlabelled.inc(amount);
+  }
+
+  /** Subtracts `amount` (default 1) from the unlabelled series. */
+  dec(amount = 1): void {
+    this.unlabelled.dec(amount);
+  }
+
+  /** Sets the unlabelled series. */
+  set(value: number): void {
+    this.unlabelled.set(value);
+  }
+
+  /** Sets the unlabelled series to the current Unix time in seconds. */
+  setToCurrentTime(): void {
+    this.unlabelled.setToCurrentTime();
+  }
+
+  /** Reads the unlabelled series from `valueFunction` at every collection. */
+  setFunction(valueFunction: () => number): void {
+    this.unlabelled.setFunction(valueFunction);
+  }
+
+  /** Starts a timer for the unlabelled series; see {@linkcode GaugeChild.startTimer}. */
+  startTimer(): () => number {
+    return this.unlabelled.startTimer();
+  }
+
+  /** Times `fn` into the unlabelled series; see {@linkcode GaugeChild.time}. */
+  time<F extends AnyFunction>(fn: F): F;
+  time(): FunctionWrapper;
+  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+    return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);
+  }
+
+  /** Tracks calls of `fn` in progress; see {@linkcode GaugeChild.trackInProgress}. */
+  trackInProgress<F extends AnyFunction>(fn: F): F;
+  trackInProgress(): FunctionWrapper;
+  trackInProgress<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+    return fn === undefined
+      ? this.unlabelled.trackInProgress()
+      : this.unlabelled.trackInProgress(fn);
+  }
+}
