@@ -30,6 +30,7 @@ export type {
   InfoPoint,
   Labels,
   MetricFamily,
+  MetricFamilyBase,
   MetricType,
   Quantile,
   State,

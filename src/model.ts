@@ -31,28 +31,37 @@ export interface Exemplar {
 
 /** One counter series. `value` is the running total; it never decreases. */
 export interface CounterPoint {
+  /** The series' labels. */
   readonly labels: Labels;
+  /** The running total. */
   readonly value: number;
   /** When the series was created, in seconds since the Unix epoch (OpenMetrics `_created`). */
   readonly created?: number;
+  /** The latest exemplar, exposed in OpenMetrics only. */
   readonly exemplar?: Exemplar;
 }
 
 /** One gauge (or unknown-typed) series. */
 export interface GaugePoint {
+  /** The series' labels. */
   readonly labels: Labels;
+  /** The current value. */
   readonly value: number;
 }
 
 /** One histogram series, with cumulative bucket counts (the last bound is always `+Inf`). */
 export interface HistogramPoint {
+  /** The series' labels (without `le`). */
   readonly labels: Labels;
   /** Upper bounds, increasing, ending with `Infinity`. Often shared by every point of a family. */
   readonly upperBounds: readonly number[];
   /** Cumulative counts, one per upper bound; the last one equals `count`. */
   readonly bucketCounts: readonly number[];
+  /** The number of observations. */
   readonly count: number;
+  /** The sum of observations (not exposed when the buckets go below zero). */
   readonly sum: number;
+  /** When the series was created, in seconds since the Unix epoch. */
   readonly created?: number;
   /** Latest exemplar per bucket, aligned with `upperBounds` (entries may be undefined). */
   readonly exemplars?: readonly (Exemplar | undefined)[];
@@ -68,9 +77,13 @@ export interface Quantile {
 
 /** One summary series. */
 export interface SummaryPoint {
+  /** The series' labels (without `quantile`). */
   readonly labels: Labels;
+  /** The number of observations. */
   readonly count: number;
+  /** The sum of observations. */
   readonly sum: number;
+  /** When the series was created, in seconds since the Unix epoch. */
   readonly created?: number;
   /** Sliding-window quantiles; empty when the summary has none configured. */
   readonly quantiles: readonly Quantile[];
@@ -78,65 +91,86 @@ export interface SummaryPoint {
 
 /** One info series: its labels carry the information, its value is always 1. */
 export interface InfoPoint {
+  /** The series' labels together with the information it carries. */
   readonly labels: Labels;
 }
 
 /** One state of a state set and whether it is the current one. */
 export interface State {
+  /** The state's name. */
   readonly name: string;
+  /** Whether it is the current state. */
   readonly enabled: boolean;
 }
 
 /** One state-set series (an Enum): the label named after the family holds each state's name. */
 export interface StateSetPoint {
+  /** The series' labels (without the state label). */
   readonly labels: Labels;
+  /** Every state, in declaration order. */
   readonly states: readonly State[];
 }
 
-interface FamilyBase {
+/** What every family has. */
+export interface MetricFamilyBase {
   /**
    * The family name as OpenMetrics names it: without `_total` for counters and without
    * `_info` for info metrics. Formats add the suffixes they need.
    */
   readonly name: string;
+  /** The help text (unescaped). */
   readonly help: string;
   /** OpenMetrics unit, e.g. `seconds`; when set, `name` ends with `_<unit>`. */
   readonly unit?: string;
 }
 
 /** A counter family. */
-export interface CounterFamily extends FamilyBase {
+export interface CounterFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "counter";
+  /** One entry per series. */
   readonly points: readonly CounterPoint[];
 }
 /** A gauge family. */
-export interface GaugeFamily extends FamilyBase {
+export interface GaugeFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "gauge";
+  /** One entry per series. */
   readonly points: readonly GaugePoint[];
 }
 /** An unknown-typed family (`untyped` in the 0.0.4 text format). */
-export interface UnknownFamily extends FamilyBase {
+export interface UnknownFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "unknown";
+  /** One entry per series. */
   readonly points: readonly GaugePoint[];
 }
 /** A histogram family. */
-export interface HistogramFamily extends FamilyBase {
+export interface HistogramFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "histogram";
+  /** One entry per series. */
   readonly points: readonly HistogramPoint[];
 }
 /** A summary family. */
-export interface SummaryFamily extends FamilyBase {
+export interface SummaryFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "summary";
+  /** One entry per series. */
   readonly points: readonly SummaryPoint[];
 }
 /** An info family. */
-export interface InfoFamily extends FamilyBase {
+export interface InfoFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "info";
+  /** One entry per series. */
   readonly points: readonly InfoPoint[];
 }
 /** A state-set family (what an `Enum` produces). */
-export interface StateSetFamily extends FamilyBase {
+export interface StateSetFamily extends MetricFamilyBase {
+  /** The type tag. */
   readonly type: "stateset";
+  /** One entry per series. */
   readonly points: readonly StateSetPoint[];
 }
 

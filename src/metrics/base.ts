@@ -84,6 +84,7 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
   #unlabelled: Child | undefined;
   #registry: Registry | undefined;
 
+  /** Validates the options; subclasses then set their own fields and call `init()`. */
   constructor(options: MetricOptions, kind: MetricKind) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`a ${kind.typeName} needs an options object with name and help`);

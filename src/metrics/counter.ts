@@ -70,6 +70,10 @@ export class CounterChild {
    * returns a wrapper usable as a TC39 method decorator: `@counter.countExceptions()`.
    */
   countExceptions<F extends AnyFunction>(fn: F, options?: CountExceptionsOptions): F;
+  /**
+   * Counts every error thrown (or promise rejected) by `fn`, then rethrows it. Without `fn`,
+   * returns a wrapper usable as a TC39 method decorator: `@counter.countExceptions()`.
+   */
   countExceptions(options?: CountExceptionsOptions): FunctionWrapper;
   countExceptions<F extends AnyFunction>(
     fnOrOptions?: F | CountExceptionsOptions,
@@ -110,12 +114,12 @@ export class Counter extends Metric<CounterChild> {
     this.init();
   }
 
-  /** @inheritdoc */
+  /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): CounterChild {
     return new CounterChild(this.name, labels);
   }
 
-  /** @inheritdoc */
+  /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly CounterChild[]): CounterFamily {
     return {
       type: "counter",
@@ -148,6 +152,7 @@ export class Counter extends Metric<CounterChild> {
 
   /** Counts errors of `fn` in the unlabelled series; see {@linkcode CounterChild.countExceptions}. */
   countExceptions<F extends AnyFunction>(fn: F, options?: CountExceptionsOptions): F;
+  /** Counts errors of `fn` in the unlabelled series; see {@linkcode CounterChild.countExceptions}. */
   countExceptions(options?: CountExceptionsOptions): FunctionWrapper;
   countExceptions<F extends AnyFunction>(
     fnOrOptions?: F | CountExceptionsOptions,

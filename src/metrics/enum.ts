@@ -92,12 +92,12 @@ export class Enum extends Metric<EnumChild> {
     this.init();
   }
 
-  /** @inheritdoc */
+  /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): EnumChild {
     return new EnumChild(this.name, labels, this.states);
   }
 
-  /** @inheritdoc */
+  /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly EnumChild[]): StateSetFamily {
     return {
       type: "stateset",

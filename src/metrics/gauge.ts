@@ -82,6 +82,10 @@ export class GaugeChild {
    * Without `fn`, returns a wrapper usable as a TC39 method decorator: `@gauge.time()`.
    */
   time<F extends AnyFunction>(fn: F): F;
+  /**
+   * Sets the gauge to how long `fn` takes, in seconds (async functions until they settle).
+   * Without `fn`, returns a wrapper usable as a TC39 method decorator: `@gauge.time()`.
+   */
   time(): FunctionWrapper;
   time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     const hooks = { after: (seconds: number) => this.set(seconds) };
@@ -93,6 +97,10 @@ export class GaugeChild {
    * returns a wrapper usable as a TC39 method decorator: `@gauge.trackInProgress()`.
    */
   trackInProgress<F extends AnyFunction>(fn: F): F;
+  /**
+   * Adds 1 while `fn` runs and subtracts it when `fn` returns, throws or settles. Without `fn`,
+   * returns a wrapper usable as a TC39 method decorator: `@gauge.trackInProgress()`.
+   */
   trackInProgress(): FunctionWrapper;
   trackInProgress<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     const hooks = { before: () => this.inc(), after: () => this.dec() };
@@ -120,12 +128,12 @@ export class Gauge extends Metric<GaugeChild> {
     this.init();
   }
 
-  /** @inheritdoc */
+  /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): GaugeChild {
     return new GaugeChild(this.name, labels);
   }
 
-  /** @inheritdoc */
+  /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly GaugeChild[]): GaugeFamily {
     return {
       type: "gauge",
@@ -173,6 +181,7 @@ export class Gauge extends Metric<GaugeChild> {
 
   /** Times `fn` into the unlabelled series; see {@linkcode GaugeChild.time}. */
   time<F extends AnyFunction>(fn: F): F;
+  /** Times `fn` into the unlabelled series; see {@linkcode GaugeChild.time}. */
   time(): FunctionWrapper;
   time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);
@@ -180,6 +189,7 @@ export class Gauge extends Metric<GaugeChild> {
 
   /** Tracks calls of `fn` in progress; see {@linkcode GaugeChild.trackInProgress}. */
   trackInProgress<F extends AnyFunction>(fn: F): F;
+  /** Tracks calls of `fn` in progress; see {@linkcode GaugeChild.trackInProgress}. */
   trackInProgress(): FunctionWrapper;
   trackInProgress<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     return fn === undefined

@@ -137,6 +137,10 @@ export class HistogramChild {
    * returns a wrapper usable as a TC39 method decorator: `@histogram.labels("x").time()`.
    */
   time<F extends AnyFunction>(fn: F): F;
+  /**
+   * Observes how long `fn` takes, in seconds (async functions until they settle). Without `fn`,
+   * returns a wrapper usable as a TC39 method decorator: `@histogram.labels("x").time()`.
+   */
   time(): FunctionWrapper;
   time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     const hooks = { after: (seconds: number) => this.observe(seconds) };
@@ -198,12 +202,12 @@ export class Histogram extends Metric<HistogramChild> {
     this.init();
   }
 
-  /** @inheritdoc */
+  /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): HistogramChild {
     return new HistogramChild(this.name, labels, this.upperBounds);
   }
 
-  /** @inheritdoc */
+  /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly HistogramChild[]): HistogramFamily {
     return {
       type: "histogram",
@@ -237,6 +241,7 @@ export class Histogram extends Metric<HistogramChild> {
 
   /** Times `fn` into the unlabelled series; see {@linkcode HistogramChild.time}. */
   time<F extends AnyFunction>(fn: F): F;
+  /** Times `fn` into the unlabelled series; see {@linkcode HistogramChild.time}. */
   time(): FunctionWrapper;
   time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);

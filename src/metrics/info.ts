@@ -86,12 +86,12 @@ export class Info extends Metric<InfoChild> {
     this.init();
   }
 
-  /** @inheritdoc */
+  /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): InfoChild {
     return new InfoChild(this.name, labels);
   }
 
-  /** @inheritdoc */
+  /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly InfoChild[]): InfoFamily {
     return {
       type: "info",

@@ -83,6 +83,10 @@ export class SummaryChild {
    * method decorator: `@summary.time()`.
    */
   time<F extends AnyFunction>(fn: F): F;
+  /**
+   * Observes how long `fn` takes, in seconds. Without `fn`, returns a wrapper usable as a TC39
+   * method decorator: `@summary.time()`.
+   */
   time(): FunctionWrapper;
   time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     const hooks = { after: (seconds: number) => this.observe(seconds) };
@@ -126,12 +130,12 @@ export class Summary extends Metric<SummaryChild> {
     this.init();
   }
 
-  /** @inheritdoc */
+  /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): SummaryChild {
     return new SummaryChild(this.name, labels, this.#windowOptions);
   }
 
-  /** @inheritdoc */
+  /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly SummaryChild[]): SummaryFamily {
     const percentiles = this.percentiles;
     return {
@@ -164,6 +168,7 @@ export class Summary extends Metric<SummaryChild> {
 
   /** Times `fn` into the unlabelled series; see {@linkcode SummaryChild.time}. */
   time<F extends AnyFunction>(fn: F): F;
+  /** Times `fn` into the unlabelled series; see {@linkcode SummaryChild.time}. */
   time(): FunctionWrapper;
   time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
     return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);
