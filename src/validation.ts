@@ -83,42 +83,33 @@ export function validateUnit(metricName: string, unit: unknown): asserts unit is
 
 /** Counter increments: finite and not negative (a counter never goes down). */
 export function checkCounterIncrement(metricName: string, amount: number): void {
+  checkNumber(metricName, amount, "counter");
   if (!(amount >= 0 && amount < Infinity)) {
     throw new RangeError(
-      typeof amount === "number"
-        ? `counter "${metricName}" can only increase by a finite, non-negative amount, got ${amount}`
-        : `counter "${metricName}" takes a number, got ${typeof amount}`,
+      `counter "${metricName}" can only increase by a finite, non-negative amount, got ${amount}`,
     );
   }
 }
 
 /** Gauge `inc`/`dec` amounts: finite numbers (an infinite step would make the gauge useless). */
 export function checkFiniteAmount(metricName: string, amount: number): void {
+  checkNumber(metricName, amount);
   if (!(amount > -Infinity && amount < Infinity)) {
-    throw new RangeError(
-      typeof amount === "number"
-        ? `metric "${metricName}" takes a finite amount, got ${amount}`
-        : `metric "${metricName}" takes a number, got ${typeof amount}`,
-    );
+    throw new RangeError(`metric "${metricName}" takes a finite amount, got ${amount}`);
   }
 }
 
 /** Values a gauge may be set to: any number, including ±Inf and NaN, which Prometheus allows. */
-export function checkNumber(metricName: string, value: number): void {
+export function checkNumber(metricName: string, value: number, kind = "metric"): void {
   if (typeof value !== "number") {
-    throw new TypeError(`metric "${metricName}" takes a number, got ${typeof value}`);
+    throw new TypeError(`${kind} "${metricName}" takes a number, got ${typeof value}`);
   }
 }
 
 /** Observations: any number but NaN (NaN would poison `_sum` and fall in no bucket). */
 export function checkObservation(metricName: string, value: number): void {
-  if (typeof value !== "number" || value !== value) {
-    throw new RangeError(
-      `metric "${metricName}" cannot observe ${
-        typeof value === "number" ? "NaN" : `a ${typeof value}`
-      }`,
-    );
-  }
+  checkNumber(metricName, value);
+  if (value !== value) throw new RangeError(`metric "${metricName}" cannot observe NaN`);
 }
 
 /** The OpenMetrics limit on an exemplar's label set, counted in characters (code points). */

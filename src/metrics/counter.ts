@@ -52,7 +52,9 @@ export class CounterChild {
    * `exemplar` labels (e.g. `{ trace_id }`) are kept as the series' latest exemplar.
    */
   inc(amount = 1, exemplar?: Labels): void {
-    if (!(amount >= 0 && amount < Infinity)) checkCounterIncrement(this.#metricName, amount);
+    if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
+      checkCounterIncrement(this.#metricName, amount);
+    }
     this.#value += amount;
     if (exemplar !== undefined) {
       this.#exemplar = makeExemplar(this.#metricName, exemplar, amount);

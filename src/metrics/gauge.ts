@@ -42,13 +42,17 @@ export class GaugeChild {
 
   /** Adds `amount` (default 1; must be finite). */
   inc(amount = 1): void {
-    if (!(amount > -Infinity && amount < Infinity)) checkFiniteAmount(this.#metricName, amount);
+    if (typeof amount !== "number" || !(amount > -Infinity && amount < Infinity)) {
+      checkFiniteAmount(this.#metricName, amount);
+    }
     this.#value += amount;
   }
 
   /** Subtracts `amount` (default 1; must be finite). */
   dec(amount = 1): void {
-    if (!(amount > -Infinity && amount < Infinity)) checkFiniteAmount(this.#metricName, amount);
+    if (typeof amount !== "number" || !(amount > -Infinity && amount < Infinity)) {
+      checkFiniteAmount(this.#metricName, amount);
+    }
     this.#value -= amount;
   }
 

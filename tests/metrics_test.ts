@@ -1,0 +1,285 @@
+// Metric behaviour: label children, registries, timers, wrappers and TC39 decorators.
+import assert from "node:assert/strict";
+import {
+  Counter,
+  defaultRegistry,
+  exponentialBuckets,
+  Gauge,
+  Histogram,
+  linearBuckets,
+  Registry,
+  Summary,
+} from "../mod.ts";
+import { formatFloat } from "../src/format.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("labels({...}) and positional labels(...) return the same cached child", () => {
+  const c = new Counter({
+    name: "c_total",
+    help: "h",
+    labelNames: ["method", "route"],
+    registry: null,
+  });
+  const byObject = c.labels({ route: "/", method: "GET" });
+  assert.equal(c.labels("GET", "/"), byObject);
+  assert.equal(c.labels({ method: "GET", route: "/" }), byObject);
+  assert.notEqual(c.labels("GET", "/x"), byObject);
+  // Numbers and booleans become strings: 200 and "200" are the same series.
+  const h = new Histogram({ name: "h", help: "h", labelNames: ["code"], registry: null });
+  assert.equal(h.labels({ code: 200 }), h.labels("200"));
+  assert.deepEqual(h.labels(true).labels, { code: "true" });
+});
+
+Deno.test("label values may hold any character, including separators", async () => {
+  const registry = new Registry();
+  const c = new Counter({ name: "sep_total", help: "h", labelNames: ["a", "b"], registry });
+  // With a joined-string key these two would collide; the lookup tree keeps them apart.
+  c.labels("x,y", "z").inc(1);
+  c.labels("x", "y,z").inc(2);
+  c.labels("x\u0000y", "z").inc(3);
+  assert.equal(c.labels("x,y", "z").value, 1);
+  assert.equal(c.labels("x", "y,z").value, 2);
+  assert.equal((await registry.collect())[0].points.length, 3);
+});
+
+Deno.test("remove() and clear() drop series; removed series start again from zero", async () => {
+  const registry = new Registry();
+  const g = new Gauge({ name: "g", help: "h", labelNames: ["q"], registry });
+  g.labels("a").set(1);
+  g.labels("b").set(2);
+  g.remove("a");
+  g.remove({ q: "missing" }); // no error for an absent series
+  assert.equal(
+    await registry.metrics(),
+    '# HELP g h\n# TYPE g gauge\ng{q="b"} 2.0\n',
+  );
+  assert.equal(g.labels("a").value, 0);
+  g.clear();
+  assert.equal(await registry.metrics(), "# HELP g h\n# TYPE g gauge\n");
+  const two = new Counter({ name: "two_total", help: "h", labelNames: ["x", "y"], registry });
+  two.labels("1", "2").inc();
+  two.labels("1", "3").inc();
+  two.remove("1", "2");
+  assert.equal(two.labels("1", "3").value, 1, "a sibling survives the removal");
+  assert.equal(two.labels("1", "2").value, 0);
+});
+
+Deno.test("registry: registration order, unregister, clear, getMetric, null registry", async () => {
+  const registry = new Registry();
+  const b = new Gauge({ name: "b", help: "b", registry });
+  const a = new Counter({ name: "a_total", help: "a", registry });
+  assert.deepEqual((await registry.collect()).map((family) => family.name), ["b", "a"]);
+  assert.equal(registry.getMetric("a_total"), a);
+  assert.equal(registry.getMetric("a"), a);
+  assert.equal(registry.getMetric("b"), b);
+  assert.equal(registry.getMetric("nope"), undefined);
+  registry.unregister(b);
+  assert.deepEqual((await registry.collect()).map((family) => family.name), ["a"]);
+  // The name is free again once unregistered.
+  new Gauge({ name: "b", help: "again", registry });
+  registry.clear();
+  assert.equal(await registry.metrics(), "");
+  const loose = new Counter({ name: "loose_total", help: "h", registry: null });
+  assert.equal(defaultRegistry.getMetric("loose_total"), undefined);
+  registry.register(loose);
+  registry.register(loose); // registering the same collector twice is a no-op
+  assert.equal(registry.collectors.length, 1);
+});
+
+Deno.test("metrics join defaultRegistry when no registry is given", async () => {
+  const c = new Counter({ name: "default_registry_probe_total", help: "h" });
+  try {
+    c.inc();
+    assert.match(await defaultRegistry.metrics(), /^default_registry_probe_total 1\.0$/m);
+  } finally {
+    defaultRegistry.unregister(c);
+  }
+});
+
+Deno.test("registry awaits async collectors and filters by name", async () => {
+  const registry = new Registry();
+  new Counter({ name: "jobs_total", help: "h", registry });
+  new Histogram({ name: "lat", help: "h", buckets: [1], registry });
+  registry.register({
+    collect: async () => {
+      await sleep(1);
+      return [{
+        type: "gauge",
+        name: "async_value",
+        help: "h",
+        points: [{ labels: {}, value: 7 }],
+      }];
+    },
+  });
+  assert.match(await registry.metrics(), /^async_value 7\.0$/m);
+  const byName = async (names: string[]) =>
+    (await registry.collect({ names })).map((family) => family.name);
+  assert.deepEqual(await byName(["jobs_total"]), ["jobs"]);
+  assert.deepEqual(await byName(["lat_bucket", "async_value"]), ["lat", "async_value"]);
+  assert.deepEqual(await byName(["nothing"]), []);
+});
+
+Deno.test("a collector that throws makes collect() reject; the next collect works", async () => {
+  const registry = new Registry();
+  let fail = true;
+  registry.register({
+    collect: () => {
+      if (fail) throw new Error("backend down");
+      return [];
+    },
+  });
+  await assert.rejects(registry.metrics(), /backend down/);
+  fail = false;
+  assert.equal(await registry.metrics(), "");
+});
+
+Deno.test("histogram timer, wrapper and startTimer observe monotonic seconds", async () => {
+  const h = new Histogram({ name: "h", help: "h", labelNames: ["job_name"], registry: null });
+  const child = h.labels("job");
+  const end = child.startTimer();
+  await sleep(20);
+  const seconds = end();
+  assert.ok(seconds >= 0.015 && seconds < 1, `${seconds}`);
+  const timedAsync = child.time(async (x: number) => {
+    await sleep(20);
+    return x * 2;
+  });
+  assert.equal(await timedAsync(21), 42);
+  const timedSync = child.time((x: number) => x + 1);
+  assert.equal(timedSync(1), 2);
+  const failing = child.time(async () => {
+    await sleep(5);
+    throw new Error("boom");
+  });
+  await assert.rejects(failing(), /boom/);
+  const { count, sum } = child.snapshot();
+  assert.equal(count, 4, "startTimer, async, sync and failed call each observed once");
+  assert.ok(sum >= 0.035, `${sum}`);
+  assert.throws(() => h.time(() => 1), /has labels \(job_name\): call labels\(\.\.\.\) first/);
+});
+
+Deno.test("gauge trackInProgress counts calls in flight, also on throw and rejection", async () => {
+  const g = new Gauge({ name: "in_progress", help: "h", registry: null });
+  let seenInside = -1;
+  const job = g.trackInProgress(async () => {
+    seenInside = g.value;
+    await sleep(10);
+  });
+  const both = Promise.all([job(), job()]);
+  assert.equal(g.value, 2);
+  await both;
+  assert.equal(seenInside, 2);
+  assert.equal(g.value, 0);
+  const throwing = g.trackInProgress(() => {
+    throw new Error("sync failure");
+  });
+  assert.throws(throwing, /sync failure/);
+  const rejecting = g.trackInProgress(() => Promise.reject(new Error("async failure")));
+  await assert.rejects(rejecting(), /async failure/);
+  assert.equal(g.value, 0);
+  const timed = g.time(() => sleep(10));
+  await timed();
+  assert.ok(g.value >= 0.005 && g.value < 1);
+});
+
+Deno.test("counter countExceptions counts throws and rejections, optionally of one class", async () => {
+  const c = new Counter({ name: "failures_total", help: "h", registry: null });
+  const sync = c.countExceptions((fail: boolean) => {
+    if (fail) throw new Error("x");
+    return "fine";
+  });
+  assert.equal(sync(false), "fine");
+  assert.throws(() => sync(true), /x/);
+  const onlyTypeErrors = c.countExceptions(async (error: Error) => {
+    await sleep(1);
+    throw error;
+  }, { only: TypeError });
+  await assert.rejects(onlyTypeErrors(new TypeError("counted")));
+  await assert.rejects(onlyTypeErrors(new RangeError("not counted")));
+  assert.equal(c.value, 2);
+});
+
+Deno.test("TC39 method decorators: @h.time(), @c.countExceptions(), @g.trackInProgress()", async () => {
+  const registry = new Registry();
+  const h = new Histogram({
+    name: "job_duration_seconds",
+    help: "d",
+    labelNames: ["job_name"],
+    registry,
+  });
+  const c = new Counter({ name: "job_failures_total", help: "f", registry });
+  const g = new Gauge({ name: "jobs_in_progress", help: "p", registry });
+
+  class Job {
+    runs = 0;
+    // TC39 syntax: a decorator expression beyond `a.b(...)` needs parentheses.
+    @h.labels("test_job").time()
+    @c.countExceptions({ only: Error })
+    @g.trackInProgress()
+    async run(fail: boolean): Promise<number> {
+      this.runs++; // `this` is the instance: decorators keep the receiver
+      assert.equal(g.value, 1);
+      await sleep(5);
+      if (fail) throw new Error("job failed");
+      return this.runs;
+    }
+  }
+  const job = new Job();
+  assert.equal(await job.run(false), 1);
+  await assert.rejects(job.run(true), /job failed/);
+  assert.equal(job.run.name, "run");
+  assert.equal(c.value, 1);
+  assert.equal(g.value, 0);
+  assert.equal(h.labels("test_job").snapshot().count, 2);
+});
+
+Deno.test("summary timer and child accessors", async () => {
+  const s = new Summary({ name: "s", help: "h", registry: null });
+  await s.time(() => sleep(5))();
+  s.startTimer()();
+  const point = s.collect()[0].points[0] as { count: number; sum: number };
+  assert.equal(point.count, 2);
+  assert.ok(point.sum > 0.004);
+});
+
+Deno.test("bucket helpers", () => {
+  assert.deepEqual(linearBuckets(1, 2, 3), [1, 3, 5]);
+  assert.deepEqual(exponentialBuckets(1, 2, 4), [1, 2, 4, 8]);
+  assert.deepEqual(exponentialBuckets(0.001, 10, 3), [0.001, 0.01, 0.1]);
+});
+
+Deno.test("formatFloat matches Python's repr with Go's exponent switch", () => {
+  const table: [number, string][] = [
+    [0, "0.0"],
+    [-0, "-0.0"],
+    [1, "1.0"],
+    [2, "2.0"],
+    [-3, "-3.0"],
+    [0.149, "0.149"],
+    [0.005, "0.005"],
+    [0.0001, "0.0001"],
+    [0.00001, "1e-05"],
+    [1e-7, "1e-07"],
+    [1.5e-7, "1.5e-07"],
+    [123.456, "123.456"],
+    [999999, "999999.0"],
+    [1e6, "1e+06"],
+    [1234567.5, "1.2345675e+06"],
+    [1e10, "1e+10"],
+    [12345678901.25, "1.234567890125e+10"],
+    [1e16, "1e+16"],
+    [1e21, "1e+21"],
+    [1.7976931348623157e308, "1.7976931348623157e+308"],
+    [5e-324, "5e-324"],
+    [-1234567.5, "-1234567.5"],
+    [-1e15, "-1000000000000000.0"],
+    [-1e16, "-1e+16"],
+    [-0.00001, "-1e-05"],
+    [0.1 + 0.2, "0.30000000000000004"],
+    [Infinity, "+Inf"],
+    [-Infinity, "-Inf"],
+    [NaN, "NaN"],
+  ];
+  for (const [value, expected] of table) assert.equal(formatFloat(value), expected, `${value}`);
+});
