@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   Counter,
+  type CounterPoint,
   defaultRegistry,
   exponentialBuckets,
   Gauge,
@@ -9,6 +10,7 @@ import {
   linearBuckets,
   Registry,
   Summary,
+  type SummaryPoint,
 } from "../mod.ts";
 import { formatFloat } from "../src/format.ts";
 
@@ -211,10 +213,13 @@ Deno.test("TC39 method decorators: @h.time(), @c.countExceptions(), @g.trackInPr
   const c = new Counter({ name: "job_failures_total", help: "f", registry });
   const g = new Gauge({ name: "jobs_in_progress", help: "p", registry });
 
+  // TC39 syntax takes `@a.b()` as is; a longer chain goes through a const (or parentheses,
+  // which deno fmt would strip).
+  const timeTestJob = h.labels("test_job").time();
+
   class Job {
     runs = 0;
-    // TC39 syntax: a decorator expression beyond `a.b(...)` needs parentheses.
-    @h.labels("test_job").time()
+    @timeTestJob
     @c.countExceptions({ only: Error })
     @g.trackInProgress()
     async run(fail: boolean): Promise<number> {
@@ -238,7 +243,7 @@ Deno.test("summary timer and child accessors", async () => {
   const s = new Summary({ name: "s", help: "h", registry: null });
   await s.time(() => sleep(5))();
   s.startTimer()();
-  const point = s.collect()[0].points[0] as { count: number; sum: number };
+  const point = s.collect()[0].points[0] as SummaryPoint;
   assert.equal(point.count, 2);
   assert.ok(point.sum > 0.004);
 });
@@ -282,4 +287,34 @@ Deno.test("formatFloat matches Python's repr with Go's exponent switch", () => {
     [NaN, "NaN"],
   ];
   for (const [value, expected] of table) assert.equal(formatFloat(value), expected, `${value}`);
+});
+
+Deno.test("clear() on an unlabelled metric keeps its series; an empty exemplar is ignored", async () => {
+  const registry = new Registry();
+  const g = new Gauge({ name: "kept", help: "h", registry });
+  g.set(5);
+  g.clear();
+  assert.equal(g.value, 5);
+  const c = new Counter({ name: "ex_total", help: "h", registry });
+  c.inc(1, { trace_id: "first" });
+  c.inc(1, {});
+  const point = c.collect()[0].points[0] as CounterPoint;
+  assert.deepEqual(point.exemplar?.labels, { trace_id: "first" });
+  const h = new Histogram({ name: "ex_h", help: "h", buckets: [1], registry });
+  h.observe(0.5, {});
+  assert.doesNotMatch(await registry.metrics({ format: "openmetrics" }), /ex_h_bucket.* # /);
+});
+
+Deno.test("summary quantiles never leave the observed range", () => {
+  const s = new Summary({ name: "one", help: "h", percentiles: [0, 0.5, 1], registry: null });
+  s.observe(0.5);
+  const quantileValues = () =>
+    (s.collect()[0].points[0] as SummaryPoint).quantiles.map((q) => q.value);
+  assert.deepEqual(quantileValues(), [0.5, 0.5, 0.5]);
+  s.observe(-3);
+  s.observe(1e6);
+  const values = quantileValues();
+  assert.equal(values[0], -3);
+  assert.equal(values[2], 1e6);
+  assert.ok(Math.abs(values[1] - 0.5) <= 0.005);
 });

@@ -155,8 +155,13 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
    */
   labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): Child {
     const labelNames = this.labelNames;
+    if (labelNames.length === 0) this.#throwLabelMismatch(first, rest);
     let node: LookupNode<Child> | Child = this.#lookupRoot;
     if (first !== null && typeof first === "object") {
+      if (rest.length === 0) {
+        const found = this.#findInDeclaredOrder(first);
+        if (found !== undefined) return found;
+      }
       if (rest.length > 0 || countKeys(first) !== labelNames.length) {
         this.#throwLabelMismatch(first, rest);
       }
@@ -184,6 +189,29 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
     return node as Child;
   }
 
+  /**
+   * The fast path of `labels({...})` for the usual call, an object literal whose string values
+   * are written in `labelNames` order: one `for...in` pass both reads the values (V8 reads
+   * `given[key]` inside `for...in` straight from the object's layout) and counts the keys, and
+   * each value goes straight into the lookup tree. Anything else (another key order, numbers,
+   * a missing or extra key, a series not created yet) returns `undefined`, and the general
+   * path validates, reports or creates.
+   */
+  #findInDeclaredOrder(given: LabelValues): Child | undefined {
+    const labelNames = this.labelNames;
+    let node: LookupNode<Child> | Child | undefined = this.#lookupRoot;
+    let position = 0;
+    for (const labelName in given) {
+      if (labelName !== labelNames[position]) return undefined;
+      const labelValue = given[labelName];
+      if (typeof labelValue !== "string") return undefined;
+      node = (node as LookupNode<Child>).get(labelValue);
+      if (node === undefined) return undefined;
+      position++;
+    }
+    return position === labelNames.length ? node as Child : undefined;
+  }
+
   /** Removes the series for these label values (same forms as `labels`). */
   remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
     const labelValues = this.#labelValuesOf(first, rest);
@@ -205,14 +233,12 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
     }
   }
 
-  /** Removes every labelled series (an unlabelled metric keeps its one series). */
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
   clear(): void {
+    // An unlabelled metric's one series is not a child to drop (as in the Python client).
+    if (this.#unlabelled !== undefined) return;
     this.#lookupRoot = new Map();
     this.#children.clear();
-    if (this.#unlabelled !== undefined) {
-      this.#unlabelled = this.newChild(Object.freeze({}));
-      this.#children.add(this.#unlabelled);
-    }
   }
 
   #create(first: LabelValues | LabelValue, rest: readonly LabelValue[]): Child {

@@ -57,7 +57,7 @@ export class CounterChild {
     }
     this.#value += amount;
     if (exemplar !== undefined) {
-      this.#exemplar = makeExemplar(this.#metricName, exemplar, amount);
+      this.#exemplar = makeExemplar(this.#metricName, exemplar, amount) ?? this.#exemplar;
     }
   }
 

@@ -21,11 +21,17 @@ class LogSketch {
   readonly negative = new Map<number, number>();
   zeroCount = 0;
   count = 0;
+  // The extremes are kept exactly, so estimates never leave the observed range (a window
+  // holding one value reports that value).
+  min = Infinity;
+  max = -Infinity;
 
   constructor(readonly logGamma: number, readonly maxBuckets: number) {}
 
   add(value: number): void {
     this.count++;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
     if (value > ZERO_THRESHOLD) this.#addTo(this.positive, value);
     else if (value < -ZERO_THRESHOLD) this.#addTo(this.negative, -value);
     else this.zeroCount++;
@@ -42,6 +48,8 @@ class LogSketch {
     this.negative.clear();
     this.zeroCount = 0;
     this.count = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
   }
 }
 
@@ -100,7 +108,11 @@ export class QuantileWindow {
     const mergedNegative = new Map<number, number>();
     let zeroCount = 0;
     let count = 0;
+    let min = Infinity;
+    let max = -Infinity;
     for (const slot of this.#slots) {
+      min = Math.min(min, slot.min);
+      max = Math.max(max, slot.max);
       for (const [index, n] of slot.positive) merged.set(index, (merged.get(index) ?? 0) + n);
       for (const [index, n] of slot.negative) {
         mergedNegative.set(index, (mergedNegative.get(index) ?? 0) + n);
@@ -119,13 +131,16 @@ export class QuantileWindow {
       ordered.push([this.#bucketValue(index), merged.get(index)!]);
     }
     return quantiles.map((quantile) => {
+      // The extremes are known exactly; only the inner ranks need estimating.
+      if (quantile === 0) return min;
+      if (quantile === 1) return max;
       const rank = quantile * (count - 1);
       let seen = 0;
       for (const [value, n] of ordered) {
         seen += n;
-        if (seen > rank) return value;
+        if (seen > rank) return Math.min(max, Math.max(min, value));
       }
-      return ordered[ordered.length - 1][0];
+      return max;
     });
   }
 
