@@ -76,3 +76,51 @@ export { Info, InfoChild, type InfoOptions } from "./src/metrics/info.ts";
 export { Enum, EnumChild, type EnumOptions } from "./src/metrics/enum.ts";
 export { PROMETHEUS_CONTENT_TYPE, renderText } from "./src/exposition/text.ts";
 export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/openmetrics.ts";
+
+// --- Push mode: Pushgateway client and background pusher (src/push/) ---
+export { PushError, type PushErrorDetails } from "./src/push/errors.ts";
+export {
+  DEFAULT_PUSH_TIMEOUT_MS,
+  deleteFromGateway,
+  type DeleteOptions,
+  type FetchFunction,
+  type GatewayRequestOptions,
+  gatewayUrl,
+  type GroupingKey,
+  pushAddToGateway,
+  type PushAuth,
+  type PushOptions,
+  pushToGateway,
+} from "./src/push/gateway.ts";
+export {
+  type BackoffOptions,
+  Pusher,
+  type PusherOptions,
+  type PushFailureInfo,
+  type PushRecoveryInfo,
+} from "./src/push/pusher.ts";
+
+// --- Pull mode: content negotiation, /metrics handler and server, runtime metrics ---
+export { negotiateFormat } from "./src/exposition/negotiate.ts";
+export {
+  type FormatChoice,
+  metricsHandler,
+  type MetricsHandlerOptions,
+  type MetricsSource,
+} from "./src/http/handler.ts";
+export {
+  type BasicAuth,
+  type BearerAuth,
+  type HttpServerOptions,
+  type MetricsServer,
+  PortInUseError,
+  startHttpServer,
+  type TlsOptions,
+} from "./src/http/server.ts";
+export { ProcessCollector, type ProcessCollectorOptions } from "./src/collectors/process.ts";
+export { RuntimeCollector, type RuntimeCollectorOptions } from "./src/collectors/runtime.ts";
+export {
+  collectDefaultMetrics,
+  type DefaultMetrics,
+  type DefaultMetricsOptions,
+} from "./src/collectors/defaults.ts";

@@ -7,7 +7,8 @@
 //   deno task demo --runs 3 --max-sleep 0.2 --linger 0
 //   deno task demo --push http://localhost:9091 --port 8001
 //
-// Permissions: --allow-net (server, push), --allow-read=/proc (process metrics; optional).
+// Permissions: --allow-net (server, push). Deno 2.9 lets a program read /proc/self only with
+// --allow-all, so the /proc-only process metrics (open fds, virtual memory) appear under -A.
 import {
   collectDefaultMetrics,
   PortInUseError,
@@ -53,7 +54,7 @@ try {
   if (isPermissionError(error)) {
     fail(
       "the demo needs network permission to serve /metrics: run `deno task demo`, or " +
-        "`deno run --allow-net --allow-read=/proc examples/demo.ts`",
+        "`deno run --allow-net examples/demo.ts`",
     );
   }
   throw error;

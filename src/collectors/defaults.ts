@@ -1,0 +1,73 @@
+/**
+ * `collectDefaultMetrics()`: registers the process and Deno runtime collectors in one call.
+ *
+ * @module
+ */
+
+import { defaultRegistry, type Registry } from "../registry.ts";
+import { ProcessCollector } from "./process.ts";
+import { RuntimeCollector } from "./runtime.ts";
+
+/** Options of {@linkcode collectDefaultMetrics}. */
+export interface DefaultMetricsOptions {
+  /** Where to register the collectors; defaults to `defaultRegistry`. */
+  readonly registry?: Registry;
+  /** Prepended to every metric name, e.g. `"myapp_"`. */
+  readonly prefix?: string;
+  /** Measure event-loop lag with a timer that never keeps the program alive (default `true`). */
+  readonly eventLoopLag?: boolean;
+}
+
+/** What {@linkcode collectDefaultMetrics} registered, and how to take it back. */
+export interface DefaultMetrics extends Disposable {
+  /** The `process_*` collector. */
+  readonly process: ProcessCollector;
+  /** The `deno_*` collector. */
+  readonly runtime: RuntimeCollector;
+  /** Unregisters both collectors and stops the event-loop probe. Idempotent. */
+  stop(): void;
+}
+
+/**
+ * Registers the standard process metrics (`process_cpu_seconds_total`,
+ * `process_resident_memory_bytes`, `process_virtual_memory_bytes`,
+ * `process_start_time_seconds`, `process_open_fds`, `process_max_fds`) and Deno's own
+ * (`deno_memory_heap_used_bytes`, `deno_memory_heap_total_bytes`, `deno_memory_external_bytes`,
+ * `deno_eventloop_lag_seconds`, `deno_info`). Values are read on every scrape; process metrics
+ * that cannot be read here are left out without a word. Registering twice in one registry throws
+ * a `TypeError`, as for any duplicate name.
+ *
+ * @example
+ * ```ts
+ * import { collectDefaultMetrics, Registry } from "./mod.ts";
+ * const registry = new Registry();
+ * using defaults = collectDefaultMetrics({ registry });
+ * const text = await registry.metrics(); // process_cpu_seconds_total …, deno_info{…} 1.0
+ * ```
+ */
+export function collectDefaultMetrics(options: DefaultMetricsOptions = {}): DefaultMetrics {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("collectDefaultMetrics() takes an options object, e.g. { registry }");
+  }
+  const registry = options.registry ?? defaultRegistry;
+  const process = new ProcessCollector({ prefix: options.prefix });
+  const runtime = new RuntimeCollector({
+    prefix: options.prefix,
+    eventLoopLag: options.eventLoopLag,
+  });
+  try {
+    registry.register(process);
+    registry.register(runtime);
+  } catch (error) {
+    // Leave nothing half-registered, and no probe timer running, behind.
+    registry.unregister(process);
+    runtime.stop();
+    throw error;
+  }
+  const stop = (): void => {
+    registry.unregister(process);
+    registry.unregister(runtime);
+    runtime.stop();
+  };
+  return { process, runtime, stop, [Symbol.dispose]: stop };
+}
