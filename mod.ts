@@ -124,3 +124,26 @@ export {
   type DefaultMetrics,
   type DefaultMetricsOptions,
 } from "./src/collectors/defaults.ts";
+
+// --- Many workers, one view: aggregation across isolates, Web Workers and processes (src/workers/) ---
+export { GAUGE_AGGREGATIONS, type GaugeAggregation } from "./src/model.ts";
+export {
+  DEFAULT_WORKER_LABEL,
+  type MergeOptions,
+  mergeSnapshots,
+  type WorkerSnapshot,
+} from "./src/workers/merge.ts";
+export {
+  aggregateWorkers,
+  type AggregateWorkersOptions,
+  type PeerStatus,
+  WorkerAggregator,
+} from "./src/workers/broadcast.ts";
+export {
+  DirectoryCollector,
+  directoryCollector,
+  type DirectoryCollectorOptions,
+  DirectoryPublisher,
+  type DirectoryPublisherOptions,
+  publishToDirectory,
+} from "./src/workers/directory.ts";

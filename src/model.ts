@@ -47,6 +47,12 @@ export interface GaugePoint {
   readonly labels: Labels;
   /** The current value. */
   readonly value: number;
+  /**
+   * When the value last changed, in seconds since the Unix epoch. Recorded only for gauges whose
+   * `aggregate` mode is `mostrecent` or `livemostrecent` (the worker aggregation keeps the value
+   * changed last); absent otherwise, and never exposed.
+   */
+  readonly updated?: number;
 }
 
 /** One histogram series, with cumulative bucket counts (the last bound is always `+Inf`). */
@@ -131,12 +137,54 @@ export interface CounterFamily extends MetricFamilyBase {
   /** One entry per series. */
   readonly points: readonly CounterPoint[];
 }
+/**
+ * How the worker aggregation (`aggregateWorkers`, `directoryCollector`) combines the values one
+ * gauge series has in several workers or processes:
+ *
+ * - `sum`, `min`, `max`: the sum, smallest or largest value (NaN only when every value is NaN);
+ * - `mostrecent`: the value changed last;
+ * - `all`: every worker's value, told apart by a label naming the worker (`worker` or `pid`);
+ * - `livesum`, `livemin`, `livemax`, `livemostrecent`, `liveall`: the same over the workers
+ *   still alive, so the value of a worker that exited disappears with it. The other modes keep
+ *   an exited worker's last value.
+ */
+export type GaugeAggregation =
+  | "sum"
+  | "min"
+  | "max"
+  | "mostrecent"
+  | "all"
+  | "livesum"
+  | "livemin"
+  | "livemax"
+  | "livemostrecent"
+  | "liveall";
+
+/** Every {@linkcode GaugeAggregation} mode, for validation and documentation. */
+export const GAUGE_AGGREGATIONS: readonly GaugeAggregation[] = Object.freeze([
+  "sum",
+  "min",
+  "max",
+  "mostrecent",
+  "all",
+  "livesum",
+  "livemin",
+  "livemax",
+  "livemostrecent",
+  "liveall",
+]);
+
 /** A gauge family. */
 export interface GaugeFamily extends MetricFamilyBase {
   /** The type tag. */
   readonly type: "gauge";
   /** One entry per series. */
   readonly points: readonly GaugePoint[];
+  /**
+   * How the worker aggregation combines this gauge across workers, as chosen when the gauge was
+   * created; absent means `all`. Exposition formats ignore it.
+   */
+  readonly aggregate?: GaugeAggregation;
 }
 /** An unknown-typed family (`untyped` in the 0.0.4 text format). */
 export interface UnknownFamily extends MetricFamilyBase {

@@ -4,7 +4,13 @@
  * @module
  */
 
-import type { GaugeFamily, Labels } from "../model.ts";
+import {
+  GAUGE_AGGREGATIONS,
+  type GaugeAggregation,
+  type GaugeFamily,
+  type GaugePoint,
+  type Labels,
+} from "../model.ts";
 import { checkFiniteAmount, checkNumber } from "../validation.ts";
 import { Metric, type MetricOptions } from "./base.ts";
 import {
@@ -15,21 +21,33 @@ import {
   wrapperFor,
 } from "./timer.ts";
 
-/** Options of a {@linkcode Gauge}: the common ones only. */
-export type GaugeOptions = MetricOptions;
+/** Options of a {@linkcode Gauge}. */
+export interface GaugeOptions extends MetricOptions {
+  /**
+   * How `aggregateWorkers` and `directoryCollector` combine this gauge's values from several
+   * workers or processes (default `all`: one series per worker). Single-process use ignores it.
+   * `mostrecent` and `livemostrecent` make every change also record the time.
+   */
+  readonly aggregate?: GaugeAggregation;
+}
 
 /** One gauge series. Returned (and cached) by `gauge.labels(...)`. */
 export class GaugeChild {
   /** This series' labels. */
   readonly labels: Labels;
   readonly #metricName: string;
+  // Only the `mostrecent` aggregation modes need the time of the last change; other gauges
+  // skip the clock read on every change.
+  readonly #tracksUpdates: boolean;
   #value = 0;
   #valueFunction: (() => number) | undefined;
+  #updatedMs = 0;
 
   /** Internal: made by {@linkcode Gauge}. */
-  constructor(metricName: string, labels: Labels) {
+  constructor(metricName: string, labels: Labels, tracksUpdates = false) {
     this.#metricName = metricName;
     this.labels = labels;
+    this.#tracksUpdates = tracksUpdates;
   }
 
   /** The current value (calls the function given to `setFunction`, if any). */
@@ -40,12 +58,24 @@ export class GaugeChild {
     return value;
   }
 
+  /**
+   * When the value last changed, in seconds since the Unix epoch; tracked only for gauges
+   * created with `aggregate: "mostrecent"` or `"livemostrecent"` (otherwise `undefined`, as
+   * before the first change). A gauge reading a `setFunction` changes whenever it is read.
+   */
+  get updated(): number | undefined {
+    if (!this.#tracksUpdates) return undefined;
+    if (this.#valueFunction !== undefined) return Date.now() / 1000;
+    return this.#updatedMs === 0 ? undefined : this.#updatedMs / 1000;
+  }
+
   /** Adds `amount` (default 1; must be finite). */
   inc(amount = 1): void {
     if (typeof amount !== "number" || !(amount > -Infinity && amount < Infinity)) {
       checkFiniteAmount(this.#metricName, amount);
     }
     this.#value += amount;
+    if (this.#tracksUpdates) this.#updatedMs = Date.now();
   }
 
   /** Subtracts `amount` (default 1; must be finite). */
@@ -54,6 +84,7 @@ export class GaugeChild {
       checkFiniteAmount(this.#metricName, amount);
     }
     this.#value -= amount;
+    if (this.#tracksUpdates) this.#updatedMs = Date.now();
   }
 
   /** Sets the value: any number, including `Infinity` and `NaN`, which Prometheus accepts. */
@@ -61,6 +92,7 @@ export class GaugeChild {
     if (typeof value !== "number") checkNumber(this.#metricName, value);
     this.#valueFunction = undefined;
     this.#value = value;
+    if (this.#tracksUpdates) this.#updatedMs = Date.now();
   }
 
   /** Sets the value to the current Unix time in seconds. */
@@ -126,26 +158,44 @@ export class GaugeChild {
  * ```
  */
 export class Gauge extends Metric<GaugeChild> {
+  /** How the worker aggregation combines this gauge across workers; `undefined` means `all`. */
+  readonly aggregate: GaugeAggregation | undefined;
+  readonly #tracksUpdates: boolean;
+
   /** Creates a gauge and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: GaugeOptions) {
     super(options, { typeName: "gauge", sampleSuffixes: [] });
+    const aggregate = options.aggregate;
+    if (aggregate !== undefined && !GAUGE_AGGREGATIONS.includes(aggregate)) {
+      throw new TypeError(
+        `invalid aggregate ${JSON.stringify(aggregate)} for gauge "${this.name}": expected one of ${
+          GAUGE_AGGREGATIONS.join(", ")
+        }`,
+      );
+    }
+    this.aggregate = aggregate;
+    this.#tracksUpdates = aggregate === "mostrecent" || aggregate === "livemostrecent";
     this.init();
   }
 
   /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): GaugeChild {
-    return new GaugeChild(this.name, labels);
+    return new GaugeChild(this.name, labels, this.#tracksUpdates);
   }
 
   /** Builds this metric's family snapshot from its series. */
   protected snapshot(children: readonly GaugeChild[]): GaugeFamily {
-    return {
+    const family: GaugeFamily = {
       type: "gauge",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: children.map((child) => ({ labels: child.labels, value: child.value })),
+      points: this.#tracksUpdates
+        ? children.map(timestampedPoint)
+        : children.map((child) => ({ labels: child.labels, value: child.value })),
     };
+    // Only gauges given a mode carry it, so other snapshots stay exactly as they were.
+    return this.aggregate === undefined ? family : { ...family, aggregate: this.aggregate };
   }
 
   /** The value of the unlabelled series. */
@@ -200,4 +250,13 @@ export class Gauge extends Metric<GaugeChild> {
       ? this.unlabelled.trackInProgress()
       : this.unlabelled.trackInProgress(fn);
   }
+}
+
+/** A `mostrecent` gauge's point: its value and, once changed, when. */
+function timestampedPoint(child: GaugeChild): GaugePoint {
+  const updated = child.updated;
+  const value = child.value;
+  return updated === undefined
+    ? { labels: child.labels, value }
+    : { labels: child.labels, value, updated };
 }

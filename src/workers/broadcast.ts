@@ -1,0 +1,427 @@
+/**
+ * One view of the metrics of every isolate of `deno serve --parallel` and every Web Worker of a
+ * program, over a `BroadcastChannel` (which Deno delivers across all isolates of one process).
+ *
+ * Every worker calls {@linkcode aggregateWorkers} once. Each aggregator then
+ * - publishes its registry's snapshot on the channel every `publishIntervalMs` (a heartbeat),
+ *   on every collection request of a peer, and on `close()`;
+ * - remembers the last snapshot of every peer it heard from;
+ * - on `collect()` (what `/metrics` calls), asks every peer for a fresh snapshot, waits until all
+ *   known live peers answered or `timeoutMs` passed (a stuck worker cannot stall a scrape: its
+ *   last published snapshot is used instead), and merges them with its own by the rules of
+ *   {@linkcode mergeSnapshots}.
+ *
+ * A peer is dead once it said goodbye (`close()`) or has been silent for `deadAfterMs`; its
+ * counters, histograms and summaries stay counted, `live*` gauges, info and state sets drop it.
+ * After `retireAfterMs` of silence its data is folded into one retired snapshot and its later
+ * messages, if any, are ignored, so memory does not grow with every worker that ever lived.
+ *
+ * @module
+ */
+
+import type { MetricsSource } from "../http/handler.ts";
+import type { MetricFamily } from "../model.ts";
+import { type CollectOptions, defaultRegistry } from "../registry.ts";
+import { decodeFamilies, encodeSnapshot } from "./codec.ts";
+import { DEFAULT_WORKER_LABEL, mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
+import { selectFamilies } from "./select.ts";
+
+/** Options of {@linkcode aggregateWorkers}. */
+export interface AggregateWorkersOptions {
+  /** What this worker exposes; defaults to `defaultRegistry`. */
+  readonly registry?: MetricsSource;
+  /** The `BroadcastChannel` name shared by the workers (default `"deno-prometheus-workers"`). */
+  readonly channelName?: string;
+  /** How long `collect()` waits for peers' fresh snapshots, in milliseconds (default 500). */
+  readonly timeoutMs?: number;
+  /** How often this worker publishes its snapshot, in milliseconds (default 1000). */
+  readonly publishIntervalMs?: number;
+  /** A peer silent for this long is dead, in milliseconds (default 3 × `publishIntervalMs`). */
+  readonly deadAfterMs?: number;
+  /**
+   * A dead peer's data is folded into the retired snapshot after this long, in milliseconds
+   * (default 600000, ten minutes); a peer that speaks again later is ignored.
+   */
+  readonly retireAfterMs?: number;
+  /** This worker's identity in the `worker` label (default: 8 random hex digits). */
+  readonly workerId?: string;
+  /** The label that tells workers apart in `all` gauges and state sets (default `worker`). */
+  readonly workerLabel?: string;
+}
+
+/** What an aggregator knows of one peer. */
+export interface PeerStatus {
+  /** The peer's `workerId`. */
+  readonly worker: string;
+  /** Whether it is alive: it has not said goodbye and was heard from within `deadAfterMs`. */
+  readonly live: boolean;
+  /** When it was last heard from, in milliseconds since the Unix epoch. */
+  readonly lastSeenMs: number;
+}
+
+/** The protocol tag every message carries; messages without it are ignored. */
+const PROTOCOL = "deno-prometheus-workers/1";
+
+/** A worker's snapshot: a heartbeat, an answer to a request, or its goodbye. */
+interface SnapshotMessage {
+  readonly protocol: typeof PROTOCOL;
+  readonly kind: "snapshot";
+  readonly from: string;
+  /**
+   * The families as JSON text: every peer receives a copy of every message, and a string costs
+   * them nothing until the one collecting parses it.
+   */
+  readonly snapshot: string;
+  /** Set when answering a collection request. */
+  readonly replyTo?: { readonly worker: string; readonly requestId: number };
+  /** Set by `close()`: the sender is gone. */
+  readonly final?: boolean;
+}
+
+/** A collection request: every peer answers with a fresh snapshot. */
+interface RequestMessage {
+  readonly protocol: typeof PROTOCOL;
+  readonly kind: "request";
+  readonly from: string;
+  readonly requestId: number;
+}
+
+type Message = SnapshotMessage | RequestMessage;
+
+interface Peer {
+  /** The latest snapshot received, as sent. */
+  snapshot: string;
+  /** The latest snapshot that parsed, and its text (to parse each text once). */
+  parsed: { readonly snapshot: string; readonly families: readonly MetricFamily[] } | undefined;
+  lastSeenMs: number;
+  exited: boolean;
+}
+
+interface PendingRequest {
+  readonly waitingFor: Set<string>;
+  readonly done: () => void;
+}
+
+function isMessage(data: unknown): data is Message {
+  if (data === null || typeof data !== "object") return false;
+  const message = data as Partial<Message>;
+  return message.protocol === PROTOCOL && typeof message.from === "string" &&
+    (message.kind === "snapshot" || message.kind === "request");
+}
+
+function positiveMs(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
+    throw new RangeError(`aggregateWorkers: ${name} must be a positive number of milliseconds`);
+  }
+  return value;
+}
+
+/**
+ * Deno keeps a program running while a `BroadcastChannel` is open. Its Node compatibility layer
+ * un-refs a channel through an internal method; when present it is used here, so an idle
+ * aggregator never keeps a program alive (a server or a worker still receives everything).
+ */
+function unrefChannel(channel: BroadcastChannel): void {
+  const unref = Object.getOwnPropertySymbols(BroadcastChannel.prototype).find((symbol) =>
+    symbol.description === "refBroadcastChannel"
+  );
+  const method = unref === undefined
+    ? undefined
+    : (channel as unknown as Record<symbol, unknown>)[unref];
+  if (typeof method === "function") method.call(channel, false);
+}
+
+/**
+ * One worker's end of the aggregation: publishes this worker's snapshot and, on `collect()`,
+ * returns the merged view of all workers. Made by {@linkcode aggregateWorkers}.
+ */
+export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposable {
+  /** This worker's identity: its value of the worker label. */
+  readonly workerId: string;
+  readonly #registry: MetricsSource;
+  readonly #channel: BroadcastChannel;
+  readonly #timeoutMs: number;
+  readonly #deadAfterMs: number;
+  readonly #retireAfterMs: number;
+  readonly #workerLabel: string;
+  readonly #peers = new Map<string, Peer>();
+  readonly #retiredWorkers = new Set<string>();
+  #retiredFamilies: MetricFamily[] = [];
+  readonly #pending = new Map<number, PendingRequest>();
+  #nextRequestId = 1;
+  readonly #heartbeat: ReturnType<typeof setInterval>;
+  #closed = false;
+  #heartbeatRunning = false;
+
+  /** Internal: use {@linkcode aggregateWorkers}. */
+  constructor(options: AggregateWorkersOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("aggregateWorkers() takes an options object, e.g. { registry }");
+    }
+    const registry = options.registry ?? defaultRegistry;
+    if (
+      registry === null || typeof registry !== "object" || typeof registry.collect !== "function"
+    ) {
+      throw new TypeError("aggregateWorkers: registry must have a collect() method");
+    }
+    const workerId = options.workerId ?? crypto.randomUUID().slice(0, 8);
+    if (typeof workerId !== "string" || workerId === "") {
+      throw new TypeError("aggregateWorkers: workerId must be a non-empty string");
+    }
+    const channelName = options.channelName ?? "deno-prometheus-workers";
+    if (typeof channelName !== "string" || channelName === "") {
+      throw new TypeError("aggregateWorkers: channelName must be a non-empty string");
+    }
+    const publishIntervalMs = positiveMs("publishIntervalMs", options.publishIntervalMs, 1000);
+    this.#timeoutMs = positiveMs("timeoutMs", options.timeoutMs, 500);
+    this.#deadAfterMs = positiveMs("deadAfterMs", options.deadAfterMs, 3 * publishIntervalMs);
+    this.#retireAfterMs = positiveMs("retireAfterMs", options.retireAfterMs, 600_000);
+    this.#workerLabel = options.workerLabel ?? DEFAULT_WORKER_LABEL;
+    // Fails now rather than at the first scrape when the label name is invalid.
+    mergeSnapshots([], { workerLabel: this.#workerLabel });
+    this.workerId = workerId;
+    this.#registry = registry;
+
+    this.#channel = new BroadcastChannel(channelName);
+    unrefChannel(this.#channel);
+    this.#channel.onmessage = (event) => this.#receive(event.data);
+    this.#heartbeat = setInterval(() => this.#tick(), publishIntervalMs);
+    Deno.unrefTimer(this.#heartbeat);
+    // Announce ourselves, and ask the workers already running to do the same (request 0 has no
+    // waiter): afterwards both sides know each other before the first scrape.
+    void this.publish();
+    this.#post({ protocol: PROTOCOL, kind: "request", from: workerId, requestId: 0 });
+  }
+
+  /**
+   * Returns the merged families of every worker: this one's fresh, each live peer's as it
+   * answered within `timeoutMs` (or its last published one), and the kept data of dead peers.
+   * Families named in `options.names` only, when given.
+   */
+  async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
+    if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
+    const requestId = this.#nextRequestId++;
+    const waitingFor = new Set(this.#livePeerIds());
+    let done = () => {};
+    const answered = new Promise<void>((resolve) => (done = resolve));
+    if (waitingFor.size === 0) done();
+    else this.#pending.set(requestId, { waitingFor, done });
+    this.#post({ protocol: PROTOCOL, kind: "request", from: this.workerId, requestId });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const own = await this.#registry.collect();
+      // This timer is short-lived and cleared below; it may keep the program alive meanwhile.
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#timeoutMs);
+      });
+      await Promise.race([answered, timedOut]);
+      return await selectFamilies(this.#merge(own), options);
+    } finally {
+      clearTimeout(timer);
+      this.#pending.delete(requestId);
+    }
+  }
+
+  /**
+   * Publishes this worker's snapshot now (it is also published every `publishIntervalMs`):
+   * call it after a burst of work when the worker may be terminated before the next heartbeat.
+   */
+  async publish(): Promise<void> {
+    await this.#publishSnapshot();
+  }
+
+  /** What this worker knows of its peers, for diagnostics. */
+  peers(): PeerStatus[] {
+    const now = Date.now();
+    return [...this.#peers].map(([worker, peer]) => ({
+      worker,
+      live: this.#isLive(peer, now),
+      lastSeenMs: peer.lastSeenMs,
+    }));
+  }
+
+  /**
+   * Publishes a last snapshot marked final (peers then count this worker as exited at once,
+   * keeping its counters), and stops: timers cleared, channel closed. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#publishSnapshot(undefined, true);
+    } finally {
+      this.#stop();
+    }
+  }
+
+  /** Closes after publishing a final snapshot; see {@linkcode WorkerAggregator.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Stops at once, without a final snapshot (peers keep the last published one). */
+  [Symbol.dispose](): void {
+    this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    this.#channel.onmessage = null;
+    this.#channel.close();
+    for (const pending of this.#pending.values()) pending.done();
+    this.#pending.clear();
+  }
+
+  #post(message: Message): void {
+    if (this.#closed) return;
+    try {
+      this.#channel.postMessage(message);
+    } catch {
+      // The channel closed under us (close() during a pending answer): nothing left to tell.
+    }
+  }
+
+  async #publishSnapshot(
+    replyTo?: SnapshotMessage["replyTo"],
+    final?: boolean,
+  ): Promise<void> {
+    let families: readonly MetricFamily[];
+    try {
+      families = await this.#registry.collect();
+    } catch {
+      return; // A failing collector fails the scrapes that include this worker, not the peers.
+    }
+    let snapshot: string;
+    try {
+      snapshot = encodeSnapshot(families);
+    } catch {
+      return; // A custom collector's odd value; the scrapes on this worker still show it.
+    }
+    const message: SnapshotMessage = {
+      protocol: PROTOCOL,
+      kind: "snapshot",
+      from: this.workerId,
+      snapshot,
+      ...(replyTo === undefined ? {} : { replyTo }),
+      ...(final ? { final: true } : {}),
+    };
+    this.#post(message);
+  }
+
+  #receive(data: unknown): void {
+    if (!isMessage(data) || data.from === this.workerId) return;
+    if (this.#retiredWorkers.has(data.from)) return; // Its data is already folded in.
+    if (data.kind === "request") {
+      void this.#publishSnapshot({ worker: data.from, requestId: data.requestId });
+      return;
+    }
+    if (typeof data.snapshot !== "string") return;
+    const known = this.#peers.get(data.from);
+    this.#peers.set(data.from, {
+      snapshot: data.snapshot,
+      parsed: known?.parsed,
+      lastSeenMs: Date.now(),
+      exited: data.final === true,
+    });
+    if (data.replyTo?.worker === this.workerId) {
+      const pending = this.#pending.get(data.replyTo.requestId);
+      if (pending !== undefined) {
+        pending.waitingFor.delete(data.from);
+        if (pending.waitingFor.size === 0) pending.done();
+      }
+    }
+  }
+
+  #isLive(peer: Peer, now: number): boolean {
+    return !peer.exited && now - peer.lastSeenMs <= this.#deadAfterMs;
+  }
+
+  #livePeerIds(): string[] {
+    const now = Date.now();
+    return [...this.#peers].filter(([, peer]) => this.#isLive(peer, now)).map(([id]) => id);
+  }
+
+  /** The peer's latest snapshot that parses (a malformed one is ignored, the previous kept). */
+  #familiesOf(worker: string, peer: Peer): readonly MetricFamily[] {
+    if (peer.parsed?.snapshot !== peer.snapshot) {
+      try {
+        const families = decodeFamilies(
+          JSON.parse(peer.snapshot),
+          `worker ${JSON.stringify(worker)}`,
+        );
+        peer.parsed = { snapshot: peer.snapshot, families };
+      } catch {
+        // Not a snapshot this version understands: keep the last good one.
+      }
+    }
+    return peer.parsed?.families ?? [];
+  }
+
+  #merge(own: readonly MetricFamily[]): MetricFamily[] {
+    const now = Date.now();
+    const snapshots: WorkerSnapshot[] = [{ worker: this.workerId, live: true, families: own }];
+    for (const [worker, peer] of this.#peers) {
+      const families = this.#familiesOf(worker, peer);
+      snapshots.push({ worker, live: this.#isLive(peer, now), families });
+    }
+    snapshots.push({
+      worker: "retired",
+      live: false,
+      merged: true,
+      families: this.#retiredFamilies,
+    });
+    return mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
+  }
+
+  #tick(): void {
+    // A heartbeat while the previous one is still collecting is skipped rather than queued.
+    if (!this.#heartbeatRunning) {
+      this.#heartbeatRunning = true;
+      this.#publishSnapshot().finally(() => (this.#heartbeatRunning = false));
+    }
+    const now = Date.now();
+    for (const [worker, peer] of this.#peers) {
+      const silentMs = now - peer.lastSeenMs;
+      if (!(peer.exited ? silentMs > this.#deadAfterMs : silentMs > this.#retireAfterMs)) continue;
+      try {
+        this.#retiredFamilies = mergeSnapshots([
+          { worker: "retired", live: false, merged: true, families: this.#retiredFamilies },
+          { worker, live: false, families: this.#familiesOf(worker, peer) },
+        ], { workerLabel: this.#workerLabel });
+      } catch {
+        continue; // Conflicting definitions: the scrapes report it; keep the peer as it is.
+      }
+      this.#peers.delete(worker);
+      this.#retiredWorkers.add(worker);
+    }
+  }
+}
+
+/**
+ * Turns on aggregation across the isolates of `deno serve --parallel` or the Web Workers of a
+ * program: call it once in every worker (at module top level), and serve the returned
+ * aggregator instead of the registry. Whichever worker answers `/metrics` returns the merged
+ * view of all of them. Timers and the channel never keep a program alive.
+ *
+ * @example A module for `DENO_JOBS=4 deno serve --parallel --allow-net app.ts`
+ * ```ts
+ * import { aggregateWorkers, Counter, metricsHandler } from "./mod.ts";
+ * const requests = new Counter({ name: "http_requests_total", help: "requests", labelNames: ["path"] });
+ * const cluster = aggregateWorkers(); // every worker: defaultRegistry, shared over a BroadcastChannel
+ * const serveMetrics = metricsHandler({ registry: cluster });
+ * export default {
+ *   fetch(request: Request): Response | Promise<Response> {
+ *     const path = new URL(request.url).pathname;
+ *     if (path === "/metrics") return serveMetrics(request);
+ *     requests.labels({ path }).inc();
+ *     return new Response("hello\n");
+ *   },
+ * };
+ * cluster[Symbol.dispose](); // (only so this example ends; a server keeps it open)
+ * ```
+ */
+export function aggregateWorkers(options: AggregateWorkersOptions = {}): WorkerAggregator {
+  return new WorkerAggregator(options);
+}
