@@ -19,6 +19,10 @@ export function formatFloat(value: number): string {
   if (Number.isInteger(value) && value < 1e6 && value > -1e16) {
     return value === 0 && 1 / value < 0 ? "-0.0" : value + ".0";
   }
+  // Fast path for the other values written in fixed notation (exponents -4..5 when positive,
+  // -4..15 when negative): JavaScript's `String` gives the same shortest round-trip digits in
+  // fixed notation there, and the integers were handled above.
+  if (value >= 1e-4 ? value < 1e6 : value <= -1e-4 && value > -1e16) return String(value);
   if (value !== value) return "NaN";
   if (value === Infinity) return "+Inf";
   if (value === -Infinity) return "-Inf";
@@ -94,62 +98,109 @@ export interface LabelSplit {
   readonly after: string;
 }
 
-// Snapshots reuse the same frozen `labels` object for a series across scrapes, so the
-// formatted text can be cached by identity and exposition does not re-escape every scrape.
-const plainCache = new WeakMap<Labels, string>();
-const splitCaches = new Map<string, WeakMap<Labels, LabelSplit>>();
+// Snapshots reuse the same frozen `labels` object for a series across scrapes, so its
+// formatted text is cached by identity and exposition does not re-escape it every scrape. Only
+// that one string is kept per label set (memory per series matters with many series); the text
+// split around `le`, `quantile` or a state set's name is cut from it when needed.
+const labelTextCache = new WeakMap<Labels, string>();
 
 /** `{a="1",b="2"}` (names sorted), or an empty string for no labels. Cached per labels object. */
 export function formatLabels(labels: Labels): string {
-  let text = plainCache.get(labels);
+  let text = labelTextCache.get(labels);
   if (text === undefined) {
     text = formatLabelPairs(labels, Object.keys(labels).sort(byName));
-    plainCache.set(labels, text);
+    labelTextCache.set(labels, text);
   }
   return text;
 }
 
-/** Formats labels in the given name order (no caching). */
+/**
+ * Formats labels in the given name order (no caching). Built with `join`, which gives a flat
+ * string: text cached for every scrape is then copied, not walked piece by piece, each time.
+ */
 function formatLabelPairs(labels: Labels, names: readonly string[]): string {
   if (names.length === 0) return "";
-  let text = "{";
+  const parts = ["{"];
   for (let i = 0; i < names.length; i++) {
-    if (i > 0) text += ",";
-    text += names[i] + '="' + escapeLabelValue(labels[names[i]]) + '"';
+    if (i > 0) parts.push(",");
+    parts.push(formatPair(labels, names[i]));
   }
-  return text + "}";
+  parts.push("}");
+  return parts.join("");
+}
+
+function formatPair(labels: Labels, name: string): string {
+  return name + '="' + escapeLabelValue(labels[name]) + '"';
 }
 
 /** Formats `labels` plus one extra label named `extraName`, split around the extra value. */
 export function formatLabelsSplit(labels: Labels, extraName: string): LabelSplit {
-  let cache = splitCaches.get(extraName);
-  if (cache === undefined) {
-    cache = new WeakMap();
-    splitCaches.set(extraName, cache);
-  }
-  let split = cache.get(labels);
-  if (split === undefined) {
-    const names = Object.keys(labels).filter((name) => name !== extraName).sort(byName);
-    let before = "{";
-    let after = '"';
-    let placed = false;
-    for (const name of names) {
-      const pair = name + '="' + escapeLabelValue(labels[name]) + '"';
-      if (!placed && name > extraName) {
-        placed = true;
-        after += "," + pair;
-      } else if (placed) {
-        after += "," + pair;
-      } else {
-        before += pair + ",";
-      }
+  if (Object.hasOwn(labels, extraName)) return splitWithout(labels, extraName);
+  const text = formatLabels(labels);
+  if (text === "") return { before: "{" + extraName + '="', after: '"}' };
+  // The extra pair goes after every pair whose name sorts before it; each such pair takes its
+  // formatted length plus a comma, after the opening brace.
+  let cut = 1;
+  for (const name in labels) {
+    if (name < extraName && Object.hasOwn(labels, name)) {
+      cut += name.length + escapeLabelValue(labels[name]).length + 4;
     }
-    before += extraName + '="';
-    after += "}";
-    split = { before, after };
-    cache.set(labels, split);
   }
-  return split;
+  if (cut === text.length) {
+    return { before: text.slice(0, -1) + "," + extraName + '="', after: '"}' };
+  }
+  return { before: text.slice(0, cut) + extraName + '="', after: '",' + text.slice(cut) };
+}
+
+/** The split of a label set that has a label named like the extra one, which it replaces. */
+function splitWithout(labels: Labels, extraName: string): LabelSplit {
+  const names = Object.keys(labels).filter((name) => name !== extraName).sort(byName);
+  let before = "{";
+  let after = '"';
+  for (const name of names) {
+    if (name > extraName) after += "," + formatPair(labels, name);
+    else before += formatPair(labels, name) + ",";
+  }
+  return { before: before + extraName + '="', after: after + "}" };
+}
+
+/**
+ * Builds a long text out of many short lines, as exposition does. Appending each line to one
+ * string makes V8 keep a rope of millions of small pieces alive until the end, and a large
+ * scrape then spends most of its time in the garbage collector moving them. Lines are instead
+ * gathered and joined into one flat chunk every thousand lines, so that only the chunks live on.
+ */
+export class TextBuilder {
+  #lines: string[] = [];
+  #text = "";
+
+  /** Appends a line (or any piece of text). */
+  add(line: string): void {
+    const lines = this.#lines;
+    lines.push(line);
+    if (lines.length >= 1024) {
+      this.#text += lines.join("");
+      lines.length = 0;
+    }
+  }
+
+  /** The whole text. */
+  finish(): string {
+    return this.#text + this.#lines.join("");
+  }
+}
+
+// A histogram's upper bounds are one frozen array shared by all its series and scrapes.
+const boundsCache = new WeakMap<readonly number[], readonly string[]>();
+
+/** The formatted upper bounds of a histogram (`0.005`, …, `+Inf`), cached per bounds array. */
+export function formatBounds(upperBounds: readonly number[]): readonly string[] {
+  let texts = boundsCache.get(upperBounds);
+  if (texts === undefined) {
+    texts = upperBounds.map(formatFloat);
+    boundsCache.set(upperBounds, texts);
+  }
+  return texts;
 }
 
 /**

@@ -8,10 +8,12 @@
 import {
   escapeHelpOpenMetrics,
   escapeLabelValue,
+  formatBounds,
   formatFloat,
   formatLabels,
   formatLabelsSplit,
   hasSum,
+  TextBuilder,
 } from "../format.ts";
 import type { Exemplar, MetricFamily } from "../model.ts";
 
@@ -30,22 +32,26 @@ export const OPENMETRICS_CONTENT_TYPE =
  * ```
  */
 export function renderOpenMetrics(families: readonly MetricFamily[]): string {
-  let out = "";
+  const out = new TextBuilder();
   for (const family of families) {
     const name = family.name;
-    out += "# HELP " + name + " " + escapeHelpOpenMetrics(family.help) + "\n# TYPE " + name +
-      " " + family.type + "\n";
+    out.add(
+      "# HELP " + name + " " + escapeHelpOpenMetrics(family.help) + "\n# TYPE " + name +
+        " " + family.type + "\n",
+    );
     if (family.unit !== undefined && family.unit !== "") {
-      out += "# UNIT " + name + " " + family.unit + "\n";
+      out.add("# UNIT " + name + " " + family.unit + "\n");
     }
     switch (family.type) {
       case "counter": {
         for (const point of family.points) {
           const labelText = formatLabels(point.labels);
-          out += name + "_total" + labelText + " " + formatFloat(point.value) +
-            formatExemplar(point.exemplar) + "\n";
+          out.add(
+            name + "_total" + labelText + " " + formatFloat(point.value) +
+              formatExemplar(point.exemplar) + "\n",
+          );
           if (point.created !== undefined) {
-            out += name + "_created" + labelText + " " + formatFloat(point.created) + "\n";
+            out.add(name + "_created" + labelText + " " + formatFloat(point.created) + "\n");
           }
         }
         break;
@@ -53,7 +59,7 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
       case "gauge":
       case "unknown": {
         for (const point of family.points) {
-          out += name + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n";
+          out.add(name + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n");
         }
         break;
       }
@@ -61,18 +67,23 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
         for (const point of family.points) {
           const { before, after } = formatLabelsSplit(point.labels, "le");
           const bucketPrefix = name + "_bucket" + before;
-          const upperBounds = point.upperBounds;
-          for (let i = 0; i < upperBounds.length; i++) {
-            out += bucketPrefix + formatFloat(upperBounds[i]) + after + " " +
-              formatFloat(point.bucketCounts[i]) + formatExemplar(point.exemplars?.[i]) + "\n";
+          const closing = after + " ";
+          const boundTexts = formatBounds(point.upperBounds);
+          const bucketCounts = point.bucketCounts;
+          const exemplars = point.exemplars;
+          for (let i = 0; i < boundTexts.length; i++) {
+            out.add(
+              bucketPrefix + boundTexts[i] + closing + formatFloat(bucketCounts[i]) +
+                formatExemplar(exemplars?.[i]) + "\n",
+            );
           }
           const labelText = formatLabels(point.labels);
-          out += name + "_count" + labelText + " " + formatFloat(point.count) + "\n";
+          out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
           if (hasSum(point)) {
-            out += name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n";
+            out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
           }
           if (point.created !== undefined) {
-            out += name + "_created" + labelText + " " + formatFloat(point.created) + "\n";
+            out.add(name + "_created" + labelText + " " + formatFloat(point.created) + "\n");
           }
         }
         break;
@@ -82,22 +93,24 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
           if (point.quantiles.length > 0) {
             const { before, after } = formatLabelsSplit(point.labels, "quantile");
             for (const { quantile, value } of point.quantiles) {
-              out += name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
-                "\n";
+              out.add(
+                name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
+                  "\n",
+              );
             }
           }
           const labelText = formatLabels(point.labels);
-          out += name + "_count" + labelText + " " + formatFloat(point.count) + "\n";
-          out += name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n";
+          out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
+          out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
           if (point.created !== undefined) {
-            out += name + "_created" + labelText + " " + formatFloat(point.created) + "\n";
+            out.add(name + "_created" + labelText + " " + formatFloat(point.created) + "\n");
           }
         }
         break;
       }
       case "info": {
         for (const point of family.points) {
-          out += name + "_info" + formatLabels(point.labels) + " 1.0\n";
+          out.add(name + "_info" + formatLabels(point.labels) + " 1.0\n");
         }
         break;
       }
@@ -105,15 +118,18 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
         for (const point of family.points) {
           const { before, after } = formatLabelsSplit(point.labels, name);
           for (const state of point.states) {
-            out += name + before + escapeLabelValue(state.name) + after +
-              (state.enabled ? " 1.0\n" : " 0.0\n");
+            out.add(
+              name + before + escapeLabelValue(state.name) + after +
+                (state.enabled ? " 1.0\n" : " 0.0\n"),
+            );
           }
         }
         break;
       }
     }
   }
-  return out + "# EOF\n";
+  out.add("# EOF\n");
+  return out.finish();
 }
 
 /** ` # {trace_id="abc"} 0.5 1700000000.123`, or nothing without an exemplar. */

@@ -8,10 +8,12 @@
 import {
   escapeHelpText,
   escapeLabelValue,
+  formatBounds,
   formatFloat,
   formatLabels,
   formatLabelsSplit,
   hasSum,
+  TextBuilder,
 } from "../format.ts";
 import type { MetricFamily } from "../model.ts";
 
@@ -29,82 +31,87 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
  * ```
  */
 export function renderText(families: readonly MetricFamily[]): string {
-  let out = "";
+  const out = new TextBuilder();
   for (const family of families) {
     const name = family.name;
     switch (family.type) {
       case "counter": {
         const sampleName = name + "_total";
-        out += header(sampleName, family.help, "counter");
+        out.add(header(sampleName, family.help, "counter"));
         for (const point of family.points) {
-          out += sampleName + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n";
+          out.add(sampleName + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n");
         }
         break;
       }
       case "gauge":
       case "unknown": {
-        out += header(name, family.help, family.type === "gauge" ? "gauge" : "untyped");
+        out.add(header(name, family.help, family.type === "gauge" ? "gauge" : "untyped"));
         for (const point of family.points) {
-          out += name + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n";
+          out.add(name + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n");
         }
         break;
       }
       case "histogram": {
-        out += header(name, family.help, "histogram");
+        out.add(header(name, family.help, "histogram"));
         for (const point of family.points) {
           const { before, after } = formatLabelsSplit(point.labels, "le");
           const bucketPrefix = name + "_bucket" + before;
-          const upperBounds = point.upperBounds;
-          for (let i = 0; i < upperBounds.length; i++) {
-            out += bucketPrefix + formatFloat(upperBounds[i]) + after + " " +
-              formatFloat(point.bucketCounts[i]) + "\n";
+          const closing = after + " ";
+          const boundTexts = formatBounds(point.upperBounds);
+          const bucketCounts = point.bucketCounts;
+          for (let i = 0; i < boundTexts.length; i++) {
+            out.add(bucketPrefix + boundTexts[i] + closing + formatFloat(bucketCounts[i]) + "\n");
           }
           const labelText = formatLabels(point.labels);
-          out += name + "_count" + labelText + " " + formatFloat(point.count) + "\n";
+          out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
           if (hasSum(point)) {
-            out += name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n";
+            out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
           }
         }
         break;
       }
       case "summary": {
-        out += header(name, family.help, "summary");
+        out.add(header(name, family.help, "summary"));
         for (const point of family.points) {
           if (point.quantiles.length > 0) {
             const { before, after } = formatLabelsSplit(point.labels, "quantile");
             for (const { quantile, value } of point.quantiles) {
-              out += name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
-                "\n";
+              out.add(
+                name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
+                  "\n",
+              );
             }
           }
           const labelText = formatLabels(point.labels);
-          out += name + "_count" + labelText + " " + formatFloat(point.count) + "\n";
-          out += name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n";
+          out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
+          out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
         }
         break;
       }
       case "info": {
         const sampleName = name + "_info";
-        out += header(sampleName, family.help, "gauge");
+        out.add(header(sampleName, family.help, "gauge"));
         for (const point of family.points) {
-          out += sampleName + formatLabels(point.labels) + " 1.0\n";
+          out.add(sampleName + formatLabels(point.labels) + " 1.0\n");
         }
         break;
       }
       case "stateset": {
-        out += header(name, family.help, "gauge");
+        out.add(header(name, family.help, "gauge"));
         for (const point of family.points) {
           const { before, after } = formatLabelsSplit(point.labels, name);
           for (const state of point.states) {
-            out += name + before + escapeLabelValue(state.name) + after +
-              (state.enabled ? " 1.0\n" : " 0.0\n");
+            out.add(
+              name + before + escapeLabelValue(state.name) + after +
+                (state.enabled ? " 1.0\n" : " 0.0\n"),
+            );
           }
         }
         break;
       }
     }
   }
-  return out;
+  return out.finish();
 }
 
 function header(name: string, help: string, type: string): string {

@@ -153,40 +153,43 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
    * object (`labels({ method: "GET" })`) or the values in `labelNames` order
    * (`labels("GET")`); both reach the same cached series.
    */
-  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): Child {
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): Child;
+  labels(first: LabelValues | LabelValue): Child {
+    // Written so that finding an existing series allocates nothing (bench/allocations.ts
+    // measures it). The values after the first are read from `arguments`, which never escapes:
+    // a rest parameter would be a new array per call. Each walk keeps `level` a Map and reads
+    // a child only at the last label: a variable holding a Map or a child, depending on the
+    // level, made V8's optimised code allocate on every call. Bad arguments and new series go
+    // to `#create`, which validates them and throws the precise error.
+    const argumentCount = arguments.length;
     const labelNames = this.labelNames;
-    if (labelNames.length === 0) this.#throwLabelMismatch(first, rest);
-    let node: LookupNode<Child> | Child = this.#lookupRoot;
-    if (first !== null && typeof first === "object") {
-      if (rest.length === 0) {
-        const found = this.#findInDeclaredOrder(first);
-        if (found !== undefined) return found;
-      }
-      if (rest.length > 0 || countKeys(first) !== labelNames.length) {
-        this.#throwLabelMismatch(first, rest);
-      }
-      for (let i = 0; i < labelNames.length; i++) {
-        const labelValue = toLabelValue(first[labelNames[i]]);
-        if (labelValue === undefined) this.#throwLabelMismatch(first, rest);
-        const next: LookupNode<Child> | Child | undefined = (node as LookupNode<Child>).get(
-          labelValue,
-        );
-        if (next === undefined) return this.#create(first, rest);
-        node = next;
-      }
-    } else {
-      if (rest.length + 1 !== labelNames.length) this.#throwLabelMismatch(first, rest);
-      for (let i = 0; i < labelNames.length; i++) {
-        const labelValue = toLabelValue(i === 0 ? first : rest[i - 1]);
-        if (labelValue === undefined) this.#throwLabelMismatch(first, rest);
-        const next: LookupNode<Child> | Child | undefined = (node as LookupNode<Child>).get(
-          labelValue,
-        );
-        if (next === undefined) return this.#create(first, rest);
-        node = next;
+    let child: Child | undefined;
+    if (labelNames.length > 0) {
+      if (first !== null && typeof first === "object") {
+        if (argumentCount === 1) {
+          child = this.#findInDeclaredOrder(first) ?? this.#findByName(first);
+        }
+      } else if (argumentCount === labelNames.length) {
+        const last = labelNames.length - 1;
+        let level = this.#lookupRoot;
+        for (let i = 0; i <= last; i++) {
+          // arguments[0] is `first`.
+          const labelValue = toLabelValue(arguments[i]);
+          if (labelValue === undefined) break;
+          if (i === last) {
+            child = level.get(labelValue) as Child | undefined;
+          } else {
+            const next = level.get(labelValue) as LookupNode<Child> | undefined;
+            if (next === undefined) break;
+            level = next;
+          }
+        }
       }
     }
-    return node as Child;
+    if (child !== undefined) return child;
+    const rest: LabelValue[] = [];
+    for (let i = 1; i < argumentCount; i++) rest.push(arguments[i]);
+    return this.#create(first, rest);
   }
 
   /**
@@ -194,22 +197,48 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
    * are written in `labelNames` order: one `for...in` pass both reads the values (V8 reads
    * `given[key]` inside `for...in` straight from the object's layout) and counts the keys, and
    * each value goes straight into the lookup tree. Anything else (another key order, numbers,
-   * a missing or extra key, a series not created yet) returns `undefined`, and the general
-   * path validates, reports or creates.
+   * a missing or extra key, a series not created yet) returns `undefined`.
    */
   #findInDeclaredOrder(given: LabelValues): Child | undefined {
     const labelNames = this.labelNames;
-    let node: LookupNode<Child> | Child | undefined = this.#lookupRoot;
+    const last = labelNames.length - 1;
+    let level = this.#lookupRoot;
+    let child: Child | undefined;
     let position = 0;
     for (const labelName in given) {
       if (labelName !== labelNames[position]) return undefined;
       const labelValue = given[labelName];
       if (typeof labelValue !== "string") return undefined;
-      node = (node as LookupNode<Child>).get(labelValue);
-      if (node === undefined) return undefined;
+      if (position === last) {
+        child = level.get(labelValue) as Child | undefined;
+      } else {
+        const next = level.get(labelValue) as LookupNode<Child> | undefined;
+        if (next === undefined) return undefined;
+        level = next;
+      }
       position++;
     }
-    return position === labelNames.length ? node as Child : undefined;
+    return position === labelNames.length ? child : undefined;
+  }
+
+  /**
+   * `labels({...})` with keys in any order or values that are numbers or booleans: reads each
+   * label by name. Returns `undefined` for a series not created yet or for bad labels.
+   */
+  #findByName(given: LabelValues): Child | undefined {
+    const labelNames = this.labelNames;
+    if (countKeys(given) !== labelNames.length) return undefined;
+    const last = labelNames.length - 1;
+    let level = this.#lookupRoot;
+    for (let i = 0; i < last; i++) {
+      const labelValue = toLabelValue(given[labelNames[i]]);
+      if (labelValue === undefined) return undefined;
+      const next = level.get(labelValue) as LookupNode<Child> | undefined;
+      if (next === undefined) return undefined;
+      level = next;
+    }
+    const labelValue = toLabelValue(given[labelNames[last]]);
+    return labelValue === undefined ? undefined : level.get(labelValue) as Child | undefined;
   }
 
   /** Removes the series for these label values (same forms as `labels`). */

@@ -80,6 +80,18 @@ function checkBucketCount(count: number): void {
   }
 }
 
+/**
+ * `length` zeros in an array V8 stores as unboxed doubles from the start, so that adding a
+ * fractional sum later neither converts the array nor makes `observe` see two array shapes.
+ * Filling with a fraction sets that element kind; zeros are then stored one by one, because
+ * `fill(0)` would turn it back into an array of small integers.
+ */
+function zeroTallies(length: number): number[] {
+  const tallies = new Array<number>(length).fill(0.5);
+  for (let i = 0; i < length; i++) tallies[i] = 0;
+  return tallies;
+}
+
 /** One histogram series. Returned (and cached) by `histogram.labels(...)`. */
 export class HistogramChild {
   /** This series' labels. */
@@ -88,9 +100,10 @@ export class HistogramChild {
   readonly created: number;
   readonly #metricName: string;
   readonly #upperBounds: readonly number[];
-  // Per-bucket (not cumulative) counts: observe touches one slot; collect accumulates.
-  readonly #bucketCounts: Float64Array;
-  #sum = 0;
+  // Per-bucket (not cumulative) counts, then the sum, in one array of unboxed doubles: observe
+  // touches two slots and allocates nothing; collect accumulates. A plain array takes half the
+  // memory of a Float64Array this small, and one array saves the sum's own boxed number.
+  readonly #tallies: number[];
   #exemplars: (Exemplar | undefined)[] | undefined;
 
   /** Internal: made by {@linkcode Histogram}. */
@@ -98,7 +111,7 @@ export class HistogramChild {
     this.#metricName = metricName;
     this.labels = labels;
     this.#upperBounds = upperBounds;
-    this.#bucketCounts = new Float64Array(upperBounds.length);
+    this.#tallies = zeroTallies(upperBounds.length + 1);
     this.created = Date.now() / 1000;
   }
 
@@ -119,8 +132,9 @@ export class HistogramChild {
         else index = middle + 1;
       }
     }
-    this.#bucketCounts[index]++;
-    this.#sum += value;
+    const tallies = this.#tallies;
+    tallies[index]++;
+    tallies[upperBounds.length] += value;
     if (exemplar !== undefined) {
       const made = makeExemplar(this.#metricName, exemplar, value);
       if (made !== undefined) {
@@ -157,16 +171,18 @@ export class HistogramChild {
     sum: number;
     exemplars: (Exemplar | undefined)[] | undefined;
   } {
-    const cumulative = new Array<number>(this.#bucketCounts.length);
+    const tallies = this.#tallies;
+    const bucketCount = tallies.length - 1;
+    const cumulative = new Array<number>(bucketCount);
     let count = 0;
-    for (let i = 0; i < cumulative.length; i++) {
-      count += this.#bucketCounts[i];
+    for (let i = 0; i < bucketCount; i++) {
+      count += tallies[i];
       cumulative[i] = count;
     }
     return {
       bucketCounts: cumulative,
       count,
-      sum: this.#sum,
+      sum: tallies[bucketCount],
       exemplars: this.#exemplars?.slice(),
     };
   }
