@@ -98,14 +98,53 @@ export interface LabelSplit {
   readonly after: string;
 }
 
-// Snapshots reuse the same frozen `labels` object for a series across scrapes, so its
-// formatted text is cached by identity and exposition does not re-escape it every scrape. Only
-// that one string is kept per label set (memory per series matters with many series); the text
-// split around `le`, `quantile` or a state set's name is cut from it when needed.
+// Snapshots reuse the same `labels` object for a series across scrapes, so its formatted text
+// is cached by identity and exposition does not re-escape it every scrape. Only that one string
+// is kept per label set (memory per series matters with many series); the text split around
+// `le`, `quantile` or a state set's name is cut from it when needed. The metrics' own labels
+// objects (made by `seriesLabelsMaker`) hold the text in a hidden slot of their own; any other
+// labels object (a custom collector's, a merged snapshot's) is cached in a WeakMap.
+const LABEL_TEXT: unique symbol = Symbol("formatted labels");
 const labelTextCache = new WeakMap<Labels, string>();
+
+type LabelsWithText = Labels & { [LABEL_TEXT]?: string };
+
+/**
+ * Returns a function that makes the labels objects of one metric's series, `names[i]` set to
+ * `values[i]`: plain read-only objects with a hidden (non-enumerable, symbol-keyed) slot where
+ * `formatLabels` keeps their text, which costs a field where a WeakMap entry costs about 40
+ * bytes. They are built by a constructor of the metric's own, whose prototype is
+ * `Object.prototype`, so that V8 fits them to the fields they use: an object literal would carry
+ * room for four properties whatever the number of labels.
+ */
+export function seriesLabelsMaker(): (
+  names: readonly string[],
+  values: readonly string[],
+) => Labels {
+  const SeriesLabels = function (
+    this: Record<string, string>,
+    names: readonly string[],
+    values: readonly string[],
+  ): void {
+    for (let i = 0; i < names.length; i++) this[names[i]] = values[i];
+    Object.defineProperty(this, LABEL_TEXT, { value: undefined, writable: true });
+    for (const name of names) {
+      Object.defineProperty(this, name, { writable: false, configurable: false });
+    }
+  } as unknown as new (names: readonly string[], values: readonly string[]) => Labels;
+  SeriesLabels.prototype = Object.prototype;
+  return (names, values) => Object.preventExtensions(new SeriesLabels(names, values));
+}
 
 /** `{a="1",b="2"}` (names sorted), or an empty string for no labels. Cached per labels object. */
 export function formatLabels(labels: Labels): string {
+  const own = (labels as LabelsWithText)[LABEL_TEXT];
+  if (own !== undefined) return own;
+  if (LABEL_TEXT in labels) {
+    const text = formatLabelPairs(labels, Object.keys(labels).sort(byName));
+    (labels as { [LABEL_TEXT]?: string })[LABEL_TEXT] = text;
+    return text;
+  }
   let text = labelTextCache.get(labels);
   if (text === undefined) {
     text = formatLabelPairs(labels, Object.keys(labels).sort(byName));

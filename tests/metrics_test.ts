@@ -318,3 +318,42 @@ Deno.test("summary quantiles never leave the observed range", () => {
   assert.equal(values[2], 1e6);
   assert.ok(Math.abs(values[1] - 0.5) <= 0.005);
 });
+
+Deno.test("a removed series still held by the caller counts apart from the metric", async () => {
+  const registry = new Registry();
+  const h = new Histogram({ name: "held", help: "h", labelNames: ["k"], buckets: [1], registry });
+  const held = h.labels("a");
+  held.observe(0.5);
+  h.remove("a");
+  held.observe(2); // the caller's reference keeps working...
+  assert.equal(held.snapshot().count, 2);
+  const fresh = h.labels("b"); // ...and the freed slot, reused, starts from zero
+  assert.equal(fresh.snapshot().count, 0);
+  fresh.observe(0.1);
+  assert.equal(
+    (await registry.metrics()).split("\n").filter((line) => line.startsWith("held_")).join("\n"),
+    `held_bucket{k="b",le="1.0"} 1.0
+held_bucket{k="b",le="+Inf"} 1.0
+held_count{k="b"} 1.0
+held_sum{k="b"} 0.1`,
+  );
+  assert.equal(held.snapshot().count, 2, "the metric's new series did not touch the held one");
+});
+
+Deno.test("series store: counts move to doubles past 2^32 - 1, slots are reused", async () => {
+  const { SeriesStore, UINT32_MAX } = await import("../src/metrics/series_store.ts");
+  const store = new SeriesStore("m", 1, 2, 1);
+  const first = store.allocate();
+  const second = store.allocate(); // grows past the initial capacity
+  assert.deepEqual([first, second], [0, 1]);
+  store.counts[2] = UINT32_MAX;
+  store.countPastUint32(2);
+  assert.ok(store.counts instanceof Float64Array);
+  assert.equal(store.counts[2], 2 ** 32);
+  store.numbers[1] = 7;
+  const own = store.release(1);
+  assert.equal(own.counts[0], 2 ** 32, "the released series took its counts along");
+  assert.equal(own.numbers[0], 7);
+  assert.equal(store.counts[2], 0);
+  assert.equal(store.allocate(), 1, "the freed slot is handed out again");
+});

@@ -7,6 +7,7 @@
 
 import type { Collector, Labels, MetricFamily } from "../model.ts";
 import type { Registry } from "../registry.ts";
+import { seriesLabelsMaker } from "../format.ts";
 import {
   validateHelp,
   validateLabelNames,
@@ -80,8 +81,13 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
   // Children are found through one Map level per label name, keyed by the label value, so
   // a lookup builds no key string and works for any value, whatever characters it holds.
   #lookupRoot: LookupNode<Child> = new Map();
-  #children = new Set<Child>();
+  // Creation order, the order of exposition: an array costs a word per series where a Set
+  // costs several. A removed series stays in it until the next collection (or until removed
+  // ones make up half of it), so that `remove` does not search the array.
+  #children: Child[] = [];
+  #removed = new Set<Child>();
   #unlabelled: Child | undefined;
+  readonly #makeLabels = seriesLabelsMaker();
   #registry: Registry | undefined;
 
   /** Validates the options; subclasses then set their own fields and call `init()`. */
@@ -120,8 +126,8 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
    */
   protected init(): void {
     if (this.labelNames.length === 0) {
-      this.#unlabelled = this.newChild(Object.freeze({}));
-      this.#children.add(this.#unlabelled);
+      this.#unlabelled = this.newChild(this.#makeLabels([], []));
+      this.#children.push(this.#unlabelled);
     }
     this.#registry?.register(this);
   }
@@ -129,12 +135,25 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
   /** Creates the state of one series. */
   protected abstract newChild(labels: Labels): Child;
 
-  /** Builds this metric's snapshot from its children. */
+  /**
+   * Called once a series is removed (by `remove` or `clear`); a type that keeps its series'
+   * numbers in shared storage moves them out here. The child may still be used by its holder.
+   */
+  protected released(_child: Child): void {}
+
+  /** Builds this metric's snapshot from its children (read during the call only). */
   protected abstract snapshot(children: readonly Child[]): MetricFamily;
 
   /** Returns this metric's snapshot (one family). */
   collect(): MetricFamily[] {
-    return [this.snapshot([...this.#children])];
+    if (this.#removed.size > 0) this.#dropRemoved();
+    return [this.snapshot(this.#children)];
+  }
+
+  #dropRemoved(): void {
+    const removed = this.#removed;
+    this.#children = this.#children.filter((child) => !removed.has(child));
+    removed.clear();
   }
 
   /** The series of an unlabelled metric; a clear error when the metric has labels. */
@@ -254,7 +273,10 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
       if (next === undefined) return;
       node = next;
     }
-    this.#children.delete(node as Child);
+    const child = node as Child;
+    this.#removed.add(child);
+    if (this.#removed.size * 2 > this.#children.length) this.#dropRemoved();
+    this.released(child);
     // Drop the leaf, then any lookup level left empty by it.
     for (let level = path.length - 1; level >= 0; level--) {
       path[level].delete(labelValues[level]);
@@ -267,14 +289,18 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
     // An unlabelled metric's one series is not a child to drop (as in the Python client).
     if (this.#unlabelled !== undefined) return;
     this.#lookupRoot = new Map();
-    this.#children.clear();
+    const children = this.#children;
+    const removed = this.#removed;
+    this.#children = [];
+    this.#removed = new Set();
+    for (const child of children) {
+      if (!removed.has(child)) this.released(child);
+    }
   }
 
   #create(first: LabelValues | LabelValue, rest: readonly LabelValue[]): Child {
     const labelValues = this.#labelValuesOf(first, rest);
-    const labels: Record<string, string> = {};
-    for (let i = 0; i < labelValues.length; i++) labels[this.labelNames[i]] = labelValues[i];
-    const child = this.newChild(Object.freeze(labels));
+    const child = this.newChild(this.#makeLabels(this.labelNames, labelValues));
     let node = this.#lookupRoot;
     for (let i = 0; i < labelValues.length - 1; i++) {
       let next = node.get(labelValues[i]) as LookupNode<Child> | undefined;
@@ -285,7 +311,7 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
       node = next;
     }
     node.set(labelValues[labelValues.length - 1], child);
-    this.#children.add(child);
+    this.#children.push(child);
     return child;
   }
 

@@ -8,6 +8,7 @@ import type { CounterFamily, Exemplar, Labels } from "../model.ts";
 import { checkCounterIncrement } from "../validation.ts";
 import { Metric, type MetricOptions } from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
+import { SeriesStore } from "./series_store.ts";
 import { type AnyFunction, type FunctionWrapper, wrapperFor } from "./timer.ts";
 
 /** Options of a {@linkcode Counter}: the common ones only. */
@@ -20,21 +21,32 @@ export interface CountExceptionsOptions {
   readonly only?: abstract new (...args: any[]) => unknown;
 }
 
+/** Moves a removed series out of its metric's store (kept out of the public API). */
+let detachCounterChild: (child: CounterChild) => void;
+
 /** One counter series. Returned (and cached) by `counter.labels(...)`. */
 export class CounterChild {
   /** This series' labels. */
   readonly labels: Labels;
-  /** When the series was created, in seconds since the Unix epoch. */
-  readonly created: number;
-  readonly #metricName: string;
+  // The creation time lives in the metric's packed store (at `#slot` in its numbers), the
+  // latest exemplar in its extras. The total stays a field: `+=` on a field is several times
+  // faster than on a typed array's element when a series is counted in a tight loop.
+  #store: SeriesStore;
+  #slot: number;
   #value = 0;
-  #exemplar: Exemplar | undefined;
 
   /** Internal: made by {@linkcode Counter}. */
-  constructor(metricName: string, labels: Labels) {
-    this.#metricName = metricName;
+  constructor(store: SeriesStore, labels: Labels) {
     this.labels = labels;
-    this.created = Date.now() / 1000;
+    this.#store = store;
+    const slot = store.allocate();
+    this.#slot = slot;
+    store.numbers[slot] = Date.now() / 1000;
+  }
+
+  /** When the series was created, in seconds since the Unix epoch. */
+  get created(): number {
+    return this.#store.numbers[this.#slot];
   }
 
   /** The current total. */
@@ -44,7 +56,14 @@ export class CounterChild {
 
   /** The latest exemplar, if any. */
   get exemplar(): Exemplar | undefined {
-    return this.#exemplar;
+    return this.#store.extras?.[this.#slot] as Exemplar | undefined;
+  }
+
+  static {
+    detachCounterChild = (child) => {
+      child.#store = child.#store.release(child.#slot);
+      child.#slot = 0;
+    };
   }
 
   /**
@@ -53,18 +72,21 @@ export class CounterChild {
    */
   inc(amount = 1, exemplar?: Labels): void {
     if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
-      checkCounterIncrement(this.#metricName, amount);
+      checkCounterIncrement(this.#store.metricName, amount);
     }
     this.#value += amount;
     if (exemplar !== undefined) {
-      this.#exemplar = makeExemplar(this.#metricName, exemplar, amount) ?? this.#exemplar;
+      const store = this.#store;
+      const made = makeExemplar(store.metricName, exemplar, amount);
+      if (made !== undefined) (store.extras ??= [])[this.#slot] = made;
     }
   }
 
   /** Sets the total back to zero (a restart, as Prometheus sees it). */
   reset(): void {
+    const store = this.#store;
     this.#value = 0;
-    this.#exemplar = undefined;
+    if (store.extras !== undefined) store.extras[this.#slot] = undefined;
   }
 
   /**
@@ -106,6 +128,8 @@ export class CounterChild {
  * ```
  */
 export class Counter extends Metric<CounterChild> {
+  readonly #store: SeriesStore;
+
   /** Creates a counter and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: CounterOptions) {
     super(options, {
@@ -113,12 +137,18 @@ export class Counter extends Metric<CounterChild> {
       strippedSuffix: "_total",
       sampleSuffixes: ["_total", "_created"],
     });
+    this.#store = new SeriesStore(this.name, 1, 0, this.labelNames.length === 0 ? 1 : 8);
     this.init();
   }
 
   /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): CounterChild {
-    return new CounterChild(this.name, labels);
+    return new CounterChild(this.#store, labels);
+  }
+
+  /** Moves a removed series out of the shared store. */
+  protected override released(child: CounterChild): void {
+    detachCounterChild(child);
   }
 
   /** Builds this metric's family snapshot from its series. */

@@ -8,6 +8,7 @@ import type { Exemplar, HistogramFamily, Labels } from "../model.ts";
 import { checkObservation, validateBuckets } from "../validation.ts";
 import { Metric, type MetricOptions } from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
+import { SeriesStore, UINT32_MAX } from "./series_store.ts";
 import {
   type AnyFunction,
   type FunctionWrapper,
@@ -80,45 +81,71 @@ function checkBucketCount(count: number): void {
   }
 }
 
-/**
- * `length` zeros in an array V8 stores as unboxed doubles from the start, so that adding a
- * fractional sum later neither converts the array nor makes `observe` see two array shapes.
- * Filling with a fraction sets that element kind; zeros are then stored one by one, because
- * `fill(0)` would turn it back into an array of small integers.
- */
-function zeroTallies(length: number): number[] {
-  const tallies = new Array<number>(length).fill(0.5);
-  for (let i = 0; i < length; i++) tallies[i] = 0;
-  return tallies;
+/** Moves a removed series out of its metric's store (kept out of the public API). */
+let detachHistogramChild: (child: HistogramChild) => void;
+
+/** Doubles per histogram series in its store's numbers: the sum, then the creation time. */
+const NUMBER_STRIDE = 2;
+/** Where the sum sits among a series' numbers. */
+const SUM = 0;
+/** Where the creation time sits among a series' numbers. */
+const CREATED = 1;
+
+/** A histogram's series store, which also holds the bounds that `observe` searches. */
+class HistogramStore extends SeriesStore {
+  // Not frozen, shared by every child for the bucket search: V8 stores a frozen array's
+  // numbers boxed and reads them an order of magnitude slower in `observe`.
+  readonly searchBounds: readonly number[];
+
+  constructor(metricName: string, searchBounds: readonly number[], capacity: number) {
+    super(metricName, NUMBER_STRIDE, searchBounds.length, capacity);
+    this.searchBounds = searchBounds;
+  }
+
+  /** Gives `slot` back for reuse; see {@linkcode SeriesStore.release}. */
+  override release(slot: number): HistogramStore {
+    const own = new HistogramStore(this.metricName, this.searchBounds, 1);
+    this.moveSlot(slot, own);
+    return own;
+  }
 }
 
 /** One histogram series. Returned (and cached) by `histogram.labels(...)`. */
 export class HistogramChild {
   /** This series' labels. */
   readonly labels: Labels;
-  /** When the series was created, in seconds since the Unix epoch. */
-  readonly created: number;
-  readonly #metricName: string;
-  readonly #upperBounds: readonly number[];
-  // Per-bucket (not cumulative) counts, then the sum, in one array of unboxed doubles: observe
-  // touches two slots and allocates nothing; collect accumulates. A plain array takes half the
-  // memory of a Float64Array this small, and one array saves the sum's own boxed number.
-  readonly #tallies: number[];
-  #exemplars: (Exemplar | undefined)[] | undefined;
+  // Per-bucket (not cumulative) counts, the sum and the creation time live in the metric's
+  // packed store, in this series' slot: observe touches two numbers and allocates nothing;
+  // collect accumulates. Exemplars are the store's extras.
+  #store: HistogramStore;
+  #slot: number;
 
   /** Internal: made by {@linkcode Histogram}. */
-  constructor(metricName: string, labels: Labels, upperBounds: readonly number[]) {
-    this.#metricName = metricName;
+  constructor(store: HistogramStore, labels: Labels) {
     this.labels = labels;
-    this.#upperBounds = upperBounds;
-    this.#tallies = zeroTallies(upperBounds.length + 1);
-    this.created = Date.now() / 1000;
+    this.#store = store;
+    const slot = store.allocate();
+    this.#slot = slot;
+    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+  }
+
+  static {
+    detachHistogramChild = (child) => {
+      child.#store = child.#store.release(child.#slot);
+      child.#slot = 0;
+    };
+  }
+
+  /** When the series was created, in seconds since the Unix epoch. */
+  get created(): number {
+    return this.#store.numbers[this.#slot * NUMBER_STRIDE + CREATED];
   }
 
   /** Records one observation; NaN throws a `RangeError`. */
   observe(value: number, exemplar?: Labels): void {
-    if (typeof value !== "number" || value !== value) checkObservation(this.#metricName, value);
-    const upperBounds = this.#upperBounds;
+    const store = this.#store;
+    if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
+    const upperBounds = store.searchBounds;
     // A linear scan beats binary search for the usual 10–20 buckets; the last bound is +Inf,
     // so the scan always stops.
     let index = 0;
@@ -132,14 +159,24 @@ export class HistogramChild {
         else index = middle + 1;
       }
     }
-    const tallies = this.#tallies;
-    tallies[index]++;
-    tallies[upperBounds.length] += value;
+    const slot = this.#slot;
+    const counts = store.counts;
+    const position = slot * upperBounds.length + index;
+    // One read, one write; past 2³² − 1 (in 4-byte counts) the store moves to doubles.
+    const count = counts[position] + 1;
+    if (count <= UINT32_MAX) counts[position] = count;
+    else store.countPastUint32(position);
+    store.numbers[slot * NUMBER_STRIDE + SUM] += value;
     if (exemplar !== undefined) {
-      const made = makeExemplar(this.#metricName, exemplar, value);
+      const made = makeExemplar(store.metricName, exemplar, value);
       if (made !== undefined) {
-        this.#exemplars ??= new Array(upperBounds.length).fill(undefined);
-        this.#exemplars[index] = made;
+        const extras = store.extras ??= [];
+        let exemplars = extras[slot] as (Exemplar | undefined)[] | undefined;
+        if (exemplars === undefined) {
+          exemplars = new Array(upperBounds.length).fill(undefined);
+          extras[slot] = exemplars;
+        }
+        exemplars[index] = made;
       }
     }
   }
@@ -171,19 +208,23 @@ export class HistogramChild {
     sum: number;
     exemplars: (Exemplar | undefined)[] | undefined;
   } {
-    const tallies = this.#tallies;
-    const bucketCount = tallies.length - 1;
+    const store = this.#store;
+    const slot = this.#slot;
+    const counts = store.counts;
+    const bucketCount = store.searchBounds.length;
+    const start = slot * bucketCount;
     const cumulative = new Array<number>(bucketCount);
     let count = 0;
     for (let i = 0; i < bucketCount; i++) {
-      count += tallies[i];
+      count += counts[start + i];
       cumulative[i] = count;
     }
+    const exemplars = store.extras?.[slot] as (Exemplar | undefined)[] | undefined;
     return {
       bucketCounts: cumulative,
       count,
-      sum: tallies[bucketCount],
-      exemplars: this.#exemplars?.slice(),
+      sum: store.numbers[slot * NUMBER_STRIDE + SUM],
+      exemplars: exemplars?.slice(),
     };
   }
 }
@@ -207,9 +248,7 @@ export class HistogramChild {
 export class Histogram extends Metric<HistogramChild> {
   /** The upper bounds, ending with `Infinity`. */
   readonly upperBounds: readonly number[];
-  // The same bounds, not frozen, shared by every child for the bucket search: V8 stores a
-  // frozen array's numbers boxed and reads them an order of magnitude slower in `observe`.
-  readonly #searchBounds: readonly number[];
+  readonly #store: HistogramStore;
 
   /** Creates a histogram and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: HistogramOptions) {
@@ -219,14 +258,23 @@ export class Histogram extends Metric<HistogramChild> {
       sampleSuffixes: ["_bucket", "_count", "_sum", "_created"],
     });
     const upperBounds = validateBuckets(this.name, options.buckets ?? DEFAULT_BUCKETS);
-    this.#searchBounds = [...upperBounds];
+    this.#store = new HistogramStore(
+      this.name,
+      [...upperBounds],
+      this.labelNames.length === 0 ? 1 : 8,
+    );
     this.upperBounds = Object.freeze(upperBounds);
     this.init();
   }
 
   /** Creates the state of one series (called by `labels()` on first use). */
   protected newChild(labels: Labels): HistogramChild {
-    return new HistogramChild(this.name, labels, this.#searchBounds);
+    return new HistogramChild(this.#store, labels);
+  }
+
+  /** Moves a removed series out of the shared store. */
+  protected override released(child: HistogramChild): void {
+    detachHistogramChild(child);
   }
 
   /** Builds this metric's family snapshot from its series. */
