@@ -62,6 +62,32 @@ export async function waitFor(
   );
 }
 
+/**
+ * Waits until `readyUrl` answers 200 or `proc` exits (the caller checks `proc.exited`). On
+ * timeout it stops `proc` and throws with the process' output under a `--- name output ---` line.
+ */
+export async function waitForReadyUrl(
+  proc: ManagedProcess,
+  readyUrl: string,
+  { name, timeoutMs, intervalMs }: { name: string; timeoutMs: number; intervalMs: number },
+): Promise<void> {
+  try {
+    await waitFor(async () => {
+      if (proc.exited) return true;
+      try {
+        const res = await fetch(readyUrl);
+        await res.body?.cancel();
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs, intervalMs, what: `${name} readiness on ${readyUrl}` });
+  } catch (err) {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}\n--- ${name} output ---\n${proc.output()}`);
+  }
+}
+
 /** Returns the absolute path of `cmd` found on PATH (or `cmd` itself if it is a path), else undefined. */
 export function which(cmd: string): string | undefined {
   const isExecutable = (path: string): boolean => {

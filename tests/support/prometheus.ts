@@ -9,7 +9,14 @@
  * @module
  */
 
-import { freePort, type ManagedProcess, sleep, startProcess, waitFor } from "./process.ts";
+import {
+  freePort,
+  type ManagedProcess,
+  sleep,
+  startProcess,
+  waitFor,
+  waitForReadyUrl,
+} from "./process.ts";
 
 /** The exact `Accept` header Prometheus 2.42 sends on every scrape (without native histograms). */
 export const PROMETHEUS_2_42_ACCEPT =
@@ -279,20 +286,11 @@ export async function startPrometheus(
         ...extraArgs,
       ], { cwd: dir });
       proc = p;
-      await waitFor(async () => {
-        if (p.exited) return true;
-        try {
-          const res = await fetch(`${url}/-/ready`);
-          await res.body?.cancel();
-          return res.status === 200;
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: 30_000, intervalMs: 100, what: `Prometheus readiness on ${url}/-/ready` })
-        .catch(async (err) => {
-          await p.stop();
-          throw new Error(`${err.message}\n--- prometheus output ---\n${p.output()}`);
-        });
+      await waitForReadyUrl(p, `${url}/-/ready`, {
+        name: "prometheus",
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       if (p.exited) {
         const status = await p.stop();
         const log = p.output();

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { freePort, type ManagedProcess, sleep, startProcess, waitFor } from "./process.ts";
+import { freePort, type ManagedProcess, sleep, startProcess, waitForReadyUrl } from "./process.ts";
 
 /** One metric family inside a Pushgateway group, as returned by `/api/v1/metrics`. */
 export interface PushgatewayFamily {
@@ -87,21 +87,11 @@ async function launch(port: number, extraArgs: string[]): Promise<ManagedProcess
     "--persistence.file=",
     ...extraArgs,
   ]);
-  try {
-    await waitFor(async () => {
-      if (proc.exited) return true;
-      try {
-        const res = await fetch(`${url}/-/ready`);
-        await res.body?.cancel();
-        return res.status === 200;
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 15_000, intervalMs: 50, what: `Pushgateway readiness on ${url}/-/ready` });
-  } catch (err) {
-    await proc.stop();
-    throw new Error(`${(err as Error).message}\n--- pushgateway output ---\n${proc.output()}`);
-  }
+  await waitForReadyUrl(proc, `${url}/-/ready`, {
+    name: "pushgateway",
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  });
   if (proc.exited) {
     const status = await proc.stop();
     const error = new Error(
