@@ -56,6 +56,19 @@ function exposedNames(family: MetricFamily): string[] {
 }
 
 /**
+ * Keeps the families that `options.names` asks for (all of them when it gives no names): the
+ * `name[]` filter, shared by registries and by anything else that gathers families.
+ */
+export function selectFamilies(
+  families: MetricFamily[],
+  options: CollectOptions = {},
+): MetricFamily[] {
+  if (options.names === undefined) return families;
+  const wanted = new Set(options.names);
+  return families.filter((family) => exposedNames(family).some((name) => wanted.has(name)));
+}
+
+/**
  * A set of collectors to expose together. Families come out in registration order.
  *
  * @example
@@ -128,9 +141,7 @@ export class Registry {
       const resolved = collected instanceof Promise ? await collected : collected;
       for (const family of resolved) families.push(family);
     }
-    if (options.names === undefined) return families;
-    const wanted = new Set(options.names);
-    return families.filter((family) => exposedNames(family).some((name) => wanted.has(name)));
+    return selectFamilies(families, options);
   }
 
   /** Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`. */

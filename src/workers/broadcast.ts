@@ -21,10 +21,9 @@
 
 import type { MetricsSource } from "../http/handler.ts";
 import type { MetricFamily } from "../model.ts";
-import { type CollectOptions, defaultRegistry } from "../registry.ts";
+import { type CollectOptions, defaultRegistry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { DEFAULT_WORKER_LABEL, mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
-import { selectFamilies } from "./select.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -216,7 +215,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
         timer = setTimeout(resolve, this.#timeoutMs);
       });
       await Promise.race([answered, timedOut]);
-      return await selectFamilies(this.#merge(own), options);
+      return selectFamilies(this.#merge(own), options);
     } finally {
       clearTimeout(timer);
       this.#pending.delete(requestId);

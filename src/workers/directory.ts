@@ -25,10 +25,9 @@
 
 import type { MetricsSource } from "../http/handler.ts";
 import type { CounterFamily, MetricFamily } from "../model.ts";
-import { type CollectOptions, defaultRegistry, Registry } from "../registry.ts";
+import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
-import { selectFamilies } from "./select.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -317,7 +316,7 @@ export class DirectoryCollector implements MetricsSource {
       // read-only directory) only postpones it.
       await this.#retire().catch(() => {});
     }
-    return await selectFamilies(families, options);
+    return selectFamilies(families, options);
   }
 
   #isLive(file: SnapshotFile, now: number): boolean {
