@@ -14,7 +14,7 @@
  */
 
 import type { Collector, MetricFamily } from "../model.ts";
-import { validateMetricName } from "../validation.ts";
+import { prefixedNames } from "./names.ts";
 
 /** Options of {@linkcode ProcessCollector}. */
 export interface ProcessCollectorOptions {
@@ -120,14 +120,7 @@ export class ProcessCollector implements Collector {
 
   /** Creates the collector; it does not register itself. */
   constructor(options: ProcessCollectorOptions = {}) {
-    const prefix = options?.prefix ?? "";
-    if (typeof prefix !== "string") {
-      throw new TypeError(`ProcessCollector: prefix must be a string, got ${typeof prefix}`);
-    }
-    const names = Object.fromEntries(
-      Object.entries(NAMES).map(([key, name]) => [key, prefix + name]),
-    ) as { [K in keyof typeof NAMES]: string };
-    for (const name of Object.values(names)) validateMetricName(name);
+    const names = prefixedNames("ProcessCollector", options?.prefix ?? "", NAMES);
     this.#names = names;
     this.sampleNames = Object.freeze([...Object.values(names), names.cpu + "_total"]);
   }

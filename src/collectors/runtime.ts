@@ -6,7 +6,7 @@
  */
 
 import type { Collector, MetricFamily } from "../model.ts";
-import { validateMetricName } from "../validation.ts";
+import { prefixedNames } from "./names.ts";
 
 /** Options of {@linkcode RuntimeCollector}. */
 export interface RuntimeCollectorOptions {
@@ -89,14 +89,7 @@ export class RuntimeCollector implements Collector, Disposable {
 
   /** Creates the collector (and starts the lag probe unless `eventLoopLag: false`). */
   constructor(options: RuntimeCollectorOptions = {}) {
-    const prefix = options?.prefix ?? "";
-    if (typeof prefix !== "string") {
-      throw new TypeError(`RuntimeCollector: prefix must be a string, got ${typeof prefix}`);
-    }
-    const names = Object.fromEntries(
-      Object.entries(NAMES).map(([key, name]) => [key, prefix + name]),
-    ) as { [K in keyof typeof NAMES]: string };
-    for (const name of Object.values(names)) validateMetricName(name);
+    const names = prefixedNames("RuntimeCollector", options?.prefix ?? "", NAMES);
     this.#names = names;
     const eventLoopLag = options?.eventLoopLag ?? true;
     this.sampleNames = Object.freeze([
