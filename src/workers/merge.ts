@@ -232,22 +232,37 @@ interface CounterSum {
   exemplar?: Exemplar;
 }
 
-function mergeCounters(parts: readonly FamilyPart<CounterFamily>[]): CounterPoint[] {
-  const sums = new Map<string, CounterSum>();
-  for (const { family } of parts) {
-    for (const point of family.points) {
+/**
+ * Folds every worker's points into one running sum per label set: `start` makes the sum from
+ * the first point seen, `add` folds each later point of the same label set into it.
+ */
+function sumByLabelSet<F extends MetricFamily, S>(
+  parts: readonly FamilyPart<F>[],
+  start: (point: F["points"][number], part: FamilyPart<F>) => S,
+  add: (sum: S, point: F["points"][number], part: FamilyPart<F>) => void,
+): S[] {
+  const sums = new Map<string, S>();
+  for (const part of parts) {
+    for (const point of part.family.points as readonly F["points"][number][]) {
       const key = labelSetKey(point.labels);
       const sum = sums.get(key);
-      if (sum === undefined) {
-        sums.set(key, { ...point });
-        continue;
-      }
-      sum.value += point.value;
-      sum.created = earliest(sum.created, point.created);
-      sum.exemplar = latestExemplar(sum.exemplar, point.exemplar);
+      if (sum === undefined) sums.set(key, start(point, part));
+      else add(sum, point, part);
     }
   }
-  return [...sums.values()].map(({ labels, value, created, exemplar }) =>
+  return [...sums.values()];
+}
+
+function mergeCounters(parts: readonly FamilyPart<CounterFamily>[]): CounterPoint[] {
+  const sums = sumByLabelSet<CounterFamily, CounterSum>(parts, (point) => ({ ...point }), (
+    sum,
+    point,
+  ) => {
+    sum.value += point.value;
+    sum.created = earliest(sum.created, point.created);
+    sum.exemplar = latestExemplar(sum.exemplar, point.exemplar);
+  });
+  return sums.map(({ labels, value, created, exemplar }) =>
     withOptional({ labels, value }, { created, exemplar })
   );
 }
@@ -268,45 +283,36 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
 }
 
 function mergeHistograms(parts: readonly FamilyPart<HistogramFamily>[]): HistogramPoint[] {
-  const sums = new Map<string, HistogramSum>();
-  for (const { snapshot, family } of parts) {
-    for (const point of family.points) {
-      const key = labelSetKey(point.labels);
-      const sum = sums.get(key);
-      if (sum === undefined) {
-        sums.set(key, {
-          ...point,
-          bucketCounts: [...point.bucketCounts],
-          exemplars: point.exemplars === undefined ? undefined : [...point.exemplars],
-          firstWorker: snapshot.worker,
-        });
-        continue;
-      }
-      if (!sameBounds(sum.upperBounds, point.upperBounds)) {
-        throw new TypeError(
-          `histogram "${family.name}" has buckets [${sum.upperBounds.join(", ")}] in worker ${
-            JSON.stringify(sum.firstWorker)
-          } but [${point.upperBounds.join(", ")}] in worker ${
-            JSON.stringify(snapshot.worker)
-          }: every worker must use the same buckets to be merged`,
-        );
-      }
-      for (let i = 0; i < sum.bucketCounts.length; i++) {
-        sum.bucketCounts[i] += point.bucketCounts[i];
-      }
-      sum.count += point.count;
-      sum.sum += point.sum;
-      sum.created = earliest(sum.created, point.created);
-      if (point.exemplars !== undefined) {
-        const exemplars = sum.exemplars ?? new Array(sum.upperBounds.length).fill(undefined);
-        for (let i = 0; i < exemplars.length; i++) {
-          exemplars[i] = latestExemplar(exemplars[i], point.exemplars[i]);
-        }
-        sum.exemplars = exemplars;
-      }
+  const sums = sumByLabelSet<HistogramFamily, HistogramSum>(parts, (point, { snapshot }) => ({
+    ...point,
+    bucketCounts: [...point.bucketCounts],
+    exemplars: point.exemplars === undefined ? undefined : [...point.exemplars],
+    firstWorker: snapshot.worker,
+  }), (sum, point, { snapshot, family }) => {
+    if (!sameBounds(sum.upperBounds, point.upperBounds)) {
+      throw new TypeError(
+        `histogram "${family.name}" has buckets [${sum.upperBounds.join(", ")}] in worker ${
+          JSON.stringify(sum.firstWorker)
+        } but [${point.upperBounds.join(", ")}] in worker ${
+          JSON.stringify(snapshot.worker)
+        }: every worker must use the same buckets to be merged`,
+      );
     }
-  }
-  return [...sums.values()].map((sum) =>
+    for (let i = 0; i < sum.bucketCounts.length; i++) {
+      sum.bucketCounts[i] += point.bucketCounts[i];
+    }
+    sum.count += point.count;
+    sum.sum += point.sum;
+    sum.created = earliest(sum.created, point.created);
+    if (point.exemplars !== undefined) {
+      const exemplars = sum.exemplars ?? new Array(sum.upperBounds.length).fill(undefined);
+      for (let i = 0; i < exemplars.length; i++) {
+        exemplars[i] = latestExemplar(exemplars[i], point.exemplars[i]);
+      }
+      sum.exemplars = exemplars;
+    }
+  });
+  return sums.map((sum) =>
     withOptional({
       labels: sum.labels,
       upperBounds: sum.upperBounds,
@@ -325,23 +331,17 @@ interface SummarySum {
 }
 
 function mergeSummaries(parts: readonly FamilyPart<SummaryFamily>[]): SummaryPoint[] {
-  const sums = new Map<string, SummarySum>();
-  for (const { family } of parts) {
-    for (const point of family.points) {
-      const key = labelSetKey(point.labels);
-      const sum = sums.get(key);
-      if (sum === undefined) {
-        const { labels, count, created } = point;
-        sums.set(key, { labels, count, sum: point.sum, created });
-        continue;
-      }
+  const sums = sumByLabelSet<SummaryFamily, SummarySum>(
+    parts,
+    ({ labels, count, sum, created }) => ({ labels, count, sum, created }),
+    (sum, point) => {
       sum.count += point.count;
       sum.sum += point.sum;
       sum.created = earliest(sum.created, point.created);
-    }
-  }
+    },
+  );
   // Quantiles of different workers cannot be combined into true quantiles: none is exposed.
-  return [...sums.values()].map(({ labels, count, sum, created }) =>
+  return sums.map(({ labels, count, sum, created }) =>
     withOptional({ labels, count, sum, quantiles: [] }, { created })
   );
 }
@@ -387,36 +387,26 @@ function combineGauges(
   parts: readonly FamilyPart<GaugeFamily>[],
   combine: (a: number, b: number) => number,
 ): GaugePoint[] {
-  const results = new Map<string, { labels: Labels; value: number }>();
-  for (const { family } of parts) {
-    for (const point of family.points) {
-      const key = labelSetKey(point.labels);
-      const result = results.get(key);
-      if (result === undefined) {
-        results.set(key, { labels: point.labels, value: point.value });
-      } else if (Number.isNaN(result.value)) {
-        result.value = point.value;
-      } else if (!Number.isNaN(point.value)) {
-        result.value = combine(result.value, point.value);
-      }
-    }
-  }
-  return [...results.values()];
+  return sumByLabelSet<GaugeFamily, { labels: Labels; value: number }>(
+    parts,
+    ({ labels, value }) => ({ labels, value }),
+    (result, point) => {
+      if (Number.isNaN(result.value)) result.value = point.value;
+      else if (!Number.isNaN(point.value)) result.value = combine(result.value, point.value);
+    },
+  );
 }
 
 /** Keeps, per series, the value changed last (a point never changed counts as oldest). */
 function mostRecentGauges(parts: readonly FamilyPart<GaugeFamily>[]): GaugePoint[] {
-  const latest = new Map<string, GaugePoint>();
-  for (const { family } of parts) {
-    for (const point of family.points) {
-      const key = labelSetKey(point.labels);
-      const kept = latest.get(key);
-      if (kept === undefined || (point.updated ?? -Infinity) > (kept.updated ?? -Infinity)) {
-        latest.set(key, point);
-      }
-    }
-  }
-  return [...latest.values()].map((point) => copyGaugePoint(point));
+  const latest = sumByLabelSet<GaugeFamily, { point: GaugePoint }>(
+    parts,
+    (point) => ({ point }),
+    (kept, point) => {
+      if ((point.updated ?? -Infinity) > (kept.point.updated ?? -Infinity)) kept.point = point;
+    },
+  );
+  return latest.map(({ point }) => copyGaugePoint(point));
 }
 
 function copyGaugePoint(point: GaugePoint, labels: Labels = point.labels): GaugePoint {
@@ -458,12 +448,5 @@ function perWorker<P extends { readonly labels: Labels }>(
 
 /** Every distinct label set, once. */
 function distinctInfo(parts: readonly FamilyPart<InfoFamily>[]): InfoPoint[] {
-  const distinct = new Map<string, InfoPoint>();
-  for (const { family } of parts) {
-    for (const point of family.points) {
-      const key = labelSetKey(point.labels);
-      if (!distinct.has(key)) distinct.set(key, { labels: point.labels });
-    }
-  }
-  return [...distinct.values()];
+  return sumByLabelSet<InfoFamily, InfoPoint>(parts, ({ labels }) => ({ labels }), () => {});
 }
