@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { HistogramPoint, Labels } from "./model.ts";
+import type { HistogramPoint, Labels, StateSetPoint, SummaryPoint } from "./model.ts";
 
 /**
  * Formats a sample value the way Prometheus' official Python and Go clients do: `2.0`, `0.149`,
@@ -249,4 +249,29 @@ export function formatBounds(upperBounds: readonly number[]): readonly string[] 
  */
 export function hasSum(point: HistogramPoint): boolean {
   return point.upperBounds[0] >= 0;
+}
+
+/**
+ * Adds a summary series' quantile samples, `name{…,quantile="0.5"} value`: the same lines in
+ * both text formats.
+ */
+export function addQuantileLines(out: TextBuilder, name: string, point: SummaryPoint): void {
+  if (point.quantiles.length === 0) return;
+  const { before, after } = formatLabelsSplit(point.labels, "quantile");
+  for (const { quantile, value } of point.quantiles) {
+    out.add(name + before + formatFloat(quantile) + after + " " + formatFloat(value) + "\n");
+  }
+}
+
+/**
+ * Adds a state set series' samples, one per state with the state in the label named after the
+ * family, 1 for the current state and 0 for the others: the same lines in both text formats.
+ */
+export function addStateLines(out: TextBuilder, name: string, point: StateSetPoint): void {
+  const { before, after } = formatLabelsSplit(point.labels, name);
+  for (const state of point.states) {
+    out.add(
+      name + before + escapeLabelValue(state.name) + after + (state.enabled ? " 1.0\n" : " 0.0\n"),
+    );
+  }
 }

@@ -6,8 +6,9 @@
  */
 
 import {
+  addQuantileLines,
+  addStateLines,
   escapeHelpOpenMetrics,
-  escapeLabelValue,
   formatBounds,
   formatFloat,
   formatLabels,
@@ -90,15 +91,7 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
       }
       case "summary": {
         for (const point of family.points) {
-          if (point.quantiles.length > 0) {
-            const { before, after } = formatLabelsSplit(point.labels, "quantile");
-            for (const { quantile, value } of point.quantiles) {
-              out.add(
-                name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
-                  "\n",
-              );
-            }
-          }
+          addQuantileLines(out, name, point);
           const labelText = formatLabels(point.labels);
           out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
           out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
@@ -115,15 +108,7 @@ export function renderOpenMetrics(families: readonly MetricFamily[]): string {
         break;
       }
       case "stateset": {
-        for (const point of family.points) {
-          const { before, after } = formatLabelsSplit(point.labels, name);
-          for (const state of point.states) {
-            out.add(
-              name + before + escapeLabelValue(state.name) + after +
-                (state.enabled ? " 1.0\n" : " 0.0\n"),
-            );
-          }
-        }
+        for (const point of family.points) addStateLines(out, name, point);
         break;
       }
     }

@@ -6,8 +6,9 @@
  */
 
 import {
+  addQuantileLines,
+  addStateLines,
   escapeHelpText,
-  escapeLabelValue,
   formatBounds,
   formatFloat,
   formatLabels,
@@ -73,15 +74,7 @@ export function renderText(families: readonly MetricFamily[]): string {
       case "summary": {
         out.add(header(name, family.help, "summary"));
         for (const point of family.points) {
-          if (point.quantiles.length > 0) {
-            const { before, after } = formatLabelsSplit(point.labels, "quantile");
-            for (const { quantile, value } of point.quantiles) {
-              out.add(
-                name + before + formatFloat(quantile) + after + " " + formatFloat(value) +
-                  "\n",
-              );
-            }
-          }
+          addQuantileLines(out, name, point);
           const labelText = formatLabels(point.labels);
           out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
           out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
@@ -98,15 +91,7 @@ export function renderText(families: readonly MetricFamily[]): string {
       }
       case "stateset": {
         out.add(header(name, family.help, "gauge"));
-        for (const point of family.points) {
-          const { before, after } = formatLabelsSplit(point.labels, name);
-          for (const state of point.states) {
-            out.add(
-              name + before + escapeLabelValue(state.name) + after +
-                (state.enabled ? " 1.0\n" : " 0.0\n"),
-            );
-          }
-        }
+        for (const point of family.points) addStateLines(out, name, point);
         break;
       }
     }
