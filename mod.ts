@@ -54,7 +54,9 @@ export {
   type LabelValues,
   Metric,
   type MetricOptions,
+  ObjectSeriesMetric,
 } from "./src/metrics/base.ts";
+export type { Compaction } from "./src/metrics/series_index.ts";
 export type { AnyFunction, FunctionWrapper } from "./src/metrics/timer.ts";
 export {
   Counter,

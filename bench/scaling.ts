@@ -51,10 +51,16 @@ declare function gc(): void;
 /** Holds the label values for the whole measurement, so they never count as freed. */
 let labelValuesKept: LabelPairs = [];
 
-/** Heap plus external memory after two full collections. */
-function usedMemory(): number {
-  gc();
-  gc();
+/**
+ * Heap plus external memory after full collections. V8 frees the memory of collected typed
+ * arrays on a background thread, so each collection is followed by a pause: without it, the
+ * warm-up's freed arrays were still counted before the fill and made small sizes read low.
+ */
+async function usedMemory(): Promise<number> {
+  for (let round = 0; round < 3; round++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const usage = Deno.memoryUsage();
   return usage.heapUsed + usage.external;
 }
@@ -102,11 +108,11 @@ async function measure(side: Side, kind: Kind, series: number): Promise<Measurem
   const pairs = labelPairs(series);
   labelValuesKept = pairs;
   await warmUp(side, kind);
-  const before = usedMemory();
+  const before = await usedMemory();
   const metrics = fill(side, kind, pairs);
-  const afterCreation = usedMemory();
+  const afterCreation = await usedMemory();
   const outputBytes = await scrapeLength(metrics);
-  const afterScrape = usedMemory();
+  const afterScrape = await usedMemory();
   const times: number[] = [];
   for (let run = 0; run < runs; run++) {
     const start = performance.now();

@@ -98,53 +98,75 @@ export interface LabelSplit {
   readonly after: string;
 }
 
-// Snapshots reuse the same `labels` object for a series across scrapes, so its formatted text
-// is cached by identity and exposition does not re-escape it every scrape. Only that one string
-// is kept per label set (memory per series matters with many series); the text split around
-// `le`, `quantile` or a state set's name is cut from it when needed. The metrics' own labels
-// objects (made by `seriesLabelsMaker`) hold the text in a hidden slot of their own; any other
-// labels object (a custom collector's, a merged snapshot's) is cached in a WeakMap.
-const LABEL_TEXT: unique symbol = Symbol("formatted labels");
+// A metric's snapshot labels come with where their formatted text is written from: the
+// metric's own pieces and escaped values, so exposition neither sorts names nor escapes values
+// for them, and no text is kept between scrapes. That source is attached to the labels object
+// as private fields, invisible to `Object.keys`, spreading and deep equality. Any other labels
+// object (a custom collector's, a merged snapshot's, an info series') has its text cached in a
+// WeakMap, since such objects are usually kept from one scrape to the next.
 const labelTextCache = new WeakMap<Labels, string>();
 
-type LabelsWithText = Labels & { [LABEL_TEXT]?: string };
-
-/**
- * Returns a function that makes the labels objects of one metric's series, `names[i]` set to
- * `values[i]`: plain read-only objects with a hidden (non-enumerable, symbol-keyed) slot where
- * `formatLabels` keeps their text, which costs a field where a WeakMap entry costs about 40
- * bytes. They are built by a constructor of the metric's own, whose prototype is
- * `Object.prototype`, so that V8 fits them to the fields they use: an object literal would carry
- * room for four properties whatever the number of labels.
- */
-export function seriesLabelsMaker(): (
-  names: readonly string[],
-  values: readonly string[],
-) => Labels {
-  const SeriesLabels = function (
-    this: Record<string, string>,
-    names: readonly string[],
-    values: readonly string[],
-  ): void {
-    for (let i = 0; i < names.length; i++) this[names[i]] = values[i];
-    Object.defineProperty(this, LABEL_TEXT, { value: undefined, writable: true });
-    for (const name of names) {
-      Object.defineProperty(this, name, { writable: false, configurable: false });
-    }
-  } as unknown as new (names: readonly string[], values: readonly string[]) => Labels;
-  SeriesLabels.prototype = Object.prototype;
-  return (names, values) => Object.preventExtensions(new SeriesLabels(names, values));
+/** Writes the label text of a metric's series (see `withLabelSource`). */
+export interface LabelTextSource {
+  /** `{a="1",b="2"}` for the series at `slot`. */
+  textOf(slot: number): string;
+  /** The text split around `extraName`, or `undefined` when the series has such a label. */
+  splitOf(slot: number, extraName: string): LabelSplit | undefined;
 }
 
-/** `{a="1",b="2"}` (names sorted), or an empty string for no labels. Cached per labels object. */
-export function formatLabels(labels: Labels): string {
-  const own = (labels as LabelsWithText)[LABEL_TEXT];
-  if (own !== undefined) return own;
-  if (LABEL_TEXT in labels) {
-    const text = formatLabelPairs(labels, Object.keys(labels).sort(byName));
-    (labels as { [LABEL_TEXT]?: string })[LABEL_TEXT] = text;
-    return text;
+/** A constructor that returns the object it is given, so that a subclass can stamp it. */
+class ReturnsGiven {
+  constructor(given: object) {
+    return given;
   }
+}
+
+/**
+ * Attaches a label text source to a plain labels object as private fields: the object keeps
+ * `Object.prototype` and its own keys only, unlike an instance of a class of our own.
+ */
+class LabelSourceStamp extends ReturnsGiven {
+  readonly #source: LabelTextSource;
+  readonly #slot: number;
+
+  constructor(labels: Labels, source: LabelTextSource, slot: number) {
+    super(labels);
+    this.#source = source;
+    this.#slot = slot;
+  }
+
+  static textOf(labels: Labels): string | undefined {
+    if (!(#source in labels)) return undefined;
+    const stamped = labels as unknown as LabelSourceStamp;
+    return stamped.#source.textOf(stamped.#slot);
+  }
+
+  static splitOf(labels: Labels, extraName: string): LabelSplit | undefined {
+    if (!(#source in labels)) return undefined;
+    const stamped = labels as unknown as LabelSourceStamp;
+    return stamped.#source.splitOf(stamped.#slot, extraName);
+  }
+}
+
+/**
+ * Attaches to `labels` (a plain object just filled by the caller with the labels of the series
+ * at `slot`) where its formatted text comes from: `formatLabels` and `formatLabelsSplit` then
+ * ask `source`. The object is not frozen (freezing costs more than building it, at every
+ * scrape); `Labels` is read-only, and a snapshot's labels are never changed in place.
+ */
+export function withLabelSource(
+  labels: Record<string, string>,
+  source: LabelTextSource,
+  slot: number,
+): Labels {
+  new LabelSourceStamp(labels, source, slot);
+  return labels;
+}
+
+/** `{a="1",b="2"}` (names sorted), or an empty string for no labels. */
+export function formatLabels(labels: Labels): string {
+  const stamped = LabelSourceStamp.textOf(labels);
+  if (stamped !== undefined) return stamped;
   let text = labelTextCache.get(labels);
   if (text === undefined) {
     text = formatLabelPairs(labels, Object.keys(labels).sort(byName));
@@ -174,6 +196,8 @@ function formatPair(labels: Labels, name: string): string {
 
 /** Formats `labels` plus one extra label named `extraName`, split around the extra value. */
 export function formatLabelsSplit(labels: Labels, extraName: string): LabelSplit {
+  const stamped = LabelSourceStamp.splitOf(labels, extraName);
+  if (stamped !== undefined) return stamped;
   if (Object.hasOwn(labels, extraName)) return splitWithout(labels, extraName);
   const text = formatLabels(labels);
   if (text === "") return { before: "{" + extraName + '="', after: '"}' };

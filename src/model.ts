@@ -6,7 +6,11 @@
  * @module
  */
 
-/** A set of label names and their values. Label order does not matter: formats sort by name. */
+/**
+ * A set of label names and their values. Label order does not matter: formats sort by name.
+ * Read-only: the labels of a metric's snapshot come with their formatted text, so to change
+ * them, make a new object (`{ ...labels, env: "prod" }`) rather than assigning into them.
+ */
 export type Labels = Readonly<Record<string, string>>;
 
 /** The metric types of the OpenMetrics data model that this library produces. */

@@ -9,6 +9,7 @@ import {
   Histogram,
   linearBuckets,
   Registry,
+  renderText,
   Summary,
   type SummaryPoint,
 } from "../mod.ts";
@@ -327,7 +328,7 @@ Deno.test("a removed series still held by the caller counts apart from the metri
   h.remove("a");
   held.observe(2); // the caller's reference keeps working...
   assert.equal(held.snapshot().count, 2);
-  const fresh = h.labels("b"); // ...and the freed slot, reused, starts from zero
+  const fresh = h.labels("b"); // ...and a new series starts from zero
   assert.equal(fresh.snapshot().count, 0);
   fresh.observe(0.1);
   assert.equal(
@@ -340,20 +341,78 @@ held_sum{k="b"} 0.1`,
   assert.equal(held.snapshot().count, 2, "the metric's new series did not touch the held one");
 });
 
-Deno.test("series store: counts move to doubles past 2^32 - 1, slots are reused", async () => {
+Deno.test("series store: counts move to doubles past 2^32 - 1, and stay doubles when compacted", async () => {
   const { SeriesStore, UINT32_MAX } = await import("../src/metrics/series_store.ts");
-  const store = new SeriesStore("m", 1, 2, 1);
-  const first = store.allocate();
-  const second = store.allocate(); // grows past the initial capacity
-  assert.deepEqual([first, second], [0, 1]);
+  const store = new SeriesStore("m", 1, 2, 1, (slot) => ({ slot: String(slot) }));
+  store.ensureSlot(0);
+  store.ensureSlot(1); // grows past the initial capacity
+  assert.ok(store.numbers.length >= 2 && store.counts.length >= 4);
   store.counts[2] = UINT32_MAX;
   store.countPastUint32(2);
   assert.ok(store.counts instanceof Float64Array);
   assert.equal(store.counts[2], 2 ** 32);
   store.numbers[1] = 7;
-  const own = store.release(1);
-  assert.equal(own.counts[0], 2 ** 32, "the released series took its counts along");
-  assert.equal(own.numbers[0], 7);
-  assert.equal(store.counts[2], 0);
-  assert.equal(store.allocate(), 1, "the freed slot is handed out again");
+  const next = store.compact({
+    forwarding: Int32Array.of(-1, 0),
+    slotCount: 1,
+    labelsOfRemoved: () => ({ gone: "yes" }),
+  });
+  assert.equal(store.successor, next);
+  assert.ok(next.counts instanceof Float64Array);
+  assert.deepEqual([next.numbers[0], next.counts[0]], [7, 2 ** 32], "slot 1 moved to slot 0");
+  assert.equal(store.follow(1).store, next);
+  assert.equal(store.follow(1).slot, 0);
+  const removed = store.follow(0);
+  assert.notEqual(removed.store, next, "a removed series gets a store of its own");
+  assert.deepEqual(removed.store.labelsOf(0), { gone: "yes" });
+});
+
+Deno.test("removing most series compacts them: held children follow, removed ones keep counting apart", async () => {
+  const registry = new Registry();
+  const c = new Counter({ name: "churn", help: "h", labelNames: ["id"], registry });
+  const held = Array.from({ length: 100 }, (_, i) => c.labels(String(i)));
+  held.forEach((child, i) => child.inc(i));
+  for (let i = 0; i < 100; i++) if (i % 10 !== 0) c.remove(String(i)); // compacts on the way
+  held[30].inc(1000); // live: lands in the metric
+  held[31].inc(1000); // removed: counts apart
+  assert.equal(held[31].value, 1031);
+  assert.deepEqual(held[31].labels, { id: "31" });
+  assert.equal(c.labels("31").value, 0, "a new series with a removed one's labels starts at 0");
+  const lines = (await registry.metrics()).split("\n").filter((line) => line.startsWith("churn_"));
+  assert.deepEqual(lines, [
+    'churn_total{id="0"} 0.0',
+    'churn_total{id="10"} 10.0',
+    'churn_total{id="20"} 20.0',
+    'churn_total{id="30"} 1030.0',
+    'churn_total{id="40"} 40.0',
+    'churn_total{id="50"} 50.0',
+    'churn_total{id="60"} 60.0',
+    'churn_total{id="70"} 70.0',
+    'churn_total{id="80"} 80.0',
+    'churn_total{id="90"} 90.0',
+    'churn_total{id="31"} 0.0',
+  ]);
+  assert.equal(c.labels("30"), c.labels({ id: "30" }));
+  c.clear();
+  held[30].inc();
+  assert.equal(held[30].value, 1031, "cleared: the held child keeps its count apart");
+  assert.equal((await registry.metrics()).includes("churn_total{"), false);
+});
+
+Deno.test("a snapshot keeps its labels after the metric compacts or reuses its slots", () => {
+  const h = new Histogram({
+    name: "snap",
+    help: "h",
+    labelNames: ["id"],
+    buckets: [1],
+    registry: null,
+  });
+  for (let i = 0; i < 40; i++) h.labels(`series-${i}`).observe(i);
+  const families = h.collect();
+  const before = renderText(families);
+  for (let i = 0; i < 40; i++) if (i !== 7) h.remove(`series-${i}`); // compacts on the way
+  for (let i = 0; i < 40; i++) h.labels(`other-${i}`); // new series in the freed slots
+  assert.equal(renderText(families), before);
+  assert.match(before, /snap_bucket\{id="series-39",le="1.0"\} 0.0/);
+  assert.deepEqual(families[0].points[39].labels, { id: "series-39" });
 });

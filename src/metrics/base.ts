@@ -1,13 +1,13 @@
 /**
  * What every metric type shares: name and label validation, registration, and the lookup from
- * label values to a cached child series.
+ * label values to a series, and from there to the child that `labels(...)` returns.
  *
  * @module
  */
 
 import type { Collector, Labels, MetricFamily } from "../model.ts";
 import type { Registry } from "../registry.ts";
-import { seriesLabelsMaker } from "../format.ts";
+import { type Compaction, nextHash, SeriesIndex } from "./series_index.ts";
 import {
   validateHelp,
   validateLabelNames,
@@ -38,6 +38,9 @@ export interface MetricOptions {
   readonly unit?: string;
 }
 
+/** How many recently used children a metric keeps (a power of two): see `#childOf`. */
+const RECENT_CHILDREN = 256;
+
 /** Set by `registry.ts` at load time, to avoid an import cycle between metrics and registry. */
 let defaultRegistryRef: Registry | undefined;
 
@@ -60,13 +63,13 @@ export interface MetricKind {
   readonly allowsUnit?: boolean;
 }
 
-type LookupNode<Child> = Map<string, LookupNode<Child> | Child>;
-
 /**
- * The shared base of all metric types. `Child` is the per-series state object that
- * `labels(...)` returns and caches.
+ * The shared base of all metric types: validation, registration and the series index. A
+ * series is a slot of the metric's {@linkcode SeriesIndex}; each type keeps its series' state by
+ * slot (in a packed store, or as one object per series) and says what `labels(...)` returns for
+ * a slot (`Child`).
  */
-export abstract class Metric<Child extends { readonly labels: Labels }> implements Collector {
+export abstract class Metric<Child> implements Collector {
   /** The family name (counters without `_total`, info metrics without `_info`). */
   readonly name: string;
   /** The help text. */
@@ -78,16 +81,13 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
   /** Every sample name this metric exposes (used by registries to refuse duplicates). */
   readonly sampleNames: readonly string[];
 
-  // Children are found through one Map level per label name, keyed by the label value, so
-  // a lookup builds no key string and works for any value, whatever characters it holds.
-  #lookupRoot: LookupNode<Child> = new Map();
-  // Creation order, the order of exposition: an array costs a word per series where a Set
-  // costs several. A removed series stays in it until the next collection (or until removed
-  // ones make up half of it), so that `remove` does not search the array.
-  #children: Child[] = [];
-  #removed = new Set<Child>();
+  readonly #index: SeriesIndex;
+  // The children most recently handed out, one per slot modulo RECENT_CHILDREN (see
+  // `#childOf`): `labels(...)` on a series in use reaches its child without a call that
+  // differs by metric type, and allocates nothing.
+  #recentSlots: Int32Array | undefined;
+  #recentChildren: (Child | undefined)[] = [];
   #unlabelled: Child | undefined;
-  readonly #makeLabels = seriesLabelsMaker();
   #registry: Registry | undefined;
 
   /** Validates the options; subclasses then set their own fields and call `init()`. */
@@ -115,8 +115,9 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
     this.unit = unit === "" ? undefined : unit;
     this.labelNames = validateLabelNames(name, options.labelNames, kind.reservedLabels);
     this.sampleNames = Object.freeze([name, ...kind.sampleSuffixes.map((suffix) => name + suffix)]);
+    this.#index = new SeriesIndex(this.labelNames);
     const registry = options.registry === undefined ? defaultRegistryRef : options.registry;
-    // Subclasses finish their own fields before the first child is made: see `init()`.
+    // Subclasses finish their own fields before the first series is made: see `init()`.
     this.#registry = registry ?? undefined;
   }
 
@@ -126,34 +127,39 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
    */
   protected init(): void {
     if (this.labelNames.length === 0) {
-      this.#unlabelled = this.newChild(this.#makeLabels([], []));
-      this.#children.push(this.#unlabelled);
+      const slot = this.#index.add([]);
+      this.seriesAdded(slot);
+      this.#unlabelled = this.childAt(slot);
     }
     this.#registry?.register(this);
   }
 
-  /** Creates the state of one series. */
-  protected abstract newChild(labels: Labels): Child;
+  /** Sets up the state of a new series at `slot` (slots are handed out in order). */
+  protected abstract seriesAdded(slot: number): void;
 
   /**
-   * Called once a series is removed (by `remove` or `clear`); a type that keeps its series'
-   * numbers in shared storage moves them out here. The child may still be used by its holder.
+   * The child that `labels(...)` returns for the series at `slot` (the base keeps the recently
+   * used ones, so a type may make a new one at each call).
    */
-  protected released(_child: Child): void {}
+  protected abstract childAt(slot: number): Child;
 
-  /** Builds this metric's snapshot from its children (read during the call only). */
-  protected abstract snapshot(children: readonly Child[]): MetricFamily;
+  /**
+   * Called after the slots were compacted (removed series dropped, live ones moved down as
+   * `compaction.forwarding` says); a removed series' child may still be used by its holder.
+   */
+  protected abstract seriesCompacted(compaction: Compaction): void;
+
+  /** Builds this metric's snapshot from the series at `slots` (live, in creation order). */
+  protected abstract familyOf(slots: readonly number[]): MetricFamily;
+
+  /** A new labels object for the series at `slot` (see {@linkcode SeriesIndex.labelsOf}). */
+  protected labelsOf(slot: number): Labels {
+    return this.#index.labelsOf(slot);
+  }
 
   /** Returns this metric's snapshot (one family). */
   collect(): MetricFamily[] {
-    if (this.#removed.size > 0) this.#dropRemoved();
-    return [this.snapshot(this.#children)];
-  }
-
-  #dropRemoved(): void {
-    const removed = this.#removed;
-    this.#children = this.#children.filter((child) => !removed.has(child));
-    removed.clear();
+    return [this.familyOf(this.#index.liveSlots())];
   }
 
   /** The series of an unlabelled metric; a clear error when the metric has labels. */
@@ -170,42 +176,42 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
   /**
    * Returns the series for these label values, creating it on first use. Takes either an
    * object (`labels({ method: "GET" })`) or the values in `labelNames` order
-   * (`labels("GET")`); both reach the same cached series.
+   * (`labels("GET")`); both reach the same series.
    */
   labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): Child;
   labels(first: LabelValues | LabelValue): Child {
     // Written so that finding an existing series allocates nothing (bench/allocations.ts
     // measures it). The values after the first are read from `arguments`, which never escapes:
-    // a rest parameter would be a new array per call. Each walk keeps `level` a Map and reads
-    // a child only at the last label: a variable holding a Map or a child, depending on the
-    // level, made V8's optimised code allocate on every call. Bad arguments and new series go
-    // to `#create`, which validates them and throws the precise error.
+    // a rest parameter would be a new array per call. Bad arguments and new series go to
+    // `#create`, which validates them and throws the precise error.
     const argumentCount = arguments.length;
-    const labelNames = this.labelNames;
-    let child: Child | undefined;
-    if (labelNames.length > 0) {
+    const index = this.#index;
+    const width = index.width;
+    let slot = -1;
+    if (width > 0) {
       if (first !== null && typeof first === "object") {
         if (argumentCount === 1) {
-          child = this.#findInDeclaredOrder(first) ?? this.#findByName(first);
+          slot = this.#findInDeclaredOrder(first);
+          if (slot < 0) slot = this.#findByName(first);
         }
-      } else if (argumentCount === labelNames.length) {
-        const last = labelNames.length - 1;
-        let level = this.#lookupRoot;
-        for (let i = 0; i <= last; i++) {
+      } else if (argumentCount === width) {
+        const lookupIds = index.lookupIds;
+        const idMaps = index.idMaps;
+        let hash = 0;
+        let position = 0;
+        while (position < width) {
           // arguments[0] is `first`.
-          const labelValue = toLabelValue(arguments[i]);
-          if (labelValue === undefined) break;
-          if (i === last) {
-            child = level.get(labelValue) as Child | undefined;
-          } else {
-            const next = level.get(labelValue) as LookupNode<Child> | undefined;
-            if (next === undefined) break;
-            level = next;
-          }
+          const labelValue = toLabelValue(arguments[position]);
+          const id = labelValue === undefined ? undefined : idMaps[position].get(labelValue);
+          if (id === undefined) break;
+          lookupIds[position] = id;
+          hash = nextHash(hash, id);
+          position++;
         }
+        if (position === width) slot = index.findHashed(hash);
       }
     }
-    if (child !== undefined) return child;
+    if (slot >= 0) return this.#childOf(slot);
     const rest: LabelValue[] = [];
     for (let i = 1; i < argumentCount; i++) rest.push(arguments[i]);
     return this.#create(first, rest);
@@ -214,105 +220,102 @@ export abstract class Metric<Child extends { readonly labels: Labels }> implemen
   /**
    * The fast path of `labels({...})` for the usual call, an object literal whose string values
    * are written in `labelNames` order: one `for...in` pass both reads the values (V8 reads
-   * `given[key]` inside `for...in` straight from the object's layout) and counts the keys, and
-   * each value goes straight into the lookup tree. Anything else (another key order, numbers,
-   * a missing or extra key, a series not created yet) returns `undefined`.
+   * `given[key]` inside `for...in` straight from the object's layout) and counts the keys.
+   * Anything else (another key order, numbers, a missing or extra key, a series not created
+   * yet) returns -1.
    */
-  #findInDeclaredOrder(given: LabelValues): Child | undefined {
+  #findInDeclaredOrder(given: LabelValues): number {
     const labelNames = this.labelNames;
-    const last = labelNames.length - 1;
-    let level = this.#lookupRoot;
-    let child: Child | undefined;
+    const index = this.#index;
+    const lookupIds = index.lookupIds;
+    const idMaps = index.idMaps;
+    let hash = 0;
     let position = 0;
     for (const labelName in given) {
-      if (labelName !== labelNames[position]) return undefined;
+      if (labelName !== labelNames[position]) return -1;
       const labelValue = given[labelName];
-      if (typeof labelValue !== "string") return undefined;
-      if (position === last) {
-        child = level.get(labelValue) as Child | undefined;
-      } else {
-        const next = level.get(labelValue) as LookupNode<Child> | undefined;
-        if (next === undefined) return undefined;
-        level = next;
-      }
+      if (typeof labelValue !== "string") return -1;
+      const id = idMaps[position].get(labelValue);
+      if (id === undefined) return -1;
+      lookupIds[position] = id;
+      hash = nextHash(hash, id);
       position++;
     }
-    return position === labelNames.length ? child : undefined;
+    return position === labelNames.length ? index.findHashed(hash) : -1;
   }
 
   /**
    * `labels({...})` with keys in any order or values that are numbers or booleans: reads each
-   * label by name. Returns `undefined` for a series not created yet or for bad labels.
+   * label by name. Returns -1 for a series not created yet or for bad labels.
    */
-  #findByName(given: LabelValues): Child | undefined {
+  #findByName(given: LabelValues): number {
     const labelNames = this.labelNames;
-    if (countKeys(given) !== labelNames.length) return undefined;
-    const last = labelNames.length - 1;
-    let level = this.#lookupRoot;
-    for (let i = 0; i < last; i++) {
-      const labelValue = toLabelValue(given[labelNames[i]]);
-      if (labelValue === undefined) return undefined;
-      const next = level.get(labelValue) as LookupNode<Child> | undefined;
-      if (next === undefined) return undefined;
-      level = next;
+    if (countKeys(given) !== labelNames.length) return -1;
+    const index = this.#index;
+    for (let position = 0; position < labelNames.length; position++) {
+      const labelValue = toLabelValue(given[labelNames[position]]);
+      const id = labelValue === undefined ? -1 : index.idOf(position, labelValue);
+      if (id < 0) return -1;
+      index.lookupIds[position] = id;
     }
-    const labelValue = toLabelValue(given[labelNames[last]]);
-    return labelValue === undefined ? undefined : level.get(labelValue) as Child | undefined;
+    return index.find();
+  }
+
+  /**
+   * The child of the series at `slot`, from the recent ones when it is among them. A
+   * counter's or histogram's child is only a store and a slot, made when asked for: keeping the
+   * recent ones lets `labels(...).inc()` on the usual few hundred series allocate nothing,
+   * while a metric of a million series keeps no million children.
+   */
+  #childOf(slot: number): Child {
+    const entry = slot & (RECENT_CHILDREN - 1);
+    let recentSlots = this.#recentSlots;
+    if (recentSlots !== undefined && recentSlots[entry] === slot) {
+      return this.#recentChildren[entry] as Child;
+    }
+    if (recentSlots === undefined) {
+      recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
+      this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
+    }
+    const child = this.childAt(slot);
+    recentSlots[entry] = slot;
+    this.#recentChildren[entry] = child;
+    return child;
+  }
+
+  /** Compacts the series' slots and tells the subclass where they went. */
+  #compact(): void {
+    this.#recentSlots = undefined;
+    this.#recentChildren = [];
+    this.seriesCompacted(this.#index.compact());
   }
 
   /** Removes the series for these label values (same forms as `labels`). */
   remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
-    const labelValues = this.#labelValuesOf(first, rest);
-    const path: LookupNode<Child>[] = [];
-    let node: LookupNode<Child> | Child = this.#lookupRoot;
-    for (const labelValue of labelValues) {
-      path.push(node as LookupNode<Child>);
-      const next: LookupNode<Child> | Child | undefined = (node as LookupNode<Child>).get(
-        labelValue,
-      );
-      if (next === undefined) return;
-      node = next;
-    }
-    const child = node as Child;
-    this.#removed.add(child);
-    if (this.#removed.size * 2 > this.#children.length) this.#dropRemoved();
-    this.released(child);
-    // Drop the leaf, then any lookup level left empty by it.
-    for (let level = path.length - 1; level >= 0; level--) {
-      path[level].delete(labelValues[level]);
-      if (path[level].size > 0) break;
-    }
+    const index = this.#index;
+    const slot = index.findValues(this.#labelValuesOf(first, rest));
+    if (slot < 0) return;
+    index.remove(slot);
+    if (index.needsCompaction()) this.#compact();
   }
 
   /** Removes every labelled series; on an unlabelled metric it changes nothing. */
   clear(): void {
     // An unlabelled metric's one series is not a child to drop (as in the Python client).
     if (this.#unlabelled !== undefined) return;
-    this.#lookupRoot = new Map();
-    const children = this.#children;
-    const removed = this.#removed;
-    this.#children = [];
-    this.#removed = new Set();
-    for (const child of children) {
-      if (!removed.has(child)) this.released(child);
-    }
+    this.#index.removeAll();
+    this.#compact();
   }
 
   #create(first: LabelValues | LabelValue, rest: readonly LabelValue[]): Child {
     const labelValues = this.#labelValuesOf(first, rest);
-    const child = this.newChild(this.#makeLabels(this.labelNames, labelValues));
-    let node = this.#lookupRoot;
-    for (let i = 0; i < labelValues.length - 1; i++) {
-      let next = node.get(labelValues[i]) as LookupNode<Child> | undefined;
-      if (next === undefined) {
-        next = new Map();
-        node.set(labelValues[i], next);
-      }
-      node = next;
+    const index = this.#index;
+    let slot = index.findValues(labelValues);
+    if (slot < 0) {
+      slot = index.add(labelValues);
+      this.seriesAdded(slot);
     }
-    node.set(labelValues[labelValues.length - 1], child);
-    this.#children.push(child);
-    return child;
+    return this.#childOf(slot);
   }
 
   /** Validates the arguments of `labels`/`remove` and returns the values in name order. */
@@ -391,4 +394,43 @@ function toLabelValue(given: unknown): string | undefined {
   if (typeof given === "string") return given;
   if (typeof given === "number" || typeof given === "boolean") return String(given);
   return undefined;
+}
+
+/**
+ * The base of metric types that keep each series' state in an object of its own (gauges,
+ * summaries, info and enums): the object is the child `labels(...)` returns, with its labels.
+ */
+export abstract class ObjectSeriesMetric<Child> extends Metric<Child> {
+  #children: Child[] = [];
+
+  /** Creates the state of one series. */
+  protected abstract newChild(labels: Labels): Child;
+
+  /** Builds this metric's snapshot from its live children (read during the call only). */
+  protected abstract snapshot(children: readonly Child[]): MetricFamily;
+
+  /** Makes the series' child, which keeps its labels. */
+  protected seriesAdded(slot: number): void {
+    this.#children[slot] = this.newChild(this.labelsOf(slot));
+  }
+
+  /** The series' child. */
+  protected childAt(slot: number): Child {
+    return this.#children[slot];
+  }
+
+  /** Moves the children of live series to their new slots; removed ones are let go. */
+  protected seriesCompacted(compaction: Compaction): void {
+    const children = new Array<Child>(compaction.slotCount);
+    const forwarding = compaction.forwarding;
+    for (let slot = 0; slot < forwarding.length; slot++) {
+      if (forwarding[slot] >= 0) children[forwarding[slot]] = this.#children[slot];
+    }
+    this.#children = children;
+  }
+
+  /** Builds the snapshot from the children at `slots`. */
+  protected familyOf(slots: readonly number[]): MetricFamily {
+    return this.snapshot(slots.map((slot) => this.#children[slot]));
+  }
 }

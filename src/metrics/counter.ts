@@ -7,6 +7,7 @@
 import type { CounterFamily, Exemplar, Labels } from "../model.ts";
 import { checkCounterIncrement } from "../validation.ts";
 import { Metric, type MetricOptions } from "./base.ts";
+import type { Compaction } from "./series_index.ts";
 import { makeExemplar } from "./exemplar.ts";
 import { SeriesStore } from "./series_store.ts";
 import { type AnyFunction, type FunctionWrapper, wrapperFor } from "./timer.ts";
@@ -21,49 +22,56 @@ export interface CountExceptionsOptions {
   readonly only?: abstract new (...args: any[]) => unknown;
 }
 
-/** Moves a removed series out of its metric's store (kept out of the public API). */
-let detachCounterChild: (child: CounterChild) => void;
+/** Doubles per counter series in its store's numbers: the total, then the creation time. */
+const NUMBER_STRIDE = 2;
+/** Where the total sits among a series' numbers. */
+const TOTAL = 0;
+/** Where the creation time sits among a series' numbers. */
+const CREATED = 1;
 
-/** One counter series. Returned (and cached) by `counter.labels(...)`. */
+/**
+ * One counter series, returned by `counter.labels(...)`. It is a handle on the series' slot in
+ * the metric's packed store; the metric keeps no object per series.
+ */
 export class CounterChild {
-  /** This series' labels. */
-  readonly labels: Labels;
-  // The creation time lives in the metric's packed store (at `#slot` in its numbers), the
-  // latest exemplar in its extras. The total stays a field: `+=` on a field is several times
-  // faster than on a typed array's element when a series is counted in a tight loop.
   #store: SeriesStore;
   #slot: number;
-  #value = 0;
 
   /** Internal: made by {@linkcode Counter}. */
-  constructor(store: SeriesStore, labels: Labels) {
-    this.labels = labels;
+  constructor(store: SeriesStore, slot: number) {
     this.#store = store;
-    const slot = store.allocate();
     this.#slot = slot;
-    store.numbers[slot] = Date.now() / 1000;
+  }
+
+  /** The current store, after following it when the metric compacted its series. */
+  #current(): SeriesStore {
+    let store = this.#store;
+    if (store.successor !== undefined) {
+      const place = store.follow(this.#slot);
+      store = this.#store = place.store;
+      this.#slot = place.slot;
+    }
+    return store;
+  }
+
+  /** This series' labels. */
+  get labels(): Labels {
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    return this.#store.numbers[this.#slot];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
   }
 
   /** The current total. */
   get value(): number {
-    return this.#value;
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + TOTAL];
   }
 
   /** The latest exemplar, if any. */
   get exemplar(): Exemplar | undefined {
-    return this.#store.extras?.[this.#slot] as Exemplar | undefined;
-  }
-
-  static {
-    detachCounterChild = (child) => {
-      child.#store = child.#store.release(child.#slot);
-      child.#slot = 0;
-    };
+    return this.#current().extras?.[this.#slot] as Exemplar | undefined;
   }
 
   /**
@@ -71,12 +79,13 @@ export class CounterChild {
    * `exemplar` labels (e.g. `{ trace_id }`) are kept as the series' latest exemplar.
    */
   inc(amount = 1, exemplar?: Labels): void {
+    let store = this.#store;
     if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
-      checkCounterIncrement(this.#store.metricName, amount);
+      checkCounterIncrement(store.metricName, amount);
     }
-    this.#value += amount;
+    if (store.successor !== undefined) store = this.#current();
+    store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] += amount;
     if (exemplar !== undefined) {
-      const store = this.#store;
       const made = makeExemplar(store.metricName, exemplar, amount);
       if (made !== undefined) (store.extras ??= [])[this.#slot] = made;
     }
@@ -84,8 +93,8 @@ export class CounterChild {
 
   /** Sets the total back to zero (a restart, as Prometheus sees it). */
   reset(): void {
-    const store = this.#store;
-    this.#value = 0;
+    const store = this.#current();
+    store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] = 0;
     if (store.extras !== undefined) store.extras[this.#slot] = undefined;
   }
 
@@ -103,14 +112,23 @@ export class CounterChild {
     fnOrOptions?: F | CountExceptionsOptions,
     options?: CountExceptionsOptions,
   ): F | FunctionWrapper {
-    const only = (typeof fnOrOptions === "function" ? options : fnOrOptions)?.only;
-    const wrapper = wrapperFor({
-      after: (_seconds, failed, error) => {
-        if (failed && (only === undefined || error instanceof only)) this.inc();
-      },
-    });
-    return typeof fnOrOptions === "function" ? wrapper(fnOrOptions) : wrapper;
+    return countExceptionsInto(() => this.inc(), fnOrOptions, options);
   }
+}
+
+/** `countExceptions` of a child or of the unlabelled series: `count` adds one. */
+function countExceptionsInto<F extends AnyFunction>(
+  count: () => void,
+  fnOrOptions: F | CountExceptionsOptions | undefined,
+  options: CountExceptionsOptions | undefined,
+): F | FunctionWrapper {
+  const only = (typeof fnOrOptions === "function" ? options : fnOrOptions)?.only;
+  const wrapper = wrapperFor({
+    after: (_seconds, failed, error) => {
+      if (failed && (only === undefined || error instanceof only)) count();
+    },
+  });
+  return typeof fnOrOptions === "function" ? wrapper(fnOrOptions) : wrapper;
 }
 
 /**
@@ -128,7 +146,12 @@ export class CounterChild {
  * ```
  */
 export class Counter extends Metric<CounterChild> {
-  readonly #store: SeriesStore;
+  #store: SeriesStore;
+  // The unlabelled series' total is a field of the metric rather than a number in the store:
+  // V8 keeps a field's value in a register across a loop of `counter.inc()` calls, which it
+  // cannot do for a typed array's element, and that makes the call several times faster.
+  #unlabelledTotal = 0;
+  readonly #isUnlabelled: boolean;
 
   /** Creates a counter and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: CounterOptions) {
@@ -137,49 +160,77 @@ export class Counter extends Metric<CounterChild> {
       strippedSuffix: "_total",
       sampleSuffixes: ["_total", "_created"],
     });
-    this.#store = new SeriesStore(this.name, 1, 0, this.labelNames.length === 0 ? 1 : 8);
+    this.#store = new SeriesStore(
+      this.name,
+      NUMBER_STRIDE,
+      0,
+      this.labelNames.length === 0 ? 1 : 8,
+      (slot) => this.labelsOf(slot),
+    );
+    this.#isUnlabelled = this.labelNames.length === 0;
     this.init();
   }
 
-  /** Creates the state of one series (called by `labels()` on first use). */
-  protected newChild(labels: Labels): CounterChild {
-    return new CounterChild(this.#store, labels);
+  /** Starts the series at `slot` from zero, created now. */
+  protected seriesAdded(slot: number): void {
+    const store = this.#store;
+    store.ensureSlot(slot);
+    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
   }
 
-  /** Moves a removed series out of the shared store. */
-  protected override released(child: CounterChild): void {
-    detachCounterChild(child);
+  /** A child (a handle) for the series at `slot`. */
+  protected childAt(slot: number): CounterChild {
+    return new CounterChild(this.#store, slot);
+  }
+
+  /** Moves to a compacted store; children of the old one follow it on their next use. */
+  protected seriesCompacted(compaction: Compaction): void {
+    this.#store = this.#store.compact(compaction);
   }
 
   /** Builds this metric's family snapshot from its series. */
-  protected snapshot(children: readonly CounterChild[]): CounterFamily {
+  protected familyOf(slots: readonly number[]): CounterFamily {
+    const store = this.#store;
+    const numbers = store.numbers;
+    const extras = store.extras;
     return {
       type: "counter",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: children.map((child) => ({
-        labels: child.labels,
-        value: child.value,
-        created: child.created,
-        exemplar: child.exemplar,
+      points: slots.map((slot) => ({
+        labels: this.labelsOf(slot),
+        value: this.#isUnlabelled ? this.#unlabelledTotal : numbers[slot * NUMBER_STRIDE + TOTAL],
+        created: numbers[slot * NUMBER_STRIDE + CREATED],
+        exemplar: extras?.[slot] as Exemplar | undefined,
       })),
     };
   }
 
   /** The total of the unlabelled series. */
   get value(): number {
-    return this.unlabelled.value;
+    this.#requireUnlabelled();
+    return this.#unlabelledTotal;
   }
 
   /** Adds `amount` (default 1) to the unlabelled series; see {@linkcode CounterChild.inc}. */
   inc(amount = 1, exemplar?: Labels): void {
-    this.unlabelled.inc(amount, exemplar);
+    if (!this.#isUnlabelled || typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
+      this.#requireUnlabelled();
+      checkCounterIncrement(this.name, amount);
+    }
+    this.#unlabelledTotal += amount;
+    if (exemplar !== undefined) {
+      const made = makeExemplar(this.name, exemplar, amount);
+      if (made !== undefined) (this.#store.extras ??= [])[0] = made;
+    }
   }
 
   /** Resets the unlabelled series to zero. */
   reset(): void {
-    this.unlabelled.reset();
+    this.#requireUnlabelled();
+    this.#unlabelledTotal = 0;
+    if (this.#store.extras !== undefined) this.#store.extras[0] = undefined;
   }
 
   /** Counts errors of `fn` in the unlabelled series; see {@linkcode CounterChild.countExceptions}. */
@@ -190,9 +241,12 @@ export class Counter extends Metric<CounterChild> {
     fnOrOptions?: F | CountExceptionsOptions,
     options?: CountExceptionsOptions,
   ): F | FunctionWrapper {
-    const child = this.unlabelled;
-    return typeof fnOrOptions === "function"
-      ? child.countExceptions(fnOrOptions, options)
-      : child.countExceptions(fnOrOptions);
+    this.#requireUnlabelled();
+    return countExceptionsInto(() => this.inc(), fnOrOptions, options);
+  }
+
+  /** Throws the base's clear error when the metric has labels. */
+  #requireUnlabelled(): void {
+    if (!this.#isUnlabelled) void this.unlabelled;
   }
 }

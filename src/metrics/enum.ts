@@ -6,7 +6,7 @@
 
 import type { Labels, StateSetFamily } from "../model.ts";
 import { validateLabelName } from "../validation.ts";
-import { Metric, type MetricOptions } from "./base.ts";
+import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 
 /** Options of an {@linkcode Enum}; `unit` is not allowed. */
 export interface EnumOptions extends Omit<MetricOptions, "unit"> {
@@ -62,7 +62,7 @@ export class EnumChild {
  * taskState.state("running");
  * ```
  */
-export class Enum extends Metric<EnumChild> {
+export class Enum extends ObjectSeriesMetric<EnumChild> {
   /** The possible states. */
   readonly states: readonly string[];
 

@@ -12,7 +12,7 @@ import {
   type Labels,
 } from "../model.ts";
 import { checkFiniteAmount, checkNumber } from "../validation.ts";
-import { Metric, type MetricOptions } from "./base.ts";
+import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 import {
   type AnyFunction,
   type FunctionWrapper,
@@ -157,7 +157,7 @@ export class GaugeChild {
  * inProgress.set(3);
  * ```
  */
-export class Gauge extends Metric<GaugeChild> {
+export class Gauge extends ObjectSeriesMetric<GaugeChild> {
   /** How the worker aggregation combines this gauge across workers; `undefined` means `all`. */
   readonly aggregate: GaugeAggregation | undefined;
   readonly #tracksUpdates: boolean;

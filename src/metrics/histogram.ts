@@ -7,6 +7,7 @@
 import type { Exemplar, HistogramFamily, Labels } from "../model.ts";
 import { checkObservation, validateBuckets } from "../validation.ts";
 import { Metric, type MetricOptions } from "./base.ts";
+import type { Compaction } from "./series_index.ts";
 import { makeExemplar } from "./exemplar.ts";
 import { SeriesStore, UINT32_MAX } from "./series_store.ts";
 import {
@@ -81,9 +82,6 @@ function checkBucketCount(count: number): void {
   }
 }
 
-/** Moves a removed series out of its metric's store (kept out of the public API). */
-let detachHistogramChild: (child: HistogramChild) => void;
-
 /** Doubles per histogram series in its store's numbers: the sum, then the creation time. */
 const NUMBER_STRIDE = 2;
 /** Where the sum sits among a series' numbers. */
@@ -97,54 +95,89 @@ class HistogramStore extends SeriesStore {
   // numbers boxed and reads them an order of magnitude slower in `observe`.
   readonly searchBounds: readonly number[];
 
-  constructor(metricName: string, searchBounds: readonly number[], capacity: number) {
-    super(metricName, NUMBER_STRIDE, searchBounds.length, capacity);
+  constructor(
+    metricName: string,
+    searchBounds: readonly number[],
+    capacity: number,
+    labelsOf: (slot: number) => Labels,
+  ) {
+    super(metricName, NUMBER_STRIDE, searchBounds.length, capacity, labelsOf);
     this.searchBounds = searchBounds;
   }
 
-  /** Gives `slot` back for reuse; see {@linkcode SeriesStore.release}. */
-  override release(slot: number): HistogramStore {
-    const own = new HistogramStore(this.metricName, this.searchBounds, 1);
-    this.moveSlot(slot, own);
-    return own;
+  /** An empty histogram store with the same bounds. */
+  protected override emptyLike(capacity: number, labelsOf: (slot: number) => Labels): this {
+    return new HistogramStore(this.metricName, this.searchBounds, capacity, labelsOf) as this;
   }
 }
 
-/** One histogram series. Returned (and cached) by `histogram.labels(...)`. */
+/** The series at `slot` of `store` as exposition needs it: cumulative counts, count, sum. */
+function histogramState(store: HistogramStore, slot: number): {
+  bucketCounts: number[];
+  count: number;
+  sum: number;
+  exemplars: (Exemplar | undefined)[] | undefined;
+} {
+  const counts = store.counts;
+  const bucketCount = store.searchBounds.length;
+  const start = slot * bucketCount;
+  const cumulative = new Array<number>(bucketCount);
+  let count = 0;
+  for (let i = 0; i < bucketCount; i++) {
+    count += counts[start + i];
+    cumulative[i] = count;
+  }
+  const exemplars = store.extras?.[slot] as (Exemplar | undefined)[] | undefined;
+  return {
+    bucketCounts: cumulative,
+    count,
+    sum: store.numbers[slot * NUMBER_STRIDE + SUM],
+    exemplars: exemplars?.slice(),
+  };
+}
+
+/**
+ * One histogram series, returned by `histogram.labels(...)`. It is a handle on the series'
+ * slot in the metric's packed store, where its per-bucket (not cumulative) counts, sum and
+ * creation time live: observe touches two numbers and allocates nothing; collect accumulates.
+ * Exemplars are the store's extras.
+ */
 export class HistogramChild {
-  /** This series' labels. */
-  readonly labels: Labels;
-  // Per-bucket (not cumulative) counts, the sum and the creation time live in the metric's
-  // packed store, in this series' slot: observe touches two numbers and allocates nothing;
-  // collect accumulates. Exemplars are the store's extras.
   #store: HistogramStore;
   #slot: number;
 
   /** Internal: made by {@linkcode Histogram}. */
-  constructor(store: HistogramStore, labels: Labels) {
-    this.labels = labels;
+  constructor(store: HistogramStore, slot: number) {
     this.#store = store;
-    const slot = store.allocate();
     this.#slot = slot;
-    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
   }
 
-  static {
-    detachHistogramChild = (child) => {
-      child.#store = child.#store.release(child.#slot);
-      child.#slot = 0;
-    };
+  /** The current store, after following it when the metric compacted its series. */
+  #current(): HistogramStore {
+    let store = this.#store;
+    if (store.successor !== undefined) {
+      const place = store.follow(this.#slot);
+      store = this.#store = place.store;
+      this.#slot = place.slot;
+    }
+    return store;
+  }
+
+  /** This series' labels. */
+  get labels(): Labels {
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    return this.#store.numbers[this.#slot * NUMBER_STRIDE + CREATED];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
   }
 
   /** Records one observation; NaN throws a `RangeError`. */
   observe(value: number, exemplar?: Labels): void {
-    const store = this.#store;
+    let store = this.#store;
     if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
+    if (store.successor !== undefined) store = this.#current();
     const upperBounds = store.searchBounds;
     // A linear scan beats binary search for the usual 10–20 buckets; the last bound is +Inf,
     // so the scan always stops.
@@ -208,24 +241,7 @@ export class HistogramChild {
     sum: number;
     exemplars: (Exemplar | undefined)[] | undefined;
   } {
-    const store = this.#store;
-    const slot = this.#slot;
-    const counts = store.counts;
-    const bucketCount = store.searchBounds.length;
-    const start = slot * bucketCount;
-    const cumulative = new Array<number>(bucketCount);
-    let count = 0;
-    for (let i = 0; i < bucketCount; i++) {
-      count += counts[start + i];
-      cumulative[i] = count;
-    }
-    const exemplars = store.extras?.[slot] as (Exemplar | undefined)[] | undefined;
-    return {
-      bucketCounts: cumulative,
-      count,
-      sum: store.numbers[slot * NUMBER_STRIDE + SUM],
-      exemplars: exemplars?.slice(),
-    };
+    return histogramState(this.#current(), this.#slot);
   }
 }
 
@@ -248,7 +264,7 @@ export class HistogramChild {
 export class Histogram extends Metric<HistogramChild> {
   /** The upper bounds, ending with `Infinity`. */
   readonly upperBounds: readonly number[];
-  readonly #store: HistogramStore;
+  #store: HistogramStore;
 
   /** Creates a histogram and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: HistogramOptions) {
@@ -262,37 +278,46 @@ export class Histogram extends Metric<HistogramChild> {
       this.name,
       [...upperBounds],
       this.labelNames.length === 0 ? 1 : 8,
+      (slot) => this.labelsOf(slot),
     );
     this.upperBounds = Object.freeze(upperBounds);
     this.init();
   }
 
-  /** Creates the state of one series (called by `labels()` on first use). */
-  protected newChild(labels: Labels): HistogramChild {
-    return new HistogramChild(this.#store, labels);
+  /** Starts the series at `slot` empty, created now. */
+  protected seriesAdded(slot: number): void {
+    const store = this.#store;
+    store.ensureSlot(slot);
+    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
   }
 
-  /** Moves a removed series out of the shared store. */
-  protected override released(child: HistogramChild): void {
-    detachHistogramChild(child);
+  /** A child (a handle) for the series at `slot`. */
+  protected childAt(slot: number): HistogramChild {
+    return new HistogramChild(this.#store, slot);
+  }
+
+  /** Moves to a compacted store; children of the old one follow it on their next use. */
+  protected seriesCompacted(compaction: Compaction): void {
+    this.#store = this.#store.compact(compaction);
   }
 
   /** Builds this metric's family snapshot from its series. */
-  protected snapshot(children: readonly HistogramChild[]): HistogramFamily {
+  protected familyOf(slots: readonly number[]): HistogramFamily {
+    const store = this.#store;
     return {
       type: "histogram",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: children.map((child) => {
-        const { bucketCounts, count, sum, exemplars } = child.snapshot();
+      points: slots.map((slot) => {
+        const { bucketCounts, count, sum, exemplars } = histogramState(store, slot);
         return {
-          labels: child.labels,
+          labels: this.labelsOf(slot),
           upperBounds: this.upperBounds,
           bucketCounts,
           count,
           sum,
-          created: child.created,
+          created: store.numbers[slot * NUMBER_STRIDE + CREATED],
           exemplars,
         };
       }),

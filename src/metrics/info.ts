@@ -6,7 +6,7 @@
 
 import type { InfoFamily, Labels } from "../model.ts";
 import { validateLabelName } from "../validation.ts";
-import { Metric, type MetricOptions } from "./base.ts";
+import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 
 /** Options of an {@linkcode Info}: the common ones; `unit` is not allowed. */
 export type InfoOptions = Omit<MetricOptions, "unit">;
@@ -74,7 +74,7 @@ export class InfoChild {
  * build.info({ version: "1.2", commit: "abc123" });
  * ```
  */
-export class Info extends Metric<InfoChild> {
+export class Info extends ObjectSeriesMetric<InfoChild> {
   /** Creates an info metric and registers it. */
   constructor(options: InfoOptions) {
     super(options as MetricOptions, {

@@ -6,7 +6,7 @@
 
 import type { Labels, SummaryFamily } from "../model.ts";
 import { checkObservation } from "../validation.ts";
-import { Metric, type MetricOptions } from "./base.ts";
+import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 import { QuantileWindow, type QuantileWindowOptions } from "./quantiles.ts";
 import {
   type AnyFunction,
@@ -108,7 +108,7 @@ export class SummaryChild {
  * size.observe(512);
  * ```
  */
-export class Summary extends Metric<SummaryChild> {
+export class Summary extends ObjectSeriesMetric<SummaryChild> {
   /** The quantiles estimated, empty when none were asked for. */
   readonly percentiles: readonly number[];
   readonly #windowOptions: QuantileWindowOptions | undefined;

@@ -1,0 +1,468 @@
+/**
+ * The label sets of one metric's series, and the lookup from label values to a series' slot.
+ *
+ * Memory per series is what decides how many series a process can afford, so a series costs no
+ * object here. Each label position has a dictionary of the distinct values seen there, giving
+ * each value a small id (there are usually far fewer values than series: ten methods, a hundred
+ * routes). A series is then its ids, a few 4-byte integers in one packed array, found through
+ * an open-addressing hash table of 4-byte entries keyed by those ids. V8 hashes each value
+ * string once and keeps the hash in the string, so a lookup costs one `Map.get` per label and
+ * a probe or two among integers, and builds no key string.
+ *
+ * A series keeps its slot, which is also its place in creation order (the order of exposition),
+ * until it is removed. Removed slots are not reused, so that a child still held by a caller
+ * never lands in another series; once they make up half of the slots, `compact()` moves the
+ * live series down and reports where each slot went.
+ *
+ * @module
+ */
+
+import type { Labels } from "../model.ts";
+import {
+  escapeLabelValue,
+  type LabelSplit,
+  type LabelTextSource,
+  withLabelSource,
+} from "../format.ts";
+
+/** Table entries per live series at most; beyond it the table doubles. */
+const MAX_LOAD = 0.7;
+/** Removed slots tolerated before `needsCompaction` may say yes. */
+const MIN_REMOVED_FOR_COMPACTION = 16;
+
+/** One label position's distinct values, each with its id (its index in `values`). */
+interface ValueDictionary {
+  readonly idByValue: Map<string, number>;
+  readonly values: string[];
+  /** `values[id]` escaped for exposition (usually the same string). */
+  readonly escaped: string[];
+}
+
+function emptyDictionary(): ValueDictionary {
+  return { idByValue: new Map(), values: [], escaped: [] };
+}
+
+/** Where compaction moved each old slot (`-1` when removed), and the removed series' labels. */
+export interface Compaction {
+  /** `forwarding[oldSlot]` is the new slot, or `-1` for a removed series. */
+  readonly forwarding: Int32Array;
+  /** The number of slots after compaction (the live series). */
+  readonly slotCount: number;
+  /** The labels a removed series had (by old slot), for children still held by callers. */
+  readonly labelsOfRemoved: (oldSlot: number) => Labels;
+}
+
+/** The label sets of one metric's series: see the module documentation. */
+export class SeriesIndex {
+  /** The label names, in declared order. */
+  readonly labelNames: readonly string[];
+  /** Labels per series. */
+  readonly width: number;
+  /**
+   * The ids of the label set being looked up, filled by the caller (with `idOf`) before
+   * `find()`: a lookup then allocates nothing.
+   */
+  readonly lookupIds: Int32Array;
+  #dictionaries: ValueDictionary[];
+  /** `#dictionaries[position].idByValue`, one load nearer for lookups. */
+  #idMaps: readonly Map<string, number>[];
+  /** `width` value ids per slot. */
+  #seriesIds: Int32Array;
+  #slotCount = 0;
+  #removed = new Set<number>();
+  /** Slot + 1 of a live series, or 0 for an empty entry; linear probing. */
+  #table: Int32Array;
+  readonly #shape: LabelShape;
+  /** Reads the label sets of the current arrays; replaced with them. */
+  #view: LabelSetsView;
+
+  constructor(labelNames: readonly string[]) {
+    this.labelNames = labelNames;
+    const width = labelNames.length;
+    this.width = width;
+    this.lookupIds = new Int32Array(width);
+    this.#dictionaries = Array.from({ length: width }, emptyDictionary);
+    this.#idMaps = this.#dictionaries.map((dictionary) => dictionary.idByValue);
+    this.#seriesIds = new Int32Array(width * (width === 0 ? 1 : 8));
+    this.#table = new Int32Array(width === 0 ? 2 : 16);
+    this.#shape = new LabelShape(labelNames);
+    this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
+  }
+
+  /** Slots handed out so far, removed ones included until the next compaction. */
+  get slotCount(): number {
+    return this.#slotCount;
+  }
+
+  /** The id of `value` at label `position`, or -1 when no series has it there. */
+  idOf(position: number, value: string): number {
+    return this.#idMaps[position].get(value) ?? -1;
+  }
+
+  /**
+   * Per label position, the ids of the values seen there (what `idOf` reads), for the lookup
+   * loop of `labels(...)` to read without a call. Replaced when the index compacts.
+   */
+  get idMaps(): readonly ReadonlyMap<string, number>[] {
+    return this.#idMaps;
+  }
+
+  /** The slot of the live series whose ids are in `lookupIds`, or -1. */
+  find(): number {
+    return this.findHashed(hashIds(this.lookupIds, 0, this.width));
+  }
+
+  /**
+   * `find()` for a caller that hashed the ids as it wrote them into `lookupIds`, with
+   * `nextHash` from the first to the last id.
+   */
+  findHashed(hash: number): number {
+    const lookupIds = this.lookupIds;
+    const seriesIds = this.#seriesIds;
+    const width = this.width;
+    const table = this.#table;
+    const mask = table.length - 1;
+    let entry = entryOf(hash, mask);
+    for (;;) {
+      const slotPlusOne = table[entry];
+      if (slotPlusOne === 0) return -1;
+      const start = (slotPlusOne - 1) * width;
+      let k = 0;
+      while (k < width && seriesIds[start + k] === lookupIds[k]) k++;
+      if (k === width) return slotPlusOne - 1;
+      entry = (entry + 1) & mask;
+    }
+  }
+
+  /** The slot of the live series with these label values (in declared order), or -1. */
+  findValues(labelValues: readonly string[]): number {
+    for (let position = 0; position < this.width; position++) {
+      const id = this.idOf(position, labelValues[position]);
+      if (id < 0) return -1;
+      this.lookupIds[position] = id;
+    }
+    return this.find();
+  }
+
+  /** Adds a series that is not there yet; returns its slot. */
+  add(labelValues: readonly string[]): number {
+    const width = this.width;
+    const slot = this.#slotCount;
+    if ((slot + 1) * width > this.#seriesIds.length) {
+      // Grow by a quarter: the unused tail stays small with many series, where it matters.
+      const grown = new Int32Array(width * (slot + Math.max(8, slot >> 2)));
+      grown.set(this.#seriesIds);
+      this.#seriesIds = grown;
+      this.#view = new LabelSetsView(this.#shape, this.#dictionaries, grown);
+    }
+    for (let position = 0; position < width; position++) {
+      this.#seriesIds[slot * width + position] = internValue(
+        this.#dictionaries[position],
+        labelValues[position],
+      );
+    }
+    this.#slotCount = slot + 1;
+    const liveCount = this.#slotCount - this.#removed.size;
+    if (liveCount > this.#table.length * MAX_LOAD) {
+      this.#table = new Int32Array(this.#table.length * 2);
+      for (let live = 0; live < slot; live++) {
+        if (!this.#removed.has(live)) this.#insert(live);
+      }
+    }
+    this.#insert(slot);
+    return slot;
+  }
+
+  #insert(slot: number): void {
+    const table = this.#table;
+    const mask = table.length - 1;
+    let entry = entryOf(hashIds(this.#seriesIds, slot * this.width, this.width), mask);
+    while (table[entry] !== 0) entry = (entry + 1) & mask;
+    table[entry] = slot + 1;
+  }
+
+  /** Whether `slot` was removed (it stays counted until the next compaction). */
+  isRemoved(slot: number): boolean {
+    return this.#removed.size > 0 && this.#removed.has(slot);
+  }
+
+  /** Removes the live series at `slot` from the lookup; its ids stay until compaction. */
+  remove(slot: number): void {
+    const table = this.#table;
+    const mask = table.length - 1;
+    const width = this.width;
+    let hole = entryOf(hashIds(this.#seriesIds, slot * width, width), mask);
+    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
+    // Backward-shift deletion: move later entries of the probe run into the hole when their
+    // home entry is not between the hole and them, so that no lookup stops early.
+    let next = hole;
+    for (;;) {
+      next = (next + 1) & mask;
+      const slotPlusOne = table[next];
+      if (slotPlusOne === 0) break;
+      const home = entryOf(hashIds(this.#seriesIds, (slotPlusOne - 1) * width, width), mask);
+      const homeBeforeHole = next > hole
+        ? home <= hole || home > next
+        : home <= hole && home > next;
+      if (homeBeforeHole) {
+        table[hole] = slotPlusOne;
+        hole = next;
+      }
+    }
+    table[hole] = 0;
+    this.#removed.add(slot);
+  }
+
+  /** Removes every live series. */
+  removeAll(): void {
+    this.#table.fill(0);
+    for (let slot = 0; slot < this.#slotCount; slot++) this.#removed.add(slot);
+  }
+
+  /** Whether removed slots are now half of all: time to `compact()`. */
+  needsCompaction(): boolean {
+    const removed = this.#removed.size;
+    return removed >= MIN_REMOVED_FOR_COMPACTION && removed * 2 > this.#slotCount;
+  }
+
+  /**
+   * Drops the removed slots, moving live series down in the same order, and forgets the values
+   * no live series uses any more. Builds new arrays rather than changing the old ones, which
+   * `labelsOfRemoved` goes on reading.
+   */
+  compact(): Compaction {
+    const oldSlotCount = this.#slotCount;
+    const oldIds = this.#seriesIds;
+    const oldDictionaries = this.#dictionaries;
+    const oldView = this.#view;
+    const removed = this.#removed;
+    const width = this.width;
+    const forwarding = new Int32Array(oldSlotCount);
+    const liveCount = oldSlotCount - removed.size;
+    const dictionaries = Array.from({ length: width }, emptyDictionary);
+    const seriesIds = new Int32Array(width * Math.max(liveCount, 8));
+    let slot = 0;
+    for (let oldSlot = 0; oldSlot < oldSlotCount; oldSlot++) {
+      if (removed.has(oldSlot)) {
+        forwarding[oldSlot] = -1;
+        continue;
+      }
+      forwarding[oldSlot] = slot;
+      for (let position = 0; position < width; position++) {
+        const value = oldDictionaries[position].values[oldIds[oldSlot * width + position]];
+        seriesIds[slot * width + position] = internValue(dictionaries[position], value);
+      }
+      slot++;
+    }
+    this.#dictionaries = dictionaries;
+    this.#idMaps = dictionaries.map((dictionary) => dictionary.idByValue);
+    this.#seriesIds = seriesIds;
+    this.#view = new LabelSetsView(this.#shape, dictionaries, seriesIds);
+    this.#slotCount = liveCount;
+    this.#removed = new Set();
+    let tableSize = 16;
+    while (liveCount > tableSize * MAX_LOAD) tableSize *= 2;
+    this.#table = new Int32Array(tableSize);
+    for (let live = 0; live < liveCount; live++) this.#insert(live);
+    return {
+      forwarding,
+      slotCount: liveCount,
+      labelsOfRemoved: (oldSlot) => oldView.labelsOf(oldSlot),
+    };
+  }
+
+  /** The live slots in creation order. */
+  liveSlots(): number[] {
+    const slots: number[] = [];
+    const slotCount = this.#slotCount;
+    if (this.#removed.size === 0) {
+      for (let slot = 0; slot < slotCount; slot++) slots.push(slot);
+    } else {
+      for (let slot = 0; slot < slotCount; slot++) {
+        if (!this.#removed.has(slot)) slots.push(slot);
+      }
+    }
+    return slots;
+  }
+
+  /**
+   * A new labels object for `slot`, whose formatted text exposition asks this index's arrays
+   * for (see `withLabelSource`); made at each call, so that a series keeps no labels object of
+   * its own.
+   */
+  labelsOf(slot: number): Labels {
+    return this.#view.labelsOf(slot);
+  }
+}
+
+/**
+ * What the label sets of one metric have in common: the names, and the text around the
+ * escaped values, in name order (`{a="` value `",b="` value `"}`), whole or split around an
+ * extra label (`le`, `quantile`, a state set's name).
+ */
+class LabelShape {
+  readonly labelNames: readonly string[];
+  /** Label positions in name order. */
+  readonly sortedPositions: readonly number[];
+  /** The text before, between and after the values, in name order. */
+  readonly textPieces: readonly string[];
+  readonly #splits = new Map<string, SplitShape | undefined>();
+
+  constructor(labelNames: readonly string[]) {
+    this.labelNames = labelNames;
+    const sortedPositions = labelNames.map((_, position) => position).sort((a, b) =>
+      labelNames[a] < labelNames[b] ? -1 : 1
+    );
+    this.sortedPositions = sortedPositions;
+    this.textPieces = piecesAround(
+      sortedPositions.map((position) => labelNames[position]),
+      "{",
+      "}",
+    );
+  }
+
+  /** How to write the labels with `extraName` inserted; `undefined` if it is one of them. */
+  split(extraName: string): SplitShape | undefined {
+    if (this.#splits.has(extraName)) return this.#splits.get(extraName);
+    let split: SplitShape | undefined;
+    if (!this.labelNames.includes(extraName)) {
+      const sortedNames = this.sortedPositions.map((position) => this.labelNames[position]);
+      const cut = sortedNames.filter((name) => name < extraName).length;
+      const extra = extraName + '="';
+      split = {
+        cut,
+        before: cut === 0
+          ? ["{" + extra]
+          : piecesAround(sortedNames.slice(0, cut), "{", ',"' + extra).map((piece, i) =>
+            // The last piece closes the value before the extra label: `",le="`.
+            i === cut ? '",' + extra : piece
+          ),
+        after: piecesAround(sortedNames.slice(cut), '"', "}"),
+      };
+    }
+    this.#splits.set(extraName, split);
+    return split;
+  }
+}
+
+/**
+ * The constant text around `names.length` values: `open` + `name0="`, then `",name1="`, …,
+ * then `"` + `close`. With no names it is the one piece `open` + `close`, except that a label
+ * set with no labels is written as nothing at all.
+ */
+function piecesAround(names: readonly string[], open: string, close: string): string[] {
+  if (names.length === 0) return open === "{" && close === "}" ? [""] : [open + close];
+  const pieces = [open === '"' ? '",' + names[0] + '="' : open + names[0] + '="'];
+  for (let i = 1; i < names.length; i++) pieces.push('",' + names[i] + '="');
+  pieces.push('"' + close);
+  return pieces;
+}
+
+/** Where an extra label goes among the sorted labels, and the text around the values. */
+interface SplitShape {
+  /** How many labels sort before the extra one. */
+  readonly cut: number;
+  /** `cut + 1` pieces around the first `cut` values, ending with `extra="`. */
+  readonly before: readonly string[];
+  /** Pieces around the other values, starting after the extra value, ending with `}`. */
+  readonly after: readonly string[];
+}
+
+/**
+ * The label sets of the series as one version of the index's arrays holds them. The index
+ * never changes what an array holds for a slot, it only appends or builds new arrays, so a
+ * view keeps giving a snapshot's labels and text even after the metric moves on.
+ */
+class LabelSetsView implements LabelTextSource {
+  readonly #shape: LabelShape;
+  readonly #dictionaries: readonly ValueDictionary[];
+  readonly #seriesIds: Int32Array;
+
+  constructor(shape: LabelShape, dictionaries: readonly ValueDictionary[], seriesIds: Int32Array) {
+    this.#shape = shape;
+    this.#dictionaries = dictionaries;
+    this.#seriesIds = seriesIds;
+  }
+
+  /** A new labels object for `slot`, carrying where its text comes from. */
+  labelsOf(slot: number): Labels {
+    const labelNames = this.#shape.labelNames;
+    const width = labelNames.length;
+    const start = slot * width;
+    const labels: Record<string, string> = {};
+    for (let position = 0; position < width; position++) {
+      labels[labelNames[position]] =
+        this.#dictionaries[position].values[this.#seriesIds[start + position]];
+    }
+    return withLabelSource(labels, this, slot);
+  }
+
+  /** `{a="1",b="2"}` for `slot`. */
+  textOf(slot: number): string {
+    const shape = this.#shape;
+    const pieces = shape.textPieces;
+    const sortedPositions = shape.sortedPositions;
+    let text = pieces[0];
+    for (let i = 0; i < sortedPositions.length; i++) {
+      text += this.#escapedValue(slot, sortedPositions[i]) + pieces[i + 1];
+    }
+    return text;
+  }
+
+  /** The text of `slot` split around `extraName`, or `undefined` when it is one of its labels. */
+  splitOf(slot: number, extraName: string): LabelSplit | undefined {
+    const split = this.#shape.split(extraName);
+    if (split === undefined) return undefined;
+    const sortedPositions = this.#shape.sortedPositions;
+    const cut = split.cut;
+    let before = split.before[0];
+    for (let i = 0; i < cut; i++) {
+      before += this.#escapedValue(slot, sortedPositions[i]) + split.before[i + 1];
+    }
+    let after = split.after[0];
+    for (let i = cut; i < sortedPositions.length; i++) {
+      after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - cut + 1];
+    }
+    return { before, after };
+  }
+
+  #escapedValue(slot: number, position: number): string {
+    const width = this.#shape.labelNames.length;
+    return this.#dictionaries[position].escaped[this.#seriesIds[slot * width + position]];
+  }
+}
+
+/** The id of `value` in `dictionary`, adding it when new. */
+function internValue(dictionary: ValueDictionary, value: string): number {
+  let id = dictionary.idByValue.get(value);
+  if (id === undefined) {
+    id = dictionary.values.length;
+    dictionary.idByValue.set(value, id);
+    dictionary.values.push(value);
+    const escaped = escapeLabelValue(value);
+    // The same string when nothing needed escaping, so a value is kept once.
+    dictionary.escaped.push(escaped === value ? value : escaped);
+  }
+  return id;
+}
+
+/**
+ * Multiplicative hashing of the ids (by 2³² / φ), folding the high bits, where the products
+ * mix best, into the low bits that pick the table entry. Kept short: it is on the path of
+ * every `labels(...)` call.
+ */
+function hashIds(ids: Int32Array, start: number, width: number): number {
+  let hash = 0;
+  for (let k = 0; k < width; k++) hash = nextHash(hash, ids[start + k]);
+  return hash;
+}
+
+/** The hash of a label set's ids so far, given the next id (see `hashIds`). */
+export function nextHash(hash: number, id: number): number {
+  return Math.imul(hash ^ id, 0x9e3779b1);
+}
+
+/** The table entry where a hash's probe starts: its high bits, which mix best, folded in. */
+function entryOf(hash: number, mask: number): number {
+  return (hash ^ (hash >>> 16)) & mask;
+}
