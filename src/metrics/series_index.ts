@@ -127,9 +127,11 @@ export class SeriesIndex {
       const slotPlusOne = table[entry];
       if (slotPlusOne === 0) return -1;
       const start = (slotPlusOne - 1) * width;
-      let k = 0;
-      while (k < width && seriesIds[start + k] === lookupIds[k]) k++;
-      if (k === width) return slotPlusOne - 1;
+      // Compared without branching on each id: a loop that stops at the first difference
+      // costs the CPU a mispredicted branch on most probes.
+      let difference = 0;
+      for (let k = 0; k < width; k++) difference |= seriesIds[start + k] ^ lookupIds[k];
+      if (difference === 0) return slotPlusOne - 1;
       entry = (entry + 1) & mask;
     }
   }
