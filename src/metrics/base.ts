@@ -409,9 +409,12 @@ export abstract class ObjectSeriesMetric<Child> extends Metric<Child> {
   /** Builds this metric's snapshot from its live children (read during the call only). */
   protected abstract snapshot(children: readonly Child[]): MetricFamily;
 
-  /** Makes the series' child, which keeps its labels. */
+  /**
+   * Makes the series' child, which keeps its labels: a frozen plain copy, whose text exposition
+   * caches, since a snapshot's labels (`labelsOf`) keep the index's arrays of their time alive.
+   */
   protected seriesAdded(slot: number): void {
-    this.#children[slot] = this.newChild(this.labelsOf(slot));
+    this.#children[slot] = this.newChild(Object.freeze({ ...this.labelsOf(slot) }));
   }
 
   /** The series' child. */
