@@ -38,7 +38,7 @@ export interface MetricOptions {
   readonly unit?: string;
 }
 
-/** How many recently used children a metric keeps (a power of two): see `#childOf`. */
+/** How many recently used children a metric keeps (a power of two): see `SeriesLookup`. */
 const RECENT_CHILDREN = 256;
 
 /** Set by `registry.ts` at load time, to avoid an import cycle between metrics and registry. */
@@ -81,12 +81,9 @@ export abstract class Metric<Child> implements Collector {
   /** Every sample name this metric exposes (used by registries to refuse duplicates). */
   readonly sampleNames: readonly string[];
 
-  readonly #index: SeriesIndex;
-  // The children most recently handed out, one per slot modulo RECENT_CHILDREN (see
-  // `#childOf`): `labels(...)` on a series in use reaches its child without a call that
-  // differs by metric type, and allocates nothing.
-  #recentSlots: Int32Array | undefined;
-  #recentChildren: (Child | undefined)[] = [];
+  // Everything `labels(...)` reads, in one object of one class: this base's code runs for every
+  // metric type, so each field it reads from `this` is a lookup V8 cannot specialise.
+  readonly #lookup: SeriesLookup<Child>;
   #unlabelled: Child | undefined;
   #registry: Registry | undefined;
 
@@ -115,7 +112,7 @@ export abstract class Metric<Child> implements Collector {
     this.unit = unit === "" ? undefined : unit;
     this.labelNames = validateLabelNames(name, options.labelNames, kind.reservedLabels);
     this.sampleNames = Object.freeze([name, ...kind.sampleSuffixes.map((suffix) => name + suffix)]);
-    this.#index = new SeriesIndex(this.labelNames);
+    this.#lookup = new SeriesLookup(new SeriesIndex(this.labelNames));
     const registry = options.registry === undefined ? defaultRegistryRef : options.registry;
     // Subclasses finish their own fields before the first series is made: see `init()`.
     this.#registry = registry ?? undefined;
@@ -127,7 +124,7 @@ export abstract class Metric<Child> implements Collector {
    */
   protected init(): void {
     if (this.labelNames.length === 0) {
-      const slot = this.#index.add([]);
+      const slot = this.#lookup.index.add([]);
       this.seriesAdded(slot);
       this.#unlabelled = this.childAt(slot);
     }
@@ -154,12 +151,12 @@ export abstract class Metric<Child> implements Collector {
 
   /** A new labels object for the series at `slot` (see {@linkcode SeriesIndex.labelsOf}). */
   protected labelsOf(slot: number): Labels {
-    return this.#index.labelsOf(slot);
+    return this.#lookup.index.labelsOf(slot);
   }
 
   /** Returns this metric's snapshot (one family). */
   collect(): MetricFamily[] {
-    return [this.familyOf(this.#index.liveSlots())];
+    return [this.familyOf(this.#lookup.index.liveSlots())];
   }
 
   /** The series of an unlabelled metric; a clear error when the metric has labels. */
@@ -185,14 +182,15 @@ export abstract class Metric<Child> implements Collector {
     // a rest parameter would be a new array per call. Bad arguments and new series go to
     // `#create`, which validates them and throws the precise error.
     const argumentCount = arguments.length;
-    const index = this.#index;
+    const lookup = this.#lookup;
+    const index = lookup.index;
     const width = index.width;
     let slot = -1;
     if (width > 0) {
       if (first !== null && typeof first === "object") {
         if (argumentCount === 1) {
-          slot = this.#findInDeclaredOrder(first);
-          if (slot < 0) slot = this.#findByName(first);
+          slot = findInDeclaredOrder(index, first);
+          if (slot < 0) slot = findByName(index, first);
         }
       } else if (argumentCount === width) {
         const lookupIds = index.lookupIds;
@@ -211,88 +209,35 @@ export abstract class Metric<Child> implements Collector {
         if (position === width) slot = index.findHashed(hash);
       }
     }
-    if (slot >= 0) return this.#childOf(slot);
+    if (slot >= 0) {
+      const child = lookup.recentChild(slot);
+      return child !== undefined ? child : this.#childOf(slot);
+    }
     const rest: LabelValue[] = [];
     for (let i = 1; i < argumentCount; i++) rest.push(arguments[i]);
     return this.#create(first, rest);
   }
 
-  /**
-   * The fast path of `labels({...})` for the usual call, an object literal whose string values
-   * are written in `labelNames` order: one `for...in` pass both reads the values (V8 reads
-   * `given[key]` inside `for...in` straight from the object's layout) and counts the keys.
-   * Anything else (another key order, numbers, a missing or extra key, a series not created
-   * yet) returns -1.
-   */
-  #findInDeclaredOrder(given: LabelValues): number {
-    const labelNames = this.labelNames;
-    const index = this.#index;
-    const lookupIds = index.lookupIds;
-    const idMaps = index.idMaps;
-    let hash = 0;
-    let position = 0;
-    for (const labelName in given) {
-      if (labelName !== labelNames[position]) return -1;
-      const labelValue = given[labelName];
-      if (typeof labelValue !== "string") return -1;
-      const id = idMaps[position].get(labelValue);
-      if (id === undefined) return -1;
-      lookupIds[position] = id;
-      hash = nextHash(hash, id);
-      position++;
-    }
-    return position === labelNames.length ? index.findHashed(hash) : -1;
-  }
-
-  /**
-   * `labels({...})` with keys in any order or values that are numbers or booleans: reads each
-   * label by name. Returns -1 for a series not created yet or for bad labels.
-   */
-  #findByName(given: LabelValues): number {
-    const labelNames = this.labelNames;
-    if (countKeys(given) !== labelNames.length) return -1;
-    const index = this.#index;
-    for (let position = 0; position < labelNames.length; position++) {
-      const labelValue = toLabelValue(given[labelNames[position]]);
-      const id = labelValue === undefined ? -1 : index.idOf(position, labelValue);
-      if (id < 0) return -1;
-      index.lookupIds[position] = id;
-    }
-    return index.find();
-  }
-
-  /**
-   * The child of the series at `slot`, from the recent ones when it is among them. A
-   * counter's or histogram's child is only a store and a slot, made when asked for: keeping the
-   * recent ones lets `labels(...).inc()` on the usual few hundred series allocate nothing,
-   * while a metric of a million series keeps no million children.
-   */
+  /** The child of the series at `slot`, from the recent ones when it is among them. */
   #childOf(slot: number): Child {
-    const entry = slot & (RECENT_CHILDREN - 1);
-    let recentSlots = this.#recentSlots;
-    if (recentSlots !== undefined && recentSlots[entry] === slot) {
-      return this.#recentChildren[entry] as Child;
+    const lookup = this.#lookup;
+    let child = lookup.recentChild(slot);
+    if (child === undefined) {
+      child = this.childAt(slot);
+      lookup.remember(slot, child);
     }
-    if (recentSlots === undefined) {
-      recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
-      this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
-    }
-    const child = this.childAt(slot);
-    recentSlots[entry] = slot;
-    this.#recentChildren[entry] = child;
     return child;
   }
 
   /** Compacts the series' slots and tells the subclass where they went. */
   #compact(): void {
-    this.#recentSlots = undefined;
-    this.#recentChildren = [];
-    this.seriesCompacted(this.#index.compact());
+    this.#lookup.forgetRecent();
+    this.seriesCompacted(this.#lookup.index.compact());
   }
 
   /** Removes the series for these label values (same forms as `labels`). */
   remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
-    const index = this.#index;
+    const index = this.#lookup.index;
     const slot = index.findValues(this.#labelValuesOf(first, rest));
     if (slot < 0) return;
     index.remove(slot);
@@ -303,13 +248,13 @@ export abstract class Metric<Child> implements Collector {
   clear(): void {
     // An unlabelled metric's one series is not a child to drop (as in the Python client).
     if (this.#unlabelled !== undefined) return;
-    this.#index.removeAll();
+    this.#lookup.index.removeAll();
     this.#compact();
   }
 
   #create(first: LabelValues | LabelValue, rest: readonly LabelValue[]): Child {
     const labelValues = this.#labelValuesOf(first, rest);
-    const index = this.#index;
+    const index = this.#lookup.index;
     let slot = index.findValues(labelValues);
     if (slot < 0) {
       slot = index.add(labelValues);
@@ -381,6 +326,91 @@ export abstract class Metric<Child> implements Collector {
       `wrong labels for metric "${this.name}": ${expected}; label values must be strings, ` +
         `numbers or booleans`,
     );
+  }
+}
+
+/**
+ * The fast path of `labels({...})` for the usual call, an object literal whose string values
+ * are written in `labelNames` order: one `for...in` pass both reads the values (V8 reads
+ * `given[key]` inside `for...in` straight from the object's layout) and counts the keys.
+ * Anything else (another key order, numbers, a missing or extra key, a series not created
+ * yet) returns -1.
+ */
+function findInDeclaredOrder(index: SeriesIndex, given: LabelValues): number {
+  const labelNames = index.labelNames;
+  const lookupIds = index.lookupIds;
+  const idMaps = index.idMaps;
+  let hash = 0;
+  let position = 0;
+  for (const labelName in given) {
+    if (labelName !== labelNames[position]) return -1;
+    const labelValue = given[labelName];
+    if (typeof labelValue !== "string") return -1;
+    const id = idMaps[position].get(labelValue);
+    if (id === undefined) return -1;
+    lookupIds[position] = id;
+    hash = nextHash(hash, id);
+    position++;
+  }
+  return position === labelNames.length ? index.findHashed(hash) : -1;
+}
+
+/**
+ * `labels({...})` with keys in any order or values that are numbers or booleans: reads each
+ * label by name. Returns -1 for a series not created yet or for bad labels.
+ */
+function findByName(index: SeriesIndex, given: LabelValues): number {
+  const labelNames = index.labelNames;
+  if (countKeys(given) !== labelNames.length) return -1;
+  for (let position = 0; position < labelNames.length; position++) {
+    const labelValue = toLabelValue(given[labelNames[position]]);
+    const id = labelValue === undefined ? -1 : index.idOf(position, labelValue);
+    if (id < 0) return -1;
+    index.lookupIds[position] = id;
+  }
+  return index.find();
+}
+
+/**
+ * A metric's series index and the children `labels(...)` handed out last, one per slot modulo
+ * RECENT_CHILDREN. A counter's or histogram's child is only a store and a slot, made when
+ * asked for: keeping the recent ones lets `labels(...).inc()` on the usual few hundred series
+ * allocate nothing, while a metric of a million series keeps no million children.
+ */
+class SeriesLookup<Child> {
+  readonly index: SeriesIndex;
+  #recentSlots: Int32Array | undefined;
+  #recentChildren: (Child | undefined)[] = [];
+
+  constructor(index: SeriesIndex) {
+    this.index = index;
+  }
+
+  /** The child last handed out for `slot`, if it is still kept. */
+  recentChild(slot: number): Child | undefined {
+    const recentSlots = this.#recentSlots;
+    const entry = slot & (RECENT_CHILDREN - 1);
+    return recentSlots !== undefined && recentSlots[entry] === slot
+      ? this.#recentChildren[entry]
+      : undefined;
+  }
+
+  /** Keeps `child` as the child of `slot`, in place of the one sharing its entry. */
+  remember(slot: number, child: Child): void {
+    let recentSlots = this.#recentSlots;
+    if (recentSlots === undefined) {
+      recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
+      this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
+    }
+    const entry = slot & (RECENT_CHILDREN - 1);
+    recentSlots[entry] = slot;
+    this.#recentChildren[entry] = child;
+  }
+
+  /** Forgets every kept child (their slots changed). */
+  forgetRecent(): void {
+    this.#recentSlots = undefined;
+    this.#recentChildren = [];
   }
 }
 
