@@ -101,7 +101,7 @@ function fill(side: Side, kind: Kind, pairs: LabelPairs): () => Promise<string> 
 
 /** Child mode: measure one side at one size and print the result as JSON. */
 async function measure(side: Side, kind: Kind, series: number): Promise<Measurement> {
-  const runs = series >= 100_000 ? 5 : series >= 10_000 ? 9 : 21;
+  const runs = series >= 100_000 ? 7 : series >= 10_000 ? 21 : 41;
   // The label values are the caller's: made before the baseline, so that only what each
   // library keeps for a series is counted (the `{method, route}` objects are made at each
   // call, as callers write them, and prom-client keeps them).

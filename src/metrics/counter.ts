@@ -173,9 +173,7 @@ export class Counter extends Metric<CounterChild> {
 
   /** Starts the series at `slot` from zero, created now. */
   protected seriesAdded(slot: number): void {
-    const store = this.#store;
-    store.ensureSlot(slot);
-    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+    this.#store.addSeries(slot, CREATED);
   }
 
   /** A child (a handle) for the series at `slot`. */

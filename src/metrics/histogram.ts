@@ -286,9 +286,7 @@ export class Histogram extends Metric<HistogramChild> {
 
   /** Starts the series at `slot` empty, created now. */
   protected seriesAdded(slot: number): void {
-    const store = this.#store;
-    store.ensureSlot(slot);
-    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+    this.#store.addSeries(slot, CREATED);
   }
 
   /** A child (a handle) for the series at `slot`. */

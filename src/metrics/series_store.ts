@@ -85,7 +85,17 @@ export class SeriesStore {
     return this.#labelsOf(slot);
   }
 
-  /** Makes room for `slot` (slots are handed out in order by the metric's index). */
+  /**
+   * Starts the series at `slot` (slots are handed out in order by the metric's index): makes
+   * room for it, and records the time now, in seconds since the Unix epoch, as its creation
+   * time at `createdOffset` among its numbers.
+   */
+  addSeries(slot: number, createdOffset: number): void {
+    this.ensureSlot(slot);
+    this.numbers[slot * this.numberStride + createdOffset] = Date.now() / 1000;
+  }
+
+  /** Makes room for `slot`. */
   ensureSlot(slot: number): void {
     if (slot < this.#capacity) return;
     // Grow by a quarter: the unused tail stays small with many series, where it matters.
