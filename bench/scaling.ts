@@ -6,9 +6,9 @@
  *
  * Bytes per series is the growth of V8's heap plus its external memory (typed-array storage)
  * across creating the series and observing ten values into each, after a full GC; "after a
- * scrape" adds what the first exposition leaves behind (our cached label texts, for one). Each
- * side first creates and scrapes a throwaway metric of the same kind (`warmUp`), so that the
- * one-time cost of compiling its code is not spread over the series.
+ * scrape" adds what the first exposition leaves behind (any text a library keeps for the next
+ * scrape; we keep none). Each side first creates and scrapes a throwaway metric of the same kind
+ * (`warmUp`), so that the one-time cost of compiling its code is not spread over the series.
  *
  * Run: `deno run -A --v8-flags=--expose-gc bench/scaling.ts` (add `counter` or `histogram` to
  * measure one kind only)
