@@ -58,6 +58,8 @@ Deno.test("series index: labels carry their sorted, escaped text; removed labels
   assert.equal(formatLabels(labels), '{app="a\\\\b",zone="eu \\"west\\""}');
   assert.equal(formatLabels({ ...labels }), '{app="a\\\\b",zone="eu \\"west\\""}');
   index.remove(first);
+  index.remove(first); // already removed: left alone
+  assert.equal(index.findValues(["us", "line\nbreak"]), second);
   const { forwarding, labelsOfRemoved } = index.compact();
   assert.deepEqual([...forwarding], [-1, 0]);
   assert.equal(second, 1);
