@@ -416,3 +416,30 @@ Deno.test("a snapshot keeps its labels after the metric compacts or reuses its s
   assert.match(before, /snap_bucket\{id="series-39",le="1.0"\} 0.0/);
   assert.deepEqual(families[0].points[39].labels, { id: "series-39" });
 });
+
+Deno.test("compaction keeps live series' exemplars and bucket counts with them", async () => {
+  const registry = new Registry();
+  const c = new Counter({ name: "ex_churn", help: "h", labelNames: ["id"], registry });
+  const h = new Histogram({
+    name: "h_churn",
+    help: "h",
+    labelNames: ["id"],
+    buckets: [1],
+    registry,
+  });
+  for (let i = 0; i < 40; i++) {
+    c.labels(String(i)).inc(1, { trace_id: `t${i}` });
+    h.labels(String(i)).observe(i < 20 ? 0.5 : 2);
+  }
+  for (let i = 0; i < 39; i++) {
+    c.remove(String(i)); // compacts on the way
+    h.remove(String(i));
+  }
+  const text = await registry.metrics({ format: "openmetrics" });
+  assert.match(text, /ex_churn_total\{id="39"\} 1\.0 # \{trace_id="t39"\} 1\.0 [0-9.]+\n/);
+  assert.match(
+    text,
+    /h_churn_bucket\{id="39",le="1\.0"\} 0\.0\nh_churn_bucket\{id="39",le="\+Inf"\} 1\.0\n/,
+  );
+  assert.deepEqual(new Set(text.match(/\{id="\d+"/g)), new Set(['{id="39"']), "one series left");
+});
