@@ -116,8 +116,7 @@ export class SeriesStore {
    * successor; this store keeps its numbers for the children of removed series.
    */
   compact(compaction: Compaction): this {
-    const next = this.emptyLike(Math.max(compaction.slotCount, 4), this.#labelsOf);
-    if (!(this.counts instanceof Uint32Array)) next.counts = new Float64Array(next.counts.length);
+    const next = this.#emptyMatching(Math.max(compaction.slotCount, 4), this.#labelsOf);
     const forwarding = compaction.forwarding;
     for (let slot = 0; slot < forwarding.length; slot++) {
       if (forwarding[slot] >= 0) this.#copySlot(slot, next, forwarding[slot]);
@@ -139,8 +138,7 @@ export class SeriesStore {
       const next = compaction.forwarding[slot];
       if (next < 0) {
         const labels = compaction.labelsOfRemoved(slot);
-        const own = store.emptyLike(1, () => labels);
-        if (!(store.counts instanceof Uint32Array)) own.counts = new Float64Array(own.countStride);
+        const own = store.#emptyMatching(1, () => labels);
         store.#copySlot(slot, own, 0);
         return { store: own, slot: 0 };
       }
@@ -148,6 +146,13 @@ export class SeriesStore {
       store = store.successor;
     }
     return { store, slot };
+  }
+
+  /** An empty store of the same kind whose counts are doubles if this store's have moved. */
+  #emptyMatching(capacity: number, labelsOf: (slot: number) => Labels): this {
+    const empty = this.emptyLike(capacity, labelsOf);
+    if (!(this.counts instanceof Uint32Array)) empty.counts = new Float64Array(empty.counts.length);
+    return empty;
   }
 
   #copySlot(slot: number, target: SeriesStore, targetSlot: number): void {
