@@ -182,8 +182,7 @@ export abstract class Metric<Child> implements Collector {
     // a rest parameter would be a new array per call. Bad arguments and new series go to
     // `#create`, which validates them and throws the precise error.
     const argumentCount = arguments.length;
-    const lookup = this.#lookup;
-    const index = lookup.index;
+    const index = this.#lookup.index;
     const width = index.width;
     let slot = -1;
     if (width > 0) {
@@ -209,10 +208,7 @@ export abstract class Metric<Child> implements Collector {
         if (position === width) slot = index.findHashed(hash);
       }
     }
-    if (slot >= 0) {
-      const child = lookup.recentChild(slot);
-      return child !== undefined ? child : this.#childOf(slot);
-    }
+    if (slot >= 0) return this.#childOf(slot);
     const rest: LabelValue[] = [];
     for (let i = 1; i < argumentCount; i++) rest.push(arguments[i]);
     return this.#create(first, rest);
