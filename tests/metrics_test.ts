@@ -443,3 +443,19 @@ Deno.test("compaction keeps live series' exemplars and bucket counts with them",
   );
   assert.deepEqual(new Set(text.match(/\{id="\d+"/g)), new Set(['{id="39"']), "one series left");
 });
+
+Deno.test("a gauge compacting its series keeps the live children and their values", async () => {
+  const registry = new Registry();
+  const g = new Gauge({ name: "g_churn", help: "h", labelNames: ["id"], registry });
+  const held = Array.from({ length: 40 }, (_, i) => g.labels(String(i)));
+  held.forEach((child, i) => child.set(i));
+  for (let i = 0; i < 38; i++) g.remove(String(i)); // compacts on the way
+  held[39].inc(100); // a live child still counts in the metric...
+  held[0].set(-1); // ...a removed one, apart
+  assert.equal(g.labels("39"), held[39], "labels() still returns the held child");
+  assert.deepEqual(
+    (await registry.metrics()).split("\n").filter((line) => line.startsWith("g_churn{")),
+    ['g_churn{id="38"} 38.0', 'g_churn{id="39"} 139.0'],
+  );
+  assert.equal(held[0].value, -1);
+});
