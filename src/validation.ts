@@ -125,8 +125,7 @@ export function validateLabelName(name: unknown, metricName?: string): asserts n
   if (!(typeof name === "string" && LEGACY_LABEL_NAME_RE.test(name)) && !isUtf8Name(name)) {
     throw new TypeError(`invalid label name ${JSON.stringify(name)}${where}: it must be ${NAME_RULE}`);
   }
-  // A name that scrapers without UTF-8 support would read as `__…` is reserved as well.
-  if (name.startsWith("__") || escapeName(name, "underscores", "label").startsWith("__")) {
+  if (name.startsWith("__")) {
     throw new TypeError(
       `label name "${name}"${where} is reserved: names starting with "__" are for Prometheus' own use`,
     );
