@@ -123,7 +123,9 @@ export function validateMetricName(name: unknown): asserts name is string {
 export function validateLabelName(name: unknown, metricName?: string): asserts name is string {
   const where = metricName === undefined ? "" : ` of metric "${metricName}"`;
   if (!(typeof name === "string" && LEGACY_LABEL_NAME_RE.test(name)) && !isUtf8Name(name)) {
-    throw new TypeError(`invalid label name ${JSON.stringify(name)}${where}: it must be ${NAME_RULE}`);
+    throw new TypeError(
+      `invalid label name ${JSON.stringify(name)}${where}: it must be ${NAME_RULE}`,
+    );
   }
   if (name.startsWith("__")) {
     throw new TypeError(

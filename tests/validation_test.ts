@@ -4,11 +4,11 @@ import {
   Counter,
   Enum,
   exponentialBuckets,
+  gatewayUrl,
   Gauge,
   Histogram,
   Info,
   linearBuckets,
-  gatewayUrl,
   Registry,
   Summary,
 } from "../mod.ts";
@@ -51,7 +51,8 @@ Deno.test("invalid, reserved and repeated label names", () => {
   // UTF-8 label names are fine, unless scrapers without UTF-8 support would read two as one.
   new Counter({ name: "c", help: "h", labelNames: ["a:b", "http.method", "日本"], registry });
   throwsWith(
-    () => new Counter({ name: "c", help: "h", labelNames: ["http.method", "http_method"], registry }),
+    () =>
+      new Counter({ name: "c", help: "h", labelNames: ["http.method", "http_method"], registry }),
     TypeError,
     'label names "http.method" and "http_method" of metric "c" would both be "http_method" for ' +
       "scrapers that do not support UTF-8 names",

@@ -10,8 +10,8 @@
 import { formatLabels } from "../format.ts";
 import type { Exemplar, Labels, MetricFamily } from "../model.ts";
 import {
-  EXEMPLAR_MAX_CHARACTERS,
   escapeName,
+  EXEMPLAR_MAX_CHARACTERS,
   validateLabelName,
   validateMetricName,
   validateUnit,
@@ -167,7 +167,9 @@ function problemOfHistogram(
   if (upperBounds[upperBounds.length - 1] !== Infinity) return "the last bucket is not +Inf";
   for (let i = 0; i < upperBounds.length; i++) {
     const bound = upperBounds[i];
-    if (typeof bound !== "number" || bound !== bound) return `bucket bound ${bound} is not a number`;
+    if (typeof bound !== "number" || bound !== bound) {
+      return `bucket bound ${bound} is not a number`;
+    }
     if (i > 0 && !(bound > upperBounds[i - 1])) return "bucket bounds are not increasing";
     const problem = countLike(`bucket count`, bucketCounts[i]);
     if (problem !== undefined) return problem;
@@ -336,7 +338,9 @@ export function checkFamilies(
       options.onInvalid(
         new InvalidFamilyError(
           family.name,
-          `it exposes "${clash}", which metric family "${claimed.get(clash)!.name}" exposes already`,
+          `it exposes "${clash}", which metric family "${
+            claimed.get(clash)!.name
+          }" exposes already`,
         ),
       );
       return;
