@@ -31,7 +31,7 @@ import {
  * });
  * const errors: InvalidFamilyError[] = [];
  * await registry.metrics({ onError: (error) => errors.push(error) }); // "" (jobs dropped)
- * errors[0].message; // 'metric family "jobs" dropped: counter value -1 is negative'
+ * errors[0].message; // 'metric family "jobs" dropped: series {}: counter value -1 is negative'
  * ```
  */
 export class InvalidFamilyError extends TypeError {
