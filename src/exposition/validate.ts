@@ -12,6 +12,7 @@ import type { Exemplar, Labels, MetricFamily } from "../model.ts";
 import {
   escapeName,
   EXEMPLAR_MAX_CHARACTERS,
+  isLegacyLabelName,
   validateLabelName,
   validateMetricName,
   validateUnit,
@@ -117,13 +118,24 @@ function problemOf(family: unknown): string | undefined {
 
 function problemOfLabels(labels: unknown, reserved: string | undefined): string | undefined {
   if (labels === null || typeof labels !== "object") return "a point has no labels object";
-  const escapedNames = new Set<string>();
-  for (const labelName of Object.keys(labels)) {
-    const nameProblem = thrownBy(() => validateLabelName(labelName));
-    if (nameProblem !== undefined) return nameProblem;
+  const names = Object.keys(labels);
+  let allLegacy = true;
+  for (const labelName of names) {
+    if (isLegacyLabelName(labelName) && !labelName.startsWith("__")) {
+      // The common case, checked without the full rule.
+    } else {
+      const nameProblem = thrownBy(() => validateLabelName(labelName));
+      if (nameProblem !== undefined) return nameProblem;
+      allLegacy = false;
+    }
     if (labelName === reserved) return `label name "${labelName}" is reserved for this type`;
-    const value = (labels as Record<string, unknown>)[labelName];
-    if (typeof value !== "string") return `label "${labelName}" is not a string`;
+    if (typeof (labels as Record<string, unknown>)[labelName] !== "string") {
+      return `label "${labelName}" is not a string`;
+    }
+  }
+  if (allLegacy) return undefined;
+  const escapedNames = new Set<string>();
+  for (const labelName of names) {
     const escaped = escapeName(labelName, "underscores", "label");
     if (escapedNames.has(escaped)) {
       return `two label names read as "${escaped}" by scrapers without UTF-8 support`;
