@@ -7,7 +7,7 @@
 
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
-import { checkFamilies, InvalidFamilyError } from "./exposition/validate.ts";
+import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import { Metric, setDefaultRegistry } from "./metrics/base.ts";
 import type { Collector, MetricFamily } from "./model.ts";
 import type { EscapingScheme } from "./validation.ts";
@@ -61,23 +61,6 @@ export function render(
     : renderText(families, escaping);
 }
 
-/** The sample names a family exposes, for `names` filtering. */
-function exposedNames(family: MetricFamily): string[] {
-  const name = family.name;
-  switch (family.type) {
-    case "counter":
-      return [name, name + "_total", name + "_created"];
-    case "histogram":
-      return [name, name + "_bucket", name + "_count", name + "_sum", name + "_created"];
-    case "summary":
-      return [name, name + "_count", name + "_sum", name + "_created"];
-    case "info":
-      return [name, name + "_info"];
-    default:
-      return [name];
-  }
-}
-
 /**
  * Keeps the families that `options.names` asks for (all of them when it gives no names): the
  * `name[]` filter, shared by registries and by anything else that gathers families.
@@ -88,7 +71,9 @@ export function selectFamilies(
 ): MetricFamily[] {
   if (options.names === undefined) return families;
   const wanted = new Set(options.names);
-  return families.filter((family) => exposedNames(family).some((name) => wanted.has(name)));
+  return families.filter((family) =>
+    exposedNames(family.name, family.type).some((name) => wanted.has(name))
+  );
 }
 
 /**

@@ -9,6 +9,7 @@ const LEGACY_METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LEGACY_LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // C0 controls and DEL: valid UTF-8, but no sane name holds them, and a newline in a name is
 // how text is injected into an exposition.
+// deno-lint-ignore no-control-regex
 const CONTROL_CHARACTER_RE = /[\u0000-\u001f\u007f]/;
 
 /** Whether `name` is a metric name of the legacy alphabet, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */

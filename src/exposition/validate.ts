@@ -8,7 +8,7 @@
  */
 
 import { formatLabels } from "../format.ts";
-import type { Exemplar, Labels, MetricFamily } from "../model.ts";
+import type { Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
 import {
   escapeName,
   EXEMPLAR_MAX_CHARACTERS,
@@ -300,13 +300,11 @@ function thrownBy(check: () => void): string | undefined {
 }
 
 /**
- * The names a family claims in the output: its own, its metadata names and its sample names,
- * as scrapers without UTF-8 support read them (the `underscores` escaping, where names can
- * only merge). Two families claiming one name would give two HELP/TYPE blocks for it.
+ * The names a family named `name` exposes: its own, its metadata names and its sample names
+ * (what the `name[]` filter matches, and what two families must not share).
  */
-function claimedNames(family: MetricFamily): string[] {
-  const name = escapeName(family.name, "underscores");
-  switch (family.type) {
+export function exposedNames(name: string, type: MetricType): string[] {
+  switch (type) {
     case "counter":
       return [name, name + "_total", name + "_created"];
     case "histogram":
@@ -318,6 +316,15 @@ function claimedNames(family: MetricFamily): string[] {
     default:
       return [name];
   }
+}
+
+/**
+ * The names a family claims in the output, as scrapers without UTF-8 support read them (the
+ * `underscores` escaping, where names can only merge). Two families claiming one name would
+ * give two HELP/TYPE blocks for it.
+ */
+function claimedNames(family: MetricFamily): string[] {
+  return exposedNames(escapeName(family.name, "underscores"), family.type);
 }
 
 /** Options of {@linkcode checkFamilies}. */
