@@ -169,6 +169,39 @@ function toWellFormed(text: string): string {
 }
 
 /**
+ * Two of `labelNames` that scrapers without UTF-8 support would read as one (both escape to the
+ * same name under `underscores`, as `http.method` and `http_method` do): `[first, second,
+ * escaped]`, or `undefined`. Legacy names escape to themselves, so only a set with a UTF-8 name
+ * is looked at closely.
+ */
+export function escapedNameClash(
+  labelNames: readonly string[],
+): [string, string, string] | undefined {
+  if (labelNames.every(isLegacyLabelName)) return undefined;
+  const seen = new Map<string, string>();
+  for (const labelName of labelNames) {
+    const escaped = escapeName(labelName, "underscores", "label");
+    const first = seen.get(escaped);
+    if (first !== undefined) return [first, labelName, escaped];
+    seen.set(escaped, labelName);
+  }
+  return undefined;
+}
+
+/** Throws a `TypeError` when two of `labelNames` would be one label for an old scraper. */
+export function checkEscapedNamesDistinct(
+  metricName: string,
+  labelNames: readonly string[],
+): void {
+  const clash = escapedNameClash(labelNames);
+  if (clash === undefined) return;
+  throw new TypeError(
+    `label names "${clash[0]}" and "${clash[1]}" of metric "${metricName}" would both be ` +
+      `"${clash[2]}" for scrapers that do not support UTF-8 names`,
+  );
+}
+
+/**
  * Validates a metric's label names: each valid, none repeated, none of `reserved` (such as
  * `le` for histograms). Returns a frozen copy.
  */
@@ -182,7 +215,6 @@ export function validateLabelNames(
     throw new TypeError(`labelNames of metric "${metricName}" must be an array of strings`);
   }
   const seen = new Set<string>();
-  const escapedSeen = new Map<string, string>();
   for (const labelName of labelNames) {
     validateLabelName(labelName, metricName);
     if (reserved.includes(labelName)) {
@@ -196,18 +228,8 @@ export function validateLabelNames(
       throw new TypeError(`label name "${labelName}" is repeated in metric "${metricName}"`);
     }
     seen.add(labelName);
-    // Scrapers without UTF-8 support see names with `_` in place of other characters: two
-    // names that read the same there would make one label twice.
-    const escaped = escapeName(labelName, "underscores", "label");
-    const sameEscaped = escapedSeen.get(escaped);
-    if (sameEscaped !== undefined) {
-      throw new TypeError(
-        `label names "${sameEscaped}" and "${labelName}" of metric "${metricName}" would both ` +
-          `be "${escaped}" for scrapers that do not support UTF-8 names`,
-      );
-    }
-    escapedSeen.set(escaped, labelName);
   }
+  checkEscapedNamesDistinct(metricName, labelNames);
   return Object.freeze([...labelNames]);
 }
 
@@ -272,8 +294,10 @@ export function validateExemplarLabels(
     throw new TypeError(`exemplar of metric "${metricName}" must be an object of labels`);
   }
   let characters = 0;
+  let allLegacy = true;
   for (const labelName in exemplarLabels) {
     validateLabelName(labelName, metricName);
+    if (allLegacy && !isLegacyLabelName(labelName)) allLegacy = false;
     const labelValue = exemplarLabels[labelName];
     if (typeof labelValue !== "string") {
       throw new TypeError(
@@ -282,6 +306,7 @@ export function validateExemplarLabels(
     }
     characters += codePointLength(labelName) + codePointLength(labelValue);
   }
+  if (!allLegacy) checkEscapedNamesDistinct(metricName, Object.keys(exemplarLabels));
   if (characters > EXEMPLAR_MAX_CHARACTERS) {
     throw new RangeError(
       `exemplar labels of metric "${metricName}" have ${characters} characters, ` +

@@ -448,3 +448,21 @@ Deno.test("timing and counting decorators refuse anything but a method", () => {
   const wrap = g.trackInProgress() as unknown as (fn: () => number, index: number) => () => number;
   assert.deepEqual([() => 1].map(wrap).map((fn) => fn()), [1]);
 });
+
+Deno.test("info and exemplar labels that an old scraper would read as one are refused", () => {
+  const build = new Info({ name: "build", help: "h", labelNames: ["git.sha"], registry });
+  throwsWith(
+    () => build.labels("abc").info({ git_sha: "def" }),
+    TypeError,
+    'label names "git.sha" and "git_sha" of metric "build" would both be "git_sha" for scrapers ' +
+      "that do not support UTF-8 names",
+  );
+  build.labels("abc").info({ "git.branch": "main" });
+  const jobs = new Counter({ name: "jobs", help: "h", registry });
+  throwsWith(
+    () => jobs.inc(1, { "trace.id": "a", trace_id: "b" }),
+    TypeError,
+    /label names "trace.id" and "trace_id" of metric "jobs" would both be "trace_id"/,
+  );
+  jobs.inc(1, { "trace.id": "a" });
+});

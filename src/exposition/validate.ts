@@ -10,6 +10,7 @@
 import { formatLabels } from "../format.ts";
 import type { Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
 import {
+  escapedNameClash,
   escapeName,
   EXEMPLAR_MAX_CHARACTERS,
   isLegacyLabelName,
@@ -134,15 +135,11 @@ function problemOfLabels(labels: unknown, reserved: string | undefined): string 
     }
   }
   if (allLegacy) return undefined;
-  const escapedNames = new Set<string>();
-  for (const labelName of names) {
-    const escaped = escapeName(labelName, "underscores", "label");
-    if (escapedNames.has(escaped)) {
-      return `two label names read as "${escaped}" by scrapers without UTF-8 support`;
-    }
-    escapedNames.add(escaped);
-  }
-  return undefined;
+  const clash = escapedNameClash(names);
+  return clash === undefined
+    ? undefined
+    : `label names "${clash[0]}" and "${clash[1]}" both read as "${clash[2]}" by scrapers ` +
+      `without UTF-8 support`;
 }
 
 // deno-lint-ignore no-explicit-any

@@ -5,7 +5,7 @@
  */
 
 import type { InfoFamily, Labels } from "../model.ts";
-import { validateLabelName, wellFormed } from "../validation.ts";
+import { checkEscapedNamesDistinct, validateLabelName, wellFormed } from "../validation.ts";
 import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 
 /** Options of an {@linkcode Info}: the common ones; `unit` is not allowed. */
@@ -58,6 +58,10 @@ export class InfoChild {
       }
       info[labelName] = wellFormed(labelValue);
     }
+    checkEscapedNamesDistinct(this.#metricName, [
+      ...Object.keys(this.labels),
+      ...Object.keys(info),
+    ]);
     this.#info = Object.freeze(info);
     this.#exposedLabels = Object.freeze({ ...this.labels, ...info });
   }
