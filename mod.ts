@@ -103,7 +103,10 @@ export {
 } from "./src/push/pusher.ts";
 
 // --- Pull mode: content negotiation, /metrics handler and server, runtime metrics ---
-export { negotiateFormat } from "./src/exposition/negotiate.ts";
+export { negotiateEscaping, negotiateFormat } from "./src/exposition/negotiate.ts";
+export { escapeName, type EscapingScheme } from "./src/validation.ts";
+export { escapeFamily } from "./src/exposition/escaping.ts";
+export { InvalidFamilyError, validateFamily } from "./src/exposition/validate.ts";
 export {
   type FormatChoice,
   metricsHandler,

@@ -5,6 +5,7 @@
  */
 
 import type { HistogramPoint, Labels, StateSetPoint, SummaryPoint } from "./model.ts";
+import { isLegacyLabelName, wellFormed } from "./validation.ts";
 
 /**
  * Formats a sample value the way Prometheus' official Python and Go clients do: `2.0`, `0.149`,
@@ -75,11 +76,30 @@ export function escapeLabelValue(value: string): string {
 }
 
 /**
- * Replaces lone UTF-16 surrogates with U+FFFD so that the output is always valid UTF-8 (a
- * lone surrogate has no UTF-8 encoding; TextEncoder would do the same at the last moment).
+ * A label name as written inside `{…}`: as it is when in the legacy alphabet, else quoted like a
+ * value (`"http.method"`), as the UTF-8 text formats of Prometheus 3 write it. Names reach
+ * exposition quoted only under the `allow-utf-8` escaping: the other schemes rename them first.
  */
-function wellFormed(text: string): string {
-  return text.isWellFormed() ? text : text.toWellFormed();
+export function formatLabelName(name: string): string {
+  return isLegacyLabelName(name) ? name : '"' + escapeLabelValue(name) + '"';
+}
+
+/**
+ * A metric name as written in `# HELP`, `# TYPE` and `# UNIT` lines: quoted when `quoted` (a
+ * name outside the legacy alphabet under the `allow-utf-8` escaping).
+ */
+export function formatMetricName(name: string, quoted: boolean): string {
+  return quoted ? '"' + escapeLabelValue(name) + '"' : name;
+}
+
+/**
+ * The start of a sample line, `name{a="1"}`, or `{"my.name",a="1"}` when the name must be quoted.
+ * `labelText` is empty or starts with `{`.
+ */
+export function seriesText(sampleName: string, labelText: string, quoted: boolean): string {
+  if (!quoted) return sampleName + labelText;
+  const quotedName = '"' + escapeLabelValue(sampleName) + '"';
+  return labelText === "" ? "{" + quotedName + "}" : "{" + quotedName + "," + labelText.slice(1);
 }
 
 /** Compares label names by UTF-16 code units, which is code-point order for these ASCII names. */
@@ -141,6 +161,10 @@ class LabelSourceStamp extends ReturnsGiven {
     return stamped.#source.textOf(stamped.#slot);
   }
 
+  static sourceOf(labels: Labels): LabelTextSource | undefined {
+    return #source in labels ? (labels as unknown as LabelSourceStamp).#source : undefined;
+  }
+
   static splitOf(labels: Labels, extraName: string): LabelSplit | undefined {
     if (!(#source in labels)) return undefined;
     const stamped = labels as unknown as LabelSourceStamp;
@@ -161,6 +185,14 @@ export function withLabelSource(
 ): Labels {
   new LabelSourceStamp(labels, source, slot);
   return labels;
+}
+
+/**
+ * The label text source attached to `labels` by `withLabelSource`, if any: every labels object
+ * from one source has the same label names.
+ */
+export function labelSourceOf(labels: Labels): LabelTextSource | undefined {
+  return LabelSourceStamp.sourceOf(labels);
 }
 
 /** `{a="1",b="2"}` (names sorted), or an empty string for no labels. */
@@ -191,7 +223,7 @@ function formatLabelPairs(labels: Labels, names: readonly string[]): string {
 }
 
 function formatPair(labels: Labels, name: string): string {
-  return name + '="' + escapeLabelValue(labels[name]) + '"';
+  return formatLabelName(name) + '="' + escapeLabelValue(labels[name]) + '"';
 }
 
 /** Formats `labels` plus one extra label named `extraName`, split around the extra value. */
@@ -200,19 +232,20 @@ export function formatLabelsSplit(labels: Labels, extraName: string): LabelSplit
   if (stamped !== undefined) return stamped;
   if (Object.hasOwn(labels, extraName)) return splitWithout(labels, extraName);
   const text = formatLabels(labels);
-  if (text === "") return { before: "{" + extraName + '="', after: '"}' };
+  const extraOpening = formatLabelName(extraName) + '="';
+  if (text === "") return { before: "{" + extraOpening, after: '"}' };
   // The extra pair goes after every pair whose name sorts before it; each such pair takes its
   // formatted length plus a comma, after the opening brace.
   let cut = 1;
   for (const name in labels) {
     if (name < extraName && Object.hasOwn(labels, name)) {
-      cut += name.length + escapeLabelValue(labels[name]).length + 4;
+      cut += formatPair(labels, name).length + 1;
     }
   }
   if (cut === text.length) {
-    return { before: text.slice(0, -1) + "," + extraName + '="', after: '"}' };
+    return { before: text.slice(0, -1) + "," + extraOpening, after: '"}' };
   }
-  return { before: text.slice(0, cut) + extraName + '="', after: '",' + text.slice(cut) };
+  return { before: text.slice(0, cut) + extraOpening, after: '",' + text.slice(cut) };
 }
 
 /** The split of a label set that has a label named like the extra one, which it replaces. */
@@ -224,7 +257,7 @@ function splitWithout(labels: Labels, extraName: string): LabelSplit {
     if (name > extraName) after += "," + formatPair(labels, name);
     else before += formatPair(labels, name) + ",";
   }
-  return { before: before + extraName + '="', after: after + "}" };
+  return { before: before + formatLabelName(extraName) + '="', after: after + "}" };
 }
 
 /**
@@ -279,11 +312,17 @@ export function hasSum(point: HistogramPoint): boolean {
  * Adds a summary series' quantile samples, `name{…,quantile="0.5"} value`: the same lines in
  * both text formats.
  */
-export function addQuantileLines(out: TextBuilder, name: string, point: SummaryPoint): void {
+export function addQuantileLines(
+  out: TextBuilder,
+  name: string,
+  point: SummaryPoint,
+  quoted = false,
+): void {
   if (point.quantiles.length === 0) return;
   const { before, after } = formatLabelsSplit(point.labels, "quantile");
+  const prefix = seriesText(name, before, quoted);
   for (const { quantile, value } of point.quantiles) {
-    out.add(name + before + formatFloat(quantile) + after + " " + formatFloat(value) + "\n");
+    out.add(prefix + formatFloat(quantile) + after + " " + formatFloat(value) + "\n");
   }
 }
 
@@ -291,11 +330,17 @@ export function addQuantileLines(out: TextBuilder, name: string, point: SummaryP
  * Adds a state set series' samples, one per state with the state in the label named after the
  * family, 1 for the current state and 0 for the others: the same lines in both text formats.
  */
-export function addStateLines(out: TextBuilder, name: string, point: StateSetPoint): void {
+export function addStateLines(
+  out: TextBuilder,
+  name: string,
+  point: StateSetPoint,
+  quoted = false,
+): void {
   const { before, after } = formatLabelsSplit(point.labels, name);
+  const prefix = seriesText(name, before, quoted);
   for (const state of point.states) {
     out.add(
-      name + before + escapeLabelValue(state.name) + after + (state.enabled ? " 1.0\n" : " 0.0\n"),
+      prefix + escapeLabelValue(state.name) + after + (state.enabled ? " 1.0\n" : " 0.0\n"),
     );
   }
 }

@@ -7,8 +7,10 @@
 
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
-import { setDefaultRegistry } from "./metrics/base.ts";
+import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
+import { Metric, setDefaultRegistry } from "./metrics/base.ts";
 import type { Collector, MetricFamily } from "./model.ts";
+import type { EscapingScheme } from "./validation.ts";
 
 /** The wire formats a registry renders: Prometheus text 0.0.4 or OpenMetrics 1.0. */
 export type ExpositionFormat = "text" | "openmetrics";
@@ -20,12 +22,24 @@ export interface CollectOptions {
    * `foo_total` or `foo_bucket`), like the Python client's `name[]` filter.
    */
   readonly names?: Iterable<string>;
+  /**
+   * Called with each family dropped because it cannot be exposed (from a custom collector: a
+   * bad name, a negative counter, a histogram without `+Inf`, a name another family has…), once
+   * per streak: a family that stays bad is reported again only after it was good in between.
+   * Defaults to `console.error`.
+   */
+  readonly onError?: (error: InvalidFamilyError) => void;
 }
 
 /** Options of {@linkcode Registry.metrics}. */
 export interface MetricsOptions extends CollectOptions {
   /** `"text"` (0.0.4, the default) or `"openmetrics"`. */
   readonly format?: ExpositionFormat;
+  /**
+   * How names outside the legacy alphabet are written: `"underscores"` (the default),
+   * `"dots"`, `"values"`, or `"allow-utf-8"` (quoted as they are).
+   */
+  readonly escaping?: EscapingScheme;
 }
 
 /** The `Content-Type` of each format. */
@@ -33,26 +47,18 @@ export function contentTypeOf(format: ExpositionFormat): string {
   return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
 }
 
-/** Renders families in the given format. */
-export function render(families: readonly MetricFamily[], format: ExpositionFormat): string {
-  return format === "openmetrics" ? renderOpenMetrics(families) : renderText(families);
-}
-
-/** The sample names a family exposes, for `names` filtering. */
-function exposedNames(family: MetricFamily): string[] {
-  const name = family.name;
-  switch (family.type) {
-    case "counter":
-      return [name, name + "_total", name + "_created"];
-    case "histogram":
-      return [name, name + "_bucket", name + "_count", name + "_sum", name + "_created"];
-    case "summary":
-      return [name, name + "_count", name + "_sum", name + "_created"];
-    case "info":
-      return [name, name + "_info"];
-    default:
-      return [name];
-  }
+/**
+ * Renders families in the given format, writing names outside the legacy alphabet as
+ * `escaping` says (default `underscores`).
+ */
+export function render(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+  escaping?: EscapingScheme,
+): string {
+  return format === "openmetrics"
+    ? renderOpenMetrics(families, escaping)
+    : renderText(families, escaping);
 }
 
 /**
@@ -65,7 +71,9 @@ export function selectFamilies(
 ): MetricFamily[] {
   if (options.names === undefined) return families;
   const wanted = new Set(options.names);
-  return families.filter((family) => exposedNames(family).some((name) => wanted.has(name)));
+  return families.filter((family) =>
+    exposedNames(family.name, family.type).some((name) => wanted.has(name))
+  );
 }
 
 /**
@@ -133,21 +141,75 @@ export class Registry {
     return [...this.#collectors];
   }
 
-  /** Gathers fresh snapshots from every collector, awaiting async ones. */
+  /**
+   * Gathers fresh snapshots from every collector, awaiting async ones. Families from custom
+   * collectors are validated; a bad one is dropped and reported to `options.onError` (see
+   * {@linkcode CollectOptions.onError}), and the others are still returned.
+   */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
     const families: MetricFamily[] = [];
+    const trusted = new Set<MetricFamily>();
+    const problems: InvalidFamilyError[] = [];
     for (const collector of this.#collectors) {
       const collected = collector.collect();
       const resolved = collected instanceof Promise ? await collected : collected;
-      for (const family of resolved) families.push(family);
+      if (!Array.isArray(resolved)) {
+        problems.push(
+          new InvalidFamilyError(
+            "(collector)",
+            `a collector returned ${typeof resolved}, not an array of families`,
+          ),
+        );
+        continue;
+      }
+      // A metric's own families are valid by construction: only their names are checked.
+      const isMetric = collector instanceof Metric;
+      for (const family of resolved) {
+        families.push(family);
+        if (isMetric) trusted.add(family);
+      }
     }
-    return selectFamilies(families, options);
+    const kept = checkFamilies(families, { trusted, onInvalid: (error) => problems.push(error) });
+    this.#reportOncePerStreak(problems, options.onError ?? reportToConsole);
+    return selectFamilies(kept, options);
   }
 
-  /** Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`. */
-  async metrics(options: MetricsOptions = {}): Promise<string> {
-    return render(await this.collect(options), options.format ?? "text");
+  // ---- Invalid families: reported once per streak (trust) ----
+  // Per reporter, the messages reported at its last collection: a family that stays bad is
+  // not reported at every scrape.
+  readonly #reportedTo = new WeakMap<(error: InvalidFamilyError) => void, Set<string>>();
+
+  #reportOncePerStreak(
+    problems: readonly InvalidFamilyError[],
+    report: (error: InvalidFamilyError) => void,
+  ): void {
+    const previous = this.#reportedTo.get(report);
+    if (problems.length === 0 && previous === undefined) return;
+    const current = new Set<string>();
+    for (const problem of problems) {
+      current.add(problem.message);
+      if (previous?.has(problem.message)) continue;
+      try {
+        report(problem);
+      } catch {
+        // A failing reporter must not fail the scrape.
+      }
+    }
+    if (current.size === 0) this.#reportedTo.delete(report);
+    else this.#reportedTo.set(report, current);
   }
+
+  /**
+   * Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`; names outside
+   * the legacy alphabet as `escaping` says (default `underscores`).
+   */
+  async metrics(options: MetricsOptions = {}): Promise<string> {
+    return render(await this.collect(options), options.format ?? "text", options.escaping);
+  }
+}
+
+function reportToConsole(error: InvalidFamilyError): void {
+  console.error(error.message);
 }
 
 /** The registry metrics join when no `registry` option is given. */

@@ -5,24 +5,127 @@
  * @module
  */
 
-const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const LEGACY_METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LEGACY_LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// C0 controls and DEL: valid UTF-8, but no sane name holds them, and a newline in a name is
+// how text is injected into an exposition.
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTER_RE = /[\u0000-\u001f\u007f]/;
 
-/** Throws a `TypeError` unless `name` is a valid Prometheus metric name. */
+/** Whether `name` is a metric name of the legacy alphabet, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+export function isLegacyMetricName(name: string): boolean {
+  return LEGACY_METRIC_NAME_RE.test(name);
+}
+
+/** Whether `name` is a label name of the legacy alphabet, `[a-zA-Z_][a-zA-Z0-9_]*`. */
+export function isLegacyLabelName(name: string): boolean {
+  return LEGACY_LABEL_NAME_RE.test(name);
+}
+
+/**
+ * How names outside the legacy alphabet are written for a scraper (Prometheus' "UTF-8 escaping
+ * schemes", negotiated with `escaping=` in `Accept`):
+ *
+ * - `allow-utf-8`: as they are (quoted where the format needs it);
+ * - `underscores`: every character outside the legacy alphabet becomes `_` (the default for
+ *   scrapers that do not say);
+ * - `dots`: `.` becomes `_dot_`, `_` becomes `__`, any other such character `__`;
+ * - `values`: `U__`, then `_` becomes `__` and any other such character `_<hex code point>_`.
+ *
+ * Names already in the legacy alphabet are never changed, whatever the scheme (as
+ * client_golang's `EscapeMetricFamily` does), so legacy output stays byte for byte the same.
+ */
+export type EscapingScheme = "allow-utf-8" | "underscores" | "dots" | "values";
+
+/** Every {@linkcode EscapingScheme}, for parsing and validation. */
+export const ESCAPING_SCHEMES: readonly EscapingScheme[] = Object.freeze([
+  "allow-utf-8",
+  "underscores",
+  "dots",
+  "values",
+]);
+
+/**
+ * Writes `name` in the legacy alphabet as `scheme` says (see {@linkcode EscapingScheme}); a
+ * legacy name, or any name under `allow-utf-8`, is returned as it is. `kind` picks the alphabet:
+ * metric names may hold `:`, label names may not.
+ *
+ * @example
+ * ```ts
+ * import { escapeName } from "./mod.ts";
+ * escapeName("http.server.duration", "underscores"); // "http_server_duration"
+ * escapeName("http.server_duration", "dots"); // "http_dot_server__duration"
+ * escapeName("http.server", "values"); // "U__http_2e_server"
+ * ```
+ */
+export function escapeName(
+  name: string,
+  scheme: EscapingScheme,
+  kind: "metric" | "label" = "metric",
+): string {
+  const legacy = kind === "metric" ? isLegacyMetricName(name) : isLegacyLabelName(name);
+  if (legacy || scheme === "allow-utf-8" || name === "") return name;
+  const allowsColon = kind === "metric";
+  let escaped = scheme === "values" ? "U__" : "";
+  let position = 0;
+  for (const character of name) {
+    const codePoint = character.codePointAt(0)!;
+    const isLegal = isLegacyCharacter(codePoint, position === 0, allowsColon);
+    position++;
+    if (scheme === "underscores") {
+      escaped += isLegal ? character : "_";
+    } else if (character === "_") {
+      escaped += "__";
+    } else if (isLegal) {
+      escaped += character;
+    } else if (scheme === "dots") {
+      escaped += character === "." ? "_dot_" : "__";
+    } else {
+      const isScalar = codePoint < 0xd800 || (codePoint > 0xdfff && codePoint <= 0x10ffff);
+      escaped += isScalar ? "_" + codePoint.toString(16) + "_" : "_FFFD_";
+    }
+  }
+  return escaped;
+}
+
+function isLegacyCharacter(codePoint: number, first: boolean, allowsColon: boolean): boolean {
+  return (codePoint >= 0x61 && codePoint <= 0x7a) || (codePoint >= 0x41 && codePoint <= 0x5a) ||
+    codePoint === 0x5f || (allowsColon && codePoint === 0x3a) ||
+    (!first && codePoint >= 0x30 && codePoint <= 0x39);
+}
+
+/**
+ * Whether `name` is a valid name under the UTF-8 rules of Prometheus 3: a non-empty string that
+ * encodes as UTF-8 (no lone surrogate). Control characters are refused as well.
+ */
+function isUtf8Name(name: unknown): name is string {
+  return typeof name === "string" && name !== "" && isWellFormed(name) &&
+    !CONTROL_CHARACTER_RE.test(name);
+}
+
+const NAME_RULE = "a non-empty UTF-8 string without control characters";
+
+/**
+ * Throws a `TypeError` unless `name` is a valid metric name: any non-empty UTF-8 string without
+ * control characters (Prometheus 3). Names outside the legacy alphabet `[a-zA-Z_:][a-zA-Z0-9_:]*`
+ * are escaped or quoted at exposition, as the scraper negotiates.
+ */
 export function validateMetricName(name: unknown): asserts name is string {
-  if (typeof name !== "string" || !METRIC_NAME_RE.test(name)) {
-    throw new TypeError(
-      `invalid metric name ${JSON.stringify(name)}: it must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
-    );
+  if (typeof name === "string" && LEGACY_METRIC_NAME_RE.test(name)) return;
+  if (!isUtf8Name(name)) {
+    throw new TypeError(`invalid metric name ${JSON.stringify(name)}: it must be ${NAME_RULE}`);
   }
 }
 
-/** Throws a `TypeError` unless `name` is a valid, non-reserved label name. */
+/**
+ * Throws a `TypeError` unless `name` is a valid, non-reserved label name: any non-empty UTF-8
+ * string without control characters that does not start with `__`.
+ */
 export function validateLabelName(name: unknown, metricName?: string): asserts name is string {
   const where = metricName === undefined ? "" : ` of metric "${metricName}"`;
-  if (typeof name !== "string" || !LABEL_NAME_RE.test(name)) {
+  if (!(typeof name === "string" && LEGACY_LABEL_NAME_RE.test(name)) && !isUtf8Name(name)) {
     throw new TypeError(
-      `invalid label name ${JSON.stringify(name)}${where}: it must match [a-zA-Z_][a-zA-Z0-9_]*`,
+      `invalid label name ${JSON.stringify(name)}${where}: it must be ${NAME_RULE}`,
     );
   }
   if (name.startsWith("__")) {
@@ -30,6 +133,72 @@ export function validateLabelName(name: unknown, metricName?: string): asserts n
       `label name "${name}"${where} is reserved: names starting with "__" are for Prometheus' own use`,
     );
   }
+}
+
+/**
+ * The one rule for text that becomes a label value or a help text: lone UTF-16 surrogates
+ * (which have no UTF-8 encoding) become U+FFFD on entry, so that `"/a\ud800"` and `"/a\udbff"`
+ * are one series, exposed once, rather than two series printed as the same line. A well-formed
+ * string is returned as it is (no copy).
+ */
+export function wellFormed(text: string): string {
+  return isWellFormed(text) ? text : toWellFormed(text);
+}
+
+/** A copy of `labels` whose values went through {@linkcode wellFormed}. */
+export function wellFormedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  const copy: Record<string, string> = {};
+  for (const name of Object.keys(labels)) copy[name] = wellFormed(labels[name]);
+  return copy;
+}
+
+// `isWellFormed`/`toWellFormed` are ES2024; older engines get the same result from a regex.
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const hasWellFormed = typeof String.prototype.isWellFormed === "function" &&
+  typeof String.prototype.toWellFormed === "function";
+
+/** Whether `text` has no lone surrogate (encodes as UTF-8 without loss). */
+export function isWellFormed(text: string): boolean {
+  if (hasWellFormed) return text.isWellFormed();
+  LONE_SURROGATE_RE.lastIndex = 0;
+  return !LONE_SURROGATE_RE.test(text);
+}
+
+function toWellFormed(text: string): string {
+  return hasWellFormed ? text.toWellFormed() : text.replace(LONE_SURROGATE_RE, "\ufffd");
+}
+
+/**
+ * Two of `labelNames` that scrapers without UTF-8 support would read as one (both escape to the
+ * same name under `underscores`, as `http.method` and `http_method` do): `[first, second,
+ * escaped]`, or `undefined`. Legacy names escape to themselves, so only a set with a UTF-8 name
+ * is looked at closely.
+ */
+export function escapedNameClash(
+  labelNames: readonly string[],
+): [string, string, string] | undefined {
+  if (labelNames.every(isLegacyLabelName)) return undefined;
+  const seen = new Map<string, string>();
+  for (const labelName of labelNames) {
+    const escaped = escapeName(labelName, "underscores", "label");
+    const first = seen.get(escaped);
+    if (first !== undefined) return [first, labelName, escaped];
+    seen.set(escaped, labelName);
+  }
+  return undefined;
+}
+
+/** Throws a `TypeError` when two of `labelNames` would be one label for an old scraper. */
+export function checkEscapedNamesDistinct(
+  metricName: string,
+  labelNames: readonly string[],
+): void {
+  const clash = escapedNameClash(labelNames);
+  if (clash === undefined) return;
+  throw new TypeError(
+    `label names "${clash[0]}" and "${clash[1]}" of metric "${metricName}" would both be ` +
+      `"${clash[2]}" for scrapers that do not support UTF-8 names`,
+  );
 }
 
 /**
@@ -60,6 +229,7 @@ export function validateLabelNames(
     }
     seen.add(labelName);
   }
+  checkEscapedNamesDistinct(metricName, labelNames);
   return Object.freeze([...labelNames]);
 }
 
@@ -124,8 +294,10 @@ export function validateExemplarLabels(
     throw new TypeError(`exemplar of metric "${metricName}" must be an object of labels`);
   }
   let characters = 0;
+  let allLegacy = true;
   for (const labelName in exemplarLabels) {
     validateLabelName(labelName, metricName);
+    if (allLegacy && !isLegacyLabelName(labelName)) allLegacy = false;
     const labelValue = exemplarLabels[labelName];
     if (typeof labelValue !== "string") {
       throw new TypeError(
@@ -134,6 +306,7 @@ export function validateExemplarLabels(
     }
     characters += codePointLength(labelName) + codePointLength(labelValue);
   }
+  if (!allLegacy) checkEscapedNamesDistinct(metricName, Object.keys(exemplarLabels));
   if (characters > EXEMPLAR_MAX_CHARACTERS) {
     throw new RangeError(
       `exemplar labels of metric "${metricName}" have ${characters} characters, ` +

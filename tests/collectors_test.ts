@@ -114,7 +114,7 @@ Deno.test("prefix is prepended to every name; a bad prefix is a TypeError", asyn
   assert.match(await registry.metrics(), /^myapp_deno_info\{/m);
 
   assert.throws(
-    () => collectDefaultMetrics({ registry: new Registry(), prefix: "1bad-" }),
+    () => collectDefaultMetrics({ registry: new Registry(), prefix: "bad\n" }),
     TypeError,
   );
   // @ts-expect-error: wrong type on purpose

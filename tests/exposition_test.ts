@@ -3,9 +3,15 @@ import assert from "node:assert/strict";
 import {
   Counter,
   Enum,
+  escapeName,
+  type EscapingScheme,
+  gatewayUrl,
   Gauge,
   Histogram,
   Info,
+  type MetricFamily,
+  metricsHandler,
+  negotiateEscaping,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
   Registry,
@@ -461,5 +467,225 @@ legacy_value{app="a",zone="b"} 3.0
 legacy_value{app="a",zone="b"} 3.0
 # EOF
 `,
+  );
+});
+
+// ---- UTF-8 names (Prometheus 3): escaping schemes, quoting, negotiation ----
+
+Deno.test("escapeName: each scheme as the Prometheus escaping spec writes it", () => {
+  const table: [string, EscapingScheme, string][] = [
+    // Legacy names never change, whatever the scheme.
+    ["my_metric:rate5m", "underscores", "my_metric:rate5m"],
+    ["my_metric", "dots", "my_metric"],
+    ["my_metric", "values", "my_metric"],
+    ["http.server.request.duration", "allow-utf-8", "http.server.request.duration"],
+    // underscores: every character outside [a-zA-Z0-9_:] (a digit only after the first) is `_`.
+    ["http.server.request.duration", "underscores", "http_server_request_duration"],
+    ["metric.name/with/slashes", "underscores", "metric_name_with_slashes"],
+    ["1st", "underscores", "_st"],
+    ["日本", "underscores", "__"],
+    ["😀x", "underscores", "_x"], // one code point, one underscore
+    // dots: `.` is `_dot_`, `_` is `__`, anything else outside the alphabet `__`.
+    ["http.server_duration", "dots", "http_dot_server__duration"],
+    ["a-b", "dots", "a__b"],
+    // values: `U__`, `_` doubled, anything else as `_<hex code point>_`.
+    ["http.server", "values", "U__http_2e_server"],
+    ["a_b.c", "values", "U__a__b_2e_c"],
+    ["日", "values", "U___65e5_"],
+    ["1a", "values", "U___31_a"],
+    ["😀", "values", "U___1f600_"],
+  ];
+  for (const [name, scheme, expected] of table) {
+    assert.equal(escapeName(name, scheme), expected, `${name} with ${scheme}`);
+  }
+  // Label names have no `:` in the legacy alphabet.
+  assert.equal(escapeName("a:b", "underscores"), "a:b");
+  assert.equal(escapeName("a:b", "underscores", "label"), "a_b");
+});
+
+/** A registry with UTF-8 metric and label names, next to a legacy one. */
+function utf8Registry(): Registry {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: "http.server.requests",
+    help: "requests",
+    labelNames: ["http.method"],
+    registry,
+  });
+  requests.labels("GET").inc(2);
+  const duration = new Histogram({ name: "req.dur", help: "d", buckets: [1], registry });
+  duration.observe(0.5);
+  const legacy = new Gauge({ name: "legacy_gauge", help: "g", labelNames: ["a.b"], registry });
+  legacy.labels("x").set(1);
+  return registry;
+}
+
+/** The 0.0.4 text of `utf8Registry()` with the names as a scheme writes them. */
+function utf8Text(requests: string, method: string, duration: string, ab: string): string {
+  return [
+    `# HELP ${requests}_total requests`,
+    `# TYPE ${requests}_total counter`,
+    `${requests}_total{${method}="GET"} 2.0`,
+    `# HELP ${duration} d`,
+    `# TYPE ${duration} histogram`,
+    `${duration}_bucket{le="1.0"} 1.0`,
+    `${duration}_bucket{le="+Inf"} 1.0`,
+    `${duration}_count 1.0`,
+    `${duration}_sum 0.5`,
+    "# HELP legacy_gauge g",
+    "# TYPE legacy_gauge gauge",
+    `legacy_gauge{${ab}="x"} 1.0`,
+    "",
+  ].join("\n");
+}
+
+Deno.test("UTF-8 names in the text format under each escaping scheme", async () => {
+  const registry = utf8Registry();
+  const expected = utf8Text("http_server_requests", "http_method", "req_dur", "a_b");
+  assert.equal(await registry.metrics(), expected); // underscores is the default
+  assert.equal(await registry.metrics({ escaping: "underscores" }), expected);
+  assert.equal(
+    await registry.metrics({ escaping: "dots" }),
+    utf8Text("http_dot_server_dot_requests", "http_dot_method", "req_dot_dur", "a_dot_b"),
+  );
+  assert.equal(
+    await registry.metrics({ escaping: "values" }),
+    utf8Text("U__http_2e_server_2e_requests", "U__http_2e_method", "U__req_2e_dur", "U__a_2e_b"),
+  );
+  assert.equal(
+    await registry.metrics({ escaping: "allow-utf-8" }),
+    [
+      '# HELP "http.server.requests_total" requests',
+      '# TYPE "http.server.requests_total" counter',
+      '{"http.server.requests_total","http.method"="GET"} 2.0',
+      '# HELP "req.dur" d',
+      '# TYPE "req.dur" histogram',
+      '{"req.dur_bucket",le="1.0"} 1.0',
+      '{"req.dur_bucket",le="+Inf"} 1.0',
+      '{"req.dur_count"} 1.0',
+      '{"req.dur_sum"} 0.5',
+      "# HELP legacy_gauge g",
+      "# TYPE legacy_gauge gauge",
+      'legacy_gauge{"a.b"="x"} 1.0',
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("UTF-8 names in OpenMetrics, every type, quoted under allow-utf-8", () => {
+  const families: MetricFamily[] = [
+    {
+      type: "counter",
+      name: "jobs.done",
+      help: "h",
+      points: [{
+        labels: { "job.kind": 'say "hi"' },
+        value: 1,
+        exemplar: { labels: { "trace.id": "a" }, value: 1 },
+      }],
+    },
+    {
+      type: "summary",
+      name: "rpc.latency",
+      help: "h",
+      unit: "seconds",
+      points: [{ labels: {}, count: 1, sum: 2, quantiles: [{ quantile: 0.5, value: 2 }] }],
+    },
+    { type: "info", name: "build.version", help: "h", points: [{ labels: { "git.sha": "abc" } }] },
+    {
+      type: "stateset",
+      name: "disk.state",
+      help: "h",
+      points: [{ labels: { disk: "sda" }, states: [{ name: "ok", enabled: true }] }],
+    },
+  ];
+  assert.equal(
+    renderOpenMetrics(families, "allow-utf-8"),
+    [
+      '# HELP "jobs.done" h',
+      '# TYPE "jobs.done" counter',
+      '{"jobs.done_total","job.kind"="say \\"hi\\""} 1.0 # {"trace.id"="a"} 1.0',
+      '# HELP "rpc.latency" h',
+      '# TYPE "rpc.latency" summary',
+      '# UNIT "rpc.latency" seconds',
+      '{"rpc.latency",quantile="0.5"} 2.0',
+      '{"rpc.latency_count"} 1.0',
+      '{"rpc.latency_sum"} 2.0',
+      '# HELP "build.version" h',
+      '# TYPE "build.version" info',
+      '{"build.version_info","git.sha"="abc"} 1.0',
+      '# HELP "disk.state" h',
+      '# TYPE "disk.state" stateset',
+      '{"disk.state",disk="sda","disk.state"="ok"} 1.0',
+      "# EOF",
+      "",
+    ].join("\n"),
+  );
+  // The same families for a scraper without UTF-8 support.
+  assert.equal(
+    renderOpenMetrics(families),
+    [
+      "# HELP jobs_done h",
+      "# TYPE jobs_done counter",
+      'jobs_done_total{job_kind="say \\"hi\\""} 1.0 # {trace_id="a"} 1.0',
+      "# HELP rpc_latency h",
+      "# TYPE rpc_latency summary",
+      "# UNIT rpc_latency seconds",
+      'rpc_latency{quantile="0.5"} 2.0',
+      "rpc_latency_count 1.0",
+      "rpc_latency_sum 2.0",
+      "# HELP build_version h",
+      "# TYPE build_version info",
+      'build_version_info{git_sha="abc"} 1.0',
+      "# HELP disk_state h",
+      "# TYPE disk_state stateset",
+      'disk_state{disk="sda",disk_state="ok"} 1.0',
+      "# EOF",
+      "",
+    ].join("\n"),
+  );
+});
+
+Deno.test("the handler answers with the escaping the scraper negotiates", async () => {
+  const handle = metricsHandler({ registry: utf8Registry() });
+  const scrape = async (accept?: string) => {
+    const response = await handle(
+      new Request("http://localhost/metrics", {
+        headers: accept === undefined ? {} : { accept, "accept-encoding": "identity" },
+      }),
+    );
+    return { type: response.headers.get("content-type"), body: await response.text() };
+  };
+  // A scraper that says nothing: underscores, and the Content-Type of before.
+  const plain = await scrape();
+  assert.equal(plain.type, PROMETHEUS_CONTENT_TYPE);
+  assert.equal(plain.body, utf8Text("http_server_requests", "http_method", "req_dur", "a_b"));
+  // Prometheus 3's default Accept header.
+  const prometheus3 = await scrape(
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5," +
+      "application/openmetrics-text;version=0.0.1;q=0.4," +
+      "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+  );
+  assert.equal(prometheus3.type, OPENMETRICS_CONTENT_TYPE + "; escaping=allow-utf-8");
+  assert.match(prometheus3.body, /^\{"http\.server\.requests_total","http\.method"="GET"\} 2\.0$/m);
+  const values = await scrape("text/plain;version=0.0.4;escaping=values");
+  assert.equal(values.type, PROMETHEUS_CONTENT_TYPE + "; escaping=values");
+  assert.match(
+    values.body,
+    /^U__http_2e_server_2e_requests_total\{U__http_2e_method="GET"\} 2\.0$/m,
+  );
+  const textUtf8 = await scrape("text/plain;version=1.0.0;escaping=allow-utf-8");
+  assert.equal(textUtf8.type, PROMETHEUS_CONTENT_TYPE + "; escaping=allow-utf-8");
+  // An escaping we do not know is the default, unannounced.
+  const unknown = await scrape("text/plain;version=0.0.4;escaping=rot13");
+  assert.equal(unknown.type, PROMETHEUS_CONTENT_TYPE);
+  assert.equal(negotiateEscaping("text/plain;escaping=dots", "openmetrics"), undefined);
+  assert.equal(negotiateEscaping("*/*;escaping=dots", "openmetrics"), "dots");
+});
+
+Deno.test("Pushgateway paths carry UTF-8 grouping label names in the values escaping", () => {
+  assert.equal(
+    gatewayUrl("pgw:9091", "j", { "http.method": "GET", shard: "1" }),
+    "http://pgw:9091/metrics/job/j/U__http_2e_method/GET/shard/1",
   );
 });

@@ -9,11 +9,14 @@ import {
   Gauge,
   Histogram,
   Info,
+  InvalidFamilyError,
   type Labels,
   type MetricFamily,
+  metricsHandler,
   Registry,
   render,
   Summary,
+  validateFamily,
 } from "../mod.ts";
 import { numberText, runPythonOps } from "./support/differential_python.ts";
 import { missingTool } from "./support/process.ts";
@@ -375,4 +378,221 @@ Deno.test({
     assert.equal(exemplars.length, 5); // 2 counters, 3 histogram buckets
     assert.ok(openMetrics.endsWith("# EOF\n"));
   },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile collectors: every family that cannot be exposed is dropped and reported, and what is
+// left is still valid for promtool and both Python parsers.
+
+/** Families no exposition can carry, each with the reason it is dropped. */
+const HOSTILE: [MetricFamily, RegExp][] = [
+  [gauge("app_jobs_total", {}, 1), /exposes "app_jobs_total", which metric family "app_jobs"/],
+  [gauge("evil\n# TYPE evil counter", {}, 1), /invalid metric name/],
+  [gauge("bad_label", { "a\nb": "1" }, 1), /invalid label name/],
+  [gauge("reserved_label", { __name__: "x" }, 1), /reserved/],
+  [gauge("escaped_clash", { "a.b": "1", a_b: "2" }, 1), /"a\.b" and "a_b" both read as "a_b"/],
+  [
+    {
+      type: "gauge",
+      name: "twice",
+      help: "",
+      points: [point({ a: "1" }, 1), point({ a: "1" }, 2)],
+    },
+    /two series have the labels \{a="1"\}/,
+  ],
+  [
+    {
+      type: "gauge",
+      name: "surrogates",
+      help: "",
+      points: [point({ a: "\ud800" }, 1), point({ a: "\udbff" }, 2)],
+    },
+    /two series have the labels/,
+  ],
+  [counter("negative", -1), /counter value -1 is negative/],
+  [counter("not_a_number", NaN), /counter value is NaN/],
+  [histogram("no_inf", [1, 2], [1, 2], 2), /the last bucket is not \+Inf/],
+  [histogram("not_cumulative", [1, Infinity], [3, 2], 2), /not cumulative/],
+  [histogram("count_off", [1, Infinity], [1, 2], 5), /count 5 differs from the \+Inf bucket 2/],
+  [
+    {
+      type: "summary",
+      name: "quantile_out",
+      help: "",
+      points: [{ labels: {}, count: 1, sum: 1, quantiles: [{ quantile: 1.5, value: 1 }] }],
+    },
+    /quantile 1.5 is not in \[0, 1\]/,
+  ],
+  [
+    {
+      type: "stateset",
+      name: "states_twice",
+      help: "",
+      points: [{
+        labels: {},
+        states: [{ name: "a", enabled: true }, { name: "a", enabled: false }],
+      }],
+    },
+    /state "a" is given twice/,
+  ],
+  [
+    { type: "gauge", name: "wrong_unit", unit: "seconds", help: "", points: [point({}, 1)] },
+    /does not end with its unit/,
+  ],
+  [
+    {
+      type: "counter",
+      name: "long_exemplar",
+      help: "",
+      points: [{ labels: {}, value: 1, exemplar: { labels: { t: "x".repeat(200) }, value: 1 } }],
+    },
+    /exemplar labels have 201 characters/,
+  ],
+  [
+    { type: "bogus", name: "bogus", help: "", points: [] } as unknown as MetricFamily,
+    /unknown type/,
+  ],
+];
+
+function point(labels: Labels, value: number) {
+  return { labels, value };
+}
+function gauge(name: string, labels: Labels, value: number): MetricFamily {
+  return { type: "gauge", name, help: "a gauge", points: [point(labels, value)] };
+}
+function counter(name: string, value: number): MetricFamily {
+  return { type: "counter", name, help: "", points: [point({}, value)] };
+}
+function histogram(name: string, upperBounds: number[], bucketCounts: number[], count: number) {
+  return {
+    type: "histogram",
+    name,
+    help: "",
+    points: [{ labels: {}, upperBounds, bucketCounts, count, sum: 1 }],
+  } as MetricFamily;
+}
+
+/** `everyType()` plus one good custom family, then every hostile one and a broken collector. */
+function withHostileCollectors(): Registry {
+  const registry = everyType();
+  registry.register({
+    collect: () => [gauge("custom_ok", { a: "1" }, 1), ...HOSTILE.map(([f]) => f)],
+  });
+  registry.register({ collect: () => "not families" as unknown as MetricFamily[] });
+  return registry;
+}
+
+Deno.test("hostile collectors: bad families are dropped and reported, once per streak", async () => {
+  const registry = withHostileCollectors();
+  const errors: Error[] = [];
+  const onError = (error: Error) => errors.push(error);
+  const text = await registry.metrics({ onError });
+  assert.equal(errors.length, HOSTILE.length + 1);
+  // The broken collector is reported as it is collected, the families after all are gathered.
+  assert.match(errors.shift()!.message, /a collector returned string, not an array of families/);
+  HOSTILE.forEach(([family, reason], i) => {
+    assert.ok(errors[i] instanceof InvalidFamilyError, String(errors[i]));
+    assert.ok(errors[i] instanceof TypeError);
+    assert.equal((errors[i] as InvalidFamilyError).family, family.name);
+    assert.match(errors[i].message, reason);
+  });
+  // The output is exactly the registered metrics' plus the good custom family.
+  const clean = everyType();
+  clean.register({ collect: () => [gauge("custom_ok", { a: "1" }, 1)] });
+  assert.equal(text, await clean.metrics());
+  // Still bad at the next scrape: not reported again.
+  await registry.metrics({ onError });
+  assert.equal(errors.length, HOSTILE.length);
+});
+
+Deno.test({
+  name: "hostile collectors: promtool check metrics accepts what is left, lint-clean",
+  ignore: withoutPromtool,
+  async fn() {
+    const text = await withHostileCollectors().metrics({ onError: () => {} });
+    const result = await promtoolCheckMetrics(text);
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}\n--- input ---\n${text}`);
+    assert.equal(result.stdout + result.stderr, "", "promtool printed lint problems");
+  },
+});
+
+Deno.test({
+  name: "hostile collectors: Python's parsers read both formats of what is left",
+  ignore: skipWithoutPythonClient(),
+  async fn() {
+    const families = await withHostileCollectors().collect({ onError: () => {} });
+    const parsed = await runPythonOps<{ text: ParseAnswer; openmetrics: ParseAnswer }>("parse", {
+      text: render(families, "text"),
+      openmetrics: render(families, "openmetrics"),
+    });
+    assert.deepEqual(fromPython(parsed.text, "0.0.4 text"), expectedFamilies(families, false));
+    assert.deepEqual(
+      fromPython(parsed.openmetrics, "OpenMetrics"),
+      expectedFamilies(families, true),
+    );
+  },
+});
+
+Deno.test({
+  name: "UTF-8 names: promtool and Python read the default (underscores) output",
+  ignore: withoutPromtool || skipWithoutPythonClient(),
+  async fn() {
+    const registry = new Registry();
+    new Counter({ name: "http.server.requests", help: "h", labelNames: ["http.method"], registry })
+      .labels("GET").inc();
+    new Histogram({ name: "rpc.duration", help: "h", unit: "seconds", registry }).observe(1);
+    const text = await registry.metrics();
+    const result = await promtoolCheckMetrics(text);
+    assert.equal(result.code, 0, `${result.stdout}${result.stderr}\n--- input ---\n${text}`);
+    const parsed = await runPythonOps<{ text: ParseAnswer; openmetrics: ParseAnswer }>("parse", {
+      text,
+      openmetrics: await registry.metrics({ format: "openmetrics" }),
+    });
+    assert.ok(Array.isArray(parsed.text) && Array.isArray(parsed.openmetrics));
+    assert.deepEqual(parsed.openmetrics.map((family) => family.name), [
+      "http_server_requests",
+      "rpc_duration_seconds",
+    ]);
+  },
+});
+
+Deno.test("every family the built-in metrics make passes validateFamily", async () => {
+  for (const family of await everyType().collect()) {
+    assert.equal(validateFamily(family), undefined, family.name);
+  }
+});
+
+Deno.test("a registered metric keeps its name against a custom family that claims it", async () => {
+  const registry = new Registry();
+  registry.register({ collect: () => [gauge("jobs_total", {}, 7), gauge("a_b", {}, 1)] });
+  new Counter({ name: "jobs", help: "jobs run", registry }).inc();
+  // `a.b` and `a_b` are one name for scrapers without UTF-8 support: the second one is dropped.
+  new Counter({ name: "a.b", help: "dotted", registry });
+  const errors: string[] = [];
+  const text = await registry.metrics({ onError: (error) => errors.push(error.message) });
+  assert.equal(
+    text,
+    "# HELP jobs_total jobs run\n# TYPE jobs_total counter\njobs_total 1.0\n" +
+      "# HELP a_b_total dotted\n# TYPE a_b_total counter\na_b_total 0.0\n",
+  );
+  assert.deepEqual(errors, [
+    'metric family "jobs_total" dropped: it exposes "jobs_total", which metric family "jobs" exposes already',
+    'metric family "a_b" dropped: it exposes "a_b", which metric family "a.b" exposes already',
+  ]);
+});
+
+Deno.test("the handler reports dropped families to onError and answers 200 with the rest", async () => {
+  const registry = new Registry();
+  registry.register({ collect: () => [counter("negative", -1), gauge("fine", {}, 1)] });
+  const errors: unknown[] = [];
+  const handle = metricsHandler({ registry, onError: (error) => errors.push(error) });
+  const response = await handle(new Request("http://localhost/metrics"));
+  assert.equal(response.status, 200);
+  assert.equal(await response.text(), "# HELP fine a gauge\n# TYPE fine gauge\nfine 1.0\n");
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof InvalidFamilyError);
+  assert.equal(
+    (errors[0] as Error).message,
+    'metric family "negative" dropped: series {}: counter value -1 is negative',
+  );
 });

@@ -4,6 +4,7 @@ import {
   Counter,
   Enum,
   exponentialBuckets,
+  gatewayUrl,
   Gauge,
   Histogram,
   Info,
@@ -23,23 +24,38 @@ function throwsWith(fn: () => unknown, type: ErrorConstructor, message: string |
   });
 }
 
-Deno.test("invalid metric names", () => {
-  for (const name of ["", "1abc", "a-b", "a b", "é", "a.b"]) {
+Deno.test("invalid metric names: empty, control characters, lone surrogates", () => {
+  for (const name of ["", "a\nb", "a\u0000", "tab\there", "a\ud800", "a\u007f", 42]) {
     throwsWith(
-      () => new Counter({ name, help: "h", registry }),
+      () => new Counter({ name: name as string, help: "h", registry }),
       TypeError,
-      `invalid metric name ${JSON.stringify(name)}: it must match [a-zA-Z_:][a-zA-Z0-9_:]*`,
+      `invalid metric name ${
+        JSON.stringify(name)
+      }: it must be a non-empty UTF-8 string without control characters`,
     );
   }
-  // Colons are fine in metric names.
+  // Colons are fine in metric names, and so is any UTF-8 name (Prometheus 3).
   new Gauge({ name: "job:rate5m", help: "recording-rule style", registry });
+  for (const name of ["1abc", "a-b", "a b", "é", "http.server.request.duration", "日本"]) {
+    assert.equal(new Gauge({ name, help: "h", registry }).name, name);
+  }
 });
 
 Deno.test("invalid, reserved and repeated label names", () => {
   throwsWith(
-    () => new Counter({ name: "c", help: "h", labelNames: ["a:b"], registry }),
+    () => new Counter({ name: "c", help: "h", labelNames: ["a\nb"], registry }),
     TypeError,
-    'invalid label name "a:b" of metric "c": it must match [a-zA-Z_][a-zA-Z0-9_]*',
+    'invalid label name "a\\nb" of metric "c": it must be a non-empty UTF-8 string without ' +
+      "control characters",
+  );
+  // UTF-8 label names are fine, unless scrapers without UTF-8 support would read two as one.
+  new Counter({ name: "c", help: "h", labelNames: ["a:b", "http.method", "日本"], registry });
+  throwsWith(
+    () =>
+      new Counter({ name: "c", help: "h", labelNames: ["http.method", "http_method"], registry }),
+    TypeError,
+    'label names "http.method" and "http_method" of metric "c" would both be "http_method" for ' +
+      "scrapers that do not support UTF-8 names",
   );
   throwsWith(
     () => new Counter({ name: "c", help: "h", labelNames: ["__name"], registry }),
@@ -247,7 +263,7 @@ Deno.test("exemplars: valid label names and at most 128 characters", () => {
   );
   // Characters are code points, not UTF-16 units: 8 + 120 emoji = 128.
   c.inc(1, { trace_id: "🎉".repeat(120) });
-  throwsWith(() => c.inc(1, { "bad-name": "x" }), TypeError, /invalid label name "bad-name"/);
+  throwsWith(() => c.inc(1, { "bad\nname": "x" }), TypeError, /invalid label name "bad\\nname"/);
 });
 
 Deno.test("a name already taken in a registry is refused, naming it", () => {
@@ -270,4 +286,183 @@ Deno.test("a name already taken in a registry is refused, naming it", () => {
     TypeError,
     'a metric named "latency_count" is already registered in this registry',
   );
+});
+
+// ---- Lone UTF-16 surrogates: made well-formed on entry, so that they are one series ----
+
+Deno.test("lone surrogates: values that print the same are one series, and counts add up", async () => {
+  const own = new Registry();
+  const requests = new Counter({
+    name: "requests",
+    help: "by path\ud800",
+    labelNames: ["path"],
+    registry: own,
+  });
+  requests.labels("/a\ud800").inc();
+  requests.labels({ path: "/a\udbff" }).inc(2);
+  requests.labels("/a\udc00").inc(3); // a lone low surrogate too
+  requests.labels("/a\ud83d\ude00").inc(); // a proper pair is another value
+  const sizes = new Histogram({
+    name: "sizes",
+    help: "h",
+    labelNames: ["path"],
+    buckets: [1],
+    registry: own,
+  });
+  sizes.labels("/a\ud800").observe(0.5);
+  sizes.labels("/a\udbff").observe(2);
+  const queue = new Gauge({ name: "queue", help: "h", labelNames: ["q"], registry: own });
+  queue.labels("\ud800").set(1);
+  queue.labels("\udbff").inc(1);
+  assert.equal(requests.help, "by path\ufffd");
+  assert.equal(
+    await own.metrics(),
+    [
+      "# HELP requests_total by path\ufffd",
+      "# TYPE requests_total counter",
+      'requests_total{path="/a\ufffd"} 6.0',
+      'requests_total{path="/a\ud83d\ude00"} 1.0',
+      "# HELP sizes h",
+      "# TYPE sizes histogram",
+      'sizes_bucket{le="1.0",path="/a\ufffd"} 1.0',
+      'sizes_bucket{le="+Inf",path="/a\ufffd"} 2.0',
+      'sizes_count{path="/a\ufffd"} 2.0',
+      'sizes_sum{path="/a\ufffd"} 2.5',
+      "# HELP queue h",
+      "# TYPE queue gauge",
+      'queue{q="\ufffd"} 2.0',
+      "",
+    ].join("\n"),
+  );
+  // remove() follows the same rule: the ill-formed spelling removes the one series.
+  requests.remove("/a\udfff");
+  assert.doesNotMatch(await own.metrics({ names: ["requests_total"] }), /\/a\ufffd/);
+});
+
+Deno.test("lone surrogates in info labels, enum states, exemplars and grouping keys", async () => {
+  const own = new Registry();
+  const build = new Info({ name: "build", help: "h", registry: own });
+  build.info({ branch: "x\ud800" });
+  assert.deepEqual(build.value, { branch: "x\ufffd" });
+  throwsWith(
+    () => new Enum({ name: "e", help: "h", states: ["a\ud800", "a\udbff"], registry }),
+    TypeError,
+    'states of enum "e" must be distinct',
+  );
+  const phase = new Enum({ name: "phase", help: "h", states: ["a\ud800", "b"], registry: own });
+  phase.state("b");
+  phase.state("a\udbff"); // the same state, spelled with another lone surrogate
+  assert.equal(phase.value, "a\ufffd");
+  const jobs = new Counter({ name: "jobs", help: "h", registry: own });
+  jobs.inc(1, { trace_id: "t\ud800" });
+  const text = await own.metrics({ format: "openmetrics" });
+  assert.match(text, /^build_info\{branch="x\ufffd"\} 1\.0$/m);
+  assert.match(text, /^phase\{phase="a\ufffd"\} 1\.0$/m);
+  assert.match(text, /^jobs_total 1\.0 # \{trace_id="t\ufffd"\} 1\.0 \S+$/m);
+  // Grouping keys: both spellings name one group (the value is sent as UTF-8, where a lone
+  // surrogate can only be U+FFFD).
+  assert.equal(
+    gatewayUrl("pgw:9091", "j", { path: "/a\ud800" }),
+    gatewayUrl("pgw:9091", "j", { path: "/a\udbff" }),
+  );
+  assert.equal(
+    gatewayUrl("pgw:9091", "j", { path: "/a\ud800" }),
+    gatewayUrl("pgw:9091", "j", { path: "/a\ufffd" }),
+  );
+});
+
+// ---- Names on the prototype chain, decorators on the wrong target ----
+
+Deno.test("info labels named like Object.prototype members work", async () => {
+  const own = new Registry();
+  const build = new Info({ name: "build", help: "h", registry: own });
+  build.info({ constructor: "x", toString: "y", hasOwnProperty: "z", valueOf: "v" });
+  assert.equal(
+    await own.metrics(),
+    "# HELP build_info h\n# TYPE build_info gauge\n" +
+      'build_info{constructor="x",hasOwnProperty="z",toString="y",valueOf="v"} 1.0\n',
+  );
+  const labelled = new Info({ name: "lib", help: "h", labelNames: ["toString"], registry });
+  throwsWith(
+    () => labelled.labels("a").info({ toString: "b" }),
+    TypeError,
+    'info label "toString" of metric "lib" is already one of its label names',
+  );
+  labelled.labels("a").info({ constructor: "b" });
+  assert.deepEqual(labelled.labels("a").exposedLabels, { toString: "a", constructor: "b" });
+});
+
+Deno.test("timing and counting decorators refuse anything but a method", () => {
+  const h = new Histogram({ name: "h", help: "h", registry });
+  const g = new Gauge({ name: "g", help: "h", registry });
+  const c = new Counter({ name: "c", help: "h", registry });
+  throwsWith(
+    () => {
+      // @ts-ignore: the types refuse it already; plain JavaScript callers get the runtime check
+      @h.time()
+      class Job {}
+      return Job;
+    },
+    TypeError,
+    'the timing and counting decorators apply to methods only, not to a class ("Job")',
+  );
+  throwsWith(
+    () => {
+      class Job {
+        // @ts-ignore: as above
+        @g.trackInProgress()
+        accessor running = 0;
+      }
+      return new Job();
+    },
+    TypeError,
+    'the timing and counting decorators apply to methods only, not to a accessor ("running")',
+  );
+  throwsWith(
+    () => {
+      class Job {
+        // @ts-ignore: as above
+        @c.countExceptions()
+        get state(): number {
+          return 1;
+        }
+      }
+      return new Job();
+    },
+    TypeError,
+    'the timing and counting decorators apply to methods only, not to a getter ("state")',
+  );
+  throwsWith(
+    () => h.time(class Job {} as unknown as () => void),
+    TypeError,
+    "cannot wrap class Job: wrap a function or decorate a method",
+  );
+  // Methods still work, and so does mapping a wrapper over functions.
+  class Job {
+    @h.time()
+    run(): number {
+      return 7;
+    }
+  }
+  assert.equal(new Job().run(), 7);
+  const wrap = g.trackInProgress() as unknown as (fn: () => number, index: number) => () => number;
+  assert.deepEqual([() => 1].map(wrap).map((fn) => fn()), [1]);
+});
+
+Deno.test("info and exemplar labels that an old scraper would read as one are refused", () => {
+  const build = new Info({ name: "build", help: "h", labelNames: ["git.sha"], registry });
+  throwsWith(
+    () => build.labels("abc").info({ git_sha: "def" }),
+    TypeError,
+    'label names "git.sha" and "git_sha" of metric "build" would both be "git_sha" for scrapers ' +
+      "that do not support UTF-8 names",
+  );
+  build.labels("abc").info({ "git.branch": "main" });
+  const jobs = new Counter({ name: "jobs", help: "h", registry });
+  throwsWith(
+    () => jobs.inc(1, { "trace.id": "a", trace_id: "b" }),
+    TypeError,
+    /label names "trace.id" and "trace_id" of metric "jobs" would both be "trace_id"/,
+  );
+  jobs.inc(1, { "trace.id": "a" });
 });

@@ -163,7 +163,7 @@ Deno.test("bad options are clear errors", () => {
     () => aggregateWorkers({ registry: {} as Registry }),
     { name: "TypeError", message: "aggregateWorkers: registry must have a collect() method" },
   );
-  assert.throws(() => aggregateWorkers({ workerLabel: "not a label" }), TypeError);
+  assert.throws(() => aggregateWorkers({ workerLabel: "not\na label" }), TypeError);
   assert.throws(() => aggregateWorkers({ workerId: "" }), TypeError);
 });
 

@@ -114,7 +114,7 @@ Deno.test("bad options are clear errors", () => {
     name: "RangeError",
     message: "publishToDirectory: intervalMs must be a positive number of milliseconds",
   });
-  assert.throws(() => directoryCollector({ dir: "/tmp/x", workerLabel: "1bad" }), TypeError);
+  assert.throws(() => directoryCollector({ dir: "/tmp/x", workerLabel: "__bad" }), TypeError);
 });
 
 function startWriter(dir: string, args: string[]): ManagedProcess {

@@ -320,7 +320,7 @@ Deno.test("conflicts are clear TypeErrors: types, gauge modes, a taken worker la
     name: "TypeError",
     message: /metric "temperature" already has a label "room"/,
   });
-  assert.throws(() => mergeSnapshots([], { workerLabel: "bad-label" }), TypeError);
+  assert.throws(() => mergeSnapshots([], { workerLabel: "bad\nlabel" }), TypeError);
 });
 
 Deno.test("families come out in order of first appearance, metadata from the first worker", () => {

@@ -6,6 +6,7 @@
  */
 
 import type { ExpositionFormat } from "../registry.ts";
+import { ESCAPING_SCHEMES, type EscapingScheme } from "../validation.ts";
 
 /** One element of an `Accept` or `Accept-Encoding` list. */
 interface WeightedValue {
@@ -70,7 +71,14 @@ const OFFERS: readonly Offer[] = [
     // Prometheus asks for 0.0.1 as a fallback and parses 1.0.0 output the same way.
     compatibleVersions: ["0.0.1"],
   },
-  { format: "text", type: "text", subtype: "plain", version: "0.0.4", compatibleVersions: [] },
+  {
+    format: "text",
+    type: "text",
+    subtype: "plain",
+    version: "0.0.4",
+    // Text 1.0.0 is 0.0.4 plus quoted UTF-8 names, which we write under `escaping=allow-utf-8`.
+    compatibleVersions: ["1.0.0"],
+  },
 ];
 
 /** How well a media range matches an offer: 0 = not at all, higher = more specific. */
@@ -90,6 +98,8 @@ interface Preference {
   readonly q: number;
   readonly specificity: number;
   readonly position: number;
+  /** The range that gave the weight, if any. */
+  readonly range?: WeightedValue;
 }
 
 function preferenceFor(ranges: readonly WeightedValue[], offer: Offer): Preference {
@@ -102,7 +112,7 @@ function preferenceFor(ranges: readonly WeightedValue[], offer: Offer): Preferen
       (rank === best.specificity && (range.q > best.q ||
         (range.q === best.q && range.position < best.position)))
     ) {
-      best = { q: range.q, specificity: rank, position: range.position };
+      best = { q: range.q, specificity: rank, position: range.position, range };
     }
   }
   return best;
@@ -140,6 +150,41 @@ export function negotiateFormat(accept: string | null | undefined): ExpositionFo
   if (explicitOpenMetrics !== explicitText) return explicitOpenMetrics ? "openmetrics" : "text";
   if (explicitOpenMetrics && openMetrics.position < text.position) return "openmetrics";
   return "text";
+}
+
+/**
+ * The UTF-8 name escaping a scraper asks for along with `format`: the `escaping` parameter
+ * (`allow-utf-8`, `underscores`, `dots` or `values`) of the `Accept` media range that selected
+ * `format`, or `undefined` when it names none (or one we do not know), in which case names are
+ * written with the default `underscores` escaping. Prometheus 3 sends `escaping=allow-utf-8`.
+ *
+ * @example
+ * ```ts
+ * import { negotiateEscaping, negotiateFormat } from "./mod.ts";
+ * const accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5," +
+ *   "text/plain;version=0.0.4;q=0.2,*\/*;q=0.1";
+ * negotiateEscaping(accept, negotiateFormat(accept)); // "allow-utf-8"
+ * negotiateEscaping("text/plain;version=0.0.4", "text"); // undefined (underscores)
+ * ```
+ */
+export function negotiateEscaping(
+  accept: string | null | undefined,
+  format: ExpositionFormat,
+): EscapingScheme | undefined {
+  if (accept === null || accept === undefined || accept.trim() === "") return undefined;
+  const offer = OFFERS.find((candidate) => candidate.format === format);
+  if (offer === undefined) return undefined;
+  const escaping = preferenceFor(parseWeightedList(accept), offer).range?.params.get("escaping");
+  return ESCAPING_SCHEMES.find((scheme) => scheme === escaping);
+}
+
+/**
+ * The `Content-Type` parameter telling a scraper which escaping the body uses
+ * (`; escaping=allow-utf-8`), or nothing when the scraper did not ask for one: the header then
+ * stays exactly what scrapers before Prometheus 3 know.
+ */
+export function escapingParameter(escaping: EscapingScheme | undefined): string {
+  return escaping === undefined ? "" : "; escaping=" + escaping;
 }
 
 /**

@@ -13,16 +13,22 @@ import {
   formatFloat,
   formatLabels,
   formatLabelsSplit,
+  formatMetricName,
   hasSum,
+  seriesText,
   TextBuilder,
 } from "../format.ts";
 import type { MetricFamily } from "../model.ts";
+import { type EscapingScheme, isLegacyMetricName } from "../validation.ts";
+import { DEFAULT_ESCAPING, escapeFamily } from "./escaping.ts";
 
 /** Content type of the Prometheus text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /**
- * Renders families in the text format 0.0.4.
+ * Renders families in the text format 0.0.4. Names outside the legacy alphabet are written as
+ * `escaping` says (default `underscores`); under `allow-utf-8` they are quoted, as in
+ * `{"http.requests_total",method="GET"} 1.0`.
  *
  * @example
  * ```ts
@@ -31,32 +37,44 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
  * // "# HELP up_jobs jobs\n# TYPE up_jobs gauge\nup_jobs 2.0\n"
  * ```
  */
-export function renderText(families: readonly MetricFamily[]): string {
+export function renderText(
+  families: readonly MetricFamily[],
+  escaping: EscapingScheme = DEFAULT_ESCAPING,
+): string {
   const out = new TextBuilder();
-  for (const family of families) {
+  for (const given of families) {
+    const family = escapeFamily(given, escaping);
     const name = family.name;
+    // Only under `allow-utf-8` can a name still be outside the legacy alphabet here.
+    const quoted = !isLegacyMetricName(name);
     switch (family.type) {
       case "counter": {
         const sampleName = name + "_total";
-        out.add(header(sampleName, family.help, "counter"));
+        out.add(header(sampleName, family.help, "counter", quoted));
         for (const point of family.points) {
-          out.add(sampleName + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n");
+          out.add(
+            seriesText(sampleName, formatLabels(point.labels), quoted) + " " +
+              formatFloat(point.value) + "\n",
+          );
         }
         break;
       }
       case "gauge":
       case "unknown": {
-        out.add(header(name, family.help, family.type === "gauge" ? "gauge" : "untyped"));
+        out.add(header(name, family.help, family.type === "gauge" ? "gauge" : "untyped", quoted));
         for (const point of family.points) {
-          out.add(name + formatLabels(point.labels) + " " + formatFloat(point.value) + "\n");
+          out.add(
+            seriesText(name, formatLabels(point.labels), quoted) + " " + formatFloat(point.value) +
+              "\n",
+          );
         }
         break;
       }
       case "histogram": {
-        out.add(header(name, family.help, "histogram"));
+        out.add(header(name, family.help, "histogram", quoted));
         for (const point of family.points) {
           const { before, after } = formatLabelsSplit(point.labels, "le");
-          const bucketPrefix = name + "_bucket" + before;
+          const bucketPrefix = seriesText(name + "_bucket", before, quoted);
           const closing = after + " ";
           const boundTexts = formatBounds(point.upperBounds);
           const bucketCounts = point.bucketCounts;
@@ -64,34 +82,42 @@ export function renderText(families: readonly MetricFamily[]): string {
             out.add(bucketPrefix + boundTexts[i] + closing + formatFloat(bucketCounts[i]) + "\n");
           }
           const labelText = formatLabels(point.labels);
-          out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
+          out.add(
+            seriesText(name + "_count", labelText, quoted) + " " + formatFloat(point.count) + "\n",
+          );
           if (hasSum(point)) {
-            out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
+            out.add(
+              seriesText(name + "_sum", labelText, quoted) + " " + formatFloat(point.sum) + "\n",
+            );
           }
         }
         break;
       }
       case "summary": {
-        out.add(header(name, family.help, "summary"));
+        out.add(header(name, family.help, "summary", quoted));
         for (const point of family.points) {
-          addQuantileLines(out, name, point);
+          addQuantileLines(out, name, point, quoted);
           const labelText = formatLabels(point.labels);
-          out.add(name + "_count" + labelText + " " + formatFloat(point.count) + "\n");
-          out.add(name + "_sum" + labelText + " " + formatFloat(point.sum) + "\n");
+          out.add(
+            seriesText(name + "_count", labelText, quoted) + " " + formatFloat(point.count) + "\n",
+          );
+          out.add(
+            seriesText(name + "_sum", labelText, quoted) + " " + formatFloat(point.sum) + "\n",
+          );
         }
         break;
       }
       case "info": {
         const sampleName = name + "_info";
-        out.add(header(sampleName, family.help, "gauge"));
+        out.add(header(sampleName, family.help, "gauge", quoted));
         for (const point of family.points) {
-          out.add(sampleName + formatLabels(point.labels) + " 1.0\n");
+          out.add(seriesText(sampleName, formatLabels(point.labels), quoted) + " 1.0\n");
         }
         break;
       }
       case "stateset": {
-        out.add(header(name, family.help, "gauge"));
-        for (const point of family.points) addStateLines(out, name, point);
+        out.add(header(name, family.help, "gauge", quoted));
+        for (const point of family.points) addStateLines(out, name, point, quoted);
         break;
       }
     }
@@ -99,6 +125,8 @@ export function renderText(families: readonly MetricFamily[]): string {
   return out.finish();
 }
 
-function header(name: string, help: string, type: string): string {
-  return "# HELP " + name + " " + escapeHelpText(help) + "\n# TYPE " + name + " " + type + "\n";
+function header(name: string, help: string, type: string, quoted: boolean): string {
+  const written = formatMetricName(name, quoted);
+  return "# HELP " + written + " " + escapeHelpText(help) + "\n# TYPE " + written + " " + type +
+    "\n";
 }

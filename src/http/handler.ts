@@ -5,7 +5,12 @@
  * @module
  */
 
-import { acceptsGzip, negotiateFormat } from "../exposition/negotiate.ts";
+import {
+  acceptsGzip,
+  escapingParameter,
+  negotiateEscaping,
+  negotiateFormat,
+} from "../exposition/negotiate.ts";
 import type { MetricFamily } from "../model.ts";
 import {
   type CollectOptions,
@@ -165,12 +170,14 @@ export function metricsHandler(
     const format: ExpositionFormat = formatChoice === "negotiate"
       ? negotiateFormat(request.headers.get("accept"))
       : formatChoice;
+    const escaping = negotiateEscaping(request.headers.get("accept"), format);
     const names = new URL(request.url).searchParams.getAll(NAME_FILTER_PARAM);
 
     let body: Uint8Array<ArrayBuffer>;
     try {
-      const families = await source.collect(names.length > 0 ? { names } : {});
-      body = new TextEncoder().encode(render(families, format));
+      // Families a collector got wrong are dropped and reported to onError (trust).
+      const families = await source.collect(names.length > 0 ? { names, onError } : { onError });
+      body = new TextEncoder().encode(render(families, format, escaping));
     } catch (error) {
       try {
         onError(error);
@@ -181,7 +188,7 @@ export function metricsHandler(
     }
 
     const headers = new Headers({
-      "content-type": contentTypeOf(format),
+      "content-type": contentTypeOf(format) + escapingParameter(escaping),
       "cache-control": "no-store",
       vary,
     });

@@ -13,6 +13,7 @@ import {
   validateLabelNames,
   validateMetricName,
   validateUnit,
+  wellFormed,
 } from "../validation.ts";
 
 /** A label value as accepted by `labels()`: numbers and booleans are turned into strings. */
@@ -108,7 +109,7 @@ export abstract class Metric<Child> implements Collector {
     }
     validateHelp(name, options.help);
     this.name = name;
-    this.help = options.help;
+    this.help = wellFormed(options.help);
     this.unit = unit === "" ? undefined : unit;
     this.labelNames = validateLabelNames(name, options.labelNames, kind.reservedLabels);
     this.sampleNames = Object.freeze([name, ...kind.sampleSuffixes.map((suffix) => name + suffix)]);
@@ -273,14 +274,14 @@ export abstract class Metric<Child> implements Collector {
       for (const labelName of labelNames) {
         const labelValue = toLabelValue(first[labelName]);
         if (labelValue === undefined) this.#throwLabelMismatch(first, rest);
-        labelValues.push(labelValue);
+        labelValues.push(wellFormed(labelValue));
       }
     } else {
       if (rest.length + 1 !== labelNames.length) this.#throwLabelMismatch(first, rest);
       for (const given of [first, ...rest]) {
         const labelValue = toLabelValue(given);
         if (labelValue === undefined) this.#throwLabelMismatch(first, rest);
-        labelValues.push(labelValue);
+        labelValues.push(wellFormed(labelValue));
       }
     }
     return labelValues;

@@ -5,7 +5,7 @@
  */
 
 import type { Labels, StateSetFamily } from "../model.ts";
-import { validateLabelName } from "../validation.ts";
+import { validateLabelName, wellFormed } from "../validation.ts";
 import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 
 /** Options of an {@linkcode Enum}; `unit` is not allowed. */
@@ -36,7 +36,7 @@ export class EnumChild {
 
   /** Makes `state` the current one; an unknown state throws a `TypeError`. */
   state(state: string): void {
-    const index = this.#states.indexOf(state);
+    const index = this.#states.indexOf(typeof state === "string" ? wellFormed(state) : state);
     if (index < 0) {
       throw new TypeError(
         `unknown state ${JSON.stringify(state)} for enum "${this.#metricName}": expected one of ${
@@ -85,10 +85,11 @@ export class Enum extends ObjectSeriesMetric<EnumChild> {
     if (states.some((state) => typeof state !== "string")) {
       throw new TypeError(`states of enum "${this.name}" must be strings`);
     }
-    if (new Set(states).size !== states.length) {
+    const wellFormedStates = states.map(wellFormed);
+    if (new Set(wellFormedStates).size !== states.length) {
       throw new TypeError(`states of enum "${this.name}" must be distinct`);
     }
-    this.states = Object.freeze([...states]);
+    this.states = Object.freeze(wellFormedStates);
     this.init();
   }
 

@@ -5,7 +5,7 @@
  */
 
 import type { Exemplar, Labels } from "../model.ts";
-import { validateExemplarLabels } from "../validation.ts";
+import { validateExemplarLabels, wellFormedLabels } from "../validation.ts";
 
 /**
  * Validates exemplar labels and stamps them with the value and the current wall-clock time;
@@ -20,7 +20,7 @@ export function makeExemplar(
   // An empty label set carries no reference to anything: keep the previous exemplar instead.
   if (isEmpty(exemplarLabels)) return undefined;
   return Object.freeze({
-    labels: Object.freeze({ ...exemplarLabels }),
+    labels: Object.freeze(wellFormedLabels(exemplarLabels)),
     value,
     timestamp: Date.now() / 1000,
   });

@@ -5,7 +5,7 @@
  */
 
 import type { InfoFamily, Labels } from "../model.ts";
-import { validateLabelName } from "../validation.ts";
+import { checkEscapedNamesDistinct, validateLabelName, wellFormed } from "../validation.ts";
 import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 
 /** Options of an {@linkcode Info}: the common ones; `unit` is not allowed. */
@@ -46,7 +46,7 @@ export class InfoChild {
     const info: Record<string, string> = {};
     for (const [labelName, labelValue] of Object.entries(values)) {
       validateLabelName(labelName, this.#metricName);
-      if (labelName in this.labels) {
+      if (Object.hasOwn(this.labels, labelName)) {
         throw new TypeError(
           `info label "${labelName}" of metric "${this.#metricName}" is already one of its label names`,
         );
@@ -56,8 +56,12 @@ export class InfoChild {
           `info label "${labelName}" of metric "${this.#metricName}" must be a string`,
         );
       }
-      info[labelName] = labelValue;
+      info[labelName] = wellFormed(labelValue);
     }
+    checkEscapedNamesDistinct(this.#metricName, [
+      ...Object.keys(this.labels),
+      ...Object.keys(info),
+    ]);
     this.#info = Object.freeze(info);
     this.#exposedLabels = Object.freeze({ ...this.labels, ...info });
   }

@@ -20,6 +20,7 @@
 import type { Labels } from "../model.ts";
 import {
   escapeLabelValue,
+  formatLabelName,
   type LabelSplit,
   type LabelTextSource,
   withLabelSource,
@@ -326,7 +327,7 @@ class LabelShape {
     if (!this.labelNames.includes(extraName)) {
       const sortedNames = this.sortedPositions.map((position) => this.labelNames[position]);
       const cut = sortedNames.filter((name) => name < extraName).length;
-      const extra = extraName + '="';
+      const extra = formatLabelName(extraName) + '="';
       split = {
         cut,
         before: cut === 0
@@ -350,8 +351,9 @@ class LabelShape {
  */
 function piecesAround(names: readonly string[], open: string, close: string): string[] {
   if (names.length === 0) return open === "{" && close === "}" ? [""] : [open + close];
-  const pieces = [open === '"' ? '",' + names[0] + '="' : open + names[0] + '="'];
-  for (let i = 1; i < names.length; i++) pieces.push('",' + names[i] + '="');
+  const written = names.map(formatLabelName);
+  const pieces = [open === '"' ? '",' + written[0] + '="' : open + written[0] + '="'];
+  for (let i = 1; i < names.length; i++) pieces.push('",' + written[i] + '="');
   pieces.push('"' + close);
   return pieces;
 }

@@ -42,6 +42,12 @@ export function wrapCall<F extends AnyFunction>(fn: F, hooks: CallHooks): F {
   if (typeof fn !== "function") {
     throw new TypeError(`expected a function to wrap, got ${typeof fn}`);
   }
+  if (isClass(fn)) {
+    // A wrapped class could no longer be constructed: every `new` would throw.
+    throw new TypeError(
+      `cannot wrap class ${fn.name || "(anonymous)"}: wrap a function or decorate a method`,
+    );
+  }
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     hooks.before?.();
     const start = monotonicSeconds();
@@ -73,8 +79,32 @@ export function wrapCall<F extends AnyFunction>(fn: F, hooks: CallHooks): F {
 
 /** A wrapper/decorator that applies `hooks` to whatever function it is given. */
 export function wrapperFor(hooks: CallHooks): FunctionWrapper {
-  return <F extends AnyFunction>(fn: F, _context?: ClassMethodDecoratorContext): F =>
-    wrapCall(fn, hooks);
+  return <F extends AnyFunction>(fn: F, context?: ClassMethodDecoratorContext): F => {
+    checkDecoratorTarget(context);
+    return wrapCall(fn, hooks);
+  };
+}
+
+/**
+ * Refuses a decorator on anything but a method: a class, field, getter, setter or accessor
+ * would otherwise be wrapped (or replaced) as if it were a function, silently breaking it.
+ */
+function checkDecoratorTarget(context: unknown): void {
+  // Only a decorator context (an object with a `kind`) is checked: a second argument of another
+  // shape, as `fns.map(h.time())` passes, is not a decorator call.
+  if (context === null || typeof context !== "object") return;
+  const { kind, name } = context as { kind?: unknown; name?: unknown };
+  if (kind === "method" || typeof kind !== "string") return;
+  throw new TypeError(
+    `the timing and counting decorators apply to methods only, not to a ${kind}${
+      typeof name === "string" ? ` ("${name}")` : ""
+    }`,
+  );
+}
+
+/** Whether `fn` is a class (which cannot be called without `new`). */
+function isClass(fn: AnyFunction): boolean {
+  return Function.prototype.toString.call(fn).startsWith("class");
 }
 
 /** Starts a monotonic stopwatch; the returned function gives seconds elapsed and calls `done`. */

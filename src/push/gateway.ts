@@ -11,7 +11,7 @@
 
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
-import { validateLabelName } from "../validation.ts";
+import { escapeName, validateLabelName } from "../validation.ts";
 import { PushError } from "./errors.ts";
 
 /** Grouping labels besides `job`, e.g. `{ instance: "host-1" }`; values may be any string. */
@@ -359,7 +359,10 @@ function sortedGroupingKey(job: string, groupingKey: GroupingKey): [string, stri
 }
 
 /** `name/value` when the value is safe in a path segment, else `name@base64/<base64url>`. */
-function encodeGroupingPair(name: string, value: string): string {
+function encodeGroupingPair(label: string, value: string): string {
+  // A UTF-8 label name goes in the path in the `values` escaping (`U__…`), which is itself a
+  // legacy name: legacy names are unchanged.
+  const name = escapeName(label, "values", "label");
   // "." and ".." would be removed as dot segments by URL normalisation.
   if (URL_SAFE_SEGMENT.test(value) && value !== "." && value !== "..") return `${name}/${value}`;
   return `${name}@base64/${value === "" ? "=" : base64UrlOf(value)}`;
