@@ -7,11 +7,15 @@
 
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
+import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./exposition/protobuf.ts";
 import { setDefaultRegistry } from "./metrics/base.ts";
 import type { Collector, MetricFamily } from "./model.ts";
 
-/** The wire formats a registry renders: Prometheus text 0.0.4 or OpenMetrics 1.0. */
-export type ExpositionFormat = "text" | "openmetrics";
+/**
+ * The wire formats a registry renders: Prometheus text 0.0.4, OpenMetrics 1.0, or the delimited
+ * protobuf format (`io.prometheus.client.MetricFamily`, bytes rather than text).
+ */
+export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
 
 /** Options of {@linkcode Registry.collect}. */
 export interface CollectOptions {
@@ -24,18 +28,43 @@ export interface CollectOptions {
 
 /** Options of {@linkcode Registry.metrics}. */
 export interface MetricsOptions extends CollectOptions {
-  /** `"text"` (0.0.4, the default) or `"openmetrics"`. */
+  /** `"text"` (0.0.4, the default), `"openmetrics"`, or `"protobuf"` (bytes). */
   readonly format?: ExpositionFormat;
 }
 
 /** The `Content-Type` of each format. */
 export function contentTypeOf(format: ExpositionFormat): string {
+  if (format === "protobuf") return PROTOBUF_CONTENT_TYPE;
   return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
 }
 
-/** Renders families in the given format. */
-export function render(families: readonly MetricFamily[], format: ExpositionFormat): string {
+/** Renders families in a text format. */
+export function render(
+  families: readonly MetricFamily[],
+  format: Exclude<ExpositionFormat, "protobuf">,
+): string;
+/** Renders families in the protobuf format. */
+export function render(families: readonly MetricFamily[], format: "protobuf"): Uint8Array;
+/** Renders families in the given format: text for the text formats, bytes for protobuf. */
+export function render(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+): string | Uint8Array;
+export function render(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+): string | Uint8Array {
+  if (format === "protobuf") return renderProtobuf(families);
   return format === "openmetrics" ? renderOpenMetrics(families) : renderText(families);
+}
+
+/** Renders families in the given format as the bytes of a response body. */
+export function renderBytes(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+): Uint8Array<ArrayBuffer> {
+  if (format === "protobuf") return renderProtobuf(families);
+  return new TextEncoder().encode(render(families, format));
 }
 
 /** The sample names a family exposes, for `names` filtering. */
@@ -144,8 +173,15 @@ export class Registry {
     return selectFamilies(families, options);
   }
 
+  /** Collects and renders in the protobuf format: the bytes Prometheus scrapes. */
+  metrics(options: MetricsOptions & { readonly format: "protobuf" }): Promise<Uint8Array>;
   /** Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`. */
-  async metrics(options: MetricsOptions = {}): Promise<string> {
+  metrics(
+    options?: MetricsOptions & { readonly format?: "text" | "openmetrics" },
+  ): Promise<string>;
+  /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
+  metrics(options: MetricsOptions): Promise<string | Uint8Array>;
+  async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
     return render(await this.collect(options), options.format ?? "text");
   }
 }

@@ -12,7 +12,7 @@ import {
   contentTypeOf,
   defaultRegistry,
   type ExpositionFormat,
-  render,
+  renderBytes,
 } from "../registry.ts";
 
 /**
@@ -103,10 +103,11 @@ function validateOptions(options: MetricsHandlerOptions): void {
     );
   }
   if (
-    format !== undefined && format !== "negotiate" && format !== "text" && format !== "openmetrics"
+    format !== undefined && format !== "negotiate" && format !== "text" &&
+    format !== "openmetrics" && format !== "protobuf"
   ) {
     throw new TypeError(
-      `metricsHandler(): format must be "negotiate", "text" or "openmetrics", got ${
+      `metricsHandler(): format must be "negotiate", "text", "openmetrics" or "protobuf", got ${
         JSON.stringify(format)
       }`,
     );
@@ -170,7 +171,7 @@ export function metricsHandler(
     let body: Uint8Array<ArrayBuffer>;
     try {
       const families = await source.collect(names.length > 0 ? { names } : {});
-      body = new TextEncoder().encode(render(families, format));
+      body = renderBytes(families, format);
     } catch (error) {
       try {
         onError(error);
