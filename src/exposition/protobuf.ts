@@ -13,7 +13,6 @@ import type {
   BucketSpan,
   CounterPoint,
   Exemplar,
-  GaugePoint,
   HistogramPoint,
   Labels,
   MetricFamily,

@@ -85,7 +85,7 @@ export function schemaForBucketFactor(bucketFactor: number): number {
   const floor = Math.floor(Math.log2(Math.log2(bucketFactor)));
   if (floor <= -MAX_SCHEMA) return MAX_SCHEMA;
   if (floor >= -MIN_SCHEMA) return MIN_SCHEMA;
-  return -floor;
+  return 0 - floor;
 }
 
 /** Checks the `native` option of a histogram named `metricName` and fills in the defaults. */
@@ -178,12 +178,12 @@ export function bucketIndex(magnitude: number, schema: number): number {
   // A power of two is the upper bound of its bucket.
   const key = (high & 0x000fffff) === 0 && scratchWords[LOW] === 0 ? exponent - 1 : exponent;
   // ceil(key / 2^-schema), also for negative keys.
-  return -((-key) >> -schema);
+  return 0 - ((0 - key) >> -schema);
 }
 
 /** The index ±Inf take in `schema`: one past the bucket of the largest double. */
 function infinityIndex(schema: number): number {
-  return schema > 0 ? 1024 * 2 ** schema + 1 : -((-1024) >> -schema) + 1;
+  return schema > 0 ? 1024 * 2 ** schema + 1 : (1024 >> -schema) + 1;
 }
 
 /** The upper bound of bucket `index` in `schema`: `2^(index × 2^-schema)`. */
@@ -199,7 +199,7 @@ export function bucketUpperBound(index: number, schema: number): number {
 
 /** A bucket index in a schema `by` steps coarser: `ceil(index / 2^by)`. */
 function coarserIndex(index: number, by: number): number {
-  return by === 0 ? index : -Math.floor(-index / 2 ** by);
+  return by === 0 ? index : 0 - Math.floor((0 - index) / 2 ** by);
 }
 
 // --- one sign's buckets: a dense window of counts ---------------------------------------------
@@ -530,7 +530,7 @@ export function encodeBuckets(
     } else {
       for (let j = 0; j < gap; j++) {
         spans[spans.length - 1].length++;
-        deltas.push(-previousCount);
+        deltas.push(0 - previousCount);
         previousCount = 0;
       }
     }
