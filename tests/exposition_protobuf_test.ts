@@ -16,6 +16,7 @@ import {
   Registry,
   renderProtobuf,
   Summary,
+  type SummaryPoint,
 } from "../mod.ts";
 import { waitFor } from "./support/process.ts";
 import {
@@ -145,7 +146,7 @@ Deno.test("protobuf: summaries with quantiles and created; info and state sets a
   assert.deepEqual([s[1][0], s[2][0]], [2, 40]);
   const [quantile] = s[3] as Decoded[];
   assert.equal(quantile[1][0], 0.5);
-  const snapshot = (await registry.collect())[0].points[0] as { quantiles: { value: number }[] };
+  const snapshot = (await registry.collect())[0].points[0] as SummaryPoint;
   assert.equal(quantile[2][0], snapshot.quantiles[0].value);
   assert.ok((s[4][0] as Decoded)[1][0] as number > 1_600_000_000, "created seconds");
   assert.deepEqual([build[1][0], build[3][0]], ["build_info", 3]);
