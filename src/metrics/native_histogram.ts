@@ -137,6 +137,36 @@ const FRACTION_BOUNDS: readonly Float64Array[] = Array.from({ length: MAX_SCHEMA
   return Float64Array.from({ length: n }, (_, j) => 2 ** (j / n - 1));
 });
 
+/**
+ * Instead of a binary search (a mispredicted branch per step), the top 10 mantissa bits pick a
+ * cell of [0.5, 1); cells are narrower than any bucket up to schema 8, so at most one bound lies
+ * in a cell and one comparison finishes the search. Per schema > 0: the first bound index at or
+ * above each cell's start, and the bounds with a sentinel 1 at the end.
+ */
+const CELL_BITS = 10;
+const CELLS: (Uint16Array | undefined)[] = [];
+const BOUNDS_WITH_SENTINEL: (Float64Array | undefined)[] = [];
+
+function cellsOf(schema: number): Uint16Array {
+  let cells = CELLS[schema];
+  if (cells === undefined) {
+    const bounds = FRACTION_BOUNDS[schema];
+    const sentinel = new Float64Array(bounds.length + 1);
+    sentinel.set(bounds);
+    sentinel[bounds.length] = 1;
+    BOUNDS_WITH_SENTINEL[schema] = sentinel;
+    cells = new Uint16Array(1 << CELL_BITS);
+    let j = 0;
+    for (let c = 0; c < cells.length; c++) {
+      const start = 0.5 + c / (2 << CELL_BITS);
+      while (j < bounds.length && bounds[j] < start) j++;
+      cells[c] = j;
+    }
+    CELLS[schema] = cells;
+  }
+  return cells;
+}
+
 const scratch = new Float64Array(1);
 const scratchWords = new Uint32Array(scratch.buffer);
 /** Which 32-bit word of a double holds its sign and exponent on this machine. */
@@ -164,16 +194,11 @@ export function bucketIndex(magnitude: number, schema: number): number {
   if (schema > 0) {
     scratchWords[HIGH] = (high & 0x000fffff) | 0x3fe00000;
     const fraction = scratch[0];
-    const bounds = FRACTION_BOUNDS[schema];
-    // The first bound ≥ fraction.
-    let low = 0;
-    let top = bounds.length;
-    while (low < top) {
-      const middle = (low + top) >>> 1;
-      if (bounds[middle] < fraction) low = middle + 1;
-      else top = middle;
-    }
-    return low + (exponent - 1) * bounds.length;
+    // The first bound ≥ fraction: the cell's first bound, or the next one.
+    const cells = CELLS[schema] ?? cellsOf(schema);
+    let first = cells[(high >>> (20 - CELL_BITS)) & ((1 << CELL_BITS) - 1)];
+    if (BOUNDS_WITH_SENTINEL[schema]![first] < fraction) first++;
+    return first + (exponent - 1) * (1 << schema);
   }
   // A power of two is the upper bound of its bucket.
   const key = (high & 0x000fffff) === 0 && scratchWords[LOW] === 0 ? exponent - 1 : exponent;
