@@ -158,84 +158,83 @@ function writeExemplar(w: ProtoWriter, field: number, exemplar: Exemplar): void 
   w.end(message);
 }
 
-/** A Metric holding one Gauge or Untyped value. */
-function writeValue(w: ProtoWriter, labels: Labels, field: number, value: number): void {
+/**
+ * One `Metric` message: its sorted label pairs, then the value message `field` (Gauge, Counter,
+ * Summary, Untyped or Histogram) whose content `writeValue` writes.
+ */
+function writeMetric(w: ProtoWriter, labels: Labels, field: number, writeValue: () => void): void {
   const metric = w.begin(FAMILY_METRIC);
   writeLabels(w, METRIC_LABEL, labels);
-  const inner = w.begin(field);
-  w.double(VALUE, value);
-  w.end(inner);
+  const value = w.begin(field);
+  writeValue();
+  w.end(value);
   w.end(metric);
+}
+
+/** A Metric holding one Gauge or Untyped value. */
+function writeValue(w: ProtoWriter, labels: Labels, field: number, value: number): void {
+  writeMetric(w, labels, field, () => w.double(VALUE, value));
 }
 
 function writeCounter(w: ProtoWriter, point: CounterPoint): void {
-  const metric = w.begin(FAMILY_METRIC);
-  writeLabels(w, METRIC_LABEL, point.labels);
-  const counter = w.begin(METRIC_COUNTER);
-  w.double(VALUE, point.value);
-  if (point.exemplar !== undefined) writeExemplar(w, COUNTER_EXEMPLAR, point.exemplar);
-  if (point.created !== undefined) writeTimestamp(w, COUNTER_CREATED, point.created);
-  w.end(counter);
-  w.end(metric);
+  writeMetric(w, point.labels, METRIC_COUNTER, () => {
+    w.double(VALUE, point.value);
+    if (point.exemplar !== undefined) writeExemplar(w, COUNTER_EXEMPLAR, point.exemplar);
+    if (point.created !== undefined) writeTimestamp(w, COUNTER_CREATED, point.created);
+  });
 }
 
 function writeSummary(w: ProtoWriter, point: SummaryPoint): void {
-  const metric = w.begin(FAMILY_METRIC);
-  writeLabels(w, METRIC_LABEL, point.labels);
-  const summary = w.begin(METRIC_SUMMARY);
-  w.uint(SUMMARY_COUNT, point.count);
-  w.double(SUMMARY_SUM, point.sum);
-  for (const { quantile, value } of point.quantiles) {
-    const message = w.begin(SUMMARY_QUANTILE);
-    w.double(QUANTILE_QUANTILE, quantile);
-    w.double(QUANTILE_VALUE, value);
-    w.end(message);
-  }
-  if (point.created !== undefined) writeTimestamp(w, SUMMARY_CREATED, point.created);
-  w.end(summary);
-  w.end(metric);
+  writeMetric(w, point.labels, METRIC_SUMMARY, () => {
+    w.uint(SUMMARY_COUNT, point.count);
+    w.double(SUMMARY_SUM, point.sum);
+    for (const { quantile, value } of point.quantiles) {
+      const message = w.begin(SUMMARY_QUANTILE);
+      w.double(QUANTILE_QUANTILE, quantile);
+      w.double(QUANTILE_VALUE, value);
+      w.end(message);
+    }
+    if (point.created !== undefined) writeTimestamp(w, SUMMARY_CREATED, point.created);
+  });
 }
 
 function writeHistogram(w: ProtoWriter, point: HistogramPoint): void {
-  const metric = w.begin(FAMILY_METRIC);
-  writeLabels(w, METRIC_LABEL, point.labels);
-  const histogram = w.begin(METRIC_HISTOGRAM);
-  w.uint(HISTOGRAM_COUNT, point.count);
-  w.double(HISTOGRAM_SUM, point.sum);
-  const { upperBounds, bucketCounts, exemplars } = point;
-  const last = upperBounds.length - 1;
-  for (let i = 0; i <= last; i++) {
-    const exemplar = exemplars?.[i];
-    // +Inf is implied by the count; it is written only to carry an exemplar.
-    if (i === last && upperBounds[i] === Infinity && exemplar === undefined) break;
-    const bucket = w.begin(HISTOGRAM_BUCKET);
-    w.uint(BUCKET_CUMULATIVE_COUNT, bucketCounts[i]);
-    w.double(BUCKET_UPPER_BOUND, upperBounds[i]);
-    if (exemplar !== undefined) writeExemplar(w, BUCKET_EXEMPLAR, exemplar);
-    w.end(bucket);
-  }
-  if (point.schema !== undefined) {
-    w.sint(HISTOGRAM_SCHEMA, point.schema);
-    w.double(HISTOGRAM_ZERO_THRESHOLD, point.zeroThreshold ?? 0);
-    w.uint(HISTOGRAM_ZERO_COUNT, point.zeroCount ?? 0);
-    writeSpans(
-      w,
-      HISTOGRAM_NEGATIVE_SPAN,
-      HISTOGRAM_NEGATIVE_DELTA,
-      point.negativeSpans,
-      point.negativeDeltas,
-    );
-    writeSpans(
-      w,
-      HISTOGRAM_POSITIVE_SPAN,
-      HISTOGRAM_POSITIVE_DELTA,
-      point.positiveSpans,
-      point.positiveDeltas,
-    );
-  }
-  if (point.created !== undefined) writeTimestamp(w, HISTOGRAM_CREATED, point.created);
-  w.end(histogram);
-  w.end(metric);
+  writeMetric(w, point.labels, METRIC_HISTOGRAM, () => {
+    w.uint(HISTOGRAM_COUNT, point.count);
+    w.double(HISTOGRAM_SUM, point.sum);
+    const { upperBounds, bucketCounts, exemplars } = point;
+    const last = upperBounds.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const exemplar = exemplars?.[i];
+      // +Inf is implied by the count; it is written only to carry an exemplar.
+      if (i === last && upperBounds[i] === Infinity && exemplar === undefined) break;
+      const bucket = w.begin(HISTOGRAM_BUCKET);
+      w.uint(BUCKET_CUMULATIVE_COUNT, bucketCounts[i]);
+      w.double(BUCKET_UPPER_BOUND, upperBounds[i]);
+      if (exemplar !== undefined) writeExemplar(w, BUCKET_EXEMPLAR, exemplar);
+      w.end(bucket);
+    }
+    if (point.schema !== undefined) {
+      w.sint(HISTOGRAM_SCHEMA, point.schema);
+      w.double(HISTOGRAM_ZERO_THRESHOLD, point.zeroThreshold ?? 0);
+      w.uint(HISTOGRAM_ZERO_COUNT, point.zeroCount ?? 0);
+      writeSpans(
+        w,
+        HISTOGRAM_NEGATIVE_SPAN,
+        HISTOGRAM_NEGATIVE_DELTA,
+        point.negativeSpans,
+        point.negativeDeltas,
+      );
+      writeSpans(
+        w,
+        HISTOGRAM_POSITIVE_SPAN,
+        HISTOGRAM_POSITIVE_DELTA,
+        point.positiveSpans,
+        point.positiveDeltas,
+      );
+    }
+    if (point.created !== undefined) writeTimestamp(w, HISTOGRAM_CREATED, point.created);
+  });
 }
 
 /** Spans, then their deltas (repeated sint64, unpacked as proto2 declares them). */
