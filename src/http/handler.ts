@@ -36,8 +36,9 @@ export interface MetricsHandlerOptions {
   readonly registry?: MetricsSource;
   /**
    * `"negotiate"` (the default) answers OpenMetrics to clients that prefer it in `Accept`
-   * (Prometheus does) and the text format 0.0.4 to everyone else; `"text"` or `"openmetrics"`
-   * always answers that format.
+   * (Prometheus does), protobuf to clients that ask for it first (Prometheus with native
+   * histograms on), and the text format 0.0.4 to everyone else; `"text"`, `"openmetrics"` or
+   * `"protobuf"` always answers that format.
    */
   readonly format?: FormatChoice;
   /** Gzip the body when the client's `Accept-Encoding` allows it (default `true`). */
