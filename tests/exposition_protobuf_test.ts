@@ -282,3 +282,16 @@ Deno.test("protobuf: every family of a registry decodes, all fields accounted fo
   assert.deepEqual(Object.keys(histogram).map(Number), [1, 2, 3, 5, 6, 7, 12, 13, 15]);
   assert.deepEqual(labelsOf((histogram[3][0] as Decoded)[3][0] as Decoded), { trace_id: "z" });
 });
+
+Deno.test("protobuf: an empty native histogram with zero threshold 0 gets one empty span", async () => {
+  const registry = new Registry();
+  new Histogram({ name: "idle_seconds", help: "i", native: { zeroThreshold: 0 }, registry });
+  new Histogram({ name: "busy_seconds", help: "b", native: true, registry });
+  const [idle, busy] = families(await registry.metrics({ format: "protobuf" })).map((family) =>
+    (family[4][0] as Decoded)[7][0] as Decoded
+  );
+  // Otherwise it would look like a classic histogram to Prometheus.
+  assert.deepEqual([idle[6][0], idle[12], idle[13]], [0, [{ 1: [0], 2: [0] }], undefined]);
+  // A non-zero threshold marks it already.
+  assert.deepEqual([busy[6][0], busy[12]], [2 ** -128, undefined]);
+});

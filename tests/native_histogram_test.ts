@@ -267,6 +267,9 @@ Deno.test("Histogram native: a reset past maxBuckets restarts the classic counts
 
 Deno.test("Histogram native: bad options are refused with the metric's name", () => {
   const registry = new Registry();
+  // `native: false` is off: the default classic buckets.
+  const off = new Histogram({ name: "off", help: "off", native: false, registry });
+  assert.equal(off.upperBounds.length, 15);
   assert.throws(
     () => new Histogram({ name: "a", help: "a", native: { bucketFactor: 1 }, registry }),
     /RangeError: histogram "a": native histogram bucketFactor must be above 1/,

@@ -229,12 +229,25 @@ function writeHistogram(w: ProtoWriter, point: HistogramPoint): void {
         w,
         HISTOGRAM_POSITIVE_SPAN,
         HISTOGRAM_POSITIVE_DELTA,
-        point.positiveSpans,
+        isBlankNative(point) ? NO_OP_SPANS : point.positiveSpans,
         point.positiveDeltas,
       );
     }
     if (point.created !== undefined) writeTimestamp(w, HISTOGRAM_CREATED, point.created);
   });
+}
+
+/** One empty span: what marks a histogram as native when nothing else would (see below). */
+const NO_OP_SPANS: readonly BucketSpan[] = [{ offset: 0, length: 0 }];
+
+/**
+ * A native histogram with a zero threshold of 0, nothing in its zero bucket and no buckets would
+ * look classic to Prometheus, which tells them apart by spans or a zero threshold: client_golang
+ * then writes one empty span, and so do we.
+ */
+function isBlankNative(point: HistogramPoint): boolean {
+  return (point.zeroThreshold ?? 0) === 0 && (point.zeroCount ?? 0) === 0 &&
+    (point.positiveSpans?.length ?? 0) === 0 && (point.negativeSpans?.length ?? 0) === 0;
 }
 
 /** Spans, then their deltas (repeated sint64, unpacked as proto2 declares them). */

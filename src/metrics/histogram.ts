@@ -51,7 +51,7 @@ export interface HistogramOptions extends MetricOptions {
    * format (see `docs/native-histograms.md`). With `native` alone (no `buckets`), the text
    * formats carry only `_count`, `_sum` and the `+Inf` bucket, as client_golang does.
    */
-  readonly native?: true | NativeHistogramOptions;
+  readonly native?: boolean | NativeHistogramOptions;
 }
 
 /**
@@ -301,13 +301,13 @@ export class Histogram extends Metric<HistogramChild> {
       sampleSuffixes: ["_bucket", "_count", "_sum", "_created"],
     });
     const native = options.native;
-    if (native !== undefined) {
+    if (native !== undefined && native !== false) {
       this.#nativeSettings = nativeSettings(this.name, native);
       this.#native = [];
     }
     const upperBounds = validateBuckets(
       this.name,
-      options.buckets ?? (native === undefined ? DEFAULT_BUCKETS : []),
+      options.buckets ?? (this.#native === undefined ? DEFAULT_BUCKETS : []),
     );
     this.#store = new HistogramStore(
       this.name,

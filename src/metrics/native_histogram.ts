@@ -119,14 +119,19 @@ export function nativeSettings(
   } catch (error) {
     throw new RangeError(`histogram "${metricName}": ${(error as Error).message}`);
   }
-  return {
+  const settings: NativeSettings = Object.freeze({
     schema,
     zeroThreshold: number(given.zeroThreshold, DEFAULT_ZERO_THRESHOLD, "zeroThreshold"),
     maxBuckets: number(given.maxBuckets, DEFAULT_MAX_BUCKETS, "maxBuckets", true),
     maxZeroThreshold: number(given.maxZeroThreshold, 0, "maxZeroThreshold"),
     minResetDurationMs: number(given.minResetDurationMs, 0, "minResetDurationMs"),
-  };
+  });
+  CHECKED_SETTINGS.add(settings);
+  return settings;
 }
+
+/** Settings made by {@linkcode nativeSettings}: shared by every series of a metric as they are. */
+const CHECKED_SETTINGS = new WeakSet<NativeSettings>();
 
 // --- bucket indices from the float's bits -----------------------------------------------------
 
@@ -344,28 +349,50 @@ const EMPTY = new Uint32Array(0);
 export class NativeHistogram {
   /** The settings it was made with (the schema and zero threshold may change past `maxBuckets`). */
   readonly settings: NativeSettings;
-  /** The current schema. */
-  schema: number;
-  /** The current zero threshold. */
-  zeroThreshold: number;
-  /** Observations with `|v| <= zeroThreshold`. */
-  zeroCount = 0;
-  /** Every observation, NaN included. */
-  count = 0;
-  /** The sum of observations. */
-  sum = 0;
+  #schema: number;
+  #zeroThreshold: number;
+  #zeroCount = 0;
+  #count = 0;
+  #sum = 0;
   readonly #positive = new BucketWindow();
   readonly #negative = new BucketWindow();
   /** Populated buckets of both signs (±Inf included), to compare with `maxBuckets`. */
   #populated = 0;
   #lastReset: number;
 
-  /** A new, empty state; `options` as `nativeSettings` takes them, or already-checked settings. */
+  /** A new, empty state; `options` as `Histogram`'s `native` option takes them. */
   constructor(options: true | NativeHistogramOptions | NativeSettings = true) {
-    this.settings = isSettings(options) ? options : nativeSettings("(native)", options);
-    this.schema = this.settings.schema;
-    this.zeroThreshold = this.settings.zeroThreshold;
+    this.settings = CHECKED_SETTINGS.has(options as NativeSettings)
+      ? options as NativeSettings
+      : nativeSettings("(native)", options);
+    this.#schema = this.settings.schema;
+    this.#zeroThreshold = this.settings.zeroThreshold;
     this.#lastReset = this.settings.minResetDurationMs > 0 ? Date.now() : 0;
+  }
+
+  /** The current schema (lower than the configured one after a resolution drop). */
+  get schema(): number {
+    return this.#schema;
+  }
+
+  /** The current zero threshold (wider than the configured one after widening). */
+  get zeroThreshold(): number {
+    return this.#zeroThreshold;
+  }
+
+  /** Observations with `|v| <= zeroThreshold`. */
+  get zeroCount(): number {
+    return this.#zeroCount;
+  }
+
+  /** Every observation, NaN included. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The sum of observations. */
+  get sum(): number {
+    return this.#sum;
   }
 
   /** How many buckets (positive and negative, not the zero bucket) are populated. */
@@ -379,10 +406,10 @@ export class NativeHistogram {
    * series was reset to stay within `maxBuckets` (it then holds only this observation).
    */
   observe(value: number): boolean {
-    this.count++;
-    this.sum += value;
+    this.#count++;
+    this.#sum += value;
     if (value !== value) return false;
-    const threshold = this.zeroThreshold;
+    const threshold = this.#zeroThreshold;
     let window: BucketWindow;
     let magnitude: number;
     if (value > threshold) {
@@ -392,13 +419,13 @@ export class NativeHistogram {
       window = this.#negative;
       magnitude = -value;
     } else {
-      this.zeroCount++;
+      this.#zeroCount++;
       return false;
     }
     if (magnitude === Infinity) {
       if (window.infinite++ === 0) this.#populated++;
     } else {
-      let index = bucketIndex(magnitude, this.schema);
+      let index = bucketIndex(magnitude, this.#schema);
       const at = index - window.offset;
       const counts = window.counts;
       // The common case inline: the bucket is inside the window and its count fits.
@@ -408,9 +435,9 @@ export class NativeHistogram {
       }
       if ((at < 0 || at >= counts.length) && !window.fits(index)) {
         // Too wide a spread for one window: lower the resolution until it fits.
-        while (this.schema > MIN_SCHEMA && !window.fits(index)) {
+        while (this.#schema > MIN_SCHEMA && !window.fits(index)) {
           this.#reduceSchema(1);
-          index = bucketIndex(magnitude, this.schema);
+          index = bucketIndex(magnitude, this.#schema);
         }
       }
       if (window.add(index, 1)) this.#populated++;
@@ -433,38 +460,38 @@ export class NativeHistogram {
       }
     }
     if (this.#widenZeroBucket()) return false;
-    if (this.schema > MIN_SCHEMA) this.#reduceSchema(1);
+    if (this.#schema > MIN_SCHEMA) this.#reduceSchema(1);
     return false;
   }
 
   /** Moves the buckets closest to zero into the zero bucket, if `maxZeroThreshold` allows. */
   #widenZeroBucket(): boolean {
     const { maxZeroThreshold } = this.settings;
-    if (this.zeroThreshold >= maxZeroThreshold) return false;
+    if (this.#zeroThreshold >= maxZeroThreshold) return false;
     const smallest = Math.min(this.#positive.firstIndex(), this.#negative.firstIndex());
     if (smallest === Infinity) return false;
-    const threshold = bucketUpperBound(smallest, this.schema);
+    const threshold = bucketUpperBound(smallest, this.#schema);
     if (threshold > maxZeroThreshold) return false;
     for (const window of [this.#positive, this.#negative]) {
       const at = smallest - window.offset;
       if (at >= 0 && at < window.counts.length && window.counts[at] !== 0) {
-        this.zeroCount += window.counts[at];
+        this.#zeroCount += window.counts[at];
         window.counts[at] = 0;
         this.#populated--;
       }
     }
-    this.zeroThreshold = threshold;
+    this.#zeroThreshold = threshold;
     return true;
   }
 
   /** Lowers the schema by `by`, merging each 2^by neighbouring buckets into one. */
   #reduceSchema(by: number): void {
-    const schema = Math.max(MIN_SCHEMA, this.schema - by);
-    const steps = this.schema - schema;
+    const schema = Math.max(MIN_SCHEMA, this.#schema - by);
+    const steps = this.#schema - schema;
     if (steps === 0) return;
     this.#populated = 0;
     for (const window of [this.#positive, this.#negative]) {
-      const { indices, counts } = window.populated(this.schema);
+      const { indices, counts } = window.populated(this.#schema);
       const infinite = window.infinite;
       window.clear();
       window.infinite = infinite;
@@ -473,29 +500,29 @@ export class NativeHistogram {
         if (window.add(coarserIndex(indices[i], steps), counts[i])) this.#populated++;
       }
     }
-    this.schema = schema;
+    this.#schema = schema;
   }
 
   /** Empties the series (count, sum, buckets) and restores the configured schema and threshold. */
   reset(): void {
-    this.count = 0;
-    this.sum = 0;
-    this.zeroCount = 0;
+    this.#count = 0;
+    this.#sum = 0;
+    this.#zeroCount = 0;
     this.#positive.clear();
     this.#negative.clear();
     this.#populated = 0;
-    this.schema = this.settings.schema;
-    this.zeroThreshold = this.settings.zeroThreshold;
+    this.#schema = this.settings.schema;
+    this.#zeroThreshold = this.settings.zeroThreshold;
   }
 
   /** The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. */
   buckets(): NativeBuckets {
-    const positive = encodeBuckets(this.#positive.populated(this.schema));
-    const negative = encodeBuckets(this.#negative.populated(this.schema));
+    const positive = encodeBuckets(this.#positive.populated(this.#schema));
+    const negative = encodeBuckets(this.#negative.populated(this.#schema));
     return {
-      schema: this.schema,
-      zeroThreshold: this.zeroThreshold,
-      zeroCount: this.zeroCount,
+      schema: this.#schema,
+      zeroThreshold: this.#zeroThreshold,
+      zeroCount: this.#zeroCount,
       positiveSpans: positive.spans,
       positiveDeltas: positive.deltas,
       negativeSpans: negative.spans,
@@ -507,12 +534,6 @@ export class NativeHistogram {
   get windowBytes(): number {
     return this.#positive.counts.byteLength + this.#negative.counts.byteLength;
   }
-}
-
-function isSettings(value: unknown): value is NativeSettings {
-  return typeof value === "object" && value !== null && "schema" in value &&
-    "maxZeroThreshold" in value && "minResetDurationMs" in value && "maxBuckets" in value &&
-    "zeroThreshold" in value;
 }
 
 // --- spans and deltas ------------------------------------------------------------------------
