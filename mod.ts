@@ -18,6 +18,7 @@
  */
 
 export type {
+  BucketSpan,
   Collector,
   CounterFamily,
   CounterPoint,
@@ -73,11 +74,20 @@ export {
   type HistogramOptions,
   linearBuckets,
 } from "./src/metrics/histogram.ts";
+export {
+  mergeNativeBuckets,
+  type NativeBuckets,
+  NativeHistogram,
+  type NativeHistogramOptions,
+  type NativeSettings,
+  schemaForBucketFactor,
+} from "./src/metrics/native_histogram.ts";
 export { Summary, SummaryChild, type SummaryOptions } from "./src/metrics/summary.ts";
 export { Info, InfoChild, type InfoOptions } from "./src/metrics/info.ts";
 export { Enum, EnumChild, type EnumOptions } from "./src/metrics/enum.ts";
 export { PROMETHEUS_CONTENT_TYPE, renderText } from "./src/exposition/text.ts";
 export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/openmetrics.ts";
+export { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./src/exposition/protobuf.ts";
 
 // --- Push mode: Pushgateway client and background pusher (src/push/) ---
 export { PushError, type PushErrorDetails } from "./src/push/errors.ts";

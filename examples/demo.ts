@@ -6,6 +6,8 @@
 //   deno task demo
 //   deno task demo --runs 3 --max-sleep 0.2 --linger 0
 //   deno task demo --push http://localhost:9091 --port 8001
+//   deno task demo --native    (a native histogram too; Prometheus needs
+//                               --enable-feature=native-histograms and scrapes it over protobuf)
 //
 // Permissions: --allow-net (server, push). Deno 2.9 lets a program read /proc/self only with
 // --allow-all, so the /proc-only process metrics (open fds, virtual memory) appear under -A.
@@ -23,7 +25,8 @@ const USAGE = `usage: deno task demo [options]
   --max-sleep S   longest run, in seconds (default 10)
   --port P        port of the /metrics server (default 8000)
   --push URL      also push to this Pushgateway every --interval s (default 5)
-  --linger S      keep serving S seconds after the last run (default 10)`;
+  --linger S      keep serving S seconds after the last run (default 10)
+  --native        make the histogram native too (see docs/native-histograms.md)`;
 
 const flags = parseJobFlags(USAGE, { linger: 10 });
 
@@ -37,7 +40,7 @@ function isPermissionError(error: unknown): boolean {
 }
 
 const registry = new Registry();
-const histogram = jobHistogram(registry);
+const histogram = jobHistogram(registry, flags.native);
 const runtimeMetrics = collectDefaultMetrics({ registry });
 const timedJob = histogram.labels({ job_name: "test_job" }).time(job);
 

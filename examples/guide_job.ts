@@ -3,14 +3,18 @@
 import { parseArgs } from "node:util";
 import { Histogram, type Registry } from "../mod.ts";
 
-/** The guide's histogram: `Histogram('job_duration_seconds', labelnames=['job_name'], buckets=…)`. */
-export function jobHistogram(registry: Registry): Histogram {
+/**
+ * The guide's histogram: `Histogram('job_duration_seconds', labelnames=['job_name'], buckets=…)`;
+ * with `native`, also a native histogram (served over protobuf to Prometheus).
+ */
+export function jobHistogram(registry: Registry, native = false): Histogram {
   return new Histogram({
     name: "job_duration_seconds",
     help: "duration of job",
     labelNames: ["job_name"],
     buckets: [1, 2, 3, 10, 20, 50, 100],
     registry,
+    ...(native ? { native: true } as const : {}),
   });
 }
 
@@ -40,6 +44,8 @@ export interface JobFlags {
   readonly linger: number;
   /** Seconds between pushes (`--interval`). */
   readonly interval: number;
+  /** Whether the histogram is native too (`--native`). */
+  readonly native: boolean;
 }
 
 /** Parses the flags, with the given defaults; exits with a usage message on bad input. */
@@ -60,6 +66,7 @@ export function parseJobFlags(
         gateway: { type: "string" },
         linger: { type: "string" },
         interval: { type: "string" },
+        native: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -85,6 +92,7 @@ export function parseJobFlags(
     push: parsed.push ?? parsed.gateway ?? defaults.push,
     linger: number("linger", parsed.linger, defaults.linger ?? 0),
     interval: number("interval", parsed.interval, defaults.interval ?? 5),
+    native: parsed.native ?? false,
   };
 }
 

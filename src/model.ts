@@ -75,6 +75,34 @@ export interface HistogramPoint {
   readonly created?: number;
   /** Latest exemplar per bucket, aligned with `upperBounds` (entries may be undefined). */
   readonly exemplars?: readonly (Exemplar | undefined)[];
+  /**
+   * Native histograms only (absent on classic ones): the bucket schema, −4…8. Bucket `i` holds
+   * `base^(i-1) < |v| <= base^i` with `base = 2^(2^-schema)`.
+   */
+  readonly schema?: number;
+  /** Native: observations with `|v| <= zeroThreshold` are in the zero bucket. */
+  readonly zeroThreshold?: number;
+  /** Native: the zero bucket's count. */
+  readonly zeroCount?: number;
+  /** Native: runs of consecutive positive bucket indices. */
+  readonly positiveSpans?: readonly BucketSpan[];
+  /** Native: positive bucket counts in span order, each minus the previous one (the first as is). */
+  readonly positiveDeltas?: readonly number[];
+  /** Native: runs of consecutive negative bucket indices (by absolute value). */
+  readonly negativeSpans?: readonly BucketSpan[];
+  /** Native: negative bucket counts in span order, as deltas like `positiveDeltas`. */
+  readonly negativeDeltas?: readonly number[];
+}
+
+/**
+ * A run of consecutive native-histogram buckets: `offset` is the first index (for the first span)
+ * or the gap since the previous span's end, `length` the number of buckets.
+ */
+export interface BucketSpan {
+  /** The first span's starting index, or the gap to the previous span. */
+  readonly offset: number;
+  /** How many consecutive buckets. */
+  readonly length: number;
 }
 
 /** One estimated quantile of a summary. */

@@ -7,13 +7,18 @@
 
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
+import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./exposition/protobuf.ts";
+import { DEFAULT_ESCAPING, escapeFamily } from "./exposition/escaping.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import { Metric, setDefaultRegistry } from "./metrics/base.ts";
 import type { Collector, MetricFamily } from "./model.ts";
 import type { EscapingScheme } from "./validation.ts";
 
-/** The wire formats a registry renders: Prometheus text 0.0.4 or OpenMetrics 1.0. */
-export type ExpositionFormat = "text" | "openmetrics";
+/**
+ * The wire formats a registry renders: Prometheus text 0.0.4, OpenMetrics 1.0, or the delimited
+ * protobuf format (`io.prometheus.client.MetricFamily`, bytes rather than text).
+ */
+export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
 
 /** Options of {@linkcode Registry.collect}. */
 export interface CollectOptions {
@@ -33,7 +38,7 @@ export interface CollectOptions {
 
 /** Options of {@linkcode Registry.metrics}. */
 export interface MetricsOptions extends CollectOptions {
-  /** `"text"` (0.0.4, the default) or `"openmetrics"`. */
+  /** `"text"` (0.0.4, the default), `"openmetrics"`, or `"protobuf"` (bytes). */
   readonly format?: ExpositionFormat;
   /**
    * How names outside the legacy alphabet are written: `"underscores"` (the default),
@@ -44,21 +49,53 @@ export interface MetricsOptions extends CollectOptions {
 
 /** The `Content-Type` of each format. */
 export function contentTypeOf(format: ExpositionFormat): string {
+  if (format === "protobuf") return PROTOBUF_CONTENT_TYPE;
   return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
 }
 
 /**
- * Renders families in the given format, writing names outside the legacy alphabet as
- * `escaping` says (default `underscores`).
+ * Renders families in a text format, writing names outside the legacy alphabet as `escaping`
+ * says (default `underscores`).
  */
+export function render(
+  families: readonly MetricFamily[],
+  format: Exclude<ExpositionFormat, "protobuf">,
+  escaping?: EscapingScheme,
+): string;
+/** Renders families in the protobuf format. */
+export function render(
+  families: readonly MetricFamily[],
+  format: "protobuf",
+  escaping?: EscapingScheme,
+): Uint8Array;
+/** Renders families in the given format: text for the text formats, bytes for protobuf. */
 export function render(
   families: readonly MetricFamily[],
   format: ExpositionFormat,
   escaping?: EscapingScheme,
-): string {
+): string | Uint8Array;
+export function render(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+  escaping?: EscapingScheme,
+): string | Uint8Array {
+  if (format === "protobuf") {
+    const scheme = escaping ?? DEFAULT_ESCAPING;
+    return renderProtobuf(families.map((family) => escapeFamily(family, scheme)));
+  }
   return format === "openmetrics"
     ? renderOpenMetrics(families, escaping)
     : renderText(families, escaping);
+}
+
+/** Renders families in the given format as the bytes of a response body. */
+export function renderBytes(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+  escaping?: EscapingScheme,
+): Uint8Array<ArrayBuffer> {
+  if (format === "protobuf") return render(families, format, escaping) as Uint8Array<ArrayBuffer>;
+  return new TextEncoder().encode(render(families, format, escaping));
 }
 
 /**
@@ -199,13 +236,21 @@ export class Registry {
     else this.#reportedTo.set(report, current);
   }
 
+  /** Collects and renders in the protobuf format: the bytes Prometheus scrapes. */
+  metrics(options: MetricsOptions & { readonly format: "protobuf" }): Promise<Uint8Array>;
   /**
    * Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`; names outside
    * the legacy alphabet as `escaping` says (default `underscores`).
    */
-  async metrics(options: MetricsOptions = {}): Promise<string> {
+  metrics(
+    options?: MetricsOptions & { readonly format?: "text" | "openmetrics" },
+  ): Promise<string>;
+  /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
+  metrics(options: MetricsOptions): Promise<string | Uint8Array>;
+  async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
     return render(await this.collect(options), options.format ?? "text", options.escaping);
   }
+
 }
 
 function reportToConsole(error: InvalidFamilyError): void {

@@ -368,8 +368,11 @@ Deno.test("defaults to the default registry", async () => {
 Deno.test("bad options are TypeErrors naming the option", () => {
   assert.throws(
     // @ts-expect-error: wrong format on purpose
-    () => metricsHandler({ format: "protobuf" }),
-    { name: "TypeError", message: /format must be "negotiate", "text" or "openmetrics"/ },
+    () => metricsHandler({ format: "yaml" }),
+    {
+      name: "TypeError",
+      message: /format must be "negotiate", "text", "openmetrics" or "protobuf"/,
+    },
   );
   assert.throws(
     // @ts-expect-error: wrong registry on purpose

@@ -93,6 +93,27 @@ function specificity(range: WeightedValue, offer: Offer): number {
   return version === offer.version ? 4 : 0;
 }
 
+/**
+ * The weight a client gives the protobuf format: only an explicit
+ * `application/vnd.google.protobuf` range counts (never a wildcard), whose `proto` (if given) is
+ * `io.prometheus.client.MetricFamily` and whose `encoding` (if given) is `delimited`, the only
+ * framing we write.
+ */
+function protobufPreference(ranges: readonly WeightedValue[]): Preference {
+  let best: Preference = { q: 0, specificity: 0, position: Infinity };
+  for (const range of ranges) {
+    if (range.value !== "application/vnd.google.protobuf") continue;
+    const proto = range.params.get("proto");
+    const encoding = range.params.get("encoding");
+    if (proto !== undefined && proto !== "io.prometheus.client.MetricFamily") continue;
+    if (encoding !== undefined && encoding.toLowerCase() !== "delimited") continue;
+    if (range.q > best.q || (range.q === best.q && range.position < best.position)) {
+      best = { q: range.q, specificity: 4, position: range.position };
+    }
+  }
+  return best;
+}
+
 /** The weight a client gives an offer: that of the most specific range matching it. */
 interface Preference {
   readonly q: number;
@@ -119,7 +140,10 @@ function preferenceFor(ranges: readonly WeightedValue[], offer: Offer): Preferen
 }
 
 /**
- * Picks the exposition format for a scrape from its `Accept` header: OpenMetrics when the client
+ * Picks the exposition format for a scrape from its `Accept` header: the protobuf format when the
+ * client names `application/vnd.google.protobuf` (delimited `io.prometheus.client.MetricFamily`)
+ * and weighs no text format more (Prometheus with native histograms on asks for it first);
+ * otherwise OpenMetrics when the client
  * accepts `application/openmetrics-text` and prefers it (by `q`, then by naming it explicitly
  * rather than through a wildcard, then by listing it first), otherwise the Prometheus text format
  * 0.0.4. A missing or empty header, `*\/*`, or a browser's header all give the text format;
@@ -132,6 +156,10 @@ function preferenceFor(ranges: readonly WeightedValue[], offer: Offer): Preferen
  *   "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75," +
  *     "text/plain;version=0.0.4;q=0.5,*\/*;q=0.1",
  * ); // "openmetrics"
+ * negotiateFormat(
+ *   "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited," +
+ *     "application/openmetrics-text;version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*\/*;q=0.1",
+ * ); // "protobuf"
  * negotiateFormat("*\/*"); // "text"
  * negotiateFormat(null); // "text"
  * ```
@@ -142,6 +170,15 @@ export function negotiateFormat(accept: string | null | undefined): ExpositionFo
   const [openMetricsOffer, textOffer] = OFFERS;
   const openMetrics = preferenceFor(ranges, openMetricsOffer);
   const text = preferenceFor(ranges, textOffer);
+  const protobuf = protobufPreference(ranges);
+  if (protobuf.q > 0) {
+    // Named explicitly, it wins unless a text format weighs more, or as much and comes first.
+    const rivals = [openMetrics, text].filter((rival) =>
+      rival.q > protobuf.q ||
+      (rival.q === protobuf.q && rival.specificity >= 3 && rival.position < protobuf.position)
+    );
+    if (rivals.length === 0) return "protobuf";
+  }
   if (openMetrics.q === 0) return "text";
   if (openMetrics.q !== text.q) return openMetrics.q > text.q ? "openmetrics" : "text";
   // Equal weights: an explicit mention beats a wildcard, then the earlier entry wins.

@@ -17,7 +17,7 @@ import {
   contentTypeOf,
   defaultRegistry,
   type ExpositionFormat,
-  render,
+  renderBytes,
 } from "../registry.ts";
 
 /**
@@ -41,8 +41,9 @@ export interface MetricsHandlerOptions {
   readonly registry?: MetricsSource;
   /**
    * `"negotiate"` (the default) answers OpenMetrics to clients that prefer it in `Accept`
-   * (Prometheus does) and the text format 0.0.4 to everyone else; `"text"` or `"openmetrics"`
-   * always answers that format.
+   * (Prometheus does), protobuf to clients that ask for it first (Prometheus with native
+   * histograms on), and the text format 0.0.4 to everyone else; `"text"`, `"openmetrics"` or
+   * `"protobuf"` always answers that format.
    */
   readonly format?: FormatChoice;
   /** Gzip the body when the client's `Accept-Encoding` allows it (default `true`). */
@@ -108,10 +109,11 @@ function validateOptions(options: MetricsHandlerOptions): void {
     );
   }
   if (
-    format !== undefined && format !== "negotiate" && format !== "text" && format !== "openmetrics"
+    format !== undefined && format !== "negotiate" && format !== "text" &&
+    format !== "openmetrics" && format !== "protobuf"
   ) {
     throw new TypeError(
-      `metricsHandler(): format must be "negotiate", "text" or "openmetrics", got ${
+      `metricsHandler(): format must be "negotiate", "text", "openmetrics" or "protobuf", got ${
         JSON.stringify(format)
       }`,
     );
@@ -177,7 +179,7 @@ export function metricsHandler(
     try {
       // Families a collector got wrong are dropped and reported to onError (trust).
       const families = await source.collect(names.length > 0 ? { names, onError } : { onError });
-      body = new TextEncoder().encode(render(families, format, escaping));
+      body = renderBytes(families, format, escaping);
     } catch (error) {
       try {
         onError(error);

@@ -9,6 +9,12 @@ import { checkObservation, validateBuckets } from "../validation.ts";
 import { Metric, type MetricOptions } from "./base.ts";
 import type { Compaction } from "./series_index.ts";
 import { makeExemplar } from "./exemplar.ts";
+import {
+  NativeHistogram,
+  type NativeHistogramOptions,
+  type NativeSettings,
+  nativeSettings,
+} from "./native_histogram.ts";
 import { SeriesStore, UINT32_MAX } from "./series_store.ts";
 import {
   type AnyFunction,
@@ -40,6 +46,12 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
 export interface HistogramOptions extends MetricOptions {
   /** Upper bounds, strictly increasing and finite; `+Inf` is appended. Default: {@linkcode DEFAULT_BUCKETS}. */
   readonly buckets?: readonly number[];
+  /**
+   * Also keep a native (sparse, exponential) histogram per series, exposed in the protobuf
+   * format (see `docs/native-histograms.md`). With `native` alone (no `buckets`), the text
+   * formats carry only `_count`, `_sum` and the `+Inf` bucket, as client_golang does.
+   */
+  readonly native?: boolean | NativeHistogramOptions;
 }
 
 /**
@@ -136,6 +148,14 @@ function histogramState(store: HistogramStore, slot: number): {
   };
 }
 
+/** Empties the classic counts and sum of the series at `slot`, created now. */
+function resetSlot(store: HistogramStore, slot: number): void {
+  const bucketCount = store.searchBounds.length;
+  store.counts.fill(0, slot * bucketCount, (slot + 1) * bucketCount);
+  store.numbers[slot * NUMBER_STRIDE + SUM] = 0;
+  store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+}
+
 /**
  * One histogram series, returned by `histogram.labels(...)`. It is a handle on the series'
  * slot in the metric's packed store, where its per-bucket (not cumulative) counts, sum and
@@ -145,11 +165,13 @@ function histogramState(store: HistogramStore, slot: number): {
 export class HistogramChild {
   #store: HistogramStore;
   #slot: number;
+  readonly #native: NativeHistogram | undefined;
 
   /** Internal: made by {@linkcode Histogram}. */
-  constructor(store: HistogramStore, slot: number) {
+  constructor(store: HistogramStore, slot: number, native?: NativeHistogram) {
     this.#store = store;
     this.#slot = slot;
+    this.#native = native;
   }
 
   /** The current store, after following it when the metric compacted its series. */
@@ -194,6 +216,8 @@ export class HistogramChild {
     }
     const slot = this.#slot;
     const counts = store.counts;
+    // A native series reset past its bucket limit starts the classic one afresh too.
+    if (this.#native !== undefined && this.#native.observe(value)) resetSlot(store, slot);
     const position = slot * upperBounds.length + index;
     // One read, one write; past 2³² − 1 (in 4-byte counts) the store moves to doubles.
     const count = counts[position] + 1;
@@ -265,6 +289,9 @@ export class Histogram extends Metric<HistogramChild> {
   /** The upper bounds, ending with `Infinity`. */
   readonly upperBounds: readonly number[];
   #store: HistogramStore;
+  /** Native settings, and each series' native state by slot (when `native` is on). */
+  readonly #nativeSettings: NativeSettings | undefined;
+  #native: NativeHistogram[] | undefined;
 
   /** Creates a histogram and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: HistogramOptions) {
@@ -273,7 +300,15 @@ export class Histogram extends Metric<HistogramChild> {
       reservedLabels: ["le"],
       sampleSuffixes: ["_bucket", "_count", "_sum", "_created"],
     });
-    const upperBounds = validateBuckets(this.name, options.buckets ?? DEFAULT_BUCKETS);
+    const native = options.native;
+    if (native !== undefined && native !== false) {
+      this.#nativeSettings = nativeSettings(this.name, native);
+      this.#native = [];
+    }
+    const upperBounds = validateBuckets(
+      this.name,
+      options.buckets ?? (this.#native === undefined ? DEFAULT_BUCKETS : []),
+    );
     this.#store = new HistogramStore(
       this.name,
       [...upperBounds],
@@ -287,16 +322,25 @@ export class Histogram extends Metric<HistogramChild> {
   /** Starts the series at `slot` empty, created now. */
   protected seriesAdded(slot: number): void {
     this.#store.addSeries(slot, CREATED);
+    if (this.#native !== undefined) this.#native[slot] = new NativeHistogram(this.#nativeSettings);
   }
 
   /** A child (a handle) for the series at `slot`. */
   protected childAt(slot: number): HistogramChild {
-    return new HistogramChild(this.#store, slot);
+    return new HistogramChild(this.#store, slot, this.#native?.[slot]);
   }
 
   /** Moves to a compacted store; children of the old one follow it on their next use. */
   protected seriesCompacted(compaction: Compaction): void {
     this.#store = this.#store.compact(compaction);
+    const native = this.#native;
+    if (native !== undefined) {
+      // Children hold their native state directly, so it only moves to its new slot here.
+      this.#native = [];
+      compaction.forwarding.forEach((to, from) => {
+        if (to >= 0) this.#native![to] = native[from];
+      });
+    }
   }
 
   /** Builds this metric's family snapshot from its series. */
@@ -317,6 +361,7 @@ export class Histogram extends Metric<HistogramChild> {
           sum,
           created: store.numbers[slot * NUMBER_STRIDE + CREATED],
           exemplars,
+          ...this.#native?.[slot].buckets(),
         };
       }),
     };

@@ -38,6 +38,11 @@ import type {
   SummaryPoint,
   UnknownFamily,
 } from "../model.ts";
+import {
+  mergeNativeParts,
+  type NativeBuckets,
+  nativeBucketsOf,
+} from "../metrics/native_histogram.ts";
 import { validateLabelName } from "../validation.ts";
 
 /** The families one worker reported, and whether that worker is still alive. */
@@ -276,6 +281,7 @@ interface HistogramSum {
   created?: number;
   exemplars?: (Exemplar | undefined)[];
   firstWorker: string;
+  native?: NativeBuckets;
 }
 
 function sameBounds(a: readonly number[], b: readonly number[]): boolean {
@@ -288,7 +294,10 @@ function mergeHistograms(parts: readonly FamilyPart<HistogramFamily>[]): Histogr
     bucketCounts: [...point.bucketCounts],
     exemplars: point.exemplars === undefined ? undefined : [...point.exemplars],
     firstWorker: snapshot.worker,
+    native: nativeBucketsOf(point),
   }), (sum, point, { snapshot, family }) => {
+    // Native buckets of any schemas merge (at the coarser one).
+    sum.native = mergeNativeParts(sum.native, nativeBucketsOf(point), family.name);
     if (!sameBounds(sum.upperBounds, point.upperBounds)) {
       throw new TypeError(
         `histogram "${family.name}" has buckets [${sum.upperBounds.join(", ")}] in worker ${
@@ -319,7 +328,7 @@ function mergeHistograms(parts: readonly FamilyPart<HistogramFamily>[]): Histogr
       bucketCounts: sum.bucketCounts,
       count: sum.count,
       sum: sum.sum,
-    }, { created: sum.created, exemplars: sum.exemplars })
+    }, { created: sum.created, exemplars: sum.exemplars, ...sum.native })
   );
 }
 
