@@ -97,6 +97,8 @@ const COLLECTION_FAILED = "error collecting metrics; see the server's log for de
 /** The defaults of the options above. */
 const DEFAULT_SCRAPE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENT_SCRAPES = 64;
+/** How long a scrape waits before it starts watching for its client going away. */
+const CLIENT_WATCH_DELAY_MS = 200;
 /** The longest wait a scrape-timeout header may ask for: a bound, even for an odd header. */
 const MAX_SCRAPE_TIMEOUT_MS = 300_000;
 /** The margin kept from the scraper's timeout: a tenth of it, at most this. */
@@ -187,32 +189,41 @@ type Outcome =
   | { readonly kind: "stopping" };
 
 /**
- * Waits for `body` at most `deadlineMs`, and no longer than the client stays (`clientSignal`)
+ * Waits for `body` at most `deadlineMs`, and no longer than the client stays (`request.signal`)
  * or the server runs (`stopSignal`). Leaves no timer or listener behind.
+ *
+ * The client's signal is looked at only once the wait has lasted `CLIENT_WATCH_DELAY_MS`:
+ * in `Deno.serve`, merely reading `request.signal` prints a one-time warning about its legacy
+ * abort behaviour, which a quick scrape has no reason to cause.
  */
 function waitForBody(
   body: Promise<Uint8Array<ArrayBuffer>>,
   round: Round,
   deadlineMs: number,
-  clientSignal: AbortSignal,
+  request: Request,
   stopSignal: AbortSignal | undefined,
 ): Promise<Outcome> {
   if (stopSignal?.aborted) return Promise.resolve({ kind: "stopping" });
-  if (clientSignal.aborted) return Promise.resolve({ kind: "gone" });
   return new Promise<Outcome>((resolve) => {
+    let clientSignal: AbortSignal | undefined;
     const onGone = () => finish({ kind: "gone" });
     const onStop = () => finish({ kind: "stopping" });
     const timer = setTimeout(() => finish({ kind: "timeout" }), deadlineMs);
+    const watchTimer = setTimeout(() => {
+      clientSignal = request.signal;
+      if (clientSignal.aborted) onGone();
+      else clientSignal.addEventListener("abort", onGone, { once: true });
+    }, Math.min(CLIENT_WATCH_DELAY_MS, deadlineMs));
     let settled = false;
     function finish(outcome: Outcome): void {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clientSignal.removeEventListener("abort", onGone);
+      clearTimeout(watchTimer);
+      clientSignal?.removeEventListener("abort", onGone);
       stopSignal?.removeEventListener("abort", onStop);
       resolve(outcome);
     }
-    clientSignal.addEventListener("abort", onGone, { once: true });
     stopSignal?.addEventListener("abort", onStop, { once: true });
     body.then(
       (bytes) => finish({ kind: "body", body: bytes }),
@@ -433,7 +444,7 @@ export function createMetricsEndpoint(
       bodyOf(key, round, format, compressed),
       round,
       deadlineMs,
-      request.signal,
+      request,
       stopSignal,
     );
     switch (outcome.kind) {
