@@ -94,6 +94,12 @@ const NAME_FILTER_PARAM = "name[]";
 const SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds";
 /** The body of a 500: the error itself may hold secrets, so it goes only to `onError`. */
 const COLLECTION_FAILED = "error collecting metrics; see the server's log for details";
+/**
+ * Tells Cloudflare's workerd that a gzip body is gzipped already: without it, workerd reads
+ * `Content-Encoding: gzip` as a request to compress, and would gzip the body a second time.
+ * Other runtimes ignore the field.
+ */
+const ALREADY_ENCODED = { encodeBody: "manual" } as ResponseInit;
 /** The defaults of the options above. */
 const DEFAULT_SCRAPE_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENT_SCRAPES = 64;
@@ -457,7 +463,11 @@ export function createMetricsEndpoint(
         });
         if (compressed) headers.set("content-encoding", "gzip");
         headers.set("content-length", String(outcome.body.byteLength));
-        return new Response(method === "HEAD" ? null : outcome.body, { status: 200, headers });
+        return new Response(method === "HEAD" ? null : outcome.body, {
+          status: 200,
+          headers,
+          ...(compressed ? ALREADY_ENCODED : {}),
+        });
       }
       case "failed":
         if (!outcome.round.reported) {

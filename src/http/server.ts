@@ -83,10 +83,20 @@ export interface MetricsServer extends AsyncDisposable {
 }
 
 /**
- * Thrown by {@linkcode startHttpServer} when the port is taken. It is a `Deno.errors.AddrInUse`,
- * so existing checks keep working, with a message naming the address and what to do.
+ * `Deno.errors.AddrInUse` under Deno, so that existing `instanceof` checks keep working; plain
+ * `Error` elsewhere, so that importing the library works on runtimes without `Deno` (workerd,
+ * browsers), where the server itself is never started.
  */
-export class PortInUseError extends Deno.errors.AddrInUse {
+const AddrInUseBase: typeof Deno.errors.AddrInUse = "Deno" in globalThis
+  ? Deno.errors.AddrInUse
+  : Error as typeof Deno.errors.AddrInUse;
+
+/**
+ * Thrown by {@linkcode startHttpServer} when the port is taken. Under Deno it is a
+ * `Deno.errors.AddrInUse`, so existing checks keep working, with a message naming the address
+ * and what to do.
+ */
+export class PortInUseError extends AddrInUseBase {
   /** The port that was taken. */
   readonly port: number;
   /** The host name the server tried to listen on. */
