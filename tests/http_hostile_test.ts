@@ -11,6 +11,7 @@ import {
   startHttpServer,
 } from "../mod.ts";
 import { scrapeDeadlineMs } from "../src/http/handler.ts";
+import { waitFor } from "./support/process.ts";
 
 /** Fails the test when `promise` takes longer than `ms`: a bound on a hang, not a timing check. */
 async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
@@ -388,4 +389,46 @@ Deno.test("selfMetrics: a registry of its own, apart from what is exposed", asyn
   assert.equal(await (await handle(request())).text(), "");
   assert.match(await own.metrics(), /^promhttp_metric_handler_requests_total\{code="200"\} 1\.0$/m);
   assert.equal(await exposed.metrics(), "");
+});
+
+/** Open descriptors of this process (Linux), or undefined where /proc is not there. */
+function openDescriptors(): number | undefined {
+  try {
+    return [...Deno.readDirSync("/proc/self/fd")].length;
+  } catch {
+    return undefined;
+  }
+}
+
+Deno.test({
+  name: "abandoned scrapes of a hung collector give their sockets back",
+  ignore: openDescriptors() === undefined,
+  async fn() {
+    await using server = startHttpServer({
+      port: 0,
+      hostname: "127.0.0.1",
+      registry: hungSource,
+      scrapeTimeoutMs: 120_000,
+      onError() {},
+    });
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    try {
+      await (await fetch(`http://127.0.0.1:${server.port}/healthz`, { client })).text();
+      const before = openDescriptors()!;
+      const abandoned = Array.from({ length: 30 }, async () => {
+        try {
+          await fetch(server.url, { client, signal: AbortSignal.timeout(100) });
+        } catch {
+          // The scraper gave up, as Prometheus does at its scrape timeout.
+        }
+      });
+      await Promise.all(abandoned);
+      await waitFor(() => openDescriptors()! <= before + 2, {
+        what: `descriptors back to ${before} (now ${openDescriptors()})`,
+        timeoutMs: 10_000,
+      });
+    } finally {
+      client.close();
+    }
+  },
 });
