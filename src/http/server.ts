@@ -254,6 +254,14 @@ function textResponse(
  * By default the server keeps the program running, like any `Deno.serve` server; pass
  * `keepAlive: false` to let the program exit once nothing else is left to do.
  *
+ * The server never takes the program down: when its accept loop fails (for instance when
+ * stalled connections exhaust the descriptors: `Too many open files`), it logs one line (to
+ * `onError` if given, else `console.error`), closes that listener's connections and listens
+ * again on the same port, with backoff, and the returned handle stays valid. Requests with a
+ * malformed `Host` header get 400 and are not logged; `shutdown()` answers scrapes still
+ * waiting for a collector 503 and does not wait for the collector. The scrape deadline,
+ * coalescing and concurrency bound are those of {@linkcode metricsHandler}.
+ *
  * Throws a {@linkcode PortInUseError} when the port is taken.
  *
  * @example
