@@ -83,20 +83,10 @@ export interface MetricsServer extends AsyncDisposable {
 }
 
 /**
- * `Deno.errors.AddrInUse` under Deno, so that existing `instanceof` checks keep working; plain
- * `Error` elsewhere, so that importing the library works on runtimes without `Deno` (workerd,
- * browsers), where the server itself is never started.
+ * Thrown by {@linkcode startHttpServer} when the port is taken. It is a `Deno.errors.AddrInUse`
+ * (so existing checks keep working), with a message naming the address and what to do.
  */
-const AddrInUseBase: typeof Deno.errors.AddrInUse = "Deno" in globalThis
-  ? Deno.errors.AddrInUse
-  : Error as typeof Deno.errors.AddrInUse;
-
-/**
- * Thrown by {@linkcode startHttpServer} when the port is taken. Under Deno it is a
- * `Deno.errors.AddrInUse`, so existing checks keep working, with a message naming the address
- * and what to do.
- */
-export class PortInUseError extends AddrInUseBase {
+export class PortInUseError extends Error {
   /** The port that was taken. */
   readonly port: number;
   /** The host name the server tried to listen on. */
@@ -113,6 +103,18 @@ export class PortInUseError extends AddrInUseBase {
     this.name = "PortInUseError";
     this.port = port;
     this.hostname = hostname;
+  }
+}
+
+/**
+ * Makes {@linkcode PortInUseError} a `Deno.errors.AddrInUse`. Done when first thrown rather
+ * than by `extends`, so that importing the library touches no `Deno` global and works on
+ * runtimes without it (workerd, browsers), where the server is never started.
+ */
+function linkPortInUseErrorToDeno(): void {
+  const addrInUse = Deno.errors.AddrInUse.prototype;
+  if (Object.getPrototypeOf(PortInUseError.prototype) !== addrInUse) {
+    Object.setPrototypeOf(PortInUseError.prototype, addrInUse);
   }
 }
 
@@ -347,7 +349,10 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   try {
     current = serve(port, true);
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) throw new PortInUseError(hostname, port, error);
+    if (error instanceof Deno.errors.AddrInUse) {
+      linkPortInUseErrorToDeno();
+      throw new PortInUseError(hostname, port, error);
+    }
     throw error;
   }
   const addr = current.addr;
