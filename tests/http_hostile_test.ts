@@ -11,6 +11,7 @@ import {
   startHttpServer,
 } from "../mod.ts";
 import { scrapeDeadlineMs } from "../src/http/handler.ts";
+import * as gzipModule from "../src/encoding/gzip.ts";
 import { waitFor } from "./support/process.ts";
 
 /** Fails the test when `promise` takes longer than `ms`: a bound on a hang, not a timing check. */
@@ -133,6 +134,7 @@ Deno.test("a client that goes away stops waiting", async () => {
 Deno.test("concurrent scrapes share one collection, rendering and gzip body", async () => {
   const source = gatedSource();
   const handle = metricsHandler({ registry: source });
+  const compressedBefore = gzipModule.compressedBodies;
   const plain = [handle(request()), handle(request()), handle(request())];
   const zipped = [
     handle(request({ "accept-encoding": "gzip" })),
@@ -146,6 +148,7 @@ Deno.test("concurrent scrapes share one collection, rendering and gzip body", as
   assert.equal(source.calls, 1, "one collection for five concurrent scrapes");
   assert.deepEqual(plainBodies, Array(3).fill("# HELP up up\n# TYPE up gauge\nup 1.0\n"));
   assert.deepEqual(zippedBodies[0], zippedBodies[1]);
+  assert.equal(gzipModule.compressedBodies - compressedBefore, 1, "one gzip for two scrapes");
 
   // Once it is done, the next scrape collects again.
   const later = handle(request());
@@ -341,7 +344,6 @@ Deno.test("compressionLevel: node:zlib honours it; every level round-trips", asy
 });
 
 Deno.test("gzip falls back to CompressionStream where node:zlib is absent", async () => {
-  const gzipModule = await import("../src/encoding/gzip.ts");
   gzipModule.useCompressionStreamForTesting(true);
   try {
     const registry = new Registry();
@@ -380,6 +382,20 @@ Deno.test("selfMetrics: true counts scrapes by code, in flight, and their durati
   await (await other(request())).text();
   const after = await registry.metrics();
   assert.match(after, /^promhttp_metric_handler_requests_total\{code="200"\} 3\.0$/m);
+});
+
+Deno.test("selfMetrics on startHttpServer", async () => {
+  const registry = new Registry();
+  await using server = startHttpServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    registry,
+    selfMetrics: true,
+  });
+  await (await fetch(server.url)).text();
+  const text = await (await fetch(server.url)).text();
+  assert.match(text, /^promhttp_metric_handler_requests_total\{code="200"\} 1\.0$/m);
+  assert.match(text, /^promhttp_metric_handler_requests_in_flight 1\.0$/m);
 });
 
 Deno.test("selfMetrics: a registry of its own, apart from what is exposed", async () => {

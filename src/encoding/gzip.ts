@@ -69,6 +69,9 @@ async function chooseImplementation(): Promise<GzipFunction> {
   return gzipWithCompressionStream;
 }
 
+/** How many bodies were gzipped so far: lets tests see that concurrent scrapes share one. */
+export let compressedBodies = 0;
+
 /**
  * gzips `bytes` at `level` (1 fastest … 9 smallest) with the fastest implementation the runtime
  * offers. The level is honoured by `node:zlib` only; `CompressionStream` has a fixed level.
@@ -78,6 +81,7 @@ export async function gzip(
   level: number = DEFAULT_COMPRESSION_LEVEL,
 ): Promise<Uint8Array<ArrayBuffer>> {
   implementation ??= chooseImplementation();
+  compressedBodies++;
   return (await implementation)(bytes, level);
 }
 
