@@ -405,6 +405,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   const shutdown = (): Promise<void> =>
     shuttingDown ??= (async () => {
       stopped = true;
+      signal?.removeEventListener("abort", onAbort);
       stopping.abort();
       clearTimeout(retryTimer);
       await current.shutdown().catch(() => {});
@@ -412,10 +413,9 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
       await Promise.all(closing);
       resolveFinished();
     })();
-  if (signal !== undefined) {
-    if (signal.aborted) shutdown();
-    else signal.addEventListener("abort", () => shutdown(), { once: true });
-  }
+  const onAbort = () => void shutdown();
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
 
   const url = `${tls === undefined ? "http" : "https"}://${
     urlHost(addr.hostname)
