@@ -82,7 +82,9 @@ Deno.test({
           "m",
         ),
       );
-      assert.match(child.output(), /is serving again/);
+      await waitFor(() => /is serving again/.test(child.output()), {
+        what: "the end of the failure streak to be logged",
+      });
       assert.doesNotMatch(child.output(), /Uncaught|error: /);
 
       // The handle is still the server's: shutting down through it ends the program cleanly.

@@ -310,6 +310,11 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   };
 
   async function route(request: Request): Promise<Response> {
+    if (failing) {
+      failing = false;
+      attemptsInStreak = 0;
+      log(`metrics server on ${where} is serving again`);
+    }
     const url = requestUrl(request);
     if (url === undefined) return badRequest(request.method);
     const pathname = url.pathname;
@@ -360,6 +365,13 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   /** Servers whose accept loop died, being shut down (which closes their connections). */
   const closing = new Set<Promise<void>>();
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Whether the accept loop has failed and no request was served since: a streak of failures
+   * is logged once, and its end once, when a request gets through again.
+   */
+  let failing = false;
+  /** Listen attempts since the streak began, for the backoff. */
+  let attemptsInStreak = 0;
   let stopped = false;
 
   /**
@@ -371,18 +383,25 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
    */
   function acceptLoopFailed(server: Deno.HttpServer<Deno.NetAddr>, error: unknown): void {
     if (stopped || server !== current) return;
-    log(
-      `metrics server on ${where} stopped accepting connections (${oneLine(error)}); ` +
-        `closing its connections and listening again`,
-    );
+    if (!failing) {
+      failing = true;
+      log(
+        `metrics server on ${where} stopped accepting connections (${oneLine(error)}); ` +
+          `closing its connections and listening again`,
+      );
+    }
     const closed = server.shutdown().catch(() => {}).finally(() => closing.delete(closed));
     closing.add(closed);
-    listenAgain(0);
+    listenAgain();
   }
 
-  function listenAgain(attempt: number): void {
+  /** Listens again after a delay that doubles with each attempt of the streak. */
+  function listenAgain(): void {
     if (stopped) return;
-    const delay = Math.min(RELISTEN_FIRST_DELAY_MS * 2 ** attempt, RELISTEN_MAX_DELAY_MS);
+    const delay = Math.min(
+      RELISTEN_FIRST_DELAY_MS * 2 ** attemptsInStreak++,
+      RELISTEN_MAX_DELAY_MS,
+    );
     const timer = setTimeout(() => {
       retryTimer = undefined;
       if (stopped) return;
@@ -390,10 +409,8 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
         current = serve(addr.port, false);
       } catch {
         // Still out of descriptors (or the port was taken meanwhile): try again later.
-        listenAgain(attempt + 1);
-        return;
+        listenAgain();
       }
-      log(`metrics server on ${where} is serving again`);
     }, delay);
     retryTimer = timer;
     if (!keepAlive) Deno.unrefTimer(timer);
