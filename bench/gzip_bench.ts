@@ -12,9 +12,9 @@
  * @module
  */
 
-import { Counter, Histogram, metricsHandler, Registry } from "../mod.ts";
+import { metricsHandler } from "../mod.ts";
 import { useCompressionStreamForTesting } from "../src/encoding/gzip.ts";
-import { labelPairs, observationsFor } from "./fixtures.ts";
+import { registryOf10kSeries } from "./gzip_fixture.ts";
 
 function option(name: string, fallback: number): number {
   const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
@@ -23,30 +23,6 @@ function option(name: string, fallback: number): number {
 
 const ROUNDS = option("rounds", 15);
 const SCRAPES = option("scrapes", 20);
-
-/** 10,000 series: 9,000 counter series and 1,000 histogram series (11 bounds), two labels. */
-function registryOf10kSeries(): Registry {
-  const registry = new Registry();
-  const requests = new Counter({
-    name: "http_requests_total",
-    help: "requests",
-    labelNames: ["method", "route"],
-    registry,
-  });
-  for (const [i, labels] of labelPairs(9_000).entries()) requests.labels(labels).inc(i);
-  const latency = new Histogram({
-    name: "http_request_duration_seconds",
-    help: "latency",
-    labelNames: ["method", "route"],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registry,
-  });
-  for (const [i, labels] of labelPairs(1_000).entries()) {
-    const child = latency.labels(labels);
-    for (const value of observationsFor(i)) child.observe(value);
-  }
-  return registry;
-}
 
 interface Variant {
   readonly name: string;
