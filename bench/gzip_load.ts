@@ -12,6 +12,7 @@
  */
 
 import { startHttpServer } from "../mod.ts";
+import { readPort } from "./fixtures.ts";
 import { registryOf10kSeries } from "./gzip_fixture.ts";
 
 type Side = "ours" | "client_golang";
@@ -43,22 +44,6 @@ async function buildGoServer(dir: string): Promise<string> {
     throw new Error(`go build failed: ${new TextDecoder().decode(output.stderr)}`);
   }
   return binary;
-}
-
-/** Reads `PORT n` from a child's stdout. */
-async function readPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening; it printed: ${seen}`);
-    seen += value;
-    const match = seen.match(/PORT (\d+)/);
-    if (match) {
-      reader.releaseLock();
-      return Number(match[1]);
-    }
-  }
 }
 
 /** The size of the gzip body on the wire (Go sends it chunked, without Content-Length). */
