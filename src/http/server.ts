@@ -58,6 +58,12 @@ export interface HttpServerOptions extends MetricsHandlerOptions {
    * done instead of serving forever.
    */
   readonly keepAlive?: boolean;
+  /**
+   * Called with the error when a scrape's collection fails, once per streak of scrapes that time
+   * out, and with a one-line `Error` when the accept loop fails and when serving resumes.
+   * Default: `console.error` (one line for the server's own events).
+   */
+  readonly onError?: (error: unknown) => void;
   /** Called once listening, with the address. Default: print nothing. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
 }
