@@ -114,3 +114,19 @@ export function ourServerRegistry(): Registry {
   );
   return registry;
 }
+
+/** Reads `PORT n` from a benchmark server child's stdout (the load benchmarks start them). */
+export async function readPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
+  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`server exited before listening; it printed: ${seen}`);
+    seen += value;
+    const match = seen.match(/PORT (\d+)/);
+    if (match) {
+      reader.releaseLock();
+      return Number(match[1]);
+    }
+  }
+}

@@ -15,7 +15,7 @@
 // deno-lint-ignore no-import-prefix
 import client from "npm:prom-client@15.1.3";
 import { startHttpServer } from "../mod.ts";
-import { ourServerRegistry, promClientServerRegistry } from "./fixtures.ts";
+import { ourServerRegistry, promClientServerRegistry, readPort } from "./fixtures.ts";
 
 type Side = "ours" | "prom-client";
 
@@ -48,22 +48,6 @@ interface LoadResult {
   readonly latency: Record<string, string>;
   readonly bodyBytes: number;
   readonly errors: string;
-}
-
-/** Reads `PORT n` from the child's stdout. */
-async function readPort(stdout: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`server exited before listening; it printed: ${seen}`);
-    seen += value;
-    const match = seen.match(/PORT (\d+)/);
-    if (match) {
-      reader.releaseLock();
-      return Number(match[1]);
-    }
-  }
 }
 
 async function load(side: Side, wrkArgs: readonly string[]): Promise<LoadResult> {

@@ -260,12 +260,16 @@ Deno.test("other methods: 405 with Allow: GET, HEAD", async () => {
   }
 });
 
-Deno.test("a throwing collector gives 500 with a short reason; the next scrape works", async () => {
+const COLLECTION_FAILED = "error collecting metrics; see the server's log for details\n";
+
+Deno.test("a throwing collector gives 500 without its message (secrets stay in onError); the next scrape works", async () => {
   const registry = sampleRegistry();
   let failuresLeft = 1;
   registry.register({
     collect(): MetricFamily[] {
-      if (failuresLeft-- > 0) throw new Error("database unreachable\nstack details");
+      if (failuresLeft-- > 0) {
+        throw new Error("postgres://admin:hunter2@db unreachable\nstack details");
+      }
       return [{
         type: "gauge",
         name: "db_up",
@@ -281,9 +285,14 @@ Deno.test("a throwing collector gives 500 with a short reason; the next scrape w
   assert.equal(failed.status, 500);
   assert.equal(failed.headers.get("content-type"), "text/plain; charset=utf-8");
   assert.equal(failed.headers.get("content-encoding"), null);
-  assert.equal(await failed.text(), "error collecting metrics: database unreachable\n");
+  const body = await failed.text();
+  assert.equal(body, COLLECTION_FAILED);
+  assert.doesNotMatch(body, /hunter2|postgres/);
   assert.equal(reported.length, 1);
-  assert.equal((reported[0] as Error).message, "database unreachable\nstack details");
+  assert.equal(
+    (reported[0] as Error).message,
+    "postgres://admin:hunter2@db unreachable\nstack details",
+  );
 
   const recovered = await handle(request());
   assert.equal(recovered.status, 200);
@@ -302,9 +311,7 @@ Deno.test("a rejecting async collector gives 500; HEAD of it has no body; recove
   const handle = metricsHandler({ registry, onError: () => {} });
   const failed = await handle(request());
   assert.equal(failed.status, 500);
-  const reason = await failed.text();
-  assert.ok(reason.length < 260, "the reason is cut short");
-  assert.match(reason, /^error collecting metrics: x+…\n$/);
+  assert.equal(await failed.text(), COLLECTION_FAILED);
 
   const head = await handle(request({ method: "HEAD" }));
   assert.equal(head.status, 500);
@@ -331,7 +338,7 @@ Deno.test("a throwing onError does not break the 500 answer; non-Error throws ar
   });
   const response = await handle(request());
   assert.equal(response.status, 500);
-  assert.equal(await response.text(), "error collecting metrics: plain string\n");
+  assert.equal(await response.text(), COLLECTION_FAILED);
 });
 
 Deno.test("any MetricsSource works, and receives the name filter", async () => {

@@ -5,7 +5,12 @@
  * @module
  */
 
-import { metricsHandler, type MetricsHandlerOptions } from "./handler.ts";
+import {
+  badRequest,
+  createMetricsEndpoint,
+  type MetricsHandlerOptions,
+  requestUrl,
+} from "./handler.ts";
 
 /** HTTP basic authentication: the scraper must send this user name and password. */
 export interface BasicAuth {
@@ -35,7 +40,7 @@ export interface HttpServerOptions extends MetricsHandlerOptions {
   readonly port?: number;
   /** Address to listen on (default `"0.0.0.0"`, every IPv4 interface). */
   readonly hostname?: string;
-  /** Where the metrics are served (default `"/metrics"`). */
+  /** Where the metrics are served (default `"/metrics"`): a path only, no `?query` or `#hash`. */
   readonly path?: string;
   /** Aborting it stops the server, like calling `shutdown()`. */
   readonly signal?: AbortSignal;
@@ -53,11 +58,20 @@ export interface HttpServerOptions extends MetricsHandlerOptions {
    * done instead of serving forever.
    */
   readonly keepAlive?: boolean;
+  /**
+   * Called with the error when a scrape's collection fails, once per streak of scrapes that time
+   * out, and with a one-line `Error` when the accept loop fails and when serving resumes.
+   * Default: `console.error` (one line for the server's own events).
+   */
+  readonly onError?: (error: unknown) => void;
   /** Called once listening, with the address. Default: print nothing. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
 }
 
-/** A running metrics server, as returned by {@linkcode startHttpServer}. */
+/**
+ * A running metrics server, as returned by {@linkcode startHttpServer}. The handle stays valid
+ * for the server's whole life, across the re-listening that follows a failed accept loop.
+ */
 export interface MetricsServer extends AsyncDisposable {
   /** The port actually listened on (useful with `port: 0`). */
   readonly port: number;
@@ -67,15 +81,18 @@ export interface MetricsServer extends AsyncDisposable {
   readonly url: string;
   /** Resolves once the server has stopped (after `shutdown()` or the `signal` aborted). */
   readonly finished: Promise<void>;
-  /** Stops accepting connections, lets running requests finish, then resolves. Idempotent. */
+  /**
+   * Stops accepting connections, answers scrapes still waiting for a collector `503`, lets
+   * running responses finish, then resolves. Idempotent.
+   */
   shutdown(): Promise<void>;
 }
 
 /**
- * Thrown by {@linkcode startHttpServer} when the port is taken. It is a `Deno.errors.AddrInUse`,
- * so existing checks keep working, with a message naming the address and what to do.
+ * Thrown by {@linkcode startHttpServer} when the port is taken. It is a `Deno.errors.AddrInUse`
+ * (so existing checks keep working), with a message naming the address and what to do.
  */
-export class PortInUseError extends Deno.errors.AddrInUse {
+export class PortInUseError extends Error {
   /** The port that was taken. */
   readonly port: number;
   /** The host name the server tried to listen on. */
@@ -95,10 +112,25 @@ export class PortInUseError extends Deno.errors.AddrInUse {
   }
 }
 
+/**
+ * Makes {@linkcode PortInUseError} a `Deno.errors.AddrInUse`. Done when first thrown rather
+ * than by `extends`, so that importing the library touches no `Deno` global and works on
+ * runtimes without it (workerd, browsers), where the server is never started.
+ */
+function linkPortInUseErrorToDeno(): void {
+  const addrInUse = Deno.errors.AddrInUse.prototype;
+  if (Object.getPrototypeOf(PortInUseError.prototype) !== addrInUse) {
+    Object.setPrototypeOf(PortInUseError.prototype, addrInUse);
+  }
+}
+
 /** The health-check path, always served (without authentication). */
 const HEALTH_PATH = "/healthz";
 /** The realm named in authentication challenges. */
 const REALM = "metrics";
+/** Wait before listening again after the accept loop failed: doubles per failure up to the max. */
+const RELISTEN_FIRST_DELAY_MS = 100;
+const RELISTEN_MAX_DELAY_MS = 5_000;
 
 function validateServerOptions(options: HttpServerOptions): void {
   const { port, path, auth, tls, keepAlive } = options;
@@ -113,16 +145,29 @@ function validateServerOptions(options: HttpServerOptions): void {
   if (path !== undefined && (typeof path !== "string" || !path.startsWith("/"))) {
     throw new TypeError(`startHttpServer(): path must start with "/", got ${JSON.stringify(path)}`);
   }
+  if (path !== undefined && /[?#]/.test(path)) {
+    throw new TypeError(
+      `startHttpServer(): path must be a path only, without "?" or "#" (requests are matched ` +
+        `on their path, so no request would ever reach it), got ${JSON.stringify(path)}`,
+    );
+  }
   if (path === HEALTH_PATH) {
     throw new TypeError(`startHttpServer(): path cannot be ${HEALTH_PATH}, the health check's`);
   }
   if (auth !== undefined) {
+    if (auth === null || typeof auth !== "object") {
+      throw new TypeError(
+        `startHttpServer(): auth must be { username, password } or { bearerToken }, got ${
+          auth === null ? "null" : typeof auth
+        }; leave it out to serve without authentication`,
+      );
+    }
     if ("bearerToken" in auth) {
       if (typeof auth.bearerToken !== "string" || auth.bearerToken === "") {
         throw new TypeError("startHttpServer(): auth.bearerToken must be a non-empty string");
       }
     } else if (
-      typeof auth?.username !== "string" || typeof auth.password !== "string" ||
+      typeof auth.username !== "string" || typeof auth.password !== "string" ||
       auth.username === "" || auth.username.includes(":")
     ) {
       throw new TypeError(
@@ -217,6 +262,14 @@ function textResponse(
  * By default the server keeps the program running, like any `Deno.serve` server; pass
  * `keepAlive: false` to let the program exit once nothing else is left to do.
  *
+ * The server never takes the program down: when its accept loop fails (for instance when
+ * stalled connections exhaust the descriptors: `Too many open files`), it logs one line (to
+ * `onError` if given, else `console.error`), closes that listener's connections and listens
+ * again on the same port, with backoff, and the returned handle stays valid. Requests with a
+ * malformed `Host` header get 400 and are not logged; `shutdown()` answers scrapes still
+ * waiting for a collector 503 and does not wait for the collector. The scrape deadline,
+ * coalescing and concurrency bound are those of {@linkcode metricsHandler}.
+ *
  * Throws a {@linkcode PortInUseError} when the port is taken.
  *
  * @example
@@ -243,12 +296,34 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     auth,
     keepAlive = true,
     onListen = () => {},
+    onError,
   } = settings;
-  const handleMetrics = metricsHandler(settings);
+  // Aborted by shutdown(): scrapes still waiting for a collector are answered 503 at once.
+  const stopping = new AbortController();
+  const handleMetrics = createMetricsEndpoint(settings, stopping.signal);
   const guard = auth === undefined ? undefined : authenticator(auth);
+  /** One line per event in the log (or one call of `onError`), never a stack per request. */
+  const log = (message: string): void => {
+    if (onError === undefined) {
+      console.error(message);
+      return;
+    }
+    try {
+      onError(new Error(message));
+    } catch {
+      // A failing reporter must not stop the server from recovering.
+    }
+  };
 
   async function route(request: Request): Promise<Response> {
-    const pathname = new URL(request.url).pathname;
+    if (failing) {
+      failing = false;
+      attemptsInStreak = 0;
+      log(`metrics server on ${where} is serving again`);
+    }
+    const url = requestUrl(request);
+    if (url === undefined) return badRequest(request.method);
+    const pathname = url.pathname;
     if (pathname === HEALTH_PATH) {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return textResponse(405, "method not allowed; use GET or HEAD", { allow: "GET, HEAD" });
@@ -262,35 +337,124 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     return handleMetrics(request);
   }
 
-  const serveOptions: Deno.ServeTcpOptions = {
-    port,
-    hostname,
-    signal,
-    onListen: (addr) => onListen(addr as Deno.NetAddr),
-  };
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = tls === undefined
+  function serve(listenPort: number, announce: boolean): Deno.HttpServer<Deno.NetAddr> {
+    const serveOptions: Deno.ServeTcpOptions = {
+      port: listenPort,
+      hostname,
+      onListen: announce ? (addr) => onListen(addr as Deno.NetAddr) : () => {},
+      // Unexpected failures in `route` are reported once each, without a stack per request.
+      onError: (error) => {
+        log(`metrics server: a request failed: ${oneLine(error)}`);
+        return textResponse(500, "internal error");
+      },
+    };
+    const server = tls === undefined
       ? Deno.serve(serveOptions, route)
       : Deno.serve({ ...serveOptions, cert: tls.cert, key: tls.key }, route);
+    if (!keepAlive) server.unref();
+    server.finished.catch((error) => acceptLoopFailed(server, error));
+    return server;
+  }
+
+  let current: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    current = serve(port, true);
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) throw new PortInUseError(hostname, port, error);
+    if (error instanceof Deno.errors.AddrInUse) {
+      linkPortInUseErrorToDeno();
+      throw new PortInUseError(hostname, port, error);
+    }
     throw error;
   }
-  if (!keepAlive) server.unref();
+  const addr = current.addr;
+  const where = `${hostname}:${addr.port}`;
+  /** Servers whose accept loop died, being shut down (which closes their connections). */
+  const closing = new Set<Promise<void>>();
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Whether the accept loop has failed and no request was served since: a streak of failures
+   * is logged once, and its end once, when a request gets through again.
+   */
+  let failing = false;
+  /** Listen attempts since the streak began, for the backoff. */
+  let attemptsInStreak = 0;
+  let stopped = false;
 
-  const addr = server.addr;
+  /**
+   * Deno.serve's accept loop rejects `finished` when accepting fails (`Too many open files`)
+   * and stops listening. Nobody else handles that rejection, so without this the whole
+   * program would exit. Instead: one line in the log, the dead server's connections closed
+   * (stalled half-requests are what usually exhausts the descriptors), and a new listener on
+   * the same port, retried with backoff until descriptors are free again.
+   */
+  function acceptLoopFailed(server: Deno.HttpServer<Deno.NetAddr>, error: unknown): void {
+    if (stopped || server !== current) return;
+    if (!failing) {
+      failing = true;
+      log(
+        `metrics server on ${where} stopped accepting connections (${oneLine(error)}); ` +
+          `closing its connections and listening again`,
+      );
+    }
+    const closed = server.shutdown().catch(() => {}).finally(() => closing.delete(closed));
+    closing.add(closed);
+    listenAgain();
+  }
+
+  /** Listens again after a delay that doubles with each attempt of the streak. */
+  function listenAgain(): void {
+    if (stopped) return;
+    const delay = Math.min(
+      RELISTEN_FIRST_DELAY_MS * 2 ** attemptsInStreak++,
+      RELISTEN_MAX_DELAY_MS,
+    );
+    const timer = setTimeout(() => {
+      retryTimer = undefined;
+      if (stopped) return;
+      try {
+        current = serve(addr.port, false);
+      } catch {
+        // Still out of descriptors (or the port was taken meanwhile): try again later.
+        listenAgain();
+      }
+    }, delay);
+    retryTimer = timer;
+    if (!keepAlive) Deno.unrefTimer(timer);
+  }
+
+  let resolveFinished: () => void = () => {};
+  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (): Promise<void> =>
+    shuttingDown ??= (async () => {
+      stopped = true;
+      signal?.removeEventListener("abort", onAbort);
+      stopping.abort();
+      clearTimeout(retryTimer);
+      await current.shutdown().catch(() => {});
+      await current.finished.catch(() => {});
+      await Promise.all(closing);
+      resolveFinished();
+    })();
+  const onAbort = () => void shutdown();
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+
   const url = `${tls === undefined ? "http" : "https"}://${
     urlHost(addr.hostname)
   }:${addr.port}${path}`;
-  let stopping: Promise<void> | undefined;
-  const shutdown = (): Promise<void> => stopping ??= server.shutdown().then(() => server.finished);
   return {
     port: addr.port,
     addr,
     url,
-    finished: server.finished,
+    finished,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** The first line of an error's message, for a one-line log entry. */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n", 1)[0];
 }

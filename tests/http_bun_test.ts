@@ -1,0 +1,56 @@
+// metricsHandler under Bun: mod.ts imports, gzip goes through Bun's node:zlib (the level is
+// honoured), and a hung collector is answered 503 at the deadline.
+import assert from "node:assert/strict";
+import { missingTool, run, which } from "./support/process.ts";
+
+const MOD_PATH = new URL("../mod.ts", import.meta.url).pathname;
+
+const SCRIPT = `import { Counter, metricsHandler, Registry } from ${JSON.stringify(MOD_PATH)};
+import { gunzipSync } from "node:zlib";
+const registry = new Registry();
+new Counter({ name: "jobs_total", help: "jobs run", registry }).inc(5);
+const handle = metricsHandler({ registry, compressionLevel: 1 });
+const zipped = await handle(
+  new Request("http://localhost/metrics", { headers: { "accept-encoding": "gzip" } }),
+);
+const bytes = new Uint8Array(await zipped.arrayBuffer());
+console.log(JSON.stringify({
+  status: zipped.status,
+  encoding: zipped.headers.get("content-encoding"),
+  xfl: bytes[8],
+  text: gunzipSync(bytes).toString(),
+}));
+const hung = metricsHandler({
+  registry: { collect: () => new Promise(() => {}) },
+  scrapeTimeoutMs: 100,
+  onError() {},
+});
+const late = await hung(new Request("http://localhost/metrics"));
+console.log(JSON.stringify({ status: late.status, text: await late.text() }));
+`;
+
+Deno.test({
+  name: "Bun: mod.ts imports, gzip uses node:zlib at the given level, deadlines hold",
+  ignore: missingTool("bun"),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "deno-prom-bun-" });
+    try {
+      await Deno.writeTextFile(`${dir}/check.ts`, SCRIPT);
+      const result = await run(which("bun")!, ["run", `${dir}/check.ts`]);
+      assert.equal(result.code, 0, result.stderr);
+      const [zipped, late] = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(zipped, {
+        status: 200,
+        encoding: "gzip",
+        xfl: 4, // zlib's mark for its fastest level: node:zlib was used, at level 1
+        text: "# HELP jobs_total jobs run\n# TYPE jobs_total counter\njobs_total 5.0\n",
+      });
+      assert.deepEqual(late, {
+        status: 503,
+        text: "collecting metrics took longer than 0.1 s (the scrape timeout)\n",
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
