@@ -47,6 +47,7 @@ export {
   type ExpositionFormat,
   type MetricsOptions,
   Registry,
+  type RegistryOptions,
   render,
 } from "./src/registry.ts";
 export {
