@@ -120,6 +120,12 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
+export {
+  type FetchHandler,
+  instrumentHandler,
+  type InstrumentHandlerOptions,
+} from "./src/http/middleware.ts";
+export { writeToTextfile } from "./src/textfile.ts";
 export { ProcessCollector, type ProcessCollectorOptions } from "./src/collectors/process.ts";
 export { RuntimeCollector, type RuntimeCollectorOptions } from "./src/collectors/runtime.ts";
 export {

@@ -7,11 +7,7 @@
 
 import { Counter, type CounterChild } from "../metrics/counter.ts";
 import { Gauge, type GaugeChild } from "../metrics/gauge.ts";
-import {
-  exponentialBuckets,
-  Histogram,
-  type HistogramChild,
-} from "../metrics/histogram.ts";
+import { exponentialBuckets, Histogram, type HistogramChild } from "../metrics/histogram.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
 
@@ -542,36 +538,30 @@ export function instrumentHandler<H extends FetchHandler>(
   const keyOf = (routeId: number, methodIdx: number, status: number): number =>
     routeId < 0 ? -1 : (routeId * METHODS.length + methodIdx) * 1000 + (status % 1000);
 
-  const record = (
-    started: number,
-    methodIdx: number,
-    route: string,
-    routeId: number,
-    status: number,
-    hookValues: readonly string[] | undefined,
-    requestBytes: number,
-    responseBytes: number,
-  ): void => {
-    const seconds = (performance.now() - started) / 1000;
-    let series: Series | undefined;
-    const key = hookValues === undefined ? keyOf(routeId, methodIdx, status) : -1;
-    if (key >= 0) series = cache.get(key);
-    if (series === undefined) {
-      series = seriesFor(methodIdx, route, status, hookValues ?? []);
-      if (key >= 0) cache.set(key, series);
-    }
-    series.requests.inc();
-    series.duration.observe(seconds);
-    if (series.requestSize !== undefined && requestBytes >= 0) {
-      series.requestSize.observe(requestBytes);
-    }
-    if (series.responseSize !== undefined && responseBytes >= 0) {
-      series.responseSize.observe(responseBytes);
-    }
-    inFlightChild.dec();
+  const recorder: Recorder = {
+    bodySizes: options.bodySizes === true,
+    record(exchange, status, responseBytes) {
+      const seconds = (performance.now() - exchange.started) / 1000;
+      const hookValues = exchange.hookValues;
+      const key = hookValues === undefined
+        ? keyOf(exchange.routeId, exchange.methodIdx, status)
+        : -1;
+      let series = key >= 0 ? cache.get(key) : undefined;
+      if (series === undefined) {
+        series = seriesFor(exchange.methodIdx, exchange.route, status, hookValues ?? []);
+        if (key >= 0) cache.set(key, series);
+      }
+      series.requests.inc();
+      series.duration.observe(seconds);
+      if (series.requestSize !== undefined && exchange.requestBytes >= 0) {
+        series.requestSize.observe(exchange.requestBytes);
+      }
+      if (series.responseSize !== undefined && responseBytes >= 0) {
+        series.responseSize.observe(responseBytes);
+      }
+      inFlightChild.dec();
+    },
   };
-
-  const bodySizes = options.bodySizes === true;
 
   const instrumented = function (this: unknown, request: Request): Response | Promise<Response> {
     const url = request.url;
@@ -618,55 +608,88 @@ export function instrumentHandler<H extends FetchHandler>(
         hookValues.push(value);
       }
     }
-    const requestBytes = bodySizes ? contentLengthOf(request.headers) : -1;
-
-    const finish = (response: Response): Response => {
-      if (!(response instanceof Response)) {
-        // Not a response: the server will fail the request; count what the client gets.
-        record(started, methodIdx, route, routeId, 500, hookValues, requestBytes, -1);
-        return response;
-      }
-      const status = response.status;
-      const inMemory = bodyInMemory(response);
-      if (inMemory !== undefined) {
-        const bytes = !bodySizes
-          ? -1
-          : typeof inMemory === "string"
-          ? utf8Length(inMemory)
-          : inMemory.byteLength;
-        record(started, methodIdx, route, routeId, status, hookValues, requestBytes, bytes);
-        return response;
-      }
-      const body = response.body;
-      if (body === null) {
-        record(started, methodIdx, route, routeId, status, hookValues, requestBytes, 0);
-        return response;
-      }
-      const timed = timedBody(body, (bytes) => {
-        record(started, methodIdx, route, routeId, status, hookValues, requestBytes, bytes);
-      });
-      return new Response(timed, {
-        status,
-        statusText: response.statusText,
-        headers: response.headers,
-      });
-    };
-    const fail = (error: unknown): never => {
-      record(started, methodIdx, route, routeId, 500, hookValues, requestBytes, -1);
-      throw error;
-    };
-
+    const exchange = new Exchange(
+      recorder,
+      started,
+      methodIdx,
+      route,
+      routeId,
+      hookValues,
+      recorder.bodySizes ? contentLengthOf(request.headers) : -1,
+    );
     let result: Response | Promise<Response>;
     try {
-      // deno-lint-ignore prefer-rest-params
-      result = handler.apply(this, arguments as unknown as Parameters<H>);
+      result = arguments.length === 1
+        ? handler.call(this, request)
+        // deno-lint-ignore prefer-rest-params
+        : handler.apply(this, arguments as unknown as Parameters<H>);
     } catch (error) {
-      return fail(error);
+      return exchange.fail(error);
     }
-    if (result instanceof Response) return finish(result);
-    return Promise.resolve(result).then(finish, fail);
+    if (result instanceof Response) return exchange.finish(result);
+    return Promise.resolve(result).then(
+      (response) => exchange.finish(response),
+      (error) => exchange.fail(error),
+    );
   };
   return instrumented as unknown as (...args: Parameters<H>) => Response | Promise<Response>;
+}
+
+/** Where an {@linkcode Exchange} records its outcome: the wrapper's metrics. */
+interface Recorder {
+  readonly bodySizes: boolean;
+  record(exchange: Exchange, status: number, responseBytes: number): void;
+}
+
+/** One request on its way through the handler: what its series needs once it is answered. */
+class Exchange {
+  constructor(
+    readonly recorder: Recorder,
+    readonly started: number,
+    readonly methodIdx: number,
+    readonly route: string,
+    readonly routeId: number,
+    readonly hookValues: readonly string[] | undefined,
+    readonly requestBytes: number,
+  ) {}
+
+  /** Records a response, at once or (for a streamed body) when the body ends. */
+  finish(response: Response): Response {
+    const recorder = this.recorder;
+    if (!(response instanceof Response)) {
+      // Not a response: the server will fail the request; count what the client gets.
+      recorder.record(this, 500, -1);
+      return response;
+    }
+    const status = response.status;
+    const inMemory = bodyInMemory(response);
+    if (inMemory !== undefined) {
+      const bytes = !recorder.bodySizes
+        ? -1
+        : typeof inMemory === "string"
+        ? utf8Length(inMemory)
+        : inMemory.byteLength;
+      recorder.record(this, status, bytes);
+      return response;
+    }
+    const body = response.body;
+    if (body === null) {
+      recorder.record(this, status, 0);
+      return response;
+    }
+    const timed = timedBody(body, (bytes) => recorder.record(this, status, bytes));
+    return new Response(timed, {
+      status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
+  /** Records a handler that threw or rejected as a 500, and passes the error on. */
+  fail(error: unknown): never {
+    this.recorder.record(this, 500, -1);
+    throw error;
+  }
 }
 
 /** The request's `Content-Length`, or -1 when absent or not a number. */
