@@ -6,6 +6,7 @@
 //   deno task demo
 //   deno task demo --runs 3 --max-sleep 0.2 --linger 0
 //   deno task demo --push http://localhost:9091 --port 8001
+//   deno run --allow-net --allow-read=/tmp --allow-write=/tmp examples/demo.ts --textfile /tmp/demo.prom
 //
 // Permissions: --allow-net (server, push). Deno 2.9 lets a program read /proc/self only with
 // --allow-all, so the /proc-only process metrics (open fds, virtual memory) appear under -A.
@@ -15,6 +16,7 @@ import {
   Pusher,
   Registry,
   startHttpServer,
+  writeToTextfile,
 } from "../mod.ts";
 import { job, jobHistogram, parseJobFlags, sleep } from "./guide_job.ts";
 
@@ -23,7 +25,9 @@ const USAGE = `usage: deno task demo [options]
   --max-sleep S   longest run, in seconds (default 10)
   --port P        port of the /metrics server (default 8000)
   --push URL      also push to this Pushgateway every --interval s (default 5)
-  --linger S      keep serving S seconds after the last run (default 10)`;
+  --linger S      keep serving S seconds after the last run (default 10)
+  --textfile PATH also write the metrics to PATH for node_exporter's textfile collector
+                  (needs --allow-read and --allow-write for its directory)`;
 
 const flags = parseJobFlags(USAGE, { linger: 10 });
 
@@ -85,6 +89,13 @@ if (pusher !== undefined) {
     pusher.consecutiveFailures === 0
       ? `final push to ${flags.push} done`
       : `the Pushgateway at ${flags.push} could not be reached; the runs are still served here`,
+  );
+}
+
+if (flags.textfile !== undefined) {
+  await writeToTextfile(flags.textfile, registry).then(
+    () => console.log(`metrics written to ${flags.textfile} for node_exporter`),
+    (error) => fail(error.message),
   );
 }
 

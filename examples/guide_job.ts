@@ -40,6 +40,8 @@ export interface JobFlags {
   readonly linger: number;
   /** Seconds between pushes (`--interval`). */
   readonly interval: number;
+  /** Where to write the metrics for node_exporter's textfile collector (`--textfile`), if anywhere. */
+  readonly textfile: string | undefined;
 }
 
 /** Parses the flags, with the given defaults; exits with a usage message on bad input. */
@@ -60,6 +62,7 @@ export function parseJobFlags(
         gateway: { type: "string" },
         linger: { type: "string" },
         interval: { type: "string" },
+        textfile: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -85,6 +88,7 @@ export function parseJobFlags(
     push: parsed.push ?? parsed.gateway ?? defaults.push,
     linger: number("linger", parsed.linger, defaults.linger ?? 0),
     interval: number("interval", parsed.interval, defaults.interval ?? 5),
+    textfile: parsed.textfile ?? defaults.textfile,
   };
 }
 

@@ -9,7 +9,7 @@ import {
   pathnameOf,
   utf8Length,
 } from "../src/http/middleware.ts";
-import { sleep, waitFor } from "./support/process.ts";
+import { freePort, sleep, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
 
 /** The exposition lines of one family's samples (no comments, no buckets). */
 async function samples(registry: Registry, prefix: string): Promise<string[]> {
@@ -426,5 +426,53 @@ Deno.test("helpers: pathnameOf and utf8Length", () => {
   assert.equal(pathnameOf("https://h:8080/x#y?z"), "/x");
   for (const text of ["", "abc", "héllo", "日本", "😀x", "\ud800"]) {
     assert.equal(utf8Length(text), new TextEncoder().encode(text).length, text);
+  }
+});
+
+Deno.test("examples/http_app.ts: four routes, one wrapper, /metrics not counted", async () => {
+  const port = freePort();
+  const app = startProcess(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    new URL("../examples/http_app.ts", import.meta.url).pathname,
+    "--port",
+    String(port),
+  ]);
+  try {
+    // The readiness check is the app's first request: GET /stats, counted once.
+    await waitForReadyUrl(app, `http://127.0.0.1:${port}/stats`, {
+      name: "http_app.ts",
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(base + path, {
+        method,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      await response.body?.cancel();
+      return response.status;
+    };
+    assert.equal(await call("POST", "/todos", { title: "milk" }), 201);
+    assert.equal(await call("GET", "/todos/1"), 200);
+    assert.equal(await call("POST", "/todos/1/done"), 200);
+    assert.equal(await call("GET", "/todos/99"), 404);
+    assert.equal(await call("DELETE", "/todos/1"), 204);
+    assert.equal(await call("GET", "/.env"), 404);
+    const text = await (await fetch(base + "/metrics")).text();
+    const counted = text.split("\n").filter((line) => line.startsWith("http_requests_total{"));
+    assert.deepEqual(counted.sort(), [
+      'http_requests_total{method="DELETE",route="/todos/:id",status="204"} 1.0',
+      'http_requests_total{method="GET",route="/stats",status="200"} 1.0',
+      'http_requests_total{method="GET",route="/todos/:id",status="200"} 1.0',
+      'http_requests_total{method="GET",route="/todos/:id",status="404"} 1.0',
+      'http_requests_total{method="GET",route="other",status="404"} 1.0',
+      'http_requests_total{method="POST",route="/todos",status="201"} 1.0',
+      'http_requests_total{method="POST",route="/todos/:id/done",status="200"} 1.0',
+    ]);
+    assert.match(text, /^http_requests_in_flight 0\.0$/m, "the scrape itself is not measured");
+  } finally {
+    await app.stop();
   }
 });

@@ -1,7 +1,7 @@
 // writeToTextfile(): the registry's text, atomically replaced, accepted by promtool.
 import assert from "node:assert/strict";
 import { type Collector, Counter, Gauge, Histogram, Registry, writeToTextfile } from "../mod.ts";
-import { missingTool } from "./support/process.ts";
+import { freePort, missingTool, run } from "./support/process.ts";
 import { promtoolCheckMetrics } from "./support/python.ts";
 
 function jobRegistry(): Registry {
@@ -131,4 +131,27 @@ Deno.test("an unwritable target is an error naming the path; no temporary file i
   await assert.rejects(() => writeToTextfile("", new Registry()), TypeError);
   // @ts-expect-error: wrong type on purpose
   await assert.rejects(() => writeToTextfile("/tmp/x.prom", {}), TypeError);
+});
+
+Deno.test("the demo's --textfile writes the guide's histogram for node_exporter", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/demo.prom`;
+    const result = await run(Deno.execPath(), [
+      "run",
+      "--allow-net",
+      `--allow-read=${dir}`,
+      `--allow-write=${dir}`,
+      new URL("../examples/demo.ts", import.meta.url).pathname,
+      ...["--runs", "2", "--max-sleep", "0.05", "--linger", "0", "--port", String(freePort())],
+      ...["--textfile", path],
+    ], { env: { NO_COLOR: "1" } });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, new RegExp(`^metrics written to ${path} for node_exporter$`, "m"));
+    const text = await Deno.readTextFile(path);
+    assert.match(text, /^job_duration_seconds_count\{job_name="test_job"\} 2\.0$/m);
+    if (!missingTool("promtool")) {
+      const check = await promtoolCheckMetrics(text);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+    }
+  });
 });
