@@ -331,7 +331,7 @@ Deno.test("bad options are TypeErrors, and nothing is left registered", () => {
   });
   assert.throws(() => instrumentHandler(json, { registry, labels: { route: "x" } }), {
     name: "TypeError",
-    message: /constant label "route" is already a label/,
+    message: /labels: "route" is already a label/,
   });
   assert.throws(
     () => instrumentHandler(json, { registry, routes: [], route: () => "x" }),

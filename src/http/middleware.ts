@@ -8,6 +8,7 @@
 import { Counter, type CounterChild } from "../metrics/counter.ts";
 import { Gauge, type GaugeChild } from "../metrics/gauge.ts";
 import { exponentialBuckets, Histogram, type HistogramChild } from "../metrics/histogram.ts";
+import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
 
@@ -312,22 +313,53 @@ class HookFailures {
   }
 }
 
-function checkedLabelNames(
+/** The options, checked, in the shape the wrapper uses them. */
+interface WrapperConfig {
+  readonly registry: Registry;
+  readonly prefix: string;
+  readonly buckets: readonly number[] | undefined;
+  readonly bodySizes: boolean;
+  readonly constantNames: readonly string[];
+  readonly constantValues: readonly string[];
+  readonly hookNames: readonly string[];
+  readonly hooks: readonly ((request: Request) => string)[];
+  readonly templates: readonly string[];
+  readonly routeOf: ((request: Request) => string | undefined) | undefined;
+  readonly excludedPaths: ReadonlySet<string>;
+  readonly excludes: ((request: Request) => boolean) | undefined;
+}
+
+/** Label names and their values from an options object, each name new and valid. */
+function labelEntries<V>(
   what: string,
-  names: readonly string[],
+  given: Readonly<Record<string, V>> | undefined,
   taken: Set<string>,
-): readonly string[] {
+  valid: (value: V) => boolean,
+  expected: string,
+): [readonly string[], readonly V[]] {
+  if (given === undefined) return [[], []];
+  if (given === null || typeof given !== "object" || Array.isArray(given)) {
+    throw new TypeError(`instrumentHandler(): ${what} must be an object keyed by label name`);
+  }
+  const names = Object.keys(given);
   for (const name of names) {
     validateLabelName(name);
     if (taken.has(name)) {
-      throw new TypeError(`instrumentHandler(): ${what} label "${name}" is already a label`);
+      throw new TypeError(
+        `instrumentHandler(): ${what}: "${name}" is already a label (method, route and status ` +
+          `are the wrapper's own)`,
+      );
     }
     taken.add(name);
+    if (!valid(given[name])) {
+      throw new TypeError(`instrumentHandler(): ${what}.${name} must be ${expected}`);
+    }
   }
-  return names;
+  return [names, names.map((name) => given[name])];
 }
 
-function checkOptions(options: InstrumentHandlerOptions): void {
+/** Checks the options, with a `TypeError` naming the bad one. */
+function configOf(options: InstrumentHandlerOptions): WrapperConfig {
   if (options === null || typeof options !== "object") {
     throw new TypeError("instrumentHandler() takes an options object, e.g. { routes: [...] }");
   }
@@ -352,9 +384,114 @@ function checkOptions(options: InstrumentHandlerOptions): void {
     throw new TypeError(`instrumentHandler(): prefix must be a string, got ${typeof prefix}`);
   }
   if (prefix !== "") validateMetricName(prefix);
+  const taken = new Set(["method", "route", "status"]);
+  const isString = (value: unknown) => typeof value === "string";
+  const [constantNames, constantValues] = labelEntries(
+    "labels",
+    options.labels,
+    taken,
+    isString,
+    "a string",
+  );
+  const [hookNames, hooks] = labelEntries(
+    "requestLabels",
+    options.requestLabels,
+    taken,
+    (hook) => typeof hook === "function",
+    "a function of the request",
+  );
+  return {
+    registry: options.registry ?? defaultRegistry,
+    prefix,
+    buckets: options.buckets,
+    bodySizes: options.bodySizes === true,
+    constantNames,
+    constantValues,
+    hookNames,
+    hooks,
+    templates: options.routes ?? [],
+    routeOf: options.route,
+    excludedPaths: new Set(typeof exclude === "function" ? [] : exclude ?? []),
+    excludes: typeof exclude === "function" ? exclude : undefined,
+  };
 }
 
-// --- The wrapper -----------------------------------------------------------------------------
+// --- Routes of requests ----------------------------------------------------------------------
+
+/** How many distinct names a `route()` function may give before its series stop being cached. */
+const MAX_CACHED_ROUTE_NAMES = 1000;
+
+/**
+ * Names the route of each request, from the templates or the `route()` function, and numbers
+ * it for the series cache (-1: a name past the cache's bound, not cached).
+ */
+class RouteNamer {
+  /** The route of the latest `resolve`: kept here, so resolving allocates no result object. */
+  route = OTHER_ROUTE;
+  readonly #templates: readonly string[];
+  readonly #findTemplate: (pathname: string, url: string) => number;
+  readonly #routeOf: ((request: Request) => string | undefined) | undefined;
+  readonly #failures: HookFailures;
+  readonly #ids = new Map<string, number>();
+
+  constructor(config: WrapperConfig, failures: HookFailures) {
+    this.#templates = config.templates;
+    this.#findTemplate = routeFinder(config.templates);
+    this.#routeOf = config.routeOf;
+    this.#failures = failures;
+  }
+
+  /** Sets `route` for this request and returns its number. */
+  resolve(pathname: string, url: string, request: Request): number {
+    const templates = this.#templates;
+    const routeOf = this.#routeOf;
+    if (routeOf === undefined) {
+      const index = this.#findTemplate(pathname, url);
+      this.route = index < 0 ? OTHER_ROUTE : templates[index];
+      return index < 0 ? templates.length : index;
+    }
+    let route = OTHER_ROUTE;
+    try {
+      const named = routeOf(request);
+      if (typeof named === "string" && named !== "") route = named;
+      this.#failures.ok();
+    } catch (error) {
+      this.#failures.failed("route(request)", error);
+    }
+    this.route = route;
+    let id = this.#ids.get(route);
+    if (id === undefined) {
+      if (this.#ids.size >= MAX_CACHED_ROUTE_NAMES) return -1;
+      id = this.#ids.size;
+      this.#ids.set(route, id);
+    }
+    return id;
+  }
+}
+
+/** The values of the `requestLabels` hooks for a request ("" for a hook that throws). */
+function hookValuesOf(
+  config: WrapperConfig,
+  request: Request,
+  failures: HookFailures,
+): string[] | undefined {
+  const hooks = config.hooks;
+  if (hooks.length === 0) return undefined;
+  const values: string[] = [];
+  for (let i = 0; i < hooks.length; i++) {
+    let value = "";
+    try {
+      const given = hooks[i](request);
+      value = typeof given === "string" ? given : String(given);
+    } catch (error) {
+      failures.failed(`requestLabels.${config.hookNames[i]}(request)`, error);
+    }
+    values.push(value);
+  }
+  return values;
+}
+
+// --- The metrics -----------------------------------------------------------------------------
 
 /** The children one (method, route, status, …) combination writes to. */
 interface Series {
@@ -364,8 +501,127 @@ interface Series {
   readonly responseSize: HistogramChild | undefined;
 }
 
-/** How many distinct names a `route()` function may give before its series stop being cached. */
-const MAX_CACHED_ROUTE_NAMES = 1000;
+/** Registers the wrapper's metrics, all or none, and records each exchange in them. */
+class HttpMetrics implements Recorder {
+  readonly bodySizes: boolean;
+  readonly inFlight: GaugeChild | Gauge;
+  readonly #config: WrapperConfig;
+  readonly #requests: Counter;
+  readonly #duration: Histogram;
+  readonly #requestSize: Histogram | undefined;
+  readonly #responseSize: Histogram | undefined;
+  // Series by a numeric key of (route, method, status), when no request hook adds labels.
+  readonly #cache = new Map<number, Series>();
+
+  constructor(config: WrapperConfig) {
+    this.#config = config;
+    this.bodySizes = config.bodySizes;
+    const { registry, prefix, constantNames } = config;
+    const labelNames = ["method", "route", "status", ...constantNames, ...config.hookNames];
+    const registered: Collector[] = [];
+    const register = <M extends Collector>(make: () => M): M => {
+      const metric = make();
+      registered.push(metric);
+      return metric;
+    };
+    try {
+      this.#requests = register(() =>
+        new Counter({
+          name: prefix + "http_requests_total",
+          help: "HTTP requests answered, by method, route and status.",
+          labelNames,
+          registry,
+        })
+      );
+      this.#duration = register(() =>
+        new Histogram({
+          name: prefix + "http_request_duration_seconds",
+          help: "Time from receiving an HTTP request to the end of its response body, in seconds.",
+          labelNames,
+          buckets: config.buckets,
+          registry,
+        })
+      );
+      const inFlight = register(() =>
+        new Gauge({
+          name: prefix + "http_requests_in_flight",
+          help: "HTTP requests being handled (until their response body ends).",
+          labelNames: constantNames,
+          registry,
+        })
+      );
+      this.inFlight = constantNames.length === 0 ? inFlight : inFlight.labels(
+        Object.fromEntries(constantNames.map((name, i) => [name, config.constantValues[i]])),
+      );
+      if (config.bodySizes) {
+        this.#requestSize = register(() =>
+          new Histogram({
+            name: prefix + "http_request_size_bytes",
+            help: "Sizes of HTTP request bodies (from Content-Length), in bytes.",
+            labelNames,
+            buckets: SIZE_BUCKETS,
+            registry,
+          })
+        );
+        this.#responseSize = register(() =>
+          new Histogram({
+            name: prefix + "http_response_size_bytes",
+            help: "Sizes of HTTP response bodies, in bytes.",
+            labelNames,
+            buckets: SIZE_BUCKETS,
+            registry,
+          })
+        );
+      }
+    } catch (error) {
+      // Leave nothing half-registered behind.
+      for (const metric of registered) registry.unregister(metric);
+      throw error;
+    }
+  }
+
+  /** Counts, times and sizes one finished exchange, and ends its in-flight count. */
+  record(exchange: Exchange, status: number, responseBytes: number): void {
+    const seconds = (performance.now() - exchange.started) / 1000;
+    const hookValues = exchange.hookValues;
+    const key = hookValues === undefined && exchange.routeId >= 0
+      ? (exchange.routeId * METHODS.length + exchange.methodIdx) * 1000 + (status % 1000)
+      : -1;
+    let series = key >= 0 ? this.#cache.get(key) : undefined;
+    if (series === undefined) {
+      series = this.#seriesFor(exchange, status);
+      if (key >= 0) this.#cache.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
+    if (series.requestSize !== undefined && exchange.requestBytes >= 0) {
+      series.requestSize.observe(exchange.requestBytes);
+    }
+    if (series.responseSize !== undefined && responseBytes >= 0) {
+      series.responseSize.observe(responseBytes);
+    }
+    this.inFlight.dec();
+  }
+
+  #seriesFor(exchange: Exchange, status: number): Series {
+    const config = this.#config;
+    const values: Record<string, string> = {
+      method: METHODS[exchange.methodIdx],
+      route: exchange.route,
+      status: String(status),
+    };
+    config.constantNames.forEach((name, i) => values[name] = config.constantValues[i]);
+    config.hookNames.forEach((name, i) => values[name] = exchange.hookValues![i]);
+    return {
+      requests: this.#requests.labels(values),
+      duration: this.#duration.labels(values),
+      requestSize: this.#requestSize?.labels(values),
+      responseSize: this.#responseSize?.labels(values),
+    };
+  }
+}
+
+// --- The wrapper -----------------------------------------------------------------------------
 
 /**
  * Wraps a Fetch-API handler so that every request is counted and timed:
@@ -408,220 +664,35 @@ export function instrumentHandler<H extends FetchHandler>(
   if (typeof handler !== "function") {
     throw new TypeError(`instrumentHandler() takes a handler function, got ${typeof handler}`);
   }
-  checkOptions(options);
-  const registry = options.registry ?? defaultRegistry;
-  const prefix = options.prefix ?? "";
-  const taken = new Set(["method", "route", "status"]);
-  const constantLabels = options.labels ?? {};
-  if (constantLabels === null || typeof constantLabels !== "object") {
-    throw new TypeError("instrumentHandler(): labels must be an object of label values");
-  }
-  const constantNames = checkedLabelNames("constant", Object.keys(constantLabels), taken);
-  const constantValues = constantNames.map((name) => {
-    const value = constantLabels[name];
-    if (typeof value !== "string") {
-      throw new TypeError(`instrumentHandler(): the value of label "${name}" must be a string`);
-    }
-    return value;
-  });
-  const hooks = options.requestLabels ?? {};
-  const hookNames = checkedLabelNames("requestLabels", Object.keys(hooks), taken);
-  const hookFunctions = hookNames.map((name) => {
-    if (typeof hooks[name] !== "function") {
-      throw new TypeError(`instrumentHandler(): requestLabels.${name} must be a function`);
-    }
-    return hooks[name];
-  });
-
-  // Routes first: a bad template must fail before any metric is registered.
-  const templates = options.routes ?? [];
-  const findRoute = routeFinder(templates);
-  const routeOf = options.route;
-  const exclude = options.exclude;
-  const excludedPaths = typeof exclude === "function" ? undefined : new Set(exclude ?? []);
-  const excludes = typeof exclude === "function" ? exclude : undefined;
-
-  const labelNames = ["method", "route", "status", ...constantNames, ...hookNames];
-  const made: { unregister(): void }[] = [];
-  const register = <M>(metric: M & Parameters<Registry["register"]>[0]): M => {
-    made.push({ unregister: () => registry.unregister(metric) });
-    return metric;
-  };
-  let requests: Counter;
-  let duration: Histogram;
-  let inFlight: Gauge;
-  let requestSize: Histogram | undefined;
-  let responseSize: Histogram | undefined;
-  try {
-    requests = register(
-      new Counter({
-        name: prefix + "http_requests_total",
-        help: "HTTP requests answered, by method, route and status.",
-        labelNames,
-        registry,
-      }),
-    );
-    duration = register(
-      new Histogram({
-        name: prefix + "http_request_duration_seconds",
-        help: "Time from receiving an HTTP request to the end of its response body, in seconds.",
-        labelNames,
-        buckets: options.buckets,
-        registry,
-      }),
-    );
-    inFlight = register(
-      new Gauge({
-        name: prefix + "http_requests_in_flight",
-        help: "HTTP requests being handled (until their response body ends).",
-        labelNames: constantNames,
-        registry,
-      }),
-    );
-    if (options.bodySizes === true) {
-      requestSize = register(
-        new Histogram({
-          name: prefix + "http_request_size_bytes",
-          help: "Sizes of HTTP request bodies (from Content-Length), in bytes.",
-          labelNames,
-          buckets: SIZE_BUCKETS,
-          registry,
-        }),
-      );
-      responseSize = register(
-        new Histogram({
-          name: prefix + "http_response_size_bytes",
-          help: "Sizes of HTTP response bodies, in bytes.",
-          labelNames,
-          buckets: SIZE_BUCKETS,
-          registry,
-        }),
-      );
-    }
-  } catch (error) {
-    // Leave nothing half-registered behind.
-    for (const metric of made) metric.unregister();
-    throw error;
-  }
-  const inFlightChild: GaugeChild | Gauge = constantNames.length === 0
-    ? inFlight
-    : inFlight.labels(Object.fromEntries(constantNames.map((n, i) => [n, constantValues[i]])));
-
+  const config = configOf(options);
   const failures = new HookFailures();
-  // Series by a numeric key of (route, method, status), when no request hook adds labels.
-  const cache = new Map<number, Series>();
-  const routeIds = new Map<string, number>();
-  const routeCount = templates.length + 1;
-
-  const seriesFor = (
-    methodIdx: number,
-    route: string,
-    status: number,
-    hookValues: readonly string[],
-  ): Series => {
-    const values: Record<string, string> = {
-      method: METHODS[methodIdx],
-      route,
-      status: String(status),
-    };
-    for (let i = 0; i < constantNames.length; i++) values[constantNames[i]] = constantValues[i];
-    for (let i = 0; i < hookNames.length; i++) values[hookNames[i]] = hookValues[i];
-    return {
-      requests: requests.labels(values),
-      duration: duration.labels(values),
-      requestSize: requestSize?.labels(values),
-      responseSize: responseSize?.labels(values),
-    };
-  };
-
-  /** The cache key of a combination, or -1 when it is not cached. */
-  const keyOf = (routeId: number, methodIdx: number, status: number): number =>
-    routeId < 0 ? -1 : (routeId * METHODS.length + methodIdx) * 1000 + (status % 1000);
-
-  const recorder: Recorder = {
-    bodySizes: options.bodySizes === true,
-    record(exchange, status, responseBytes) {
-      const seconds = (performance.now() - exchange.started) / 1000;
-      const hookValues = exchange.hookValues;
-      const key = hookValues === undefined
-        ? keyOf(exchange.routeId, exchange.methodIdx, status)
-        : -1;
-      let series = key >= 0 ? cache.get(key) : undefined;
-      if (series === undefined) {
-        series = seriesFor(exchange.methodIdx, exchange.route, status, hookValues ?? []);
-        if (key >= 0) cache.set(key, series);
-      }
-      series.requests.inc();
-      series.duration.observe(seconds);
-      if (series.requestSize !== undefined && exchange.requestBytes >= 0) {
-        series.requestSize.observe(exchange.requestBytes);
-      }
-      if (series.responseSize !== undefined && responseBytes >= 0) {
-        series.responseSize.observe(responseBytes);
-      }
-      inFlightChild.dec();
-    },
-  };
+  // Routes first: a bad template must fail before any metric is registered.
+  const routes = new RouteNamer(config, failures);
+  const metrics = new HttpMetrics(config);
+  const { excludedPaths, excludes } = config;
 
   const instrumented = function (this: unknown, request: Request): Response | Promise<Response> {
     const url = request.url;
     const pathname = pathnameOf(url);
-    if (excludedPaths !== undefined ? excludedPaths.has(pathname) : excludes!(request)) {
-      // deno-lint-ignore prefer-rest-params
+    if (excludes === undefined ? excludedPaths.has(pathname) : excludes(request)) {
       return handler.apply(this, arguments as unknown as Parameters<H>);
     }
     const started = performance.now();
-    inFlightChild.inc();
-    const methodIdx = methodIndex(request.method);
-    let route: string;
-    let routeId: number;
-    if (routeOf === undefined) {
-      routeId = findRoute(pathname, url);
-      if (routeId < 0) routeId = templates.length;
-      route = routeId < templates.length ? templates[routeId] : OTHER_ROUTE;
-    } else {
-      route = OTHER_ROUTE;
-      try {
-        const named = routeOf(request);
-        if (typeof named === "string" && named !== "") route = named;
-        failures.ok();
-      } catch (error) {
-        failures.failed("route(request)", error);
-      }
-      routeId = routeIds.get(route) ?? -1;
-      if (routeId < 0 && routeIds.size < MAX_CACHED_ROUTE_NAMES) {
-        routeId = routeCount + routeIds.size;
-        routeIds.set(route, routeId);
-      }
-    }
-    let hookValues: string[] | undefined;
-    if (hookFunctions.length > 0) {
-      hookValues = [];
-      for (let i = 0; i < hookFunctions.length; i++) {
-        let value = "";
-        try {
-          const given = hookFunctions[i](request);
-          value = typeof given === "string" ? given : String(given);
-        } catch (error) {
-          failures.failed(`requestLabels.${hookNames[i]}(request)`, error);
-        }
-        hookValues.push(value);
-      }
-    }
+    metrics.inFlight.inc();
+    const routeId = routes.resolve(pathname, url, request);
     const exchange = new Exchange(
-      recorder,
+      metrics,
       started,
-      methodIdx,
-      route,
+      methodIndex(request.method),
+      routes.route,
       routeId,
-      hookValues,
-      recorder.bodySizes ? contentLengthOf(request.headers) : -1,
+      hookValuesOf(config, request, failures),
+      metrics.bodySizes ? contentLengthOf(request.headers) : -1,
     );
     let result: Response | Promise<Response>;
     try {
       result = arguments.length === 1
         ? handler.call(this, request)
-        // deno-lint-ignore prefer-rest-params
         : handler.apply(this, arguments as unknown as Parameters<H>);
     } catch (error) {
       return exchange.fail(error);
