@@ -121,21 +121,30 @@ function promMetrics(): PromMetrics {
   };
 }
 
+/** What prom-client users write after the handler answered: the labels, then the samples. */
+function recordByHand(
+  metrics: PromMetrics,
+  request: Request,
+  response: Response,
+  end: (labels: Record<string, string>) => number,
+): Response {
+  const labels = {
+    method: request.method,
+    route: metrics.route(request),
+    status: String(response.status),
+  };
+  metrics.requests.inc(labels);
+  end(labels);
+  metrics.inFlight.dec();
+  return response;
+}
+
 function promClientByHand(handler: (request: Request) => Response) {
   const metrics = promMetrics();
   return (request: Request): Response => {
     const end = metrics.duration.startTimer();
     metrics.inFlight.inc();
-    const response = handler(request);
-    const labels = {
-      method: request.method,
-      route: metrics.route(request),
-      status: String(response.status),
-    };
-    metrics.requests.inc(labels);
-    end(labels);
-    metrics.inFlight.dec();
-    return response;
+    return recordByHand(metrics, request, handler(request), end);
   };
 }
 
@@ -144,16 +153,7 @@ function promClientByHandAsync(handler: (request: Request) => Promise<Response>)
   return async (request: Request): Promise<Response> => {
     const end = metrics.duration.startTimer();
     metrics.inFlight.inc();
-    const response = await handler(request);
-    const labels = {
-      method: request.method,
-      route: metrics.route(request),
-      status: String(response.status),
-    };
-    metrics.requests.inc(labels);
-    end(labels);
-    metrics.inFlight.dec();
-    return response;
+    return recordByHand(metrics, request, await handler(request), end);
   };
 }
 

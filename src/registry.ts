@@ -220,14 +220,10 @@ export function findSampleValue(
     }
     switch (family.type) {
       case "counter":
-        if (suffix !== "_total") break;
-        for (const point of family.points) {
-          if (sameLabels(point.labels, labels)) return point.value;
-        }
-        break;
       case "gauge":
       case "unknown":
-        if (suffix !== "") break;
+        // A counter's value is `x_total`; a gauge's is `x` itself.
+        if (suffix !== (family.type === "counter" ? "_total" : "")) break;
         for (const point of family.points) {
           if (sameLabels(point.labels, labels)) return point.value;
         }
