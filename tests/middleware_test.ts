@@ -7,6 +7,7 @@ import {
   isSimpleTemplate,
   methodIndex,
   pathnameOf,
+  setMemoryBodyKey,
   utf8Length,
 } from "../src/http/middleware.ts";
 import { freePort, sleep, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
@@ -475,4 +476,34 @@ Deno.test("examples/http_app.ts: four routes, one wrapper, /metrics not counted"
   } finally {
     await app.stop();
   }
+});
+
+Deno.test("where in-memory bodies cannot be recognised, every body is timed as a stream", async () => {
+  setMemoryBodyKey(null); // as on a runtime without Deno's private body field
+  try {
+    const { registry, handle } = instrumented(
+      { routes: ["/a"], bodySizes: true },
+      () => new Response("héllo"),
+    );
+    const response = await handle(new Request("http://localhost/a"));
+    // Headers are back but the body has not been read: not recorded yet.
+    assert.deepEqual(await samples(registry, "http_requests_total"), []);
+    assert.equal(await response.text(), "héllo");
+    const labels = { method: "GET", route: "/a", status: "200" };
+    assert.equal(await registry.getSampleValue("http_requests_total", labels), 1);
+    assert.equal(await registry.getSampleValue("http_response_size_bytes_sum", labels), 6);
+  } finally {
+    setMemoryBodyKey(undefined);
+  }
+  // Back on Deno's probe: an in-memory body is recorded as soon as the handler returns.
+  const { registry, handle } = instrumented({ routes: ["/a"] }, () => new Response("x"));
+  await handle(new Request("http://localhost/a"));
+  assert.equal(
+    await registry.getSampleValue("http_requests_total", {
+      method: "GET",
+      route: "/a",
+      status: "200",
+    }),
+    1,
+  );
 });

@@ -227,6 +227,14 @@ function findMemoryBodyKey(): symbol | null {
   return null;
 }
 
+/**
+ * Internal, for tests: forgets the probe's result, or sets it (`null`: behave as on a runtime
+ * where in-memory bodies cannot be recognised, wrapping every body).
+ */
+export function setMemoryBodyKey(key: symbol | null | undefined): void {
+  memoryBodyKey = key;
+}
+
 /** The body held in memory (string or bytes), or `undefined` when it may be a stream. */
 function bodyInMemory(response: Response): string | Uint8Array | undefined {
   if (memoryBodyKey === undefined) memoryBodyKey = findMemoryBodyKey();
