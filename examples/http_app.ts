@@ -54,7 +54,7 @@ async function app(request: Request): Promise<Response> {
 }
 
 const registry = new Registry();
-using _runtime = collectDefaultMetrics({ registry, onUnavailable: () => {} });
+using _runtime = collectDefaultMetrics({ registry });
 const metrics = metricsHandler({ registry });
 
 // The one wrapper: four route templates, and the endpoints that are not the app's own excluded.
