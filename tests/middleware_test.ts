@@ -7,7 +7,7 @@ import {
   isSimpleTemplate,
   methodIndex,
   pathnameOf,
-  setMemoryBodyKey,
+  setInnerResponseKey,
   utf8Length,
 } from "../src/http/middleware.ts";
 import { freePort, sleep, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
@@ -119,15 +119,18 @@ Deno.test("a handler that throws or rejects is counted as 500 and its error pass
 });
 
 Deno.test("the status of the response is the label, in-memory and async alike", async () => {
+  let answered: Response | undefined;
   const { registry, handle } = instrumented(
     { routes: ["/a", "/b"] },
     (request) =>
       request.url.endsWith("/a")
-        ? new Response("missing", { status: 404 })
+        ? answered = new Response("missing", { status: 404 })
         : Promise.resolve(new Response(null, { status: 204 })) as unknown as Response,
   );
   const first = handle(new Request("http://localhost/a"));
   assert.ok(first instanceof Response, "a synchronous handler stays synchronous");
+  // In Deno an in-memory body is recognised: the handler's own response, untouched.
+  assert.equal(first, answered);
   assert.equal(await (first as Response).text(), "missing");
   assert.equal((await handle(new Request("http://localhost/b"))).status, 204);
   assert.deepEqual(await samples(registry, "http_requests_total"), [
@@ -479,7 +482,7 @@ Deno.test("examples/http_app.ts: four routes, one wrapper, /metrics not counted"
 });
 
 Deno.test("where in-memory bodies cannot be recognised, every body is timed as a stream", async () => {
-  setMemoryBodyKey(null); // as on a runtime without Deno's private body field
+  setInnerResponseKey(null); // as on a runtime without Deno's private body field
   try {
     const { registry, handle } = instrumented(
       { routes: ["/a"], bodySizes: true },
@@ -493,7 +496,7 @@ Deno.test("where in-memory bodies cannot be recognised, every body is timed as a
     assert.equal(await registry.getSampleValue("http_requests_total", labels), 1);
     assert.equal(await registry.getSampleValue("http_response_size_bytes_sum", labels), 6);
   } finally {
-    setMemoryBodyKey(undefined);
+    setInnerResponseKey(undefined);
   }
   // Back on Deno's probe: an in-memory body is recorded as soon as the handler returns.
   const { registry, handle } = instrumented({ routes: ["/a"] }, () => new Response("x"));

@@ -210,19 +210,50 @@ function routeFinder(templates: readonly string[]): (pathname: string, url: stri
 // A response whose body is a stream must be timed until the stream ends, which means wrapping
 // it. A body given as a string or bytes is complete when the handler returns; reading its
 // `body` would turn it into a stream (about 3 µs, and it loses Deno.serve's fast path). Deno
-// keeps such a body under a private symbol, found once by probing two responses: where that
-// works, in-memory bodies are recognised at no cost; anywhere else every body is wrapped.
-let memoryBodyKey: symbol | null | undefined;
+// keeps the inner response under a private symbol, whose body holds either a stream or the
+// string or bytes as given. The symbol is found once, by probing responses of known bodies:
+// where that works, in-memory bodies are recognised at the cost of three property reads;
+// anywhere else (another runtime, another Deno) every body is wrapped, which is always correct.
+let innerResponseKey: symbol | null | undefined;
 
-function findMemoryBodyKey(): symbol | null {
+type Fields = Record<symbol, unknown>;
+
+/** What a Deno inner response's body holds, as far as it matters here. */
+interface InnerBody {
+  readonly streamOrStatic?: { readonly body?: unknown } | ReadableStream;
+}
+
+/**
+ * The body of an inner response: `null` when it has none, the string or bytes when it is held
+ * in memory, `undefined` when it is (or may be) a stream.
+ */
+function innerBodyOf(inner: unknown): string | Uint8Array | null | undefined {
+  if (inner === null || typeof inner !== "object") return undefined;
+  const body = (inner as { body?: InnerBody | null }).body;
+  if (body === null) return null;
+  const held = body?.streamOrStatic;
+  if (held === undefined || held instanceof ReadableStream) return undefined;
+  const given = held.body;
+  return typeof given === "string" || given instanceof Uint8Array ? given : undefined;
+}
+
+function findInnerResponseKey(): symbol | null {
   try {
-    const inMemory = new Response("probe") as unknown as Record<symbol, unknown>;
-    const streamed = new Response(new ReadableStream()) as unknown as Record<symbol, unknown>;
-    for (const key of Object.getOwnPropertySymbols(inMemory)) {
-      if (inMemory[key] === "probe" && streamed[key] == null) return key;
+    const text = new Response("probe", { status: 404 }) as unknown as Fields;
+    const bytes = new Response(new Uint8Array([1])) as unknown as Fields;
+    const empty = new Response(null) as unknown as Fields;
+    const streamed = new Response(new ReadableStream()) as unknown as Fields;
+    for (const key of Object.getOwnPropertySymbols(text)) {
+      if (
+        innerBodyOf(text[key]) === "probe" && innerBodyOf(bytes[key]) instanceof Uint8Array &&
+        innerBodyOf(empty[key]) === null && innerBodyOf(streamed[key]) === undefined &&
+        (streamed[key] as { body?: InnerBody }).body?.streamOrStatic instanceof ReadableStream
+      ) {
+        return key;
+      }
     }
   } catch {
-    // No usable probe: every body is then treated as a stream, which is always correct.
+    // No usable probe: every body is then treated as a stream.
   }
   return null;
 }
@@ -231,16 +262,18 @@ function findMemoryBodyKey(): symbol | null {
  * Internal, for tests: forgets the probe's result, or sets it (`null`: behave as on a runtime
  * where in-memory bodies cannot be recognised, wrapping every body).
  */
-export function setMemoryBodyKey(key: symbol | null | undefined): void {
-  memoryBodyKey = key;
+export function setInnerResponseKey(key: symbol | null | undefined): void {
+  innerResponseKey = key;
 }
 
-/** The body held in memory (string or bytes), or `undefined` when it may be a stream. */
-function bodyInMemory(response: Response): string | Uint8Array | undefined {
-  if (memoryBodyKey === undefined) memoryBodyKey = findMemoryBodyKey();
-  if (memoryBodyKey === null) return undefined;
-  const body = (response as unknown as Record<symbol, unknown>)[memoryBodyKey];
-  return typeof body === "string" || body instanceof Uint8Array ? body : undefined;
+/**
+ * A response's body when it is known without reading it: `null` for none, the string or bytes
+ * held in memory, or `undefined` when it may be a stream.
+ */
+function bodyInMemory(response: Response): string | Uint8Array | null | undefined {
+  if (innerResponseKey === undefined) innerResponseKey = findInnerResponseKey();
+  if (innerResponseKey === null) return undefined;
+  return innerBodyOf((response as unknown as Fields)[innerResponseKey]);
 }
 
 /** The UTF-8 length of a string, without encoding it. */
@@ -743,8 +776,8 @@ class Exchange {
     const status = response.status;
     const inMemory = bodyInMemory(response);
     if (inMemory !== undefined) {
-      const bytes = !recorder.bodySizes
-        ? -1
+      const bytes = !recorder.bodySizes || inMemory === null
+        ? 0
         : typeof inMemory === "string"
         ? utf8Length(inMemory)
         : inMemory.byteLength;
