@@ -7,8 +7,8 @@
  * `performance.now()` reads cost, which the < 1 µs target leaves out.
  *
  * Run: `deno bench --allow-all bench/middleware_bench.ts`, or, for a side-by-side table that
- * stays readable on a loaded machine (the fastest of 15 batches of 100 000 requests per case,
- * so that pauses caused by other processes drop out):
+ * stays readable on a loaded machine (the fastest of 60 batches of 20 000 requests per case,
+ * the cases taking turns, so that pauses caused by other processes drop out):
  * `deno run --allow-all bench/middleware_bench.ts`
  *
  * @module
@@ -159,25 +159,35 @@ function promClientByHandAsync(handler: (request: Request) => Promise<Response>)
 
 // --- `deno run`: fastest batch per case, side by side --------------------------------------
 
-/** Nanoseconds per call of `fn`, from the fastest of `batches` batches of `calls` calls. */
-async function fastestBatch(
-  fn: () => unknown,
+/** Nanoseconds per call of `fn` over one batch of `calls` calls. */
+async function batch(fn: () => unknown, isAsync: boolean, calls: number): Promise<number> {
+  const started = performance.now();
+  if (isAsync) { for (let i = 0; i < calls; i++) await fn(); }
+  else for (let i = 0; i < calls; i++) fn();
+  return ((performance.now() - started) * 1e6) / calls;
+}
+
+/**
+ * The fastest batch of each case, the cases taking turns batch by batch so that a busy moment
+ * of the machine falls on all of them alike.
+ */
+async function fastestBatches(
+  cases: readonly (() => unknown)[],
   isAsync: boolean,
-  batches = 15,
-  calls = 100_000,
-): Promise<number> {
-  let best = Infinity;
-  for (let batch = 0; batch < batches; batch++) {
-    const started = performance.now();
-    if (isAsync) { for (let i = 0; i < calls; i++) await fn(); }
-    else for (let i = 0; i < calls; i++) fn();
-    best = Math.min(best, ((performance.now() - started) * 1e6) / calls);
+  rounds = 60,
+  calls = 20_000,
+): Promise<number[]> {
+  const best = cases.map(() => Infinity);
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < cases.length; i++) {
+      best[i] = Math.min(best[i], await batch(cases[i], isAsync, calls));
+    }
   }
   return best;
 }
 
 async function sideBySide(): Promise<void> {
-  const clock = await fastestBatch(() => performance.now() + performance.now(), false);
+  const [clock] = await fastestBatches([() => performance.now() + performance.now()], false);
   console.log(`two performance.now() reads: ${clock.toFixed(0)} ns\n`);
   console.log(
     "| handler | bare | instrumentHandler() | prom-client by hand | ours added | " +
@@ -185,15 +195,16 @@ async function sideBySide(): Promise<void> {
   );
   console.log("|---|---|---|---|---|---|---|---|");
   const cases = [
-    ["sync", app, false],
-    ["async", asyncApp, true],
+    ["sync", app, promClientByHand(app), false],
+    ["async", asyncApp, promClientByHandAsync(asyncApp), true],
   ] as const;
-  for (const [name, handler, isAsync] of cases) {
+  for (const [name, handler, byHand, isAsync] of cases) {
     const ours = instrumentHandler(handler, { routes: ROUTES, registry: new Registry() });
-    const byHand = isAsync ? promClientByHandAsync(asyncApp) : promClientByHand(app);
-    const bare = await fastestBatch(() => handler(nextRequest()), isAsync);
-    const wrapped = await fastestBatch(() => ours(nextRequest()), isAsync);
-    const prom = await fastestBatch(() => byHand(nextRequest()), isAsync);
+    const [bare, wrapped, prom] = await fastestBatches([
+      () => handler(nextRequest()),
+      () => ours(nextRequest()),
+      () => (byHand as (request: Request) => unknown)(nextRequest()),
+    ], isAsync);
     const ns = (value: number) => `${value.toFixed(0)} ns`;
     console.log(
       `| ${name} | ${ns(bare)} | ${ns(wrapped)} | ${ns(prom)} | ${ns(wrapped - bare)} | ` +

@@ -12,6 +12,12 @@ import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
 
+// Deno defines `performance`, `Response` and `ReadableStream` as lazy getters on the global
+// object: each read is a getter call, which shows on a per-request path. Read once here.
+const clock: Performance = performance;
+const ResponseClass: typeof Response = Response;
+const ReadableStreamClass: typeof ReadableStream = ReadableStream;
+
 /** A Fetch-API handler: a request (plus whatever the framework passes after it) to a response. */
 // deno-lint-ignore no-explicit-any
 export type FetchHandler = (request: Request, ...rest: any[]) => Response | Promise<Response>;
@@ -232,7 +238,7 @@ function innerBodyOf(inner: unknown): string | Uint8Array | null | undefined {
   const body = (inner as { body?: InnerBody | null }).body;
   if (body === null) return null;
   const held = body?.streamOrStatic;
-  if (held === undefined || held instanceof ReadableStream) return undefined;
+  if (held === undefined || held instanceof ReadableStreamClass) return undefined;
   const given = held.body;
   return typeof given === "string" || given instanceof Uint8Array ? given : undefined;
 }
@@ -247,7 +253,7 @@ function findInnerResponseKey(): symbol | null {
       if (
         innerBodyOf(text[key]) === "probe" && innerBodyOf(bytes[key]) instanceof Uint8Array &&
         innerBodyOf(empty[key]) === null && innerBodyOf(streamed[key]) === undefined &&
-        (streamed[key] as { body?: InnerBody }).body?.streamOrStatic instanceof ReadableStream
+        (streamed[key] as { body?: InnerBody }).body?.streamOrStatic instanceof ReadableStreamClass
       ) {
         return key;
       }
@@ -623,7 +629,7 @@ class HttpMetrics implements Recorder {
 
   /** Counts, times and sizes one finished exchange, and ends its in-flight count. */
   record(exchange: Exchange, status: number, responseBytes: number): void {
-    const seconds = (performance.now() - exchange.started) / 1000;
+    const seconds = (clock.now() - exchange.started) / 1000;
     const hookValues = exchange.hookValues;
     const key = hookValues === undefined && exchange.routeId >= 0
       ? (exchange.routeId * METHODS.length + exchange.methodIdx) * 1000 + (status % 1000)
@@ -718,7 +724,7 @@ export function instrumentHandler<H extends FetchHandler>(
     if (excludes === undefined ? excludedPaths.has(pathname) : excludes(request)) {
       return handler.apply(this, arguments as unknown as Parameters<H>);
     }
-    const started = performance.now();
+    const started = clock.now();
     metrics.inFlight.inc();
     const routeId = routes.resolve(pathname, url, request);
     const exchange = new Exchange(
@@ -738,7 +744,7 @@ export function instrumentHandler<H extends FetchHandler>(
     } catch (error) {
       return exchange.fail(error);
     }
-    if (result instanceof Response) return exchange.finish(result);
+    if (result instanceof ResponseClass) return exchange.finish(result);
     return Promise.resolve(result).then(
       (response) => exchange.finish(response),
       (error) => exchange.fail(error),
@@ -768,7 +774,7 @@ class Exchange {
   /** Records a response, at once or (for a streamed body) when the body ends. */
   finish(response: Response): Response {
     const recorder = this.recorder;
-    if (!(response instanceof Response)) {
+    if (!(response instanceof ResponseClass)) {
       // Not a response: the server will fail the request; count what the client gets.
       recorder.record(this, 500, -1);
       return response;
