@@ -48,6 +48,7 @@ export {
   type ExpositionFormat,
   type MetricsOptions,
   Registry,
+  type RegistryOptions,
   render,
 } from "./src/registry.ts";
 export {
@@ -132,6 +133,12 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
+export {
+  type FetchHandler,
+  instrumentHandler,
+  type InstrumentHandlerOptions,
+} from "./src/http/middleware.ts";
+export { writeToTextfile } from "./src/textfile.ts";
 export { ProcessCollector, type ProcessCollectorOptions } from "./src/collectors/process.ts";
 export { RuntimeCollector, type RuntimeCollectorOptions } from "./src/collectors/runtime.ts";
 export {

@@ -8,6 +8,7 @@
 //   deno task demo --push http://localhost:9091 --port 8001
 //   deno task demo --native    (a native histogram too; Prometheus needs
 //                               --enable-feature=native-histograms and scrapes it over protobuf)
+//   deno run --allow-net --allow-read=/tmp --allow-write=/tmp examples/demo.ts --textfile /tmp/demo.prom
 //
 // Permissions: --allow-net (server, push). Deno 2.9 lets a program read /proc/self only with
 // --allow-all, so the /proc-only process metrics (open fds, virtual memory) appear under -A.
@@ -17,6 +18,7 @@ import {
   Pusher,
   Registry,
   startHttpServer,
+  writeToTextfile,
 } from "../mod.ts";
 import { job, jobHistogram, parseJobFlags, sleep } from "./guide_job.ts";
 
@@ -26,7 +28,9 @@ const USAGE = `usage: deno task demo [options]
   --port P        port of the /metrics server (default 8000)
   --push URL      also push to this Pushgateway every --interval s (default 5)
   --linger S      keep serving S seconds after the last run (default 10)
-  --native        make the histogram native too (see docs/native-histograms.md)`;
+  --native        make the histogram native too (see docs/native-histograms.md)
+  --textfile PATH also write the metrics to PATH for node_exporter's textfile collector
+                  (needs --allow-read and --allow-write for its directory)`;
 
 const flags = parseJobFlags(USAGE, { linger: 10 });
 
@@ -88,6 +92,13 @@ if (pusher !== undefined) {
     pusher.consecutiveFailures === 0
       ? `final push to ${flags.push} done`
       : `the Pushgateway at ${flags.push} could not be reached; the runs are still served here`,
+  );
+}
+
+if (flags.textfile !== undefined) {
+  await writeToTextfile(flags.textfile, registry).then(
+    () => console.log(`metrics written to ${flags.textfile} for node_exporter`),
+    (error) => fail(error.message),
   );
 }
 

@@ -46,6 +46,8 @@ export interface JobFlags {
   readonly interval: number;
   /** Whether the histogram is native too (`--native`). */
   readonly native: boolean;
+  /** Where to write the metrics for node_exporter's textfile collector (`--textfile`), if anywhere. */
+  readonly textfile: string | undefined;
 }
 
 /** Parses the flags, with the given defaults; exits with a usage message on bad input. */
@@ -67,6 +69,7 @@ export function parseJobFlags(
         linger: { type: "string" },
         interval: { type: "string" },
         native: { type: "boolean" },
+        textfile: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -93,6 +96,7 @@ export function parseJobFlags(
     linger: number("linger", parsed.linger, defaults.linger ?? 0),
     interval: number("interval", parsed.interval, defaults.interval ?? 5),
     native: parsed.native ?? false,
+    textfile: parsed.textfile ?? defaults.textfile,
   };
 }
 

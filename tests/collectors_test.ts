@@ -12,7 +12,9 @@ import {
   parseMaxOpenFiles,
   parseProcStat,
   parseResidentBytes,
+  PROC_UNAVAILABLE_MESSAGE,
 } from "../src/collectors/process.ts";
+import { countByType, lagStatistics, utilizationFamilies } from "../src/collectors/runtime.ts";
 import { missingTool, run, sleep, startProcess, waitFor } from "./support/process.ts";
 
 const MOD_URL = new URL("../mod.ts", import.meta.url).href;
@@ -145,19 +147,128 @@ Deno.test("eventLoopLag: false leaves the lag gauge out and starts no timer", as
   const registry = new Registry();
   using _defaults = collectDefaultMetrics({ registry, eventLoopLag: false });
   const names = (await registry.collect()).map((f) => f.name);
-  assert.ok(!names.includes("deno_eventloop_lag_seconds"));
+  assert.deepEqual(names.filter((name) => name.includes("eventloop_lag")), []);
   assert.ok(names.includes("deno_memory_heap_used_bytes"));
 });
 
 Deno.test("the event-loop probe measures a blocked loop", async () => {
   using runtime = new RuntimeCollector();
   await sleep(50);
-  // Block the loop past the probe's due time (500 ms after creation).
+  // Block the loop well past the probe's next due time.
   const until = performance.now() + 750;
   while (performance.now() < until) { /* block */ }
-  await sleep(50);
-  const lag = valueOf(runtime.collect(), "deno_eventloop_lag_seconds")!;
-  assert.ok(lag >= 0.15 && lag < 2, `lag ${lag}`);
+  // The overdue probe fires first among the timers: it reports the stall as the latest lag.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const lag = valueOf(await runtime.collect(), "deno_eventloop_lag_seconds")!;
+  assert.ok(lag >= 0.5 && lag < 2, `lag ${lag}`);
+  await sleep(100);
+  const families = await runtime.collect();
+  // Later probes are on time again; the stall stays in the last minute's distribution, as its
+  // maximum, not its median.
+  assert.ok(valueOf(families, "deno_eventloop_lag_seconds")! < 0.5);
+  const max = valueOf(families, "deno_eventloop_lag_max_seconds")!;
+  assert.ok(max >= 0.5 && max < 2, `max ${max}`);
+  assert.ok(valueOf(families, "deno_eventloop_lag_p50_seconds")! < max);
+});
+
+Deno.test("the lag distribution: names and values, as prom-client's nodejs_eventloop_lag_*", async () => {
+  using runtime = new RuntimeCollector({ eventLoopLagResolutionMs: 5 });
+  await sleep(200);
+  const families = await runtime.collect();
+  const stat = (name: string) => valueOf(families, `deno_eventloop_lag_${name}_seconds`)!;
+  for (const name of ["min", "p50", "p90", "p99", "max", "mean", "stddev"]) {
+    assert.ok(stat(name) >= 0 && stat(name) < 5, `${name} ${stat(name)}`);
+  }
+  assert.ok(stat("min") <= stat("p50") && stat("p50") <= stat("p90"));
+  assert.ok(stat("p90") <= stat("p99") && stat("p99") <= stat("max"));
+  assert.ok(stat("min") <= stat("mean") && stat("mean") <= stat("max"));
+  // Reading it changes nothing: a second scrape sees the same window (give or take new probes).
+  assert.ok(valueOf(await runtime.collect(), "deno_eventloop_lag_max_seconds")! >= stat("max"));
+  assert.throws(() => new RuntimeCollector({ eventLoopLagResolutionMs: 0 }), RangeError);
+});
+
+Deno.test("lagStatistics: nearest-rank percentiles, population deviation", () => {
+  const lags = Float64Array.from({ length: 100 }, (_, i) => (i + 1) / 1000);
+  const { mean, stddev, ...exact } = lagStatistics(lags);
+  assert.deepEqual(exact, { min: 0.001, max: 0.1, p50: 0.05, p90: 0.09, p99: 0.099 });
+  assert.ok(Math.abs(mean - 0.0505) < 1e-12, `mean ${mean}`);
+  // sqrt((n² - 1) / 12) ms for the n = 100 lags 1 … 100 ms.
+  assert.ok(Math.abs(stddev - Math.sqrt((100 ** 2 - 1) / 12) / 1000) < 1e-12, `stddev ${stddev}`);
+  assert.deepEqual(lagStatistics(Float64Array.of(0.25)), {
+    min: 0.25,
+    max: 0.25,
+    mean: 0.25,
+    stddev: 0,
+    p50: 0.25,
+    p90: 0.25,
+    p99: 0.25,
+  });
+});
+
+Deno.test("event-loop utilisation: two counters where measured; absent where Deno returns zeros", async () => {
+  assert.deepEqual(
+    utilizationFamilies({ idle: 1500, active: 250 }, {
+      eluActive: "deno_eventloop_active_seconds",
+      eluIdle: "deno_eventloop_idle_seconds",
+    }).map((family) => [family.name, family.type, family.points[0]]),
+    [
+      ["deno_eventloop_active_seconds", "counter", { labels: {}, value: 0.25 }],
+      ["deno_eventloop_idle_seconds", "counter", { labels: {}, value: 1.5 }],
+    ],
+  );
+  using runtime = new RuntimeCollector({ eventLoopLag: false });
+  const names = (await runtime.collect()).map((family) => family.name);
+  const measured = (performance as {
+    eventLoopUtilization?: () => { idle: number; active: number };
+  }).eventLoopUtilization?.();
+  const expected = measured !== undefined && measured.idle + measured.active > 0;
+  assert.equal(names.includes("deno_eventloop_active_seconds"), expected);
+});
+
+Deno.test("active resources by type, from Node's list of live handles", async () => {
+  using runtime = new RuntimeCollector({ eventLoopLag: false });
+  const timersOf = async () => {
+    const family = (await runtime.collect()).find((f) => f.name === "deno_active_resources");
+    assert.equal(family?.type, "gauge");
+    const point = family!.points.find((p) => p.labels.type === "Timeout");
+    return point === undefined ? 0 : (point as { value: number }).value;
+  };
+  const before = await timersOf();
+  const timers = [setInterval(() => {}, 60_000), setInterval(() => {}, 60_000)];
+  try {
+    assert.equal(await timersOf(), before + 2);
+  } finally {
+    timers.forEach(clearInterval);
+  }
+  assert.equal(await timersOf(), before);
+  assert.deepEqual([...countByType(["Timeout", "TCPSocketWrap", "Timeout"])], [
+    ["Timeout", 2],
+    ["TCPSocketWrap", 1],
+  ]);
+});
+
+Deno.test("V8 heap spaces, by space, as prom-client's nodejs_heap_space_size_*", async () => {
+  using runtime = new RuntimeCollector({ eventLoopLag: false });
+  const families = await runtime.collect();
+  for (const kind of ["total", "used", "available"]) {
+    const family = families.find((f) => f.name === `deno_heap_space_size_${kind}_bytes`);
+    assert.equal(family?.type, "gauge");
+    const spaces = family!.points.map((point) => point.labels.space);
+    assert.ok(spaces.includes("old") && spaces.includes("new"), spaces.join());
+  }
+  const used = families.find((f) => f.name === "deno_heap_space_size_used_bytes")!;
+  const old = used.points.find((point) => point.labels.space === "old") as unknown as {
+    value: number;
+  };
+  assert.ok(old.value > 0);
+  assert.match(
+    await (async () => {
+      const registry = new Registry();
+      registry.register(runtime);
+      return await registry.metrics();
+    })(),
+    /^deno_heap_space_size_used_bytes\{space="old"\} \S+$/m,
+  );
 });
 
 Deno.test("/proc parsers", () => {
@@ -216,10 +327,11 @@ for (
     [["--allow-read=/proc"], "--allow-read=/proc (Deno 2 still refuses /proc/self)"],
   ] as const
 ) {
-  Deno.test(`${why}: no output on stderr, /proc-only metrics silently left out`, async () => {
+  Deno.test(`${why}: /proc-only metrics left out, announced once in one line`, async () => {
     const result = await runChild([...flags], PRINT_METRICS);
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stderr, "", "no warning, no prompt, no error");
+    // Two scrapes, one line: no prompt, no error, no repetition.
+    assert.equal(result.stderr, PROC_UNAVAILABLE_MESSAGE + "\n");
     const text = result.stdout;
     // Read without any permission: process.cpuUsage(), Deno.memoryUsage(), performance.timeOrigin.
     assert.match(text, /^process_cpu_seconds_total \S+$/m);
@@ -234,6 +346,23 @@ for (
     assert.match(text, /^deno_info\{/m);
   });
 }
+
+Deno.test("onUnavailable gets the announcement instead of stderr, once for many collectors and scrapes", async () => {
+  const result = await runChild(
+    [],
+    `import { collectDefaultMetrics, ProcessCollector, Registry } from ${JSON.stringify(MOD_URL)};
+const told = [];
+const registry = new Registry();
+using _defaults = collectDefaultMetrics({ registry, onUnavailable: (m) => told.push(m) });
+registry.register(new ProcessCollector({ prefix: "second_", onUnavailable: (m) => told.push(m) }));
+for (let i = 0; i < 3; i++) await registry.metrics();
+console.log(JSON.stringify(told));
+`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "");
+  assert.deepEqual(JSON.parse(result.stdout), IS_LINUX ? [PROC_UNAVAILABLE_MESSAGE] : []);
+});
 
 Deno.test("in a worker without /proc, the start time (unknowable there) is left out", async () => {
   const dir = await Deno.makeTempDir({ prefix: "deno-prom-collectors-" });
@@ -260,7 +389,7 @@ worker.onmessage = (event) => { console.log(event.data); worker.terminate(); };
       `--allow-read=${dir},${repo}`,
       `${dir}/main.ts`,
     ], { env: { NO_COLOR: "1" } });
-    assert.equal(result.stderr, "");
+    assert.equal(result.stderr, PROC_UNAVAILABLE_MESSAGE + "\n");
     assert.equal(result.code, 0);
     assert.match(result.stdout, /^process_cpu_seconds_total \S+$/m);
     assert.match(result.stdout, /^process_resident_memory_bytes \S+$/m);

@@ -16,6 +16,10 @@ export interface DefaultMetricsOptions {
   readonly prefix?: string;
   /** Measure event-loop lag with a timer that never keeps the program alive (default `true`). */
   readonly eventLoopLag?: boolean;
+  /** How often the lag probe fires, in milliseconds (default 20). */
+  readonly eventLoopLagResolutionMs?: number;
+  /** Told once per process which `/proc` metrics are missing; default `console.warn`. */
+  readonly onUnavailable?: (message: string) => void;
 }
 
 /** What {@linkcode collectDefaultMetrics} registered, and how to take it back. */
@@ -31,11 +35,12 @@ export interface DefaultMetrics extends Disposable {
 /**
  * Registers the standard process metrics (`process_cpu_seconds_total`,
  * `process_resident_memory_bytes`, `process_virtual_memory_bytes`,
- * `process_start_time_seconds`, `process_open_fds`, `process_max_fds`) and Deno's own
- * (`deno_memory_heap_used_bytes`, `deno_memory_heap_total_bytes`, `deno_memory_external_bytes`,
- * `deno_eventloop_lag_seconds`, `deno_info`). Values are read on every scrape; process metrics
- * that cannot be read here are left out without a word. Registering twice in one registry throws
- * a `TypeError`, as for any duplicate name.
+ * `process_start_time_seconds`, `process_open_fds`, `process_max_fds`) and Deno's own (memory,
+ * event-loop lag and its distribution, active resources, heap spaces, `deno_info`: see
+ * {@linkcode RuntimeCollector}). Values are read on every scrape. Process metrics that cannot
+ * be read here are left out; on Linux, those missing for want of `/proc` are announced once
+ * (see {@linkcode ProcessCollector}). Registering twice in one registry throws a `TypeError`,
+ * as for any duplicate name.
  *
  * @example
  * ```ts
@@ -50,10 +55,14 @@ export function collectDefaultMetrics(options: DefaultMetricsOptions = {}): Defa
     throw new TypeError("collectDefaultMetrics() takes an options object, e.g. { registry }");
   }
   const registry = options.registry ?? defaultRegistry;
-  const process = new ProcessCollector({ prefix: options.prefix });
+  const process = new ProcessCollector({
+    prefix: options.prefix,
+    onUnavailable: options.onUnavailable,
+  });
   const runtime = new RuntimeCollector({
     prefix: options.prefix,
     eventLoopLag: options.eventLoopLag,
+    eventLoopLagResolutionMs: options.eventLoopLagResolutionMs,
   });
   try {
     registry.register(process);

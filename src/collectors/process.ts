@@ -6,9 +6,11 @@
  * offers without any permission (CPU time from the Node-compatible `process.cpuUsage()`, the
  * resident set size from `Deno.memoryUsage()`, the start time from `performance.timeOrigin`
  * outside workers).
- * What cannot be read is left out, silently: no warning, no error, and never a permission
- * prompt. Note that Deno 2 grants `/proc/self` only to programs run with `--allow-all`;
- * `--allow-read=/proc` is not enough.
+ * What cannot be read is left out, never guessed, and Deno is never made to prompt. On Linux,
+ * the metrics only `/proc` has (`process_virtual_memory_bytes`, `process_open_fds`,
+ * `process_max_fds`) are then missing: this is announced once per process, in one line on
+ * stderr (or to `onUnavailable`). Note that Deno 2 grants `/proc/self` only to programs run
+ * with `--allow-all`; `--allow-read=/proc` is not enough.
  *
  * @module
  */
@@ -20,7 +22,21 @@ import { prefixedNames } from "./names.ts";
 export interface ProcessCollectorOptions {
   /** Prepended to every metric name, e.g. `"myapp_"` gives `myapp_process_open_fds`. */
   readonly prefix?: string;
+  /**
+   * Told, once per process, which metrics are missing because `/proc` may not be read.
+   * Default: `console.warn`; pass `() => {}` to stay silent.
+   */
+  readonly onUnavailable?: (message: string) => void;
 }
+
+/** Set once the missing `/proc` metrics were announced: once per process, not per collector. */
+let procAnnounced = false;
+
+/** The one-line announcement of the metrics that `/proc` alone provides. */
+export const PROC_UNAVAILABLE_MESSAGE =
+  "deno-prom: process_virtual_memory_bytes, process_open_fds and process_max_fds are left " +
+  "out: Deno 2 lets a program read /proc/self only when run with --allow-all " +
+  "(--allow-read=/proc is not enough)";
 
 /** `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat`, 100 on every Linux build. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -117,19 +133,39 @@ export class ProcessCollector implements Collector {
   readonly #names: { readonly [K in keyof typeof NAMES]: string };
   /** Set once a read of `/proc` was refused, so later scrapes do not retry it. */
   #procRefused = false;
+  readonly #onUnavailable: (message: string) => void;
 
   /** Creates the collector; it does not register itself. */
   constructor(options: ProcessCollectorOptions = {}) {
     const names = prefixedNames("ProcessCollector", options?.prefix ?? "", NAMES);
+    const onUnavailable = options?.onUnavailable ?? ((message: string) => console.warn(message));
+    if (typeof onUnavailable !== "function") {
+      throw new TypeError("ProcessCollector: onUnavailable must be a function");
+    }
+    this.#onUnavailable = onUnavailable;
     this.#names = names;
     this.sampleNames = Object.freeze([...Object.values(names), names.cpu + "_total"]);
   }
 
   /** Whether `/proc/self` may be read: on Linux, and only if Deno would not have to ask. */
   #procReadable(): boolean {
-    if (this.#procRefused || Deno.build.os !== "linux") return false;
+    if (Deno.build.os !== "linux") return false;
+    if (this.#procRefused) return this.#announceProcUnavailable();
     const status = attempt(() => Deno.permissions.querySync({ name: "read", path: "/proc/self" }));
-    return status?.state === "granted";
+    return status?.state === "granted" || this.#announceProcUnavailable();
+  }
+
+  /** Announces (once per process) that the `/proc`-only metrics are missing; returns false. */
+  #announceProcUnavailable(): false {
+    if (!procAnnounced) {
+      procAnnounced = true;
+      try {
+        this.#onUnavailable(PROC_UNAVAILABLE_MESSAGE);
+      } catch {
+        // A failing logger must not fail the scrape.
+      }
+    }
+    return false;
   }
 
   /** Reads a `/proc` file, remembering a refusal (Deno 2 wants `--allow-all` for `/proc/self`). */
@@ -154,6 +190,8 @@ export class ProcessCollector implements Collector {
     const stat = proc
       ? attempt(() => parseProcStat(this.#readProc("/proc/self/stat") ?? ""))
       : undefined;
+    // Granted by the permission query, yet refused on reading (Deno 2 with --allow-read).
+    if (this.#procRefused) this.#announceProcUnavailable();
 
     const cpuSeconds = cpuSecondsFromRuntime() ?? stat?.cpuSeconds;
     if (cpuSeconds !== undefined) {

@@ -419,8 +419,8 @@ export function createMetricsEndpoint(
     // Inside an async function, a collector that throws synchronously rejects like one that
     // rejects, and every scrape of the round sees the same failure.
     // Families a collector got wrong are dropped and reported to onError (see validate.ts).
-    const collected = (async () =>
-      await source.collect(names.length > 0 ? { names, onError } : { onError }))();
+    const collected =
+      (async () => await source.collect(names.length > 0 ? { names, onError } : { onError }))();
     round.families = track(key, round, collected);
     rounds.set(key, round);
     return round;
