@@ -143,14 +143,99 @@ Deno.test("dead peers are retired: folded once, their late messages ignored", as
     peer[Symbol.dispose]();
     await waitFor(() => collector.peers().length === 0, { what: "the peer retired" });
     assert.equal(valueOf(await collector.collect(), "jobs"), 10, "its counts are kept");
-    // A worker reusing the retired id is ignored rather than counted twice.
-    const again = aggregateWorkers({ registry: peerRegistry, channelName, workerId: "peer" });
-    await sleep(100);
-    assert.equal(valueOf(await collector.collect(), "jobs"), 10);
+    // A new worker reusing the retired id is another worker (its own counts start at 0).
+    const againRegistry = new Registry();
+    new Counter({ name: "jobs_total", help: "jobs", registry: againRegistry }).inc(2);
+    const again = aggregateWorkers({ registry: againRegistry, channelName, workerId: "peer" });
+    await waitForPeers(collector, 1);
+    assert.equal(valueOf(await collector.collect(), "jobs"), 12);
     again[Symbol.dispose]();
   } finally {
     collector[Symbol.dispose]();
     peer[Symbol.dispose]();
+  }
+});
+
+Deno.test("two workers sharing a workerId: both counted, reported once each", async () => {
+  const channelName = uniqueChannel();
+  const reports: string[] = [];
+  const onError = (error: Error) => reports.push(error.message);
+  const twin = (jobs: number) => {
+    const registry = new Registry();
+    new Counter({ name: "jobs_total", help: "jobs done", registry }).inc(jobs);
+    return aggregateWorkers({
+      registry,
+      channelName,
+      workerId: "w",
+      publishIntervalMs: 20,
+      onError,
+    });
+  };
+  const first = twin(3);
+  const second = twin(4);
+  const scraper = aggregateWorkers({ registry: new Registry(), channelName, workerId: "s" });
+  try {
+    await waitForPeers(scraper, 2);
+    await sleep(200); // ten heartbeats each: still one report per worker that sees a twin
+    assert.equal(valueOf(await scraper.collect(), "jobs"), 7, "neither twin hides the other");
+    assert.equal(valueOf(await first.collect(), "jobs"), 7);
+    assert.equal(reports.length, 2, reports.join("\n"));
+    assert.equal(
+      reports[0],
+      'aggregateWorkers: two workers use the workerId "w"; both are counted, but their `all` ' +
+        "gauges and state sets collide: give each worker its own id",
+    );
+  } finally {
+    first[Symbol.dispose]();
+    second[Symbol.dispose]();
+    scraper[Symbol.dispose]();
+  }
+});
+
+Deno.test("20 concurrent scrapes share rounds, and each includes the increments made before it", async () => {
+  const channelName = uniqueChannel();
+  const scraper = makeWorker(channelName, "scraper");
+  // A peer whose collection takes a while and counts how often it runs.
+  const peerRegistry = new Registry();
+  const peerJobs = new Counter({ name: "jobs_total", help: "jobs done", registry: peerRegistry });
+  let collections = 0;
+  const peerSource = {
+    collect: async () => {
+      collections++;
+      const families = await peerRegistry.collect(); // the counts when collection starts
+      await sleep(30);
+      return families;
+    },
+  };
+  const peer = aggregateWorkers({
+    registry: peerSource,
+    channelName,
+    workerId: "peer",
+    publishIntervalMs: 60_000,
+  });
+  try {
+    await waitForPeers(scraper.cluster, 1);
+    await sleep(100); // the peer's announcements are done
+    collections = 0;
+    const scrapes: Promise<number | undefined>[] = [];
+    for (let i = 1; i <= 20; i++) {
+      peerJobs.inc();
+      scraper.jobs.inc();
+      scrapes.push(scraper.cluster.collect().then((families) => valueOf(families, "jobs")));
+      if (i % 5 === 0) await sleep(10); // some arrive while a round is under way
+    }
+    const seen = await Promise.all(scrapes);
+    seen.forEach((jobs, i) => {
+      assert.ok(
+        jobs! >= 2 * (i + 1),
+        `scrape ${i + 1} saw ${jobs}, made before it: ${2 * (i + 1)}`,
+      );
+    });
+    assert.ok(collections <= 3, `the peer collected ${collections} times for 20 scrapes`);
+  } finally {
+    scraper.cluster[Symbol.dispose]();
+    peer[Symbol.dispose]();
+    await sleep(50); // Let the peer's last collection settle.
   }
 });
 
@@ -165,6 +250,7 @@ Deno.test("bad options are clear errors", () => {
   );
   assert.throws(() => aggregateWorkers({ workerLabel: "not a label" }), TypeError);
   assert.throws(() => aggregateWorkers({ workerId: "" }), TypeError);
+  assert.throws(() => aggregateWorkers({ onError: 1 as unknown as () => void }), TypeError);
 });
 
 // --- real Web Workers ---

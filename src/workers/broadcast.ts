@@ -9,7 +9,14 @@
  * - on `collect()` (what `/metrics` calls), asks every peer for a fresh snapshot, waits until all
  *   known live peers answered or `timeoutMs` passed (a stuck worker cannot stall a scrape: its
  *   last published snapshot is used instead), and merges them with its own by the rules of
- *   {@linkcode mergeSnapshots}.
+ *   {@linkcode mergeSnapshots}. Concurrent scrapes share rounds: a scrape joins the next round
+ *   to start (never one already under way, which could miss its increments), so a burst of
+ *   scrapes costs each peer at most two collections.
+ *
+ * Peers are told apart by a random instance id in every message, so two workers given the same
+ * `workerId` are both counted; the first message of a second worker using an id already seen
+ * (this worker's own included) is reported to `onError`. Each sender numbers its snapshots in
+ * the order it started collecting them, so a slow answer never replaces a fresher one.
  *
  * A peer is dead once it said goodbye (`close()`) or has been silent for `deadAfterMs`; its
  * counters, histograms and summaries stay counted, `live*` gauges, info and state sets drop it.
@@ -46,6 +53,11 @@ export interface AggregateWorkersOptions {
   readonly workerId?: string;
   /** The label that tells workers apart in `all` gauges and state sets (default `worker`). */
   readonly workerLabel?: string;
+  /**
+   * Called once per offending worker when another worker uses the same `workerId` (the default
+   * prints one line with `console.error`).
+   */
+  readonly onError?: (error: Error) => void;
 }
 
 /** What an aggregator knows of one peer. */
@@ -66,13 +78,17 @@ interface SnapshotMessage {
   readonly protocol: typeof PROTOCOL;
   readonly kind: "snapshot";
   readonly from: string;
+  /** The sending aggregator's random id: unique even when two workers share a `workerId`. */
+  readonly instance: string;
+  /** Increases with every collection the sender starts: an older snapshot never wins. */
+  readonly sequence: number;
   /**
    * The families as JSON text: every peer receives a copy of every message, and a string costs
    * them nothing until the one collecting parses it.
    */
   readonly snapshot: string;
-  /** Set when answering a collection request. */
-  readonly replyTo?: { readonly worker: string; readonly requestId: number };
+  /** Set when answering a collection request: the requester's instance and request. */
+  readonly replyTo?: { readonly instance: string; readonly requestId: number };
   /** Set by `close()`: the sender is gone. */
   readonly final?: boolean;
 }
@@ -82,14 +98,18 @@ interface RequestMessage {
   readonly protocol: typeof PROTOCOL;
   readonly kind: "request";
   readonly from: string;
+  readonly instance: string;
   readonly requestId: number;
 }
 
 type Message = SnapshotMessage | RequestMessage;
 
 interface Peer {
-  /** The latest snapshot received, as sent. */
+  /** The peer's `workerId`. */
+  readonly worker: string;
+  /** The latest snapshot received, as sent, and its sequence number. */
   snapshot: string;
+  sequence: number;
   /** The latest snapshot that parsed, and its text (to parse each text once). */
   parsed: { readonly snapshot: string; readonly families: readonly MetricFamily[] } | undefined;
   lastSeenMs: number;
@@ -105,6 +125,7 @@ function isMessage(data: unknown): data is Message {
   if (data === null || typeof data !== "object") return false;
   const message = data as Partial<Message>;
   return message.protocol === PROTOCOL && typeof message.from === "string" &&
+    typeof message.instance === "string" &&
     (message.kind === "snapshot" || message.kind === "request");
 }
 
@@ -144,8 +165,17 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #deadAfterMs: number;
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
+  readonly #onError: (error: Error) => void;
+  /** This aggregator's random id, carried by every message it sends. */
+  readonly #instance = crypto.randomUUID();
+  /** Peers by instance id. */
   readonly #peers = new Map<string, Peer>();
-  readonly #retiredWorkers = new Set<string>();
+  /** Instance ids of retired peers. */
+  readonly #retiredInstances = new Set<string>();
+  #sequence = 0;
+  /** The collection round under way, and the one scrapes arriving meanwhile wait for. */
+  #round: Promise<MetricFamily[]> | undefined;
+  #nextRound: Promise<MetricFamily[]> | undefined;
   #retiredFamilies: MetricFamily[] = [];
   readonly #pending = new Map<number, PendingRequest>();
   #nextRequestId = 1;
@@ -177,6 +207,10 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     this.#deadAfterMs = positiveMs("deadAfterMs", options.deadAfterMs, 3 * publishIntervalMs);
     this.#retireAfterMs = positiveMs("retireAfterMs", options.retireAfterMs, 600_000);
     this.#workerLabel = options.workerLabel ?? DEFAULT_WORKER_LABEL;
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw new TypeError("aggregateWorkers: onError must be a function");
+    }
+    this.#onError = options.onError ?? ((error) => console.error(error.message));
     // Fails now rather than at the first scrape when the label name is invalid.
     mergeSnapshots([], { workerLabel: this.#workerLabel });
     this.workerId = workerId;
@@ -190,7 +224,13 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     // Announce ourselves, and ask the workers already running to do the same (request 0 has no
     // waiter): afterwards both sides know each other before the first scrape.
     void this.publish();
-    this.#post({ protocol: PROTOCOL, kind: "request", from: workerId, requestId: 0 });
+    this.#post({
+      protocol: PROTOCOL,
+      kind: "request",
+      from: workerId,
+      instance: this.#instance,
+      requestId: 0,
+    });
   }
 
   /**
@@ -200,13 +240,47 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
     if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
+    return selectFamilies(await this.#joinRound(), options);
+  }
+
+  /**
+   * The merged families of a round that starts no earlier than now: the round under way when
+   * none is, else the one that follows it, shared by every scrape arriving meanwhile.
+   */
+  #joinRound(): Promise<MetricFamily[]> {
+    if (this.#round === undefined) {
+      const round = this.#collectRound().finally(() => {
+        this.#round = undefined;
+      });
+      this.#round = round;
+      return round;
+    }
+    if (this.#nextRound === undefined) {
+      const next = this.#round.catch(() => {}).then(() => {
+        this.#nextRound = undefined;
+        if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
+        return this.#joinRound();
+      });
+      this.#nextRound = next;
+    }
+    return this.#nextRound;
+  }
+
+  /** One collection round: ask every live peer, collect our own, wait for answers or timeout. */
+  async #collectRound(): Promise<MetricFamily[]> {
     const requestId = this.#nextRequestId++;
     const waitingFor = new Set(this.#livePeerIds());
     let done = () => {};
     const answered = new Promise<void>((resolve) => (done = resolve));
     if (waitingFor.size === 0) done();
     else this.#pending.set(requestId, { waitingFor, done });
-    this.#post({ protocol: PROTOCOL, kind: "request", from: this.workerId, requestId });
+    this.#post({
+      protocol: PROTOCOL,
+      kind: "request",
+      from: this.workerId,
+      instance: this.#instance,
+      requestId,
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const own = await this.#registry.collect();
@@ -215,7 +289,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
         timer = setTimeout(resolve, this.#timeoutMs);
       });
       await Promise.race([answered, timedOut]);
-      return selectFamilies(this.#merge(own), options);
+      return this.#merge(own);
     } finally {
       clearTimeout(timer);
       this.#pending.delete(requestId);
@@ -233,8 +307,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   /** What this worker knows of its peers, for diagnostics. */
   peers(): PeerStatus[] {
     const now = Date.now();
-    return [...this.#peers].map(([worker, peer]) => ({
-      worker,
+    return [...this.#peers.values()].map((peer) => ({
+      worker: peer.worker,
       live: this.#isLive(peer, now),
       lastSeenMs: peer.lastSeenMs,
     }));
@@ -286,6 +360,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     replyTo?: SnapshotMessage["replyTo"],
     final?: boolean,
   ): Promise<void> {
+    const sequence = ++this.#sequence;
     let families: readonly MetricFamily[];
     try {
       families = await this.#registry.collect();
@@ -302,6 +377,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       protocol: PROTOCOL,
       kind: "snapshot",
       from: this.workerId,
+      instance: this.#instance,
+      sequence,
       snapshot,
       ...(replyTo === undefined ? {} : { replyTo }),
       ...(final ? { final: true } : {}),
@@ -310,26 +387,47 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   }
 
   #receive(data: unknown): void {
-    if (!isMessage(data) || data.from === this.workerId) return;
-    if (this.#retiredWorkers.has(data.from)) return; // Its data is already folded in.
+    if (!isMessage(data) || data.instance === this.#instance) return;
+    if (this.#retiredInstances.has(data.instance)) return; // Its data is already folded in.
     if (data.kind === "request") {
-      void this.#publishSnapshot({ worker: data.from, requestId: data.requestId });
+      void this.#publishSnapshot({ instance: data.instance, requestId: data.requestId });
       return;
     }
-    if (typeof data.snapshot !== "string") return;
-    const known = this.#peers.get(data.from);
-    this.#peers.set(data.from, {
+    if (typeof data.snapshot !== "string" || typeof data.sequence !== "number") return;
+    const known = this.#peers.get(data.instance);
+    if (known === undefined) this.#checkUnique(data.from);
+    else if (data.sequence <= known.sequence) return; // A slow answer, older than what we hold.
+    this.#peers.set(data.instance, {
+      worker: data.from,
       snapshot: data.snapshot,
+      sequence: data.sequence,
       parsed: known?.parsed,
       lastSeenMs: Date.now(),
       exited: data.final === true,
     });
-    if (data.replyTo?.worker === this.workerId) {
+    if (data.replyTo?.instance === this.#instance) {
       const pending = this.#pending.get(data.replyTo.requestId);
       if (pending !== undefined) {
-        pending.waitingFor.delete(data.from);
+        pending.waitingFor.delete(data.instance);
         if (pending.waitingFor.size === 0) pending.done();
       }
+    }
+  }
+
+  /** Reports a new peer whose `workerId` is already taken, by us or by another live peer. */
+  #checkUnique(worker: string): void {
+    const now = Date.now();
+    const taken = worker === this.workerId ||
+      [...this.#peers.values()].some((peer) => peer.worker === worker && this.#isLive(peer, now));
+    if (!taken) return;
+    const error = new Error(
+      `aggregateWorkers: two workers use the workerId ${JSON.stringify(worker)}; both are ` +
+        `counted, but their \`all\` gauges and state sets collide: give each worker its own id`,
+    );
+    try {
+      this.#onError(error);
+    } catch {
+      // A throwing onError must not break message delivery.
     }
   }
 
@@ -343,12 +441,12 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   }
 
   /** The peer's latest snapshot that parses (a malformed one is ignored, the previous kept). */
-  #familiesOf(worker: string, peer: Peer): readonly MetricFamily[] {
+  #familiesOf(peer: Peer): readonly MetricFamily[] {
     if (peer.parsed?.snapshot !== peer.snapshot) {
       try {
         const families = decodeFamilies(
           JSON.parse(peer.snapshot),
-          `worker ${JSON.stringify(worker)}`,
+          `worker ${JSON.stringify(peer.worker)}`,
         );
         peer.parsed = { snapshot: peer.snapshot, families };
       } catch {
@@ -361,9 +459,9 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   #merge(own: readonly MetricFamily[]): MetricFamily[] {
     const now = Date.now();
     const snapshots: WorkerSnapshot[] = [{ worker: this.workerId, live: true, families: own }];
-    for (const [worker, peer] of this.#peers) {
-      const families = this.#familiesOf(worker, peer);
-      snapshots.push({ worker, live: this.#isLive(peer, now), families });
+    for (const peer of this.#peers.values()) {
+      const families = this.#familiesOf(peer);
+      snapshots.push({ worker: peer.worker, live: this.#isLive(peer, now), families });
     }
     snapshots.push({
       worker: "retired",
@@ -381,19 +479,19 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       this.#publishSnapshot().finally(() => (this.#heartbeatRunning = false));
     }
     const now = Date.now();
-    for (const [worker, peer] of this.#peers) {
+    for (const [instance, peer] of this.#peers) {
       const silentMs = now - peer.lastSeenMs;
       if (!(peer.exited ? silentMs > this.#deadAfterMs : silentMs > this.#retireAfterMs)) continue;
       try {
         this.#retiredFamilies = mergeSnapshots([
           { worker: "retired", live: false, merged: true, families: this.#retiredFamilies },
-          { worker, live: false, families: this.#familiesOf(worker, peer) },
+          { worker: peer.worker, live: false, families: this.#familiesOf(peer) },
         ], { workerLabel: this.#workerLabel });
       } catch {
         continue; // Conflicting definitions: the scrapes report it; keep the peer as it is.
       }
-      this.#peers.delete(worker);
-      this.#retiredWorkers.add(worker);
+      this.#peers.delete(instance);
+      this.#retiredInstances.add(instance);
     }
   }
 }
