@@ -15,14 +15,15 @@
  * the collector keeps counting the last good copy it read of it; the same holds for
  * `retired.json`, which is then never overwritten. So garbage never makes a counter go back.
  *
- * Liveness: a writer that can read `/proc` (Linux, `--allow-read=/proc`) records its boot, pid
- * namespace and start time; an exporter on the same host and namespace then asks
- * `/proc/<pid>/stat` whether that very process still runs. A running process (even one stopped
- * for hours) is live and never retired; a gone one is dead and retired at once. Elsewhere a
- * process is dead once its file is final (it exited normally) or has not changed for
- * `deadAfterMs`, measured on the exporter's monotonic clock, so a wall-clock step cannot age a
- * file. A dead process's counters, histograms, summaries and non-`live` gauges stay counted; its
- * `live*` gauges, info and state sets drop out.
+ * Liveness: every writer holds an exclusive lock (`flock`) on `snapshot-<instance>.lock` while it
+ * runs. The kernel releases it when the process ends, however it ends, and not while the process
+ * is merely stopped (a paused container, `SIGSTOP`, a suspended host). So a writer whose lock is
+ * held is live and never retired, however long it has been silent; one whose lock is free is
+ * dead and retired at once. Where there is no lock file (a file system without locks) a process
+ * is dead once its file is final (it exited normally) or has not changed for `deadAfterMs`,
+ * measured on the exporter's monotonic clock, so a wall-clock step cannot age a file. A dead
+ * process's counters, histograms, summaries and non-`live` gauges stay counted; its `live*`
+ * gauges, info and state sets drop out.
  *
  * Retirement, so files cannot pile up: when a collection sees a file that is final, of a process
  * gone, or silent for more than `retireAfterMs`, it folds that file's data into `retired.json`
@@ -107,16 +108,6 @@ export interface DirectoryPublisherOptions extends DirectoryCollectorOptions {
   readonly workerId?: string;
 }
 
-/**
- * Who wrote a file, precisely enough for an exporter on the same host to check that the process
- * still runs: the boot, the pid namespace, and the process's start time in clock ticks.
- */
-interface ProcessIdentity {
-  readonly bootId: string;
-  readonly pidNamespace: string;
-  readonly startTicks: string;
-}
-
 /** One process's snapshot file. */
 interface SnapshotFile {
   readonly format: typeof SNAPSHOT_FORMAT;
@@ -128,8 +119,6 @@ interface SnapshotFile {
   readonly sequence: number;
   readonly intervalMs: number;
   readonly final: boolean;
-  /** Present when the writer could read its identity from `/proc`. */
-  readonly process?: ProcessIdentity;
   readonly families: readonly MetricFamily[];
 }
 
@@ -192,13 +181,6 @@ function checkOnError(where: string, onError: unknown): (error: Error) => void {
   return onError as (error: Error) => void;
 }
 
-function isProcessIdentity(value: unknown): value is ProcessIdentity {
-  if (value === null || typeof value !== "object") return false;
-  const identity = value as Partial<ProcessIdentity>;
-  return typeof identity.bootId === "string" && typeof identity.pidNamespace === "string" &&
-    typeof identity.startTicks === "string";
-}
-
 function parseSnapshotFile(text: string, path: string): SnapshotFile {
   const file = JSON.parse(text) as Partial<SnapshotFile> | null;
   if (file === null || typeof file !== "object" || file.format !== SNAPSHOT_FORMAT) {
@@ -213,8 +195,7 @@ function parseSnapshotFile(text: string, path: string): SnapshotFile {
   }
   decodeFamilies(file.families, path);
   const sequence = typeof file.sequence === "number" ? file.sequence : file.writtenAtMs;
-  const process = isProcessIdentity(file.process) ? file.process : undefined;
-  return { ...file, sequence, process } as SnapshotFile;
+  return { ...file, sequence } as SnapshotFile;
 }
 
 function isRetiredInstance(value: unknown): value is RetiredInstance {
@@ -281,7 +262,7 @@ async function readRegularFile(path: string, maxBytes: number): Promise<string |
     throw error;
   }
   if (!info.isFile) {
-    throw new Error(`${path} is not a regular file (a link, FIFO, device or directory): not read`);
+    throw new Error("not a regular file (a link, FIFO, device or directory): not read");
   }
   let file: Deno.FsFile;
   try {
@@ -292,9 +273,9 @@ async function readRegularFile(path: string, maxBytes: number): Promise<string |
   }
   using _file = file;
   const opened = await file.stat(); // replaced since lstat? Check what was opened.
-  if (!opened.isFile) throw new Error(`${path} is not a regular file: not read`);
+  if (!opened.isFile) throw new Error("not a regular file: not read");
   if (opened.size > maxBytes) {
-    throw new Error(`${path} has ${opened.size} bytes, more than maxFileBytes (${maxBytes})`);
+    throw new Error(`${opened.size} bytes, more than maxFileBytes (${maxBytes}): not read`);
   }
   const buffer = new Uint8Array(opened.size + 1);
   let length = 0;
@@ -303,7 +284,7 @@ async function readRegularFile(path: string, maxBytes: number): Promise<string |
     if (read === null) break;
     length += read;
   }
-  if (length > opened.size) throw new Error(`${path} grew while being read`);
+  if (length > opened.size) throw new Error("it grew while being read");
   return new TextDecoder().decode(buffer.subarray(0, length));
 }
 
@@ -334,52 +315,46 @@ function writeAtomicallySync(dir: string, name: string, text: string): void {
   Deno.renameSync(temp, join(dir, name));
 }
 
-// --- process liveness through /proc (Linux; only with read permission, never prompting) ---
+// --- process liveness through a lock each writer holds for its lifetime ---
 
-/** Reads a small file when reading it is already allowed; `undefined` otherwise. */
-function readIfAllowed(path: string): string | undefined {
+/**
+ * The file a writer keeps locked (`flock`, exclusive) while it runs. The kernel releases the
+ * lock when the process ends, however it ends, and not while it is merely stopped: a lock held
+ * is a process running, a lock free is a process gone.
+ */
+function lockPathOf(dir: string, instance: string): string {
+  return join(dir, `.snapshot-${instance}.lock`);
+}
+
+/** Takes the lifetime lock at `path`; `undefined` where the file system cannot lock. */
+function holdLifetimeLock(path: string): Deno.FsFile | undefined {
+  let file: Deno.FsFile | undefined;
   try {
-    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
-    return Deno.readTextFileSync(path);
+    file = Deno.openSync(path, { create: true, write: true });
+    if (file.tryLockSync(true)) return file;
   } catch {
-    return undefined;
+    // No locks here (or no file): exporters fall back to the age of the snapshot.
   }
+  file?.close();
+  return undefined;
 }
 
-/** A process's start time in clock ticks since boot, from the text of `/proc/<pid>/stat`. */
-function startTicksOf(stat: string): string | undefined {
-  // The command name (field 2) may hold spaces and parentheses: count fields after the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return fields[19]; // field 22, starttime
-}
-
-/** This host's boot and pid namespace; `undefined` where `/proc` cannot tell. */
-function hostIdentity(): { bootId: string; pidNamespace: string } | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  const bootId = readIfAllowed("/proc/sys/kernel/random/boot_id")?.trim();
-  let pidNamespace: string | undefined;
-  try {
-    const path = "/proc/self/ns/pid";
-    if (Deno.permissions.querySync({ name: "read", path }).state === "granted") {
-      pidNamespace = Deno.readLinkSync(path);
-    }
-  } catch {
-    pidNamespace = undefined;
-  }
-  if (!bootId || !pidNamespace) return undefined;
-  return { bootId, pidNamespace };
-}
-
-/** This process's identity, written into its snapshots; `undefined` where `/proc` cannot tell. */
-function ownIdentity(): ProcessIdentity | undefined {
-  const host = hostIdentity();
-  const stat = host === undefined ? undefined : readIfAllowed("/proc/self/stat");
-  const startTicks = stat === undefined ? undefined : startTicksOf(stat);
-  return host === undefined || startTicks === undefined ? undefined : { ...host, startTicks };
-}
-
-/** What `/proc` says of a file's writer. */
+/** What a writer's lifetime lock says of it. */
 type ProcessState = "running" | "gone" | "unknown";
+
+async function writerState(dir: string, instance: string): Promise<ProcessState> {
+  const path = lockPathOf(dir, instance);
+  try {
+    // Never open anything but a regular file: a FIFO would block.
+    if (!(await Deno.lstat(path)).isFile) return "unknown";
+    using file = await Deno.open(path, { read: true });
+    if (!(await file.tryLock(true))) return "running";
+    await file.unlock();
+    return "gone";
+  } catch {
+    return "unknown"; // No lock file (an older writer, or no locks there): go by age.
+  }
+}
 
 // --- reporting once per streak ---
 
@@ -483,7 +458,7 @@ async function readDirectory(
       reporter.clear(path);
     } catch (error) {
       errors++;
-      reporter.report(path, new Error(`metrics directory: ${(error as Error).message}`));
+      reporter.report(path, new Error(`metrics directory: ${path}: ${(error as Error).message}`));
       snapshots.push({ instance: match[1], path, file: undefined, mtimeMs: await mtimeOf(path) });
     }
   }
@@ -500,7 +475,8 @@ async function readDirectory(
     reporter.report(
       retiredPath,
       new Error(
-        `metrics directory: ${(error as Error).message}; the data it held last is kept and ` +
+        `metrics directory: ${retiredPath}: ${(error as Error).message}; the data it held ` +
+          `last is kept and ` +
           `nothing is retired until it is readable`,
       ),
     );
@@ -544,7 +520,6 @@ export class DirectoryCollector implements MetricsSource {
   readonly #reporter: StreakReporter;
   readonly #tracked = new Map<string, Tracked>();
   #lastGoodRetired: RetiredFile | undefined;
-  #host: { bootId: string; pidNamespace: string } | undefined | null = null;
   #readErrors = 0;
 
   /** Internal: use {@linkcode directoryCollector}. */
@@ -583,8 +558,8 @@ export class DirectoryCollector implements MetricsSource {
     const state = await this.#read();
     this.#readErrors += state.errors;
     const retired = state.retired ?? this.#lastGoodRetired ?? EMPTY_RETIRED;
-    const processes = new Map<string, ProcessState>();
     const contributions = this.#contributions(state, retired);
+    const processes = await this.#writerStates(contributions);
     const snapshots: WorkerSnapshot[] = contributions
       .sort((a, b) => a.file.startedAtMs - b.file.startedAtMs)
       .map(({ instance, file, families }) => ({
@@ -677,39 +652,15 @@ export class DirectoryCollector implements MetricsSource {
     return contributions;
   }
 
-  /** What `/proc` says of the file's writer, asked once per collection. */
-  #processState(file: SnapshotFile, cache: Map<string, ProcessState>): ProcessState {
-    const identity = file.process;
-    if (identity === undefined) return "unknown";
-    if (this.#host === null) this.#host = hostIdentity();
-    const host = this.#host;
-    if (
-      host === undefined || identity.bootId !== host.bootId ||
-      identity.pidNamespace !== host.pidNamespace
-    ) {
-      return "unknown"; // Another host, boot or container: its processes cannot be seen.
+  /** What each writer's lifetime lock says of it, asked once per collection. */
+  async #writerStates(
+    contributions: readonly Contribution[],
+  ): Promise<Map<string, ProcessState>> {
+    const states = new Map<string, ProcessState>();
+    for (const { instance, file } of contributions) {
+      if (!file.final) states.set(instance, await writerState(this.dir, instance));
     }
-    const key = `${file.pid}:${identity.startTicks}`;
-    let state = cache.get(key);
-    if (state === undefined) {
-      const path = `/proc/${file.pid}/stat`;
-      let stat: string | undefined;
-      try {
-        if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
-          state = "unknown";
-        } else {
-          stat = Deno.readTextFileSync(path);
-        }
-      } catch (error) {
-        state = error instanceof Deno.errors.NotFound ? "gone" : "unknown";
-      }
-      if (stat !== undefined) {
-        // The same pid with another start time is a new process: the writer is gone.
-        state = startTicksOf(stat) === identity.startTicks ? "running" : "gone";
-      }
-      cache.set(key, state!);
-    }
-    return state!;
+    return states;
   }
 
   /** Milliseconds since the file last changed, by the monotonic clock. */
@@ -718,19 +669,19 @@ export class DirectoryCollector implements MetricsSource {
     return tracked === undefined ? 0 : performance.now() - tracked.changedAt;
   }
 
-  #isLive(instance: string, file: SnapshotFile, cache: Map<string, ProcessState>): boolean {
+  #isLive(instance: string, file: SnapshotFile, states: Map<string, ProcessState>): boolean {
     if (file.final) return false;
-    const state = this.#processState(file, cache);
+    const state = states.get(instance) ?? "unknown";
     if (state !== "unknown") return state === "running";
     const deadAfterMs = this.#deadAfterMs ?? Math.max(3 * file.intervalMs, 1000);
     return this.#silentMs(instance) <= deadAfterMs;
   }
 
-  #isRetirable(contribution: Contribution, cache: Map<string, ProcessState>): boolean {
+  #isRetirable(contribution: Contribution, states: Map<string, ProcessState>): boolean {
     const { instance, file, stale, mtimeMs } = contribution;
     if (stale) return Date.now() - mtimeMs > this.#retireAfterMs; // Unreadable for long.
     if (file.final) return true;
-    const state = this.#processState(file, cache);
+    const state = states.get(instance) ?? "unknown";
     if (state !== "unknown") return state === "gone";
     return this.#silentMs(instance) > this.#retireAfterMs;
   }
@@ -738,7 +689,7 @@ export class DirectoryCollector implements MetricsSource {
   #hasWork(
     state: DirectoryState,
     contributions: readonly Contribution[],
-    cache: Map<string, ProcessState>,
+    states: Map<string, ProcessState>,
   ): boolean {
     const retired = state.retired ?? EMPTY_RETIRED;
     const now = Date.now();
@@ -746,7 +697,7 @@ export class DirectoryCollector implements MetricsSource {
       file !== undefined && retired.instances[instance] !== undefined &&
       !contributions.some((contribution) => contribution.instance === instance)
     ) ||
-      contributions.some((contribution) => this.#isRetirable(contribution, cache)) ||
+      contributions.some((contribution) => this.#isRetirable(contribution, states)) ||
       state.temporary.some(({ mtimeMs }) => now - mtimeMs > STALE_TEMP_MS) ||
       state.snapshots.some(({ instance, file, mtimeMs }) =>
         file === undefined && !this.#tracked.has(instance) && now - mtimeMs > this.#retireAfterMs
@@ -761,16 +712,16 @@ export class DirectoryCollector implements MetricsSource {
     const state = await this.#read();
     const retired = state.retired;
     if (retired === undefined) return; // Never overwrite a retired file we cannot read.
-    const cache = new Map<string, ProcessState>();
     const contributions = this.#contributions(state, retired);
+    const states = await this.#writerStates(contributions);
     const counted = new Set(contributions.map(({ instance }) => instance));
     const retirable = contributions.filter((contribution) =>
-      this.#isRetirable(contribution, cache)
+      this.#isRetirable(contribution, states)
     );
     const instances: Record<string, RetiredInstance> = { ...retired.instances };
     const baselines: Record<string, readonly MetricFamily[]> = { ...retired.baselines };
     for (const { instance, file } of retirable) {
-      const gone = file.final || this.#processState(file, cache) === "gone";
+      const gone = file.final || states.get(instance) === "gone";
       instances[instance] = { sequence: file.sequence, gone };
       delete baselines[instance]; // re-added last: the newest baselines are kept
       if (!gone) baselines[instance] = file.families;
@@ -813,6 +764,7 @@ export class DirectoryCollector implements MetricsSource {
       const retiredNow = retirable.find((contribution) => contribution.instance === instance);
       if (retiredNow !== undefined) {
         await this.#removeUnlessRewritten(path, retiredNow.file.sequence);
+        if (instances[instance]?.gone) await removeIfPresent(lockPathOf(this.dir, instance));
       } else if (
         file !== undefined && instances[instance] !== undefined && !counted.has(instance)
       ) {
@@ -921,7 +873,9 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #onUnload = () => this.#writeFinalSync();
   readonly #reporter: StreakReporter;
-  readonly #identity: ProcessIdentity | undefined;
+  /** Held while this process runs, so exporters can tell a stopped process from a dead one. */
+  #lifetimeLock: Deno.FsFile | undefined;
+  readonly #lockPath: string;
   #sequence = 0;
   #lastFamilies: readonly MetricFamily[] = [];
   #writing: Promise<void> = Promise.resolve();
@@ -950,14 +904,16 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     this.#intervalMs = positiveMs(where, "intervalMs", options.intervalMs, 1000);
     this.#reporter = new StreakReporter(checkOnError(where, options.onError));
     this.#collector = new DirectoryCollector(options, this.#reporter);
-    this.#identity = ownIdentity();
     this.dir = options.dir;
     this.workerId = workerId;
     this.#registry = registry;
-    const random = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-    this.#fileName = `snapshot-${Deno.pid}-${random}.json`;
+    const instance = `${Deno.pid}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    this.#fileName = `snapshot-${instance}.json`;
     this.path = join(this.dir, this.#fileName);
     Deno.mkdirSync(this.dir, { recursive: true });
+    // Taken before the first snapshot is written, so no exporter sees a snapshot unlocked.
+    this.#lockPath = lockPathOf(this.dir, instance);
+    this.#lifetimeLock = holdLifetimeLock(this.#lockPath);
     // A tick while a write is still running is skipped, so slow writes never pile up.
     this.#timer = setInterval(() => {
       if (this.#queuedWrites === 0) void this.flush();
@@ -1006,6 +962,19 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     clearInterval(this.#timer);
     globalThis.removeEventListener("unload", this.#onUnload);
     await last;
+    this.#releaseLifetimeLock();
+  }
+
+  /** The snapshot is final now: the lock (and its file) are no longer needed. */
+  #releaseLifetimeLock(): void {
+    if (this.#lifetimeLock === undefined) return;
+    try {
+      Deno.removeSync(this.#lockPath);
+    } catch {
+      // Already gone, or the directory is: nothing to clean.
+    }
+    this.#lifetimeLock.close();
+    this.#lifetimeLock = undefined;
   }
 
   /** Same as {@linkcode DirectoryPublisher.close}. */
@@ -1041,7 +1010,6 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
       sequence: ++this.#sequence,
       intervalMs: this.#intervalMs,
       final,
-      ...(this.#identity === undefined ? {} : { process: this.#identity }),
       families,
     };
     return encodeSnapshot(file);
@@ -1069,6 +1037,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     } catch (error) {
       this.#writeFailed(error);
     }
+    this.#releaseLifetimeLock();
   }
 }
 
