@@ -119,7 +119,7 @@ Deno.test("a stuck worker cannot stall a scrape: its last published snapshot is 
   }
 });
 
-Deno.test("dead peers are retired: folded once, their late messages ignored", async () => {
+Deno.test("dead peers are retired: folded once; a new worker reusing the id counts as new", async () => {
   const channelName = uniqueChannel();
   const registry = new Registry();
   const jobs = new Counter({ name: "jobs_total", help: "jobs", registry });
@@ -153,6 +153,57 @@ Deno.test("dead peers are retired: folded once, their late messages ignored", as
   } finally {
     collector[Symbol.dispose]();
     peer[Symbol.dispose]();
+  }
+});
+
+Deno.test("a peer retired while only blocked counts, when it speaks again, just its new increments", async () => {
+  const channelName = uniqueChannel();
+  const registry = new Registry();
+  new Counter({ name: "jobs_total", help: "jobs", registry }).inc(1);
+  const collector = aggregateWorkers({
+    registry,
+    channelName,
+    workerId: "collector",
+    publishIntervalMs: 20,
+    deadAfterMs: 100,
+    retireAfterMs: 150,
+  });
+  // A peer whose collections block (an isolate busy for long), then resume.
+  const peerRegistry = new Registry();
+  const peerJobs = new Counter({ name: "jobs_total", help: "jobs", registry: peerRegistry });
+  peerJobs.inc(9);
+  let release = () => {};
+  const blocked = new Promise<void>((resolve) => (release = resolve));
+  let stuck = false;
+  const peerSource = {
+    collect: async () => {
+      if (stuck) await blocked;
+      return await peerRegistry.collect();
+    },
+  };
+  const peer = aggregateWorkers({
+    registry: peerSource,
+    channelName,
+    workerId: "peer",
+    publishIntervalMs: 20,
+  });
+  try {
+    await waitForPeers(collector, 1);
+    assert.equal(valueOf(await collector.collect(), "jobs"), 10);
+    stuck = true;
+    await waitFor(() => collector.peers().length === 0, { what: "the silent peer retired" });
+    assert.equal(valueOf(await collector.collect(), "jobs"), 10, "its counts are kept");
+    peerJobs.inc(5);
+    release(); // it speaks again
+    await waitForPeers(collector, 1);
+    for (let scrape = 0; scrape < 3; scrape++) {
+      assert.equal(valueOf(await collector.collect(), "jobs"), 15, "9 kept + 5 new, none twice");
+    }
+  } finally {
+    release();
+    collector[Symbol.dispose]();
+    peer[Symbol.dispose]();
+    await sleep(10);
   }
 });
 

@@ -20,8 +20,11 @@
  *
  * A peer is dead once it said goodbye (`close()`) or has been silent for `deadAfterMs`; its
  * counters, histograms and summaries stay counted, `live*` gauges, info and state sets drop it.
- * After `retireAfterMs` of silence its data is folded into one retired snapshot and its later
- * messages, if any, are ignored, so memory does not grow with every worker that ever lived.
+ * After `retireAfterMs` of silence its data is folded into one retired snapshot, so memory does
+ * not grow with every worker that ever lived. Should a peer retired for silence (not one that
+ * said goodbye) speak again — an isolate blocked for long, not dead — only what it added since
+ * its retirement counts: the data of the last 32 such peers is kept for that; older ones are
+ * ignored if they speak again, rather than counted twice.
  *
  * @module
  */
@@ -30,7 +33,12 @@ import type { MetricsSource } from "../http/handler.ts";
 import type { MetricFamily } from "../model.ts";
 import { type CollectOptions, defaultRegistry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
-import { DEFAULT_WORKER_LABEL, mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
+import {
+  DEFAULT_WORKER_LABEL,
+  mergeSnapshots,
+  subtractBaseline,
+  type WorkerSnapshot,
+} from "./merge.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -46,7 +54,7 @@ export interface AggregateWorkersOptions {
   readonly deadAfterMs?: number;
   /**
    * A dead peer's data is folded into the retired snapshot after this long, in milliseconds
-   * (default 600000, ten minutes); a peer that speaks again later is ignored.
+   * (default 600000, ten minutes); should it speak again, only its increments since count.
    */
   readonly retireAfterMs?: number;
   /** This worker's identity in the `worker` label (default: 8 random hex digits). */
@@ -114,7 +122,15 @@ interface Peer {
   parsed: { readonly snapshot: string; readonly families: readonly MetricFamily[] } | undefined;
   lastSeenMs: number;
   exited: boolean;
+  /** What the retired data already holds of a peer that spoke again after its retirement. */
+  baseline?: readonly MetricFamily[];
 }
+
+/**
+ * How many peers retired while perhaps only stalled keep the data they had at retirement, to
+ * count only their increments should they speak again; older ones are ignored if they do.
+ */
+const MAX_BASELINES = 32;
 
 interface PendingRequest {
   readonly waitingFor: Set<string>;
@@ -172,6 +188,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #peers = new Map<string, Peer>();
   /** Instance ids of retired peers. */
   readonly #retiredInstances = new Set<string>();
+  /** The families folded in of the latest peers retired for silence, by instance. */
+  readonly #baselines = new Map<string, readonly MetricFamily[]>();
   #sequence = 0;
   /** The collection round under way, and the one scrapes arriving meanwhile wait for. */
   #round: Promise<MetricFamily[]> | undefined;
@@ -388,15 +406,25 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
 
   #receive(data: unknown): void {
     if (!isMessage(data) || data.instance === this.#instance) return;
-    if (this.#retiredInstances.has(data.instance)) return; // Its data is already folded in.
+    let baseline: readonly MetricFamily[] | undefined;
+    if (this.#retiredInstances.has(data.instance)) {
+      // Retired for silence, it speaks again: only what it adds from now on counts.
+      baseline = this.#baselines.get(data.instance);
+      if (baseline === undefined) return; // Retired too long ago, or said goodbye: ignored.
+      this.#baselines.delete(data.instance);
+      this.#retiredInstances.delete(data.instance);
+    }
     if (data.kind === "request") {
       void this.#publishSnapshot({ instance: data.instance, requestId: data.requestId });
       return;
     }
     if (typeof data.snapshot !== "string" || typeof data.sequence !== "number") return;
     const known = this.#peers.get(data.instance);
-    if (known === undefined) this.#checkUnique(data.from);
-    else if (data.sequence <= known.sequence) return; // A slow answer, older than what we hold.
+    if (known === undefined) {
+      if (baseline === undefined) this.#checkUnique(data.from);
+    } else if (data.sequence <= known.sequence) {
+      return; // A slow answer, older than what we hold.
+    }
     this.#peers.set(data.instance, {
       worker: data.from,
       snapshot: data.snapshot,
@@ -404,6 +432,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       parsed: known?.parsed,
       lastSeenMs: Date.now(),
       exited: data.final === true,
+      baseline: baseline ?? known?.baseline,
     });
     if (data.replyTo?.instance === this.#instance) {
       const pending = this.#pending.get(data.replyTo.requestId);
@@ -456,12 +485,21 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     return peer.parsed?.families ?? [];
   }
 
+  /** The peer's families, less what the retired data already holds of it. */
+  #sinceBaseline(peer: Peer): readonly MetricFamily[] {
+    const families = this.#familiesOf(peer);
+    return peer.baseline === undefined ? families : subtractBaseline(families, peer.baseline);
+  }
+
   #merge(own: readonly MetricFamily[]): MetricFamily[] {
     const now = Date.now();
     const snapshots: WorkerSnapshot[] = [{ worker: this.workerId, live: true, families: own }];
     for (const peer of this.#peers.values()) {
-      const families = this.#familiesOf(peer);
-      snapshots.push({ worker: peer.worker, live: this.#isLive(peer, now), families });
+      snapshots.push({
+        worker: peer.worker,
+        live: this.#isLive(peer, now),
+        families: this.#sinceBaseline(peer),
+      });
     }
     snapshots.push({
       worker: "retired",
@@ -485,13 +523,19 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       try {
         this.#retiredFamilies = mergeSnapshots([
           { worker: "retired", live: false, merged: true, families: this.#retiredFamilies },
-          { worker: peer.worker, live: false, families: this.#familiesOf(peer) },
+          { worker: peer.worker, live: false, families: this.#sinceBaseline(peer) },
         ], { workerLabel: this.#workerLabel });
       } catch {
         continue; // Conflicting definitions: the scrapes report it; keep the peer as it is.
       }
       this.#peers.delete(instance);
       this.#retiredInstances.add(instance);
+      if (!peer.exited) {
+        this.#baselines.set(instance, this.#familiesOf(peer));
+        if (this.#baselines.size > MAX_BASELINES) {
+          this.#baselines.delete(this.#baselines.keys().next().value!);
+        }
+      }
     }
   }
 }
