@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   aggregateWorkers,
+  type AggregateWorkersOptions,
   Counter,
   Gauge,
   Registry,
@@ -34,6 +35,40 @@ function makeWorker(channelName: string, workerId: string, options: { timeoutMs?
     timeoutMs: options.timeoutMs ?? 500,
   });
   return { registry, jobs, cluster };
+}
+
+/** A worker with `jobs` done and a fast heartbeat (20 ms). */
+function workerWithJobs(
+  channelName: string,
+  jobs: number,
+  options: AggregateWorkersOptions,
+): WorkerAggregator {
+  const registry = new Registry();
+  new Counter({ name: "jobs_total", help: "jobs", registry }).inc(jobs);
+  return aggregateWorkers({ registry, channelName, publishIntervalMs: 20, ...options });
+}
+
+/** A worker with `jobs` done that retires peers fast: dead after 100 ms of silence, retired at 150. */
+function fastRetiringWorker(channelName: string, jobs: number): WorkerAggregator {
+  return workerWithJobs(channelName, jobs, {
+    workerId: "collector",
+    deadAfterMs: 100,
+    retireAfterMs: 150,
+  });
+}
+
+/** A source collecting `registry` whose collections block from `stick()` until `release()`. */
+function blockableSource(registry: Registry) {
+  let release = () => {};
+  const blocked = new Promise<void>((resolve) => (release = resolve));
+  let stuck = false;
+  const source = {
+    collect: async () => {
+      if (stuck) await blocked;
+      return await registry.collect();
+    },
+  };
+  return { source, stick: () => (stuck = true), release: () => release() };
 }
 
 async function waitForPeers(cluster: WorkerAggregator, count: number): Promise<void> {
@@ -90,20 +125,12 @@ Deno.test("a stuck worker cannot stall a scrape: its last published snapshot is 
   const stuckRegistry = new Registry();
   const stuckJobs = new Counter({ name: "jobs_total", help: "jobs done", registry: stuckRegistry });
   stuckJobs.inc(40);
-  let release = () => {};
-  const blocked = new Promise<void>((resolve) => (release = resolve));
-  let stuck = false;
-  const stuckSource = {
-    collect: async () => {
-      if (stuck) await blocked;
-      return await stuckRegistry.collect();
-    },
-  };
-  const slow = aggregateWorkers({ registry: stuckSource, channelName, workerId: "slow" });
+  const { source, stick, release } = blockableSource(stuckRegistry);
+  const slow = aggregateWorkers({ registry: source, channelName, workerId: "slow" });
   try {
     await waitForPeers(fast.cluster, 1);
     await waitFor(async () => valueOf(await fast.cluster.collect(), "jobs") === 40);
-    stuck = true;
+    stick();
     stuckJobs.inc(1); // Never published: the stuck worker cannot answer any more.
     fast.jobs.inc(2);
     const started = performance.now();
@@ -121,22 +148,12 @@ Deno.test("a stuck worker cannot stall a scrape: its last published snapshot is 
 
 Deno.test("dead peers are retired: folded once; a new worker reusing the id counts as new", async () => {
   const channelName = uniqueChannel();
-  const registry = new Registry();
-  const jobs = new Counter({ name: "jobs_total", help: "jobs", registry });
-  const collector = aggregateWorkers({
-    registry,
-    channelName,
-    workerId: "collector",
-    publishIntervalMs: 20,
-    deadAfterMs: 100,
-    retireAfterMs: 150,
-  });
+  const collector = fastRetiringWorker(channelName, 1);
   const peerRegistry = new Registry();
   const peerJobs = new Counter({ name: "jobs_total", help: "jobs", registry: peerRegistry });
   // A peer that falls silent without a goodbye (like a terminated worker).
   const peer = aggregateWorkers({ registry: peerRegistry, channelName, workerId: "peer" });
   try {
-    jobs.inc(1);
     peerJobs.inc(9);
     await waitForPeers(collector, 1);
     assert.equal(valueOf(await collector.collect(), "jobs"), 10);
@@ -158,31 +175,14 @@ Deno.test("dead peers are retired: folded once; a new worker reusing the id coun
 
 Deno.test("a peer retired while only blocked counts, when it speaks again, just its new increments", async () => {
   const channelName = uniqueChannel();
-  const registry = new Registry();
-  new Counter({ name: "jobs_total", help: "jobs", registry }).inc(1);
-  const collector = aggregateWorkers({
-    registry,
-    channelName,
-    workerId: "collector",
-    publishIntervalMs: 20,
-    deadAfterMs: 100,
-    retireAfterMs: 150,
-  });
+  const collector = fastRetiringWorker(channelName, 1);
   // A peer whose collections block (an isolate busy for long), then resume.
   const peerRegistry = new Registry();
   const peerJobs = new Counter({ name: "jobs_total", help: "jobs", registry: peerRegistry });
   peerJobs.inc(9);
-  let release = () => {};
-  const blocked = new Promise<void>((resolve) => (release = resolve));
-  let stuck = false;
-  const peerSource = {
-    collect: async () => {
-      if (stuck) await blocked;
-      return await peerRegistry.collect();
-    },
-  };
+  const { source, stick, release } = blockableSource(peerRegistry);
   const peer = aggregateWorkers({
-    registry: peerSource,
+    registry: source,
     channelName,
     workerId: "peer",
     publishIntervalMs: 20,
@@ -190,7 +190,7 @@ Deno.test("a peer retired while only blocked counts, when it speaks again, just 
   try {
     await waitForPeers(collector, 1);
     assert.equal(valueOf(await collector.collect(), "jobs"), 10);
-    stuck = true;
+    stick();
     await waitFor(() => collector.peers().length === 0, { what: "the silent peer retired" });
     assert.equal(valueOf(await collector.collect(), "jobs"), 10, "its counts are kept");
     peerJobs.inc(5);
@@ -211,17 +211,7 @@ Deno.test("two workers sharing a workerId: both counted, reported once each", as
   const channelName = uniqueChannel();
   const reports: string[] = [];
   const onError = (error: Error) => reports.push(error.message);
-  const twin = (jobs: number) => {
-    const registry = new Registry();
-    new Counter({ name: "jobs_total", help: "jobs done", registry }).inc(jobs);
-    return aggregateWorkers({
-      registry,
-      channelName,
-      workerId: "w",
-      publishIntervalMs: 20,
-      onError,
-    });
-  };
+  const twin = (jobs: number) => workerWithJobs(channelName, jobs, { workerId: "w", onError });
   const first = twin(3);
   const second = twin(4);
   const scraper = aggregateWorkers({ registry: new Registry(), channelName, workerId: "s" });

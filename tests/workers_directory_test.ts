@@ -437,11 +437,27 @@ async function countOneMore(writer: ManagedProcess, total: number): Promise<void
 const snapshotFiles = async (dir: string) =>
   (await listDir(dir)).filter((name) => name.startsWith("snapshot-"));
 
-Deno.test("a writer stopped past retireAfterMs still holds its lock: never retired, its counts go on", async () => {
+/**
+ * Runs `test` with a writer process (5 jobs, a write every 100 ms) that has published into a
+ * fresh directory; always continues and stops it, and removes the directory.
+ */
+async function withWriter(
+  test: (dir: string, writer: ManagedProcess) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   const writer = startWriter(dir, ["--increments", "5", "--interval", "100"]);
   try {
     await waitPublished(writer);
+    await test(dir, writer);
+  } finally {
+    writer.kill("SIGCONT");
+    await writer.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a writer stopped past retireAfterMs still holds its lock: never retired, its counts go on", () =>
+  withWriter(async (dir, writer) => {
     const exporter = directoryCollector({ dir, deadAfterMs: 200, retireAfterMs: 400 });
     assert.equal(valueOf(await exporter.collect(), "jobs"), 5);
     writer.kill("SIGSTOP");
@@ -455,18 +471,10 @@ Deno.test("a writer stopped past retireAfterMs still holds its lock: never retir
     await countOneMore(writer, 6);
     families = await exporter.collect();
     assert.equal(valueOf(families, "jobs"), 6);
-  } finally {
-    writer.kill("SIGCONT");
-    await writer.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("a writer stopped past retireAfterMs without a lock file: retired, then only its new increments count", async () => {
-  const dir = await Deno.makeTempDir();
-  const writer = startWriter(dir, ["--increments", "5", "--interval", "100"]);
-  try {
-    await waitPublished(writer);
+Deno.test("a writer stopped past retireAfterMs without a lock file: retired, then only its new increments count", () =>
+  withWriter(async (dir, writer) => {
     // As on a file system without locks: the exporter can only go by the file's age.
     for (const name of await listDir(dir)) {
       if (name.startsWith(".snapshot-")) await Deno.remove(`${dir}/${name}`);
@@ -496,18 +504,10 @@ Deno.test("a writer stopped past retireAfterMs without a lock file: retired, the
     const fresh = directoryCollector({ dir, deadAfterMs: 200, retireAfterMs: 400 });
     assert.equal(valueOf(await fresh.collect(), "jobs"), 7);
     assert.equal(valueOf(await exporter.collect(), "jobs"), 7);
-  } finally {
-    writer.kill("SIGCONT");
-    await writer.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("a writer killed releases its lock: dead and retired at once, its counts stay", async () => {
-  const dir = await Deno.makeTempDir();
-  const writer = startWriter(dir, ["--increments", "5", "--interval", "100"]);
-  try {
-    await waitPublished(writer);
+Deno.test("a writer killed releases its lock: dead and retired at once, its counts stay", () =>
+  withWriter(async (dir, writer) => {
     const exporter = directoryCollector({ dir, retireAfterMs: 600_000 });
     assert.equal(valueOf(await exporter.collect(), "processes_up"), 1);
     writer.kill("SIGKILL");
@@ -522,8 +522,4 @@ Deno.test("a writer killed releases its lock: dead and retired at once, its coun
       "its lock file is removed",
     );
     assert.equal(valueOf(await exporter.collect(), "jobs"), 5);
-  } finally {
-    await writer.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
