@@ -342,7 +342,15 @@ function holdLifetimeLock(path: string): Deno.FsFile | undefined {
 /** What a writer's lifetime lock says of it. */
 type ProcessState = "running" | "gone" | "unknown";
 
+/**
+ * The instances this process publishes. Their locks are never probed from here: where `flock` is
+ * emulated with POSIX locks (NFS), which belong to a process rather than to an open file, probing
+ * one's own lock would succeed and closing the probe would release it.
+ */
+const ownInstances = new Set<string>();
+
 async function writerState(dir: string, instance: string): Promise<ProcessState> {
+  if (ownInstances.has(instance)) return "running";
   const path = lockPathOf(dir, instance);
   try {
     // Never open anything but a regular file: a FIFO would block.
@@ -876,6 +884,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
   /** Held while this process runs, so exporters can tell a stopped process from a dead one. */
   #lifetimeLock: Deno.FsFile | undefined;
   readonly #lockPath: string;
+  readonly #instance: string;
   #sequence = 0;
   #lastFamilies: readonly MetricFamily[] = [];
   #writing: Promise<void> = Promise.resolve();
@@ -914,6 +923,8 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     // Taken before the first snapshot is written, so no exporter sees a snapshot unlocked.
     this.#lockPath = lockPathOf(this.dir, instance);
     this.#lifetimeLock = holdLifetimeLock(this.#lockPath);
+    this.#instance = instance;
+    ownInstances.add(instance);
     // A tick while a write is still running is skipped, so slow writes never pile up.
     this.#timer = setInterval(() => {
       if (this.#queuedWrites === 0) void this.flush();
@@ -967,6 +978,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
 
   /** The snapshot is final now: the lock (and its file) are no longer needed. */
   #releaseLifetimeLock(): void {
+    ownInstances.delete(this.#instance);
     if (this.#lifetimeLock === undefined) return;
     try {
       Deno.removeSync(this.#lockPath);
@@ -1047,7 +1059,10 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
  * every process writing there. Call it once per process; serve the publisher (or, in a
  * separate exporter, a {@linkcode directoryCollector}). Needs `--allow-read` and
  * `--allow-write` on `dir`. Increments made after the last write are lost if the process is
- * killed (SIGKILL, or SIGTERM without a handler): at most `intervalMs` of them.
+ * killed (SIGKILL, or SIGTERM without a handler): at most `intervalMs` of them. While it runs,
+ * the process holds a lock on `.snapshot-<pid>-<random>.lock` in `dir`, by which exporters tell
+ * a stopped process (never retired) from a dead one (retired at once). A failed write is
+ * reported to `onError` once per streak.
  *
  * @example
  * ```ts
