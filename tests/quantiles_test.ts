@@ -116,3 +116,27 @@ Deno.test("settings that cannot keep the bound are RangeErrors naming the summar
   );
   make({ relativeAccuracy: MIN_RELATIVE_ACCURACY, ageBuckets: 1000 }); // the limits are accepted
 });
+
+Deno.test("infinities keep their rank and never coarsen the finite values", () => {
+  const window = new QuantileWindow({
+    maxAgeSeconds: 600,
+    ageBuckets: 2,
+    relativeAccuracy: 0.001,
+    maxBuckets: 2048,
+  });
+  for (const value of [-Infinity, 0.002, 0.003, 0.5, 7, Infinity]) window.observe(value);
+  const [lowest, second, third, fourth, fifth, highest] = window.quantiles([
+    0.1,
+    0.3,
+    0.5,
+    0.7,
+    0.9,
+    1,
+  ]);
+  assert.equal(lowest, -Infinity);
+  assert.ok(Math.abs(second - 0.002) / 0.002 <= 0.001, `${second}`);
+  assert.ok(Math.abs(third - 0.003) / 0.003 <= 0.001, `${third}`);
+  assert.ok(Math.abs(fourth - 0.5) / 0.5 <= 0.001, `${fourth}`);
+  assert.ok(Math.abs(fifth - 7) / 7 <= 0.001, `${fifth}`);
+  assert.equal(highest, Infinity);
+});

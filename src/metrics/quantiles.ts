@@ -167,6 +167,10 @@ class LogSketch {
   min = Infinity;
   max = -Infinity;
 
+  /** Infinities are counted apart, so that one never coarsens the buckets of finite values. */
+  positiveInfinity = 0;
+  negativeInfinity = 0;
+
   constructor(readonly logGamma: number, limit: number) {
     this.positive = new BucketStore(limit);
     this.negative = new BucketStore(limit);
@@ -177,9 +181,11 @@ class LogSketch {
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
     if (value > ZERO_THRESHOLD) {
-      this.positive.add(Math.ceil(Math.log(value) / this.logGamma));
+      if (value === Infinity) this.positiveInfinity++;
+      else this.positive.add(Math.ceil(Math.log(value) / this.logGamma));
     } else if (value < -ZERO_THRESHOLD) {
-      this.negative.add(Math.ceil(Math.log(-value) / this.logGamma));
+      if (value === -Infinity) this.negativeInfinity++;
+      else this.negative.add(Math.ceil(Math.log(-value) / this.logGamma));
     } else {
       this.zeroCount++;
     }
@@ -189,6 +195,8 @@ class LogSketch {
     this.positive.clear();
     this.negative.clear();
     this.zeroCount = 0;
+    this.positiveInfinity = 0;
+    this.negativeInfinity = 0;
     this.count = 0;
     this.min = Infinity;
     this.max = -Infinity;
@@ -258,6 +266,7 @@ export class QuantileWindow {
   quantiles(quantiles: readonly number[]): number[] {
     this.#rotate();
     let zeroCount = 0;
+    let negativeInfinity = 0;
     let count = 0;
     let min = Infinity;
     let max = -Infinity;
@@ -265,6 +274,7 @@ export class QuantileWindow {
       min = Math.min(min, slot.min);
       max = Math.max(max, slot.max);
       zeroCount += slot.zeroCount;
+      negativeInfinity += slot.negativeInfinity;
       count += slot.count;
     }
     if (count === 0) return quantiles.map(() => NaN);
@@ -275,8 +285,10 @@ export class QuantileWindow {
       if (quantile === 0) return min;
       if (quantile === 1) return max;
       const rank = quantile * (count - 1);
-      let seen = 0;
-      // Ascending order of value: most negative first, then zeros, then positives.
+      let seen = negativeInfinity;
+      if (seen > rank) return -Infinity;
+      // Ascending order of value: most negative first, then zeros, then positives (and the
+      // positive infinities, which are what remains).
       for (let i = negative.counts.length - 1; i >= 0; i--) {
         seen += negative.counts[i];
         if (seen > rank) return this.#clamp(-this.#bucketValue(negative.offset + i), min, max);
