@@ -19,6 +19,11 @@ function sixDecades(count: number): number[] {
   return Array.from({ length: count }, () => 10 ** (-3 + 6 * next()));
 }
 
+/** A ten-minute window of `ageBuckets` slots at `relativeAccuracy`. */
+function windowOf(relativeAccuracy: number, maxBuckets = 2048, ageBuckets = 3): QuantileWindow {
+  return new QuantileWindow({ maxAgeSeconds: 600, ageBuckets, relativeAccuracy, maxBuckets });
+}
+
 const QUANTILES = [0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999];
 
 function assertWithinBound(values: number[], accuracy: number, estimates: number[]): void {
@@ -51,12 +56,7 @@ for (const accuracy of [0.01, 0.001, MIN_RELATIVE_ACCURACY]) {
 }
 
 Deno.test("values spanning more than nine decades coarsen only the smallest ones", () => {
-  const window = new QuantileWindow({
-    maxAgeSeconds: 600,
-    ageBuckets: 1,
-    relativeAccuracy: 0.01,
-    maxBuckets: 16, // raised to what nine decades need
-  });
+  const window = windowOf(0.01, 16); // 16 buckets are raised to what nine decades need
   // 1e-8 .. 1e4: twelve decades; the highest nine keep the bound.
   const values: number[] = [];
   for (let exponent = -8; exponent <= 4; exponent += 0.01) values.push(10 ** exponent);
@@ -70,12 +70,7 @@ Deno.test("values spanning more than nine decades coarsen only the smallest ones
 });
 
 Deno.test("negative, zero and positive values keep their order and the bound", () => {
-  const window = new QuantileWindow({
-    maxAgeSeconds: 600,
-    ageBuckets: 3,
-    relativeAccuracy: 0.001,
-    maxBuckets: 2048,
-  });
+  const window = windowOf(0.001);
   const values = [-1000, -5, -0.002, 0, 0, 0.003, 7, 1500];
   for (const value of values) window.observe(value);
   const estimates = window.quantiles([0, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1]);
@@ -118,12 +113,7 @@ Deno.test("settings that cannot keep the bound are RangeErrors naming the summar
 });
 
 Deno.test("infinities keep their rank and never coarsen the finite values", () => {
-  const window = new QuantileWindow({
-    maxAgeSeconds: 600,
-    ageBuckets: 2,
-    relativeAccuracy: 0.001,
-    maxBuckets: 2048,
-  });
+  const window = windowOf(0.001);
   for (const value of [-Infinity, 0.002, 0.003, 0.5, 7, Infinity]) window.observe(value);
   const [lowest, second, third, fourth, fifth, highest] = window.quantiles([
     0.1,
