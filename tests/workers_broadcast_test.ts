@@ -280,6 +280,43 @@ Deno.test("20 concurrent scrapes share rounds, and each includes the increments 
   }
 });
 
+Deno.test("requests of several scrapers at once are answered together: two collections, not five", async () => {
+  const channelName = uniqueChannel();
+  const scrapers = [1, 2, 3, 4, 5].map((i) =>
+    aggregateWorkers({ registry: new Registry(), channelName, workerId: `scraper${i}` })
+  );
+  const peerRegistry = new Registry();
+  const peerJobs = new Counter({ name: "jobs_total", help: "jobs done", registry: peerRegistry });
+  let collections = 0;
+  const peerSource = {
+    collect: async () => {
+      collections++;
+      const families = await peerRegistry.collect();
+      await sleep(30);
+      return families;
+    },
+  };
+  const peer = aggregateWorkers({
+    registry: peerSource,
+    channelName,
+    workerId: "peer",
+    publishIntervalMs: 60_000,
+  });
+  try {
+    await Promise.all(scrapers.map((scraper) => waitForPeers(scraper, 5)));
+    await sleep(100); // the announcements are answered
+    collections = 0;
+    peerJobs.inc(3);
+    const seen = await Promise.all(scrapers.map((scraper) => scraper.collect()));
+    for (const families of seen) assert.equal(valueOf(families, "jobs"), 3);
+    assert.ok(collections <= 2, `the peer collected ${collections} times for 5 requests`);
+  } finally {
+    for (const scraper of scrapers) scraper[Symbol.dispose]();
+    peer[Symbol.dispose]();
+    await sleep(50); // Let the peer's last collection settle.
+  }
+});
+
 Deno.test("bad options are clear errors", () => {
   assert.throws(() => aggregateWorkers({ timeoutMs: -1 }), {
     name: "RangeError",

@@ -10,8 +10,9 @@
  *   known live peers answered or `timeoutMs` passed (a stuck worker cannot stall a scrape: its
  *   last published snapshot is used instead), and merges them with its own by the rules of
  *   {@linkcode mergeSnapshots}. Concurrent scrapes share rounds: a scrape joins the next round
- *   to start (never one already under way, which could miss its increments), so a burst of
- *   scrapes costs each peer at most two collections.
+ *   to start (never one already under way, which could miss its increments). A peer likewise
+ *   answers the requests that arrive while it collects with one collection after it, so a burst
+ *   of scrapes, on one worker or several, costs each peer about two collections.
  *
  * Peers are told apart by a random instance id in every message, so two workers given the same
  * `workerId` are both counted; the first message of a second worker using an id already seen
@@ -95,11 +96,20 @@ interface SnapshotMessage {
    * them nothing until the one collecting parses it.
    */
   readonly snapshot: string;
-  /** Set when answering a collection request: the requester's instance and request. */
-  readonly replyTo?: { readonly instance: string; readonly requestId: number };
+  /** Set when answering collection requests: each requester's instance and request. */
+  readonly replyTo?: readonly Reply[];
   /** Set by `close()`: the sender is gone. */
   readonly final?: boolean;
 }
+
+/** Whom a snapshot answers. */
+interface Reply {
+  readonly instance: string;
+  readonly requestId: number;
+}
+
+/** The most requests waiting for one answer; beyond, the oldest go unanswered (they time out). */
+const MAX_WAITING_REQUESTS = 1000;
 
 /** A collection request: every peer answers with a fresh snapshot. */
 interface RequestMessage {
@@ -200,6 +210,9 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
   #heartbeatRunning = false;
+  /** Requests that arrived while an answer was being collected: the next answer serves them. */
+  #waitingRequests: Reply[] = [];
+  #answering = false;
 
   /** Internal: use {@linkcode aggregateWorkers}. */
   constructor(options: AggregateWorkersOptions = {}) {
@@ -404,8 +417,34 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     this.#post(message);
   }
 
+  /**
+   * Answers a request with a collection started after it arrived: requests arriving while one
+   * is being collected are answered together by the next, so a burst of requests from several
+   * peers costs two collections, not one each.
+   */
+  #answer(request: Reply): void {
+    this.#waitingRequests.push(request);
+    if (this.#waitingRequests.length > MAX_WAITING_REQUESTS) this.#waitingRequests.shift();
+    if (this.#answering) return;
+    this.#answering = true;
+    void (async () => {
+      try {
+        while (this.#waitingRequests.length > 0 && !this.#closed) {
+          await this.#publishSnapshot(this.#waitingRequests.splice(0));
+        }
+      } finally {
+        this.#answering = false;
+      }
+    })();
+  }
+
   #receive(data: unknown): void {
     if (!isMessage(data) || data.instance === this.#instance) return;
+    if (data.kind === "request") {
+      this.#answer({ instance: data.instance, requestId: data.requestId });
+      return;
+    }
+    if (typeof data.snapshot !== "string" || typeof data.sequence !== "number") return;
     let baseline: readonly MetricFamily[] | undefined;
     if (this.#retiredInstances.has(data.instance)) {
       // Retired for silence, it speaks again: only what it adds from now on counts.
@@ -414,28 +453,28 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       this.#baselines.delete(data.instance);
       this.#retiredInstances.delete(data.instance);
     }
-    if (data.kind === "request") {
-      void this.#publishSnapshot({ instance: data.instance, requestId: data.requestId });
-      return;
-    }
-    if (typeof data.snapshot !== "string" || typeof data.sequence !== "number") return;
     const known = this.#peers.get(data.instance);
-    if (known === undefined) {
-      if (baseline === undefined) this.#checkUnique(data.from);
-    } else if (data.sequence <= known.sequence) {
-      return; // A slow answer, older than what we hold.
+    if (known === undefined && baseline === undefined) this.#checkUnique(data.from);
+    if (known !== undefined && data.sequence <= known.sequence) {
+      known.lastSeenMs = Date.now(); // A slow answer, older than what we hold: keep ours.
+    } else {
+      this.#peers.set(data.instance, {
+        worker: data.from,
+        snapshot: data.snapshot,
+        sequence: data.sequence,
+        parsed: known?.parsed,
+        lastSeenMs: Date.now(),
+        exited: data.final === true,
+        baseline: baseline ?? known?.baseline,
+      });
     }
-    this.#peers.set(data.instance, {
-      worker: data.from,
-      snapshot: data.snapshot,
-      sequence: data.sequence,
-      parsed: known?.parsed,
-      lastSeenMs: Date.now(),
-      exited: data.final === true,
-      baseline: baseline ?? known?.baseline,
-    });
-    if (data.replyTo?.instance === this.#instance) {
-      const pending = this.#pending.get(data.replyTo.requestId);
+    // Answered even by an older snapshot: the one we hold is newer still, so it too was
+    // collected after our request arrived.
+    const reply = Array.isArray(data.replyTo)
+      ? data.replyTo.find((candidate) => candidate?.instance === this.#instance)
+      : undefined;
+    if (reply !== undefined) {
+      const pending = this.#pending.get(reply.requestId);
       if (pending !== undefined) {
         pending.waitingFor.delete(data.instance);
         if (pending.waitingFor.size === 0) pending.done();
