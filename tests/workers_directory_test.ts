@@ -71,6 +71,9 @@ Deno.test("unreadable files are skipped and counted; temporary files ignored, th
     await Deno.writeTextFile(`${dir}/snapshot-2-abd.json`, '{"format": 1}');
     await Deno.writeTextFile(`${dir}/.snapshot-3-abe.json.1234.tmp`, '{"half a fi');
     await Deno.writeTextFile(`${dir}/notes.txt`, "not ours");
+    // The lock of a writer killed before its first snapshot, and one of a writer still starting.
+    await Deno.writeTextFile(`${dir}/.snapshot-4-abf.lock`, "");
+    await Deno.writeTextFile(`${dir}/.snapshot-5-ac0.lock`, "");
     const reports: string[] = [];
     const exporter = directoryCollector({
       dir,
@@ -85,13 +88,17 @@ Deno.test("unreadable files are skipped and counted; temporary files ignored, th
 
     // Once old enough, leftovers of killed writers and unreadable files are removed.
     const old = new Date(Date.now() - 3_600_000);
-    for (const name of ["snapshot-1-abc.json", ".snapshot-3-abe.json.1234.tmp"]) {
+    for (
+      const name of ["snapshot-1-abc.json", ".snapshot-3-abe.json.1234.tmp", ".snapshot-4-abf.lock"]
+    ) {
       await Deno.utime(`${dir}/${name}`, old, old);
     }
     await exporter.collect();
     const names = await listDir(dir);
     assert.ok(!names.includes("snapshot-1-abc.json"), names.join());
     assert.ok(!names.includes(".snapshot-3-abe.json.1234.tmp"), names.join());
+    assert.ok(!names.includes(".snapshot-4-abf.lock"), names.join());
+    assert.ok(names.includes(".snapshot-5-ac0.lock"), "a recent lock file is left alone");
     assert.ok(names.includes("snapshot-2-abd.json"), "a recent unreadable file is left alone");
     assert.ok(names.includes("notes.txt"), "files not named like snapshots are never touched");
     const quiet = directoryCollector({ dir, exposeReadErrors: false, onError: () => {} });

@@ -52,6 +52,8 @@ const RETIRED_FILE = "retired.json";
 const LOCK_FILE = ".retire.lock";
 /** Snapshot files: `snapshot-<pid>-<random>.json`; anything else in the directory is ignored. */
 const SNAPSHOT_NAME = /^snapshot-(\d+-[0-9a-f]+)\.json$/;
+/** Lifetime lock files: `.snapshot-<pid>-<random>.lock`. */
+const LOCK_NAME = /^\.snapshot-(\d+-[0-9a-f]+)\.lock$/;
 /** Temporary files of an interrupted write are removed once this old. */
 const STALE_TEMP_MS = 60_000;
 /**
@@ -412,6 +414,8 @@ interface DirectoryState {
   readonly snapshots: SnapshotEntry[];
   /** Temporary files, with their modification times. */
   readonly temporary: { readonly path: string; readonly mtimeMs: number }[];
+  /** Lock files without a snapshot (a writer killed before its first write, or starting). */
+  readonly orphanLocks: { readonly instance: string; readonly mtimeMs: number }[];
   /** `undefined` when `retired.json` exists but cannot be read or parsed. */
   readonly retired: RetiredFile | undefined;
   readonly errors: number;
@@ -437,6 +441,7 @@ async function readDirectory(
 ): Promise<DirectoryState> {
   const snapshots: SnapshotEntry[] = [];
   const temporary: DirectoryState["temporary"] = [];
+  const locks: DirectoryState["orphanLocks"] = [];
   let errors = 0;
   const names: string[] = [];
   try {
@@ -454,6 +459,11 @@ async function readDirectory(
     const path = join(dir, name);
     if (name.startsWith(".") && name.endsWith(".tmp")) {
       temporary.push({ path, mtimeMs: await mtimeOf(path) });
+      continue;
+    }
+    const lock = LOCK_NAME.exec(name);
+    if (lock !== null) {
+      locks.push({ instance: lock[1], mtimeMs: await mtimeOf(path) });
       continue;
     }
     const match = SNAPSHOT_NAME.exec(name);
@@ -490,7 +500,9 @@ async function readDirectory(
     );
     retired = undefined;
   }
-  return { snapshots, temporary, retired, errors };
+  const withSnapshot = new Set(snapshots.map(({ instance }) => instance));
+  const orphanLocks = locks.filter(({ instance }) => !withSnapshot.has(instance));
+  return { snapshots, temporary, orphanLocks, retired, errors };
 }
 
 /** What the collector remembers of a file between scrapes. */
@@ -707,6 +719,7 @@ export class DirectoryCollector implements MetricsSource {
     ) ||
       contributions.some((contribution) => this.#isRetirable(contribution, states)) ||
       state.temporary.some(({ mtimeMs }) => now - mtimeMs > STALE_TEMP_MS) ||
+      state.orphanLocks.some(({ mtimeMs }) => now - mtimeMs > STALE_TEMP_MS) ||
       state.snapshots.some(({ instance, file, mtimeMs }) =>
         file === undefined && !this.#tracked.has(instance) && now - mtimeMs > this.#retireAfterMs
       );
@@ -781,6 +794,12 @@ export class DirectoryCollector implements MetricsSource {
     }
     for (const { path, mtimeMs } of state.temporary) {
       if (now - mtimeMs > STALE_TEMP_MS) await removeIfPresent(path);
+    }
+    for (const { instance, mtimeMs } of state.orphanLocks) {
+      // Old, and nobody holds it: its writer died before writing a snapshot.
+      if (now - mtimeMs > STALE_TEMP_MS && await writerState(this.dir, instance) === "gone") {
+        await removeIfPresent(lockPathOf(this.dir, instance));
+      }
     }
     for (const { instance, path, file, mtimeMs } of state.snapshots) {
       // Unreadable for long, and never read by us: nothing of it is counted here.
