@@ -384,8 +384,10 @@ Deno.test("a garbage retired.json: the retired counts stay, nothing is retired o
   }
 });
 
-Deno.test("a metrics directory that goes missing: the failed writes are reported once per streak", async () => {
-  const dir = await Deno.makeTempDir();
+Deno.test("a metrics directory that cannot be made: reported once per streak, never thrown; a removed one is made again", async () => {
+  const base = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${base}/file`, "a file where a directory should be");
+  const dir = `${base}/file/metrics`;
   const reports: string[] = [];
   const a = publishToDirectory({
     dir,
@@ -394,20 +396,30 @@ Deno.test("a metrics directory that goes missing: the failed writes are reported
     onError: (error) => reports.push(error.message),
   });
   try {
-    await a.flush();
-    await Deno.remove(dir, { recursive: true });
     for (let i = 0; i < 3; i++) await a.flush();
-    assert.equal(a.writeErrors, 3);
+    assert.ok(a.writeErrors >= 3);
     assert.equal(reports.length, 1, reports.join("\n"));
     assert.match(reports[0], new RegExp(`^publishToDirectory: cannot write ${a.path}: `));
-    await Deno.mkdir(dir);
+    assert.match(reports[0], /missing from the merged view until a write succeeds$/);
+    await Deno.remove(`${base}/file`);
+    await Deno.mkdir(`${base}/file`);
     await a.flush(); // works again: the streak ends
-    await Deno.remove(dir, { recursive: true });
+    const lockName = `.${a.path.slice(dir.length + 1).replace(/\.json$/, ".lock")}`;
+    assert.deepEqual(
+      (await listDir(dir)).filter((name) => name !== ".retire.lock"),
+      [lockName, a.path.slice(dir.length + 1)],
+      "the snapshot, and the lifetime lock taken late",
+    );
+    await Deno.remove(dir, { recursive: true }); // removed (a cleaned /tmp): made again
+    await a.flush();
+    assert.deepEqual(await listDir(dir), [lockName, a.path.slice(dir.length + 1)]);
+    await Deno.remove(`${base}/file`, { recursive: true });
+    await Deno.writeTextFile(`${base}/file`, "a file again");
     await a.flush();
     assert.equal(reports.length, 2, "a new streak is reported again");
   } finally {
     await a.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(base, { recursive: true });
   }
 });
 

@@ -938,7 +938,11 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     const instance = `${Deno.pid}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
     this.#fileName = `snapshot-${instance}.json`;
     this.path = join(this.dir, this.#fileName);
-    Deno.mkdirSync(this.dir, { recursive: true });
+    try {
+      Deno.mkdirSync(this.dir, { recursive: true });
+    } catch (error) {
+      this.#writeFailed(error); // Reported; every write tries again, nothing is thrown.
+    }
     // Taken before the first snapshot is written, so no exporter sees a snapshot unlocked.
     this.#lockPath = lockPathOf(this.dir, instance);
     this.#lifetimeLock = holdLifetimeLock(this.#lockPath);
@@ -995,6 +999,23 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     this.#releaseLifetimeLock();
   }
 
+  /**
+   * Takes the lifetime lock again when it could not be taken (no directory yet) or its file was
+   * removed with the directory: exporters would otherwise go by the snapshot's age.
+   */
+  #ensureLifetimeLock(): void {
+    if (this.#closed) return;
+    if (this.#lifetimeLock !== undefined) {
+      try {
+        Deno.lstatSync(this.#lockPath);
+        return;
+      } catch {
+        this.#lifetimeLock.close(); // Its file is gone: lock a new one.
+      }
+    }
+    this.#lifetimeLock = holdLifetimeLock(this.#lockPath);
+  }
+
   /** The snapshot is final now: the lock (and its file) are no longer needed. */
   #releaseLifetimeLock(): void {
     ownInstances.delete(this.#instance);
@@ -1022,8 +1043,17 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
       try {
         const families = await this.#registry.collect();
         this.#lastFamilies = families;
-        await writeAtomically(this.dir, this.#fileName, this.#encode(families, final));
+        const text = this.#encode(families, final);
+        try {
+          await writeAtomically(this.dir, this.#fileName, text);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+          // The directory was removed (a cleaned /tmp, say): make it again, once per write.
+          await Deno.mkdir(this.dir, { recursive: true });
+          await writeAtomically(this.dir, this.#fileName, text);
+        }
         this.#reporter.clear("write");
+        if (!final) this.#ensureLifetimeLock();
       } catch (error) {
         this.#writeFailed(error);
       }
