@@ -71,6 +71,31 @@ function blockableSource(registry: Registry) {
   return { source, stick: () => (stuck = true), release: () => release() };
 }
 
+/**
+ * A peer whose collection takes 30 ms (holding the counts of when it started) and is counted;
+ * it publishes only when asked.
+ */
+function slowCountingPeer(channelName: string) {
+  const registry = new Registry();
+  const peerJobs = new Counter({ name: "jobs_total", help: "jobs done", registry });
+  let count = 0;
+  const source = {
+    collect: async () => {
+      count++;
+      const families = await registry.collect(); // the counts when collection starts
+      await sleep(30);
+      return families;
+    },
+  };
+  const peer = aggregateWorkers({
+    registry: source,
+    channelName,
+    workerId: "peer",
+    publishIntervalMs: 60_000,
+  });
+  return { peer, peerJobs, collections: { count: () => count, reset: () => (count = 0) } };
+}
+
 async function waitForPeers(cluster: WorkerAggregator, count: number): Promise<void> {
   await waitFor(() => cluster.peers().filter((peer) => peer.live).length === count, {
     timeoutMs: 5000,
@@ -237,27 +262,11 @@ Deno.test("20 concurrent scrapes share rounds, and each includes the increments 
   const channelName = uniqueChannel();
   const scraper = makeWorker(channelName, "scraper");
   // A peer whose collection takes a while and counts how often it runs.
-  const peerRegistry = new Registry();
-  const peerJobs = new Counter({ name: "jobs_total", help: "jobs done", registry: peerRegistry });
-  let collections = 0;
-  const peerSource = {
-    collect: async () => {
-      collections++;
-      const families = await peerRegistry.collect(); // the counts when collection starts
-      await sleep(30);
-      return families;
-    },
-  };
-  const peer = aggregateWorkers({
-    registry: peerSource,
-    channelName,
-    workerId: "peer",
-    publishIntervalMs: 60_000,
-  });
+  const { peer, peerJobs, collections } = slowCountingPeer(channelName);
   try {
     await waitForPeers(scraper.cluster, 1);
     await sleep(100); // the peer's announcements are done
-    collections = 0;
+    collections.reset();
     const scrapes: Promise<number | undefined>[] = [];
     for (let i = 1; i <= 20; i++) {
       peerJobs.inc();
@@ -272,7 +281,8 @@ Deno.test("20 concurrent scrapes share rounds, and each includes the increments 
         `scrape ${i + 1} saw ${jobs}, made before it: ${2 * (i + 1)}`,
       );
     });
-    assert.ok(collections <= 3, `the peer collected ${collections} times for 20 scrapes`);
+    const count = collections.count();
+    assert.ok(count <= 3, `the peer collected ${count} times for 20 scrapes`);
   } finally {
     scraper.cluster[Symbol.dispose]();
     peer[Symbol.dispose]();
@@ -285,31 +295,16 @@ Deno.test("requests of several scrapers at once are answered together: two colle
   const scrapers = [1, 2, 3, 4, 5].map((i) =>
     aggregateWorkers({ registry: new Registry(), channelName, workerId: `scraper${i}` })
   );
-  const peerRegistry = new Registry();
-  const peerJobs = new Counter({ name: "jobs_total", help: "jobs done", registry: peerRegistry });
-  let collections = 0;
-  const peerSource = {
-    collect: async () => {
-      collections++;
-      const families = await peerRegistry.collect();
-      await sleep(30);
-      return families;
-    },
-  };
-  const peer = aggregateWorkers({
-    registry: peerSource,
-    channelName,
-    workerId: "peer",
-    publishIntervalMs: 60_000,
-  });
+  const { peer, peerJobs, collections } = slowCountingPeer(channelName);
   try {
     await Promise.all(scrapers.map((scraper) => waitForPeers(scraper, 5)));
     await sleep(100); // the announcements are answered
-    collections = 0;
+    collections.reset();
     peerJobs.inc(3);
     const seen = await Promise.all(scrapers.map((scraper) => scraper.collect()));
     for (const families of seen) assert.equal(valueOf(families, "jobs"), 3);
-    assert.ok(collections <= 2, `the peer collected ${collections} times for 5 requests`);
+    const count = collections.count();
+    assert.ok(count <= 2, `the peer collected ${count} times for 5 requests`);
   } finally {
     for (const scraper of scrapers) scraper[Symbol.dispose]();
     peer[Symbol.dispose]();
