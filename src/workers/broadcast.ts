@@ -271,7 +271,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
     if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
-    return selectFamilies(await this.#joinRound(), options);
+    // Scrapes sharing a round share its families: each gets its own list.
+    return selectFamilies([...await this.#joinRound()], options);
   }
 
   /**
