@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   aggregateWorkers,
+  type AggregateWorkersOptions,
   Counter,
   Gauge,
   Registry,
@@ -34,6 +35,65 @@ function makeWorker(channelName: string, workerId: string, options: { timeoutMs?
     timeoutMs: options.timeoutMs ?? 500,
   });
   return { registry, jobs, cluster };
+}
+
+/** A worker with `jobs` done and a fast heartbeat (20 ms). */
+function workerWithJobs(
+  channelName: string,
+  jobs: number,
+  options: AggregateWorkersOptions,
+): WorkerAggregator {
+  const registry = new Registry();
+  new Counter({ name: "jobs_total", help: "jobs", registry }).inc(jobs);
+  return aggregateWorkers({ registry, channelName, publishIntervalMs: 20, ...options });
+}
+
+/** A worker with `jobs` done that retires peers fast: dead after 100 ms of silence, retired at 150. */
+function fastRetiringWorker(channelName: string, jobs: number): WorkerAggregator {
+  return workerWithJobs(channelName, jobs, {
+    workerId: "collector",
+    deadAfterMs: 100,
+    retireAfterMs: 150,
+  });
+}
+
+/** A source collecting `registry` whose collections block from `stick()` until `release()`. */
+function blockableSource(registry: Registry) {
+  let release = () => {};
+  const blocked = new Promise<void>((resolve) => (release = resolve));
+  let stuck = false;
+  const source = {
+    collect: async () => {
+      if (stuck) await blocked;
+      return await registry.collect();
+    },
+  };
+  return { source, stick: () => (stuck = true), release: () => release() };
+}
+
+/**
+ * A peer whose collection takes 30 ms (holding the counts of when it started) and is counted;
+ * it publishes only when asked.
+ */
+function slowCountingPeer(channelName: string) {
+  const registry = new Registry();
+  const peerJobs = new Counter({ name: "jobs_total", help: "jobs done", registry });
+  let count = 0;
+  const source = {
+    collect: async () => {
+      count++;
+      const families = await registry.collect(); // the counts when collection starts
+      await sleep(30);
+      return families;
+    },
+  };
+  const peer = aggregateWorkers({
+    registry: source,
+    channelName,
+    workerId: "peer",
+    publishIntervalMs: 60_000,
+  });
+  return { peer, peerJobs, collections: { count: () => count, reset: () => (count = 0) } };
 }
 
 async function waitForPeers(cluster: WorkerAggregator, count: number): Promise<void> {
@@ -90,20 +150,12 @@ Deno.test("a stuck worker cannot stall a scrape: its last published snapshot is 
   const stuckRegistry = new Registry();
   const stuckJobs = new Counter({ name: "jobs_total", help: "jobs done", registry: stuckRegistry });
   stuckJobs.inc(40);
-  let release = () => {};
-  const blocked = new Promise<void>((resolve) => (release = resolve));
-  let stuck = false;
-  const stuckSource = {
-    collect: async () => {
-      if (stuck) await blocked;
-      return await stuckRegistry.collect();
-    },
-  };
-  const slow = aggregateWorkers({ registry: stuckSource, channelName, workerId: "slow" });
+  const { source, stick, release } = blockableSource(stuckRegistry);
+  const slow = aggregateWorkers({ registry: source, channelName, workerId: "slow" });
   try {
     await waitForPeers(fast.cluster, 1);
     await waitFor(async () => valueOf(await fast.cluster.collect(), "jobs") === 40);
-    stuck = true;
+    stick();
     stuckJobs.inc(1); // Never published: the stuck worker cannot answer any more.
     fast.jobs.inc(2);
     const started = performance.now();
@@ -119,38 +171,144 @@ Deno.test("a stuck worker cannot stall a scrape: its last published snapshot is 
   }
 });
 
-Deno.test("dead peers are retired: folded once, their late messages ignored", async () => {
+Deno.test("dead peers are retired: folded once; a new worker reusing the id counts as new", async () => {
   const channelName = uniqueChannel();
-  const registry = new Registry();
-  const jobs = new Counter({ name: "jobs_total", help: "jobs", registry });
-  const collector = aggregateWorkers({
-    registry,
-    channelName,
-    workerId: "collector",
-    publishIntervalMs: 20,
-    deadAfterMs: 100,
-    retireAfterMs: 150,
-  });
+  const collector = fastRetiringWorker(channelName, 1);
   const peerRegistry = new Registry();
   const peerJobs = new Counter({ name: "jobs_total", help: "jobs", registry: peerRegistry });
   // A peer that falls silent without a goodbye (like a terminated worker).
   const peer = aggregateWorkers({ registry: peerRegistry, channelName, workerId: "peer" });
   try {
-    jobs.inc(1);
     peerJobs.inc(9);
     await waitForPeers(collector, 1);
     assert.equal(valueOf(await collector.collect(), "jobs"), 10);
     peer[Symbol.dispose]();
     await waitFor(() => collector.peers().length === 0, { what: "the peer retired" });
     assert.equal(valueOf(await collector.collect(), "jobs"), 10, "its counts are kept");
-    // A worker reusing the retired id is ignored rather than counted twice.
-    const again = aggregateWorkers({ registry: peerRegistry, channelName, workerId: "peer" });
-    await sleep(100);
-    assert.equal(valueOf(await collector.collect(), "jobs"), 10);
+    // A new worker reusing the retired id is another worker (its own counts start at 0).
+    const againRegistry = new Registry();
+    new Counter({ name: "jobs_total", help: "jobs", registry: againRegistry }).inc(2);
+    const again = aggregateWorkers({ registry: againRegistry, channelName, workerId: "peer" });
+    await waitForPeers(collector, 1);
+    assert.equal(valueOf(await collector.collect(), "jobs"), 12);
     again[Symbol.dispose]();
   } finally {
     collector[Symbol.dispose]();
     peer[Symbol.dispose]();
+  }
+});
+
+Deno.test("a peer retired while only blocked counts, when it speaks again, just its new increments", async () => {
+  const channelName = uniqueChannel();
+  const collector = fastRetiringWorker(channelName, 1);
+  // A peer whose collections block (an isolate busy for long), then resume.
+  const peerRegistry = new Registry();
+  const peerJobs = new Counter({ name: "jobs_total", help: "jobs", registry: peerRegistry });
+  peerJobs.inc(9);
+  const { source, stick, release } = blockableSource(peerRegistry);
+  const peer = aggregateWorkers({
+    registry: source,
+    channelName,
+    workerId: "peer",
+    publishIntervalMs: 20,
+  });
+  try {
+    await waitForPeers(collector, 1);
+    assert.equal(valueOf(await collector.collect(), "jobs"), 10);
+    stick();
+    await waitFor(() => collector.peers().length === 0, { what: "the silent peer retired" });
+    assert.equal(valueOf(await collector.collect(), "jobs"), 10, "its counts are kept");
+    peerJobs.inc(5);
+    release(); // it speaks again
+    await waitForPeers(collector, 1);
+    for (let scrape = 0; scrape < 3; scrape++) {
+      assert.equal(valueOf(await collector.collect(), "jobs"), 15, "9 kept + 5 new, none twice");
+    }
+  } finally {
+    release();
+    collector[Symbol.dispose]();
+    peer[Symbol.dispose]();
+    await sleep(10);
+  }
+});
+
+Deno.test("two workers sharing a workerId: both counted, reported once each", async () => {
+  const channelName = uniqueChannel();
+  const reports: string[] = [];
+  const onError = (error: Error) => reports.push(error.message);
+  const twin = (jobs: number) => workerWithJobs(channelName, jobs, { workerId: "w", onError });
+  const first = twin(3);
+  const second = twin(4);
+  const scraper = aggregateWorkers({ registry: new Registry(), channelName, workerId: "s" });
+  try {
+    await waitForPeers(scraper, 2);
+    await sleep(200); // ten heartbeats each: still one report per worker that sees a twin
+    assert.equal(valueOf(await scraper.collect(), "jobs"), 7, "neither twin hides the other");
+    assert.equal(valueOf(await first.collect(), "jobs"), 7);
+    assert.equal(reports.length, 2, reports.join("\n"));
+    assert.equal(
+      reports[0],
+      'aggregateWorkers: two workers use the workerId "w"; both are counted, but their `all` ' +
+        "gauges and state sets collide: give each worker its own id",
+    );
+  } finally {
+    first[Symbol.dispose]();
+    second[Symbol.dispose]();
+    scraper[Symbol.dispose]();
+  }
+});
+
+Deno.test("20 concurrent scrapes share rounds, and each includes the increments made before it", async () => {
+  const channelName = uniqueChannel();
+  const scraper = makeWorker(channelName, "scraper");
+  // A peer whose collection takes a while and counts how often it runs.
+  const { peer, peerJobs, collections } = slowCountingPeer(channelName);
+  try {
+    await waitForPeers(scraper.cluster, 1);
+    await sleep(100); // the peer's announcements are done
+    collections.reset();
+    const scrapes: Promise<number | undefined>[] = [];
+    for (let i = 1; i <= 20; i++) {
+      peerJobs.inc();
+      scraper.jobs.inc();
+      scrapes.push(scraper.cluster.collect().then((families) => valueOf(families, "jobs")));
+      if (i % 5 === 0) await sleep(10); // some arrive while a round is under way
+    }
+    const seen = await Promise.all(scrapes);
+    seen.forEach((jobs, i) => {
+      assert.ok(
+        jobs! >= 2 * (i + 1),
+        `scrape ${i + 1} saw ${jobs}, made before it: ${2 * (i + 1)}`,
+      );
+    });
+    const count = collections.count();
+    assert.ok(count <= 3, `the peer collected ${count} times for 20 scrapes`);
+  } finally {
+    scraper.cluster[Symbol.dispose]();
+    peer[Symbol.dispose]();
+    await sleep(50); // Let the peer's last collection settle.
+  }
+});
+
+Deno.test("requests of several scrapers at once are answered together: two collections, not five", async () => {
+  const channelName = uniqueChannel();
+  const scrapers = [1, 2, 3, 4, 5].map((i) =>
+    aggregateWorkers({ registry: new Registry(), channelName, workerId: `scraper${i}` })
+  );
+  const { peer, peerJobs, collections } = slowCountingPeer(channelName);
+  try {
+    await Promise.all(scrapers.map((scraper) => waitForPeers(scraper, 5)));
+    await sleep(100); // the announcements are answered
+    collections.reset();
+    peerJobs.inc(3);
+    const seen = await Promise.all(scrapers.map((scraper) => scraper.collect()));
+    for (const families of seen) assert.equal(valueOf(families, "jobs"), 3);
+    const count = collections.count();
+    assert.ok(count <= 2, `the peer collected ${count} times for 5 requests`);
+  } finally {
+    for (const scraper of scrapers) scraper[Symbol.dispose]();
+    peer[Symbol.dispose]();
+    await sleep(50); // Let the peer's last collection settle.
   }
 });
 
@@ -165,6 +323,7 @@ Deno.test("bad options are clear errors", () => {
   );
   assert.throws(() => aggregateWorkers({ workerLabel: "not\na label" }), TypeError);
   assert.throws(() => aggregateWorkers({ workerId: "" }), TypeError);
+  assert.throws(() => aggregateWorkers({ onError: 1 as unknown as () => void }), TypeError);
 });
 
 // --- real Web Workers ---

@@ -4,6 +4,7 @@
 //     counts N jobs, publishes to D, prints "published <pid>", then keeps rewriting its file
 //     every MS until killed — or, with --exit, ends normally (its final snapshot marks it gone).
 //     --series S adds S labelled series, to make every write large (slow enough to be killed in).
+//     On SIGUSR1 it counts one more job, flushes, and prints "counted <total>".
 //   export --dir D --port P [--retire-after MS] [--dead-after MS]
 //     serves the merged view of D at http://127.0.0.1:P/metrics.
 import {
@@ -61,6 +62,12 @@ if (mode === "write") {
   });
   await publisher.flush();
   console.log(`published ${Deno.pid}`);
+  // SIGUSR1: one more job, written at once (tests count exactly what a process added when).
+  Deno.addSignalListener("SIGUSR1", async () => {
+    jobs.inc();
+    await publisher.flush();
+    console.log(`counted ${jobs.value}`);
+  });
   if (!Deno.args.includes("--exit")) {
     // Keep running (the publisher's timer does not keep a program alive by itself).
     setInterval(() => {}, 60_000);

@@ -18,6 +18,7 @@ import {
   type WorkerSnapshot,
 } from "../mod.ts";
 import { decodeFamilies, encodeSnapshot } from "../src/workers/codec.ts";
+import { subtractBaseline } from "../src/workers/merge.ts";
 
 function worker(id: string, families: MetricFamily[], live = true): WorkerSnapshot {
   return { worker: id, live, families };
@@ -503,4 +504,96 @@ Deno.test("malformed snapshots are refused with the source and the problem", () 
     decode([{ name: "a", type: "gauge", help: "", points: [{ labels: { k: 1 }, value: 1 }] }]),
     { message: 'worker "x": family "a" has a point with a non-string label' },
   );
+});
+
+Deno.test("a worker's increments since a baseline: sums lose it, other values stay as they are", () => {
+  const at = (jobs: number, bucket: number, count: number, workers: number, up: number) => [
+    {
+      type: "counter" as const,
+      name: "jobs",
+      help: "jobs",
+      points: [{ labels: { path: "/" }, value: jobs }, { labels: { path: "/new" }, value: 2 }],
+    },
+    {
+      type: "histogram" as const,
+      name: "latency",
+      help: "latency",
+      points: [{
+        labels: {},
+        upperBounds: [1, Infinity],
+        bucketCounts: [bucket, count],
+        count,
+        sum: count * 0.5,
+      }],
+    },
+    {
+      type: "gauge" as const,
+      name: "workers",
+      help: "workers",
+      aggregate: "sum" as const,
+      points: [{ labels: {}, value: workers }],
+    },
+    {
+      type: "gauge" as const,
+      name: "up",
+      help: "up",
+      aggregate: "livesum" as const,
+      points: [{ labels: {}, value: up }],
+    },
+  ];
+  const baseline: MetricFamily[] = at(5, 1, 2, 1, 1);
+  baseline[0] = { ...baseline[0], points: baseline[0].points.slice(0, 1) } as MetricFamily;
+  assert.deepEqual(subtractBaseline(at(8, 3, 5, 1, 1), baseline), [
+    {
+      type: "counter",
+      name: "jobs",
+      help: "jobs",
+      points: [{ labels: { path: "/" }, value: 3 }, { labels: { path: "/new" }, value: 2 }],
+    },
+    {
+      type: "histogram",
+      name: "latency",
+      help: "latency",
+      points: [{
+        labels: {},
+        upperBounds: [1, Infinity],
+        bucketCounts: [2, 3],
+        count: 3,
+        sum: 1.5,
+      }],
+    },
+    {
+      type: "gauge",
+      name: "workers",
+      help: "workers",
+      aggregate: "sum",
+      points: [{ labels: {}, value: 0 }],
+    },
+    {
+      type: "gauge",
+      name: "up",
+      help: "up",
+      aggregate: "livesum",
+      points: [{ labels: {}, value: 1 }],
+    },
+  ]);
+  // A count below its baseline (never from the same process) adds nothing rather than subtract.
+  assert.equal(
+    (subtractBaseline(at(1, 1, 2, 1, 1), baseline)[0].points[0] as { value: number }).value,
+    0,
+  );
+});
+
+Deno.test("merged (retired) data never replaces a worker's own series", () => {
+  const seen = (value: number, labels: Record<string, string>) => ({
+    type: "gauge" as const,
+    name: "seen",
+    help: "seen",
+    points: [{ labels, value }],
+  });
+  const merged = mergeSnapshots([
+    { worker: "a", live: true, families: [seen(2, {})] },
+    { worker: "retired", live: false, merged: true, families: [seen(1, { worker: "a" })] },
+  ]);
+  assert.deepEqual(merged[0].points, [{ labels: { worker: "a" }, value: 2 }]);
 });

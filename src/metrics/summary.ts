@@ -7,7 +7,7 @@
 import type { Labels, SummaryFamily } from "../model.ts";
 import { checkObservation } from "../validation.ts";
 import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
-import { QuantileWindow, type QuantileWindowOptions } from "./quantiles.ts";
+import { checkQuantileWindow, QuantileWindow, type QuantileWindowOptions } from "./quantiles.ts";
 import {
   type AnyFunction,
   type FunctionWrapper,
@@ -127,6 +127,7 @@ export class Summary extends ObjectSeriesMetric<SummaryChild> {
       relativeAccuracy: accuracy(this.name, options.relativeAccuracy ?? 0.01),
       maxBuckets: 2048,
     };
+    if (this.#windowOptions !== undefined) checkQuantileWindow(this.name, this.#windowOptions);
     this.init();
   }
 

@@ -9,12 +9,23 @@
  * - on `collect()` (what `/metrics` calls), asks every peer for a fresh snapshot, waits until all
  *   known live peers answered or `timeoutMs` passed (a stuck worker cannot stall a scrape: its
  *   last published snapshot is used instead), and merges them with its own by the rules of
- *   {@linkcode mergeSnapshots}.
+ *   {@linkcode mergeSnapshots}. Concurrent scrapes share rounds: a scrape joins the next round
+ *   to start (never one already under way, which could miss its increments). A peer likewise
+ *   answers the requests that arrive while it collects with one collection after it, so a burst
+ *   of scrapes, on one worker or several, costs each peer about two collections.
+ *
+ * Peers are told apart by a random instance id in every message, so two workers given the same
+ * `workerId` are both counted; the first message of a second worker using an id already seen
+ * (this worker's own included) is reported to `onError`. Each sender numbers its snapshots in
+ * the order it started collecting them, so a slow answer never replaces a fresher one.
  *
  * A peer is dead once it said goodbye (`close()`) or has been silent for `deadAfterMs`; its
  * counters, histograms and summaries stay counted, `live*` gauges, info and state sets drop it.
- * After `retireAfterMs` of silence its data is folded into one retired snapshot and its later
- * messages, if any, are ignored, so memory does not grow with every worker that ever lived.
+ * After `retireAfterMs` of silence its data is folded into one retired snapshot, so memory does
+ * not grow with every worker that ever lived. Should a peer retired for silence (not one that
+ * said goodbye) speak again — an isolate blocked for long, not dead — only what it added since
+ * its retirement counts: the data of the last 32 such peers is kept for that; older ones are
+ * ignored if they speak again, rather than counted twice.
  *
  * @module
  */
@@ -23,7 +34,12 @@ import type { MetricsSource } from "../http/handler.ts";
 import type { MetricFamily } from "../model.ts";
 import { type CollectOptions, defaultRegistry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
-import { DEFAULT_WORKER_LABEL, mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
+import {
+  DEFAULT_WORKER_LABEL,
+  mergeSnapshots,
+  subtractBaseline,
+  type WorkerSnapshot,
+} from "./merge.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -39,13 +55,18 @@ export interface AggregateWorkersOptions {
   readonly deadAfterMs?: number;
   /**
    * A dead peer's data is folded into the retired snapshot after this long, in milliseconds
-   * (default 600000, ten minutes); a peer that speaks again later is ignored.
+   * (default 600000, ten minutes); should it speak again, only its increments since count.
    */
   readonly retireAfterMs?: number;
   /** This worker's identity in the `worker` label (default: 8 random hex digits). */
   readonly workerId?: string;
   /** The label that tells workers apart in `all` gauges and state sets (default `worker`). */
   readonly workerLabel?: string;
+  /**
+   * Called once per offending worker when another worker uses the same `workerId` (the default
+   * prints one line with `console.error`).
+   */
+  readonly onError?: (error: Error) => void;
 }
 
 /** What an aggregator knows of one peer. */
@@ -66,35 +87,60 @@ interface SnapshotMessage {
   readonly protocol: typeof PROTOCOL;
   readonly kind: "snapshot";
   readonly from: string;
+  /** The sending aggregator's random id: unique even when two workers share a `workerId`. */
+  readonly instance: string;
+  /** Increases with every collection the sender starts: an older snapshot never wins. */
+  readonly sequence: number;
   /**
    * The families as JSON text: every peer receives a copy of every message, and a string costs
    * them nothing until the one collecting parses it.
    */
   readonly snapshot: string;
-  /** Set when answering a collection request. */
-  readonly replyTo?: { readonly worker: string; readonly requestId: number };
+  /** Set when answering collection requests: each requester's instance and request. */
+  readonly replyTo?: readonly Reply[];
   /** Set by `close()`: the sender is gone. */
   readonly final?: boolean;
 }
+
+/** Whom a snapshot answers. */
+interface Reply {
+  readonly instance: string;
+  readonly requestId: number;
+}
+
+/** The most requests waiting for one answer; beyond, the oldest go unanswered (they time out). */
+const MAX_WAITING_REQUESTS = 1000;
 
 /** A collection request: every peer answers with a fresh snapshot. */
 interface RequestMessage {
   readonly protocol: typeof PROTOCOL;
   readonly kind: "request";
   readonly from: string;
+  readonly instance: string;
   readonly requestId: number;
 }
 
 type Message = SnapshotMessage | RequestMessage;
 
 interface Peer {
-  /** The latest snapshot received, as sent. */
+  /** The peer's `workerId`. */
+  readonly worker: string;
+  /** The latest snapshot received, as sent, and its sequence number. */
   snapshot: string;
+  sequence: number;
   /** The latest snapshot that parsed, and its text (to parse each text once). */
   parsed: { readonly snapshot: string; readonly families: readonly MetricFamily[] } | undefined;
   lastSeenMs: number;
   exited: boolean;
+  /** What the retired data already holds of a peer that spoke again after its retirement. */
+  baseline?: readonly MetricFamily[];
 }
+
+/**
+ * How many peers retired while perhaps only stalled keep the data they had at retirement, to
+ * count only their increments should they speak again; older ones are ignored if they do.
+ */
+const MAX_BASELINES = 32;
 
 interface PendingRequest {
   readonly waitingFor: Set<string>;
@@ -105,6 +151,7 @@ function isMessage(data: unknown): data is Message {
   if (data === null || typeof data !== "object") return false;
   const message = data as Partial<Message>;
   return message.protocol === PROTOCOL && typeof message.from === "string" &&
+    typeof message.instance === "string" &&
     (message.kind === "snapshot" || message.kind === "request");
 }
 
@@ -144,14 +191,28 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #deadAfterMs: number;
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
+  readonly #onError: (error: Error) => void;
+  /** This aggregator's random id, carried by every message it sends. */
+  readonly #instance = crypto.randomUUID();
+  /** Peers by instance id. */
   readonly #peers = new Map<string, Peer>();
-  readonly #retiredWorkers = new Set<string>();
+  /** Instance ids of retired peers. */
+  readonly #retiredInstances = new Set<string>();
+  /** The families folded in of the latest peers retired for silence, by instance. */
+  readonly #baselines = new Map<string, readonly MetricFamily[]>();
+  #sequence = 0;
+  /** The collection round under way, and the one scrapes arriving meanwhile wait for. */
+  #round: Promise<MetricFamily[]> | undefined;
+  #nextRound: Promise<MetricFamily[]> | undefined;
   #retiredFamilies: MetricFamily[] = [];
   readonly #pending = new Map<number, PendingRequest>();
   #nextRequestId = 1;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
   #heartbeatRunning = false;
+  /** Requests that arrived while an answer was being collected: the next answer serves them. */
+  #waitingRequests: Reply[] = [];
+  #answering = false;
 
   /** Internal: use {@linkcode aggregateWorkers}. */
   constructor(options: AggregateWorkersOptions = {}) {
@@ -177,6 +238,10 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     this.#deadAfterMs = positiveMs("deadAfterMs", options.deadAfterMs, 3 * publishIntervalMs);
     this.#retireAfterMs = positiveMs("retireAfterMs", options.retireAfterMs, 600_000);
     this.#workerLabel = options.workerLabel ?? DEFAULT_WORKER_LABEL;
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw new TypeError("aggregateWorkers: onError must be a function");
+    }
+    this.#onError = options.onError ?? ((error) => console.error(error.message));
     // Fails now rather than at the first scrape when the label name is invalid.
     mergeSnapshots([], { workerLabel: this.#workerLabel });
     this.workerId = workerId;
@@ -190,7 +255,13 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     // Announce ourselves, and ask the workers already running to do the same (request 0 has no
     // waiter): afterwards both sides know each other before the first scrape.
     void this.publish();
-    this.#post({ protocol: PROTOCOL, kind: "request", from: workerId, requestId: 0 });
+    this.#post({
+      protocol: PROTOCOL,
+      kind: "request",
+      from: workerId,
+      instance: this.#instance,
+      requestId: 0,
+    });
   }
 
   /**
@@ -200,13 +271,48 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
     if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
+    // Scrapes sharing a round share its families: each gets its own list.
+    return selectFamilies([...await this.#joinRound()], options);
+  }
+
+  /**
+   * The merged families of a round that starts no earlier than now: the round under way when
+   * none is, else the one that follows it, shared by every scrape arriving meanwhile.
+   */
+  #joinRound(): Promise<MetricFamily[]> {
+    if (this.#round === undefined) {
+      const round = this.#collectRound().finally(() => {
+        this.#round = undefined;
+      });
+      this.#round = round;
+      return round;
+    }
+    if (this.#nextRound === undefined) {
+      const next = this.#round.catch(() => {}).then(() => {
+        this.#nextRound = undefined;
+        if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
+        return this.#joinRound();
+      });
+      this.#nextRound = next;
+    }
+    return this.#nextRound;
+  }
+
+  /** One collection round: ask every live peer, collect our own, wait for answers or timeout. */
+  async #collectRound(): Promise<MetricFamily[]> {
     const requestId = this.#nextRequestId++;
     const waitingFor = new Set(this.#livePeerIds());
     let done = () => {};
     const answered = new Promise<void>((resolve) => (done = resolve));
     if (waitingFor.size === 0) done();
     else this.#pending.set(requestId, { waitingFor, done });
-    this.#post({ protocol: PROTOCOL, kind: "request", from: this.workerId, requestId });
+    this.#post({
+      protocol: PROTOCOL,
+      kind: "request",
+      from: this.workerId,
+      instance: this.#instance,
+      requestId,
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const own = await this.#registry.collect();
@@ -215,7 +321,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
         timer = setTimeout(resolve, this.#timeoutMs);
       });
       await Promise.race([answered, timedOut]);
-      return selectFamilies(this.#merge(own), options);
+      return this.#merge(own);
     } finally {
       clearTimeout(timer);
       this.#pending.delete(requestId);
@@ -233,8 +339,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   /** What this worker knows of its peers, for diagnostics. */
   peers(): PeerStatus[] {
     const now = Date.now();
-    return [...this.#peers].map(([worker, peer]) => ({
-      worker,
+    return [...this.#peers.values()].map((peer) => ({
+      worker: peer.worker,
       live: this.#isLive(peer, now),
       lastSeenMs: peer.lastSeenMs,
     }));
@@ -286,6 +392,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     replyTo?: SnapshotMessage["replyTo"],
     final?: boolean,
   ): Promise<void> {
+    const sequence = ++this.#sequence;
     let families: readonly MetricFamily[];
     try {
       families = await this.#registry.collect();
@@ -302,6 +409,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       protocol: PROTOCOL,
       kind: "snapshot",
       from: this.workerId,
+      instance: this.#instance,
+      sequence,
       snapshot,
       ...(replyTo === undefined ? {} : { replyTo }),
       ...(final ? { final: true } : {}),
@@ -309,27 +418,85 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     this.#post(message);
   }
 
+  /**
+   * Answers a request with a collection started after it arrived: requests arriving while one
+   * is being collected are answered together by the next, so a burst of requests from several
+   * peers costs two collections, not one each.
+   */
+  #answer(request: Reply): void {
+    this.#waitingRequests.push(request);
+    if (this.#waitingRequests.length > MAX_WAITING_REQUESTS) this.#waitingRequests.shift();
+    if (this.#answering) return;
+    this.#answering = true;
+    void (async () => {
+      try {
+        while (this.#waitingRequests.length > 0 && !this.#closed) {
+          await this.#publishSnapshot(this.#waitingRequests.splice(0));
+        }
+      } finally {
+        this.#answering = false;
+      }
+    })();
+  }
+
   #receive(data: unknown): void {
-    if (!isMessage(data) || data.from === this.workerId) return;
-    if (this.#retiredWorkers.has(data.from)) return; // Its data is already folded in.
+    if (!isMessage(data) || data.instance === this.#instance) return;
     if (data.kind === "request") {
-      void this.#publishSnapshot({ worker: data.from, requestId: data.requestId });
+      this.#answer({ instance: data.instance, requestId: data.requestId });
       return;
     }
-    if (typeof data.snapshot !== "string") return;
-    const known = this.#peers.get(data.from);
-    this.#peers.set(data.from, {
-      snapshot: data.snapshot,
-      parsed: known?.parsed,
-      lastSeenMs: Date.now(),
-      exited: data.final === true,
-    });
-    if (data.replyTo?.worker === this.workerId) {
-      const pending = this.#pending.get(data.replyTo.requestId);
+    if (typeof data.snapshot !== "string" || typeof data.sequence !== "number") return;
+    let baseline: readonly MetricFamily[] | undefined;
+    if (this.#retiredInstances.has(data.instance)) {
+      // Retired for silence, it speaks again: only what it adds from now on counts.
+      baseline = this.#baselines.get(data.instance);
+      if (baseline === undefined) return; // Retired too long ago, or said goodbye: ignored.
+      this.#baselines.delete(data.instance);
+      this.#retiredInstances.delete(data.instance);
+    }
+    const known = this.#peers.get(data.instance);
+    if (known === undefined && baseline === undefined) this.#checkUnique(data.from);
+    if (known !== undefined && data.sequence <= known.sequence) {
+      known.lastSeenMs = Date.now(); // A slow answer, older than what we hold: keep ours.
+    } else {
+      this.#peers.set(data.instance, {
+        worker: data.from,
+        snapshot: data.snapshot,
+        sequence: data.sequence,
+        parsed: known?.parsed,
+        lastSeenMs: Date.now(),
+        exited: data.final === true,
+        baseline: baseline ?? known?.baseline,
+      });
+    }
+    // Answered even by an older snapshot: the one we hold is newer still, so it too was
+    // collected after our request arrived.
+    const reply = Array.isArray(data.replyTo)
+      ? data.replyTo.find((candidate) => candidate?.instance === this.#instance)
+      : undefined;
+    if (reply !== undefined) {
+      const pending = this.#pending.get(reply.requestId);
       if (pending !== undefined) {
-        pending.waitingFor.delete(data.from);
+        pending.waitingFor.delete(data.instance);
         if (pending.waitingFor.size === 0) pending.done();
       }
+    }
+  }
+
+  /** Reports a new peer whose `workerId` is already taken, by us or by another live peer. */
+  #checkUnique(worker: string): void {
+    const now = Date.now();
+    const taken = worker === this.workerId ||
+      [...this.#peers.values()].some((peer) => peer.worker === worker && this.#isLive(peer, now));
+    if (!taken) return;
+    const error = new Error(
+      `aggregateWorkers: two workers use the workerId ${JSON.stringify(worker)}; both are ` +
+        `counted, but their \`all\` gauges and state sets collide: give each worker its own id`,
+    );
+    try {
+      this.#onError(error);
+    } catch {
+      // A throwing onError must not break message delivery.
     }
   }
 
@@ -343,12 +510,12 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   }
 
   /** The peer's latest snapshot that parses (a malformed one is ignored, the previous kept). */
-  #familiesOf(worker: string, peer: Peer): readonly MetricFamily[] {
+  #familiesOf(peer: Peer): readonly MetricFamily[] {
     if (peer.parsed?.snapshot !== peer.snapshot) {
       try {
         const families = decodeFamilies(
           JSON.parse(peer.snapshot),
-          `worker ${JSON.stringify(worker)}`,
+          `worker ${JSON.stringify(peer.worker)}`,
         );
         peer.parsed = { snapshot: peer.snapshot, families };
       } catch {
@@ -358,12 +525,21 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     return peer.parsed?.families ?? [];
   }
 
+  /** The peer's families, less what the retired data already holds of it. */
+  #sinceBaseline(peer: Peer): readonly MetricFamily[] {
+    const families = this.#familiesOf(peer);
+    return peer.baseline === undefined ? families : subtractBaseline(families, peer.baseline);
+  }
+
   #merge(own: readonly MetricFamily[]): MetricFamily[] {
     const now = Date.now();
     const snapshots: WorkerSnapshot[] = [{ worker: this.workerId, live: true, families: own }];
-    for (const [worker, peer] of this.#peers) {
-      const families = this.#familiesOf(worker, peer);
-      snapshots.push({ worker, live: this.#isLive(peer, now), families });
+    for (const peer of this.#peers.values()) {
+      snapshots.push({
+        worker: peer.worker,
+        live: this.#isLive(peer, now),
+        families: this.#sinceBaseline(peer),
+      });
     }
     snapshots.push({
       worker: "retired",
@@ -381,19 +557,25 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       this.#publishSnapshot().finally(() => (this.#heartbeatRunning = false));
     }
     const now = Date.now();
-    for (const [worker, peer] of this.#peers) {
+    for (const [instance, peer] of this.#peers) {
       const silentMs = now - peer.lastSeenMs;
       if (!(peer.exited ? silentMs > this.#deadAfterMs : silentMs > this.#retireAfterMs)) continue;
       try {
         this.#retiredFamilies = mergeSnapshots([
           { worker: "retired", live: false, merged: true, families: this.#retiredFamilies },
-          { worker, live: false, families: this.#familiesOf(worker, peer) },
+          { worker: peer.worker, live: false, families: this.#sinceBaseline(peer) },
         ], { workerLabel: this.#workerLabel });
       } catch {
         continue; // Conflicting definitions: the scrapes report it; keep the peer as it is.
       }
-      this.#peers.delete(worker);
-      this.#retiredWorkers.add(worker);
+      this.#peers.delete(instance);
+      this.#retiredInstances.add(instance);
+      if (!peer.exited) {
+        this.#baselines.set(instance, this.#familiesOf(peer));
+        if (this.#baselines.size > MAX_BASELINES) {
+          this.#baselines.delete(this.#baselines.keys().next().value!);
+        }
+      }
     }
   }
 }

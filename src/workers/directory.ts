@@ -10,15 +10,27 @@
  *
  * An exporter calls {@linkcode directoryCollector} (or a publishing process serves its
  * publisher) and merges every file at scrape time by the rules of {@linkcode mergeSnapshots}.
- * Files that cannot be read or parsed are skipped and counted, never fatal.
+ * Only regular files are read (never a link, FIFO or device), up to `maxFileBytes`. A file that
+ * cannot be read or parsed is counted and reported (once per streak), and while it stays so,
+ * the collector keeps counting the last good copy it read of it; the same holds for
+ * `retired.json`, which is then never overwritten. So garbage never makes a counter go back.
  *
- * Retirement, so files cannot pile up: a process is dead once its file is final (it exited
- * normally) or has not been rewritten for `deadAfterMs`. A dead process's counters, histograms,
- * summaries and non-`live` gauges stay counted; its `live*` gauges, info and state sets drop out.
- * When a collection sees a file that is final, or dead for more than `retireAfterMs`, it folds
- * that file's data into `retired.json` and deletes it, under an exclusive lock on
- * `.retire.lock` so concurrent exporters never fold a file twice. A process retired while only
- * stalled has its later writes ignored (never counted twice).
+ * Liveness: every writer holds an exclusive lock (`flock`) on `snapshot-<instance>.lock` while it
+ * runs. The kernel releases it when the process ends, however it ends, and not while the process
+ * is merely stopped (a paused container, `SIGSTOP`, a suspended host). So a writer whose lock is
+ * held is live and never retired, however long it has been silent; one whose lock is free is
+ * dead and retired at once. Where there is no lock file (a file system without locks) a process
+ * is dead once its file is final (it exited normally) or has not changed for `deadAfterMs`,
+ * measured on the exporter's monotonic clock, so a wall-clock step cannot age a file. A dead
+ * process's counters, histograms, summaries and non-`live` gauges stay counted; its `live*`
+ * gauges, info and state sets drop out.
+ *
+ * Retirement, so files cannot pile up: when a collection sees a file that is final, of a process
+ * gone, or silent for more than `retireAfterMs`, it folds that file's data into `retired.json`
+ * and deletes it, under an exclusive lock on `.retire.lock` so concurrent exporters never fold a
+ * file twice. `retired.json` notes the last write folded in of every process, and keeps the data
+ * of the last 32 processes retired while perhaps only stalled: should one of them write again,
+ * only what it added since its retirement counts (nothing twice, nothing lost).
  *
  * @module
  */
@@ -27,20 +39,30 @@ import type { MetricsSource } from "../http/handler.ts";
 import type { CounterFamily, MetricFamily } from "../model.ts";
 import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
-import { mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
+import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
-/** The `format` tag of the retired file. */
-const RETIRED_FORMAT = "deno-prometheus-retired/1";
+/** The `format` tag of the retired file (version 1 listed instances only; still read). */
+const RETIRED_FORMAT = "deno-prometheus-retired/2";
+const RETIRED_FORMAT_V1 = "deno-prometheus-retired/1";
 /** The merged data of retired processes. */
 const RETIRED_FILE = "retired.json";
 /** Locked exclusively while retiring. */
 const LOCK_FILE = ".retire.lock";
 /** Snapshot files: `snapshot-<pid>-<random>.json`; anything else in the directory is ignored. */
 const SNAPSHOT_NAME = /^snapshot-(\d+-[0-9a-f]+)\.json$/;
+/** Lifetime lock files: `.snapshot-<pid>-<random>.lock`. */
+const LOCK_NAME = /^\.snapshot-(\d+-[0-9a-f]+)\.lock$/;
 /** Temporary files of an interrupted write are removed once this old. */
 const STALE_TEMP_MS = 60_000;
+/**
+ * How many processes retired while perhaps only stalled keep the data they had at retirement
+ * (to count only their increments should they write again); older ones are forgotten.
+ */
+const MAX_BASELINES = 32;
+/** Default of `maxFileBytes`. */
+const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /** Options of {@linkcode directoryCollector}. */
 export interface DirectoryCollectorOptions {
@@ -48,12 +70,14 @@ export interface DirectoryCollectorOptions {
   readonly dir: string;
   /**
    * A process whose file was not rewritten for this long is dead, in milliseconds (default:
-   * three of that process's write intervals, at least one second).
+   * three of that process's write intervals, at least one second). Used only where the process
+   * itself cannot be checked (see {@linkcode publishToDirectory}).
    */
   readonly deadAfterMs?: number;
   /**
    * A dead process's file is folded into `retired.json` and deleted after this long, in
-   * milliseconds (default 600000, ten minutes); a final file (normal exit) at once.
+   * milliseconds (default 600000, ten minutes); a final file (normal exit), or the file of a
+   * process known to be gone, at once. A process known to be running is never retired.
    */
   readonly retireAfterMs?: number;
   /** The label that tells processes apart in `all` gauges and state sets (default `pid`). */
@@ -63,6 +87,14 @@ export interface DirectoryCollectorOptions {
    * be read or parsed) to the merged view (default `true`).
    */
   readonly exposeReadErrors?: boolean;
+  /** Files larger than this are not read, in bytes (default 64 MiB). */
+  readonly maxFileBytes?: number;
+  /**
+   * Called with each problem of the directory — a file that cannot be read, a retirement or
+   * write that fails — once per streak: again only after that file or operation worked in
+   * between (the default prints one line with `console.error`).
+   */
+  readonly onError?: (error: Error) => void;
 }
 
 /** Options of {@linkcode publishToDirectory}. */
@@ -85,33 +117,42 @@ interface SnapshotFile {
   readonly worker: string;
   readonly startedAtMs: number;
   readonly writtenAtMs: number;
+  /** Counts the writes of this process: a later write has a larger number. */
+  readonly sequence: number;
   readonly intervalMs: number;
   readonly final: boolean;
   readonly families: readonly MetricFamily[];
+}
+
+/** What `retired.json` knows of one retired process. */
+interface RetiredInstance {
+  /** The `sequence` of the last snapshot folded in: later ones are new increments. */
+  readonly sequence: number;
+  /** It exited or is known to be gone: it never writes again. */
+  readonly gone: boolean;
 }
 
 /** The retired file: merged data of processes gone, and which ones. */
 interface RetiredFile {
   readonly format: typeof RETIRED_FORMAT;
   readonly writtenAtMs: number;
-  /** The instance (`<pid>-<random>`) of every process folded in. */
-  readonly instances: readonly string[];
+  /** Every process folded in, by instance (`<pid>-<random>`). */
+  readonly instances: Readonly<Record<string, RetiredInstance>>;
+  /**
+   * The families folded in of processes retired while perhaps only stalled: should one write
+   * again, only what it added since counts. At most {@linkcode MAX_BASELINES}, oldest first.
+   */
+  readonly baselines: Readonly<Record<string, readonly MetricFamily[]>>;
   readonly families: readonly MetricFamily[];
 }
 
 const EMPTY_RETIRED: RetiredFile = {
   format: RETIRED_FORMAT,
   writtenAtMs: 0,
-  instances: [],
+  instances: {},
+  baselines: {},
   families: [],
 };
-
-/** A snapshot file as read, with the instance taken from its name. */
-interface ReadSnapshot {
-  readonly instance: string;
-  readonly path: string;
-  readonly file: SnapshotFile;
-}
 
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
@@ -136,6 +177,12 @@ function checkDir(where: string, dir: unknown): asserts dir is string {
   }
 }
 
+function checkOnError(where: string, onError: unknown): (error: Error) => void {
+  if (onError === undefined) return (error) => console.error(error.message);
+  if (typeof onError !== "function") throw new TypeError(`${where}: onError must be a function`);
+  return onError as (error: Error) => void;
+}
+
 function parseSnapshotFile(text: string, path: string): SnapshotFile {
   const file = JSON.parse(text) as Partial<SnapshotFile> | null;
   if (file === null || typeof file !== "object" || file.format !== SNAPSHOT_FORMAT) {
@@ -149,29 +196,98 @@ function parseSnapshotFile(text: string, path: string): SnapshotFile {
     throw new TypeError(`${path} lacks pid, worker, times or final flag`);
   }
   decodeFamilies(file.families, path);
-  return file as SnapshotFile;
+  const sequence = typeof file.sequence === "number" ? file.sequence : file.writtenAtMs;
+  return { ...file, sequence } as SnapshotFile;
+}
+
+function isRetiredInstance(value: unknown): value is RetiredInstance {
+  if (value === null || typeof value !== "object") return false;
+  const instance = value as Partial<RetiredInstance>;
+  return typeof instance.sequence === "number" && typeof instance.gone === "boolean";
 }
 
 function parseRetiredFile(text: string, path: string): RetiredFile {
-  const file = JSON.parse(text) as Partial<RetiredFile> | null;
-  if (file === null || typeof file !== "object" || file.format !== RETIRED_FORMAT) {
+  const file = JSON.parse(text) as Record<string, unknown> | null;
+  if (file === null || typeof file !== "object") {
     throw new TypeError(`${path} is not a ${RETIRED_FORMAT} file`);
   }
-  if (!Array.isArray(file.instances) || !file.instances.every((i) => typeof i === "string")) {
+  if (file.format === RETIRED_FORMAT_V1) {
+    // Version 1 listed instances only; none of them may be counted again.
+    const listed = file.instances;
+    if (!Array.isArray(listed) || !listed.every((i) => typeof i === "string")) {
+      throw new TypeError(`${path} lacks its list of retired instances`);
+    }
+    const instances: Record<string, RetiredInstance> = {};
+    for (const instance of listed) instances[instance] = { sequence: Infinity, gone: false };
+    const families = decodeFamilies(file.families, path);
+    return { ...EMPTY_RETIRED, writtenAtMs: Number(file.writtenAtMs) || 0, instances, families };
+  }
+  if (file.format !== RETIRED_FORMAT) {
+    throw new TypeError(`${path} is not a ${RETIRED_FORMAT} file`);
+  }
+  const { instances, baselines } = file;
+  if (
+    instances === null || typeof instances !== "object" ||
+    !Object.values(instances).every((instance) => {
+      if (isObjectWithSequence(instance)) instance.sequence = Number(instance.sequence);
+      return isRetiredInstance(instance);
+    })
+  ) {
     throw new TypeError(`${path} lacks its list of retired instances`);
   }
+  if (baselines === null || typeof baselines !== "object") {
+    throw new TypeError(`${path} lacks the baselines of retired processes`);
+  }
+  for (const [instance, families] of Object.entries(baselines)) {
+    decodeFamilies(families, `${path}: baseline of ${instance}`);
+  }
   decodeFamilies(file.families, path);
-  return file as RetiredFile;
+  return file as unknown as RetiredFile;
 }
 
-/** Reads a text file; `undefined` when it does not exist (any more). */
-async function readIfPresent(path: string): Promise<string | undefined> {
+/** JSON writes an infinite sequence (retired by version 1) as the string "Infinity". */
+function isObjectWithSequence(value: unknown): value is { sequence: unknown } {
+  return value !== null && typeof value === "object" && "sequence" in value;
+}
+
+/**
+ * Reads a regular file of at most `maxBytes`; `undefined` when it does not exist (any more).
+ * Symbolic links, FIFOs, devices and directories are refused without being opened, so a FIFO
+ * cannot block a scrape and a link to `/dev/zero` cannot fill memory.
+ */
+async function readRegularFile(path: string, maxBytes: number): Promise<string | undefined> {
+  let info: Deno.FileInfo;
   try {
-    return await Deno.readTextFile(path);
+    info = await Deno.lstat(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
+  if (!info.isFile) {
+    throw new Error("not a regular file (a link, FIFO, device or directory): not read");
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  using _file = file;
+  const opened = await file.stat(); // replaced since lstat? Check what was opened.
+  if (!opened.isFile) throw new Error("not a regular file: not read");
+  if (opened.size > maxBytes) {
+    throw new Error(`${opened.size} bytes, more than maxFileBytes (${maxBytes}): not read`);
+  }
+  const buffer = new Uint8Array(opened.size + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    const read = await file.read(buffer.subarray(length));
+    if (read === null) break;
+    length += read;
+  }
+  if (length > opened.size) throw new Error("it grew while being read");
+  return new TextDecoder().decode(buffer.subarray(0, length));
 }
 
 async function removeIfPresent(path: string): Promise<void> {
@@ -201,21 +317,113 @@ function writeAtomicallySync(dir: string, name: string, text: string): void {
   Deno.renameSync(temp, join(dir, name));
 }
 
+// --- process liveness through a lock each writer holds for its lifetime ---
+
+/**
+ * The file a writer keeps locked (`flock`, exclusive) while it runs. The kernel releases the
+ * lock when the process ends, however it ends, and not while it is merely stopped: a lock held
+ * is a process running, a lock free is a process gone.
+ */
+function lockPathOf(dir: string, instance: string): string {
+  return join(dir, `.snapshot-${instance}.lock`);
+}
+
+/** Takes the lifetime lock at `path`; `undefined` where the file system cannot lock. */
+function holdLifetimeLock(path: string): Deno.FsFile | undefined {
+  let file: Deno.FsFile | undefined;
+  try {
+    file = Deno.openSync(path, { create: true, write: true });
+    if (file.tryLockSync(true)) return file;
+  } catch {
+    // No locks here (or no file): exporters fall back to the age of the snapshot.
+  }
+  file?.close();
+  return undefined;
+}
+
+/** What a writer's lifetime lock says of it. */
+type ProcessState = "running" | "gone" | "unknown";
+
+/**
+ * The instances this process publishes. Their locks are never probed from here: where `flock` is
+ * emulated with POSIX locks (NFS), which belong to a process rather than to an open file, probing
+ * one's own lock would succeed and closing the probe would release it.
+ */
+const ownInstances = new Set<string>();
+
+async function writerState(dir: string, instance: string): Promise<ProcessState> {
+  if (ownInstances.has(instance)) return "running";
+  const path = lockPathOf(dir, instance);
+  try {
+    // Never open anything but a regular file: a FIFO would block.
+    if (!(await Deno.lstat(path)).isFile) return "unknown";
+    using file = await Deno.open(path, { read: true });
+    if (!(await file.tryLock(true))) return "running";
+    await file.unlock();
+    return "gone";
+  } catch {
+    return "unknown"; // No lock file (an older writer, or no locks there): go by age.
+  }
+}
+
+// --- reporting once per streak ---
+
+/**
+ * Reports each problem once per streak: a key reported stays quiet until `clear(key)` (the
+ * thing worked again). Keys are files or operations; their number is bounded by the directory.
+ */
+class StreakReporter {
+  readonly #failing = new Set<string>();
+  constructor(readonly onError: (error: Error) => void) {}
+
+  report(key: string, error: unknown): void {
+    if (this.#failing.has(key)) return;
+    if (this.#failing.size >= 10_000) this.#failing.clear();
+    this.#failing.add(key);
+    const reported = error instanceof Error ? error : new Error(String(error));
+    try {
+      this.onError(reported);
+    } catch {
+      // A throwing onError must not break a scrape or a write.
+    }
+  }
+
+  clear(key: string): void {
+    this.#failing.delete(key);
+  }
+
+  /** Forgets the keys for which `keep` says no (files gone from the directory). */
+  retain(keep: (key: string) => boolean): void {
+    for (const key of this.#failing) if (!keep(key)) this.#failing.delete(key);
+  }
+}
+
+// --- reading the directory ---
+
+/** A snapshot file as found in the directory. */
+interface SnapshotEntry {
+  readonly instance: string;
+  readonly path: string;
+  /** Its content, or `undefined` when it could not be read or parsed. */
+  readonly file: SnapshotFile | undefined;
+  readonly mtimeMs: number;
+}
+
 /** What one pass over the directory found. */
 interface DirectoryState {
-  readonly snapshots: ReadSnapshot[];
-  /** Snapshot files that could not be read or parsed, with their modification times. */
-  readonly unreadable: { readonly path: string; readonly mtimeMs: number }[];
+  readonly snapshots: SnapshotEntry[];
   /** Temporary files, with their modification times. */
   readonly temporary: { readonly path: string; readonly mtimeMs: number }[];
-  /** `undefined` when `retired.json` exists but cannot be parsed (then nothing is retired). */
+  /** Lock files without a snapshot (a writer killed before its first write, or starting). */
+  readonly orphanLocks: { readonly instance: string; readonly mtimeMs: number }[];
+  /** `undefined` when `retired.json` exists but cannot be read or parsed. */
   readonly retired: RetiredFile | undefined;
   readonly errors: number;
 }
 
 async function mtimeOf(path: string): Promise<number> {
   try {
-    return (await Deno.stat(path)).mtime?.getTime() ?? 0;
+    return (await Deno.lstat(path)).mtime?.getTime() ?? 0;
   } catch {
     return Date.now(); // Gone or unreadable: treat as new, so it is left alone.
   }
@@ -223,18 +431,28 @@ async function mtimeOf(path: string): Promise<number> {
 
 /**
  * Reads the directory: snapshot files first and `retired.json` last, so a file retired meanwhile
- * is found in `retired.json` (and its stale copy then skipped), never missed.
+ * is found in `retired.json` (and its stale copy then skipped), never missed. Problems are
+ * reported (once per streak) and counted.
  */
-async function readDirectory(dir: string): Promise<DirectoryState> {
-  const snapshots: ReadSnapshot[] = [];
-  const unreadable: DirectoryState["unreadable"] = [];
+async function readDirectory(
+  dir: string,
+  maxBytes: number,
+  reporter: StreakReporter,
+): Promise<DirectoryState> {
+  const snapshots: SnapshotEntry[] = [];
   const temporary: DirectoryState["temporary"] = [];
+  const locks: DirectoryState["orphanLocks"] = [];
   let errors = 0;
   const names: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+    reporter.clear("listing");
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    reporter.report(
+      "listing",
+      new Error(`metrics directory ${dir} cannot be read: ${(error as Error).message}`),
+    );
+    if (!(error instanceof Deno.errors.NotFound)) errors++;
   }
   names.sort();
   for (const name of names) {
@@ -243,27 +461,68 @@ async function readDirectory(dir: string): Promise<DirectoryState> {
       temporary.push({ path, mtimeMs: await mtimeOf(path) });
       continue;
     }
+    const lock = LOCK_NAME.exec(name);
+    if (lock !== null) {
+      locks.push({ instance: lock[1], mtimeMs: await mtimeOf(path) });
+      continue;
+    }
     const match = SNAPSHOT_NAME.exec(name);
     if (match === null) continue;
     try {
-      const text = await readIfPresent(path);
+      const text = await readRegularFile(path, maxBytes);
       if (text === undefined) continue; // Retired between the listing and now.
-      snapshots.push({ instance: match[1], path, file: parseSnapshotFile(text, path) });
-    } catch {
+      const file = parseSnapshotFile(text, path);
+      snapshots.push({ instance: match[1], path, file, mtimeMs: 0 });
+      reporter.clear(path);
+    } catch (error) {
       errors++;
-      unreadable.push({ path, mtimeMs: await mtimeOf(path) });
+      reporter.report(path, new Error(`metrics directory: ${path}: ${(error as Error).message}`));
+      snapshots.push({ instance: match[1], path, file: undefined, mtimeMs: await mtimeOf(path) });
     }
   }
+  names.push(RETIRED_FILE);
+  reporter.retain((key) => !key.startsWith(dir) || names.some((name) => key === join(dir, name)));
   let retired: RetiredFile | undefined = EMPTY_RETIRED;
   const retiredPath = join(dir, RETIRED_FILE);
   try {
-    const text = await readIfPresent(retiredPath);
+    const text = await readRegularFile(retiredPath, maxBytes);
     if (text !== undefined) retired = parseRetiredFile(text, retiredPath);
-  } catch {
+    reporter.clear(retiredPath);
+  } catch (error) {
     errors++;
+    reporter.report(
+      retiredPath,
+      new Error(
+        `metrics directory: ${retiredPath}: ${(error as Error).message}; the data it held ` +
+          `last is kept and ` +
+          `nothing is retired until it is readable`,
+      ),
+    );
     retired = undefined;
   }
-  return { snapshots, unreadable, temporary, retired, errors };
+  const withSnapshot = new Set(snapshots.map(({ instance }) => instance));
+  const orphanLocks = locks.filter(({ instance }) => !withSnapshot.has(instance));
+  return { snapshots, temporary, orphanLocks, retired, errors };
+}
+
+/** What the collector remembers of a file between scrapes. */
+interface Tracked {
+  /** The last snapshot that parsed: used while the file cannot be read. */
+  lastGood: SnapshotFile;
+  /** `performance.now()` when its sequence last changed (estimated at first sight). */
+  changedAt: number;
+}
+
+/** How one process's file counts in a view of the directory. */
+interface Contribution {
+  readonly instance: string;
+  readonly path: string;
+  readonly file: SnapshotFile;
+  /** Its families, less what `retired.json` already counts of it. */
+  readonly families: readonly MetricFamily[];
+  /** The entry was unreadable now: `file` is the last good copy. */
+  readonly stale: boolean;
+  readonly mtimeMs: number;
 }
 
 /**
@@ -277,10 +536,14 @@ export class DirectoryCollector implements MetricsSource {
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
   readonly #exposeReadErrors: boolean;
+  readonly #maxFileBytes: number;
+  readonly #reporter: StreakReporter;
+  readonly #tracked = new Map<string, Tracked>();
+  #lastGoodRetired: RetiredFile | undefined;
   #readErrors = 0;
 
   /** Internal: use {@linkcode directoryCollector}. */
-  constructor(options: DirectoryCollectorOptions) {
+  constructor(options: DirectoryCollectorOptions, reporter?: StreakReporter) {
     const where = "directoryCollector";
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where} takes an options object: { dir: "/path/to/metrics" }`);
@@ -294,6 +557,12 @@ export class DirectoryCollector implements MetricsSource {
     this.#workerLabel = options.workerLabel ?? "pid";
     mergeSnapshots([], { workerLabel: this.#workerLabel }); // Validates the label name now.
     this.#exposeReadErrors = options.exposeReadErrors ?? true;
+    const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    if (!(Number.isInteger(maxFileBytes) && maxFileBytes > 0)) {
+      throw new RangeError(`${where}: maxFileBytes must be a positive integer`);
+    }
+    this.#maxFileBytes = maxFileBytes;
+    this.#reporter = reporter ?? new StreakReporter(checkOnError(where, options.onError));
   }
 
   /** How many times a file was skipped because it could not be read or parsed. */
@@ -306,50 +575,154 @@ export class DirectoryCollector implements MetricsSource {
    * `options.names` only, when given), then retires the files of processes gone.
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
-    const now = Date.now();
-    const state = await readDirectory(this.dir);
+    const state = await this.#read();
     this.#readErrors += state.errors;
-    const families = this.#merge(state, now);
+    const retired = state.retired ?? this.#lastGoodRetired ?? EMPTY_RETIRED;
+    const contributions = this.#contributions(state, retired);
+    const processes = await this.#writerStates(contributions);
+    const snapshots: WorkerSnapshot[] = contributions
+      .sort((a, b) => a.file.startedAtMs - b.file.startedAtMs)
+      .map(({ instance, file, families }) => ({
+        worker: file.worker,
+        live: this.#isLive(instance, file, processes),
+        families,
+      }));
+    snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
+    const families = mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
     if (this.#exposeReadErrors) families.push(this.#readErrorsFamily());
-    if (state.retired !== undefined && this.#hasWork(state, now)) {
+    if (state.retired !== undefined && this.#hasWork(state, contributions, processes)) {
       // Retirement moves data between files without changing the totals: a failure (say, a
       // read-only directory) only postpones it.
-      await this.#retire().catch(() => {});
+      try {
+        await this.#retire();
+        this.#reporter.clear("retire");
+      } catch (error) {
+        this.#reporter.report(
+          "retire",
+          new Error(
+            `metrics directory ${this.dir}: cannot retire the files of exited processes ` +
+              `(${(error as Error).message}); they are still counted, and the files stay`,
+          ),
+        );
+      }
     }
     return selectFamilies(families, options);
   }
 
-  #isLive(file: SnapshotFile, now: number): boolean {
+  /** Reads the directory and updates what is remembered of each file. */
+  async #read(): Promise<DirectoryState> {
+    const state = await readDirectory(this.dir, this.#maxFileBytes, this.#reporter);
+    const now = performance.now();
+    const listed = new Set<string>();
+    for (const { instance, file } of state.snapshots) {
+      listed.add(instance);
+      if (file === undefined) continue;
+      const tracked = this.#tracked.get(instance);
+      if (tracked === undefined) {
+        // First sight: its age by the wall clock, from then on by the monotonic clock.
+        const age = Math.max(0, Date.now() - file.writtenAtMs);
+        this.#tracked.set(instance, { lastGood: file, changedAt: now - age });
+      } else if (tracked.lastGood.sequence !== file.sequence) {
+        tracked.lastGood = file;
+        tracked.changedAt = now;
+      }
+    }
+    for (const instance of this.#tracked.keys()) {
+      if (!listed.has(instance)) this.#tracked.delete(instance);
+    }
+    if (state.retired !== undefined) this.#lastGoodRetired = state.retired;
+    return state;
+  }
+
+  /**
+   * How each file counts: its last good copy when unreadable now; nothing when `retired.json`
+   * already holds all of it; only what it added since retirement when it wrote again after.
+   */
+  #contributions(state: DirectoryState, retired: RetiredFile): Contribution[] {
+    const contributions: Contribution[] = [];
+    for (const { instance, path, file, mtimeMs } of state.snapshots) {
+      const known = file ?? this.#tracked.get(instance)?.lastGood;
+      if (known === undefined) continue;
+      const wasRetired = retired.instances[instance];
+      let families = known.families;
+      if (wasRetired !== undefined) {
+        if (known.sequence <= wasRetired.sequence) continue; // A leftover, already counted.
+        const baseline = retired.baselines[instance];
+        if (baseline === undefined) {
+          this.#reporter.report(
+            `late:${instance}`,
+            new Error(
+              `metrics directory: ${path} was written again after its process was retired, ` +
+                `too long ago to tell its new increments from the old: ignored`,
+            ),
+          );
+          continue;
+        }
+        families = subtractBaseline(known.families, baseline);
+      }
+      contributions.push({
+        instance,
+        path,
+        file: known,
+        families,
+        stale: file === undefined,
+        mtimeMs,
+      });
+    }
+    return contributions;
+  }
+
+  /** What each writer's lifetime lock says of it, asked once per collection. */
+  async #writerStates(
+    contributions: readonly Contribution[],
+  ): Promise<Map<string, ProcessState>> {
+    const states = new Map<string, ProcessState>();
+    for (const { instance, file } of contributions) {
+      if (!file.final) states.set(instance, await writerState(this.dir, instance));
+    }
+    return states;
+  }
+
+  /** Milliseconds since the file last changed, by the monotonic clock. */
+  #silentMs(instance: string): number {
+    const tracked = this.#tracked.get(instance);
+    return tracked === undefined ? 0 : performance.now() - tracked.changedAt;
+  }
+
+  #isLive(instance: string, file: SnapshotFile, states: Map<string, ProcessState>): boolean {
+    if (file.final) return false;
+    const state = states.get(instance) ?? "unknown";
+    if (state !== "unknown") return state === "running";
     const deadAfterMs = this.#deadAfterMs ?? Math.max(3 * file.intervalMs, 1000);
-    return !file.final && now - file.writtenAtMs <= deadAfterMs;
+    return this.#silentMs(instance) <= deadAfterMs;
   }
 
-  #isRetirable(file: SnapshotFile, now: number): boolean {
-    return file.final || now - file.writtenAtMs > this.#retireAfterMs;
+  #isRetirable(contribution: Contribution, states: Map<string, ProcessState>): boolean {
+    const { instance, file, stale, mtimeMs } = contribution;
+    if (stale) return Date.now() - mtimeMs > this.#retireAfterMs; // Unreadable for long.
+    if (file.final) return true;
+    const state = states.get(instance) ?? "unknown";
+    if (state !== "unknown") return state === "gone";
+    return this.#silentMs(instance) > this.#retireAfterMs;
   }
 
-  #merge(state: DirectoryState, now: number): MetricFamily[] {
+  #hasWork(
+    state: DirectoryState,
+    contributions: readonly Contribution[],
+    states: Map<string, ProcessState>,
+  ): boolean {
     const retired = state.retired ?? EMPTY_RETIRED;
-    const retiredInstances = new Set(retired.instances);
-    const current = state.snapshots
-      .filter((snapshot) => !retiredInstances.has(snapshot.instance))
-      .sort((a, b) => a.file.startedAtMs - b.file.startedAtMs);
-    const snapshots: WorkerSnapshot[] = current.map(({ file }) => ({
-      worker: file.worker,
-      live: this.#isLive(file, now),
-      families: file.families,
-    }));
-    snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
-    return mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
-  }
-
-  #hasWork(state: DirectoryState, now: number): boolean {
-    const retiredInstances = new Set(state.retired?.instances);
+    const now = Date.now();
     return state.snapshots.some(({ instance, file }) =>
-      retiredInstances.has(instance) || this.#isRetirable(file, now)
+      file !== undefined && retired.instances[instance] !== undefined &&
+      !contributions.some((contribution) => contribution.instance === instance)
     ) ||
+      contributions.some((contribution) => this.#isRetirable(contribution, states)) ||
       state.temporary.some(({ mtimeMs }) => now - mtimeMs > STALE_TEMP_MS) ||
-      state.unreadable.some(({ mtimeMs }) => now - mtimeMs > this.#retireAfterMs);
+      state.orphanLocks.some(({ mtimeMs }) => now - mtimeMs > STALE_TEMP_MS) ||
+      state.snapshots.some(({ instance, file, mtimeMs }) =>
+        file === undefined && !this.#tracked.has(instance) && now - mtimeMs > this.#retireAfterMs
+      );
   }
 
   /** Folds retirable files into `retired.json` and deletes them, holding the retire lock. */
@@ -357,40 +730,95 @@ export class DirectoryCollector implements MetricsSource {
     using lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
     if (!(await lock.tryLock(true))) return; // Another exporter is retiring right now.
     // Read again under the lock: another exporter may have retired files since our first pass.
-    const state = await readDirectory(this.dir);
-    if (state.retired === undefined) return; // Never overwrite a retired file we cannot read.
-    const now = Date.now();
-    const retiredInstances = new Set(state.retired.instances);
-    const leftovers = state.snapshots.filter(({ instance }) => retiredInstances.has(instance));
-    const retirable = state.snapshots.filter(({ instance, file }) =>
-      !retiredInstances.has(instance) && this.#isRetirable(file, now)
+    const state = await this.#read();
+    const retired = state.retired;
+    if (retired === undefined) return; // Never overwrite a retired file we cannot read.
+    const contributions = this.#contributions(state, retired);
+    const states = await this.#writerStates(contributions);
+    const counted = new Set(contributions.map(({ instance }) => instance));
+    const retirable = contributions.filter((contribution) =>
+      this.#isRetirable(contribution, states)
     );
-    if (retirable.length > 0) {
+    const instances: Record<string, RetiredInstance> = { ...retired.instances };
+    const baselines: Record<string, readonly MetricFamily[]> = { ...retired.baselines };
+    for (const { instance, file } of retirable) {
+      const gone = file.final || states.get(instance) === "gone";
+      instances[instance] = { sequence: file.sequence, gone };
+      delete baselines[instance]; // re-added last: the newest baselines are kept
+      if (!gone) baselines[instance] = file.families;
+    }
+    const baselineNames = Object.keys(baselines);
+    for (const instance of baselineNames.slice(0, -MAX_BASELINES)) delete baselines[instance];
+    // A process gone whose file is deleted never writes again: it need not be listed.
+    const listed = new Set(state.snapshots.map(({ instance }) => instance));
+    let pruned = false;
+    for (const [instance, { gone }] of Object.entries(instances)) {
+      if (gone && !listed.has(instance) && baselines[instance] === undefined) {
+        delete instances[instance];
+        pruned = true;
+      }
+    }
+    if (retirable.length > 0 || pruned) {
       const families = mergeSnapshots([
-        { worker: "retired", live: false, merged: true, families: state.retired.families },
-        ...retirable.map(({ file }) => ({
+        { worker: "retired", live: false, merged: true, families: retired.families },
+        ...retirable.map(({ file, families }) => ({
           worker: file.worker,
           live: false,
-          families: file.families,
+          families,
         })),
       ], { workerLabel: this.#workerLabel });
-      const retired: RetiredFile = {
+      const next: RetiredFile = {
         format: RETIRED_FORMAT,
-        writtenAtMs: now,
-        instances: [...state.retired.instances, ...retirable.map(({ instance }) => instance)],
+        writtenAtMs: Date.now(),
+        instances,
+        baselines,
         families,
       };
       // Written before the files are deleted: a crash in between leaves files whose instance
-      // is listed as retired, which readers skip and the next retirement deletes.
-      await writeAtomically(this.dir, RETIRED_FILE, encodeSnapshot(retired));
+      // is listed as retired with their sequence, which readers skip and the next retirement
+      // deletes.
+      await writeAtomically(this.dir, RETIRED_FILE, encodeSnapshot(next));
+      this.#lastGoodRetired = next;
     }
-    for (const { path } of [...leftovers, ...retirable]) await removeIfPresent(path);
+    const now = Date.now();
+    for (const { instance, path, file } of state.snapshots) {
+      const retiredNow = retirable.find((contribution) => contribution.instance === instance);
+      if (retiredNow !== undefined) {
+        await this.#removeUnlessRewritten(path, retiredNow.file.sequence);
+        if (instances[instance]?.gone) await removeIfPresent(lockPathOf(this.dir, instance));
+      } else if (
+        file !== undefined && instances[instance] !== undefined && !counted.has(instance)
+      ) {
+        await removeIfPresent(path); // A leftover, or a late write that cannot be counted.
+      }
+    }
     for (const { path, mtimeMs } of state.temporary) {
       if (now - mtimeMs > STALE_TEMP_MS) await removeIfPresent(path);
     }
-    for (const { path, mtimeMs } of state.unreadable) {
-      if (now - mtimeMs > this.#retireAfterMs) await removeIfPresent(path);
+    for (const { instance, mtimeMs } of state.orphanLocks) {
+      // Old, and nobody holds it: its writer died before writing a snapshot.
+      if (now - mtimeMs > STALE_TEMP_MS && await writerState(this.dir, instance) === "gone") {
+        await removeIfPresent(lockPathOf(this.dir, instance));
+      }
     }
+    for (const { instance, path, file, mtimeMs } of state.snapshots) {
+      // Unreadable for long, and never read by us: nothing of it is counted here.
+      if (file === undefined && !counted.has(instance) && now - mtimeMs > this.#retireAfterMs) {
+        await removeIfPresent(path);
+      }
+    }
+  }
+
+  /** Deletes a retired file unless its writer wrote again meanwhile (then it counts anew). */
+  async #removeUnlessRewritten(path: string, sequence: number): Promise<void> {
+    try {
+      const text = await readRegularFile(path, this.#maxFileBytes);
+      if (text === undefined) return;
+      if (parseSnapshotFile(text, path).sequence > sequence) return;
+    } catch {
+      // Unreadable now: its retired copy is what counts; delete it.
+    }
+    await removeIfPresent(path);
   }
 
   #readErrorsFamily(): CounterFamily {
@@ -471,6 +899,12 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
   readonly #collector: DirectoryCollector;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #onUnload = () => this.#writeFinalSync();
+  readonly #reporter: StreakReporter;
+  /** Held while this process runs, so exporters can tell a stopped process from a dead one. */
+  #lifetimeLock: Deno.FsFile | undefined;
+  readonly #lockPath: string;
+  readonly #instance: string;
+  #sequence = 0;
   #lastFamilies: readonly MetricFamily[] = [];
   #writing: Promise<void> = Promise.resolve();
   #queuedWrites = 0;
@@ -496,14 +930,24 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
       throw new TypeError(`${where}: workerId must be a non-empty string`);
     }
     this.#intervalMs = positiveMs(where, "intervalMs", options.intervalMs, 1000);
-    this.#collector = new DirectoryCollector(options);
+    this.#reporter = new StreakReporter(checkOnError(where, options.onError));
+    this.#collector = new DirectoryCollector(options, this.#reporter);
     this.dir = options.dir;
     this.workerId = workerId;
     this.#registry = registry;
-    const random = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-    this.#fileName = `snapshot-${Deno.pid}-${random}.json`;
+    const instance = `${Deno.pid}-${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    this.#fileName = `snapshot-${instance}.json`;
     this.path = join(this.dir, this.#fileName);
-    Deno.mkdirSync(this.dir, { recursive: true });
+    try {
+      Deno.mkdirSync(this.dir, { recursive: true });
+    } catch (error) {
+      this.#writeFailed(error); // Reported; every write tries again, nothing is thrown.
+    }
+    // Taken before the first snapshot is written, so no exporter sees a snapshot unlocked.
+    this.#lockPath = lockPathOf(this.dir, instance);
+    this.#lifetimeLock = holdLifetimeLock(this.#lockPath);
+    this.#instance = instance;
+    ownInstances.add(instance);
     // A tick while a write is still running is skipped, so slow writes never pile up.
     this.#timer = setInterval(() => {
       if (this.#queuedWrites === 0) void this.flush();
@@ -525,7 +969,8 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
 
   /**
    * Writes this process's snapshot now (it is also written every `intervalMs`). Never
-   * rejects: a failed write is counted in `writeErrors`.
+   * rejects: a failed write is counted in `writeErrors` and reported to `onError`, once per
+   * streak of failures.
    */
   flush(): Promise<void> {
     return this.#enqueueWrite(false);
@@ -551,6 +996,37 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     clearInterval(this.#timer);
     globalThis.removeEventListener("unload", this.#onUnload);
     await last;
+    this.#releaseLifetimeLock();
+  }
+
+  /**
+   * Takes the lifetime lock again when it could not be taken (no directory yet) or its file was
+   * removed with the directory: exporters would otherwise go by the snapshot's age.
+   */
+  #ensureLifetimeLock(): void {
+    if (this.#closed) return;
+    if (this.#lifetimeLock !== undefined) {
+      try {
+        Deno.lstatSync(this.#lockPath);
+        return;
+      } catch {
+        this.#lifetimeLock.close(); // Its file is gone: lock a new one.
+      }
+    }
+    this.#lifetimeLock = holdLifetimeLock(this.#lockPath);
+  }
+
+  /** The snapshot is final now: the lock (and its file) are no longer needed. */
+  #releaseLifetimeLock(): void {
+    ownInstances.delete(this.#instance);
+    if (this.#lifetimeLock === undefined) return;
+    try {
+      Deno.removeSync(this.#lockPath);
+    } catch {
+      // Already gone, or the directory is: nothing to clean.
+    }
+    this.#lifetimeLock.close();
+    this.#lifetimeLock = undefined;
   }
 
   /** Same as {@linkcode DirectoryPublisher.close}. */
@@ -567,10 +1043,19 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
       try {
         const families = await this.#registry.collect();
         this.#lastFamilies = families;
-        await writeAtomically(this.dir, this.#fileName, this.#encode(families, final));
+        const text = this.#encode(families, final);
+        try {
+          await writeAtomically(this.dir, this.#fileName, text);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.NotFound)) throw error;
+          // The directory was removed (a cleaned /tmp, say): make it again, once per write.
+          await Deno.mkdir(this.dir, { recursive: true });
+          await writeAtomically(this.dir, this.#fileName, text);
+        }
+        this.#reporter.clear("write");
+        if (!final) this.#ensureLifetimeLock();
       } catch (error) {
-        this.#writeErrors++;
-        this.#lastError = error;
+        this.#writeFailed(error);
       }
     });
     return this.#writing;
@@ -583,11 +1068,24 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
       worker: this.workerId,
       startedAtMs: this.#startedAtMs,
       writtenAtMs: Date.now(),
+      sequence: ++this.#sequence,
       intervalMs: this.#intervalMs,
       final,
       families,
     };
     return encodeSnapshot(file);
+  }
+
+  #writeFailed(error: unknown): void {
+    this.#writeErrors++;
+    this.#lastError = error;
+    this.#reporter.report(
+      "write",
+      new Error(
+        `publishToDirectory: cannot write ${this.path}: ${(error as Error)?.message ?? error}; ` +
+          `this process's metrics are missing from the merged view until a write succeeds`,
+      ),
+    );
   }
 
   #writeFinalSync(): void {
@@ -598,9 +1096,9 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
       const families = collectSync(this.#registry, this.#lastFamilies);
       writeAtomicallySync(this.dir, this.#fileName, this.#encode(families, true));
     } catch (error) {
-      this.#writeErrors++;
-      this.#lastError = error;
+      this.#writeFailed(error);
     }
+    this.#releaseLifetimeLock();
   }
 }
 
@@ -610,7 +1108,10 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
  * every process writing there. Call it once per process; serve the publisher (or, in a
  * separate exporter, a {@linkcode directoryCollector}). Needs `--allow-read` and
  * `--allow-write` on `dir`. Increments made after the last write are lost if the process is
- * killed (SIGKILL, or SIGTERM without a handler): at most `intervalMs` of them.
+ * killed (SIGKILL, or SIGTERM without a handler): at most `intervalMs` of them. While it runs,
+ * the process holds a lock on `.snapshot-<pid>-<random>.lock` in `dir`, by which exporters tell
+ * a stopped process (never retired) from a dead one (retired at once). A failed write is
+ * reported to `onError` once per streak.
  *
  * @example
  * ```ts

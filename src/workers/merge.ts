@@ -428,7 +428,9 @@ function copyStateSetPoint(point: StateSetPoint, labels: Labels): StateSetPoint 
 
 /**
  * One series per worker and label set: the worker label is added (except to already merged
- * data, which has it). Should two workers share an identity, the later one's series wins.
+ * data, which has it). Should two workers share an identity, the later one's series wins, but
+ * merged (retired) data never replaces a worker's own: a retired worker that came back shows
+ * its current value.
  */
 function perWorker<P extends { readonly labels: Labels }>(
   parts: readonly FamilyPart<MetricFamily & { readonly points: readonly P[] }>[],
@@ -449,7 +451,9 @@ function perWorker<P extends { readonly labels: Labels }>(
         }
         labels = { ...labels, [workerLabel]: snapshot.worker };
       }
-      series.set(labelSetKey(labels), copy(point, labels));
+      const key = labelSetKey(labels);
+      if (snapshot.merged && series.has(key)) continue;
+      series.set(key, copy(point, labels));
     }
   }
   return [...series.values()];
@@ -458,4 +462,74 @@ function perWorker<P extends { readonly labels: Labels }>(
 /** Every distinct label set, once. */
 function distinctInfo(parts: readonly FamilyPart<InfoFamily>[]): InfoPoint[] {
   return sumByLabelSet<InfoFamily, InfoPoint>(parts, ({ labels }) => ({ labels }), () => {});
+}
+
+// --- a worker's increments since a baseline ---
+
+/**
+ * What a worker added since `baseline` (an earlier snapshot of the same worker, already counted
+ * elsewhere): counters, histograms, summaries and `sum` gauges lose the baseline's values, per
+ * series (never below zero); every other family is taken as it is now, since its value is not a
+ * sum. A series the baseline lacks counts in full.
+ */
+export function subtractBaseline(
+  current: readonly MetricFamily[],
+  baseline: readonly MetricFamily[],
+): MetricFamily[] {
+  const before = new Map(baseline.map((family) => [family.name, family]));
+  return current.map((family) => {
+    const old = before.get(family.name);
+    if (old === undefined || old.type !== family.type) return family;
+    const oldPoints = new Map<string, MetricFamily["points"][number]>();
+    for (const point of old.points) oldPoints.set(labelSetKey(point.labels), point);
+    switch (family.type) {
+      case "counter":
+        return {
+          ...family,
+          points: family.points.map((point) => {
+            const was = oldPoints.get(labelSetKey(point.labels)) as CounterPoint | undefined;
+            return was === undefined ? point : { ...point, value: since(point.value, was.value) };
+          }),
+        };
+      case "gauge":
+        if (family.aggregate !== "sum") return family;
+        return {
+          ...family,
+          points: family.points.map((point) => {
+            const was = oldPoints.get(labelSetKey(point.labels)) as GaugePoint | undefined;
+            return was === undefined ? point : { ...point, value: point.value - was.value };
+          }),
+        };
+      case "histogram":
+        return {
+          ...family,
+          points: family.points.map((point) => {
+            const was = oldPoints.get(labelSetKey(point.labels)) as HistogramPoint | undefined;
+            if (was === undefined || !sameBounds(was.upperBounds, point.upperBounds)) return point;
+            return {
+              ...point,
+              bucketCounts: point.bucketCounts.map((n, i) => since(n, was.bucketCounts[i])),
+              count: since(point.count, was.count),
+              sum: point.sum - was.sum,
+            };
+          }),
+        };
+      case "summary":
+        return {
+          ...family,
+          points: family.points.map((point) => {
+            const was = oldPoints.get(labelSetKey(point.labels)) as SummaryPoint | undefined;
+            if (was === undefined) return point;
+            return { ...point, count: since(point.count, was.count), sum: point.sum - was.sum };
+          }),
+        };
+      default:
+        return family;
+    }
+  });
+}
+
+/** The increase of a count from `before` to `now`, never negative. */
+function since(now: number, before: number): number {
+  return now >= before ? now - before : 0;
 }
