@@ -82,6 +82,7 @@ export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/op
 // --- Push mode: Pushgateway client and background pusher (src/push/) ---
 export { PushError, type PushErrorDetails } from "./src/push/errors.ts";
 export {
+  DEFAULT_GZIP_MIN_BYTES,
   DEFAULT_PUSH_TIMEOUT_MS,
   deleteFromGateway,
   type DeleteOptions,

@@ -376,6 +376,71 @@ Deno.test("push: a custom fetch is used", async () => {
   assert.deepEqual(seen, ["PUT http://pgw.invalid:9091/metrics/job/moni"]);
 });
 
+// --- redirects and collector errors (issue 11, items 14 and 15) ---------------------------
+
+Deno.test("push: a redirect is not followed; it is a PushError naming the URL and status", async () => {
+  // Where a hostile or misconfigured gateway would send the body and its credentials.
+  const elsewhere = fakeGateway();
+  const gateway = fakeGateway((req) =>
+    new Response(null, {
+      status: 307,
+      headers: { location: elsewhere.url + new URL(req.url).pathname },
+    })
+  );
+  try {
+    for (const send of [pushToGateway, pushAddToGateway]) {
+      const error = await send(gateway.url, {
+        job: "moni",
+        registry: registryWithGauge(),
+        auth: { bearerToken: "s3cret" },
+        headers: { "x-proxy-key": "s3cret" },
+      }).then(() => undefined, (e) => e);
+      assert.ok(error instanceof PushError, `expected PushError, got ${error}`);
+      assert.equal(error.status, 307);
+      assert.equal(error.url, `${gateway.url}/metrics/job/moni`);
+      assert.equal(
+        error.message,
+        `${error.method} ${gateway.url}/metrics/job/moni was answered with a redirect ` +
+          `(HTTP 307 to ${elsewhere.url}/metrics/job/moni), which is not followed: ` +
+          `configure the final URL`,
+      );
+      assertNoSecret(error.message);
+    }
+    const deleteError = await deleteFromGateway(gateway.url, { job: "moni" })
+      .then(() => undefined, (e) => e);
+    assert.ok(deleteError instanceof PushError);
+    assert.equal(deleteError.status, 307);
+    assert.equal(gateway.requests.length, 3);
+    assert.equal(elsewhere.requests.length, 0, "the redirect target must receive nothing");
+  } finally {
+    await gateway.close();
+    await elsewhere.close();
+  }
+});
+
+Deno.test("push: a collector's own error passes through unchanged, and nothing is sent", async () => {
+  const gateway = fakeGateway();
+  const bug = new RangeError("queue depth unavailable");
+  const registry = registryWithGauge();
+  registry.register({
+    collect: () => {
+      throw bug;
+    },
+  });
+  const asyncRegistry = new Registry();
+  asyncRegistry.register({ collect: () => Promise.reject(bug) });
+  try {
+    for (const source of [registry, asyncRegistry]) {
+      const error = await pushToGateway(gateway.url, { job: "moni", registry: source })
+        .then(() => undefined, (e) => e);
+      assert.equal(error, bug, `expected the collector's error, got ${error}`);
+    }
+    assert.equal(gateway.requests.length, 0);
+  } finally {
+    await gateway.close();
+  }
+});
+
 // --- Pusher --------------------------------------------------------------------------------
 
 Deno.test("Pusher: failures go to the default handler as one line per streak, then one on recovery", async () => {

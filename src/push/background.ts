@@ -106,7 +106,9 @@ export class BackgroundLoop {
     const logByDefault = options.onError === undefined;
     this.#onError = options.onError ?? ((error, info) => {
       if (info.consecutiveFailures === 1) {
-        const text = error.message.includes(url) ? error.message : `${verb} to ${url} failed: ${error.message}`;
+        const text = error.message.includes(url)
+          ? error.message
+          : `${verb} to ${url} failed: ${error.message}`;
         console.error(
           `${owner}: ${text} (retrying with backoff; ` +
             `further failures are not logged until a ${verb} succeeds)`,
@@ -116,7 +118,9 @@ export class BackgroundLoop {
     this.#onRecover = options.onRecover ?? ((info) => {
       if (logByDefault) {
         console.error(
-          `${owner}: ${verb === "push" ? "pushing" : "writing"} to ${url} works again after ${info.failedAttempts} failed attempts`,
+          `${owner}: ${
+            verb === "push" ? "pushing" : "writing"
+          } to ${url} works again after ${info.failedAttempts} failed attempts`,
         );
       }
     });
