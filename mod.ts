@@ -80,7 +80,7 @@ export { PROMETHEUS_CONTENT_TYPE, renderText } from "./src/exposition/text.ts";
 export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/openmetrics.ts";
 
 // --- Push mode: Pushgateway client and background pusher (src/push/) ---
-export { PushError, type PushErrorDetails } from "./src/push/errors.ts";
+export { PushError, type PushErrorDetails, RemoteWriteError } from "./src/push/errors.ts";
 export {
   DEFAULT_GZIP_MIN_BYTES,
   DEFAULT_PUSH_TIMEOUT_MS,
@@ -102,6 +102,13 @@ export {
   type PushFailureInfo,
   type PushRecoveryInfo,
 } from "./src/push/pusher.ts";
+export {
+  DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
+  remoteWrite,
+  type RemoteWriteOptions,
+  RemoteWriter,
+  type RemoteWriterOptions,
+} from "./src/push/remote_write.ts";
 
 // --- Pull mode: content negotiation, /metrics handler and server, runtime metrics ---
 export { negotiateFormat } from "./src/exposition/negotiate.ts";

@@ -180,6 +180,23 @@ export class ProtoWriter {
   }
 
   /**
+   * Bytes `source[start, end)` as they are: for re-sending parts of an earlier encoding (e.g. a
+   * series' labels shared by its samples) without making a view per call.
+   */
+  rawFrom(source: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.#ensure(length);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    if (length > 64) {
+      bytes.set(source.subarray(start, end), at);
+    } else {
+      for (let i = start; i < end; i++) bytes[at++] = source[i];
+    }
+    this.#length += length;
+  }
+
+  /**
    * Starts a length-delimited field (a nested message or a packed repeated field); write its
    * content, then call {@linkcode end} with the returned mark. With `field` < 0 no tag is
    * written: the message is only length-prefixed (the "delimited" framing of the exposition

@@ -19,8 +19,8 @@ import {
   type EncodedBody,
   type FetchFunction,
   gzip,
+  parseEndpoint,
   type PushAuth,
-  redactUserInfo,
   sendRequest,
 } from "./request.ts";
 
@@ -76,7 +76,6 @@ export const DEFAULT_GZIP_MIN_BYTES = 4096;
 
 // Characters a path segment can carry as they are. Everything else goes base64.
 const URL_SAFE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
-const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** Where a request goes: the URL without credentials, and the credentials it carried. */
 interface GatewayTarget {
@@ -235,7 +234,7 @@ function resolveTarget(
       }`,
     );
   }
-  const { base, urlAuth } = parseGateway(gateway);
+  const { base, urlAuth } = parseEndpoint(gateway, "gateway");
   let path = "/metrics/" + encodeGroupingPair("job", job);
   for (const [name, value] of sortedGroupingKey(job, groupingKey ?? {})) {
     path += "/" + encodeGroupingPair(name, value);
@@ -276,53 +275,6 @@ function encodeGroupingPair(name: string, value: string): string {
   // "." and ".." would be removed as dot segments by URL normalisation.
   if (URL_SAFE_SEGMENT.test(value) && value !== "." && value !== "..") return `${name}/${value}`;
   return `${name}@base64/${value === "" ? "=" : base64UrlOf(value)}`;
-}
-
-function parseGateway(gateway: string | URL): { base: URL; urlAuth?: PushAuth } {
-  const text = gateway instanceof URL ? gateway.href : gateway;
-  if (typeof text !== "string" || text.trim() === "") {
-    throw new TypeError(
-      `gateway must be a URL or "host:port" such as "localhost:9091", got ${
-        typeof text === "string" ? '""' : typeof text
-      }`,
-    );
-  }
-  const trimmed = text.trim();
-  const withScheme = HAS_SCHEME.test(trimmed) ? trimmed : "http://" + trimmed;
-  let base: URL;
-  try {
-    base = new URL(withScheme);
-  } catch {
-    throw new TypeError(
-      `gateway ${JSON.stringify(redactUserInfo(withScheme))} is not a valid URL`,
-    );
-  }
-  if (base.protocol !== "http:" && base.protocol !== "https:") {
-    throw new TypeError(
-      `gateway ${
-        JSON.stringify(redactUserInfo(withScheme))
-      } must use http:// or https://, not ${base.protocol}//`,
-    );
-  }
-  let urlAuth: PushAuth | undefined;
-  if (base.username !== "" || base.password !== "") {
-    urlAuth = {
-      username: safeDecode(base.username),
-      password: safeDecode(base.password),
-    };
-    base.username = "";
-    base.password = "";
-  }
-  base.hash = "";
-  return urlAuth === undefined ? { base } : { base, urlAuth };
-}
-
-function safeDecode(component: string): string {
-  try {
-    return decodeURIComponent(component);
-  } catch {
-    return component;
-  }
 }
 
 function base64UrlOf(text: string): string {

@@ -62,6 +62,7 @@ export interface OutgoingRequest {
   readonly body?: () => Promise<EncodedBody>;
 }
 
+const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 // An error body is a sentence or two; anything longer is cut.
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
 
@@ -233,6 +234,61 @@ async function readBounded(response: Response): Promise<string> {
   }
   await reader.cancel().catch(() => {});
   return text + decoder.decode();
+}
+
+/**
+ * Parses an http(s) endpoint given as a URL or `host:port` (`http://` assumed): the URL without
+ * user-info or fragment, and the user-info as basic-auth credentials. A `TypeError` naming
+ * `what` (e.g. `gateway`) for anything else, never echoing a password.
+ */
+export function parseEndpoint(
+  endpoint: string | URL,
+  what: string,
+): { base: URL; urlAuth?: PushAuth } {
+  const text = endpoint instanceof URL ? endpoint.href : endpoint;
+  if (typeof text !== "string" || text.trim() === "") {
+    throw new TypeError(
+      `${what} must be a URL or "host:port" such as "localhost:9091", got ${
+        typeof text === "string" ? '""' : typeof text
+      }`,
+    );
+  }
+  const trimmed = text.trim();
+  const withScheme = HAS_SCHEME.test(trimmed) ? trimmed : "http://" + trimmed;
+  let base: URL;
+  try {
+    base = new URL(withScheme);
+  } catch {
+    throw new TypeError(
+      `${what} ${JSON.stringify(redactUserInfo(withScheme))} is not a valid URL`,
+    );
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:") {
+    throw new TypeError(
+      `${what} ${
+        JSON.stringify(redactUserInfo(withScheme))
+      } must use http:// or https://, not ${base.protocol}//`,
+    );
+  }
+  let urlAuth: PushAuth | undefined;
+  if (base.username !== "" || base.password !== "") {
+    urlAuth = {
+      username: safeDecode(base.username),
+      password: safeDecode(base.password),
+    };
+    base.username = "";
+    base.password = "";
+  }
+  base.hash = "";
+  return urlAuth === undefined ? { base } : { base, urlAuth };
+}
+
+function safeDecode(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
 }
 
 /** Removes `user:password@` from anything that looks like a URL. */

@@ -8,7 +8,11 @@
 /** One element of a block. */
 export type SnappyElement =
   | { readonly kind: "literal"; readonly length: number }
-  | { readonly kind: "copy1" | "copy2" | "copy4"; readonly length: number; readonly offset: number };
+  | {
+    readonly kind: "copy1" | "copy2" | "copy4";
+    readonly length: number;
+    readonly offset: number;
+  };
 
 /** Decodes a Snappy block; throws on malformed input. */
 export function snappyDecompress(block: Uint8Array): Uint8Array {

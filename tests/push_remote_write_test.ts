@@ -1,0 +1,450 @@
+// Remote write 1.0: what goes on the wire (decoded back from snappy + protobuf), golden bytes of a
+// small request, the series naming of every metric type, labels, metadata, and how failures of
+// the receiver become RemoteWriteErrors — against a local receiver each test controls.
+import assert from "node:assert/strict";
+import {
+  Counter,
+  Enum,
+  Gauge,
+  Histogram,
+  Info,
+  PushError,
+  Registry,
+  remoteWrite,
+  RemoteWriteError,
+  Summary,
+} from "../mod.ts";
+import { ProtoWriter } from "../src/encoding/protobuf.ts";
+import { all, decodeMessage, toDouble, toText } from "./support/protobuf.ts";
+import { freePort } from "./support/process.ts";
+import { snappyDecompress } from "./support/snappy.ts";
+
+// --- decoding what was sent -----------------------------------------------------------------
+
+interface DecodedSeries {
+  /** Label pairs in the order they were sent. */
+  labels: [string, string][];
+  samples: { value: number; timestamp: number }[];
+}
+
+interface DecodedMetadata {
+  type: number;
+  name: string;
+  help: string;
+  unit: string;
+}
+
+export interface DecodedWriteRequest {
+  series: DecodedSeries[];
+  metadata: DecodedMetadata[];
+}
+
+/** Decodes a `WriteRequest` by the field numbers of prompb (types.proto, remote.proto). */
+export function decodeWriteRequest(bytes: Uint8Array): DecodedWriteRequest {
+  const request = decodeMessage(bytes);
+  const series = all(request, 1).map((raw) => {
+    const fields = decodeMessage(raw as Uint8Array);
+    return {
+      labels: all(fields, 1).map((label) => {
+        const pair = decodeMessage(label as Uint8Array);
+        return [toText(all(pair, 1)[0] as Uint8Array), toText(all(pair, 2)[0] as Uint8Array)] as [
+          string,
+          string,
+        ];
+      }),
+      samples: all(fields, 2).map((sample) => {
+        const parts = decodeMessage(sample as Uint8Array);
+        return {
+          value: toDouble(all(parts, 1)[0] as Uint8Array),
+          timestamp: Number(BigInt.asIntN(64, all(parts, 2)[0] as bigint)),
+        };
+      }),
+    };
+  });
+  const metadata = all(request, 3).map((raw) => {
+    const fields = decodeMessage(raw as Uint8Array);
+    const text = (field: number) => {
+      const value = all(fields, field)[0];
+      return value === undefined ? "" : toText(value as Uint8Array);
+    };
+    return {
+      type: Number(all(fields, 1)[0] ?? 0n),
+      name: text(2),
+      help: text(4),
+      unit: text(5),
+    };
+  });
+  return { series, metadata };
+}
+
+/** `name{a="1",b="2"} value` per series, labels in sent order (after `__name__`'s value). */
+function seriesLines(request: DecodedWriteRequest): string[] {
+  return request.series.map(({ labels, samples }) => {
+    const name = labels.find(([n]) => n === "__name__")?.[1];
+    const rest = labels.map(([n, v]) => n === "__name__" ? "" : `${n}="${v}"`).filter((x) => x);
+    return `${name}{${rest.join(",")}} ${samples.map((s) => s.value).join(",")}`;
+  });
+}
+
+interface Received {
+  method: string;
+  path: string;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+type Answer = (request: Request) => Response | Promise<Response>;
+
+/** A remote-write receiver stand-in recording each request, answering with `answer`. */
+export function fakeReceiver(initial: Answer = () => new Response(null, { status: 204 })) {
+  const requests: Received[] = [];
+  let answer = initial;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    try {
+      const url = new URL(req.url);
+      requests.push({
+        method: req.method,
+        path: url.pathname,
+        headers: req.headers,
+        body: new Uint8Array(await req.arrayBuffer()),
+      });
+      return await answer(req);
+    } finally {
+      inFlight--;
+    }
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/api/v1/write`,
+    requests,
+    get maxInFlight() {
+      return maxInFlight;
+    },
+    answer(next: Answer) {
+      answer = next;
+    },
+    /** What request `i` carried, decoded. */
+    decoded(i = requests.length - 1): DecodedWriteRequest {
+      return decodeWriteRequest(snappyDecompress(requests[i].body));
+    },
+    hang: (): Promise<Response> => released.then(() => new Response("late", { status: 504 })),
+    async close() {
+      release();
+      await server.shutdown();
+    },
+  };
+}
+
+// --- the request ----------------------------------------------------------------------------
+
+Deno.test("remote write: golden bytes of a small request, headers and method", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const registry = new Registry();
+    new Counter({ name: "jobs", help: "jobs run", registry }).inc(3);
+    const before = Date.now();
+    await remoteWrite(receiver.url, { registry, labels: { job: "cli" } });
+    const after = Date.now();
+    const [request] = receiver.requests;
+    assert.equal(request.method, "POST");
+    assert.equal(request.path, "/api/v1/write");
+    assert.equal(request.headers.get("content-encoding"), "snappy");
+    assert.equal(request.headers.get("content-type"), "application/x-protobuf");
+    assert.equal(request.headers.get("x-prometheus-remote-write-version"), "0.1.0");
+
+    const body = snappyDecompress(request.body);
+    const timestamp = decodeWriteRequest(body).series[0].samples[0].timestamp;
+    assert.ok(timestamp >= before && timestamp <= after, `${timestamp}`);
+    // The expected WriteRequest, written field by field from prompb's numbers.
+    const ts = varint(timestamp);
+    const label = (name: string, value: string) => [
+      0x0a,
+      name.length + value.length + 4,
+      0x0a,
+      name.length,
+      ...ascii(name),
+      0x12,
+      value.length,
+      ...ascii(value),
+    ];
+    const sample = [0x12, 9 + 1 + ts.length, 0x09, ...float64(3), 0x10, ...ts];
+    const series = [...label("__name__", "jobs_total"), ...label("job", "cli"), ...sample];
+    const metadata = [0x08, 1, 0x12, 10, ...ascii("jobs_total"), 0x22, 8, ...ascii("jobs run")];
+    const expected = [0x0a, series.length, ...series, 0x1a, metadata.length, ...metadata];
+    assert.deepEqual([...body], expected);
+    // And the compressed body is the request as one snappy block (the preamble is its length).
+    assert.equal(request.body[0], expected.length);
+  } finally {
+    await receiver.close();
+  }
+});
+
+function ascii(text: string): number[] {
+  return [...new TextEncoder().encode(text)];
+}
+
+function float64(value: number): number[] {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setFloat64(0, value, true);
+  return [...bytes];
+}
+
+function varint(value: number): number[] {
+  const writer = new ProtoWriter();
+  writer.varint(value);
+  return [...writer.finish()];
+}
+
+Deno.test("remote write: every type named as a text-format scrape stores it; labels sorted", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const registry = new Registry();
+    new Counter({ name: "requests", help: "requests served", labelNames: ["path"], registry })
+      .labels({ path: "/a" }).inc(2);
+    new Gauge({ name: "queue_depth", help: "jobs waiting", registry }).set(-1.5);
+    const histogram = new Histogram({
+      name: "latency_seconds",
+      help: "latency",
+      labelNames: ["route"],
+      buckets: [0.1, 1],
+      registry,
+    });
+    histogram.labels({ route: "r" }).observe(0.05);
+    histogram.labels({ route: "r" }).observe(0.5);
+    const summary = new Summary({
+      name: "size_bytes",
+      help: "sizes",
+      percentiles: [0.5],
+      registry,
+    });
+    summary.observe(10);
+    new Info({ name: "build", help: "build info", registry }).info({ version: "1.2" });
+    new Enum({ name: "phase", help: "phase", states: ["idle", "busy"], registry }).state("busy");
+    registry.register({
+      collect: () => [{
+        type: "unknown",
+        name: "legacy",
+        help: "",
+        points: [{ labels: { Zone: "z", job: "own" }, value: 7 }],
+      }],
+    });
+
+    await remoteWrite(receiver.url, { registry, labels: { job: "j", instance: "i-1" } });
+    const request = receiver.decoded();
+    assert.deepEqual(seriesLines(request), [
+      'requests_total{instance="i-1",job="j",path="/a"} 2',
+      'queue_depth{instance="i-1",job="j"} -1.5',
+      'latency_seconds_bucket{instance="i-1",job="j",le="0.1",route="r"} 1',
+      'latency_seconds_bucket{instance="i-1",job="j",le="1.0",route="r"} 2',
+      'latency_seconds_bucket{instance="i-1",job="j",le="+Inf",route="r"} 2',
+      'latency_seconds_count{instance="i-1",job="j",route="r"} 2',
+      'latency_seconds_sum{instance="i-1",job="j",route="r"} 0.55',
+      'size_bytes{instance="i-1",job="j",quantile="0.5"} 10',
+      'size_bytes_count{instance="i-1",job="j"} 1',
+      'size_bytes_sum{instance="i-1",job="j"} 10',
+      'build_info{instance="i-1",job="j",version="1.2"} 1',
+      'phase{instance="i-1",job="j",phase="idle"} 0',
+      'phase{instance="i-1",job="j",phase="busy"} 1',
+      // The series' own job wins over the added one, as with Prometheus' external_labels.
+      'legacy{Zone="z",instance="i-1",job="own"} 7',
+    ]);
+    // Label names sorted in code-unit order, `__name__` where it falls (after "Zone").
+    for (const { labels } of request.series) {
+      const names = labels.map(([name]) => name);
+      assert.deepEqual(names, [...names].sort(), `${names}`);
+    }
+    assert.deepEqual(request.series.at(-1)!.labels.map(([n]) => n), [
+      "Zone",
+      "__name__",
+      "instance",
+      "job",
+    ]);
+    // One timestamp for the whole request.
+    const timestamps = new Set(request.series.flatMap((s) => s.samples.map((x) => x.timestamp)));
+    assert.equal(timestamps.size, 1);
+    assert.ok(request.series.every((s) => s.samples.length === 1));
+    assert.deepEqual(request.metadata, [
+      { type: 1, name: "requests_total", help: "requests served", unit: "" },
+      { type: 2, name: "queue_depth", help: "jobs waiting", unit: "" },
+      { type: 3, name: "latency_seconds", help: "latency", unit: "" },
+      { type: 5, name: "size_bytes", help: "sizes", unit: "" },
+      { type: 2, name: "build_info", help: "build info", unit: "" },
+      { type: 2, name: "phase", help: "phase", unit: "" },
+      { type: 0, name: "legacy", help: "", unit: "" },
+    ]);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write: units travel in metadata; a source is anything with collect()", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const source = {
+      collect: () => [{
+        type: "gauge" as const,
+        name: "disk_free_bytes",
+        help: "free",
+        unit: "bytes",
+        points: [{ labels: { job: "host" }, value: 1e12 }],
+      }],
+    };
+    await remoteWrite(receiver.url, { registry: source });
+    const request = receiver.decoded();
+    assert.deepEqual(seriesLines(request), ['disk_free_bytes{job="host"} 1000000000000']);
+    assert.deepEqual(request.metadata, [
+      { type: 2, name: "disk_free_bytes", help: "free", unit: "bytes" },
+    ]);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write: job is required, from labels or on every series; bad options are TypeErrors", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const registry = new Registry();
+    new Gauge({ name: "g", help: "g", registry }).set(1);
+    await assert.rejects(
+      remoteWrite(receiver.url, { registry }),
+      { name: "TypeError", message: /a series of "g" has no job label: give remote write labels/ },
+    );
+    await assert.rejects(
+      remoteWrite(receiver.url, { registry, labels: { "bad-name": "x", job: "j" } }),
+      { name: "TypeError", message: /labels for http:.*: invalid label name "bad-name"/ },
+    );
+    await assert.rejects(
+      remoteWrite(receiver.url, { registry, labels: { job: 1 as unknown as string } }),
+      { name: "TypeError", message: /label "job" for .* must be a string/ },
+    );
+    await assert.rejects(remoteWrite("ftp://x/", { registry }), TypeError);
+    await assert.rejects(
+      remoteWrite(receiver.url, { registry, labels: { job: "j" }, timeoutMs: -1 }),
+      RangeError,
+    );
+    assert.equal(receiver.requests.length, 0);
+  } finally {
+    await receiver.close();
+  }
+});
+
+// --- failures -------------------------------------------------------------------------------
+
+function registryWithJob(): Registry {
+  const registry = new Registry();
+  new Gauge({ name: "rw_value", help: "v", registry }).set(1);
+  return registry;
+}
+
+async function failureOf(url: string, extra: Record<string, unknown> = {}): Promise<unknown> {
+  return await remoteWrite(url, { registry: registryWithJob(), labels: { job: "t" }, ...extra })
+    .then(() => undefined, (error) => error);
+}
+
+Deno.test("remote write: 5xx and 429 are retryable RemoteWriteErrors; 4xx are not", async () => {
+  const receiver = fakeReceiver();
+  try {
+    for (
+      const [status, body, retryable] of [
+        [500, "tsdb is on fire", true],
+        [503, "", true],
+        [429, "slow down", true],
+        [400, "out of order sample", false],
+        [401, "unauthorized", false],
+        [413, "too large", false],
+      ] as const
+    ) {
+      receiver.answer(() => new Response(body, { status }));
+      const error = await failureOf(receiver.url);
+      assert.ok(error instanceof RemoteWriteError, `${status}: ${error}`);
+      assert.ok(error instanceof PushError);
+      assert.equal(error.name, "RemoteWriteError");
+      assert.equal(error.status, status);
+      assert.equal(error.retryable, retryable, `${status}`);
+      assert.equal(error.gatewayMessage, body);
+      assert.equal(error.method, "POST");
+      assert.equal(error.url, receiver.url);
+      assert.match(error.message, new RegExp(`^POST ${receiver.url} failed: HTTP ${status}`));
+      if (body !== "") assert.ok(error.message.endsWith(`: ${body}`), error.message);
+    }
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write: network failures and timeouts are retryable; the caller's abort is not", async () => {
+  const refused = await failureOf(`http://127.0.0.1:${freePort()}/api/v1/write`);
+  assert.ok(refused instanceof RemoteWriteError && refused.retryable, `${refused}`);
+  assert.equal(refused.status, undefined);
+
+  const receiver = fakeReceiver();
+  receiver.answer(() => receiver.hang());
+  try {
+    const timedOut = await failureOf(receiver.url, { timeoutMs: 200 });
+    assert.ok(timedOut instanceof RemoteWriteError && timedOut.retryable);
+    assert.match(timedOut.message, /timed out after 200 ms$/);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("shutting down")), 50);
+    const aborted = await failureOf(receiver.url, { signal: controller.signal });
+    assert.ok(aborted instanceof RemoteWriteError && !aborted.retryable);
+    assert.match(aborted.message, /was aborted$/);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write: redirects are not followed; credentials never show in errors", async () => {
+  const elsewhere = fakeReceiver();
+  const receiver = fakeReceiver(() => Response.redirect(elsewhere.url, 307));
+  try {
+    const withUrlAuth = receiver.url.replace("http://", "http://alice:s3cret@");
+    const error = await failureOf(withUrlAuth);
+    assert.ok(error instanceof RemoteWriteError, `${error}`);
+    assert.equal(error.status, 307);
+    assert.equal(error.retryable, false);
+    assert.ok(!error.message.includes("s3cret") && !error.url.includes("s3cret"), error.message);
+    assert.equal(
+      receiver.requests[0].headers.get("authorization"),
+      `Basic ${btoa("alice:s3cret")}`,
+    );
+    await failureOf(receiver.url, { auth: { bearerToken: "s3cret" }, headers: { "X-Org": "7" } });
+    assert.equal(receiver.requests[1].headers.get("authorization"), "Bearer s3cret");
+    assert.equal(receiver.requests[1].headers.get("x-org"), "7");
+    assert.equal(elsewhere.requests.length, 0);
+  } finally {
+    await receiver.close();
+    await elsewhere.close();
+  }
+});
+
+Deno.test("remote write: a collector's error passes through; a custom fetch is used", async () => {
+  const bug = new Error("sensor offline");
+  const registry = new Registry();
+  registry.register({
+    collect: () => {
+      throw bug;
+    },
+  });
+  const seen: string[] = [];
+  const fetch = (url: string, init: RequestInit) => {
+    seen.push(`${init.method} ${url}`);
+    return Promise.resolve(new Response(null, { status: 204 }));
+  };
+  const error = await remoteWrite("http://rw.invalid/api/v1/write", {
+    registry,
+    labels: { job: "t" },
+    fetch,
+  }).then(() => undefined, (e) => e);
+  assert.equal(error, bug);
+  await remoteWrite("http://rw.invalid/api/v1/write", {
+    registry: registryWithJob(),
+    labels: { job: "t" },
+    fetch,
+  });
+  assert.deepEqual(seen, ["POST http://rw.invalid/api/v1/write"]);
+});
