@@ -188,11 +188,22 @@ export class ProtoWriter {
     this.#ensure(length);
     const bytes = this.#bytes;
     let at = this.#length;
-    if (length > 64) {
+    if (length > 16) {
       bytes.set(source.subarray(start, end), at);
     } else {
       for (let i = start; i < end; i++) bytes[at++] = source[i];
     }
+    this.#length += length;
+  }
+
+  /**
+   * Appends a copy of bytes already written at `[start, end)`: repeats part of this message
+   * (e.g. the labels every series of a histogram shares) with a native copy and no view.
+   */
+  repeat(start: number, end: number): void {
+    const length = end - start;
+    this.#ensure(length);
+    this.#bytes.copyWithin(this.#length, start, end);
     this.#length += length;
   }
 

@@ -215,41 +215,54 @@ const METADATA_TYPES = {
 } as const;
 
 /**
- * Writes the series of one point: its labels (plus the extra labels it lacks) encoded once as
- * `Label` messages, into which each sample's `__name__` (and `le`, `quantile` or state label)
- * is spliced in sorted position.
+ * Writes the series of one point. The point's labels (plus the extra labels it lacks) are
+ * encoded once as `Label` messages; each sample then splices in its pre-encoded `__name__` (and
+ * `le`, `quantile` or state) label at its sorted position, so a histogram's 17 series cost
+ * byte copies, not 17 rounds of string encoding. Each series' length is known before it is
+ * written, so nothing is moved afterwards.
  */
 class SeriesWriter {
   readonly #out: ProtoWriter;
   readonly #scratch = new ProtoWriter(256);
   readonly #extra: ExtraLabels;
-  readonly #timestampMs: number;
-  // Label names of the current point (sorted) and where each one's Label message ends.
-  #names: string[] = [];
-  #ends: number[] = [];
+  // The Sample message's tail: `timestamp` (field 2) with the request's one timestamp.
+  readonly #timestampBytes: Uint8Array;
+  // The current point: its Label messages, cut in three where `__name__` and the extra label
+  // go (cut1 for the one that sorts first), and where each part was first written in the
+  // output (-1: not yet), so later series of the point repeat it with a native copy.
   #bytes: Uint8Array = new Uint8Array();
+  #cut1 = 0;
+  #cut2 = 0;
+  #nameFirst = true;
+  readonly #written = [-1, -1, -1];
 
   constructor(out: ProtoWriter, extra: ExtraLabels, timestampMs: number) {
     this.#out = out;
     this.#extra = extra;
-    this.#timestampMs = timestampMs;
+    const timestamp = new ProtoWriter(16);
+    timestamp.int64(SAMPLE_TIMESTAMP, timestampMs);
+    this.#timestampBytes = timestamp.finish();
   }
 
-  /** Takes the labels of the next point (without the sample's own name and extra label). */
-  point(labels: Labels, family: string, without?: string): void {
-    const own = Object.keys(labels);
+  /**
+   * Takes the labels of the next point; `extraName` is the label its samples add (`le`,
+   * `quantile`, a state set's name), which replaces a label of that name.
+   */
+  point(labels: Labels, family: string, extraName?: string): void {
     const extra = this.#extra;
     if (!extra.hasJob && !Object.hasOwn(labels, "job")) {
       throw new TypeError(
         `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
       );
     }
+    const own = Object.keys(labels);
     let names = own;
-    if (without !== undefined && Object.hasOwn(labels, without)) {
-      names = own.filter((name) => name !== without);
+    if (extraName !== undefined && Object.hasOwn(labels, extraName)) {
+      names = own.filter((name) => name !== extraName);
     }
-    for (const name of extra.names) {
-      if (!Object.hasOwn(labels, name) && name !== without) {
+    for (let i = 0; i < extra.names.length; i++) {
+      const name = extra.names[i];
+      if (!Object.hasOwn(labels, name) && name !== extraName) {
         if (names === own) names = own.slice();
         names.push(name);
       }
@@ -260,80 +273,143 @@ class SeriesWriter {
     }
     const scratch = this.#scratch;
     scratch.reset();
-    const ends: number[] = [];
+    let nameCut = -1;
+    let extraCut = -1;
     for (const name of names) {
+      // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless
+      // a label name starts with an upper-case letter).
+      if (nameCut < 0 && name > "__name__") nameCut = scratch.length;
+      if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = scratch.length;
       const value = Object.hasOwn(labels, name)
         ? labels[name]
         : extra.values[extra.names.indexOf(name)];
       writeLabel(scratch, name, value);
-      ends.push(scratch.length);
     }
-    this.#names = names;
-    this.#ends = ends;
+    if (nameCut < 0) nameCut = scratch.length;
+    if (extraCut < 0) extraCut = scratch.length;
     this.#bytes = scratch.view();
+    this.#nameFirst = extraName === undefined || "__name__" < extraName;
+    this.#cut1 = this.#nameFirst ? nameCut : extraCut;
+    this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+    this.#written.fill(-1);
   }
 
-  /** One series of the current point: `__name__`, the point's labels, one sample. */
-  sample(name: string, value: number): void {
-    const out = this.#out;
-    const series = out.begin(WRITE_REQUEST_TIMESERIES);
-    this.#labelsWith(name, undefined, "");
+  /** One series of the current point: its `__name__` label (pre-encoded) and one sample. */
+  sample(nameLabel: Uint8Array, value: number): void {
+    this.#seriesHeader(this.#bytes.length + nameLabel.length);
+    if (this.#nameFirst) this.#labels(nameLabel, undefined);
+    else this.#labels(undefined, nameLabel);
     this.#sampleMessage(value);
-    out.end(series);
   }
 
-  /** One series with an extra label (`le`, `quantile`, a state set's label). */
-  sampleWith(name: string, labelName: string, labelValue: string, value: number): void {
-    const out = this.#out;
-    const series = out.begin(WRITE_REQUEST_TIMESERIES);
-    this.#labelsWith(name, labelName, labelValue);
+  /** One series with the point's extra label too (`le`, `quantile`, a state), pre-encoded. */
+  sampleWith(nameLabel: Uint8Array, extraLabel: Uint8Array, value: number): void {
+    this.#seriesHeader(this.#bytes.length + nameLabel.length + extraLabel.length);
+    if (this.#nameFirst) this.#labels(nameLabel, extraLabel);
+    else this.#labels(extraLabel, nameLabel);
     this.#sampleMessage(value);
-    out.end(series);
   }
 
-  #labelsWith(metricName: string, labelName: string | undefined, labelValue: string): void {
+  /** The point's labels with `atCut1` and `atCut2` spliced in. */
+  #labels(atCut1: Uint8Array | undefined, atCut2: Uint8Array | undefined): void {
     const out = this.#out;
-    const names = this.#names;
-    const ends = this.#ends;
     const bytes = this.#bytes;
-    // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless a
-    // label name starts with an upper-case letter).
-    let nameAt = 0;
-    while (nameAt < names.length && names[nameAt] < "__name__") nameAt++;
-    let extraAt = names.length;
-    if (labelName !== undefined) {
-      extraAt = 0;
-      while (extraAt < names.length && names[extraAt] < labelName) extraAt++;
+    const cut1 = this.#cut1;
+    const cut2 = this.#cut2;
+    this.#part(0, 0, cut1);
+    if (atCut1 !== undefined) out.rawFrom(atCut1, 0, atCut1.length);
+    this.#part(1, cut1, cut2);
+    if (atCut2 !== undefined) out.rawFrom(atCut2, 0, atCut2.length);
+    this.#part(2, cut2, bytes.length);
+  }
+
+  /** Part `index` of the point's labels: from the point's bytes once, then repeated. */
+  #part(index: number, start: number, end: number): void {
+    if (start === end) return;
+    const out = this.#out;
+    const at = this.#written[index];
+    if (at >= 0) {
+      out.repeat(at, at + end - start);
+      return;
     }
-    const first = Math.min(nameAt, extraAt);
-    const second = Math.max(nameAt, extraAt);
-    const firstEnd = first === 0 ? 0 : ends[first - 1];
-    const secondEnd = second === 0 ? 0 : ends[second - 1];
-    out.rawFrom(bytes, 0, firstEnd);
-    if (nameAt <= extraAt) writeLabel(out, "__name__", metricName);
-    else writeLabel(out, labelName!, labelValue);
-    out.rawFrom(bytes, firstEnd, secondEnd);
-    if (labelName !== undefined) {
-      if (nameAt <= extraAt) writeLabel(out, labelName, labelValue);
-      else writeLabel(out, "__name__", metricName);
-    }
-    out.rawFrom(bytes, secondEnd, bytes.length);
+    this.#written[index] = out.length;
+    out.rawFrom(this.#bytes, start, end);
+  }
+
+  /** The TimeSeries tag and length: labels plus the Sample field. */
+  #seriesHeader(labelBytes: number): void {
+    const out = this.#out;
+    out.tag(WRITE_REQUEST_TIMESERIES, LENGTH_DELIMITED);
+    out.varint(labelBytes + 2 + this.#sampleLength());
+  }
+
+  /** Bytes of a Sample message: the value (tag + 8) and the timestamp field. */
+  #sampleLength(): number {
+    return 9 + this.#timestampBytes.length;
   }
 
   #sampleMessage(value: number): void {
     const out = this.#out;
-    const sample = out.begin(TIMESERIES_SAMPLES);
+    const timestamp = this.#timestampBytes;
+    out.tag(TIMESERIES_SAMPLES, LENGTH_DELIMITED);
+    out.varint(this.#sampleLength());
     out.double(SAMPLE_VALUE, value);
-    out.int64(SAMPLE_TIMESTAMP, this.#timestampMs);
-    out.end(sample);
+    out.rawFrom(timestamp, 0, timestamp.length);
   }
 }
+
+/** Wire type of length-delimited fields (messages). */
+const LENGTH_DELIMITED = 2;
 
 function writeLabel(out: ProtoWriter, name: string, value: string): void {
   const label = out.begin(TIMESERIES_LABELS);
   out.string(LABEL_NAME, name);
   out.string(LABEL_VALUE, value);
   out.end(label);
+}
+
+/**
+ * Pre-encoded `Label` messages for the names and extra labels one request repeats (per-request
+ * caches: nothing outlives the request, whatever values a custom collector invents).
+ */
+class LabelCache {
+  readonly #writer = new ProtoWriter(64);
+  readonly #bounds = new Map<readonly number[], Uint8Array[]>();
+  readonly #byText = new Map<string, Uint8Array>();
+
+  /** One `Label` message. */
+  label(name: string, value: string): Uint8Array {
+    const writer = this.#writer;
+    writer.reset();
+    writeLabel(writer, name, value);
+    return writer.finish();
+  }
+
+  /** `__name__` = `name`. */
+  metricName(name: string): Uint8Array {
+    return this.label("__name__", name);
+  }
+
+  /** `le` labels of a histogram's bounds, shared by the points whose bounds array is shared. */
+  bounds(upperBounds: readonly number[]): Uint8Array[] {
+    let labels = this.#bounds.get(upperBounds);
+    if (labels === undefined) {
+      labels = formatBounds(upperBounds).map((bound) => this.label("le", bound));
+      this.#bounds.set(upperBounds, labels);
+    }
+    return labels;
+  }
+
+  /** A `quantile` label. */
+  quantile(quantile: number): Uint8Array {
+    const text = formatFloat(quantile);
+    let label = this.#byText.get(text);
+    if (label === undefined) {
+      label = this.label("quantile", text);
+      this.#byText.set(text, label);
+    }
+    return label;
+  }
 }
 
 /**
@@ -346,18 +422,27 @@ export function encodeWriteRequest(
   labels: ExtraLabels,
   timestampMs: number,
 ): Uint8Array<ArrayBuffer> {
-  const out = new ProtoWriter(64 * 1024);
+  // Sized like the previous request (usually the same series again), so the buffer is not
+  // grown and copied several times over.
+  const out = new ProtoWriter(Math.max(64 * 1024, lastRequestBytes + (lastRequestBytes >> 3)));
   const series = new SeriesWriter(out, labels, timestampMs);
-  for (const family of families) writeFamily(series, family);
+  const cache = new LabelCache();
+  for (const family of families) writeFamily(series, cache, family);
   for (const family of families) writeMetadata(out, family);
-  return out.finish();
+  lastRequestBytes = Math.min(out.length, MAX_SIZE_HINT_BYTES);
+  // The buffer belongs to this request alone: a view, not a copy.
+  return out.view();
 }
 
-function writeFamily(series: SeriesWriter, family: MetricFamily): void {
+// The size of the last request encoded, a capacity hint for the next one (capped).
+let lastRequestBytes = 0;
+const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFamily): void {
   const name = family.name;
   switch (family.type) {
     case "counter": {
-      const sampleName = name + "_total";
+      const sampleName = cache.metricName(name + "_total");
       for (const point of family.points) {
         series.point(point.labels, name);
         series.sample(sampleName, point.value);
@@ -365,22 +450,24 @@ function writeFamily(series: SeriesWriter, family: MetricFamily): void {
       return;
     }
     case "gauge":
-    case "unknown":
+    case "unknown": {
+      const sampleName = cache.metricName(name);
       for (const point of family.points) {
         series.point(point.labels, name);
-        series.sample(name, point.value);
+        series.sample(sampleName, point.value);
       }
       return;
+    }
     case "histogram": {
-      const bucketName = name + "_bucket";
-      const countName = name + "_count";
-      const sumName = name + "_sum";
+      const bucketName = cache.metricName(name + "_bucket");
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
       for (const point of family.points) {
         series.point(point.labels, name, "le");
-        const bounds = formatBounds(point.upperBounds);
+        const bounds = cache.bounds(point.upperBounds);
         const counts = point.bucketCounts;
         for (let i = 0; i < bounds.length; i++) {
-          series.sampleWith(bucketName, "le", bounds[i], counts[i]);
+          series.sampleWith(bucketName, bounds[i], counts[i]);
         }
         series.sample(countName, point.count);
         if (hasSum(point)) series.sample(sumName, point.sum);
@@ -388,12 +475,13 @@ function writeFamily(series: SeriesWriter, family: MetricFamily): void {
       return;
     }
     case "summary": {
-      const countName = name + "_count";
-      const sumName = name + "_sum";
+      const quantileName = cache.metricName(name);
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
       for (const point of family.points) {
         series.point(point.labels, name, "quantile");
         for (const { quantile, value } of point.quantiles) {
-          series.sampleWith(name, "quantile", formatFloat(quantile), value);
+          series.sampleWith(quantileName, cache.quantile(quantile), value);
         }
         series.sample(countName, point.count);
         series.sample(sumName, point.sum);
@@ -401,21 +489,23 @@ function writeFamily(series: SeriesWriter, family: MetricFamily): void {
       return;
     }
     case "info": {
-      const sampleName = name + "_info";
+      const sampleName = cache.metricName(name + "_info");
       for (const point of family.points) {
         series.point(point.labels, name);
         series.sample(sampleName, 1);
       }
       return;
     }
-    case "stateset":
+    case "stateset": {
+      const sampleName = cache.metricName(name);
       for (const point of family.points) {
         series.point(point.labels, name, name);
         for (const state of point.states) {
-          series.sampleWith(name, name, state.name, state.enabled ? 1 : 0);
+          series.sampleWith(sampleName, cache.label(name, state.name), state.enabled ? 1 : 0);
         }
       }
       return;
+    }
   }
 }
 
