@@ -151,6 +151,24 @@ export class ProtoWriter {
     const most = value.length * 3;
     this.#ensure(most + 5);
     if (most < 128) {
+      // Short ASCII (label names and most values) is written directly: no view, no native call.
+      const bytes = this.#bytes;
+      const start = this.#length + 1;
+      let at = start;
+      const units = value.length;
+      for (let i = 0; i < units; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) {
+          at = -1;
+          break;
+        }
+        bytes[at++] = unit;
+      }
+      if (at >= 0) {
+        bytes[start - 1] = units;
+        this.#length = at;
+        return;
+      }
       const lengthAt = this.#length++;
       const { written } = this.#encoder.encodeInto(
         value,

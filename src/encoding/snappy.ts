@@ -71,8 +71,13 @@ function compressBlock(
       continue;
     }
     if (ip > literalStart) o = writeLiteral(input, literalStart, ip, out, o);
+    // Extend four bytes at a time, then byte by byte.
+    const most = blockEnd - ip;
     let length = 4;
-    while (ip + length < blockEnd && input[candidate + length] === input[ip + length]) length++;
+    while (length + 4 <= most && load32(input, candidate + length) === load32(input, ip + length)) {
+      length += 4;
+    }
+    while (length < most && input[candidate + length] === input[ip + length]) length++;
     o = writeCopy(ip - candidate, length, out, o);
     ip += length;
     literalStart = ip;
