@@ -652,3 +652,28 @@ Deno.test("Pusher: stop() on a dead gateway resolves and reports; never rejects"
   assert.ok(errors.length >= 1 && errors.every((e) => e instanceof PushError));
   assert.equal(await pusher.stop(), undefined, "a second stop() is a no-op");
 });
+
+Deno.test("Pusher: a collector that throws reaches onError as itself; nothing is pushed", async () => {
+  const gateway = fakeGateway();
+  try {
+    const registry = registryWithGauge();
+    const bug = new Error("sensor offline");
+    registry.register({
+      collect: () => {
+        throw bug;
+      },
+    });
+    const errors: Error[] = [];
+    const pusher = new Pusher({
+      gateway: gateway.url,
+      job: "moni",
+      registry,
+      onError: (error) => errors.push(error),
+    });
+    assert.equal(await pusher.pushNow(), false);
+    assert.deepEqual(errors, [bug]);
+    assert.equal(gateway.requests.length, 0);
+  } finally {
+    await gateway.close();
+  }
+});

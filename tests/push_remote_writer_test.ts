@@ -283,3 +283,34 @@ Deno.test("RemoteWriter process: flushOnSignals writes once more on SIGTERM, exi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RemoteWriter: a collector that throws is reported as itself, sends nothing, and the writer goes on", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const { registry, gauge } = gaugeRegistry();
+    gauge.set(1);
+    const bug = new Error("sensor offline");
+    let broken = true;
+    registry.register({
+      collect: () => {
+        if (broken) throw bug;
+        return [];
+      },
+    });
+    const errors: Error[] = [];
+    const writer = new RemoteWriter({
+      url: receiver.url,
+      registry,
+      labels: { job: "w" },
+      onError: (error) => errors.push(error),
+    });
+    assert.equal(await writer.flush(), false);
+    assert.deepEqual(errors, [bug]);
+    assert.equal(receiver.requests.length, 0);
+    broken = false;
+    assert.equal(await writer.flush(), true);
+    assert.deepEqual(seriesLines(receiver.decoded()), ['writer_test_value{job="w"} 1']);
+  } finally {
+    await receiver.close();
+  }
+});
