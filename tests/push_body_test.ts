@@ -10,30 +10,10 @@ import {
   Registry,
   renderText,
 } from "../mod.ts";
-
-interface RawRequest {
-  method: string;
-  headers: Headers;
-  bytes: Uint8Array;
-}
+import { fakeServer } from "./push_support.ts";
 
 /** A gateway stand-in recording the raw request bytes (Deno.serve does not decompress them). */
-function rawGateway() {
-  const requests: RawRequest[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    requests.push({
-      method: req.method,
-      headers: req.headers,
-      bytes: new Uint8Array(await req.arrayBuffer()),
-    });
-    return new Response(null, { status: 200 });
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    requests,
-    close: () => server.shutdown(),
-  };
-}
+const rawGateway = () => fakeServer();
 
 async function gunzip(bytes: Uint8Array): Promise<string> {
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()

@@ -11,64 +11,11 @@ import {
   pushToGateway,
   Registry,
 } from "../mod.ts";
+import { fakeServer } from "./push_support.ts";
 import { freePort, sleep, waitFor } from "./support/process.ts";
 
-interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: string;
-  at: number;
-}
-
-type Answer = (request: Request) => Response | Promise<Response>;
-
-/**
- * A gateway stand-in: records every request and answers with `answer`, which a test may swap.
- * `hang()` is an answer that never comes until `close()`, so nothing leaks past the test.
- */
-function fakeGateway(initial: Answer = () => new Response(null, { status: 200 })) {
-  const requests: RecordedRequest[] = [];
-  let answer = initial;
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      const url = new URL(req.url);
-      requests.push({
-        method: req.method,
-        path: url.pathname,
-        headers: req.headers,
-        body: await req.text(),
-        at: performance.now(),
-      });
-      return await answer(req);
-    } finally {
-      inFlight--;
-    }
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    port: server.addr.port,
-    requests,
-    get maxInFlight() {
-      return maxInFlight;
-    },
-    answer(next: Answer) {
-      answer = next;
-    },
-    /** An answer that waits until the server closes, then fails. */
-    hang: (): Promise<Response> => released.then(() => new Response("late", { status: 504 })),
-    async close() {
-      release();
-      await server.shutdown();
-    },
-  };
-}
+/** A gateway stand-in: see `fakeServer`. */
+const fakeGateway = fakeServer;
 
 function registryWithGauge(value = 1): Registry {
   const registry = new Registry();

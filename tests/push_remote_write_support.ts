@@ -1,5 +1,6 @@
 // Helpers of the remote-write tests: a decoder of WriteRequest (by prompb's field numbers) and a
 // local receiver stand-in that records what it was sent.
+import { fakeServer, type ServerAnswer } from "./push_support.ts";
 import { all, decodeMessage, toDouble, toText } from "./support/protobuf.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 
@@ -70,56 +71,13 @@ export function seriesLines(request: DecodedWriteRequest): string[] {
   });
 }
 
-interface Received {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: Uint8Array;
-}
-
-type Answer = (request: Request) => Response | Promise<Response>;
-
-/** A remote-write receiver stand-in recording each request, answering with `answer`. */
-export function fakeReceiver(initial: Answer = () => new Response(null, { status: 204 })) {
-  const requests: Received[] = [];
-  let answer = initial;
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      const url = new URL(req.url);
-      requests.push({
-        method: req.method,
-        path: url.pathname,
-        headers: req.headers,
-        body: new Uint8Array(await req.arrayBuffer()),
-      });
-      return await answer(req);
-    } finally {
-      inFlight--;
-    }
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}/api/v1/write`,
-    requests,
-    get maxInFlight() {
-      return maxInFlight;
-    },
-    answer(next: Answer) {
-      answer = next;
-    },
+/** A remote-write receiver stand-in (answering 204 unless told otherwise) that decodes. */
+export function fakeReceiver(initial: ServerAnswer = () => new Response(null, { status: 204 })) {
+  const server = fakeServer(initial, "/api/v1/write");
+  return Object.assign(server, {
     /** What request `i` carried, decoded. */
-    decoded(i = requests.length - 1): DecodedWriteRequest {
-      return decodeWriteRequest(snappyDecompress(requests[i].body));
+    decoded(i = server.requests.length - 1): DecodedWriteRequest {
+      return decodeWriteRequest(snappyDecompress(server.requests[i].bytes));
     },
-    hang: (): Promise<Response> => released.then(() => new Response("late", { status: 504 })),
-    async close() {
-      release();
-      await server.shutdown();
-    },
-  };
+  });
 }

@@ -36,7 +36,7 @@ Deno.test("remote write: golden bytes of a small request, headers and method", a
     assert.equal(request.headers.get("content-type"), "application/x-protobuf");
     assert.equal(request.headers.get("x-prometheus-remote-write-version"), "0.1.0");
 
-    const body = snappyDecompress(request.body);
+    const body = snappyDecompress(request.bytes);
     const timestamp = decodeWriteRequest(body).series[0].samples[0].timestamp;
     assert.ok(timestamp >= before && timestamp <= after, `${timestamp}`);
     // The expected WriteRequest, written field by field from prompb's numbers.
@@ -57,7 +57,7 @@ Deno.test("remote write: golden bytes of a small request, headers and method", a
     const expected = [0x0a, series.length, ...series, 0x1a, metadata.length, ...metadata];
     assert.deepEqual([...body], expected);
     // And the compressed body is the request as one snappy block (the preamble is its length).
-    assert.equal(request.body[0], expected.length);
+    assert.equal(request.bytes[0], expected.length);
   } finally {
     await receiver.close();
   }

@@ -9,6 +9,7 @@
  */
 
 import type { Collector, MetricFamily } from "../model.ts";
+import type { Registry } from "../registry.ts";
 
 /** What `onError` learns besides the error. */
 export interface PushFailureInfo {
@@ -57,6 +58,11 @@ export interface BackgroundLoopOptions {
    * regular interval instead of backing off. Default: every failure is retryable.
    */
   readonly isRetryable?: (error: Error) => boolean;
+  /**
+   * Where the loop's own health families go (named by `health.prefix`): registered at
+   * construction and on start, unregistered after the final send of stop.
+   */
+  readonly health?: { readonly registry: Registry; readonly names: HealthNames };
 }
 
 const EXIT_CODES: Readonly<Record<"SIGINT" | "SIGTERM", number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -67,7 +73,6 @@ const EXIT_CODES: Readonly<Record<"SIGINT" | "SIGTERM", number>> = { SIGINT: 130
  */
 export class BackgroundLoop {
   readonly #owner: string;
-  readonly #url: string;
   readonly #intervalMs: number;
   readonly #backoffInitialMs: number;
   readonly #backoffMaxMs: number;
@@ -89,13 +94,14 @@ export class BackgroundLoop {
   #consecutiveFailures = 0;
   #failuresTotal = 0;
   #lastRetryable = true;
+  readonly #healthRegistry: Registry | undefined;
+  readonly #healthCollector: Collector | undefined;
 
   /** Checks the callbacks and the backoff (throwing `TypeError`/`RangeError`). */
   constructor(options: BackgroundLoopOptions) {
     const { owner, url, verb } = options;
     const what = owner === "Pusher" ? "the pusher" : `the ${owner}`;
     this.#owner = owner;
-    this.#url = url;
     this.#intervalMs = positiveMs(options.intervalMs, `intervalMs of ${what} for ${url}`);
     if (options.onError !== undefined && typeof options.onError !== "function") {
       throw new TypeError(`onError of ${what} for ${url} must be a function`);
@@ -142,6 +148,12 @@ export class BackgroundLoop {
           `smaller than backoff.initialMs (${this.#backoffInitialMs})`,
       );
     }
+    this.#healthRegistry = options.health?.registry;
+    this.#healthCollector = options.health === undefined
+      ? undefined
+      : healthCollector(this, options.health.names);
+    // Registering now makes a name clash a constructor error, not a surprise at start().
+    if (this.#healthCollector !== undefined) this.#healthRegistry?.register(this.#healthCollector);
     if (this.#flushOnSignals && typeof Deno === "undefined") {
       throw new Error(
         `flushOnSignals of ${what} for ${url} needs Deno (signal listeners); this runtime has none`,
@@ -172,6 +184,7 @@ export class BackgroundLoop {
   /** Starts: one send right away, then one every interval. Does nothing when running. */
   start(): void {
     if (this.#running) return;
+    if (this.#healthCollector !== undefined) this.#healthRegistry?.register(this.#healthCollector);
     this.#running = true;
     this.#stopping = undefined;
     if (this.#flushOnSignals) this.#installSignalHandlers();
@@ -186,7 +199,11 @@ export class BackgroundLoop {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#removeSignalHandlers();
-    this.#stopping = this.sendNow().then(() => {});
+    this.#stopping = this.sendNow().then(() => {
+      if (this.#healthCollector !== undefined) {
+        this.#healthRegistry?.unregister(this.#healthCollector);
+      }
+    });
     return this.#stopping;
   }
 
@@ -281,11 +298,6 @@ export class BackgroundLoop {
     // stop() removes the listeners, so a second Ctrl-C during the flush gets Deno's default: exit.
     this.stop().finally(() => Deno.exit(code));
   }
-
-  /** The URL the loop sends to (for messages of its owner). */
-  get url(): string {
-    return this.#url;
-  }
 }
 
 /**
@@ -335,8 +347,33 @@ export interface HealthNames {
   readonly actions: string;
 }
 
+/**
+ * The registry the `healthMetrics` option names: the sent registry for `true` (which must then
+ * be a `Registry`), the given one for `{ registry }`, none otherwise.
+ */
+export function healthRegistryOf(
+  option: boolean | { readonly registry: Registry } | undefined,
+  sent: unknown,
+  what: string,
+): Registry | undefined {
+  if (option === true) {
+    const registry = sent as Partial<Registry>;
+    if (typeof registry.register !== "function" || typeof registry.unregister !== "function") {
+      throw new TypeError(
+        `healthMetrics: true of ${what} needs a Registry as registry; ` +
+          `give healthMetrics: { registry } instead`,
+      );
+    }
+    return sent as Registry;
+  }
+  if (option !== undefined && option !== false && typeof option === "object") {
+    return option.registry;
+  }
+  return undefined;
+}
+
 /** A sender's health as three families, read fresh on every collect. */
-export function healthCollector(loop: BackgroundLoop, names: HealthNames): Collector {
+function healthCollector(loop: BackgroundLoop, names: HealthNames): Collector {
   const lastSuccessName = `${names.prefix}_last_success_timestamp_seconds`;
   const consecutiveName = `${names.prefix}_consecutive_failures`;
   const failuresName = `${names.prefix}_failures`;

@@ -5,12 +5,11 @@
  * @module
  */
 
-import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
-  healthCollector,
+  healthRegistryOf,
   positiveMs,
   type PushFailureInfo,
   type PushRecoveryInfo,
@@ -106,9 +105,6 @@ const DEFAULT_PUSHER_TIMEOUT_MS = 10_000;
 export class Pusher {
   /** The group's URL, without credentials. */
   readonly url: string;
-  readonly #registry: Registry;
-  readonly #healthRegistry: Registry | undefined;
-  readonly #healthCollector: Collector;
   readonly #loop: BackgroundLoop;
 
   /** Checks the options (throwing `TypeError`/`RangeError`) without sending anything. */
@@ -119,7 +115,11 @@ export class Pusher {
     const url = gatewayUrl(options.gateway, options.job, options.groupingKey);
     this.url = url;
     const registry = options.registry ?? defaultRegistry;
-    this.#registry = registry;
+    const healthRegistry = healthRegistryOf(
+      options.healthMetrics,
+      registry,
+      `the pusher for ${url}`,
+    );
     const timeoutMs = positiveMs(
       options.timeoutMs ?? DEFAULT_PUSHER_TIMEOUT_MS,
       `timeoutMs of the pusher for ${url}`,
@@ -153,20 +153,15 @@ export class Pusher {
       onError: options.onError,
       onRecover: options.onRecover,
       send: () => push(gateway, pushOptions),
+      health: healthRegistry === undefined ? undefined : {
+        registry: healthRegistry,
+        names: {
+          prefix: "pusher",
+          action: "push to the Pushgateway",
+          actions: "pushes to the Pushgateway",
+        },
+      },
     });
-    this.#healthCollector = healthCollector(this.#loop, {
-      prefix: "pusher",
-      action: "push to the Pushgateway",
-      actions: "pushes to the Pushgateway",
-    });
-    const health = options.healthMetrics;
-    this.#healthRegistry = health === true
-      ? this.#registry
-      : health !== undefined && health !== false && typeof health === "object"
-      ? health.registry
-      : undefined;
-    // Registering now makes a name clash a constructor error, not a surprise at start().
-    this.#healthRegistry?.register(this.#healthCollector);
   }
 
   /** Whether the pusher is started and not stopped. */
@@ -191,8 +186,6 @@ export class Pusher {
 
   /** Starts pushing: once right away, then every `intervalMs`. Does nothing when running. */
   start(): void {
-    if (this.#loop.running) return;
-    this.#healthRegistry?.register(this.#healthCollector);
     this.#loop.start();
   }
 
@@ -201,10 +194,7 @@ export class Pusher {
    * when that push is done (failed or not); never rejects. Does nothing when not running.
    */
   stop(): Promise<void> {
-    if (!this.#loop.running) return this.#loop.stop();
-    return this.#loop.stop().then(() => {
-      this.#healthRegistry?.unregister(this.#healthCollector);
-    });
+    return this.#loop.stop();
   }
 
   /**

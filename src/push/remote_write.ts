@@ -16,13 +16,13 @@ import { ProtoWriter } from "../encoding/protobuf.ts";
 import { snappyCompress } from "../encoding/snappy.ts";
 import { formatBounds, formatFloat, hasSum } from "../format.ts";
 import type { MetricsSource } from "../http/handler.ts";
-import type { Collector, Labels, MetricFamily } from "../model.ts";
+import type { Labels, MetricFamily } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName } from "../validation.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
-  healthCollector,
+  healthRegistryOf,
   positiveMs,
   type PushFailureInfo,
   type PushRecoveryInfo,
@@ -614,8 +614,6 @@ export class RemoteWriter {
   readonly url: string;
   readonly #prepared: PreparedWrite;
   readonly #loop: BackgroundLoop;
-  readonly #healthRegistry: Registry | undefined;
-  readonly #healthCollector: Collector;
   #lastTimestampMs = 0;
 
   /** Checks the options (throwing `TypeError`/`RangeError`) without sending anything. */
@@ -630,6 +628,11 @@ export class RemoteWriter {
     this.url = prepared.url;
     this.#prepared = prepared;
     positiveMs(prepared.timeoutMs, `timeoutMs of the RemoteWriter for ${prepared.url}`);
+    const healthRegistry = healthRegistryOf(
+      options.healthMetrics,
+      prepared.source,
+      `the RemoteWriter for ${prepared.url}`,
+    );
     this.#loop = new BackgroundLoop({
       owner: "RemoteWriter",
       url: prepared.url,
@@ -642,25 +645,11 @@ export class RemoteWriter {
       onRecover: options.onRecover,
       send: () => writeOnce(this.#prepared, this.#nextTimestampMs()),
       isRetryable: (error) => error instanceof RemoteWriteError && error.retryable,
+      health: healthRegistry === undefined ? undefined : {
+        registry: healthRegistry,
+        names: { prefix: "remote_writer", action: "remote write", actions: "remote writes" },
+      },
     });
-    this.#healthCollector = healthCollector(this.#loop, {
-      prefix: "remote_writer",
-      action: "remote write",
-      actions: "remote writes",
-    });
-    const health = options.healthMetrics;
-    if (health === true && !isRegistry(prepared.source)) {
-      throw new TypeError(
-        `healthMetrics: true of the RemoteWriter for ${prepared.url} needs a Registry as ` +
-          `registry; give healthMetrics: { registry } instead`,
-      );
-    }
-    this.#healthRegistry = health === true
-      ? prepared.source as Registry
-      : health !== undefined && health !== false && typeof health === "object"
-      ? health.registry
-      : undefined;
-    this.#healthRegistry?.register(this.#healthCollector);
   }
 
   /** Whether the writer is started and not stopped. */
@@ -685,8 +674,6 @@ export class RemoteWriter {
 
   /** Starts writing: once right away, then every `intervalMs`. Does nothing when running. */
   start(): void {
-    if (this.#loop.running) return;
-    this.#healthRegistry?.register(this.#healthCollector);
     this.#loop.start();
   }
 
@@ -695,10 +682,7 @@ export class RemoteWriter {
    * that write is done (failed or not); never rejects. Does nothing when not running.
    */
   stop(): Promise<void> {
-    if (!this.#loop.running) return this.#loop.stop();
-    return this.#loop.stop().then(() => {
-      this.#healthRegistry?.unregister(this.#healthCollector);
-    });
+    return this.#loop.stop();
   }
 
   /**
@@ -720,9 +704,4 @@ export class RemoteWriter {
     this.#lastTimestampMs = now > this.#lastTimestampMs ? now : this.#lastTimestampMs + 1;
     return this.#lastTimestampMs;
   }
-}
-
-function isRegistry(source: MetricsSource): boolean {
-  return typeof (source as Partial<Registry>).register === "function" &&
-    typeof (source as Partial<Registry>).unregister === "function";
 }
