@@ -55,16 +55,19 @@ function compressBlock(
   o: number,
 ): number {
   table.fill(0);
+  // DataView reads four bytes in one step (V8 compiles it to one load), far faster than
+  // assembling them from four array reads.
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   // The last position a 4-byte hash can be read at.
   const hashLimit = blockEnd - 4;
   let literalStart = blockStart;
   let ip = blockStart + 1;
   while (ip <= hashLimit) {
-    const word = load32(input, ip);
+    const word = view.getInt32(ip, true);
     const slot = Math.imul(word, HASH_MULTIPLIER) >>> HASH_SHIFT;
     const candidate = blockStart + table[slot];
     table[slot] = ip - blockStart;
-    if (candidate >= ip || load32(input, candidate) !== word) {
+    if (candidate >= ip || view.getInt32(candidate, true) !== word) {
       // No match: step further the longer the current literal run, so incompressible input
       // is crossed quickly (every 32 misses add one to the step).
       ip += 1 + ((ip - literalStart) >> 5);
@@ -74,7 +77,10 @@ function compressBlock(
     // Extend four bytes at a time, then byte by byte.
     const most = blockEnd - ip;
     let length = 4;
-    while (length + 4 <= most && load32(input, candidate + length) === load32(input, ip + length)) {
+    while (
+      length + 4 <= most &&
+      view.getInt32(candidate + length, true) === view.getInt32(ip + length, true)
+    ) {
       length += 4;
     }
     while (length < most && input[candidate + length] === input[ip + length]) length++;
@@ -83,15 +89,12 @@ function compressBlock(
     literalStart = ip;
     // Remember the position just before the next search, so runs chain into each other.
     if (ip - 1 <= hashLimit) {
-      table[Math.imul(load32(input, ip - 1), HASH_MULTIPLIER) >>> HASH_SHIFT] = ip - 1 - blockStart;
+      table[Math.imul(view.getInt32(ip - 1, true), HASH_MULTIPLIER) >>> HASH_SHIFT] = ip - 1 -
+        blockStart;
     }
   }
   if (literalStart < blockEnd) o = writeLiteral(input, literalStart, blockEnd, out, o);
   return o;
-}
-
-function load32(bytes: Uint8Array, at: number): number {
-  return bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24);
 }
 
 function writeVarint(out: Uint8Array, o: number, value: number): number {
