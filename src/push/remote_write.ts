@@ -214,34 +214,60 @@ const METADATA_TYPES = {
   summary: 5,
 } as const;
 
+/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went first. */
+interface Piece {
+  readonly bytes: Uint8Array;
+  /** Position of their first copy in the request, -1 before it is written. */
+  at: number;
+}
+
 /**
- * Writes the series of one point. The point's labels (plus the extra labels it lacks) are
- * encoded once as `Label` messages; each sample then splices in its pre-encoded `__name__` (and
- * `le`, `quantile` or state) label at its sorted position, so a histogram's 17 series cost
- * byte copies, not 17 rounds of string encoding. Each series' length is known before it is
- * written, so nothing is moved afterwards.
+ * Writes the `TimeSeries` messages of a request into one growable buffer. Each point's labels
+ * (plus the extra labels it lacks) are encoded once as `Label` messages; every sample series
+ * splices in its `__name__` (and `le`, `quantile` or state) label at the sorted position. The
+ * parts a series repeats — the point's labels in its later series, a name or bound already
+ * written — are copied from where they first appeared in the buffer (a native `copyWithin`),
+ * and each series' length is known before it is written, so nothing is moved afterwards.
  */
 class SeriesWriter {
-  readonly #out: ProtoWriter;
+  #buffer: Uint8Array<ArrayBuffer>;
+  #view: DataView;
+  #length = 0;
   readonly #scratch = new ProtoWriter(256);
   readonly #extra: ExtraLabels;
   // The Sample message's tail: `timestamp` (field 2) with the request's one timestamp.
-  readonly #timestampBytes: Uint8Array;
+  readonly #timestamp: Uint8Array;
+  readonly #sampleLength: number;
   // The current point: its Label messages, cut in three where `__name__` and the extra label
   // go (cut1 for the one that sorts first), and where each part was first written in the
-  // output (-1: not yet), so later series of the point repeat it with a native copy.
-  #bytes: Uint8Array = new Uint8Array();
+  // buffer (-1: not yet).
+  #point: Uint8Array = new Uint8Array();
   #cut1 = 0;
   #cut2 = 0;
   #nameFirst = true;
   readonly #written = [-1, -1, -1];
 
-  constructor(out: ProtoWriter, extra: ExtraLabels, timestampMs: number) {
-    this.#out = out;
+  constructor(extra: ExtraLabels, timestampMs: number, capacity: number) {
+    this.#buffer = new Uint8Array(Math.max(1024, capacity));
+    this.#view = new DataView(this.#buffer.buffer);
     this.#extra = extra;
     const timestamp = new ProtoWriter(16);
     timestamp.int64(SAMPLE_TIMESTAMP, timestampMs);
-    this.#timestampBytes = timestamp.finish();
+    this.#timestamp = timestamp.finish();
+    // The value field (tag + 8 bytes), then the timestamp field.
+    this.#sampleLength = 9 + this.#timestamp.length;
+  }
+
+  /** The bytes written so far: a view of the buffer. */
+  view(): Uint8Array<ArrayBuffer> {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  /** Appends bytes as they are (the metadata after the series). */
+  append(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
   }
 
   /**
@@ -287,79 +313,126 @@ class SeriesWriter {
     }
     if (nameCut < 0) nameCut = scratch.length;
     if (extraCut < 0) extraCut = scratch.length;
-    this.#bytes = scratch.view();
+    this.#point = scratch.view();
     this.#nameFirst = extraName === undefined || "__name__" < extraName;
     this.#cut1 = this.#nameFirst ? nameCut : extraCut;
     this.#cut2 = this.#nameFirst ? extraCut : nameCut;
     this.#written.fill(-1);
   }
 
-  /** One series of the current point: its `__name__` label (pre-encoded) and one sample. */
-  sample(nameLabel: Uint8Array, value: number): void {
-    this.#seriesHeader(this.#bytes.length + nameLabel.length);
-    if (this.#nameFirst) this.#labels(nameLabel, undefined);
-    else this.#labels(undefined, nameLabel);
-    this.#sampleMessage(value);
+  /** One series of the current point: its `__name__` label and one sample. */
+  sample(nameLabel: Piece, value: number): void {
+    if (this.#nameFirst) this.#series(nameLabel, undefined, nameLabel.bytes.length, value);
+    else this.#series(undefined, nameLabel, nameLabel.bytes.length, value);
   }
 
-  /** One series with the point's extra label too (`le`, `quantile`, a state), pre-encoded. */
-  sampleWith(nameLabel: Uint8Array, extraLabel: Uint8Array, value: number): void {
-    this.#seriesHeader(this.#bytes.length + nameLabel.length + extraLabel.length);
-    if (this.#nameFirst) this.#labels(nameLabel, extraLabel);
-    else this.#labels(extraLabel, nameLabel);
-    this.#sampleMessage(value);
+  /** One series with the point's extra label too (`le`, `quantile`, a state). */
+  sampleWith(nameLabel: Piece, extraLabel: Piece, value: number): void {
+    const added = nameLabel.bytes.length + extraLabel.bytes.length;
+    if (this.#nameFirst) this.#series(nameLabel, extraLabel, added, value);
+    else this.#series(extraLabel, nameLabel, added, value);
   }
 
-  /** The point's labels with `atCut1` and `atCut2` spliced in. */
-  #labels(atCut1: Uint8Array | undefined, atCut2: Uint8Array | undefined): void {
-    const out = this.#out;
-    const bytes = this.#bytes;
+  /** A TimeSeries: tag, length, the point's labels with `atCut1`/`atCut2` spliced in, sample. */
+  #series(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    addedBytes: number,
+    value: number,
+  ): void {
+    const point = this.#point;
+    const sampleLength = this.#sampleLength;
+    const content = point.length + addedBytes + 2 + sampleLength;
+    this.#ensure(content + 6);
+    const buffer = this.#buffer;
+    let at = this.#length;
+    buffer[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
+    let size = content;
+    while (size >= 0x80) {
+      buffer[at++] = (size & 0x7f) | 0x80;
+      size >>>= 7;
+    }
+    buffer[at++] = size;
     const cut1 = this.#cut1;
     const cut2 = this.#cut2;
-    this.#part(0, 0, cut1);
-    if (atCut1 !== undefined) out.rawFrom(atCut1, 0, atCut1.length);
-    this.#part(1, cut1, cut2);
-    if (atCut2 !== undefined) out.rawFrom(atCut2, 0, atCut2.length);
-    this.#part(2, cut2, bytes.length);
+    at = this.#part(0, 0, cut1, at);
+    if (atCut1 !== undefined) at = this.#piece(atCut1, at);
+    at = this.#part(1, cut1, cut2, at);
+    if (atCut2 !== undefined) at = this.#piece(atCut2, at);
+    at = this.#part(2, cut2, point.length, at);
+    buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+    buffer[at++] = sampleLength;
+    buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+    this.#view.setFloat64(at, value, true);
+    at += 8;
+    const timestamp = this.#timestamp;
+    for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    this.#length = at;
   }
 
-  /** Part `index` of the point's labels: from the point's bytes once, then repeated. */
-  #part(index: number, start: number, end: number): void {
-    if (start === end) return;
-    const out = this.#out;
-    const at = this.#written[index];
-    if (at >= 0) {
-      out.repeat(at, at + end - start);
-      return;
+  /** Part `index` of the point's labels at `at`: from the point's bytes once, then copied. */
+  #part(index: number, start: number, end: number, at: number): number {
+    const length = end - start;
+    if (length === 0) return at;
+    const from = this.#written[index];
+    if (from >= 0) {
+      copyInside(this.#buffer, from, length, at);
+    } else {
+      this.#written[index] = at;
+      copyBytes(this.#point, start, end, this.#buffer, at);
     }
-    this.#written[index] = out.length;
-    out.rawFrom(this.#bytes, start, end);
+    return at + length;
   }
 
-  /** The TimeSeries tag and length: labels plus the Sample field. */
-  #seriesHeader(labelBytes: number): void {
-    const out = this.#out;
-    out.tag(WRITE_REQUEST_TIMESERIES, LENGTH_DELIMITED);
-    out.varint(labelBytes + 2 + this.#sampleLength());
+  /** A repeated piece at `at`: copied from its first appearance, or written there first. */
+  #piece(piece: Piece, at: number): number {
+    const bytes = piece.bytes;
+    if (piece.at >= 0) {
+      copyInside(this.#buffer, piece.at, bytes.length, at);
+    } else {
+      piece.at = at;
+      copyBytes(bytes, 0, bytes.length, this.#buffer, at);
+    }
+    return at + bytes.length;
   }
 
-  /** Bytes of a Sample message: the value (tag + 8) and the timestamp field. */
-  #sampleLength(): number {
-    return 9 + this.#timestampBytes.length;
-  }
-
-  #sampleMessage(value: number): void {
-    const out = this.#out;
-    const timestamp = this.#timestampBytes;
-    out.tag(TIMESERIES_SAMPLES, LENGTH_DELIMITED);
-    out.varint(this.#sampleLength());
-    out.double(SAMPLE_VALUE, value);
-    out.rawFrom(timestamp, 0, timestamp.length);
+  #ensure(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
   }
 }
 
-/** Wire type of length-delimited fields (messages). */
+/** Copies `length` bytes at `from` to `at` in the same buffer: short ones byte by byte. */
+function copyInside(buffer: Uint8Array, from: number, length: number, at: number): void {
+  if (length > 16) {
+    buffer.copyWithin(at, from, from + length);
+    return;
+  }
+  for (let i = 0; i < length; i++) buffer[at + i] = buffer[from + i];
+}
+
+/** Copies `source[start, end)` to `target` at `at`: short runs byte by byte. */
+function copyBytes(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  at: number,
+): void {
+  if (end - start > 16) {
+    target.set(source.subarray(start, end), at);
+    return;
+  }
+  for (let i = start, j = at; i < end; i++, j++) target[j] = source[i];
+}
+
+/** Wire types of the fields written by hand. */
 const LENGTH_DELIMITED = 2;
+const FIXED64 = 1;
 
 function writeLabel(out: ProtoWriter, name: string, value: string): void {
   const label = out.begin(TIMESERIES_LABELS);
@@ -374,24 +447,24 @@ function writeLabel(out: ProtoWriter, name: string, value: string): void {
  */
 class LabelCache {
   readonly #writer = new ProtoWriter(64);
-  readonly #bounds = new Map<readonly number[], Uint8Array[]>();
-  readonly #byText = new Map<string, Uint8Array>();
+  readonly #bounds = new Map<readonly number[], Piece[]>();
+  readonly #byText = new Map<string, Piece>();
 
   /** One `Label` message. */
-  label(name: string, value: string): Uint8Array {
+  label(name: string, value: string): Piece {
     const writer = this.#writer;
     writer.reset();
     writeLabel(writer, name, value);
-    return writer.finish();
+    return { bytes: writer.finish(), at: -1 };
   }
 
   /** `__name__` = `name`. */
-  metricName(name: string): Uint8Array {
+  metricName(name: string): Piece {
     return this.label("__name__", name);
   }
 
   /** `le` labels of a histogram's bounds, shared by the points whose bounds array is shared. */
-  bounds(upperBounds: readonly number[]): Uint8Array[] {
+  bounds(upperBounds: readonly number[]): Piece[] {
     let labels = this.#bounds.get(upperBounds);
     if (labels === undefined) {
       labels = formatBounds(upperBounds).map((bound) => this.label("le", bound));
@@ -401,7 +474,7 @@ class LabelCache {
   }
 
   /** A `quantile` label. */
-  quantile(quantile: number): Uint8Array {
+  quantile(quantile: number): Piece {
     const text = formatFloat(quantile);
     let label = this.#byText.get(text);
     if (label === undefined) {
@@ -424,14 +497,16 @@ export function encodeWriteRequest(
 ): Uint8Array<ArrayBuffer> {
   // Sized like the previous request (usually the same series again), so the buffer is not
   // grown and copied several times over.
-  const out = new ProtoWriter(Math.max(64 * 1024, lastRequestBytes + (lastRequestBytes >> 3)));
-  const series = new SeriesWriter(out, labels, timestampMs);
+  const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
   const cache = new LabelCache();
   for (const family of families) writeFamily(series, cache, family);
-  for (const family of families) writeMetadata(out, family);
-  lastRequestBytes = Math.min(out.length, MAX_SIZE_HINT_BYTES);
+  const metadata = new ProtoWriter();
+  for (const family of families) writeMetadata(metadata, family);
+  series.append(metadata.view());
+  const request = series.view();
+  lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
   // The buffer belongs to this request alone: a view, not a copy.
-  return out.view();
+  return request;
 }
 
 // The size of the last request encoded, a capacity hint for the next one (capped).
