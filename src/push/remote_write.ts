@@ -164,7 +164,8 @@ function remoteWriteErrorOf(
 /** The extra labels, sorted, with each Label message pre-encoded. */
 interface ExtraLabels {
   readonly names: readonly string[];
-  readonly values: readonly string[];
+  /** Each one's `Label` message. */
+  readonly encoded: readonly Uint8Array[];
   readonly hasJob: boolean;
 }
 
@@ -185,7 +186,12 @@ function extraLabels(labels: Readonly<Record<string, string>>, url: string): Ext
       );
     }
   }
-  return { names, values: names.map((name) => labels[name]), hasJob: Object.hasOwn(labels, "job") };
+  const encoded = names.map((name) => {
+    const writer = new ProtoWriter(64);
+    writeLabel(writer, name, labels[name]);
+    return writer.finish();
+  });
+  return { names, encoded, hasJob: Object.hasOwn(labels, "job") };
 }
 
 function byCodeUnits(a: string, b: string): number {
@@ -276,40 +282,49 @@ class SeriesWriter {
    */
   point(labels: Labels, family: string, extraName?: string): void {
     const extra = this.#extra;
-    if (!extra.hasJob && !Object.hasOwn(labels, "job")) {
-      throw new TypeError(
-        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
-      );
-    }
+    const extraNames = extra.names;
+    // A fresh array: ours to sort. A label named like the extra one gives way to it.
     const own = Object.keys(labels);
-    let names = own;
-    if (extraName !== undefined && Object.hasOwn(labels, extraName)) {
-      names = own.filter((name) => name !== extraName);
+    if (extraName !== undefined) {
+      const namesake = own.indexOf(extraName);
+      if (namesake >= 0) own.splice(namesake, 1);
     }
-    for (let i = 0; i < extra.names.length; i++) {
-      const name = extra.names[i];
-      if (!Object.hasOwn(labels, name) && name !== extraName) {
-        if (names === own) names = own.slice();
-        names.push(name);
-      }
-    }
-    if (names.length > 1) {
-      if (names === own) names = own.slice();
-      names.sort(byCodeUnits);
-    }
+    if (!isSorted(own)) own.sort(byCodeUnits);
     const scratch = this.#scratch;
     scratch.reset();
     let nameCut = -1;
     let extraCut = -1;
-    for (const name of names) {
+    let hasJob = extra.hasJob;
+    // Merge the point's names with the added ones (both sorted); the point's own value wins.
+    let i = 0;
+    let j = 0;
+    while (i < own.length || j < extraNames.length) {
+      let name: string;
+      let added = -1;
+      if (j >= extraNames.length || (i < own.length && own[i] <= extraNames[j])) {
+        name = own[i++];
+        if (name === extraNames[j]) j++;
+      } else {
+        added = j++;
+        name = extraNames[added];
+        if (name === extraName) continue;
+      }
       // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless
       // a label name starts with an upper-case letter).
       if (nameCut < 0 && name > "__name__") nameCut = scratch.length;
       if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = scratch.length;
-      const value = Object.hasOwn(labels, name)
-        ? labels[name]
-        : extra.values[extra.names.indexOf(name)];
-      writeLabel(scratch, name, value);
+      if (added >= 0) {
+        const bytes = extra.encoded[added];
+        scratch.rawFrom(bytes, 0, bytes.length);
+      } else {
+        if (name === "job") hasJob = true;
+        writeLabel(scratch, name, labels[name]);
+      }
+    }
+    if (!hasJob) {
+      throw new TypeError(
+        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+      );
     }
     if (nameCut < 0) nameCut = scratch.length;
     if (extraCut < 0) extraCut = scratch.length;
@@ -406,6 +421,12 @@ class SeriesWriter {
   }
 }
 
+/** Whether names are in code-unit order already (a metric's label names usually are). */
+function isSorted(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++) if (names[i - 1] > names[i]) return false;
+  return true;
+}
+
 /** Copies `length` bytes at `from` to `at` in the same buffer: short ones byte by byte. */
 function copyInside(buffer: Uint8Array, from: number, length: number, at: number): void {
   if (length > 16) {
@@ -423,7 +444,7 @@ function copyBytes(
   target: Uint8Array,
   at: number,
 ): void {
-  if (end - start > 16) {
+  if (end - start > 64) {
     target.set(source.subarray(start, end), at);
     return;
   }
