@@ -8,6 +8,7 @@ import {
   Gauge,
   Histogram,
   Info,
+  type MetricFamily,
   PushError,
   Registry,
   remoteWrite,
@@ -155,6 +156,33 @@ Deno.test("remote write: every type named as a text-format scrape stores it; lab
       { type: 2, name: "build_info", help: "build info", unit: "" },
       { type: 2, name: "phase", help: "phase", unit: "" },
       { type: 0, name: "legacy", help: "", unit: "" },
+    ]);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write: non-ASCII, long and ill-formed label values are encoded as UTF-8", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const long = "x".repeat(200);
+    const source = {
+      collect: (): MetricFamily[] => [{
+        type: "gauge",
+        name: "g",
+        help: "",
+        points: [
+          { labels: { city: "Zürich", job: "j" }, value: 1 },
+          { labels: { job: "j", note: long }, value: 2 },
+          { labels: { job: "j", path: "/a\ud800" }, value: 3 },
+        ],
+      }],
+    };
+    await remoteWrite(receiver.url, { registry: source });
+    assert.deepEqual(seriesLines(receiver.decoded()), [
+      'g{city="Zürich",job="j"} 1',
+      `g{job="j",note="${long}"} 2`,
+      'g{job="j",path="/a\ufffd"} 3',
     ]);
   } finally {
     await receiver.close();

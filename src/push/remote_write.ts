@@ -239,7 +239,11 @@ class SeriesWriter {
   #buffer: Uint8Array<ArrayBuffer>;
   #view: DataView;
   #length = 0;
-  readonly #scratch = new ProtoWriter(256);
+  // The current point's Label messages (`#pointLength` bytes), and a writer for the labels that
+  // need more than the short-ASCII fast form.
+  #point = new Uint8Array(256);
+  #pointLength = 0;
+  readonly #slowLabel = new ProtoWriter(256);
   readonly #extra: ExtraLabels;
   // The Sample message's tail: `timestamp` (field 2) with the request's one timestamp.
   readonly #timestamp: Uint8Array;
@@ -247,7 +251,6 @@ class SeriesWriter {
   // The current point: its Label messages, cut in three where `__name__` and the extra label
   // go (cut1 for the one that sorts first), and where each part was first written in the
   // buffer (-1: not yet).
-  #point: Uint8Array = new Uint8Array();
   #cut1 = 0;
   #cut2 = 0;
   #nameFirst = true;
@@ -290,8 +293,7 @@ class SeriesWriter {
       if (namesake >= 0) own.splice(namesake, 1);
     }
     if (!isSorted(own)) own.sort(byCodeUnits);
-    const scratch = this.#scratch;
-    scratch.reset();
+    this.#pointLength = 0;
     let nameCut = -1;
     let extraCut = -1;
     let hasJob = extra.hasJob;
@@ -311,14 +313,14 @@ class SeriesWriter {
       }
       // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless
       // a label name starts with an upper-case letter).
-      if (nameCut < 0 && name > "__name__") nameCut = scratch.length;
-      if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = scratch.length;
+      const length = this.#pointLength;
+      if (nameCut < 0 && name > "__name__") nameCut = length;
+      if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = length;
       if (added >= 0) {
-        const bytes = extra.encoded[added];
-        scratch.rawFrom(bytes, 0, bytes.length);
+        this.#addToPoint(extra.encoded[added]);
       } else {
         if (name === "job") hasJob = true;
-        writeLabel(scratch, name, labels[name]);
+        this.#labelToPoint(name, labels[name]);
       }
     }
     if (!hasJob) {
@@ -326,13 +328,38 @@ class SeriesWriter {
         `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
       );
     }
-    if (nameCut < 0) nameCut = scratch.length;
-    if (extraCut < 0) extraCut = scratch.length;
-    this.#point = scratch.view();
+    if (nameCut < 0) nameCut = this.#pointLength;
+    if (extraCut < 0) extraCut = this.#pointLength;
     this.#nameFirst = extraName === undefined || "__name__" < extraName;
     this.#cut1 = this.#nameFirst ? nameCut : extraCut;
     this.#cut2 = this.#nameFirst ? extraCut : nameCut;
     this.#written.fill(-1);
+  }
+
+  /** Appends a Label message of the point: short ASCII written by hand, the rest by ProtoWriter. */
+  #labelToPoint(name: string, value: string): void {
+    if (this.#pointLength + 132 > this.#point.length) this.#growPoint(132);
+    const end = asciiLabel(this.#point, this.#pointLength, name, value);
+    if (end >= 0) {
+      this.#pointLength = end;
+      return;
+    }
+    const slow = this.#slowLabel;
+    slow.reset();
+    writeLabel(slow, name, value);
+    this.#addToPoint(slow.view());
+  }
+
+  #addToPoint(bytes: Uint8Array): void {
+    if (this.#pointLength + bytes.length > this.#point.length) this.#growPoint(bytes.length);
+    this.#point.set(bytes, this.#pointLength);
+    this.#pointLength += bytes.length;
+  }
+
+  #growPoint(extra: number): void {
+    const grown = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
+    grown.set(this.#point.subarray(0, this.#pointLength));
+    this.#point = grown;
   }
 
   /** One series of the current point: its `__name__` label and one sample. */
@@ -355,9 +382,9 @@ class SeriesWriter {
     addedBytes: number,
     value: number,
   ): void {
-    const point = this.#point;
+    const pointLength = this.#pointLength;
     const sampleLength = this.#sampleLength;
-    const content = point.length + addedBytes + 2 + sampleLength;
+    const content = pointLength + addedBytes + 2 + sampleLength;
     this.#ensure(content + 6);
     const buffer = this.#buffer;
     let at = this.#length;
@@ -374,7 +401,7 @@ class SeriesWriter {
     if (atCut1 !== undefined) at = this.#piece(atCut1, at);
     at = this.#part(1, cut1, cut2, at);
     if (atCut2 !== undefined) at = this.#piece(atCut2, at);
-    at = this.#part(2, cut2, point.length, at);
+    at = this.#part(2, cut2, pointLength, at);
     buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
     buffer[at++] = sampleLength;
     buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
@@ -419,6 +446,35 @@ class SeriesWriter {
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
   }
+}
+
+/**
+ * Writes a `Label` message at `at` when name and value are short ASCII (the common case), and
+ * returns where it ends; -1 (nothing usable written) otherwise. `out` has 132 bytes of room.
+ */
+function asciiLabel(out: Uint8Array, at: number, name: string, value: string): number {
+  const nameLength = name.length;
+  const valueLength = value.length;
+  const content = 4 + nameLength + valueLength;
+  if (content >= 128) return -1;
+  out[at] = TIMESERIES_LABELS * 8 + LENGTH_DELIMITED;
+  out[at + 1] = content;
+  out[at + 2] = LABEL_NAME * 8 + LENGTH_DELIMITED;
+  out[at + 3] = nameLength;
+  let p = at + 4;
+  for (let i = 0; i < nameLength; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit >= 0x80) return -1;
+    out[p++] = unit;
+  }
+  out[p++] = LABEL_VALUE * 8 + LENGTH_DELIMITED;
+  out[p++] = valueLength;
+  for (let i = 0; i < valueLength; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0x80) return -1;
+    out[p++] = unit;
+  }
+  return p;
 }
 
 /** Whether names are in code-unit order already (a metric's label names usually are). */
