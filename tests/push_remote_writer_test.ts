@@ -314,3 +314,31 @@ Deno.test("RemoteWriter: a collector that throws is reported as itself, sends no
     await receiver.close();
   }
 });
+
+Deno.test("RemoteWriter: without Deno (Workers, Bun) it works; flushOnSignals is refused clearly", async () => {
+  const deno = globalThis.Deno;
+  const sent: string[] = [];
+  const options = {
+    url: "http://rw.invalid/api/v1/write",
+    registry: gaugeRegistry().registry,
+    labels: { job: "edge" },
+    fetch: (url: string) => {
+      sent.push(url);
+      return Promise.resolve(new Response(null, { status: 204 }));
+    },
+  };
+  // deno-lint-ignore no-explicit-any
+  delete (globalThis as any).Deno;
+  try {
+    assert.throws(() => new RemoteWriter({ ...options, flushOnSignals: true }), {
+      name: "Error",
+      message:
+        "flushOnSignals of the RemoteWriter for http://rw.invalid/api/v1/write needs Deno (signal listeners); this runtime has none",
+    });
+    const writer = new RemoteWriter(options);
+    assert.equal(await writer.flush(), true);
+  } finally {
+    globalThis.Deno = deno;
+  }
+  assert.deepEqual(sent, ["http://rw.invalid/api/v1/write"]);
+});
