@@ -151,24 +151,6 @@ export class ProtoWriter {
     const most = value.length * 3;
     this.#ensure(most + 5);
     if (most < 128) {
-      // Short ASCII (label names and most values) is written directly: no view, no native call.
-      const bytes = this.#bytes;
-      const start = this.#length + 1;
-      let at = start;
-      const units = value.length;
-      for (let i = 0; i < units; i++) {
-        const unit = value.charCodeAt(i);
-        if (unit >= 0x80) {
-          at = -1;
-          break;
-        }
-        bytes[at++] = unit;
-      }
-      if (at >= 0) {
-        bytes[start - 1] = units;
-        this.#length = at;
-        return;
-      }
       const lengthAt = this.#length++;
       const { written } = this.#encoder.encodeInto(
         value,
@@ -195,34 +177,6 @@ export class ProtoWriter {
     this.#ensure(value.length);
     this.#bytes.set(value, this.#length);
     this.#length += value.length;
-  }
-
-  /**
-   * Bytes `source[start, end)` as they are: for re-sending parts of an earlier encoding (e.g. a
-   * series' labels shared by its samples) without making a view per call.
-   */
-  rawFrom(source: Uint8Array, start: number, end: number): void {
-    const length = end - start;
-    this.#ensure(length);
-    const bytes = this.#bytes;
-    let at = this.#length;
-    if (length > 16) {
-      bytes.set(source.subarray(start, end), at);
-    } else {
-      for (let i = start; i < end; i++) bytes[at++] = source[i];
-    }
-    this.#length += length;
-  }
-
-  /**
-   * Appends a copy of bytes already written at `[start, end)`: repeats part of this message
-   * (e.g. the labels every series of a histogram shares) with a native copy and no view.
-   */
-  repeat(start: number, end: number): void {
-    const length = end - start;
-    this.#ensure(length);
-    this.#bytes.copyWithin(this.#length, start, end);
-    this.#length += length;
   }
 
   /**
