@@ -189,6 +189,34 @@ Deno.test("remote write: non-ASCII, long and ill-formed label values are encoded
   }
 });
 
+Deno.test("remote write: an empty label value is no label, as a scrape stores it", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const source = {
+      collect: (): MetricFamily[] => [{
+        type: "gauge",
+        name: "g",
+        help: "",
+        points: [
+          { labels: { a: "", zone: "" }, value: 1 },
+          { labels: { a: "x", zone: "own" }, value: 2 },
+        ],
+      }],
+    };
+    await remoteWrite(receiver.url, { registry: source, labels: { job: "j", zone: "eu", b: "" } });
+    assert.deepEqual(seriesLines(receiver.decoded()), [
+      'g{job="j",zone="eu"} 1',
+      'g{a="x",job="j",zone="own"} 2',
+    ]);
+    await assert.rejects(
+      remoteWrite(receiver.url, { registry: source, labels: { job: "" } }),
+      { name: "TypeError", message: /has no job label/ },
+    );
+  } finally {
+    await receiver.close();
+  }
+});
+
 Deno.test("remote write: units travel in metadata; a source is anything with collect()", async () => {
   const receiver = fakeReceiver();
   try {

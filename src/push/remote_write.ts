@@ -48,7 +48,8 @@ export interface RemoteWriteOptions {
   /**
    * Labels added to every series that does not have them already (like Prometheus'
    * `external_labels`), e.g. `{ job: "billing", instance: "fn-eu-1" }`. A `job` label is
-   * required: here, or on every series.
+   * required: here, or on every series. A label with an empty value is not sent (Prometheus
+   * treats it as absent).
    */
   readonly labels?: Readonly<Record<string, string>>;
   /** Extra request headers (e.g. `X-Scope-OrgID` for Mimir or Cortex tenants). */
@@ -186,12 +187,14 @@ function extraLabels(labels: Readonly<Record<string, string>>, url: string): Ext
       );
     }
   }
-  const encoded = names.map((name) => {
+  // An empty value is no label at all (Prometheus' data model): nothing to add.
+  const added = names.filter((name) => labels[name] !== "");
+  const encoded = added.map((name) => {
     const writer = new ProtoWriter(64);
     writeLabel(writer, name, labels[name]);
     return writer.finish();
   });
-  return { names, encoded, hasJob: Object.hasOwn(labels, "job") };
+  return { names: added, encoded, hasJob: added.includes("job") };
 }
 
 function byCodeUnits(a: string, b: string): number {
@@ -302,9 +305,14 @@ class SeriesWriter {
     let j = 0;
     while (i < own.length || j < extraNames.length) {
       let name: string;
+      let value = "";
       let added = -1;
       if (j >= extraNames.length || (i < own.length && own[i] <= extraNames[j])) {
         name = own[i++];
+        value = labels[name];
+        // An empty value is no label at all (Prometheus' data model), as a scrape stores it;
+        // an added label of that name then applies.
+        if (value === "") continue;
         if (name === extraNames[j]) j++;
       } else {
         added = j++;
@@ -320,7 +328,7 @@ class SeriesWriter {
         this.#addToPoint(extra.encoded[added]);
       } else {
         if (name === "job") hasJob = true;
-        this.#labelToPoint(name, labels[name]);
+        this.#labelToPoint(name, value);
       }
     }
     if (!hasJob) {
