@@ -312,6 +312,32 @@ Deno.test("remote write: 5xx and 429 are retryable RemoteWriteErrors; 4xx are no
   }
 });
 
+Deno.test("remote write: a Retry-After (seconds or date) travels with a retryable error", async () => {
+  const receiver = fakeReceiver();
+  try {
+    receiver.answer(() =>
+      new Response("slow down", { status: 429, headers: { "retry-after": "7" } })
+    );
+    const seconds = await failureOf(receiver.url);
+    assert.ok(seconds instanceof RemoteWriteError);
+    assert.equal(seconds.retryAfterMs, 7000);
+    const date = new Date(Date.now() + 60_000).toUTCString();
+    receiver.answer(() => new Response("", { status: 503, headers: { "retry-after": date } }));
+    const dated = await failureOf(receiver.url);
+    assert.ok(dated instanceof RemoteWriteError);
+    assert.ok(
+      dated.retryAfterMs! > 55_000 && dated.retryAfterMs! <= 60_000,
+      `${dated.retryAfterMs}`,
+    );
+    receiver.answer(() => new Response("", { status: 400, headers: { "retry-after": "7" } }));
+    const refused = await failureOf(receiver.url);
+    assert.ok(refused instanceof RemoteWriteError);
+    assert.equal(refused.retryAfterMs, undefined, "not retryable: no wait to honour");
+  } finally {
+    await receiver.close();
+  }
+});
+
 Deno.test("remote write: network failures and timeouts are retryable; the caller's abort is not", async () => {
   const refused = await failureOf(`http://127.0.0.1:${freePort()}/api/v1/write`);
   assert.ok(refused instanceof RemoteWriteError && refused.retryable, `${refused}`);

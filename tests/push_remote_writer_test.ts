@@ -144,6 +144,34 @@ Deno.test("RemoteWriter: retryable failures back off quickly; a 4xx waits for th
   }
 });
 
+Deno.test("RemoteWriter: a 429's Retry-After holds retries back (up to the backoff cap)", async () => {
+  const receiver = fakeReceiver(() =>
+    new Response("slow down", { status: 429, headers: { "retry-after": "1" } })
+  );
+  try {
+    const writer = new RemoteWriter({
+      url: receiver.url,
+      registry: gaugeRegistry().registry,
+      labels: { job: "w" },
+      intervalMs: 60_000,
+      backoff: { initialMs: 10, maxMs: 5_000 },
+      onError: () => {},
+    });
+    writer.start();
+    await waitFor(() => receiver.requests.length === 1, { timeoutMs: 2000, intervalMs: 5 });
+    // Without Retry-After the retry would come within 10 ms; the receiver asked for 1 s.
+    await sleep(600);
+    assert.equal(receiver.requests.length, 1);
+    await waitFor(() => receiver.requests.length === 2, { timeoutMs: 3000, intervalMs: 10 });
+    const gap = receiver.requests[1].at - receiver.requests[0].at;
+    assert.ok(gap >= 900, `retried after ${gap.toFixed(0)} ms`);
+    receiver.answer(() => new Response(null, { status: 204 }));
+    await writer.stop();
+  } finally {
+    await receiver.close();
+  }
+});
+
 Deno.test("RemoteWriter: never two writes in flight against a slow receiver", async () => {
   const receiver = fakeReceiver(async () => {
     await sleep(150);

@@ -58,6 +58,8 @@ export interface BackgroundLoopOptions {
    * regular interval instead of backing off. Default: every failure is retryable.
    */
   readonly isRetryable?: (error: Error) => boolean;
+  /** The least wait before a retry that the failure asks for (e.g. `Retry-After`), if any. */
+  readonly retryAfterMs?: (error: Error) => number | undefined;
   /**
    * Where the loop's own health families go (named by `health.prefix`): registered at
    * construction and on start, unregistered after the final send of stop.
@@ -82,6 +84,7 @@ export class BackgroundLoop {
   readonly #onRecover: (info: PushRecoveryInfo) => void;
   readonly #send: () => Promise<void>;
   readonly #isRetryable: (error: Error) => boolean;
+  readonly #retryAfterMs: (error: Error) => number | undefined;
 
   #running = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -94,6 +97,7 @@ export class BackgroundLoop {
   #consecutiveFailures = 0;
   #failuresTotal = 0;
   #lastRetryable = true;
+  #lastRetryAfterMs: number | undefined;
   readonly #healthRegistry: Registry | undefined;
   readonly #healthCollector: Collector | undefined;
 
@@ -134,6 +138,7 @@ export class BackgroundLoop {
     this.#flushOnSignals = options.flushOnSignals;
     this.#send = options.send;
     this.#isRetryable = options.isRetryable ?? (() => true);
+    this.#retryAfterMs = options.retryAfterMs ?? (() => undefined);
     this.#backoffInitialMs = positiveMs(
       options.backoff?.initialMs ?? Math.min(1_000, this.#intervalMs),
       `backoff.initialMs of ${what} for ${url}`,
@@ -241,7 +246,14 @@ export class BackgroundLoop {
 
   #nextDelayMs(): number {
     if (this.#consecutiveFailures === 0 || !this.#lastRetryable) return this.#intervalMs;
-    return backoffDelayMs(this.#consecutiveFailures, this.#backoffInitialMs, this.#backoffMaxMs);
+    const backoff = backoffDelayMs(
+      this.#consecutiveFailures,
+      this.#backoffInitialMs,
+      this.#backoffMaxMs,
+    );
+    // The receiver's own request to wait is honoured, up to the backoff cap.
+    const asked = this.#lastRetryAfterMs;
+    return asked === undefined ? backoff : Math.max(backoff, Math.min(asked, this.#backoffMaxMs));
   }
 
   #startAttempt(): Promise<boolean> {
@@ -260,6 +272,7 @@ export class BackgroundLoop {
       this.#failuresTotal++;
       const error = thrown instanceof Error ? thrown : new Error(String(thrown));
       this.#lastRetryable = callSafely(this.#owner, () => this.#isRetryable(error)) ?? true;
+      this.#lastRetryAfterMs = callSafely(this.#owner, () => this.#retryAfterMs(error));
       const info = { consecutiveFailures: this.#consecutiveFailures };
       callSafely(this.#owner, () => this.#onError(error, info));
       return false;

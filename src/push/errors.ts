@@ -76,11 +76,19 @@ export class PushError extends Error {
 export class RemoteWriteError extends PushError {
   /** Whether sending again may succeed (5xx, 429, network failure, timeout). */
   readonly retryable: boolean;
+  /** How long the receiver asked to wait (its `Retry-After` header), in milliseconds. */
+  readonly retryAfterMs?: number;
 
   /** Builds the error; `retryable` is decided by the caller from the status or failure. */
-  constructor(message: string, details: PushErrorDetails, retryable: boolean) {
+  constructor(
+    message: string,
+    details: PushErrorDetails,
+    retryable: boolean,
+    retryAfterMs?: number,
+  ) {
     super(message, details);
     this.name = "RemoteWriteError";
     this.retryable = retryable;
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
   }
 }

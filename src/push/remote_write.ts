@@ -35,6 +35,7 @@ import {
   type FetchFunction,
   parseEndpoint,
   type PushAuth,
+  retryAfterMs,
   sendRequest,
 } from "./request.ts";
 
@@ -153,11 +154,13 @@ function remoteWriteErrorOf(
   message: string,
   details: PushErrorDetails,
   kind: FailureKind,
+  response?: Response,
 ): RemoteWriteError {
   const status = details.status;
   const retryable = kind === "network" || kind === "timeout" ||
     (kind === "status" && status !== undefined && (status >= 500 || status === 429));
-  return new RemoteWriteError(message, details, retryable);
+  const wait = retryable && response !== undefined ? retryAfterMs(response) : undefined;
+  return new RemoteWriteError(message, details, retryable, wait);
 }
 
 // --- encoding ---------------------------------------------------------------------------------
@@ -724,7 +727,8 @@ export interface RemoteWriterOptions extends Omit<RemoteWriteOptions, "signal"> 
   readonly onRecover?: (info: PushRecoveryInfo) => void;
   /**
    * Retry pacing while the receiver fails with a retryable error (5xx, 429, network, timeout):
-   * capped exponential backoff with jitter. Other failures wait for the next interval.
+   * capped exponential backoff with jitter, and at least the receiver's `Retry-After` (up to
+   * `maxMs`). Other failures wait for the next interval.
    */
   readonly backoff?: BackoffOptions;
   /**
@@ -808,6 +812,7 @@ export class RemoteWriter {
       onRecover: options.onRecover,
       send: () => writeOnce(this.#prepared, this.#nextTimestampMs()),
       isRetryable: (error) => error instanceof RemoteWriteError && error.retryable,
+      retryAfterMs: (error) => error instanceof RemoteWriteError ? error.retryAfterMs : undefined,
       health: healthRegistry === undefined ? undefined : {
         registry: healthRegistry,
         names: { prefix: "remote_writer", action: "remote write", actions: "remote writes" },

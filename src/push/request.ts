@@ -42,6 +42,7 @@ export type ErrorFactory = (
   message: string,
   details: PushErrorDetails,
   kind: FailureKind,
+  response?: Response,
 ) => PushError;
 
 /** One outgoing request. */
@@ -136,7 +137,20 @@ export async function sendRequest(
       (message === "" ? "" : `: ${oneLine(message)}`),
     { method, url, status: response.status, gatewayMessage: message },
     "status",
+    response,
   );
+}
+
+/**
+ * The wait a `Retry-After` header asks for, in milliseconds (seconds or an HTTP date), or
+ * `undefined` when there is none or it cannot be read.
+ */
+export function retryAfterMs(response: Response, nowMs = Date.now()): number | undefined {
+  const header = response.headers.get("retry-after")?.trim();
+  if (header === undefined || header === "") return undefined;
+  if (/^\d+$/.test(header)) return Number(header) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
 /** The `Authorization` header value of `auth`; a `TypeError` naming `url` for a bad shape. */
