@@ -91,8 +91,9 @@ export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/op
 export { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./src/exposition/protobuf.ts";
 
 // --- Push mode: Pushgateway client and background pusher (src/push/) ---
-export { PushError, type PushErrorDetails } from "./src/push/errors.ts";
+export { PushError, type PushErrorDetails, RemoteWriteError } from "./src/push/errors.ts";
 export {
+  DEFAULT_GZIP_MIN_BYTES,
   DEFAULT_PUSH_TIMEOUT_MS,
   deleteFromGateway,
   type DeleteOptions,
@@ -112,6 +113,13 @@ export {
   type PushFailureInfo,
   type PushRecoveryInfo,
 } from "./src/push/pusher.ts";
+export {
+  DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
+  remoteWrite,
+  type RemoteWriteOptions,
+  RemoteWriter,
+  type RemoteWriterOptions,
+} from "./src/push/remote_write.ts";
 
 // --- Pull mode: content negotiation, /metrics handler and server, runtime metrics ---
 export { negotiateEscaping, negotiateFormat } from "./src/exposition/negotiate.ts";

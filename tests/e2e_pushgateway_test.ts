@@ -295,3 +295,83 @@ Deno.test({
       );
     }),
 });
+
+Deno.test({
+  name: "e2e pushgateway: gzipped bodies (large by default, small when asked) land exactly",
+  ignore,
+  fn: () =>
+    withPushgateway(async (gateway) => {
+      const registry = new Registry();
+      const shards = new Gauge({
+        name: "gzip_shard_value",
+        help: "one value per shard",
+        labelNames: ["shard"],
+        registry,
+      });
+      for (let i = 0; i < 400; i++) shards.labels({ shard: `s${i}` }).set(i + 0.5);
+      // About 16 KB of text: gzipped by default.
+      await pushToGateway(gateway.url, { job: "gzip_large", registry });
+      await pushToGateway(gateway.url, {
+        job: "gzip_small",
+        registry: gauges({ tiny: 3 }),
+        gzip: true,
+      });
+      const large = await findGroup(gateway, { job: "gzip_large" });
+      assert.equal(large?.last_push_successful, true);
+      const metrics = large?.gzip_shard_value.metrics as {
+        labels: Record<string, string>;
+        value: string;
+      }[];
+      assert.equal(metrics.length, 400);
+      const byShard = new Map(metrics.map((m) => [m.labels.shard, m.value]));
+      assert.equal(byShard.get("s0"), "0.5");
+      assert.equal(byShard.get("s399"), "399.5");
+      assert.equal(valueOf(await findGroup(gateway, { job: "gzip_small" }), "tiny"), "3");
+    }),
+});
+
+Deno.test({
+  name: "e2e pushgateway: a redirect in front of the gateway is refused; nothing reaches it",
+  ignore,
+  fn: () =>
+    withPushgateway(async (gateway) => {
+      const redirector = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        (req) => {
+          const url = new URL(req.url);
+          return Response.redirect(gateway.url + url.pathname, 308);
+        },
+      );
+      try {
+        const front = `http://127.0.0.1:${redirector.addr.port}`;
+        const error = await pushToGateway(front, { job: "redirected", registry: gauges({ a: 1 }) })
+          .then(() => undefined, (e) => e);
+        assert.ok(error instanceof PushError, `expected PushError, got ${error}`);
+        assert.equal(error.status, 308);
+        assert.equal(error.url, `${front}/metrics/job/redirected`);
+        assert.equal(await findGroup(gateway, { job: "redirected" }), undefined);
+      } finally {
+        await redirector.shutdown();
+      }
+    }),
+});
+
+Deno.test({
+  name: "e2e pushgateway: a collector that throws rejects the push with its own error",
+  ignore,
+  fn: () =>
+    withPushgateway(async (gateway) => {
+      const registry = gauges({ a: 1 });
+      const bug = new Error("sensor offline");
+      registry.register({
+        collect: () => {
+          throw bug;
+        },
+      });
+      const error = await pushToGateway(gateway.url, { job: "broken", registry })
+        .then(() => undefined, (e) => e);
+      assert.equal(error, bug);
+      assert.ok(!(error instanceof PushError));
+      assert.equal(await findGroup(gateway, { job: "broken" }), undefined);
+    }),
+});

@@ -11,64 +11,11 @@ import {
   pushToGateway,
   Registry,
 } from "../mod.ts";
+import { fakeServer } from "./push_support.ts";
 import { freePort, sleep, waitFor } from "./support/process.ts";
 
-interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Headers;
-  body: string;
-  at: number;
-}
-
-type Answer = (request: Request) => Response | Promise<Response>;
-
-/**
- * A gateway stand-in: records every request and answers with `answer`, which a test may swap.
- * `hang()` is an answer that never comes until `close()`, so nothing leaks past the test.
- */
-function fakeGateway(initial: Answer = () => new Response(null, { status: 200 })) {
-  const requests: RecordedRequest[] = [];
-  let answer = initial;
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      const url = new URL(req.url);
-      requests.push({
-        method: req.method,
-        path: url.pathname,
-        headers: req.headers,
-        body: await req.text(),
-        at: performance.now(),
-      });
-      return await answer(req);
-    } finally {
-      inFlight--;
-    }
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    port: server.addr.port,
-    requests,
-    get maxInFlight() {
-      return maxInFlight;
-    },
-    answer(next: Answer) {
-      answer = next;
-    },
-    /** An answer that waits until the server closes, then fails. */
-    hang: (): Promise<Response> => released.then(() => new Response("late", { status: 504 })),
-    async close() {
-      release();
-      await server.shutdown();
-    },
-  };
-}
+/** A gateway stand-in: see `fakeServer`. */
+const fakeGateway = fakeServer;
 
 function registryWithGauge(value = 1): Registry {
   const registry = new Registry();
@@ -376,6 +323,71 @@ Deno.test("push: a custom fetch is used", async () => {
   assert.deepEqual(seen, ["PUT http://pgw.invalid:9091/metrics/job/moni"]);
 });
 
+// --- redirects and collector errors (issue 11, items 14 and 15) ---------------------------
+
+Deno.test("push: a redirect is not followed; it is a PushError naming the URL and status", async () => {
+  // Where a hostile or misconfigured gateway would send the body and its credentials.
+  const elsewhere = fakeGateway();
+  const gateway = fakeGateway((req) =>
+    new Response(null, {
+      status: 307,
+      headers: { location: elsewhere.url + new URL(req.url).pathname },
+    })
+  );
+  try {
+    for (const send of [pushToGateway, pushAddToGateway]) {
+      const error = await send(gateway.url, {
+        job: "moni",
+        registry: registryWithGauge(),
+        auth: { bearerToken: "s3cret" },
+        headers: { "x-proxy-key": "s3cret" },
+      }).then(() => undefined, (e) => e);
+      assert.ok(error instanceof PushError, `expected PushError, got ${error}`);
+      assert.equal(error.status, 307);
+      assert.equal(error.url, `${gateway.url}/metrics/job/moni`);
+      assert.equal(
+        error.message,
+        `${error.method} ${gateway.url}/metrics/job/moni was answered with a redirect ` +
+          `(HTTP 307 to ${elsewhere.url}/metrics/job/moni), which is not followed: ` +
+          `configure the final URL`,
+      );
+      assertNoSecret(error.message);
+    }
+    const deleteError = await deleteFromGateway(gateway.url, { job: "moni" })
+      .then(() => undefined, (e) => e);
+    assert.ok(deleteError instanceof PushError);
+    assert.equal(deleteError.status, 307);
+    assert.equal(gateway.requests.length, 3);
+    assert.equal(elsewhere.requests.length, 0, "the redirect target must receive nothing");
+  } finally {
+    await gateway.close();
+    await elsewhere.close();
+  }
+});
+
+Deno.test("push: a collector's own error passes through unchanged, and nothing is sent", async () => {
+  const gateway = fakeGateway();
+  const bug = new RangeError("queue depth unavailable");
+  const registry = registryWithGauge();
+  registry.register({
+    collect: () => {
+      throw bug;
+    },
+  });
+  const asyncRegistry = new Registry();
+  asyncRegistry.register({ collect: () => Promise.reject(bug) });
+  try {
+    for (const source of [registry, asyncRegistry]) {
+      const error = await pushToGateway(gateway.url, { job: "moni", registry: source })
+        .then(() => undefined, (e) => e);
+      assert.equal(error, bug, `expected the collector's error, got ${error}`);
+    }
+    assert.equal(gateway.requests.length, 0);
+  } finally {
+    await gateway.close();
+  }
+});
+
 // --- Pusher --------------------------------------------------------------------------------
 
 Deno.test("Pusher: failures go to the default handler as one line per streak, then one on recovery", async () => {
@@ -586,4 +598,29 @@ Deno.test("Pusher: stop() on a dead gateway resolves and reports; never rejects"
   await pusher.stop();
   assert.ok(errors.length >= 1 && errors.every((e) => e instanceof PushError));
   assert.equal(await pusher.stop(), undefined, "a second stop() is a no-op");
+});
+
+Deno.test("Pusher: a collector that throws reaches onError as itself; nothing is pushed", async () => {
+  const gateway = fakeGateway();
+  try {
+    const registry = registryWithGauge();
+    const bug = new Error("sensor offline");
+    registry.register({
+      collect: () => {
+        throw bug;
+      },
+    });
+    const errors: Error[] = [];
+    const pusher = new Pusher({
+      gateway: gateway.url,
+      job: "moni",
+      registry,
+      onError: (error) => errors.push(error),
+    });
+    assert.equal(await pusher.pushNow(), false);
+    assert.deepEqual(errors, [bug]);
+    assert.equal(gateway.requests.length, 0);
+  } finally {
+    await gateway.close();
+  }
 });

@@ -53,3 +53,42 @@ export class PushError extends Error {
     if (details.gatewayMessage !== undefined) this.gatewayMessage = details.gatewayMessage;
   }
 }
+
+/**
+ * A remote write that did not succeed: the receiver answered non-2xx (`status` and
+ * `gatewayMessage`, the receiver's answer, are set), or the request never completed (`cause`).
+ * `retryable` says whether sending again may succeed: true for 5xx, 429 and network failures
+ * or timeouts, false for other 4xx (the receiver refuses this data; resending will not help),
+ * redirects and the caller's own abort. The message and `url` never contain credentials.
+ *
+ * @example
+ * ```ts
+ * import { Registry, remoteWrite, RemoteWriteError } from "./mod.ts";
+ * try {
+ *   await remoteWrite("http://127.0.0.1:9/api/v1/write", {
+ *     registry: new Registry(), labels: { job: "cli" }, timeoutMs: 1000,
+ *   });
+ * } catch (error) {
+ *   if (error instanceof RemoteWriteError && error.retryable) console.log("try again later");
+ * }
+ * ```
+ */
+export class RemoteWriteError extends PushError {
+  /** Whether sending again may succeed (5xx, 429, network failure, timeout). */
+  readonly retryable: boolean;
+  /** How long the receiver asked to wait (its `Retry-After` header), in milliseconds. */
+  readonly retryAfterMs?: number;
+
+  /** Builds the error; `retryable` is decided by the caller from the status or failure. */
+  constructor(
+    message: string,
+    details: PushErrorDetails,
+    retryable: boolean,
+    retryAfterMs?: number,
+  ) {
+    super(message, details);
+    this.name = "RemoteWriteError";
+    this.retryable = retryable;
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+  }
+}

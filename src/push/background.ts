@@ -1,0 +1,428 @@
+/**
+ * The background sending loop shared by the Pusher (Pushgateway) and the RemoteWriter (remote
+ * write): a timer that sends every interval, capped exponential backoff with jitter while
+ * sends fail, never two sends in flight, a final send on stop, health counters, and — in Deno —
+ * a flush on SIGINT/SIGTERM. Whatever it sends is given as a function; the loop never throws
+ * into the program.
+ *
+ * @module
+ */
+
+import type { Collector, MetricFamily } from "../model.ts";
+import type { Registry } from "../registry.ts";
+
+/** What `onError` learns besides the error. */
+export interface PushFailureInfo {
+  /** Failed attempts in a row, this one included (1 for the first failure of a streak). */
+  readonly consecutiveFailures: number;
+}
+
+/** What `onRecover` learns when a send succeeds after failures. */
+export interface PushRecoveryInfo {
+  /** How many attempts in a row had failed before this success. */
+  readonly failedAttempts: number;
+}
+
+/** Retry pacing while sending fails: delays double from `initialMs` up to `maxMs`. */
+export interface BackoffOptions {
+  /** Delay before the first retry; default `min(1000, intervalMs)`. */
+  readonly initialMs?: number;
+  /** Largest delay between retries; default `max(30000, intervalMs)`. */
+  readonly maxMs?: number;
+}
+
+/** How the loop is set up; the owner has validated the user's options already. */
+export interface BackgroundLoopOptions {
+  /** Who logs: `Pusher` or `RemoteWriter`. */
+  readonly owner: string;
+  /** Where it sends, for messages. */
+  readonly url: string;
+  /** `push` or `write`, for messages. */
+  readonly verb: string;
+  /** Time between sends. */
+  readonly intervalMs: number;
+  /** Retry pacing. */
+  readonly backoff?: BackoffOptions;
+  /** Whether the pending timer keeps the process alive. */
+  readonly keepAlive: boolean;
+  /** Flush and exit on SIGINT/SIGTERM (Deno only). */
+  readonly flushOnSignals: boolean;
+  /** Called on every failure (default: one line per streak). */
+  readonly onError?: (error: Error, info: PushFailureInfo) => void;
+  /** Called on the first success after failures. */
+  readonly onRecover?: (info: PushRecoveryInfo) => void;
+  /** One send; rejects on failure. */
+  readonly send: () => Promise<void>;
+  /**
+   * Whether retrying sooner may help; a failure that is not retryable waits for the next
+   * regular interval instead of backing off. Default: every failure is retryable.
+   */
+  readonly isRetryable?: (error: Error) => boolean;
+  /** The least wait before a retry that the failure asks for (e.g. `Retry-After`), if any. */
+  readonly retryAfterMs?: (error: Error) => number | undefined;
+  /**
+   * Where the loop's own health families go (named by `health.prefix`): registered at
+   * construction and on start, unregistered after the final send of stop.
+   */
+  readonly health?: { readonly registry: Registry; readonly names: HealthNames };
+}
+
+const EXIT_CODES: Readonly<Record<"SIGINT" | "SIGTERM", number>> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * The loop itself. Owners (Pusher, RemoteWriter) validate their options, then delegate
+ * start/stop/sendNow and the health getters to one of these.
+ */
+export class BackgroundLoop {
+  readonly #owner: string;
+  readonly #intervalMs: number;
+  readonly #backoffInitialMs: number;
+  readonly #backoffMaxMs: number;
+  readonly #keepAlive: boolean;
+  readonly #flushOnSignals: boolean;
+  readonly #onError: (error: Error, info: PushFailureInfo) => void;
+  readonly #onRecover: (info: PushRecoveryInfo) => void;
+  readonly #send: () => Promise<void>;
+  readonly #isRetryable: (error: Error) => boolean;
+  readonly #retryAfterMs: (error: Error) => number | undefined;
+
+  #running = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  // The send running now, and at most one queued behind it (sendNow/stop wait their turn).
+  #inFlight: Promise<boolean> | undefined;
+  #queued: Promise<boolean> | undefined;
+  #stopping: Promise<void> | undefined;
+  #signalHandlers: [Deno.Signal, () => void][] = [];
+  #lastSuccess: Date | undefined;
+  #consecutiveFailures = 0;
+  #failuresTotal = 0;
+  #lastRetryable = true;
+  #lastRetryAfterMs: number | undefined;
+  readonly #healthRegistry: Registry | undefined;
+  readonly #healthCollector: Collector | undefined;
+
+  /** Checks the callbacks and the backoff (throwing `TypeError`/`RangeError`). */
+  constructor(options: BackgroundLoopOptions) {
+    const { owner, url, verb } = options;
+    const what = owner === "Pusher" ? "the pusher" : `the ${owner}`;
+    this.#owner = owner;
+    this.#intervalMs = positiveMs(options.intervalMs, `intervalMs of ${what} for ${url}`);
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw new TypeError(`onError of ${what} for ${url} must be a function`);
+    }
+    if (options.onRecover !== undefined && typeof options.onRecover !== "function") {
+      throw new TypeError(`onRecover of ${what} for ${url} must be a function`);
+    }
+    const logByDefault = options.onError === undefined;
+    this.#onError = options.onError ?? ((error, info) => {
+      if (info.consecutiveFailures === 1) {
+        const text = error.message.includes(url)
+          ? error.message
+          : `${verb} to ${url} failed: ${error.message}`;
+        console.error(
+          `${owner}: ${text} (retrying with backoff; ` +
+            `further failures are not logged until a ${verb} succeeds)`,
+        );
+      }
+    });
+    this.#onRecover = options.onRecover ?? ((info) => {
+      if (logByDefault) {
+        console.error(
+          `${owner}: ${
+            verb === "push" ? "pushing" : "writing"
+          } to ${url} works again after ${info.failedAttempts} failed attempts`,
+        );
+      }
+    });
+    this.#keepAlive = options.keepAlive;
+    this.#flushOnSignals = options.flushOnSignals;
+    this.#send = options.send;
+    this.#isRetryable = options.isRetryable ?? (() => true);
+    this.#retryAfterMs = options.retryAfterMs ?? (() => undefined);
+    this.#backoffInitialMs = positiveMs(
+      options.backoff?.initialMs ?? Math.min(1_000, this.#intervalMs),
+      `backoff.initialMs of ${what} for ${url}`,
+    );
+    this.#backoffMaxMs = positiveMs(
+      options.backoff?.maxMs ?? Math.max(30_000, this.#intervalMs, this.#backoffInitialMs),
+      `backoff.maxMs of ${what} for ${url}`,
+    );
+    if (this.#backoffMaxMs < this.#backoffInitialMs) {
+      throw new RangeError(
+        `backoff.maxMs (${this.#backoffMaxMs}) of ${what} for ${url} must not be ` +
+          `smaller than backoff.initialMs (${this.#backoffInitialMs})`,
+      );
+    }
+    this.#healthRegistry = options.health?.registry;
+    this.#healthCollector = options.health === undefined
+      ? undefined
+      : healthCollector(this, options.health.names);
+    // Registering now makes a name clash a constructor error, not a surprise at start().
+    if (this.#healthCollector !== undefined) this.#healthRegistry?.register(this.#healthCollector);
+    if (this.#flushOnSignals && typeof Deno === "undefined") {
+      throw new Error(
+        `flushOnSignals of ${what} for ${url} needs Deno (signal listeners); this runtime has none`,
+      );
+    }
+  }
+
+  /** Whether the loop is started and not stopped. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** When the last send succeeded, or `undefined` if none has yet. */
+  get lastSuccess(): Date | undefined {
+    return this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess);
+  }
+
+  /** Failed sends in a row since the last success (0 when healthy). */
+  get consecutiveFailures(): number {
+    return this.#consecutiveFailures;
+  }
+
+  /** Failed sends since the loop was created. */
+  get failuresTotal(): number {
+    return this.#failuresTotal;
+  }
+
+  /** Starts: one send right away, then one every interval. Does nothing when running. */
+  start(): void {
+    if (this.#running) return;
+    if (this.#healthCollector !== undefined) this.#healthRegistry?.register(this.#healthCollector);
+    this.#running = true;
+    this.#stopping = undefined;
+    if (this.#flushOnSignals) this.#installSignalHandlers();
+    // The first send starts now: its request keeps the process alive until it is done.
+    void this.#tick();
+  }
+
+  /** Stops the timer and makes one final send; never rejects. */
+  stop(): Promise<void> {
+    if (!this.#running) return this.#stopping ?? Promise.resolve();
+    this.#running = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#removeSignalHandlers();
+    this.#stopping = this.sendNow().then(() => {
+      if (this.#healthCollector !== undefined) {
+        this.#healthRegistry?.unregister(this.#healthCollector);
+      }
+    });
+    return this.#stopping;
+  }
+
+  /** Sends after the send in flight, if any: `true` on success, `false` on failure. */
+  sendNow(): Promise<boolean> {
+    if (this.#queued !== undefined) return this.#queued;
+    if (this.#inFlight === undefined) return this.#startAttempt();
+    const queued = this.#inFlight.then(() => {
+      this.#queued = undefined;
+      return this.#startAttempt();
+    });
+    this.#queued = queued;
+    return queued;
+  }
+
+  #schedule(delayMs: number): void {
+    const timer = setTimeout(() => this.#tick(), delayMs);
+    // An unref'd timer lets the program end while the loop waits, like a daemon thread.
+    if (!this.#keepAlive) unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  async #tick(): Promise<void> {
+    this.#timer = undefined;
+    if (!this.#running) return;
+    const startedAt = performance.now();
+    // A send started by sendNow() is still running: skip this tick rather than pile up.
+    if (this.#inFlight === undefined) await this.sendNow();
+    if (!this.#running) return;
+    const delayMs = this.#nextDelayMs();
+    const elapsedMs = performance.now() - startedAt;
+    // A send slower than the delay skips the ticks it overran instead of firing back to back.
+    this.#schedule(elapsedMs < delayMs ? delayMs - elapsedMs : delayMs - (elapsedMs % delayMs));
+  }
+
+  #nextDelayMs(): number {
+    if (this.#consecutiveFailures === 0 || !this.#lastRetryable) return this.#intervalMs;
+    const backoff = backoffDelayMs(
+      this.#consecutiveFailures,
+      this.#backoffInitialMs,
+      this.#backoffMaxMs,
+    );
+    // The receiver's own request to wait is honoured, up to the backoff cap.
+    const asked = this.#lastRetryAfterMs;
+    return asked === undefined ? backoff : Math.max(backoff, Math.min(asked, this.#backoffMaxMs));
+  }
+
+  #startAttempt(): Promise<boolean> {
+    const attempt = this.#attempt().finally(() => {
+      if (this.#inFlight === attempt) this.#inFlight = undefined;
+    });
+    this.#inFlight = attempt;
+    return attempt;
+  }
+
+  async #attempt(): Promise<boolean> {
+    try {
+      await this.#send();
+    } catch (thrown) {
+      this.#consecutiveFailures++;
+      this.#failuresTotal++;
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      this.#lastRetryable = callSafely(this.#owner, () => this.#isRetryable(error)) ?? true;
+      this.#lastRetryAfterMs = callSafely(this.#owner, () => this.#retryAfterMs(error));
+      const info = { consecutiveFailures: this.#consecutiveFailures };
+      callSafely(this.#owner, () => this.#onError(error, info));
+      return false;
+    }
+    this.#lastSuccess = new Date();
+    const failedAttempts = this.#consecutiveFailures;
+    this.#consecutiveFailures = 0;
+    if (failedAttempts > 0) callSafely(this.#owner, () => this.#onRecover({ failedAttempts }));
+    return true;
+  }
+
+  #installSignalHandlers(): void {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const handler = () => this.#flushAndExit(EXIT_CODES[signal]);
+      try {
+        Deno.addSignalListener(signal, handler);
+        this.#signalHandlers.push([signal, handler]);
+      } catch {
+        // SIGTERM is not supported on Windows; SIGINT still flushes there.
+      }
+    }
+  }
+
+  #removeSignalHandlers(): void {
+    for (const [signal, handler] of this.#signalHandlers) {
+      try {
+        Deno.removeSignalListener(signal, handler);
+      } catch {
+        // Already removed.
+      }
+    }
+    this.#signalHandlers = [];
+  }
+
+  #flushAndExit(code: number): void {
+    // stop() removes the listeners, so a second Ctrl-C during the flush gets Deno's default: exit.
+    this.stop().finally(() => Deno.exit(code));
+  }
+}
+
+/**
+ * The delay before retry number `failures` (1 for the first): doubling from `initialMs`,
+ * capped at `maxMs`, half fixed and half random so that retries of many senders spread out
+ * yet never exceed the cap.
+ */
+export function backoffDelayMs(failures: number, initialMs: number, maxMs: number): number {
+  const exponent = Math.min(failures - 1, 30);
+  const capped = Math.min(maxMs, initialMs * 2 ** exponent);
+  return capped / 2 + Math.random() * (capped / 2);
+}
+
+/** Checks a duration option: a positive, finite number of milliseconds. */
+export function positiveMs(value: unknown, what: string): number {
+  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
+    throw new RangeError(`${what} must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Lets the program end while `timer` waits: Deno's unrefTimer, or Node/Bun's `unref()`. */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  if (typeof Deno !== "undefined" && typeof timer === "number") {
+    Deno.unrefTimer(timer);
+    return;
+  }
+  (timer as { unref?: () => void }).unref?.();
+}
+
+function callSafely<T>(owner: string, callback: () => T): T | undefined {
+  try {
+    return callback();
+  } catch (error) {
+    console.error(`${owner}: a callback threw: ${error instanceof Error ? error.message : error}`);
+    return undefined;
+  }
+}
+
+/** Names of the three health families of a sender: `<prefix>_last_success_timestamp_seconds`, … */
+export interface HealthNames {
+  /** Family name prefix, e.g. `pusher` or `remote_writer`. */
+  readonly prefix: string;
+  /** What a success is, for help texts: `push to the Pushgateway`. */
+  readonly action: string;
+  /** Plural for help texts: `pushes to the Pushgateway`. */
+  readonly actions: string;
+}
+
+/**
+ * The registry the `healthMetrics` option names: the sent registry for `true` (which must then
+ * be a `Registry`), the given one for `{ registry }`, none otherwise.
+ */
+export function healthRegistryOf(
+  option: boolean | { readonly registry: Registry } | undefined,
+  sent: unknown,
+  what: string,
+): Registry | undefined {
+  if (option === true) {
+    const registry = sent as Partial<Registry>;
+    if (typeof registry.register !== "function" || typeof registry.unregister !== "function") {
+      throw new TypeError(
+        `healthMetrics: true of ${what} needs a Registry as registry; ` +
+          `give healthMetrics: { registry } instead`,
+      );
+    }
+    return sent as Registry;
+  }
+  if (option !== undefined && option !== false && typeof option === "object") {
+    return option.registry;
+  }
+  return undefined;
+}
+
+/** A sender's health as three families, read fresh on every collect. */
+function healthCollector(loop: BackgroundLoop, names: HealthNames): Collector {
+  const lastSuccessName = `${names.prefix}_last_success_timestamp_seconds`;
+  const consecutiveName = `${names.prefix}_consecutive_failures`;
+  const failuresName = `${names.prefix}_failures`;
+  return {
+    sampleNames: [
+      lastSuccessName,
+      consecutiveName,
+      failuresName,
+      failuresName + "_total",
+      failuresName + "_created",
+    ],
+    collect(): MetricFamily[] {
+      const lastSuccess = loop.lastSuccess;
+      return [
+        {
+          type: "gauge",
+          name: lastSuccessName,
+          help: `Unix time of the last successful ${names.action} (0 if none yet).`,
+          points: [{
+            labels: {},
+            value: lastSuccess === undefined ? 0 : lastSuccess.getTime() / 1e3,
+          }],
+        },
+        {
+          type: "gauge",
+          name: consecutiveName,
+          help: `Failed ${names.actions} in a row since the last success.`,
+          points: [{ labels: {}, value: loop.consecutiveFailures }],
+        },
+        {
+          type: "counter",
+          name: failuresName,
+          help: `Failed ${names.actions}.`,
+          points: [{ labels: {}, value: loop.failuresTotal }],
+        },
+      ];
+    },
+  };
+}

@@ -1,0 +1,884 @@
+/**
+ * Prometheus remote write 1.0: the source's current samples as one `WriteRequest` (protobuf,
+ * Snappy block-compressed) sent straight to Prometheus, Mimir, Thanos, Cortex, VictoriaMetrics
+ * or Grafana Cloud — for code that nobody can scrape. `remoteWrite` sends once;
+ * `RemoteWriter` sends in the background, like the `Pusher` does for the Pushgateway.
+ *
+ * Series are named as Prometheus stores them when it scrapes the text format 0.0.4: counters as
+ * `<name>_total`, histograms as `<name>_bucket` (with `le`), `<name>_count` and `<name>_sum`,
+ * summaries as `<name>` (with `quantile`), `<name>_count` and `<name>_sum`, info metrics as the
+ * gauge `<name>_info` and state sets as a gauge per state; no `_created` series.
+ *
+ * @module
+ */
+
+import { ProtoWriter } from "../encoding/protobuf.ts";
+import { snappyCompress } from "../encoding/snappy.ts";
+import { formatBounds, formatFloat, hasSum } from "../format.ts";
+import type { MetricsSource } from "../http/handler.ts";
+import type { Labels, MetricFamily } from "../model.ts";
+import { defaultRegistry, type Registry } from "../registry.ts";
+import { escapeFamily } from "../exposition/escaping.ts";
+import { escapeName, validateLabelName } from "../validation.ts";
+import {
+  BackgroundLoop,
+  type BackoffOptions,
+  healthRegistryOf,
+  positiveMs,
+  type PushFailureInfo,
+  type PushRecoveryInfo,
+} from "./background.ts";
+import { type PushErrorDetails, RemoteWriteError } from "./errors.ts";
+import {
+  authorizationHeader,
+  checkTimeoutMs,
+  type FailureKind,
+  type FetchFunction,
+  parseEndpoint,
+  type PushAuth,
+  retryAfterMs,
+  sendRequest,
+} from "./request.ts";
+
+/** Options of {@linkcode remoteWrite}. */
+export interface RemoteWriteOptions {
+  /**
+   * Where the samples come from: a `Registry`, a worker aggregator, or anything with
+   * `collect()`. Default: the default registry.
+   */
+  readonly registry?: MetricsSource;
+  /**
+   * Labels added to every series that does not have them already (like Prometheus'
+   * `external_labels`), e.g. `{ job: "billing", instance: "fn-eu-1" }`. A `job` label is
+   * required: here, or on every series. A label with an empty value is not sent (Prometheus
+   * treats it as absent).
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Extra request headers (e.g. `X-Scope-OrgID` for Mimir or Cortex tenants). */
+  readonly headers?: HeadersInit;
+  /** Basic auth or bearer token; never shown in errors. User-info in the URL works too. */
+  readonly auth?: PushAuth;
+  /** Give up after this many milliseconds (collecting, encoding and sending); default 30000. */
+  readonly timeoutMs?: number;
+  /** Aborts the request early. */
+  readonly signal?: AbortSignal;
+  /** The `fetch` to use; default: the global `fetch`. */
+  readonly fetch?: FetchFunction;
+}
+
+/** Default timeout of one remote write, as Prometheus' own `remote_timeout`. */
+export const DEFAULT_REMOTE_WRITE_TIMEOUT_MS = 30_000;
+
+/** The headers every remote-write 1.0 request carries. */
+const PROTOCOL_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "application/x-protobuf",
+  "x-prometheus-remote-write-version": "0.1.0",
+};
+
+/**
+ * Sends the source's current samples to a remote-write receiver in one request, all with one
+ * timestamp (now). Resolves when the receiver accepted them (2xx). Rejects with a
+ * {@linkcode RemoteWriteError} (whose `retryable` says whether trying again may help) when the
+ * receiver answers anything else — a redirect included, which is never followed — cannot be
+ * reached or does not answer within `timeoutMs`; with a `TypeError` for invalid options or a
+ * series without a `job` label. An error thrown by a collector rejects unchanged.
+ *
+ * @example
+ * ```ts ignore
+ * import { Counter, Registry, remoteWrite } from "./mod.ts";
+ * const registry = new Registry();
+ * new Counter({ name: "invoices_sent", help: "invoices sent", registry }).inc(12);
+ * await remoteWrite("http://localhost:9090/api/v1/write", {
+ *   registry,
+ *   labels: { job: "billing", instance: "cli" },
+ * });
+ * ```
+ */
+export async function remoteWrite(url: string | URL, options: RemoteWriteOptions): Promise<void> {
+  await writeOnce(prepare(url, options), Date.now());
+}
+
+/** Everything a write needs, checked once (a RemoteWriter reuses it for every write). */
+interface PreparedWrite {
+  readonly url: string;
+  readonly source: MetricsSource;
+  readonly labels: ExtraLabels;
+  readonly headers: Headers;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly fetch?: FetchFunction;
+}
+
+function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("remote write options must be an object, e.g. { labels: { job } }");
+  }
+  const { base, urlAuth } = parseEndpoint(url, "remote write url");
+  const target = base.href;
+  const source = options.registry ?? defaultRegistry;
+  if (source === null || typeof source !== "object" || typeof source.collect !== "function") {
+    throw new TypeError(`registry for ${target} must have a collect() method`);
+  }
+  const headers = new Headers(options.headers);
+  for (const [name, value] of Object.entries(PROTOCOL_HEADERS)) headers.set(name, value);
+  const auth = options.auth ?? urlAuth;
+  if (auth !== undefined) headers.set("authorization", authorizationHeader(auth, target));
+  return {
+    url: target,
+    source,
+    labels: extraLabels(options.labels ?? {}, target),
+    headers,
+    timeoutMs: checkTimeoutMs(options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS, target),
+    signal: options.signal,
+    fetch: options.fetch,
+  };
+}
+
+async function writeOnce(prepared: PreparedWrite, timestampMs: number): Promise<void> {
+  await sendRequest({
+    method: "POST",
+    url: prepared.url,
+    // Each request gets its own copy: the sender sets Content-Encoding on it.
+    headers: new Headers(prepared.headers),
+    timeoutMs: prepared.timeoutMs,
+    signal: prepared.signal,
+    fetch: prepared.fetch,
+    body: async () => {
+      // Remote write 1.0 has no way to say which names a receiver takes: names outside the
+      // legacy alphabet go as a scrape that names no escaping gets them (underscores).
+      const families = (await prepared.source.collect()).map((family) =>
+        escapeFamily(family, "underscores")
+      );
+      const request = encodeWriteRequest(families, prepared.labels, timestampMs);
+      return { bytes: snappyCompress(request), encoding: "snappy" };
+    },
+  }, remoteWriteErrorOf);
+}
+
+function remoteWriteErrorOf(
+  message: string,
+  details: PushErrorDetails,
+  kind: FailureKind,
+  response?: Response,
+): RemoteWriteError {
+  const status = details.status;
+  const retryable = kind === "network" || kind === "timeout" ||
+    (kind === "status" && status !== undefined && (status >= 500 || status === 429));
+  const wait = retryable && response !== undefined ? retryAfterMs(response) : undefined;
+  return new RemoteWriteError(message, details, retryable, wait);
+}
+
+// --- encoding ---------------------------------------------------------------------------------
+
+/** The extra labels, sorted, with each Label message pre-encoded. */
+interface ExtraLabels {
+  readonly names: readonly string[];
+  /** Each one's `Label` message. */
+  readonly encoded: readonly Uint8Array[];
+  readonly hasJob: boolean;
+}
+
+function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new TypeError(`labels for ${url} must be an object of label names to string values`);
+  }
+  const given = labels;
+  const escaped: Record<string, string> = {};
+  for (const name of Object.keys(given)) {
+    try {
+      validateLabelName(name);
+    } catch (error) {
+      throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
+    }
+    if (typeof given[name] !== "string") {
+      throw new TypeError(
+        `label "${name}" for ${url} must be a string, got ${typeof given[name]}`,
+      );
+    }
+    escaped[escapeName(name, "underscores", "label")] = given[name];
+  }
+  labels = escaped;
+  const names = Object.keys(labels).sort(byCodeUnits);
+  // An empty value is no label at all (Prometheus' data model): nothing to add.
+  const added = names.filter((name) => labels[name] !== "");
+  const encoded = added.map((name) => {
+    const writer = new ProtoWriter(64);
+    writeLabel(writer, name, labels[name]);
+    return writer.finish();
+  });
+  return { names: added, encoded, hasJob: added.includes("job") };
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Field numbers of prometheus/prompb (remote.proto, types.proto).
+const WRITE_REQUEST_TIMESERIES = 1;
+const WRITE_REQUEST_METADATA = 3;
+const TIMESERIES_LABELS = 1;
+const TIMESERIES_SAMPLES = 2;
+const LABEL_NAME = 1;
+const LABEL_VALUE = 2;
+const SAMPLE_VALUE = 1;
+const SAMPLE_TIMESTAMP = 2;
+const METADATA_TYPE = 1;
+const METADATA_FAMILY_NAME = 2;
+const METADATA_HELP = 4;
+const METADATA_UNIT = 5;
+/** `MetricMetadata.MetricType` values. */
+const METADATA_TYPES = {
+  unknown: 0,
+  counter: 1,
+  gauge: 2,
+  histogram: 3,
+  summary: 5,
+} as const;
+
+/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went first. */
+interface Piece {
+  readonly bytes: Uint8Array;
+  /** Position of their first copy in the request, -1 before it is written. */
+  at: number;
+}
+
+/**
+ * Writes the `TimeSeries` messages of a request into one growable buffer. Each point's labels
+ * (plus the extra labels it lacks) are encoded once as `Label` messages; every sample series
+ * splices in its `__name__` (and `le`, `quantile` or state) label at the sorted position. The
+ * parts a series repeats — the point's labels in its later series, a name or bound already
+ * written — are copied from where they first appeared in the buffer (a native `copyWithin`),
+ * and each series' length is known before it is written, so nothing is moved afterwards.
+ */
+class SeriesWriter {
+  #buffer: Uint8Array<ArrayBuffer>;
+  #view: DataView;
+  #length = 0;
+  // The current point's Label messages (`#pointLength` bytes), and a writer for the labels that
+  // need more than the short-ASCII fast form.
+  #point = new Uint8Array(256);
+  #pointLength = 0;
+  readonly #slowLabel = new ProtoWriter(256);
+  readonly #extra: ExtraLabels;
+  // The Sample message's tail: `timestamp` (field 2) with the request's one timestamp.
+  readonly #timestamp: Uint8Array;
+  readonly #sampleLength: number;
+  // The current point: its Label messages, cut in three where `__name__` and the extra label
+  // go (cut1 for the one that sorts first), and where each part was first written in the
+  // buffer (-1: not yet).
+  #cut1 = 0;
+  #cut2 = 0;
+  #nameFirst = true;
+  readonly #written = [-1, -1, -1];
+
+  constructor(extra: ExtraLabels, timestampMs: number, capacity: number) {
+    this.#buffer = new Uint8Array(Math.max(1024, capacity));
+    this.#view = new DataView(this.#buffer.buffer);
+    this.#extra = extra;
+    const timestamp = new ProtoWriter(16);
+    timestamp.int64(SAMPLE_TIMESTAMP, timestampMs);
+    this.#timestamp = timestamp.finish();
+    // The value field (tag + 8 bytes), then the timestamp field.
+    this.#sampleLength = 9 + this.#timestamp.length;
+  }
+
+  /** The bytes written so far: a view of the buffer. */
+  view(): Uint8Array<ArrayBuffer> {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  /** Appends bytes as they are (the metadata after the series). */
+  append(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /**
+   * Takes the labels of the next point; `extraName` is the label its samples add (`le`,
+   * `quantile`, a state set's name), which replaces a label of that name.
+   */
+  point(labels: Labels, family: string, extraName?: string): void {
+    const extra = this.#extra;
+    const extraNames = extra.names;
+    // A fresh array: ours to sort. A label named like the extra one gives way to it.
+    const own = Object.keys(labels);
+    if (extraName !== undefined) {
+      const namesake = own.indexOf(extraName);
+      if (namesake >= 0) own.splice(namesake, 1);
+    }
+    if (!isSorted(own)) own.sort(byCodeUnits);
+    this.#pointLength = 0;
+    let nameCut = -1;
+    let extraCut = -1;
+    let hasJob = extra.hasJob;
+    // Merge the point's names with the added ones (both sorted); the point's own value wins.
+    let i = 0;
+    let j = 0;
+    while (i < own.length || j < extraNames.length) {
+      let name: string;
+      let value = "";
+      let added = -1;
+      if (j >= extraNames.length || (i < own.length && own[i] <= extraNames[j])) {
+        name = own[i++];
+        value = labels[name];
+        // An empty value is no label at all (Prometheus' data model), as a scrape stores it;
+        // an added label of that name then applies.
+        if (value === "") continue;
+        if (name === extraNames[j]) j++;
+      } else {
+        added = j++;
+        name = extraNames[added];
+        if (name === extraName) continue;
+      }
+      // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless
+      // a label name starts with an upper-case letter).
+      const length = this.#pointLength;
+      if (nameCut < 0 && name > "__name__") nameCut = length;
+      if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = length;
+      if (added >= 0) {
+        this.#addToPoint(extra.encoded[added]);
+      } else {
+        if (name === "job") hasJob = true;
+        this.#labelToPoint(name, value);
+      }
+    }
+    if (!hasJob) {
+      throw new TypeError(
+        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+      );
+    }
+    if (nameCut < 0) nameCut = this.#pointLength;
+    if (extraCut < 0) extraCut = this.#pointLength;
+    this.#nameFirst = extraName === undefined || "__name__" < extraName;
+    this.#cut1 = this.#nameFirst ? nameCut : extraCut;
+    this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+    this.#written.fill(-1);
+  }
+
+  /** Appends a Label message of the point: short ASCII written by hand, the rest by ProtoWriter. */
+  #labelToPoint(name: string, value: string): void {
+    if (this.#pointLength + 132 > this.#point.length) this.#growPoint(132);
+    const end = asciiLabel(this.#point, this.#pointLength, name, value);
+    if (end >= 0) {
+      this.#pointLength = end;
+      return;
+    }
+    const slow = this.#slowLabel;
+    slow.reset();
+    writeLabel(slow, name, value);
+    this.#addToPoint(slow.view());
+  }
+
+  #addToPoint(bytes: Uint8Array): void {
+    if (this.#pointLength + bytes.length > this.#point.length) this.#growPoint(bytes.length);
+    copyBytes(bytes, 0, bytes.length, this.#point, this.#pointLength);
+    this.#pointLength += bytes.length;
+  }
+
+  #growPoint(extra: number): void {
+    const grown = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
+    grown.set(this.#point.subarray(0, this.#pointLength));
+    this.#point = grown;
+  }
+
+  /** One series of the current point: its `__name__` label and one sample. */
+  sample(nameLabel: Piece, value: number): void {
+    if (this.#nameFirst) this.#series(nameLabel, undefined, nameLabel.bytes.length, value);
+    else this.#series(undefined, nameLabel, nameLabel.bytes.length, value);
+  }
+
+  /** One series with the point's extra label too (`le`, `quantile`, a state). */
+  sampleWith(nameLabel: Piece, extraLabel: Piece, value: number): void {
+    const added = nameLabel.bytes.length + extraLabel.bytes.length;
+    if (this.#nameFirst) this.#series(nameLabel, extraLabel, added, value);
+    else this.#series(extraLabel, nameLabel, added, value);
+  }
+
+  /** A TimeSeries: tag, length, the point's labels with `atCut1`/`atCut2` spliced in, sample. */
+  #series(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    addedBytes: number,
+    value: number,
+  ): void {
+    const pointLength = this.#pointLength;
+    const sampleLength = this.#sampleLength;
+    const content = pointLength + addedBytes + 2 + sampleLength;
+    this.#ensure(content + 6);
+    const buffer = this.#buffer;
+    let at = this.#length;
+    buffer[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
+    let size = content;
+    while (size >= 0x80) {
+      buffer[at++] = (size & 0x7f) | 0x80;
+      size >>>= 7;
+    }
+    buffer[at++] = size;
+    const cut1 = this.#cut1;
+    const cut2 = this.#cut2;
+    at = this.#part(0, 0, cut1, at);
+    if (atCut1 !== undefined) at = this.#piece(atCut1, at);
+    at = this.#part(1, cut1, cut2, at);
+    if (atCut2 !== undefined) at = this.#piece(atCut2, at);
+    at = this.#part(2, cut2, pointLength, at);
+    buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+    buffer[at++] = sampleLength;
+    buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+    this.#view.setFloat64(at, value, true);
+    at += 8;
+    const timestamp = this.#timestamp;
+    for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    this.#length = at;
+  }
+
+  /** Part `index` of the point's labels at `at`: from the point's bytes once, then copied. */
+  #part(index: number, start: number, end: number, at: number): number {
+    const length = end - start;
+    if (length === 0) return at;
+    const from = this.#written[index];
+    if (from >= 0) {
+      copyInside(this.#buffer, from, length, at);
+    } else {
+      this.#written[index] = at;
+      copyBytes(this.#point, start, end, this.#buffer, at);
+    }
+    return at + length;
+  }
+
+  /** A repeated piece at `at`: copied from its first appearance, or written there first. */
+  #piece(piece: Piece, at: number): number {
+    const bytes = piece.bytes;
+    if (piece.at >= 0) {
+      copyInside(this.#buffer, piece.at, bytes.length, at);
+    } else {
+      piece.at = at;
+      copyBytes(bytes, 0, bytes.length, this.#buffer, at);
+    }
+    return at + bytes.length;
+  }
+
+  #ensure(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+/**
+ * Writes a `Label` message at `at` when name and value are short ASCII (the common case), and
+ * returns where it ends; -1 (nothing usable written) otherwise. `out` has 132 bytes of room.
+ */
+function asciiLabel(out: Uint8Array, at: number, name: string, value: string): number {
+  const nameLength = name.length;
+  const valueLength = value.length;
+  const content = 4 + nameLength + valueLength;
+  if (content >= 128) return -1;
+  out[at] = TIMESERIES_LABELS * 8 + LENGTH_DELIMITED;
+  out[at + 1] = content;
+  out[at + 2] = LABEL_NAME * 8 + LENGTH_DELIMITED;
+  out[at + 3] = nameLength;
+  let p = at + 4;
+  for (let i = 0; i < nameLength; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit >= 0x80) return -1;
+    out[p++] = unit;
+  }
+  out[p++] = LABEL_VALUE * 8 + LENGTH_DELIMITED;
+  out[p++] = valueLength;
+  for (let i = 0; i < valueLength; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0x80) return -1;
+    out[p++] = unit;
+  }
+  return p;
+}
+
+/** Whether names are in code-unit order already (a metric's label names usually are). */
+function isSorted(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++) if (names[i - 1] > names[i]) return false;
+  return true;
+}
+
+// Copies up to this many bytes are made byte by byte: cheaper than a view and a native call.
+const SHORT_COPY = 128;
+
+/** Copies `length` bytes at `from` to `at` in the same buffer (not overlapping). */
+function copyInside(buffer: Uint8Array, from: number, length: number, at: number): void {
+  if (length > SHORT_COPY) {
+    buffer.copyWithin(at, from, from + length);
+    return;
+  }
+  for (let i = 0; i < length; i++) buffer[at + i] = buffer[from + i];
+}
+
+/** Copies `source[start, end)` to `target` at `at`. */
+function copyBytes(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  at: number,
+): void {
+  if (end - start > SHORT_COPY) {
+    target.set(source.subarray(start, end), at);
+    return;
+  }
+  for (let i = start, j = at; i < end; i++, j++) target[j] = source[i];
+}
+
+/** Wire types of the fields written by hand. */
+const LENGTH_DELIMITED = 2;
+const FIXED64 = 1;
+
+function writeLabel(out: ProtoWriter, name: string, value: string): void {
+  const label = out.begin(TIMESERIES_LABELS);
+  out.string(LABEL_NAME, name);
+  out.string(LABEL_VALUE, value);
+  out.end(label);
+}
+
+/**
+ * Pre-encoded `Label` messages for the names and extra labels one request repeats (per-request
+ * caches: nothing outlives the request, whatever values a custom collector invents).
+ */
+class LabelCache {
+  readonly #writer = new ProtoWriter(64);
+  readonly #bounds = new Map<readonly number[], Piece[]>();
+  readonly #byText = new Map<string, Piece>();
+
+  /** One `Label` message. */
+  label(name: string, value: string): Piece {
+    const writer = this.#writer;
+    writer.reset();
+    writeLabel(writer, name, value);
+    return { bytes: writer.finish(), at: -1 };
+  }
+
+  /** `__name__` = `name`. */
+  metricName(name: string): Piece {
+    return this.label("__name__", name);
+  }
+
+  /** `le` labels of a histogram's bounds, shared by the points whose bounds array is shared. */
+  bounds(upperBounds: readonly number[]): Piece[] {
+    let labels = this.#bounds.get(upperBounds);
+    if (labels === undefined) {
+      labels = formatBounds(upperBounds).map((bound) => this.label("le", bound));
+      this.#bounds.set(upperBounds, labels);
+    }
+    return labels;
+  }
+
+  /** A `quantile` label. */
+  quantile(quantile: number): Piece {
+    const text = formatFloat(quantile);
+    let label = this.#byText.get(text);
+    if (label === undefined) {
+      label = this.label("quantile", text);
+      this.#byText.set(text, label);
+    }
+    return label;
+  }
+}
+
+/**
+ * Encodes families as one remote-write 1.0 `WriteRequest` (not compressed): a `TimeSeries` per
+ * sample series, each with one sample at `timestampMs`, then one `MetricMetadata` per family.
+ * Throws a `TypeError` for a series without `job` when `labels` has none.
+ */
+export function encodeWriteRequest(
+  families: readonly MetricFamily[],
+  labels: ExtraLabels,
+  timestampMs: number,
+): Uint8Array<ArrayBuffer> {
+  // Sized like the previous request (usually the same series again), so the buffer is not
+  // grown and copied several times over.
+  const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
+  const cache = new LabelCache();
+  for (const family of families) writeFamily(series, cache, family);
+  const metadata = new ProtoWriter();
+  for (const family of families) writeMetadata(metadata, family);
+  series.append(metadata.view());
+  const request = series.view();
+  lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
+  // The buffer belongs to this request alone: a view, not a copy.
+  return request;
+}
+
+// The size of the last request encoded, a capacity hint for the next one (capped).
+let lastRequestBytes = 0;
+const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFamily): void {
+  const name = family.name;
+  switch (family.type) {
+    case "counter": {
+      const sampleName = cache.metricName(name + "_total");
+      for (const point of family.points) {
+        series.point(point.labels, name);
+        series.sample(sampleName, point.value);
+      }
+      return;
+    }
+    case "gauge":
+    case "unknown": {
+      const sampleName = cache.metricName(name);
+      for (const point of family.points) {
+        series.point(point.labels, name);
+        series.sample(sampleName, point.value);
+      }
+      return;
+    }
+    case "histogram": {
+      const bucketName = cache.metricName(name + "_bucket");
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
+      for (const point of family.points) {
+        series.point(point.labels, name, "le");
+        const bounds = cache.bounds(point.upperBounds);
+        const counts = point.bucketCounts;
+        for (let i = 0; i < bounds.length; i++) {
+          series.sampleWith(bucketName, bounds[i], counts[i]);
+        }
+        series.sample(countName, point.count);
+        if (hasSum(point)) series.sample(sumName, point.sum);
+      }
+      return;
+    }
+    case "summary": {
+      const quantileName = cache.metricName(name);
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
+      for (const point of family.points) {
+        series.point(point.labels, name, "quantile");
+        for (const { quantile, value } of point.quantiles) {
+          series.sampleWith(quantileName, cache.quantile(quantile), value);
+        }
+        series.sample(countName, point.count);
+        series.sample(sumName, point.sum);
+      }
+      return;
+    }
+    case "info": {
+      const sampleName = cache.metricName(name + "_info");
+      for (const point of family.points) {
+        series.point(point.labels, name);
+        series.sample(sampleName, 1);
+      }
+      return;
+    }
+    case "stateset": {
+      const sampleName = cache.metricName(name);
+      for (const point of family.points) {
+        series.point(point.labels, name, name);
+        for (const state of point.states) {
+          series.sampleWith(sampleName, cache.label(name, state.name), state.enabled ? 1 : 0);
+        }
+      }
+      return;
+    }
+  }
+}
+
+/** The family's metadata under the name a text-format scrape records it by. */
+function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
+  let familyName = family.name;
+  let type: number;
+  switch (family.type) {
+    case "counter":
+      familyName += "_total";
+      type = METADATA_TYPES.counter;
+      break;
+    case "info":
+      familyName += "_info";
+      type = METADATA_TYPES.gauge;
+      break;
+    case "stateset":
+    case "gauge":
+      type = METADATA_TYPES.gauge;
+      break;
+    default:
+      type = METADATA_TYPES[family.type];
+  }
+  const metadata = out.begin(WRITE_REQUEST_METADATA);
+  if (type !== 0) out.uint(METADATA_TYPE, type);
+  out.string(METADATA_FAMILY_NAME, familyName);
+  if (family.help !== "") out.string(METADATA_HELP, family.help);
+  if (family.unit !== undefined && family.unit !== "") out.string(METADATA_UNIT, family.unit);
+  out.end(metadata);
+}
+
+/** Builds the sorted extra labels of a request; exported for tests and benchmarks. */
+export function remoteWriteLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
+  return extraLabels(labels, "remote write");
+}
+
+// --- background writer ------------------------------------------------------------------------
+
+/** Options of {@linkcode RemoteWriter}. */
+export interface RemoteWriterOptions extends Omit<RemoteWriteOptions, "signal"> {
+  /** The receiver, e.g. `http://prometheus:9090/api/v1/write`. */
+  readonly url: string | URL;
+  /** Time between writes in milliseconds; default 15000. */
+  readonly intervalMs?: number;
+  /** Timeout of each write in milliseconds; default 10000. */
+  readonly timeoutMs?: number;
+  /**
+   * Called on every failed write. Default: one `console.error` line per failure streak and
+   * one line when writing recovers. Errors it throws are swallowed.
+   */
+  readonly onError?: (error: Error, info: PushFailureInfo) => void;
+  /** Called when a write succeeds after failures. */
+  readonly onRecover?: (info: PushRecoveryInfo) => void;
+  /**
+   * Retry pacing while the receiver fails with a retryable error (5xx, 429, network, timeout):
+   * capped exponential backoff with jitter, and at least the receiver's `Retry-After` (up to
+   * `maxMs`). Other failures wait for the next interval.
+   */
+  readonly backoff?: BackoffOptions;
+  /**
+   * Deno only (checked when the writer is created): on SIGINT or SIGTERM, write once more, then
+   * exit with the conventional code (130 or 143). Default false.
+   */
+  readonly flushOnSignals?: boolean;
+  /** Whether the pending timer keeps the process alive while the writer runs. Default false. */
+  readonly keepAlive?: boolean;
+  /**
+   * Expose the writer's own health — `remote_writer_last_success_timestamp_seconds`,
+   * `remote_writer_consecutive_failures`, `remote_writer_failures_total`: `true` adds them to
+   * the written registry (which must then be a `Registry`), `{ registry }` to another one.
+   */
+  readonly healthMetrics?: boolean | { readonly registry: Registry };
+}
+
+const DEFAULT_WRITER_TIMEOUT_MS = 10_000;
+
+/**
+ * Writes a registry to a remote-write receiver every `intervalMs` in the background — the
+ * counterpart of the `Pusher` for Prometheus-compatible stores.
+ *
+ * - The first write happens right after `start()`, then one every `intervalMs`; never two in
+ *   flight (a tick that comes while a write still runs is skipped).
+ * - Retryable failures (5xx, 429, network, timeout) back off exponentially with jitter; others
+ *   (4xx: the receiver refuses this data) wait for the next interval. Never throws into the
+ *   program: failures go to `onError`.
+ * - Every write carries one timestamp, strictly later than the previous write's, so a clock
+ *   step backwards never makes the receiver refuse samples as out of order.
+ * - `stop()` (or `await using`) makes one final write. `flush()` writes now: call it before a
+ *   serverless function returns (`ctx.waitUntil(writer.flush())`).
+ *
+ * @example
+ * ```ts ignore
+ * import { Counter, Registry, RemoteWriter } from "./mod.ts";
+ * const registry = new Registry();
+ * const handled = new Counter({ name: "jobs_handled", help: "jobs handled", registry });
+ * await using writer = new RemoteWriter({
+ *   url: "http://localhost:9090/api/v1/write",
+ *   registry,
+ *   labels: { job: "worker", instance: "eu-1" },
+ * });
+ * writer.start();
+ * handled.inc(); // written within 15 s, and once more when the writer is disposed
+ * ```
+ */
+export class RemoteWriter {
+  /** The receiver's URL, without credentials. */
+  readonly url: string;
+  readonly #prepared: PreparedWrite;
+  readonly #loop: BackgroundLoop;
+  #lastTimestampMs = 0;
+
+  /** Checks the options (throwing `TypeError`/`RangeError`) without sending anything. */
+  constructor(options: RemoteWriterOptions) {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("RemoteWriter takes an options object with at least { url, labels }");
+    }
+    const prepared = prepare(options.url, {
+      ...options,
+      timeoutMs: options.timeoutMs ?? DEFAULT_WRITER_TIMEOUT_MS,
+    });
+    this.url = prepared.url;
+    this.#prepared = prepared;
+    positiveMs(prepared.timeoutMs, `timeoutMs of the RemoteWriter for ${prepared.url}`);
+    const healthRegistry = healthRegistryOf(
+      options.healthMetrics,
+      prepared.source,
+      `the RemoteWriter for ${prepared.url}`,
+    );
+    this.#loop = new BackgroundLoop({
+      owner: "RemoteWriter",
+      url: prepared.url,
+      verb: "write",
+      intervalMs: options.intervalMs ?? 15_000,
+      backoff: options.backoff,
+      keepAlive: options.keepAlive === true,
+      flushOnSignals: options.flushOnSignals === true,
+      onError: options.onError,
+      onRecover: options.onRecover,
+      send: () => writeOnce(this.#prepared, this.#nextTimestampMs()),
+      isRetryable: (error) => error instanceof RemoteWriteError && error.retryable,
+      retryAfterMs: (error) => error instanceof RemoteWriteError ? error.retryAfterMs : undefined,
+      health: healthRegistry === undefined ? undefined : {
+        registry: healthRegistry,
+        names: { prefix: "remote_writer", action: "remote write", actions: "remote writes" },
+      },
+    });
+  }
+
+  /** Whether the writer is started and not stopped. */
+  get running(): boolean {
+    return this.#loop.running;
+  }
+
+  /** When the last write succeeded, or `undefined` if none has yet. */
+  get lastSuccess(): Date | undefined {
+    return this.#loop.lastSuccess;
+  }
+
+  /** Failed writes in a row since the last success (0 when healthy). */
+  get consecutiveFailures(): number {
+    return this.#loop.consecutiveFailures;
+  }
+
+  /** Failed writes since the writer was created. */
+  get failuresTotal(): number {
+    return this.#loop.failuresTotal;
+  }
+
+  /** Starts writing: once right away, then every `intervalMs`. Does nothing when running. */
+  start(): void {
+    this.#loop.start();
+  }
+
+  /**
+   * Stops the timer and writes once more, so the last observations are not lost. Resolves when
+   * that write is done (failed or not); never rejects. Does nothing when not running.
+   */
+  stop(): Promise<void> {
+    return this.#loop.stop();
+  }
+
+  /**
+   * Writes now (after the write in flight, if any), whether or not the writer is started.
+   * Resolves `true` on success, `false` on failure (reported to `onError`); never rejects.
+   */
+  flush(): Promise<boolean> {
+    return this.#loop.sendNow();
+  }
+
+  /** Same as {@linkcode RemoteWriter.stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /** Now, or 1 ms after the previous write if the clock has not moved on (or went back). */
+  #nextTimestampMs(): number {
+    const now = Date.now();
+    this.#lastTimestampMs = now > this.#lastTimestampMs ? now : this.#lastTimestampMs + 1;
+    return this.#lastTimestampMs;
+  }
+}
