@@ -15,6 +15,7 @@
 
 import type { Collector, MetricFamily } from "../model.ts";
 import { prefixedNames } from "./names.ts";
+import { requireDeno } from "../platform.ts";
 
 /** Options of {@linkcode ProcessCollector}. */
 export interface ProcessCollectorOptions {
@@ -120,6 +121,7 @@ export class ProcessCollector implements Collector {
 
   /** Creates the collector; it does not register itself. */
   constructor(options: ProcessCollectorOptions = {}) {
+    requireDeno("ProcessCollector");
     const names = prefixedNames("ProcessCollector", options?.prefix ?? "", NAMES);
     this.#names = names;
     this.sampleNames = Object.freeze([...Object.values(names), names.cpu + "_total"]);

@@ -7,6 +7,7 @@
 
 import type { Collector, MetricFamily } from "../model.ts";
 import { prefixedNames } from "./names.ts";
+import { requireDeno } from "../platform.ts";
 
 /** Options of {@linkcode RuntimeCollector}. */
 export interface RuntimeCollectorOptions {
@@ -89,6 +90,7 @@ export class RuntimeCollector implements Collector, Disposable {
 
   /** Creates the collector (and starts the lag probe unless `eventLoopLag: false`). */
   constructor(options: RuntimeCollectorOptions = {}) {
+    requireDeno("RuntimeCollector");
     const names = prefixedNames("RuntimeCollector", options?.prefix ?? "", NAMES);
     this.#names = names;
     const eventLoopLag = options?.eventLoopLag ?? true;

@@ -6,6 +6,7 @@
  */
 
 import { metricsHandler, type MetricsHandlerOptions } from "./handler.ts";
+import { requireDeno } from "../platform.ts";
 
 /** HTTP basic authentication: the scraper must send this user name and password. */
 export interface BasicAuth {
@@ -73,9 +74,12 @@ export interface MetricsServer extends AsyncDisposable {
 
 /**
  * Thrown by {@linkcode startHttpServer} when the port is taken. It is a `Deno.errors.AddrInUse`,
- * so existing checks keep working, with a message naming the address and what to do.
+ * so existing checks keep working, with a message naming the address and what to do. (Its base
+ * is looked up without touching a `Deno` global, so the module also loads on other runtimes.)
  */
-export class PortInUseError extends Deno.errors.AddrInUse {
+export class PortInUseError extends ((
+  (globalThis as { Deno?: typeof Deno }).Deno?.errors.AddrInUse ?? Error
+) as typeof Deno.errors.AddrInUse) {
   /** The port that was taken. */
   readonly port: number;
   /** The host name the server tried to listen on. */
@@ -229,6 +233,10 @@ function textResponse(
  * ```
  */
 export function startHttpServer(options: HttpServerOptions | number = {}): MetricsServer {
+  const Deno = requireDeno(
+    "startHttpServer()",
+    "serve metricsHandler() from the runtime's own server",
+  );
   const settings: HttpServerOptions = typeof options === "number" ? { port: options } : options;
   if (settings === null || typeof settings !== "object") {
     throw new TypeError("startHttpServer() takes a port number or an options object");

@@ -8,6 +8,7 @@
 import type { Collector, MetricFamily } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { PushError } from "./errors.ts";
+import { requireDeno, unrefTimer } from "../platform.ts";
 import {
   type FetchFunction,
   gatewayUrl,
@@ -198,6 +199,7 @@ export class Pusher {
     this.#headers = options.headers;
     this.#fetch = options.fetch;
     this.#flushOnSignals = options.flushOnSignals === true;
+    if (this.#flushOnSignals) requireDeno("Pusher flushOnSignals", "call stop() before exiting");
     this.#keepAlive = options.keepAlive === true;
     this.#backoffInitialMs = positiveMs(
       options.backoff?.initialMs ?? Math.min(1_000, this.#intervalMs),
@@ -289,7 +291,7 @@ export class Pusher {
   #schedule(delayMs: number): void {
     const timer = setTimeout(() => this.#tick(), delayMs);
     // An unref'd timer lets the program end while the pusher waits, like a daemon thread.
-    if (!this.#keepAlive) Deno.unrefTimer(timer);
+    if (!this.#keepAlive) unrefTimer(timer);
     this.#timer = timer;
   }
 

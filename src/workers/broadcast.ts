@@ -24,6 +24,7 @@ import type { MetricFamily } from "../model.ts";
 import { type CollectOptions, defaultRegistry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { DEFAULT_WORKER_LABEL, mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
+import { unrefTimer } from "../platform.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -186,7 +187,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     unrefChannel(this.#channel);
     this.#channel.onmessage = (event) => this.#receive(event.data);
     this.#heartbeat = setInterval(() => this.#tick(), publishIntervalMs);
-    Deno.unrefTimer(this.#heartbeat);
+    unrefTimer(this.#heartbeat);
     // Announce ourselves, and ask the workers already running to do the same (request 0 has no
     // waiter): afterwards both sides know each other before the first scrape.
     void this.publish();

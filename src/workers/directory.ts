@@ -28,6 +28,7 @@ import type { CounterFamily, MetricFamily } from "../model.ts";
 import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, type WorkerSnapshot } from "./merge.ts";
+import { requireDeno } from "../platform.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -282,6 +283,7 @@ export class DirectoryCollector implements MetricsSource {
   /** Internal: use {@linkcode directoryCollector}. */
   constructor(options: DirectoryCollectorOptions) {
     const where = "directoryCollector";
+    requireDeno(where);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where} takes an options object: { dir: "/path/to/metrics" }`);
     }
@@ -354,7 +356,16 @@ export class DirectoryCollector implements MetricsSource {
 
   /** Folds retirable files into `retired.json` and deletes them, holding the retire lock. */
   async #retire(): Promise<void> {
-    using lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
+    // try/finally rather than `using`, which V8 before 13.4 (e.g. Node 22) cannot parse.
+    const lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
+    try {
+      await this.#retireHolding(lock);
+    } finally {
+      lock.close();
+    }
+  }
+
+  async #retireHolding(lock: Deno.FsFile): Promise<void> {
     if (!(await lock.tryLock(true))) return; // Another exporter is retiring right now.
     // Read again under the lock: another exporter may have retired files since our first pass.
     const state = await readDirectory(this.dir);
@@ -481,6 +492,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
   /** Internal: use {@linkcode publishToDirectory}. */
   constructor(options: DirectoryPublisherOptions) {
     const where = "publishToDirectory";
+    requireDeno(where);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where} takes an options object: { dir: "/path/to/metrics" }`);
     }
