@@ -41,7 +41,7 @@ export function requireDeno(feature: string, instead = ""): typeof Deno {
   const deno = denoNamespace();
   if (deno !== undefined) return deno;
   throw new Error(
-    `${feature} needs the Deno runtime, and this is ${runtimeName()}` +
+    `${feature} is Deno-only: it needs the Deno namespace, which ${runtimeName()} does not have` +
       (instead === "" ? "" : `; ${instead}`),
   );
 }

@@ -190,6 +190,9 @@ export function metricsHandler(
       headers.set("content-encoding", "gzip");
     }
     headers.set("content-length", String(body.byteLength));
-    return new Response(method === "HEAD" ? null : body, { status: 200, headers });
+    // `encodeBody: "manual"` stops workerd (Cloudflare Workers) from gzipping the gzipped body a
+    // second time, as it does by default for a Content-Encoding; other runtimes ignore it.
+    const init = { status: 200, headers, encodeBody: "manual" } as ResponseInit;
+    return new Response(method === "HEAD" ? null : body, init);
   };
 }
