@@ -73,7 +73,7 @@ export function selectFamilies(
  *
  * @example
  * ```ts
- * import { Counter, Registry } from "./mod.ts";
+ * import { Counter, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const jobs = new Counter({ name: "jobs_total", help: "jobs run", registry });
  * jobs.inc();

@@ -106,7 +106,7 @@ function gauge(name: string, help: string, value: number, unit?: string): Metric
  *
  * @example
  * ```ts
- * import { ProcessCollector, Registry } from "./mod.ts";
+ * import { ProcessCollector, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * registry.register(new ProcessCollector());
  * const text = await registry.metrics(); // process_resident_memory_bytes 3.1e+07 …

@@ -74,7 +74,7 @@ class LagProbe {
  *
  * @example
  * ```ts
- * import { Registry, RuntimeCollector } from "./mod.ts";
+ * import { Registry, RuntimeCollector } from "@deno-prom/client";
  * const registry = new Registry();
  * using runtime = new RuntimeCollector();
  * registry.register(runtime);

@@ -125,7 +125,7 @@ function validateOptions(options: MetricsHandlerOptions): void {
  *
  * @example Mount it in an existing `Deno.serve` app
  * ```ts
- * import { Counter, metricsHandler } from "./mod.ts";
+ * import { Counter, metricsHandler } from "@deno-prom/client";
  * const requests = new Counter({ name: "http_requests_total", help: "requests served" });
  * const metrics = metricsHandler();
  * const server = Deno.serve({ port: 0, onListen() {} }, (request) => {
@@ -138,7 +138,7 @@ function validateOptions(options: MetricsHandlerOptions): void {
  *
  * @example Call it directly
  * ```ts
- * import { metricsHandler, Registry } from "./mod.ts";
+ * import { metricsHandler, Registry } from "@deno-prom/client";
  * const handle = metricsHandler({ registry: new Registry() });
  * const response = await handle(new Request("http://localhost/metrics"));
  * response.headers.get("content-type"); // "text/plain; version=0.0.4; charset=utf-8"

@@ -74,12 +74,9 @@ export interface MetricsServer extends AsyncDisposable {
 
 /**
  * Thrown by {@linkcode startHttpServer} when the port is taken. It is a `Deno.errors.AddrInUse`,
- * so existing checks keep working, with a message naming the address and what to do. (Its base
- * is looked up without touching a `Deno` global, so the module also loads on other runtimes.)
+ * so existing checks keep working, with a message naming the address and what to do.
  */
-export class PortInUseError extends ((
-  (globalThis as { Deno?: typeof Deno }).Deno?.errors.AddrInUse ?? Error
-) as typeof Deno.errors.AddrInUse) {
+export class PortInUseError extends Error {
   /** The port that was taken. */
   readonly port: number;
   /** The host name the server tried to listen on. */
@@ -97,6 +94,13 @@ export class PortInUseError extends ((
     this.port = port;
     this.hostname = hostname;
   }
+}
+
+// On Deno a PortInUseError is also a `Deno.errors.AddrInUse`, so existing `instanceof` checks keep
+// working; the base is looked up, not named, because importing must touch no `Deno` global.
+const denoAddrInUse = (globalThis as { Deno?: typeof Deno }).Deno?.errors.AddrInUse;
+if (denoAddrInUse !== undefined) {
+  Object.setPrototypeOf(PortInUseError.prototype, denoAddrInUse.prototype);
 }
 
 /** The health-check path, always served (without authentication). */
@@ -225,7 +229,7 @@ function textResponse(
  *
  * @example
  * ```ts
- * import { Counter, startHttpServer } from "./mod.ts";
+ * import { Counter, startHttpServer } from "@deno-prom/client";
  * const jobs = new Counter({ name: "jobs_processed_total", help: "jobs processed" });
  * await using server = startHttpServer({ port: 0, hostname: "127.0.0.1" });
  * jobs.inc();

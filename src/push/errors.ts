@@ -25,7 +25,7 @@ export interface PushErrorDetails {
  *
  * @example
  * ```ts
- * import { PushError, pushToGateway, Registry } from "./mod.ts";
+ * import { PushError, pushToGateway, Registry } from "@deno-prom/client";
  * try {
  *   await pushToGateway("127.0.0.1:9", { job: "batch", registry: new Registry(), timeoutMs: 1000 });
  * } catch (error) {

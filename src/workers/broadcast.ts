@@ -407,11 +407,11 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  *
  * @example A module for `DENO_JOBS=4 deno serve --parallel --allow-net app.ts`
  * ```ts
- * import { aggregateWorkers, Counter, metricsHandler } from "./mod.ts";
+ * import { aggregateWorkers, Counter, metricsHandler } from "@deno-prom/client";
  * const requests = new Counter({ name: "http_requests_total", help: "requests", labelNames: ["path"] });
  * const cluster = aggregateWorkers(); // every worker: defaultRegistry, shared over a BroadcastChannel
  * const serveMetrics = metricsHandler({ registry: cluster });
- * export default {
+ * const app = {
  *   fetch(request: Request): Response | Promise<Response> {
  *     const path = new URL(request.url).pathname;
  *     if (path === "/metrics") return serveMetrics(request);
@@ -419,6 +419,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  *     return new Response("hello\n");
  *   },
  * };
+ * export default app;
  * cluster[Symbol.dispose](); // (only so this example ends; a server keeps it open)
  * ```
  */

@@ -422,7 +422,7 @@ export class DirectoryCollector implements MetricsSource {
  *
  * @example An exporter process
  * ```ts
- * import { directoryCollector } from "./mod.ts";
+ * import { directoryCollector } from "@deno-prom/client";
  * const dir = await Deno.makeTempDir();
  * const merged = directoryCollector({ dir });
  * const families = await merged.collect(); // every process's metrics, merged
@@ -626,7 +626,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
  *
  * @example
  * ```ts
- * import { Counter, publishToDirectory, Registry } from "./mod.ts";
+ * import { Counter, publishToDirectory, Registry } from "@deno-prom/client";
  * const dir = await Deno.makeTempDir();
  * const registry = new Registry();
  * const jobs = new Counter({ name: "jobs_total", help: "jobs done", registry });
