@@ -27,7 +27,7 @@ export function sleep(ms: number): Promise<void> {
 
 /** Options for {@linkcode waitFor}. */
 export interface WaitForOptions {
-  /** Give up after this many milliseconds (default 15000). */
+  /** Give up after this many milliseconds (default 30000, a margin for a loaded machine). */
   timeoutMs?: number;
   /** Delay between two checks in milliseconds (default 100). */
   intervalMs?: number;
@@ -38,7 +38,7 @@ export interface WaitForOptions {
 /** Polls `check` until it resolves to true; throws an error naming `what` on timeout. */
 export async function waitFor(
   check: () => Promise<boolean> | boolean,
-  { timeoutMs = 15_000, intervalMs = 100, what = "condition" }: WaitForOptions = {},
+  { timeoutMs = 30_000, intervalMs = 100, what = "condition" }: WaitForOptions = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
