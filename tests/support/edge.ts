@@ -23,6 +23,9 @@ const SUPPORT = new URL("./", import.meta.url);
 /** Where `.ci/run` installs the npm tools: `npm install --prefix .tmp/tools bun workerd`. */
 const TOOLS_BIN = new URL(".tmp/tools/node_modules/.bin/", REPO);
 
+/** The npm packages `.ci/run` installs (keep in step with its BUN_VERSION / WORKERD_VERSION). */
+const NPM_PACKAGE = { bun: "bun@1.4.5", workerd: "workerd@1.20261117.1", node: "node" } as const;
+
 /** The workerd compatibility date of the test worker (must not be later than workerd's). */
 const COMPATIBILITY_DATE = "2025-09-01";
 
@@ -45,7 +48,7 @@ export function skipWithout(name: "bun" | "node" | "workerd"): boolean {
   if (Deno.env.get("CI")) return false;
   console.warn(
     `[skip] ${name} not found (PATH, .tmp/tools or ${name.toUpperCase()}_BIN); ` +
-      `install it as .ci/run does: npm install --prefix .tmp/tools ${name}`,
+      `install it as .ci/run does: npm install --prefix .tmp/tools ${NPM_PACKAGE[name]}`,
   );
   return true;
 }
