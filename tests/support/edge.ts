@@ -123,7 +123,11 @@ function workerdConfig(port: number): string {
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
-  services = [(name = "main", worker = .edgeWorker)],
+  services = [
+    (name = "main", worker = .edgeWorker),
+    # The tests' servers (Prometheus) listen on 127.0.0.1, which the default outbound refuses.
+    (name = "loopback", network = (allow = ["local"])),
+  ],
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
 
@@ -134,6 +138,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "mod.js", esModule = embed "mod.js"),
   ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
+  globalOutbound = "loopback",
 );
 `;
 }

@@ -78,6 +78,24 @@ export function createApp(lib) {
   return { registry, fetch };
 }
 
+/**
+ * Sends the app's samples once with remote write (`job="edge_rw"`, `instance` as given); returns
+ * "ok", the error, or "absent" when this build of the library has no `remoteWrite`.
+ */
+export async function writeRemotely(lib, app, url, instance) {
+  if (typeof lib.remoteWrite !== "function") return "absent";
+  try {
+    await lib.remoteWrite(url, {
+      registry: app.registry,
+      labels: { job: "edge_rw", instance },
+      timeoutMs: 10_000,
+    });
+    return "ok";
+  } catch (error) {
+    return `${error?.constructor?.name}: ${error?.message}`;
+  }
+}
+
 /** The Deno-only features, each called once; returns the message each one threw (or "ok"). */
 export function tryDenoOnlyFeatures(lib) {
   const attempts = {

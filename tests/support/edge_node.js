@@ -1,22 +1,23 @@
 // Runs the edge scenario (tests/support/edge_app.js) on Bun or Node.js against a `deno bundle`
 // of mod.ts, and prints one JSON line with what it saw. Used by tests/edge_test.ts:
 //
-//   bun  tests/support/edge_node.js <bundle.js> [pushgateway-url]
-//   node tests/support/edge_node.js <bundle.js> [pushgateway-url]
+//   bun  tests/support/edge_node.js <bundle.js> [pushgateway-url [remote-write-url]]
+//   node tests/support/edge_node.js <bundle.js> [pushgateway-url [remote-write-url]]
 //   deno run -A tests/support/edge_node.js --hide-deno <bundle.js>
 //
 // `--hide-deno` deletes `globalThis.Deno` before the bundle is imported: the bundle must load and
 // run as it does on a runtime that never had one.
 // With a Pushgateway URL it also pushes the registry once with pushToGateway (job "edge_push")
 // and once through a Pusher (job "edge_pusher": start() pushes and arms its unref'd timer,
-// stop() makes the final push), and reports any failure as text.
+// stop() makes the final push), and reports any failure as text. With a remote-write URL it also
+// writes the registry there once (job "edge_rw", instance "bun" or "node").
 import { pathToFileURL } from "node:url";
-import { runScenario, tryDenoOnlyFeatures } from "./edge_app.js";
+import { runScenario, tryDenoOnlyFeatures, writeRemotely } from "./edge_app.js";
 
 const args = process.argv.slice(2);
 const hideDeno = args[0] === "--hide-deno";
 if (hideDeno) delete globalThis.Deno;
-const [bundlePath, gateway] = hideDeno ? args.slice(1) : args;
+const [bundlePath, gateway, remoteWriteUrl] = hideDeno ? args.slice(1) : args;
 const lib = await import(pathToFileURL(bundlePath).href);
 const { app, ...metrics } = await runScenario(lib);
 const report = {
@@ -50,5 +51,8 @@ if (gateway !== undefined) {
   } catch (error) {
     report.push = `${error?.constructor?.name}: ${error?.message}`;
   }
+}
+if (remoteWriteUrl !== undefined) {
+  report.remoteWrite = await writeRemotely(lib, app, remoteWriteUrl, report.runtime.split(" ")[0]);
 }
 console.log(JSON.stringify(report));
