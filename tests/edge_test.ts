@@ -14,7 +14,7 @@ import {
   skipWithout,
   startWorkerd,
 } from "./support/edge.ts";
-import { missingTool } from "./support/process.ts";
+import { missingTool, waitFor } from "./support/process.ts";
 import { startPrometheus } from "./support/prometheus.ts";
 import { startPushgateway } from "./support/pushgateway.ts";
 
@@ -252,8 +252,19 @@ Deno.test({
         { method: "POST" },
       );
       assert.equal(await written.text(), "ok");
+      // The Cloudflare recipe of docs/edge.md: RemoteWriter.flush() in ctx.waitUntil.
+      const queued = await fetch(
+        `${worker.url}/remote-writer?url=${encodeURIComponent(receiver)}`,
+        { method: "POST" },
+      );
+      assert.equal(await queued.text(), "queued");
+      await waitFor(
+        async () =>
+          (await prometheus.query('edge_requests_total{instance="workerd_writer"}')).length > 0,
+        { what: "the RemoteWriter's flush from workerd to land" },
+      );
 
-      for (const instance of ["bun", "workerd"]) {
+      for (const instance of ["bun", "workerd", "workerd_writer"]) {
         const selector = `job="edge_rw",instance="${instance}"`;
         const value = async (query: string) => {
           const samples = await prometheus.query(query);
