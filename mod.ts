@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { Histogram, Registry } from "./mod.ts";
+ * import { Histogram, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const h = new Histogram({
  *   name: "job_duration_seconds", help: "duration of job", labelNames: ["job_name"],

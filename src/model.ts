@@ -269,7 +269,7 @@ export type MetricFamily =
  *
  * @example A custom collector
  * ```ts
- * import { Registry, type Collector } from "./mod.ts";
+ * import { Registry, type Collector } from "@deno-prom/client";
  * const queueDepth: Collector = {
  *   collect: () => [{ type: "gauge", name: "queue_depth", help: "jobs waiting", points: [{ labels: {}, value: 3 }] }],
  * };

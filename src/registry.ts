@@ -323,7 +323,7 @@ export function findSampleValue(
  *
  * @example
  * ```ts
- * import { Counter, Registry } from "./mod.ts";
+ * import { Counter, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const jobs = new Counter({ name: "jobs_total", help: "jobs run", registry });
  * jobs.inc();
@@ -343,7 +343,7 @@ export class Registry {
    *
    * @example
    * ```ts
-   * import { Counter, Registry } from "./mod.ts";
+   * import { Counter, Registry } from "@deno-prom/client";
    * const registry = new Registry({ defaultLabels: { region: "eu-1" }, prefix: "shop_" });
    * new Counter({ name: "orders_total", help: "orders taken", registry }).inc();
    * await registry.metrics(); // …shop_orders_total{region="eu-1"} 1.0
@@ -442,7 +442,7 @@ export class Registry {
    *
    * @example
    * ```ts
-   * import { Counter, Registry } from "./mod.ts";
+   * import { Counter, Registry } from "@deno-prom/client";
    * const registry = new Registry();
    * const requests = new Counter({
    *   name: "requests_total", help: "requests", labelNames: ["method"], registry,

@@ -26,7 +26,7 @@ function randomSuffix(): string {
  *
  * @example A batch job leaving its metrics for node_exporter
  * ```ts ignore
- * import { Gauge, Registry, writeToTextfile } from "./mod.ts";
+ * import { Gauge, Registry, writeToTextfile } from "@deno-prom/client";
  * const registry = new Registry();
  * const lastSuccess = new Gauge({
  *   name: "backup_last_success_timestamp_seconds", help: "when the backup last succeeded", registry,

@@ -52,7 +52,7 @@ export const ESCAPING_SCHEMES: readonly EscapingScheme[] = Object.freeze([
  *
  * @example
  * ```ts
- * import { escapeName } from "./mod.ts";
+ * import { escapeName } from "@deno-prom/client";
  * escapeName("http.server.duration", "underscores"); // "http_server_duration"
  * escapeName("http.server_duration", "dots"); // "http_dot_server__duration"
  * escapeName("http.server", "values"); // "U__http_2e_server"

@@ -213,3 +213,68 @@ Deno.test("demo: without --allow-net it says which permission it needs", async (
     /the demo needs network permission to serve \/metrics: run `deno task demo`/,
   );
 });
+
+/**
+ * README's ```ts block under `heading`, written to `.tmp/` inside the repository (so that
+ * `@deno-prom/client` resolves as in a project that installed it) with `replacements` applied;
+ * returns the file's path. Each replacement must match, so a changed README fails loudly.
+ */
+async function readmeBlock(heading: string, replacements: [string, string][]): Promise<string> {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `README has a "## ${heading}" section`);
+  const open = readme.indexOf("```ts\n", start);
+  let code = readme.slice(open + 6, readme.indexOf("\n```", open + 6) + 1);
+  for (const [from, to] of replacements) {
+    assert.ok(code.includes(from), `README's ${heading} block contains ${from}`);
+    code = code.replace(from, to);
+  }
+  await Deno.mkdir(`${ROOT}/.tmp`, { recursive: true });
+  const path = `${ROOT}/.tmp/readme_${heading.toLowerCase().replaceAll(/\W+/g, "_")}.ts`;
+  await Deno.writeTextFile(path, code);
+  return path;
+}
+
+Deno.test("README's quick start runs and prints what it counted", async () => {
+  const path = await readmeBlock("Quick start", [["port: 8000", "port: 0"]]);
+  try {
+    const { code, stdout, stderr } = await denoRun(["--allow-net"], path, []);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/m);
+    assert.match(stdout, /^jobs_processed_total\{queue="mail"\} 3\.0$/m);
+    assert.match(stdout, /^job_duration_seconds_count 3\.0$/m);
+    assert.match(stdout, /^job_duration_seconds_bucket\{le="0\.1"\} 0\.0$/m); // each took ≥ 100 ms
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("README's HTTP server recipe counts, times and serves its requests", async () => {
+  const port = freePort();
+  const path = await readmeBlock("Instrument an HTTP server", [
+    ["Deno.serve({ port: 8080 },", `Deno.serve({ port: ${port}, hostname: "127.0.0.1" },`],
+  ]);
+  const app = startProcess(DENO, ["run", "--allow-net", path], { cwd: ROOT });
+  try {
+    await waitFor(() => Promise.resolve(app.output().includes("Listening on")), {
+      timeoutMs: 30_000,
+      what: "the README's app to listen",
+    });
+    const base = `http://127.0.0.1:${port}`;
+    assert.deepEqual(await (await fetch(`${base}/users/7`)).json(), { id: "7" });
+    for (const route of ["/", "/", "/nope"]) await (await fetch(base + route)).body?.cancel();
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /^http_requests_total\{method="GET",route="\/",status="200"\} 2\.0$/m);
+    assert.match(
+      text,
+      /^http_requests_total\{method="GET",route="\/users\/:id",status="200"\} 1\.0$/m,
+    );
+    assert.match(text, /^http_requests_total\{method="GET",route="other",status="404"\} 1\.0$/m);
+    assert.match(text, /^http_request_duration_seconds_count\{route="\/"\} 2\.0$/m);
+    assert.match(text, /^http_requests_in_flight 0\.0$/m);
+    assert.doesNotMatch(text, /route="\/metrics"/);
+  } finally {
+    await app.stop();
+    await Deno.remove(path);
+  }
+});

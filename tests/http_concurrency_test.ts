@@ -1,5 +1,10 @@
 // 50 concurrent scrapes over HTTP while another task keeps observing: every response must be a
-// complete, self-consistent exposition (the +Inf bucket equals _count in every histogram series).
+// complete exposition whose numbers belong together. The updater observes fixed values (0.5 on
+// "/a", 4 on "/b", 1 for payloads), so each series' _sum and every bucket follow exactly from its
+// _count: a torn read (buckets, sum and count taken at different moments) or a lost update fails.
+// Scrapes of a later round start after the updater ran again, so their counts must be larger than
+// every count of the round before (a stale or cached body fails), and a last scrape after the
+// updater stopped must show exactly the observations made.
 import assert from "node:assert/strict";
 import { Histogram, type MetricFamily, Registry, startHttpServer } from "../mod.ts";
 
@@ -42,31 +47,58 @@ function parseSamples(text: string, openMetrics: boolean): Sample[] {
   return samples;
 }
 
-/** Checks each histogram series: cumulative buckets, +Inf bucket = _count. Returns the series count. */
-function checkHistogram(samples: Sample[], name: string): number {
-  const series = new Map<string, { buckets: Sample[]; count?: number }>();
+/**
+ * Checks each histogram series: cumulative buckets, +Inf bucket = _count, and — because each
+ * series observes one fixed value — `_sum = value × _count` and every bucket is 0 or `_count`.
+ * `valueOf` maps a series' labels to its observed value. Returns each series' `_count`.
+ */
+function checkHistogram(
+  samples: Sample[],
+  name: string,
+  valueOf: (labels: Record<string, string>) => number,
+): Map<string, number> {
   const keyOf = (labels: Record<string, string>) =>
     JSON.stringify(Object.entries(labels).filter(([k]) => k !== "le").sort());
+  const series = new Map<
+    string,
+    { labels: Record<string, string>; buckets: Sample[]; count?: number; sum?: number }
+  >();
   for (const sample of samples) {
-    if (sample.name !== name + "_bucket" && sample.name !== name + "_count") continue;
+    const suffix = sample.name.slice(name.length);
+    if (!sample.name.startsWith(name) || !["_bucket", "_count", "_sum"].includes(suffix)) continue;
     const key = keyOf(sample.labels);
-    const entry = series.get(key) ?? { buckets: [] };
+    const entry = series.get(key) ??
+      {
+        labels: Object.fromEntries(Object.entries(sample.labels).filter(([k]) => k !== "le")),
+        buckets: [],
+      };
     series.set(key, entry);
-    if (sample.name.endsWith("_bucket")) entry.buckets.push(sample);
-    else entry.count = sample.value;
+    if (suffix === "_bucket") entry.buckets.push(sample);
+    else if (suffix === "_count") entry.count = sample.value;
+    else entry.sum = sample.value;
   }
-  for (const [key, { buckets, count }] of series) {
-    assert.ok(count !== undefined, `${key} has a _count`);
+  const counts = new Map<string, number>();
+  for (const [key, { labels, buckets, count, sum }] of series) {
+    assert.ok(count !== undefined && sum !== undefined, `${key} has a _count and a _sum`);
+    const value = valueOf(labels);
+    assert.equal(sum, value * count, `${key}: _sum is ${value} × _count (${count})`);
     const inf = buckets.find((b) => b.labels.le === "+Inf");
     assert.equal(inf?.value, count, `${key}: +Inf bucket equals _count`);
-    for (let i = 1; i < buckets.length; i++) {
-      assert.ok(buckets[i].value >= buckets[i - 1].value, `${key}: buckets are cumulative`);
+    for (const bucket of buckets) {
+      const le = bucket.labels.le === "+Inf" ? Infinity : Number(bucket.labels.le);
+      const expected: number = value <= le ? count : 0;
+      assert.equal(bucket.value, expected, `${key}: bucket le=${bucket.labels.le}`);
     }
+    counts.set(key, count);
   }
-  return series.size;
+  return counts;
 }
 
-Deno.test("50 concurrent scrapes during updates: every response parses and is consistent", async () => {
+/** The value the updater observes into each series. */
+const latencyOf = (labels: Record<string, string>) => (labels.route === "/a" ? 0.5 : 4);
+const payloadOf = () => 1;
+
+Deno.test("50 concurrent scrapes during updates: every response parses and its numbers agree", async () => {
   const registry = new Registry();
   const latency = new Histogram({
     name: "request_latency_seconds",
@@ -94,8 +126,9 @@ Deno.test("50 concurrent scrapes during updates: every response parses and is co
   const updater = (async () => {
     while (updating) {
       for (let i = 0; i < 200; i++) {
-        latency.labels({ route: i % 2 === 0 ? "/a" : "/b" }).observe(Math.random() * 20);
-        size.observe(Math.random() * 5);
+        const route = i % 2 === 0 ? "/a" : "/b";
+        latency.labels({ route }).observe(latencyOf({ route }));
+        size.observe(payloadOf());
         observations++;
       }
       await new Promise((resolve) => setTimeout(resolve, 0));
@@ -103,38 +136,50 @@ Deno.test("50 concurrent scrapes during updates: every response parses and is co
   })();
 
   await using server = startHttpServer({ port: 0, hostname: "127.0.0.1", registry });
+  const scrape = async (i: number) => {
+    const openMetrics = i % 2 === 1;
+    const response = await fetch(server.url, {
+      headers: {
+        accept: openMetrics ? "application/openmetrics-text" : "text/plain",
+        // Half compressed (fetch decompresses), half not.
+        "accept-encoding": i % 4 < 2 ? "gzip" : "identity",
+      },
+    });
+    assert.equal(response.status, 200);
+    const samples = parseSamples(await response.text(), openMetrics);
+    const latencies = checkHistogram(samples, "request_latency_seconds", latencyOf);
+    assert.equal(latencies.size, 2);
+    const payloads = checkHistogram(samples, "payload_bytes", payloadOf);
+    assert.equal(payloads.size, 1);
+    assert.ok(samples.some((s) => s.name === "slow_gauge"));
+    return [...payloads.values()][0];
+  };
+
   let checked = 0;
-  const countsSeen = new Set<number>();
+  let previousRoundMax = -1;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const bodies = await Promise.all(
-        Array.from({ length: CONCURRENT_SCRAPES }, async (_, i) => {
-          const openMetrics = i % 2 === 1;
-          const response = await fetch(server.url, {
-            headers: {
-              accept: openMetrics ? "application/openmetrics-text" : "text/plain",
-              // Half compressed (fetch decompresses), half not.
-              "accept-encoding": i % 4 < 2 ? "gzip" : "identity",
-            },
-          });
-          assert.equal(response.status, 200);
-          return { openMetrics, text: await response.text() };
-        }),
+      // Let the updater run at least once more, so this round must see larger counts.
+      const before = observations;
+      while (observations === before) await new Promise((resolve) => setTimeout(resolve, 1));
+      const counts = await Promise.all(
+        Array.from({ length: CONCURRENT_SCRAPES }, (_, i) => scrape(i)),
       );
-      for (const { openMetrics, text } of bodies) {
-        const samples = parseSamples(text, openMetrics);
-        assert.equal(checkHistogram(samples, "request_latency_seconds"), 2);
-        assert.equal(checkHistogram(samples, "payload_bytes"), 1);
-        assert.ok(samples.some((s) => s.name === "slow_gauge"));
-        countsSeen.add(samples.find((s) => s.name === "payload_bytes_count")!.value);
-        checked++;
-      }
+      checked += counts.length;
+      assert.ok(
+        Math.min(...counts) > previousRoundMax,
+        `round ${round}: counts ${
+          Math.min(...counts)
+        }… after ${previousRoundMax} in the round before`,
+      );
+      previousRoundMax = Math.max(...counts);
     }
   } finally {
     updating = false;
     await updater;
   }
   assert.equal(checked, CONCURRENT_SCRAPES * ROUNDS);
-  assert.ok(observations > 0);
-  assert.ok(countsSeen.size > ROUNDS, `updates landed between scrapes (${countsSeen.size} counts)`);
+  // Nothing observed was lost: the last scrape shows every observation.
+  assert.equal(await scrape(0), observations);
+  assert.ok(observations > previousRoundMax);
 });

@@ -11,7 +11,7 @@ import {
   type WorkerAggregator,
 } from "../mod.ts";
 import { run, sleep, waitFor } from "./support/process.ts";
-import { valueOf } from "./workers_support.ts";
+import { valueOf } from "./support/workers_support.ts";
 
 let channelCount = 0;
 /** A channel name no other test uses, so leftover messages never cross tests. */
@@ -333,9 +333,9 @@ interface WorkerReply {
   total?: number;
 }
 
-/** A Web Worker running tests/workers_fixture_worker.ts, with a promise per reply. */
+/** A Web Worker running tests/support/workers_fixture_worker.ts, with a promise per reply. */
 function spawnWorker(channelName: string, workerId: string) {
-  const worker = new Worker(new URL("./workers_fixture_worker.ts", import.meta.url), {
+  const worker = new Worker(new URL("./support/workers_fixture_worker.ts", import.meta.url), {
     type: "module",
   });
   const replies: WorkerReply[] = [];

@@ -11,10 +11,10 @@ import {
   startProcess,
   waitFor,
 } from "./support/process.ts";
-import { listDir, sample, valueOf } from "./workers_support.ts";
+import { listDir, sample, valueOf } from "./support/workers_support.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const FIXTURE = "tests/workers_directory_fixture.ts";
+const FIXTURE = "tests/support/workers_directory_fixture.ts";
 
 function makeProcessRegistry(jobCount: number) {
   const registry = new Registry();

@@ -3,7 +3,7 @@
 // with DENO_JOBS=4.
 import assert from "node:assert/strict";
 import { freePort, type ManagedProcess, startProcess, waitFor } from "./support/process.ts";
-import { sample } from "./workers_support.ts";
+import { sample } from "./support/workers_support.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -82,7 +82,7 @@ Deno.test("deno serve --parallel (DENO_JOBS=2): every scrape reports exactly N",
   const client = unpooledClient();
   const { base, server } = await startParallelServe(
     client,
-    "tests/workers_serve_fixture.ts",
+    "tests/support/workers_serve_fixture.ts",
     2,
     "/metrics",
     (response) => response.headers.get("x-worker") ?? undefined,

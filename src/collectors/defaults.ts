@@ -44,7 +44,7 @@ export interface DefaultMetrics extends Disposable {
  *
  * @example
  * ```ts
- * import { collectDefaultMetrics, Registry } from "./mod.ts";
+ * import { collectDefaultMetrics, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * using defaults = collectDefaultMetrics({ registry });
  * const text = await registry.metrics(); // process_cpu_seconds_total …, deno_info{…} 1.0

@@ -17,6 +17,7 @@
 
 import type { Collector, MetricFamily } from "../model.ts";
 import { prefixedNames } from "./names.ts";
+import { requireDeno } from "../platform.ts";
 
 /** Options of {@linkcode ProcessCollector}. */
 export interface ProcessCollectorOptions {
@@ -121,7 +122,7 @@ function gauge(name: string, help: string, value: number, unit?: string): Metric
  *
  * @example
  * ```ts
- * import { ProcessCollector, Registry } from "./mod.ts";
+ * import { ProcessCollector, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * registry.register(new ProcessCollector());
  * const text = await registry.metrics(); // process_resident_memory_bytes 3.1e+07 …
@@ -137,6 +138,7 @@ export class ProcessCollector implements Collector {
 
   /** Creates the collector; it does not register itself. */
   constructor(options: ProcessCollectorOptions = {}) {
+    requireDeno("ProcessCollector");
     const names = prefixedNames("ProcessCollector", options?.prefix ?? "", NAMES);
     const onUnavailable = options?.onUnavailable ?? ((message: string) => console.warn(message));
     if (typeof onUnavailable !== "function") {

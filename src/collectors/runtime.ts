@@ -7,6 +7,7 @@
 
 import type { Collector, MetricFamily } from "../model.ts";
 import { prefixedNames } from "./names.ts";
+import { requireDeno } from "../platform.ts";
 
 /** Options of {@linkcode RuntimeCollector}. */
 export interface RuntimeCollectorOptions {
@@ -289,7 +290,7 @@ export function heapSpaceFamilies(
  *
  * @example
  * ```ts
- * import { Registry, RuntimeCollector } from "./mod.ts";
+ * import { Registry, RuntimeCollector } from "@deno-prom/client";
  * const registry = new Registry();
  * using runtime = new RuntimeCollector();
  * registry.register(runtime);
@@ -306,6 +307,7 @@ export class RuntimeCollector implements Collector, Disposable {
 
   /** Creates the collector (and starts the lag probe unless `eventLoopLag: false`). */
   constructor(options: RuntimeCollectorOptions = {}) {
+    requireDeno("RuntimeCollector");
     const names = prefixedNames("RuntimeCollector", options?.prefix ?? "", NAMES);
     this.#names = names;
     const eventLoopLag = options?.eventLoopLag ?? true;

@@ -66,7 +66,7 @@ const TIMESTAMP_SECONDS = 1, TIMESTAMP_NANOS = 2;
  *
  * @example
  * ```ts
- * import { Counter, Registry, renderProtobuf } from "./mod.ts";
+ * import { Counter, Registry, renderProtobuf } from "@deno-prom/client";
  * const registry = new Registry();
  * new Counter({ name: "jobs", help: "jobs run", registry }).inc();
  * const bytes: Uint8Array = renderProtobuf(await registry.collect());

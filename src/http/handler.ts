@@ -383,7 +383,6 @@ export function createMetricsEndpoint(
   );
   // Caches must keep one copy per format and per encoding we may answer with.
   const vary = formatChoice === "negotiate" ? "Accept-Encoding, Accept" : "Accept-Encoding";
-  const encoder = new TextEncoder();
 
   /** The busy round of each `name[]` filter (the key), which new scrapes join. */
   const rounds = new Map<string, Round>();
@@ -571,7 +570,7 @@ export function createMetricsEndpoint(
  *
  * @example Mount it in an existing `Deno.serve` app
  * ```ts
- * import { Counter, metricsHandler } from "./mod.ts";
+ * import { Counter, metricsHandler } from "@deno-prom/client";
  * const requests = new Counter({ name: "http_requests_total", help: "requests served" });
  * const metrics = metricsHandler();
  * const server = Deno.serve({ port: 0, onListen() {} }, (request) => {
@@ -584,7 +583,7 @@ export function createMetricsEndpoint(
  *
  * @example Call it directly
  * ```ts
- * import { metricsHandler, Registry } from "./mod.ts";
+ * import { metricsHandler, Registry } from "@deno-prom/client";
  * const handle = metricsHandler({ registry: new Registry() });
  * const response = await handle(new Request("http://localhost/metrics"));
  * response.headers.get("content-type"); // "text/plain; version=0.0.4; charset=utf-8"
@@ -592,7 +591,7 @@ export function createMetricsEndpoint(
  *
  * @example Metrics about the endpoint itself
  * ```ts
- * import { metricsHandler, Registry } from "./mod.ts";
+ * import { metricsHandler, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const handle = metricsHandler({ registry, selfMetrics: true });
  * await (await handle(new Request("http://localhost/metrics"))).text();

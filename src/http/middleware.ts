@@ -687,7 +687,7 @@ class HttpMetrics implements Recorder {
  *
  * @example With Deno.serve
  * ```ts
- * import { instrumentHandler, metricsHandler } from "./mod.ts";
+ * import { instrumentHandler, metricsHandler } from "@deno-prom/client";
  * const metrics = metricsHandler();
  * const app = (request: Request): Response | Promise<Response> =>
  *   new URL(request.url).pathname === "/metrics" ? metrics(request) : Response.json({ ok: true });

@@ -11,6 +11,7 @@ import {
   type MetricsHandlerOptions,
   requestUrl,
 } from "./handler.ts";
+import { requireDeno } from "../platform.ts";
 
 /** HTTP basic authentication: the scraper must send this user name and password. */
 export interface BasicAuth {
@@ -274,7 +275,7 @@ function textResponse(
  *
  * @example
  * ```ts
- * import { Counter, startHttpServer } from "./mod.ts";
+ * import { Counter, startHttpServer } from "@deno-prom/client";
  * const jobs = new Counter({ name: "jobs_processed_total", help: "jobs processed" });
  * await using server = startHttpServer({ port: 0, hostname: "127.0.0.1" });
  * jobs.inc();
@@ -282,6 +283,10 @@ function textResponse(
  * ```
  */
 export function startHttpServer(options: HttpServerOptions | number = {}): MetricsServer {
+  const Deno = requireDeno(
+    "startHttpServer()",
+    "serve metricsHandler() from the runtime's own server",
+  );
   const settings: HttpServerOptions = typeof options === "number" ? { port: options } : options;
   if (settings === null || typeof settings !== "object") {
     throw new TypeError("startHttpServer() takes a port number or an options object");

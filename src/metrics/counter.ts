@@ -136,7 +136,7 @@ function countExceptionsInto<F extends AnyFunction>(
  *
  * @example
  * ```ts
- * import { Counter, Registry } from "./mod.ts";
+ * import { Counter, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const requests = new Counter({
  *   name: "http_requests_total", help: "requests served", labelNames: ["method"], registry,

@@ -54,7 +54,7 @@ export class EnumChild {
  *
  * @example
  * ```ts
- * import { Enum, Registry } from "./mod.ts";
+ * import { Enum, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const taskState = new Enum({
  *   name: "task_state", help: "state of the task", states: ["starting", "running", "stopped"], registry,

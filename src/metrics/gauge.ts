@@ -149,7 +149,7 @@ export class GaugeChild {
  *
  * @example
  * ```ts
- * import { Gauge, Registry } from "./mod.ts";
+ * import { Gauge, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const inProgress = new Gauge({ name: "jobs_in_progress", help: "jobs running now", registry });
  * const job = inProgress.trackInProgress(async () => {});

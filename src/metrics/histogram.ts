@@ -59,7 +59,7 @@ export interface HistogramOptions extends MetricOptions {
  *
  * @example
  * ```ts
- * import { linearBuckets } from "./mod.ts";
+ * import { linearBuckets } from "@deno-prom/client";
  * linearBuckets(1, 2, 3); // [1, 3, 5]
  * ```
  */
@@ -76,7 +76,7 @@ export function linearBuckets(start: number, width: number, count: number): numb
  *
  * @example
  * ```ts
- * import { exponentialBuckets } from "./mod.ts";
+ * import { exponentialBuckets } from "@deno-prom/client";
  * exponentialBuckets(1, 2, 4); // [1, 2, 4, 8]
  * ```
  */
@@ -274,7 +274,7 @@ export class HistogramChild {
  *
  * @example The guide's job histogram
  * ```ts
- * import { Histogram, Registry } from "./mod.ts";
+ * import { Histogram, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const h = new Histogram({
  *   name: "job_duration_seconds", help: "duration of job", labelNames: ["job_name"],

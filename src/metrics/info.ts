@@ -72,7 +72,7 @@ export class InfoChild {
  *
  * @example
  * ```ts
- * import { Info, Registry } from "./mod.ts";
+ * import { Info, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const build = new Info({ name: "my_build", help: "build information", registry });
  * build.info({ version: "1.2", commit: "abc123" });

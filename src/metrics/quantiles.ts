@@ -313,7 +313,7 @@ export class QuantileWindow {
   }
 
   #bucketValue(index: number): number {
-    return (2 * this.#gamma ** index) / (this.#gamma + 1);
+    return (2 * integerPower(this.#gamma, index)) / (this.#gamma + 1);
   }
 
   #rotate(): void {
@@ -329,4 +329,19 @@ export class QuantileWindow {
     }
     this.#currentEnds += elapsedSlots * this.#slotSeconds;
   }
+}
+
+/**
+ * `base ** exponent` for an integer exponent, by repeated squaring: only multiplications (and one
+ * division), which IEEE 754 rounds alike everywhere, so V8 and JavaScriptCore (Bun) agree to the
+ * last bit; their `**` differ in the last digits, which would make quantiles differ by runtime.
+ */
+function integerPower(base: number, exponent: number): number {
+  let result = 1;
+  let factor = exponent < 0 ? 1 / base : base;
+  for (let n = Math.abs(exponent); n > 0; n = Math.floor(n / 2)) {
+    if (n % 2 === 1) result *= factor;
+    factor *= factor;
+  }
+  return result;
 }

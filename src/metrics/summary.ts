@@ -99,7 +99,7 @@ export class SummaryChild {
  *
  * @example
  * ```ts
- * import { Registry, Summary } from "./mod.ts";
+ * import { Registry, Summary } from "@deno-prom/client";
  * const registry = new Registry();
  * const size = new Summary({
  *   name: "response_size_bytes", help: "response sizes", percentiles: [0.5, 0.99],

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { requireDeno, unrefTimer } from "../platform.ts";
 import type { Collector, MetricFamily } from "../model.ts";
 import type { Registry } from "../registry.ts";
 
@@ -159,10 +160,8 @@ export class BackgroundLoop {
       : healthCollector(this, options.health.names);
     // Registering now makes a name clash a constructor error, not a surprise at start().
     if (this.#healthCollector !== undefined) this.#healthRegistry?.register(this.#healthCollector);
-    if (this.#flushOnSignals && typeof Deno === "undefined") {
-      throw new Error(
-        `flushOnSignals of ${what} for ${url} needs Deno (signal listeners); this runtime has none`,
-      );
+    if (this.#flushOnSignals) {
+      requireDeno(`${options.owner} flushOnSignals`, `call stop() before the program ends`);
     }
   }
 
@@ -330,15 +329,6 @@ export function positiveMs(value: unknown, what: string): number {
     throw new RangeError(`${what} must be a positive number of milliseconds, got ${String(value)}`);
   }
   return value;
-}
-
-/** Lets the program end while `timer` waits: Deno's unrefTimer, or Node/Bun's `unref()`. */
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
-  if (typeof Deno !== "undefined" && typeof timer === "number") {
-    Deno.unrefTimer(timer);
-    return;
-  }
-  (timer as { unref?: () => void }).unref?.();
 }
 
 function callSafely<T>(owner: string, callback: () => T): T | undefined {

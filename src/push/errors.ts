@@ -25,7 +25,7 @@ export interface PushErrorDetails {
  *
  * @example
  * ```ts
- * import { PushError, pushToGateway, Registry } from "./mod.ts";
+ * import { PushError, pushToGateway, Registry } from "@deno-prom/client";
  * try {
  *   await pushToGateway("127.0.0.1:9", { job: "batch", registry: new Registry(), timeoutMs: 1000 });
  * } catch (error) {
@@ -63,7 +63,7 @@ export class PushError extends Error {
  *
  * @example
  * ```ts
- * import { Registry, remoteWrite, RemoteWriteError } from "./mod.ts";
+ * import { Registry, remoteWrite, RemoteWriteError } from "@deno-prom/client";
  * try {
  *   await remoteWrite("http://127.0.0.1:9/api/v1/write", {
  *     registry: new Registry(), labels: { job: "cli" }, timeoutMs: 1000,

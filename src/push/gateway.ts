@@ -91,7 +91,7 @@ interface GatewayTarget {
  *
  * @example
  * ```ts
- * import { gatewayUrl } from "./mod.ts";
+ * import { gatewayUrl } from "@deno-prom/client";
  * gatewayUrl("localhost:9091", "moni"); // "http://localhost:9091/metrics/job/moni"
  * gatewayUrl("http://pgw:9091/", "backup", { path: "/var/tmp", shard: "" });
  * // "http://pgw:9091/metrics/job/backup/path@base64/L3Zhci90bXA/shard@base64/="
@@ -114,7 +114,7 @@ export function gatewayUrl(
  *
  * @example
  * ```ts ignore
- * import { Gauge, pushToGateway, Registry } from "./mod.ts";
+ * import { Gauge, pushToGateway, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const lastSuccess = new Gauge({ name: "job_last_success_unixtime", help: "last success", registry });
  * lastSuccess.setToCurrentTime();
@@ -131,7 +131,7 @@ export async function pushToGateway(gateway: string | URL, options: PushOptions)
  *
  * @example
  * ```ts ignore
- * import { Counter, pushAddToGateway, Registry } from "./mod.ts";
+ * import { Counter, pushAddToGateway, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * new Counter({ name: "rows_processed", help: "rows", registry }).inc(42);
  * await pushAddToGateway("localhost:9091", { job: "etl", groupingKey: { step: "load" }, registry });
@@ -147,7 +147,7 @@ export async function pushAddToGateway(gateway: string | URL, options: PushOptio
  *
  * @example
  * ```ts ignore
- * import { deleteFromGateway } from "./mod.ts";
+ * import { deleteFromGateway } from "@deno-prom/client";
  * await deleteFromGateway("localhost:9091", { job: "batch" });
  * ```
  */

@@ -94,7 +94,7 @@ const DEFAULT_PUSHER_TIMEOUT_MS = 10_000;
  *
  * @example
  * ```ts ignore
- * import { Gauge, Pusher, Registry } from "./mod.ts";
+ * import { Gauge, Pusher, Registry } from "@deno-prom/client";
  * const registry = new Registry();
  * const queued = new Gauge({ name: "jobs_queued", help: "jobs waiting", registry });
  * await using pusher = new Pusher({ gateway: "localhost:9091", job: "moni", registry });

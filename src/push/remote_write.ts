@@ -85,7 +85,7 @@ const PROTOCOL_HEADERS: Readonly<Record<string, string>> = {
  *
  * @example
  * ```ts ignore
- * import { Counter, Registry, remoteWrite } from "./mod.ts";
+ * import { Counter, Registry, remoteWrite } from "@deno-prom/client";
  * const registry = new Registry();
  * new Counter({ name: "invoices_sent", help: "invoices sent", registry }).inc(12);
  * await remoteWrite("http://localhost:9090/api/v1/write", {
@@ -773,7 +773,7 @@ const DEFAULT_WRITER_TIMEOUT_MS = 10_000;
  *
  * @example
  * ```ts ignore
- * import { Counter, Registry, RemoteWriter } from "./mod.ts";
+ * import { Counter, Registry, RemoteWriter } from "@deno-prom/client";
  * const registry = new Registry();
  * const handled = new Counter({ name: "jobs_handled", help: "jobs handled", registry });
  * await using writer = new RemoteWriter({

@@ -40,6 +40,7 @@ import {
   subtractBaseline,
   type WorkerSnapshot,
 } from "./merge.ts";
+import { unrefTimer } from "../platform.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -251,7 +252,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     unrefChannel(this.#channel);
     this.#channel.onmessage = (event) => this.#receive(event.data);
     this.#heartbeat = setInterval(() => this.#tick(), publishIntervalMs);
-    Deno.unrefTimer(this.#heartbeat);
+    unrefTimer(this.#heartbeat);
     // Announce ourselves, and ask the workers already running to do the same (request 0 has no
     // waiter): afterwards both sides know each other before the first scrape.
     void this.publish();
@@ -588,11 +589,11 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  *
  * @example A module for `DENO_JOBS=4 deno serve --parallel --allow-net app.ts`
  * ```ts
- * import { aggregateWorkers, Counter, metricsHandler } from "./mod.ts";
+ * import { aggregateWorkers, Counter, metricsHandler } from "@deno-prom/client";
  * const requests = new Counter({ name: "http_requests_total", help: "requests", labelNames: ["path"] });
  * const cluster = aggregateWorkers(); // every worker: defaultRegistry, shared over a BroadcastChannel
  * const serveMetrics = metricsHandler({ registry: cluster });
- * export default {
+ * const app = {
  *   fetch(request: Request): Response | Promise<Response> {
  *     const path = new URL(request.url).pathname;
  *     if (path === "/metrics") return serveMetrics(request);
@@ -600,6 +601,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  *     return new Response("hello\n");
  *   },
  * };
+ * export default app;
  * cluster[Symbol.dispose](); // (only so this example ends; a server keeps it open)
  * ```
  */

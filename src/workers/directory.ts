@@ -40,6 +40,7 @@ import type { CounterFamily, MetricFamily } from "../model.ts";
 import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
+import { requireDeno } from "../platform.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -273,21 +274,25 @@ async function readRegularFile(path: string, maxBytes: number): Promise<string |
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  using _file = file;
-  const opened = await file.stat(); // replaced since lstat? Check what was opened.
-  if (!opened.isFile) throw new Error("not a regular file: not read");
-  if (opened.size > maxBytes) {
-    throw new Error(`${opened.size} bytes, more than maxFileBytes (${maxBytes}): not read`);
+  // try/finally rather than `using`, which V8 before 13.4 (e.g. Node 22) cannot parse.
+  try {
+    const opened = await file.stat(); // replaced since lstat? Check what was opened.
+    if (!opened.isFile) throw new Error("not a regular file: not read");
+    if (opened.size > maxBytes) {
+      throw new Error(`${opened.size} bytes, more than maxFileBytes (${maxBytes}): not read`);
+    }
+    const buffer = new Uint8Array(opened.size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const read = await file.read(buffer.subarray(length));
+      if (read === null) break;
+      length += read;
+    }
+    if (length > opened.size) throw new Error("it grew while being read");
+    return new TextDecoder().decode(buffer.subarray(0, length));
+  } finally {
+    file.close();
   }
-  const buffer = new Uint8Array(opened.size + 1);
-  let length = 0;
-  while (length < buffer.length) {
-    const read = await file.read(buffer.subarray(length));
-    if (read === null) break;
-    length += read;
-  }
-  if (length > opened.size) throw new Error("it grew while being read");
-  return new TextDecoder().decode(buffer.subarray(0, length));
 }
 
 async function removeIfPresent(path: string): Promise<void> {
@@ -545,6 +550,7 @@ export class DirectoryCollector implements MetricsSource {
   /** Internal: use {@linkcode directoryCollector}. */
   constructor(options: DirectoryCollectorOptions, reporter?: StreakReporter) {
     const where = "directoryCollector";
+    requireDeno(where);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where} takes an options object: { dir: "/path/to/metrics" }`);
     }
@@ -727,7 +733,16 @@ export class DirectoryCollector implements MetricsSource {
 
   /** Folds retirable files into `retired.json` and deletes them, holding the retire lock. */
   async #retire(): Promise<void> {
-    using lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
+    // try/finally rather than `using`, which V8 before 13.4 (e.g. Node 22) cannot parse.
+    const lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
+    try {
+      await this.#retireHolding(lock);
+    } finally {
+      lock.close();
+    }
+  }
+
+  async #retireHolding(lock: Deno.FsFile): Promise<void> {
     if (!(await lock.tryLock(true))) return; // Another exporter is retiring right now.
     // Read again under the lock: another exporter may have retired files since our first pass.
     const state = await this.#read();
@@ -839,7 +854,7 @@ export class DirectoryCollector implements MetricsSource {
  *
  * @example An exporter process
  * ```ts
- * import { directoryCollector } from "./mod.ts";
+ * import { directoryCollector } from "@deno-prom/client";
  * const dir = await Deno.makeTempDir();
  * const merged = directoryCollector({ dir });
  * const families = await merged.collect(); // every process's metrics, merged
@@ -915,6 +930,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
   /** Internal: use {@linkcode publishToDirectory}. */
   constructor(options: DirectoryPublisherOptions) {
     const where = "publishToDirectory";
+    requireDeno(where);
     if (options === null || typeof options !== "object") {
       throw new TypeError(`${where} takes an options object: { dir: "/path/to/metrics" }`);
     }
@@ -1115,7 +1131,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
  *
  * @example
  * ```ts
- * import { Counter, publishToDirectory, Registry } from "./mod.ts";
+ * import { Counter, publishToDirectory, Registry } from "@deno-prom/client";
  * const dir = await Deno.makeTempDir();
  * const registry = new Registry();
  * const jobs = new Counter({ name: "jobs_total", help: "jobs done", registry });

@@ -27,7 +27,7 @@ export function sleep(ms: number): Promise<void> {
 
 /** Options for {@linkcode waitFor}. */
 export interface WaitForOptions {
-  /** Give up after this many milliseconds (default 15000). */
+  /** Give up after this many milliseconds (default 30000, a margin for a loaded machine). */
   timeoutMs?: number;
   /** Delay between two checks in milliseconds (default 100). */
   intervalMs?: number;
@@ -38,7 +38,7 @@ export interface WaitForOptions {
 /** Polls `check` until it resolves to true; throws an error naming `what` on timeout. */
 export async function waitFor(
   check: () => Promise<boolean> | boolean,
-  { timeoutMs = 15_000, intervalMs = 100, what = "condition" }: WaitForOptions = {},
+  { timeoutMs = 30_000, intervalMs = 100, what = "condition" }: WaitForOptions = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -244,11 +244,14 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `cmd args` to completion, optionally feeding `stdin`, and collects its output. */
+/**
+ * Runs `cmd args` to completion, optionally feeding `stdin`, and collects its output. With
+ * `timeoutMs`, a child still running then is killed and `run` throws with what it printed.
+ */
 export async function run(
   cmd: string,
   args: string[] = [],
-  { stdin, env, cwd }: StartProcessOptions & { stdin?: string } = {},
+  { stdin, env, cwd, timeoutMs }: StartProcessOptions & { stdin?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   const child = new Deno.Command(cmd, {
     args,
@@ -272,7 +275,32 @@ export async function run(
       // Already closed by the failed write.
     }
   }
-  const out = await collected;
+  let timedOut = false;
+  const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It exited just now.
+    }
+  }, timeoutMs);
+  let out: Deno.CommandOutput;
+  try {
+    out = await collected;
+  } finally {
+    clearTimeout(timer);
+  }
   const decoder = new TextDecoder();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  const result = {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+  if (timedOut) {
+    throw new Error(
+      `${[cmd, ...args].join(" ")} did not finish within ${timeoutMs} ms and was killed\n` +
+        `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`,
+    );
+  }
+  return result;
 }

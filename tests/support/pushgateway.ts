@@ -89,7 +89,8 @@ async function launch(port: number, extraArgs: string[]): Promise<ManagedProcess
   ]);
   await waitForReadyUrl(proc, `${url}/-/ready`, {
     name: "pushgateway",
-    timeoutMs: 15_000,
+    // Generous: on a loaded 2-core machine a cold start can take several seconds.
+    timeoutMs: 30_000,
     intervalMs: 50,
   });
   if (proc.exited) {

@@ -15,7 +15,7 @@ import {
   publishToDirectory,
   Registry,
   startHttpServer,
-} from "../mod.ts";
+} from "../../mod.ts";
 
 function option(name: string): string | undefined {
   const index = Deno.args.indexOf(`--${name}`);

@@ -1,5 +1,5 @@
 // Small readers shared by the tests/workers_*_test.ts files.
-import type { MetricFamily } from "../mod.ts";
+import type { MetricFamily } from "../../mod.ts";
 
 /**
  * The value of the series `name{labels}` among families (the labels must match exactly): a
