@@ -7,7 +7,6 @@
 
 import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
-import { setDefaultRegistry } from "./metrics/base.ts";
 import type { Collector, MetricFamily } from "./model.ts";
 
 /** The wire formats a registry renders: Prometheus text 0.0.4 or OpenMetrics 1.0. */
@@ -150,6 +149,9 @@ export class Registry {
   }
 }
 
-/** The registry metrics join when no `registry` option is given. */
+/**
+ * The registry metrics join when no `registry` option is given. Metric modules import it from
+ * here (this module imports nothing from `metrics/`, so there is no import cycle and a metric
+ * module imported on its own still registers here).
+ */
 export const defaultRegistry: Registry = new Registry();
-setDefaultRegistry(defaultRegistry);
