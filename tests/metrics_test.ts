@@ -346,7 +346,7 @@ held_sum{k="b"} 0.1`,
 
 Deno.test("series store: counts move to doubles past 2^32 - 1, and stay doubles when compacted", async () => {
   const { SeriesStore, UINT32_MAX } = await import("../src/metrics/series_store.ts");
-  const layout = { numberStride: 1, countStride: 2, sideCount: 1 };
+  const layout = { numberStride: 1, countStride: 2, sideCount: 1, createdOffset: -1 };
   const store = new SeriesStore("m", layout, 1, (slot) => ({ slot: String(slot) }));
   store.ensureSlot(0);
   store.ensureSlot(1); // grows past the initial capacity
@@ -785,4 +785,34 @@ Deno.test("incWith, setWith and observeWith reach the same series as labels(...)
   const unlabelled = new Counter({ name: "u", help: "h", registry: null });
   assert.throws(() => unlabelled.incWith({}), /has no labels/);
   assert.equal((await registry.metrics()).includes('w_total{method="GET",route="/"} 3.0'), true);
+});
+
+Deno.test("handles of one removed series share its detached series; an out-of-date one starts at zero", () => {
+  const c = new Counter({ name: "share", help: "h", labelNames: ["id"], registry: null });
+  const first = c.labels("x");
+  first.inc(1);
+  for (let i = 0; i < 256; i++) c.labels(String(i)); // the 256th shares x's recent-child entry
+  const second = c.labels("x");
+  assert.notEqual(second, first, "x's child dropped out of the recent ones: a new handle");
+  second.inc(1);
+  c.remove("x");
+  for (let i = 0; i < 256; i++) c.remove(String(i)); // compacts on the way
+  first.inc(1);
+  second.inc(1);
+  assert.deepEqual([first.value, second.value], [4, 4], "one detached series, not two copies");
+
+  // A handle not used while its series moved to a newer store, and then was removed and
+  // compacted away, never saw the series' last values: it starts from zero, not from stale ones.
+  const stale = c.labels("y");
+  stale.inc(1);
+  for (let i = 0; i < 40; i++) c.labels("z" + i);
+  for (let i = 0; i < 40; i++) c.remove("z" + i); // compacts: y moves, `stale` is not used
+  c.labels("y").inc(5); // y is at 6 now, in the newer store
+  for (let i = 0; i < 40; i++) c.labels("w" + i);
+  c.remove("y");
+  for (let i = 0; i < 40; i++) c.remove("w" + i); // compacts again: y's values are gone
+  stale.inc(1);
+  assert.equal(stale.value, 1);
+  assert.ok(stale.created > 0, "its creation time is kept");
+  assert.deepEqual(stale.labels, { id: "y" });
 });

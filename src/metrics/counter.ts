@@ -37,6 +37,7 @@ const COUNTER_SERIES: SeriesType<CounterChild> = {
   numberStride: NUMBER_STRIDE,
   countStride: 0,
   sideCount: 1,
+  createdOffset: CREATED,
   initSeries(store, slot) {
     store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
   },
@@ -157,12 +158,14 @@ function countExceptionsInto<F extends (...args: never[]) => unknown>(
 /**
  * A counter. A name given with or without `_total` is exposed as `<base>_total`.
  *
- * Children (`labels(...)`) are handles on their series. The same label values reach the same
- * series, through the same child while it is among the 256 most recently used ones (compare
- * children by their labels, not with `===`). A child of a live series always counts into it.
- * After `remove()` or `clear()` a child of a removed series stays valid and keeps counting into
- * a detached series, no longer exposed, that starts from the values it had (as in the Python
- * client); the metric keeps nothing for it. Every metric type follows this rule.
+ * Children (`labels(...)`) are handles on their series, and every metric type follows the
+ * same rule for them. The same label values reach the same series, through the same child
+ * while it is among the 256 most recently used ones (compare children by their labels, not
+ * with `===`). A child of a live series always counts into it. After `remove()` or `clear()` a
+ * child of a removed series stays valid and keeps counting into a detached series, no longer
+ * exposed, that starts from the values the series had (as in the Python client); the metric
+ * keeps nothing for it. (One exception: a child left unused while the metric compacted its
+ * storage twice, first moving its series and then dropping it, starts from zero.)
  *
  * @example
  * ```ts

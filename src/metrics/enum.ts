@@ -120,6 +120,7 @@ export class Enum {
       numberStride: 0,
       countStride: 1,
       sideCount: 0,
+      createdOffset: -1,
       initSeries() {},
       newChild: (handle) => new EnumChild(handle, frozenStates),
     });

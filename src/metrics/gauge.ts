@@ -257,6 +257,7 @@ export class Gauge {
       numberStride: settings.stride,
       countStride: 0,
       sideCount: 1,
+      createdOffset: -1,
       initSeries() {},
       newChild: (handle) => new GaugeChild(handle, settings),
     });

@@ -3,17 +3,20 @@
  *
  * The rule for children, the same for every metric type:
  * - A child is a handle on its series, not the series itself: `labels(...)` with the same
- *   values reaches the same series, through the same child while it is among the metric's
+ *   values reaches the same series, through the same child while it is among the metric's 256
  *   recently used ones (so compare children by their `labels`, not with `===`).
  * - A handle of a live series always counts into that series, whatever the metric did to
  *   other series meanwhile (removing them, compacting its storage).
  * - After `remove()` or `clear()` took its series away, a handle stays valid and keeps
- *   counting into a detached series that is no longer exposed, starting from the values the
- *   series had, as a removed child of the Python or Go client does. A new series with the
- *   same labels starts from zero and has nothing to do with it.
- * - The metric keeps nothing for a handle: no list of handles, no history of its old storage.
- *   A handle made before the metric compacted holds the storage of its time until its next
- *   use, when it moves to its series' new place (or detaches) and lets go of it.
+ *   counting into a detached series that is no longer exposed, shared by the handles of that
+ *   series, and starting from the values the series had (as a removed child of the Python or
+ *   Go client does). A new series with the same labels starts from zero, apart from it.
+ * - The metric keeps nothing for handles: no list of them, no chain of its old storage. A
+ *   handle made before the metric compacted its storage holds the storage of that time until
+ *   its next use, when it moves to its series' new place (or detaches) and lets go of it. So
+ *   one exception: a handle left unused while its series moved to newer storage, and then
+ *   was removed and compacted away, never saw the series' last values; its detached series
+ *   starts from zero (with the series' labels and creation time).
  *
  * @module
  */

@@ -294,6 +294,7 @@ export class Histogram {
         numberStride: NUMBER_STRIDE,
         countStride: searchBounds.length,
         sideCount: 1,
+        createdOffset: CREATED,
         initSeries(store, slot) {
           store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
         },

@@ -126,6 +126,7 @@ export class Info {
       numberStride: 0,
       countStride: 0,
       sideCount: 2,
+      createdOffset: -1,
       initSeries() {},
       newChild: (handle) => new InfoChild(handle),
     });

@@ -23,6 +23,8 @@ export interface StoreLayout {
    * gauge's value function, an info series' labels. Compaction and detaching move them along.
    */
   readonly sideCount: number;
+  /** Where the creation time sits among a series' numbers, if it has one (`-1` if not). */
+  readonly createdOffset: number;
 }
 
 /**
@@ -45,6 +47,8 @@ export class SeriesStore {
   readonly numberStride: number;
   /** Counts per series in `counts`. */
   readonly countStride: number;
+  /** Where the creation time sits among a series' numbers (`-1`: none). */
+  readonly createdOffset: number;
   /** The doubles of every series: slot `i` owns `numbers[i * numberStride + k]`. */
   numbers: Float64Array;
   /** The counts of every series: slot `i` owns `counts[i * countStride + k]`. */
@@ -56,6 +60,10 @@ export class SeriesStore {
   #capacity: number;
   /** The labels of each slot: the metric's, or the one series' of a detached store. */
   #labelsOf: (slot: number) => Labels;
+  /** Once replaced: where each slot went (`-1` for a series removed while this store was current). */
+  #forwarding: Int32Array | undefined;
+  /** Once replaced: the detached stores made from it, by slot, shared by the handles of a series. */
+  #detached: Map<number, SeriesStore> | undefined;
 
   /** An empty store with room for `capacity` series, whose labels `labelsOf` gives. */
   constructor(
@@ -67,6 +75,7 @@ export class SeriesStore {
     this.metricName = metricName;
     this.numberStride = layout.numberStride;
     this.countStride = layout.countStride;
+    this.createdOffset = layout.createdOffset;
     this.#capacity = capacity;
     this.numbers = new Float64Array(layout.numberStride * capacity);
     this.counts = new Uint32Array(layout.countStride * capacity);
@@ -116,17 +125,28 @@ export class SeriesStore {
     }
     this.current = false;
     this.#labelsOf = labelsOfOld;
+    this.#forwarding = forwarding;
     return next;
   }
 
   /**
-   * A store of its own holding a copy of the series at `slot` (at slot 0), with a frozen copy
-   * of its labels: where a handle of a removed series goes on counting.
+   * The store of its own where the handles of the removed series at `slot` of this replaced
+   * store go on counting (one per series, shared by its handles made from this store), with a
+   * frozen copy of its labels. When the series was removed while this store was current, its
+   * numbers here are its last and are copied; when it moved on to a newer store first, they
+   * are out of date and the detached series starts from zero (keeping its creation time).
    */
   detach(slot: number): SeriesStore {
+    let own = this.#detached?.get(slot);
+    if (own !== undefined) return own;
     const labels = Object.freeze({ ...this.labelsOf(slot) });
-    const own = this.#emptyMatching(1, () => labels);
-    this.#copySlot(slot, own, 0);
+    own = this.#emptyMatching(1, () => labels);
+    if (this.#forwarding === undefined || this.#forwarding[slot] < 0) {
+      this.#copySlot(slot, own, 0);
+    } else if (this.createdOffset >= 0) {
+      own.numbers[this.createdOffset] = this.numbers[slot * this.numberStride + this.createdOffset];
+    }
+    (this.#detached ??= new Map()).set(slot, own);
     return own;
   }
 

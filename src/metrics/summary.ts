@@ -183,6 +183,7 @@ export class Summary {
       numberStride: NUMBER_STRIDE,
       countStride: 0,
       sideCount: 1,
+      createdOffset: CREATED,
       initSeries(store, slot) {
         store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
         if (windowOptions !== undefined) {
