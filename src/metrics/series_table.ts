@@ -174,19 +174,33 @@ export class SeriesTable<Child> {
     return slot >= 0 ? slot : this.slotFor(given, []);
   }
 
+  /** The slot of the live series with these values (`width` of them, at most four), or -1. */
   #slotOfPositional(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
+    const width = this.width;
     const index = this.index;
     const idMaps = index.idMaps;
     const lookupIds = index.lookupIds;
-    const width = this.width;
-    let hash = 0;
-    for (let position = 0; position < width; position++) {
-      const given = position === 0 ? a0 : position === 1 ? a1 : position === 2 ? a2 : a3;
-      const value = toLabelValue(given);
-      const id = value === undefined ? undefined : idMaps[position].get(value);
-      if (id === undefined) return -1;
-      lookupIds[position] = id;
-      hash = nextHash(hash, id);
+    const id0 = idOf(idMaps[0], a0);
+    if (id0 < 0) return -1;
+    lookupIds[0] = id0;
+    let hash = nextHash(0, id0);
+    if (width > 1) {
+      const id1 = idOf(idMaps[1], a1);
+      if (id1 < 0) return -1;
+      lookupIds[1] = id1;
+      hash = nextHash(hash, id1);
+      if (width > 2) {
+        const id2 = idOf(idMaps[2], a2);
+        if (id2 < 0) return -1;
+        lookupIds[2] = id2;
+        hash = nextHash(hash, id2);
+        if (width > 3) {
+          const id3 = idOf(idMaps[3], a3);
+          if (id3 < 0) return -1;
+          lookupIds[3] = id3;
+          hash = nextHash(hash, id3);
+        }
+      }
     }
     return index.findHashed(hash);
   }
