@@ -8,7 +8,7 @@
  */
 
 import type { Labels } from "../model.ts";
-import { type LabelValue, type LabelValues, type MetricDescription } from "./base.ts";
+import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
 import { SeriesHandle } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
