@@ -25,6 +25,11 @@ import {
   withLabelSource,
 } from "../format.ts";
 
+/** The value ids of every series, two bytes each until one passes `MAX_UINT16_ID`. */
+type SeriesIds = Uint16Array | Int32Array;
+/** The largest id two bytes hold. */
+const MAX_UINT16_ID = 0xffff;
+
 /** Table entries per live series at most; beyond it the table doubles. */
 const MAX_LOAD = 0.7;
 /** Removed slots tolerated before `needsCompaction` may say yes. */
@@ -66,8 +71,11 @@ export class SeriesIndex {
   #dictionaries: ValueDictionary[];
   /** `#dictionaries[position].idByValue`, one load nearer for lookups. */
   #idMaps: readonly Map<string, number>[];
-  /** `width` value ids per slot. */
-  #seriesIds: Int32Array;
+  /**
+   * `width` value ids per slot: two bytes each while every label has at most 65,536 distinct
+   * values (the usual case), four once one has more.
+   */
+  #seriesIds: SeriesIds;
   /**
    * Per slot, the series' creation number (modulo 2³²): a series' identity, which a handle
    * keeps so that it finds its series again after compaction moved it, without the metric
@@ -95,7 +103,7 @@ export class SeriesIndex {
     this.lookupIds = new Int32Array(width);
     this.#dictionaries = Array.from({ length: width }, emptyDictionary);
     this.#idMaps = this.#dictionaries.map((dictionary) => dictionary.idByValue);
-    this.#seriesIds = new Int32Array(width * (width === 0 ? 1 : 8));
+    this.#seriesIds = new Uint16Array(width * (width === 0 ? 1 : 8));
     this.#seqs = new Uint32Array(width === 0 ? 1 : 8);
     this.#table = new Int32Array(width === 0 ? 2 : 16);
     this.#shape = new LabelShape(labelNames, constLabels);
@@ -161,7 +169,9 @@ export class SeriesIndex {
     if (slot >= this.#seqs.length) {
       // Grow by a quarter: the unused tail stays small with many series, where it matters.
       const capacity = slot + Math.max(8, slot >> 2);
-      const grown = new Int32Array(width * capacity);
+      const grown = this.#seriesIds instanceof Uint16Array
+        ? new Uint16Array(width * capacity)
+        : new Int32Array(width * capacity);
       grown.set(this.#seriesIds);
       this.#seriesIds = grown;
       this.#view = new LabelSetsView(this.#shape, this.#dictionaries, grown);
@@ -172,10 +182,12 @@ export class SeriesIndex {
     this.#seqs[slot] = this.#nextSeq;
     this.#nextSeq = (this.#nextSeq + 1) >>> 0;
     for (let position = 0; position < width; position++) {
-      this.#seriesIds[slot * width + position] = internValue(
-        this.#dictionaries[position],
-        labelValues[position],
-      );
+      const id = internValue(this.#dictionaries[position], labelValues[position]);
+      if (id > MAX_UINT16_ID && this.#seriesIds instanceof Uint16Array) {
+        this.#seriesIds = new Int32Array(this.#seriesIds);
+        this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
+      }
+      this.#seriesIds[slot * width + position] = id;
     }
     this.#slotCount = slot + 1;
     const liveCount = this.#slotCount - this.#removed.size;
@@ -290,7 +302,10 @@ export class SeriesIndex {
     const liveCount = oldSlotCount - removed.size;
     const oldSeqs = this.#seqs;
     const dictionaries = Array.from({ length: width }, emptyDictionary);
-    const seriesIds = new Int32Array(width * Math.max(liveCount, 8));
+    // No label has more distinct values after compaction than live series or than before.
+    const seriesIds = oldIds instanceof Uint16Array || liveCount <= MAX_UINT16_ID + 1
+      ? new Uint16Array(width * Math.max(liveCount, 8))
+      : new Int32Array(width * Math.max(liveCount, 8));
     const seqs = new Uint32Array(Math.max(liveCount, 8));
     let slot = 0;
     for (let oldSlot = 0; oldSlot < oldSlotCount; oldSlot++) {
@@ -456,9 +471,9 @@ interface SplitShape {
 class LabelSetsView implements LabelTextSource {
   readonly #shape: LabelShape;
   readonly #dictionaries: readonly ValueDictionary[];
-  readonly #seriesIds: Int32Array;
+  readonly #seriesIds: SeriesIds;
 
-  constructor(shape: LabelShape, dictionaries: readonly ValueDictionary[], seriesIds: Int32Array) {
+  constructor(shape: LabelShape, dictionaries: readonly ValueDictionary[], seriesIds: SeriesIds) {
     this.#shape = shape;
     this.#dictionaries = dictionaries;
     this.#seriesIds = seriesIds;
@@ -533,7 +548,7 @@ function internValue(dictionary: ValueDictionary, value: string): number {
  * mix best, into the low bits that pick the table entry. Kept short: it is on the path of
  * every `labels(...)` call.
  */
-function hashIds(ids: Int32Array, start: number, width: number): number {
+function hashIds(ids: SeriesIds | Int32Array, start: number, width: number): number {
   let hash = 0;
   for (let k = 0; k < width; k++) hash = nextHash(hash, ids[start + k]);
   return hash;
