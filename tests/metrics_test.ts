@@ -40,7 +40,7 @@ Deno.test("labels({...}) and positional labels(...) return the same cached child
 Deno.test("label values may hold any character, including separators", async () => {
   const registry = new Registry();
   const c = new Counter({ name: "sep_total", help: "h", labelNames: ["a", "b"], registry });
-  // With a joined-string key these two would collide; the lookup tree keeps them apart.
+  // With a joined-string key these two would collide; ids per label keep them apart.
   c.labels("x,y", "z").inc(1);
   c.labels("x", "y,z").inc(2);
   c.labels("x\u0000y", "z").inc(3);
