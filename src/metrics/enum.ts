@@ -78,6 +78,8 @@ export class Enum {
   readonly name: string;
   /** The help text. */
   readonly help: string;
+  /** Always `undefined`: this type cannot have a unit. */
+  readonly unit: undefined = undefined;
   /** The label names, in the order positional `labels(...)` takes their values. */
   readonly labelNames: readonly string[];
   /** Every sample name this metric exposes (used by registries to refuse duplicates). */
