@@ -51,27 +51,20 @@ export {
   type RegistryOptions,
   render,
 } from "./src/registry.ts";
-export {
-  type LabelValue,
-  type LabelValues,
-  Metric,
-  type MetricOptions,
-  ObjectSeriesMetric,
-} from "./src/metrics/base.ts";
-export type { Compaction } from "./src/metrics/series_index.ts";
-export type { AnyFunction, FunctionWrapper } from "./src/metrics/timer.ts";
+export type { LabelValue, LabelValues, MetricOptions } from "./src/metrics/base.ts";
+export type { FunctionWrapper } from "./src/metrics/timer.ts";
 export {
   Counter,
-  CounterChild,
+  type CounterChild,
   type CounterOptions,
   type CountExceptionsOptions,
 } from "./src/metrics/counter.ts";
-export { Gauge, GaugeChild, type GaugeOptions } from "./src/metrics/gauge.ts";
+export { Gauge, type GaugeChild, type GaugeOptions } from "./src/metrics/gauge.ts";
 export {
   DEFAULT_BUCKETS,
   exponentialBuckets,
   Histogram,
-  HistogramChild,
+  type HistogramChild,
   type HistogramOptions,
   linearBuckets,
 } from "./src/metrics/histogram.ts";
@@ -83,9 +76,9 @@ export {
   type NativeSettings,
   schemaForBucketFactor,
 } from "./src/metrics/native_histogram.ts";
-export { Summary, SummaryChild, type SummaryOptions } from "./src/metrics/summary.ts";
-export { Info, InfoChild, type InfoOptions } from "./src/metrics/info.ts";
-export { Enum, EnumChild, type EnumOptions } from "./src/metrics/enum.ts";
+export { Summary, type SummaryChild, type SummaryOptions } from "./src/metrics/summary.ts";
+export { Info, type InfoChild, type InfoOptions } from "./src/metrics/info.ts";
+export { Enum, type EnumChild, type EnumOptions } from "./src/metrics/enum.ts";
 export { PROMETHEUS_CONTENT_TYPE, renderText } from "./src/exposition/text.ts";
 export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/openmetrics.ts";
 export { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./src/exposition/protobuf.ts";

@@ -19,6 +19,7 @@ import { Counter, Gauge, Histogram, Summary } from "../mod.ts";
 import { SAME_BUCKETS } from "./fixtures.ts";
 
 const CALLS = 10_000_000;
+const MANY = 100_000;
 const OBSERVATIONS = Array.from({ length: 1024 }, (_, i) => ((i * 7919) % 12_000) / 1000);
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"];
 const ROUTES = ["/", "/users", "/users/:id", "/orders", "/orders/:id", "/login", "/health", "/api"];
@@ -68,6 +69,15 @@ const CASES: Record<string, () => (call: number) => void> = {
     return (call) =>
       counter.labels({ method: METHODS[call & 7], route: ROUTES[(call >> 3) & 7] }).inc();
   },
+  "ours counter.incWith(labels) over 100k series, labels objects made beforehand": () => {
+    const { counter, labelSets } = manySeries();
+    return (call) => counter.incWith(labelSets[scattered(call)]);
+  },
+  "ours counter.labels(labels).inc() over 100k series, labels objects made beforehand": () => {
+    // A miss of the recent children makes a child (a handle): this one allocates.
+    const { counter, labelSets } = manySeries();
+    return (call) => counter.labels(labelSets[scattered(call)]).inc();
+  },
   "control: the {method, route} literal alone, passed to a function": () => {
     // What the caller of labels({...}) allocates itself, whatever the library does.
     let kept: unknown;
@@ -90,6 +100,27 @@ const CASES: Record<string, () => (call: number) => void> = {
     return (call) => child.observe(OBSERVATIONS[call & 1023]);
   },
 };
+
+/** A counter with 100k `{method, route}` series, and their label objects. */
+function manySeries(): { counter: Counter; labelSets: { method: string; route: string }[] } {
+  const counter = new Counter({
+    name: "c_total",
+    help: "c",
+    labelNames: ["method", "route"],
+    registry: null,
+  });
+  const labelSets = Array.from({ length: MANY }, (_, i) => ({
+    method: METHODS[i & 7],
+    route: `/route/${i >> 3}`,
+  }));
+  for (const labels of labelSets) counter.incWith(labels);
+  return { counter, labelSets };
+}
+
+/** The series of call number `call`, scattered over the 100k (a multiplicative hash). */
+function scattered(call: number): number {
+  return (Math.imul(call, 0x9e3779b1) >>> 0) % MANY;
+}
 
 declare function gc(): void;
 

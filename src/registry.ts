@@ -10,7 +10,6 @@ import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
 import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./exposition/protobuf.ts";
 import { DEFAULT_ESCAPING, escapeFamily } from "./exposition/escaping.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
-import { Metric, setDefaultRegistry } from "./metrics/base.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
@@ -422,7 +421,7 @@ export class Registry {
         continue;
       }
       // A metric's own families are valid by construction: only their names are checked.
-      const isMetric = collector instanceof Metric;
+      const isMetric = builtIn.has(collector);
       for (const family of resolved) {
         families.push(family);
         if (isMetric) trusted.add(family);
@@ -503,10 +502,21 @@ export class Registry {
   }
 }
 
+/** The library's own metric objects, whose families are valid by construction. */
+const builtIn = new WeakSet<Collector>();
+
+/** Internal (not exported from `mod.ts`): the metric types mark themselves as built in. */
+export function markBuiltIn(metric: Collector): void {
+  builtIn.add(metric);
+}
+
 function reportToConsole(error: InvalidFamilyError): void {
   console.error(error.message);
 }
 
-/** The registry metrics join when no `registry` option is given. */
+/**
+ * The registry metrics join when no `registry` option is given. Metric modules import it from
+ * here (this module imports nothing from `metrics/`, so there is no import cycle and a metric
+ * module imported on its own still registers here).
+ */
 export const defaultRegistry: Registry = new Registry();
-setDefaultRegistry(defaultRegistry);

@@ -103,7 +103,9 @@ Deno.test("default labels and prefix reach the Pushgateway body", async () => {
     job: "nightly",
     registry,
     fetch: (_url, init) => {
-      body = String(init.body);
+      body = typeof init.body === "string"
+        ? init.body
+        : new TextDecoder().decode(init.body as Uint8Array);
       return Promise.resolve(new Response(null, { status: 200 }));
     },
   });

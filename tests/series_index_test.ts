@@ -89,3 +89,27 @@ Deno.test("series index: label text split around an extra label, wherever it sor
   assert.equal(formatLabels(none), "");
   assert.deepEqual(formatLabelsSplit(none, "le"), { before: '{le="', after: '"}' });
 });
+
+Deno.test("series index: a label with more than 65,536 values widens the ids; creation numbers identify series", () => {
+  const index = new SeriesIndex(["user", "kind"]);
+  const count = 70_000;
+  for (let i = 0; i < count; i++) index.add([`u${i}`, i % 2 === 0 ? "a" : "b"]);
+  for (const i of [0, 1, 65_535, 65_536, 65_537, count - 1]) {
+    const slot = index.findValues([`u${i}`, i % 2 === 0 ? "a" : "b"]);
+    assert.equal(slot, i, `u${i}`);
+    assert.deepEqual(index.labelsOf(slot), { user: `u${i}`, kind: i % 2 === 0 ? "a" : "b" });
+    assert.equal(index.slotOfSeq(index.seqOf(slot)), slot);
+  }
+  const seqOfLast = index.seqOf(count - 1);
+  const seqOfFirst = index.seqOf(0);
+  for (let i = 0; i < count - 10; i++) index.remove(i);
+  assert.equal(index.slotOfSeq(seqOfFirst), -1, "a removed series is not found");
+  assert.ok(index.needsCompaction());
+  index.compact(); // ten left: back to two-byte ids
+  assert.equal(index.slotOfSeq(seqOfLast), 9, "the last series moved to slot 9");
+  assert.equal(index.slotOfSeq(seqOfFirst), -1);
+  assert.equal(index.findValues([`u${count - 1}`, "b"]), 9);
+  assert.deepEqual(index.labelsOf(9), { user: `u${count - 1}`, kind: "b" });
+  assert.equal(index.add([`u${count}`, "a"]), 10);
+  assert.equal(index.findValues([`u${count}`, "a"]), 10);
+});

@@ -6,11 +6,18 @@
 
 import type { CounterFamily, Exemplar, Labels } from "../model.ts";
 import { checkCounterIncrement } from "../validation.ts";
-import { Metric, type MetricOptions } from "./base.ts";
-import type { Compaction } from "./series_index.ts";
+import {
+  describeMetric,
+  type LabelValue,
+  type LabelValues,
+  type MetricOptions,
+  registerMetric,
+} from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
-import { SeriesStore } from "./series_store.ts";
-import { type AnyFunction, type FunctionWrapper, wrapperFor } from "./timer.ts";
+import type { SeriesHandle } from "./handle.ts";
+import type { SeriesStore } from "./series_store.ts";
+import { SeriesTable, type SeriesType } from "./series_table.ts";
+import { type FunctionWrapper, wrapperFor } from "./timer.ts";
 
 /** Options of a {@linkcode Counter}: the common ones only. */
 export type CounterOptions = MetricOptions;
@@ -28,50 +35,73 @@ const NUMBER_STRIDE = 2;
 const TOTAL = 0;
 /** Where the creation time sits among a series' numbers. */
 const CREATED = 1;
+/** The side array of exemplars. */
+const EXEMPLARS = 0;
+
+/** A counter's storage: a total and a creation time per series, and exemplars on the side. */
+const COUNTER_SERIES: SeriesType<CounterChild> = {
+  numberStride: NUMBER_STRIDE,
+  countStride: 0,
+  sideCount: 1,
+  createdOffset: CREATED,
+  initSeries(store, slot) {
+    store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+  },
+  newChild: (handle) => new CounterChild(handle),
+};
+
+/** Adds `amount` to the series at `slot` of `store`, keeping `exemplar` if given. */
+function addTo(store: SeriesStore, slot: number, amount: number, exemplar?: Labels): void {
+  store.numbers[slot * NUMBER_STRIDE + TOTAL] += amount;
+  if (exemplar !== undefined) setExemplar(store, slot, amount, exemplar);
+}
+
+/** Keeps `exemplar` (labels given to `inc`) as the latest of the series at `slot`. */
+function setExemplar(store: SeriesStore, slot: number, amount: number, exemplar: Labels): void {
+  const made = makeExemplar(store.metricName, exemplar, amount);
+  if (made !== undefined) store.side(EXEMPLARS)[slot] = made;
+}
+
+/** Throws the counter's `RangeError` unless `amount` is a finite, non-negative number. */
+function checkAmount(metricName: string, amount: number): void {
+  if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
+    checkCounterIncrement(metricName, amount);
+  }
+}
 
 /**
- * One counter series, returned by `counter.labels(...)`. It is a handle on the series' slot in
- * the metric's packed store; the metric keeps no object per series.
+ * One counter series, returned by `counter.labels(...)`: a handle on the series in the
+ * metric's packed store (see {@linkcode Counter} for what a handle promises).
  */
 export class CounterChild {
-  #store: SeriesStore;
-  #slot: number;
+  readonly #handle: SeriesHandle;
 
-  /** Internal: made by {@linkcode Counter}. */
-  constructor(store: SeriesStore, slot: number) {
-    this.#store = store;
-    this.#slot = slot;
+  /** @ignore Made by {@linkcode Counter}. */
+  constructor(handle: SeriesHandle) {
+    this.#handle = handle;
   }
 
-  /** The current store, after following it when the metric compacted its series. */
-  #current(): SeriesStore {
-    let store = this.#store;
-    if (store.successor !== undefined) {
-      const place = store.follow(this.#slot);
-      store = this.#store = place.store;
-      this.#slot = place.slot;
-    }
-    return store;
-  }
-
-  /** This series' labels. */
+  /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#current().labelsOf(this.#slot);
+    return this.#handle.labels;
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
+    const handle = this.#handle;
+    return handle.current().numbers[handle.slot * NUMBER_STRIDE + CREATED];
   }
 
   /** The current total. */
   get value(): number {
-    return this.#current().numbers[this.#slot * NUMBER_STRIDE + TOTAL];
+    const handle = this.#handle;
+    return handle.current().numbers[handle.slot * NUMBER_STRIDE + TOTAL];
   }
 
   /** The latest exemplar, if any. */
   get exemplar(): Exemplar | undefined {
-    return this.#current().extras?.[this.#slot] as Exemplar | undefined;
+    const handle = this.#handle;
+    return handle.current().sides[EXEMPLARS]?.[handle.slot] as Exemplar | undefined;
   }
 
   /**
@@ -79,36 +109,36 @@ export class CounterChild {
    * `exemplar` labels (e.g. `{ trace_id }`) are kept as the series' latest exemplar.
    */
   inc(amount = 1, exemplar?: Labels): void {
-    let store = this.#store;
-    if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
-      checkCounterIncrement(store.metricName, amount);
-    }
-    if (store.successor !== undefined) store = this.#current();
-    store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] += amount;
-    if (exemplar !== undefined) {
-      const made = makeExemplar(store.metricName, exemplar, amount);
-      if (made !== undefined) (store.extras ??= [])[this.#slot] = made;
-    }
+    const handle = this.#handle;
+    let store = handle.store;
+    checkAmount(store.metricName, amount);
+    if (!store.current) store = handle.current();
+    addTo(store, handle.slot, amount, exemplar);
   }
 
   /** Sets the total back to zero (a restart, as Prometheus sees it). */
   reset(): void {
-    const store = this.#current();
-    store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] = 0;
-    if (store.extras !== undefined) store.extras[this.#slot] = undefined;
+    const handle = this.#handle;
+    const store = handle.current();
+    store.numbers[handle.slot * NUMBER_STRIDE + TOTAL] = 0;
+    const exemplars = store.sides[EXEMPLARS];
+    if (exemplars !== undefined) exemplars[handle.slot] = undefined;
   }
 
   /**
    * Counts every error thrown (or promise rejected) by `fn`, then rethrows it. Without `fn`,
    * returns a wrapper usable as a TC39 method decorator: `@counter.countExceptions()`.
    */
-  countExceptions<F extends AnyFunction>(fn: F, options?: CountExceptionsOptions): F;
+  countExceptions<F extends (...args: never[]) => unknown>(
+    fn: F,
+    options?: CountExceptionsOptions,
+  ): F;
   /**
    * Counts every error thrown (or promise rejected) by `fn`, then rethrows it. Without `fn`,
    * returns a wrapper usable as a TC39 method decorator: `@counter.countExceptions()`.
    */
   countExceptions(options?: CountExceptionsOptions): FunctionWrapper;
-  countExceptions<F extends AnyFunction>(
+  countExceptions<F extends (...args: never[]) => unknown>(
     fnOrOptions?: F | CountExceptionsOptions,
     options?: CountExceptionsOptions,
   ): F | FunctionWrapper {
@@ -117,7 +147,7 @@ export class CounterChild {
 }
 
 /** `countExceptions` of a child or of the unlabelled series: `count` adds one. */
-function countExceptionsInto<F extends AnyFunction>(
+function countExceptionsInto<F extends (...args: never[]) => unknown>(
   count: () => void,
   fnOrOptions: F | CountExceptionsOptions | undefined,
   options: CountExceptionsOptions | undefined,
@@ -134,6 +164,15 @@ function countExceptionsInto<F extends AnyFunction>(
 /**
  * A counter. A name given with or without `_total` is exposed as `<base>_total`.
  *
+ * Children (`labels(...)`) are handles on their series, and every metric type follows the
+ * same rule for them. The same label values reach the same series, through the same child
+ * while it is among the 256 most recently used ones (compare children by their labels, not
+ * with `===`). A child of a live series always counts into it. After `remove()` or `clear()` a
+ * child of a removed series stays valid and keeps counting into a detached series, no longer
+ * exposed, that starts from the values the series had (as in the Python client); the metric
+ * keeps nothing for it. (One exception: a child left unused while the metric compacted its
+ * storage twice, first moving its series and then dropping it, starts from zero.)
+ *
  * @example
  * ```ts
  * import { Counter, Registry } from "@deno-prom/client";
@@ -143,66 +182,100 @@ function countExceptionsInto<F extends AnyFunction>(
  * });
  * requests.labels({ method: "GET" }).inc();
  * requests.labels("POST").inc(2);
+ * requests.incWith({ method: "GET" }); // no child: nothing allocated once the series exists
  * ```
  */
-export class Counter extends Metric<CounterChild> {
-  #store: SeriesStore;
-  // The unlabelled series' total is a field of the metric rather than a number in the store:
-  // V8 keeps a field's value in a register across a loop of `counter.inc()` calls, which it
-  // cannot do for a typed array's element, and that makes the call several times faster.
-  #unlabelledTotal = 0;
+export class Counter {
+  /** The family name (without `_total`). */
+  readonly name: string;
+  /** The help text. */
+  readonly help: string;
+  /** The unit, if any. */
+  readonly unit: string | undefined;
+  /** The label names, in the order positional `labels(...)` takes their values. */
+  readonly labelNames: readonly string[];
+  /** Every sample name this metric exposes (used by registries to refuse duplicates). */
+  readonly sampleNames: readonly string[];
+  readonly #table: SeriesTable<CounterChild>;
   readonly #isUnlabelled: boolean;
+  // The total of an unlabelled counter lives here, not in its store (whose total column is
+  // then never read or written: this is the one place of the value). A number in a field is
+  // added to in about 4 ns where a typed array's element takes about 7 ns: the "unlabelled
+  // total" group of bench/metrics_bench.ts measures both.
+  #unlabelledTotal = 0;
 
   /** Creates a counter and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: CounterOptions) {
-    super(options, {
+    const description = describeMetric(options, {
       typeName: "counter",
       strippedSuffix: "_total",
       sampleSuffixes: ["_total", "_created"],
     });
-    this.#store = new SeriesStore(
-      this.name,
-      NUMBER_STRIDE,
-      0,
-      this.labelNames.length === 0 ? 1 : 8,
-      (slot) => this.labelsOf(slot),
-    );
-    this.#isUnlabelled = this.labelNames.length === 0;
-    this.init();
+    this.name = description.name;
+    this.help = description.help;
+    this.unit = description.unit;
+    this.labelNames = description.labelNames;
+    this.sampleNames = description.sampleNames;
+    this.#table = new SeriesTable(description, COUNTER_SERIES);
+    this.#isUnlabelled = this.#table.isUnlabelled;
+    registerMetric(this, description);
   }
 
-  /** Starts the series at `slot` from zero, created now. */
-  protected seriesAdded(slot: number): void {
-    this.#store.addSeries(slot, CREATED);
+  /**
+   * Returns the series for these label values, creating it on first use. Takes either an
+   * object (`labels({ method: "GET" })`) or the values in `labelNames` order
+   * (`labels("GET")`); both reach the same series.
+   */
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): CounterChild;
+  labels(first: LabelValues | LabelValue): CounterChild {
+    // `arguments`, not a rest parameter (a new array per call): see `SeriesTable.childOf`.
+    const count = arguments.length;
+    if (count <= 4) {
+      return this.#table.childOf(count, first, arguments[1], arguments[2], arguments[3]);
+    }
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) values.push(arguments[i]);
+    return this.#table.childOfValues(values);
   }
 
-  /** A child (a handle) for the series at `slot`. */
-  protected childAt(slot: number): CounterChild {
-    return new CounterChild(this.#store, slot);
+  /**
+   * Adds `amount` (default 1) to the series with these labels, without a child: once the
+   * series exists this allocates nothing, however many series the counter has.
+   */
+  incWith(labels: LabelValues, amount = 1, exemplar?: Labels): void {
+    const table = this.#table;
+    checkAmount(this.name, amount);
+    addTo(table.store, table.slotForObject(labels), amount, exemplar);
   }
 
-  /** Moves to a compacted store; children of the old one follow it on their next use. */
-  protected seriesCompacted(compaction: Compaction): void {
-    this.#store = this.#store.compact(compaction);
+  /** Removes the series for these label values (same forms as `labels`). */
+  remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
+    this.#table.remove(first, rest);
   }
 
-  /** Builds this metric's family snapshot from its series. */
-  protected familyOf(slots: readonly number[]): CounterFamily {
-    const store = this.#store;
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    this.#table.clear();
+  }
+
+  /** Returns this metric's snapshot (one family). */
+  collect(): CounterFamily[] {
+    const table = this.#table;
+    const store = table.store;
     const numbers = store.numbers;
-    const extras = store.extras;
-    return {
+    const exemplars = store.sides[EXEMPLARS];
+    return [{
       type: "counter",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: slots.map((slot) => ({
-        labels: this.labelsOf(slot),
+      points: table.liveSlots().map((slot) => ({
+        labels: table.labelsOf(slot),
         value: this.#isUnlabelled ? this.#unlabelledTotal : numbers[slot * NUMBER_STRIDE + TOTAL],
         created: numbers[slot * NUMBER_STRIDE + CREATED],
-        exemplar: extras?.[slot] as Exemplar | undefined,
+        exemplar: exemplars?.[slot] as Exemplar | undefined,
       })),
-    };
+    }];
   }
 
   /** The total of the unlabelled series. */
@@ -218,24 +291,25 @@ export class Counter extends Metric<CounterChild> {
       checkCounterIncrement(this.name, amount);
     }
     this.#unlabelledTotal += amount;
-    if (exemplar !== undefined) {
-      const made = makeExemplar(this.name, exemplar, amount);
-      if (made !== undefined) (this.#store.extras ??= [])[0] = made;
-    }
+    if (exemplar !== undefined) setExemplar(this.#table.store, 0, amount, exemplar);
   }
 
   /** Resets the unlabelled series to zero. */
   reset(): void {
     this.#requireUnlabelled();
     this.#unlabelledTotal = 0;
-    if (this.#store.extras !== undefined) this.#store.extras[0] = undefined;
+    const exemplars = this.#table.store.sides[EXEMPLARS];
+    if (exemplars !== undefined) exemplars[0] = undefined;
   }
 
   /** Counts errors of `fn` in the unlabelled series; see {@linkcode CounterChild.countExceptions}. */
-  countExceptions<F extends AnyFunction>(fn: F, options?: CountExceptionsOptions): F;
+  countExceptions<F extends (...args: never[]) => unknown>(
+    fn: F,
+    options?: CountExceptionsOptions,
+  ): F;
   /** Counts errors of `fn` in the unlabelled series; see {@linkcode CounterChild.countExceptions}. */
   countExceptions(options?: CountExceptionsOptions): FunctionWrapper;
-  countExceptions<F extends AnyFunction>(
+  countExceptions<F extends (...args: never[]) => unknown>(
     fnOrOptions?: F | CountExceptionsOptions,
     options?: CountExceptionsOptions,
   ): F | FunctionWrapper {
@@ -243,8 +317,8 @@ export class Counter extends Metric<CounterChild> {
     return countExceptionsInto(() => this.inc(), fnOrOptions, options);
   }
 
-  /** Throws the base's clear error when the metric has labels. */
+  /** Throws the table's clear error when the counter has labels. */
   #requireUnlabelled(): void {
-    if (!this.#isUnlabelled) void this.unlabelled;
+    if (!this.#isUnlabelled) void this.#table.unlabelled;
   }
 }

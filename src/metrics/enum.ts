@@ -6,7 +6,15 @@
 
 import type { Labels, StateSetFamily } from "../model.ts";
 import { validateLabelName, wellFormed } from "../validation.ts";
-import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
+import {
+  describeMetric,
+  type LabelValue,
+  type LabelValues,
+  type MetricOptions,
+  registerMetric,
+} from "./base.ts";
+import type { SeriesHandle } from "./handle.ts";
+import { SeriesTable } from "./series_table.ts";
 
 /** Options of an {@linkcode Enum}; `unit` is not allowed. */
 export interface EnumOptions extends Omit<MetricOptions, "unit"> {
@@ -14,43 +22,52 @@ export interface EnumOptions extends Omit<MetricOptions, "unit"> {
   readonly states: readonly string[];
 }
 
-/** One enum series. Returned (and cached) by `enum.labels(...)`. */
+/**
+ * One enum series, returned by `enum.labels(...)`: a handle on the series, whose state is one
+ * count (the index of the current state) in the metric's packed store (see
+ * {@linkcode Counter} for what a handle promises after `remove()`).
+ */
 export class EnumChild {
-  /** This series' labels. */
-  readonly labels: Labels;
-  readonly #metricName: string;
+  readonly #handle: SeriesHandle;
   readonly #states: readonly string[];
-  #current = 0;
 
-  /** Internal: made by {@linkcode Enum}. */
-  constructor(metricName: string, labels: Labels, states: readonly string[]) {
-    this.#metricName = metricName;
-    this.labels = labels;
+  /** @ignore Made by {@linkcode Enum}. */
+  constructor(handle: SeriesHandle, states: readonly string[]) {
+    this.#handle = handle;
     this.#states = states;
+  }
+
+  /** This series' labels (with the metric's constant labels). */
+  get labels(): Labels {
+    return this.#handle.labels;
   }
 
   /** The current state. */
   get value(): string {
-    return this.#states[this.#current];
+    const handle = this.#handle;
+    return this.#states[handle.current().counts[handle.slot]];
   }
 
   /** Makes `state` the current one; an unknown state throws a `TypeError`. */
   state(state: string): void {
+    const handle = this.#handle;
+    const store = handle.current();
     const index = this.#states.indexOf(typeof state === "string" ? wellFormed(state) : state);
     if (index < 0) {
       throw new TypeError(
-        `unknown state ${JSON.stringify(state)} for enum "${this.#metricName}": expected one of ${
+        `unknown state ${JSON.stringify(state)} for enum "${store.metricName}": expected one of ${
           this.#states.map((s) => JSON.stringify(s)).join(", ")
         }`,
       );
     }
-    this.#current = index;
+    store.counts[handle.slot] = index;
   }
 }
 
 /**
  * An enum: one sample per state, the current one at 1, the others at 0, with the state in a
  * label named after the metric (a `stateset` in OpenMetrics, a gauge in the 0.0.4 format).
+ * Its children follow the rule described at {@linkcode Counter}.
  *
  * @example
  * ```ts
@@ -62,20 +79,37 @@ export class EnumChild {
  * taskState.state("running");
  * ```
  */
-export class Enum extends ObjectSeriesMetric<EnumChild> {
+export class Enum {
+  /** The family name. */
+  readonly name: string;
+  /** The help text. */
+  readonly help: string;
+  /** Always `undefined`: this type cannot have a unit. */
+  readonly unit: undefined = undefined;
+  /** The label names, in the order positional `labels(...)` takes their values. */
+  readonly labelNames: readonly string[];
+  /** Every sample name this metric exposes (used by registries to refuse duplicates). */
+  readonly sampleNames: readonly string[];
   /** The possible states. */
   readonly states: readonly string[];
+  readonly #table: SeriesTable<EnumChild>;
 
   /** Creates an enum and registers it. */
   constructor(options: EnumOptions) {
-    super(options as MetricOptions, {
+    const description = describeMetric(options as MetricOptions, {
       typeName: "enum",
       sampleSuffixes: [],
       allowsUnit: false,
     });
+    this.name = description.name;
+    this.help = description.help;
+    this.labelNames = description.labelNames;
+    this.sampleNames = description.sampleNames;
     // The state label is named after the metric, so the name must also be a label name.
     validateLabelName(this.name, this.name);
-    if (this.labelNames.includes(this.name)) {
+    if (
+      this.labelNames.includes(this.name) || Object.hasOwn(description.constLabels, this.name)
+    ) {
       throw new TypeError(`enum "${this.name}" cannot have a label named like itself`);
     }
     const states = options.states;
@@ -89,35 +123,61 @@ export class Enum extends ObjectSeriesMetric<EnumChild> {
     if (new Set(wellFormedStates).size !== states.length) {
       throw new TypeError(`states of enum "${this.name}" must be distinct`);
     }
-    this.states = Object.freeze(wellFormedStates);
-    this.init();
+    const frozenStates = Object.freeze(wellFormedStates);
+    this.states = frozenStates;
+    this.#table = new SeriesTable<EnumChild>(description, {
+      numberStride: 0,
+      countStride: 1,
+      sideCount: 0,
+      createdOffset: -1,
+      initSeries() {},
+      newChild: (handle) => new EnumChild(handle, frozenStates),
+    });
+    registerMetric(this, description);
   }
 
-  /** Creates the state of one series (called by `labels()` on first use). */
-  protected newChild(labels: Labels): EnumChild {
-    return new EnumChild(this.name, labels, this.states);
+  /**
+   * Returns the series for these label values, creating it on first use. Takes either an
+   * object (`labels({ method: "GET" })`) or the values in `labelNames` order
+   * (`labels("GET")`); both reach the same series.
+   */
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): EnumChild {
+    return this.#table.childOfValues([first, ...rest]);
   }
 
-  /** Builds this metric's family snapshot from its series. */
-  protected snapshot(children: readonly EnumChild[]): StateSetFamily {
-    return {
+  /** Removes the series for these label values (same forms as `labels`). */
+  remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
+    this.#table.remove(first, rest);
+  }
+
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    this.#table.clear();
+  }
+
+  /** Returns this metric's snapshot (one family). */
+  collect(): StateSetFamily[] {
+    const table = this.#table;
+    const counts = table.store.counts;
+    const states = this.states;
+    return [{
       type: "stateset",
       name: this.name,
       help: this.help,
-      points: children.map((child) => ({
-        labels: child.labels,
-        states: this.states.map((name) => ({ name, enabled: name === child.value })),
+      points: table.liveSlots().map((slot) => ({
+        labels: table.labelsOf(slot),
+        states: states.map((name, index) => ({ name, enabled: index === counts[slot] })),
       })),
-    };
+    }];
   }
 
   /** The current state of the unlabelled series. */
   get value(): string {
-    return this.unlabelled.value;
+    return this.#table.unlabelled.value;
   }
 
   /** Sets the state of the unlabelled series. */
   state(state: string): void {
-    this.unlabelled.state(state);
+    this.#table.unlabelled.state(state);
   }
 }

@@ -12,14 +12,18 @@ import {
   type Labels,
 } from "../model.ts";
 import { checkFiniteAmount, checkNumber } from "../validation.ts";
-import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
 import {
-  type AnyFunction,
-  type FunctionWrapper,
-  startStopwatch,
-  wrapCall,
-  wrapperFor,
-} from "./timer.ts";
+  describeMetric,
+  type LabelValue,
+  type LabelValues,
+  type MetricOptions,
+  registerMetric,
+  startLabelledTimer,
+} from "./base.ts";
+import type { SeriesHandle } from "./handle.ts";
+import type { SeriesStore } from "./series_store.ts";
+import { SeriesTable } from "./series_table.ts";
+import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
 
 /** Options of a {@linkcode Gauge}. */
 export interface GaugeOptions extends MetricOptions {
@@ -31,31 +35,87 @@ export interface GaugeOptions extends MetricOptions {
   readonly aggregate?: GaugeAggregation;
 }
 
-/** One gauge series. Returned (and cached) by `gauge.labels(...)`. */
-export class GaugeChild {
-  /** This series' labels. */
-  readonly labels: Labels;
-  readonly #metricName: string;
+/** Where the value sits among a series' numbers. */
+const VALUE = 0;
+/** Where the time of the last change (ms, 0 before any) sits, for gauges that track it. */
+const UPDATED = 1;
+/** The side array of value functions (`setFunction`). */
+const FUNCTIONS = 0;
+
+/** What a gauge's children and the metric share: where its numbers are and how to change them. */
+class GaugeSettings {
+  readonly metricName: string;
+  /** Doubles per series: the value, and the time of the last change when tracked. */
+  readonly stride: number;
   // Only the `mostrecent` aggregation modes need the time of the last change; other gauges
   // skip the clock read on every change.
-  readonly #tracksUpdates: boolean;
-  #value = 0;
-  #valueFunction: (() => number) | undefined;
-  #updatedMs = 0;
+  readonly tracksUpdates: boolean;
 
-  /** Internal: made by {@linkcode Gauge}. */
-  constructor(metricName: string, labels: Labels, tracksUpdates = false) {
-    this.#metricName = metricName;
-    this.labels = labels;
-    this.#tracksUpdates = tracksUpdates;
+  constructor(metricName: string, tracksUpdates: boolean) {
+    this.metricName = metricName;
+    this.tracksUpdates = tracksUpdates;
+    this.stride = tracksUpdates ? 2 : 1;
+  }
+
+  /** Adds `amount` (finite) to the series at `slot`. */
+  add(store: SeriesStore, slot: number, amount: number): void {
+    if (typeof amount !== "number" || !(amount > -Infinity && amount < Infinity)) {
+      checkFiniteAmount(this.metricName, amount);
+    }
+    store.numbers[slot * this.stride + VALUE] += amount;
+    if (this.tracksUpdates) store.numbers[slot * this.stride + UPDATED] = Date.now();
+  }
+
+  /** Sets the series at `slot` to `value`, replacing a value function. */
+  set(store: SeriesStore, slot: number, value: number): void {
+    if (typeof value !== "number") checkNumber(this.metricName, value);
+    const functions = store.sides[FUNCTIONS];
+    if (functions !== undefined) functions[slot] = undefined;
+    store.numbers[slot * this.stride + VALUE] = value;
+    if (this.tracksUpdates) store.numbers[slot * this.stride + UPDATED] = Date.now();
+  }
+
+  /** The value of the series at `slot`, from its value function if it has one. */
+  valueOf(store: SeriesStore, slot: number): number {
+    const valueFunction = store.sides[FUNCTIONS]?.[slot] as (() => number) | undefined;
+    if (valueFunction === undefined) return store.numbers[slot * this.stride + VALUE];
+    const value = valueFunction();
+    checkNumber(this.metricName, value);
+    return value;
+  }
+
+  /** When the series at `slot` last changed (see `GaugeChild.updated`). */
+  updatedOf(store: SeriesStore, slot: number): number | undefined {
+    if (!this.tracksUpdates) return undefined;
+    if (store.sides[FUNCTIONS]?.[slot] !== undefined) return Date.now() / 1000;
+    const updatedMs = store.numbers[slot * this.stride + UPDATED];
+    return updatedMs === 0 ? undefined : updatedMs / 1000;
+  }
+}
+
+/**
+ * One gauge series, returned by `gauge.labels(...)`: a handle on the series in the metric's
+ * packed store (see {@linkcode Counter} for what a handle promises after `remove()`).
+ */
+export class GaugeChild {
+  readonly #handle: SeriesHandle;
+  readonly #settings: GaugeSettings;
+
+  /** @ignore Made by {@linkcode Gauge}. */
+  constructor(handle: SeriesHandle, settings: GaugeSettings) {
+    this.#handle = handle;
+    this.#settings = settings;
+  }
+
+  /** This series' labels (with the metric's constant labels). */
+  get labels(): Labels {
+    return this.#handle.labels;
   }
 
   /** The current value (calls the function given to `setFunction`, if any). */
   get value(): number {
-    if (this.#valueFunction === undefined) return this.#value;
-    const value = this.#valueFunction();
-    checkNumber(this.#metricName, value);
-    return value;
+    const handle = this.#handle;
+    return this.#settings.valueOf(handle.current(), handle.slot);
   }
 
   /**
@@ -64,35 +124,32 @@ export class GaugeChild {
    * before the first change). A gauge reading a `setFunction` changes whenever it is read.
    */
   get updated(): number | undefined {
-    if (!this.#tracksUpdates) return undefined;
-    if (this.#valueFunction !== undefined) return Date.now() / 1000;
-    return this.#updatedMs === 0 ? undefined : this.#updatedMs / 1000;
+    const handle = this.#handle;
+    return this.#settings.updatedOf(handle.current(), handle.slot);
   }
 
   /** Adds `amount` (default 1; must be finite). */
   inc(amount = 1): void {
-    if (typeof amount !== "number" || !(amount > -Infinity && amount < Infinity)) {
-      checkFiniteAmount(this.#metricName, amount);
-    }
-    this.#value += amount;
-    if (this.#tracksUpdates) this.#updatedMs = Date.now();
+    const handle = this.#handle;
+    let store = handle.store;
+    if (!store.current) store = handle.current();
+    this.#settings.add(store, handle.slot, amount);
   }
 
   /** Subtracts `amount` (default 1; must be finite). */
   dec(amount = 1): void {
-    if (typeof amount !== "number" || !(amount > -Infinity && amount < Infinity)) {
-      checkFiniteAmount(this.#metricName, amount);
-    }
-    this.#value -= amount;
-    if (this.#tracksUpdates) this.#updatedMs = Date.now();
+    const handle = this.#handle;
+    let store = handle.store;
+    if (!store.current) store = handle.current();
+    this.#settings.add(store, handle.slot, typeof amount === "number" ? -amount : amount);
   }
 
   /** Sets the value: any number, including `Infinity` and `NaN`, which Prometheus accepts. */
   set(value: number): void {
-    if (typeof value !== "number") checkNumber(this.#metricName, value);
-    this.#valueFunction = undefined;
-    this.#value = value;
-    if (this.#tracksUpdates) this.#updatedMs = Date.now();
+    const handle = this.#handle;
+    let store = handle.store;
+    if (!store.current) store = handle.current();
+    this.#settings.set(store, handle.slot, value);
   }
 
   /** Sets the value to the current Unix time in seconds. */
@@ -103,9 +160,10 @@ export class GaugeChild {
   /** Reads the value from `valueFunction` at every collection instead of storing it. */
   setFunction(valueFunction: () => number): void {
     if (typeof valueFunction !== "function") {
-      throw new TypeError(`setFunction of gauge "${this.#metricName}" takes a function`);
+      throw new TypeError(`setFunction of gauge "${this.#settings.metricName}" takes a function`);
     }
-    this.#valueFunction = valueFunction;
+    const handle = this.#handle;
+    handle.current().side(FUNCTIONS)[handle.slot] = valueFunction;
   }
 
   /** Starts a timer; the returned function sets the gauge to the seconds elapsed and returns them. */
@@ -117,13 +175,13 @@ export class GaugeChild {
    * Sets the gauge to how long `fn` takes, in seconds (async functions until they settle).
    * Without `fn`, returns a wrapper usable as a TC39 method decorator: `@gauge.time()`.
    */
-  time<F extends AnyFunction>(fn: F): F;
+  time<F extends (...args: never[]) => unknown>(fn: F): F;
   /**
    * Sets the gauge to how long `fn` takes, in seconds (async functions until they settle).
    * Without `fn`, returns a wrapper usable as a TC39 method decorator: `@gauge.time()`.
    */
   time(): FunctionWrapper;
-  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+  time<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
     const hooks = { after: (seconds: number) => this.set(seconds) };
     return fn === undefined ? wrapperFor(hooks) : wrapCall(fn, hooks);
   }
@@ -132,20 +190,20 @@ export class GaugeChild {
    * Adds 1 while `fn` runs and subtracts it when `fn` returns, throws or settles. Without `fn`,
    * returns a wrapper usable as a TC39 method decorator: `@gauge.trackInProgress()`.
    */
-  trackInProgress<F extends AnyFunction>(fn: F): F;
+  trackInProgress<F extends (...args: never[]) => unknown>(fn: F): F;
   /**
    * Adds 1 while `fn` runs and subtracts it when `fn` returns, throws or settles. Without `fn`,
    * returns a wrapper usable as a TC39 method decorator: `@gauge.trackInProgress()`.
    */
   trackInProgress(): FunctionWrapper;
-  trackInProgress<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+  trackInProgress<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
     const hooks = { before: () => this.inc(), after: () => this.dec() };
     return fn === undefined ? wrapperFor(hooks) : wrapCall(fn, hooks);
   }
 }
 
 /**
- * A gauge.
+ * A gauge. Its children follow the rule described at {@linkcode Counter}.
  *
  * @example
  * ```ts
@@ -157,14 +215,31 @@ export class GaugeChild {
  * inProgress.set(3);
  * ```
  */
-export class Gauge extends ObjectSeriesMetric<GaugeChild> {
+export class Gauge {
+  /** The family name. */
+  readonly name: string;
+  /** The help text. */
+  readonly help: string;
+  /** The unit, if any. */
+  readonly unit: string | undefined;
+  /** The label names, in the order positional `labels(...)` takes their values. */
+  readonly labelNames: readonly string[];
+  /** Every sample name this metric exposes (used by registries to refuse duplicates). */
+  readonly sampleNames: readonly string[];
   /** How the worker aggregation combines this gauge across workers; `undefined` means `all`. */
   readonly aggregate: GaugeAggregation | undefined;
-  readonly #tracksUpdates: boolean;
+  readonly #settings: GaugeSettings;
+  readonly #table: SeriesTable<GaugeChild>;
+  readonly #unlabelled: GaugeChild | undefined;
 
   /** Creates a gauge and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: GaugeOptions) {
-    super(options, { typeName: "gauge", sampleSuffixes: [] });
+    const description = describeMetric(options, { typeName: "gauge", sampleSuffixes: [] });
+    this.name = description.name;
+    this.help = description.help;
+    this.unit = description.unit;
+    this.labelNames = description.labelNames;
+    this.sampleNames = description.sampleNames;
     const aggregate = options.aggregate;
     if (aggregate !== undefined && !GAUGE_AGGREGATIONS.includes(aggregate)) {
       throw new TypeError(
@@ -174,89 +249,144 @@ export class Gauge extends ObjectSeriesMetric<GaugeChild> {
       );
     }
     this.aggregate = aggregate;
-    this.#tracksUpdates = aggregate === "mostrecent" || aggregate === "livemostrecent";
-    this.init();
+    const settings = new GaugeSettings(
+      this.name,
+      aggregate === "mostrecent" || aggregate === "livemostrecent",
+    );
+    this.#settings = settings;
+    this.#table = new SeriesTable<GaugeChild>(description, {
+      numberStride: settings.stride,
+      countStride: 0,
+      sideCount: 1,
+      createdOffset: -1,
+      initSeries() {},
+      newChild: (handle) => new GaugeChild(handle, settings),
+    });
+    this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
+    registerMetric(this, description);
   }
 
-  /** Creates the state of one series (called by `labels()` on first use). */
-  protected newChild(labels: Labels): GaugeChild {
-    return new GaugeChild(this.name, labels, this.#tracksUpdates);
+  /**
+   * Returns the series for these label values, creating it on first use. Takes either an
+   * object (`labels({ method: "GET" })`) or the values in `labelNames` order
+   * (`labels("GET")`); both reach the same series.
+   */
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): GaugeChild;
+  labels(first: LabelValues | LabelValue): GaugeChild {
+    // `arguments`, not a rest parameter (a new array per call): see `SeriesTable.childOf`.
+    const count = arguments.length;
+    if (count <= 4) {
+      return this.#table.childOf(count, first, arguments[1], arguments[2], arguments[3]);
+    }
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) values.push(arguments[i]);
+    return this.#table.childOfValues(values);
   }
 
-  /** Builds this metric's family snapshot from its series. */
-  protected snapshot(children: readonly GaugeChild[]): GaugeFamily {
+  /** Sets the series with these labels to `value`, without a child. */
+  setWith(labels: LabelValues, value: number): void {
+    const table = this.#table;
+    this.#settings.set(table.store, table.slotForObject(labels), value);
+  }
+
+  /** Adds `amount` (default 1) to the series with these labels, without a child. */
+  incWith(labels: LabelValues, amount = 1): void {
+    const table = this.#table;
+    this.#settings.add(table.store, table.slotForObject(labels), amount);
+  }
+
+  /** Removes the series for these label values (same forms as `labels`). */
+  remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
+    this.#table.remove(first, rest);
+  }
+
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    this.#table.clear();
+  }
+
+  /** Returns this metric's snapshot (one family). */
+  collect(): GaugeFamily[] {
+    const table = this.#table;
+    const store = table.store;
+    const settings = this.#settings;
+    const points = table.liveSlots().map((slot): GaugePoint => {
+      const labels = table.labelsOf(slot);
+      const value = settings.valueOf(store, slot);
+      const updated = settings.updatedOf(store, slot);
+      return updated === undefined ? { labels, value } : { labels, value, updated };
+    });
     const family: GaugeFamily = {
       type: "gauge",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: this.#tracksUpdates
-        ? children.map(timestampedPoint)
-        : children.map((child) => ({ labels: child.labels, value: child.value })),
+      points,
     };
     // Only gauges given a mode carry it, so other snapshots stay exactly as they were.
-    return this.aggregate === undefined ? family : { ...family, aggregate: this.aggregate };
+    return [this.aggregate === undefined ? family : { ...family, aggregate: this.aggregate }];
+  }
+
+  /** The unlabelled series; a clear error when the gauge has labels. */
+  get #series(): GaugeChild {
+    return this.#unlabelled ?? this.#table.unlabelled;
   }
 
   /** The value of the unlabelled series. */
   get value(): number {
-    return this.unlabelled.value;
+    return this.#series.value;
   }
 
   /** Adds `amount` (default 1) to the unlabelled series. */
   inc(amount = 1): void {
-    this.unlabelled.inc(amount);
+    this.#series.inc(amount);
   }
 
   /** Subtracts `amount` (default 1) from the unlabelled series. */
   dec(amount = 1): void {
-    this.unlabelled.dec(amount);
+    this.#series.dec(amount);
   }
 
   /** Sets the unlabelled series. */
   set(value: number): void {
-    this.unlabelled.set(value);
+    this.#series.set(value);
   }
 
   /** Sets the unlabelled series to the current Unix time in seconds. */
   setToCurrentTime(): void {
-    this.unlabelled.setToCurrentTime();
+    this.#series.setToCurrentTime();
   }
 
   /** Reads the unlabelled series from `valueFunction` at every collection. */
   setFunction(valueFunction: () => number): void {
-    this.unlabelled.setFunction(valueFunction);
+    this.#series.setFunction(valueFunction);
   }
 
-  /** Starts a timer for the unlabelled series; see {@linkcode GaugeChild.startTimer}. */
-  startTimer(): () => number {
-    return this.unlabelled.startTimer();
+  /**
+   * Starts a timer. The returned `end(labels?)` sets the series of the labels given here and
+   * there together to the seconds elapsed (and returns them); without labels, the unlabelled
+   * series. A missing or unknown label is the usual `TypeError`, thrown by `end`.
+   */
+  startTimer(labels?: LabelValues): (labels?: LabelValues) => number {
+    return startLabelledTimer(this.name, labels, (all, seconds) => {
+      if (all === undefined) this.#series.set(seconds);
+      else this.setWith(all, seconds);
+    });
   }
 
   /** Times `fn` into the unlabelled series; see {@linkcode GaugeChild.time}. */
-  time<F extends AnyFunction>(fn: F): F;
+  time<F extends (...args: never[]) => unknown>(fn: F): F;
   /** Times `fn` into the unlabelled series; see {@linkcode GaugeChild.time}. */
   time(): FunctionWrapper;
-  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
-    return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);
+  time<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
+    return fn === undefined ? this.#series.time() : this.#series.time(fn);
   }
 
   /** Tracks calls of `fn` in progress; see {@linkcode GaugeChild.trackInProgress}. */
-  trackInProgress<F extends AnyFunction>(fn: F): F;
+  trackInProgress<F extends (...args: never[]) => unknown>(fn: F): F;
   /** Tracks calls of `fn` in progress; see {@linkcode GaugeChild.trackInProgress}. */
   trackInProgress(): FunctionWrapper;
-  trackInProgress<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
-    return fn === undefined
-      ? this.unlabelled.trackInProgress()
-      : this.unlabelled.trackInProgress(fn);
+  trackInProgress<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
+    return fn === undefined ? this.#series.trackInProgress() : this.#series.trackInProgress(fn);
   }
-}
-
-/** A `mostrecent` gauge's point: its value and, once changed, when. */
-function timestampedPoint(child: GaugeChild): GaugePoint {
-  const updated = child.updated;
-  const value = child.value;
-  return updated === undefined
-    ? { labels: child.labels, value }
-    : { labels: child.labels, value, updated };
 }

@@ -6,8 +6,14 @@
 
 import type { Exemplar, HistogramFamily, Labels } from "../model.ts";
 import { checkObservation, validateBuckets } from "../validation.ts";
-import { Metric, type MetricOptions } from "./base.ts";
-import type { Compaction } from "./series_index.ts";
+import {
+  describeMetric,
+  type LabelValue,
+  type LabelValues,
+  type MetricOptions,
+  registerMetric,
+  startLabelledTimer,
+} from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
 import {
   NativeHistogram,
@@ -15,14 +21,10 @@ import {
   type NativeSettings,
   nativeSettings,
 } from "./native_histogram.ts";
-import { SeriesStore, UINT32_MAX } from "./series_store.ts";
-import {
-  type AnyFunction,
-  type FunctionWrapper,
-  startStopwatch,
-  wrapCall,
-  wrapperFor,
-} from "./timer.ts";
+import type { SeriesHandle } from "./handle.ts";
+import { type SeriesStore, UINT32_MAX } from "./series_store.ts";
+import { SeriesTable, type SeriesType } from "./series_table.ts";
+import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
 
 /** Prometheus' default buckets, meant for web/RPC latencies in seconds. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -100,38 +102,31 @@ const NUMBER_STRIDE = 2;
 const SUM = 0;
 /** Where the creation time sits among a series' numbers. */
 const CREATED = 1;
+/** The side array of exemplars (one array of `bounds.length` per series that has any). */
+const EXEMPLARS = 0;
+/**
+ * The side array of native histogram state (a {@linkcode NativeHistogram} per series), present
+ * only when the histogram is native; compaction and detaching carry it with the series.
+ */
+const NATIVE = 1;
 
-/** A histogram's series store, which also holds the bounds that `observe` searches. */
-class HistogramStore extends SeriesStore {
-  // Not frozen, shared by every child for the bucket search: V8 stores a frozen array's
-  // numbers boxed and reads them an order of magnitude slower in `observe`.
-  readonly searchBounds: readonly number[];
-
-  constructor(
-    metricName: string,
-    searchBounds: readonly number[],
-    capacity: number,
-    labelsOf: (slot: number) => Labels,
-  ) {
-    super(metricName, NUMBER_STRIDE, searchBounds.length, capacity, labelsOf);
-    this.searchBounds = searchBounds;
-  }
-
-  /** An empty histogram store with the same bounds. */
-  protected override emptyLike(capacity: number, labelsOf: (slot: number) => Labels): this {
-    return new HistogramStore(this.metricName, this.searchBounds, capacity, labelsOf) as this;
-  }
+/** Empties the classic counts and sum of the series at `slot`, created now. */
+function resetSlot(store: SeriesStore, slot: number): void {
+  const bucketCount = store.countStride;
+  store.counts.fill(0, slot * bucketCount, (slot + 1) * bucketCount);
+  store.numbers[slot * NUMBER_STRIDE + SUM] = 0;
+  store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
 }
 
 /** The series at `slot` of `store` as exposition needs it: cumulative counts, count, sum. */
-function histogramState(store: HistogramStore, slot: number): {
+function histogramState(store: SeriesStore, slot: number): {
   bucketCounts: number[];
   count: number;
   sum: number;
   exemplars: (Exemplar | undefined)[] | undefined;
 } {
   const counts = store.counts;
-  const bucketCount = store.searchBounds.length;
+  const bucketCount = store.countStride;
   const start = slot * bucketCount;
   const cumulative = new Array<number>(bucketCount);
   let count = 0;
@@ -139,7 +134,7 @@ function histogramState(store: HistogramStore, slot: number): {
     count += counts[start + i];
     cumulative[i] = count;
   }
-  const exemplars = store.extras?.[slot] as (Exemplar | undefined)[] | undefined;
+  const exemplars = store.sides[EXEMPLARS]?.[slot] as (Exemplar | undefined)[] | undefined;
   return {
     bucketCounts: cumulative,
     count,
@@ -148,94 +143,94 @@ function histogramState(store: HistogramStore, slot: number): {
   };
 }
 
-/** Empties the classic counts and sum of the series at `slot`, created now. */
-function resetSlot(store: HistogramStore, slot: number): void {
-  const bucketCount = store.searchBounds.length;
-  store.counts.fill(0, slot * bucketCount, (slot + 1) * bucketCount);
-  store.numbers[slot * NUMBER_STRIDE + SUM] = 0;
-  store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+/**
+ * Records `value` in the series at `slot` of `store`, whose upper bounds (ending with +Inf)
+ * are `upperBounds`: one count, the sum, and the exemplar if given. Allocates nothing
+ * without an exemplar.
+ */
+function observeInto(
+  store: SeriesStore,
+  slot: number,
+  upperBounds: readonly number[],
+  value: number,
+  exemplar: Labels | undefined,
+): void {
+  // A linear scan beats binary search for the usual 10–20 buckets; the last bound is +Inf,
+  // so the scan always stops.
+  let index = 0;
+  if (upperBounds.length <= 24) {
+    while (value > upperBounds[index]) index++;
+  } else {
+    let high = upperBounds.length - 1;
+    while (index < high) {
+      const middle = (index + high) >>> 1;
+      if (value <= upperBounds[middle]) high = middle;
+      else index = middle + 1;
+    }
+  }
+  const natives = store.sides[NATIVE];
+  if (natives !== undefined) {
+    // A native series reset past its bucket limit starts the classic one afresh too.
+    const native = natives[slot] as NativeHistogram | undefined;
+    if (native !== undefined && native.observe(value)) resetSlot(store, slot);
+  }
+  const counts = store.counts;
+  const position = slot * upperBounds.length + index;
+  // One read, one write; past 2³² − 1 (in 4-byte counts) the store moves to doubles.
+  const count = counts[position] + 1;
+  if (count <= UINT32_MAX) counts[position] = count;
+  else store.countPastUint32(position);
+  store.numbers[slot * NUMBER_STRIDE + SUM] += value;
+  if (exemplar !== undefined) {
+    const made = makeExemplar(store.metricName, exemplar, value);
+    if (made !== undefined) {
+      const extras = store.side(EXEMPLARS);
+      let exemplars = extras[slot] as (Exemplar | undefined)[] | undefined;
+      if (exemplars === undefined) {
+        exemplars = new Array(upperBounds.length).fill(undefined);
+        extras[slot] = exemplars;
+      }
+      exemplars[index] = made;
+    }
+  }
 }
 
 /**
- * One histogram series, returned by `histogram.labels(...)`. It is a handle on the series'
- * slot in the metric's packed store, where its per-bucket (not cumulative) counts, sum and
- * creation time live: observe touches two numbers and allocates nothing; collect accumulates.
- * Exemplars are the store's extras.
+ * One histogram series, returned by `histogram.labels(...)`: a handle on the series in the
+ * metric's packed store, where its per-bucket (not cumulative) counts, sum and creation time
+ * live. `observe` touches two numbers and allocates nothing; collect accumulates. See
+ * {@linkcode Counter} for what a handle promises after `remove()`.
  */
 export class HistogramChild {
-  #store: HistogramStore;
-  #slot: number;
-  readonly #native: NativeHistogram | undefined;
+  readonly #handle: SeriesHandle;
+  // Not frozen, shared by every child for the bucket search: V8 stores a frozen array's
+  // numbers boxed and reads them an order of magnitude slower in `observe`.
+  readonly #searchBounds: readonly number[];
 
-  /** Internal: made by {@linkcode Histogram}. */
-  constructor(store: HistogramStore, slot: number, native?: NativeHistogram) {
-    this.#store = store;
-    this.#slot = slot;
-    this.#native = native;
+  /** @ignore Made by {@linkcode Histogram}. */
+  constructor(handle: SeriesHandle, searchBounds: readonly number[]) {
+    this.#handle = handle;
+    this.#searchBounds = searchBounds;
   }
 
-  /** The current store, after following it when the metric compacted its series. */
-  #current(): HistogramStore {
-    let store = this.#store;
-    if (store.successor !== undefined) {
-      const place = store.follow(this.#slot);
-      store = this.#store = place.store;
-      this.#slot = place.slot;
-    }
-    return store;
-  }
-
-  /** This series' labels. */
+  /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#current().labelsOf(this.#slot);
+    return this.#handle.labels;
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
+    const handle = this.#handle;
+    return handle.current().numbers[handle.slot * NUMBER_STRIDE + CREATED];
   }
 
   /** Records one observation; NaN throws a `RangeError`. */
   observe(value: number, exemplar?: Labels): void {
-    let store = this.#store;
+    const handle = this.#handle;
+    let store = handle.store;
     if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
-    if (store.successor !== undefined) store = this.#current();
-    const upperBounds = store.searchBounds;
-    // A linear scan beats binary search for the usual 10–20 buckets; the last bound is +Inf,
-    // so the scan always stops.
-    let index = 0;
-    if (upperBounds.length <= 24) {
-      while (value > upperBounds[index]) index++;
-    } else {
-      let high = upperBounds.length - 1;
-      while (index < high) {
-        const middle = (index + high) >>> 1;
-        if (value <= upperBounds[middle]) high = middle;
-        else index = middle + 1;
-      }
-    }
-    const slot = this.#slot;
-    const counts = store.counts;
-    // A native series reset past its bucket limit starts the classic one afresh too.
-    if (this.#native !== undefined && this.#native.observe(value)) resetSlot(store, slot);
-    const position = slot * upperBounds.length + index;
-    // One read, one write; past 2³² − 1 (in 4-byte counts) the store moves to doubles.
-    const count = counts[position] + 1;
-    if (count <= UINT32_MAX) counts[position] = count;
-    else store.countPastUint32(position);
-    store.numbers[slot * NUMBER_STRIDE + SUM] += value;
-    if (exemplar !== undefined) {
-      const made = makeExemplar(store.metricName, exemplar, value);
-      if (made !== undefined) {
-        const extras = store.extras ??= [];
-        let exemplars = extras[slot] as (Exemplar | undefined)[] | undefined;
-        if (exemplars === undefined) {
-          exemplars = new Array(upperBounds.length).fill(undefined);
-          extras[slot] = exemplars;
-        }
-        exemplars[index] = made;
-      }
-    }
+    if (!store.current) store = handle.current();
+    observeInto(store, handle.slot, this.#searchBounds, value, exemplar);
   }
 
   /** Starts a timer; the returned function observes the seconds elapsed and returns them. */
@@ -247,13 +242,13 @@ export class HistogramChild {
    * Observes how long `fn` takes, in seconds (async functions until they settle). Without `fn`,
    * returns a wrapper usable as a TC39 method decorator: `@histogram.labels("x").time()`.
    */
-  time<F extends AnyFunction>(fn: F): F;
+  time<F extends (...args: never[]) => unknown>(fn: F): F;
   /**
    * Observes how long `fn` takes, in seconds (async functions until they settle). Without `fn`,
    * returns a wrapper usable as a TC39 method decorator: `@histogram.labels("x").time()`.
    */
   time(): FunctionWrapper;
-  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+  time<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
     const hooks = { after: (seconds: number) => this.observe(seconds) };
     return fn === undefined ? wrapperFor(hooks) : wrapCall(fn, hooks);
   }
@@ -265,12 +260,14 @@ export class HistogramChild {
     sum: number;
     exemplars: (Exemplar | undefined)[] | undefined;
   } {
-    return histogramState(this.#current(), this.#slot);
+    const handle = this.#handle;
+    return histogramState(handle.current(), handle.slot);
   }
 }
 
 /**
- * A histogram. `le` is reserved as a label name.
+ * A histogram. `le` is reserved as a label name. Its children follow the rule described at
+ * {@linkcode Counter}.
  *
  * @example The guide's job histogram
  * ```ts
@@ -281,107 +278,159 @@ export class HistogramChild {
  *   buckets: [1, 2, 3, 10, 20, 50, 100], registry,
  * });
  * h.labels({ job_name: "test_job" }).observe(0.149);
+ * h.observeWith({ job_name: "test_job" }, 0.2); // no child
  * const timedJob = h.labels("test_job").time(async () => {});
  * await timedJob();
  * ```
  */
-export class Histogram extends Metric<HistogramChild> {
+export class Histogram {
+  /** The family name. */
+  readonly name: string;
+  /** The help text. */
+  readonly help: string;
+  /** The unit, if any. */
+  readonly unit: string | undefined;
+  /** The label names, in the order positional `labels(...)` takes their values. */
+  readonly labelNames: readonly string[];
+  /** Every sample name this metric exposes (used by registries to refuse duplicates). */
+  readonly sampleNames: readonly string[];
   /** The upper bounds, ending with `Infinity`. */
   readonly upperBounds: readonly number[];
-  #store: HistogramStore;
-  /** Native settings, and each series' native state by slot (when `native` is on). */
-  readonly #nativeSettings: NativeSettings | undefined;
-  #native: NativeHistogram[] | undefined;
+  readonly #table: SeriesTable<HistogramChild>;
+  readonly #searchBounds: readonly number[];
+  readonly #unlabelled: HistogramChild | undefined;
 
   /** Creates a histogram and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: HistogramOptions) {
-    super(options, {
+    const description = describeMetric(options, {
       typeName: "histogram",
       reservedLabels: ["le"],
       sampleSuffixes: ["_bucket", "_count", "_sum", "_created"],
     });
+    this.name = description.name;
+    this.help = description.help;
+    this.unit = description.unit;
+    this.labelNames = description.labelNames;
+    this.sampleNames = description.sampleNames;
     const native = options.native;
-    if (native !== undefined && native !== false) {
-      this.#nativeSettings = nativeSettings(this.name, native);
-      this.#native = [];
-    }
+    const settings: NativeSettings | undefined = native === undefined || native === false
+      ? undefined
+      : nativeSettings(this.name, native);
     const upperBounds = validateBuckets(
       this.name,
-      options.buckets ?? (this.#native === undefined ? DEFAULT_BUCKETS : []),
+      options.buckets ?? (settings === undefined ? DEFAULT_BUCKETS : []),
     );
-    this.#store = new HistogramStore(
-      this.name,
-      [...upperBounds],
-      this.labelNames.length === 0 ? 1 : 8,
-      (slot) => this.labelsOf(slot),
-    );
+    const searchBounds = [...upperBounds];
+    this.#searchBounds = searchBounds;
     this.upperBounds = Object.freeze(upperBounds);
-    this.init();
+    this.#table = new SeriesTable<HistogramChild>(
+      description,
+      {
+        numberStride: NUMBER_STRIDE,
+        countStride: searchBounds.length,
+        sideCount: settings === undefined ? 1 : 2,
+        createdOffset: CREATED,
+        initSeries(store, slot) {
+          store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+          if (settings !== undefined) store.side(NATIVE)[slot] = new NativeHistogram(settings);
+        },
+        newChild: (handle) => new HistogramChild(handle, searchBounds),
+      } satisfies SeriesType<HistogramChild>,
+    );
+    this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
+    registerMetric(this, description);
   }
 
-  /** Starts the series at `slot` empty, created now. */
-  protected seriesAdded(slot: number): void {
-    this.#store.addSeries(slot, CREATED);
-    if (this.#native !== undefined) this.#native[slot] = new NativeHistogram(this.#nativeSettings);
-  }
-
-  /** A child (a handle) for the series at `slot`. */
-  protected childAt(slot: number): HistogramChild {
-    return new HistogramChild(this.#store, slot, this.#native?.[slot]);
-  }
-
-  /** Moves to a compacted store; children of the old one follow it on their next use. */
-  protected seriesCompacted(compaction: Compaction): void {
-    this.#store = this.#store.compact(compaction);
-    const native = this.#native;
-    if (native !== undefined) {
-      // Children hold their native state directly, so it only moves to its new slot here.
-      this.#native = [];
-      compaction.forwarding.forEach((to, from) => {
-        if (to >= 0) this.#native![to] = native[from];
-      });
+  /**
+   * Returns the series for these label values, creating it on first use. Takes either an
+   * object (`labels({ method: "GET" })`) or the values in `labelNames` order
+   * (`labels("GET")`); both reach the same series.
+   */
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): HistogramChild;
+  labels(first: LabelValues | LabelValue): HistogramChild {
+    // `arguments`, not a rest parameter (a new array per call): see `SeriesTable.childOf`.
+    const count = arguments.length;
+    if (count <= 4) {
+      return this.#table.childOf(count, first, arguments[1], arguments[2], arguments[3]);
     }
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) values.push(arguments[i]);
+    return this.#table.childOfValues(values);
   }
 
-  /** Builds this metric's family snapshot from its series. */
-  protected familyOf(slots: readonly number[]): HistogramFamily {
-    const store = this.#store;
-    return {
+  /**
+   * Observes `value` in the series with these labels, without a child: once the series exists
+   * this allocates nothing, however many series the histogram has.
+   */
+  observeWith(labels: LabelValues, value: number, exemplar?: Labels): void {
+    const table = this.#table;
+    if (typeof value !== "number" || value !== value) checkObservation(this.name, value);
+    observeInto(table.store, table.slotForObject(labels), this.#searchBounds, value, exemplar);
+  }
+
+  /** Removes the series for these label values (same forms as `labels`). */
+  remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
+    this.#table.remove(first, rest);
+  }
+
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    this.#table.clear();
+  }
+
+  /** Returns this metric's snapshot (one family). */
+  collect(): HistogramFamily[] {
+    const table = this.#table;
+    const store = table.store;
+    return [{
       type: "histogram",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: slots.map((slot) => {
+      points: table.liveSlots().map((slot) => {
         const { bucketCounts, count, sum, exemplars } = histogramState(store, slot);
         return {
-          labels: this.labelsOf(slot),
+          labels: table.labelsOf(slot),
           upperBounds: this.upperBounds,
           bucketCounts,
           count,
           sum,
           created: store.numbers[slot * NUMBER_STRIDE + CREATED],
           exemplars,
-          ...this.#native?.[slot].buckets(),
+          ...(store.sides[NATIVE]?.[slot] as NativeHistogram | undefined)?.buckets(),
         };
       }),
-    };
+    }];
+  }
+
+  /** The unlabelled series; a clear error when the histogram has labels. */
+  get #series(): HistogramChild {
+    return this.#unlabelled ?? this.#table.unlabelled;
   }
 
   /** Observes `value` in the unlabelled series. */
   observe(value: number, exemplar?: Labels): void {
-    this.unlabelled.observe(value, exemplar);
+    this.#series.observe(value, exemplar);
   }
 
-  /** Starts a timer for the unlabelled series. */
-  startTimer(): () => number {
-    return this.unlabelled.startTimer();
+  /**
+   * Starts a timer. The returned `end(labels?)` observes the seconds elapsed (and returns
+   * them) in the series of the labels given here and there together, so that labels learnt
+   * at the end (a status code) can be added then; without labels, in the unlabelled series.
+   * A missing or unknown label is the usual `TypeError`, thrown by `end`.
+   */
+  startTimer(labels?: LabelValues): (labels?: LabelValues) => number {
+    return startLabelledTimer(this.name, labels, (all, seconds) => {
+      if (all === undefined) this.#series.observe(seconds);
+      else this.observeWith(all, seconds);
+    });
   }
 
   /** Times `fn` into the unlabelled series; see {@linkcode HistogramChild.time}. */
-  time<F extends AnyFunction>(fn: F): F;
+  time<F extends (...args: never[]) => unknown>(fn: F): F;
   /** Times `fn` into the unlabelled series; see {@linkcode HistogramChild.time}. */
   time(): FunctionWrapper;
-  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
-    return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);
+  time<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
+    return fn === undefined ? this.#series.time() : this.#series.time(fn);
   }
 }

@@ -6,69 +6,97 @@
 
 import type { InfoFamily, Labels } from "../model.ts";
 import { checkEscapedNamesDistinct, validateLabelName, wellFormed } from "../validation.ts";
-import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
+import {
+  describeMetric,
+  type LabelValue,
+  type LabelValues,
+  type MetricOptions,
+  registerMetric,
+} from "./base.ts";
+import type { SeriesHandle } from "./handle.ts";
+import type { SeriesStore } from "./series_store.ts";
+import { SeriesTable } from "./series_table.ts";
 
 /** Options of an {@linkcode Info}: the common ones; `unit` is not allowed. */
 export type InfoOptions = Omit<MetricOptions, "unit">;
 
-/** One info series. Returned (and cached) by `info.labels(...)`. */
-export class InfoChild {
-  /** This series' own labels (the metric's label names). */
-  readonly labels: Labels;
-  readonly #metricName: string;
-  #info: Labels = Object.freeze({});
-  // The series' labels merged with the information, built once per info() call so that
-  // exposition sees the same object every scrape (and can cache its formatted text).
-  #exposedLabels: Labels;
+/** The side array of information set by `info()`, by slot. */
+const INFO = 0;
+/**
+ * The side array of the exposed labels (the series' own plus the information), built once per
+ * `info()` call so that exposition sees the same object every scrape and caches its text.
+ */
+const EXPOSED = 1;
 
-  /** Internal: made by {@linkcode Info}. */
-  constructor(metricName: string, labels: Labels) {
-    this.#metricName = metricName;
-    this.labels = labels;
-    this.#exposedLabels = labels;
+const NO_INFO: Labels = Object.freeze({});
+
+/**
+ * One info series, returned by `info.labels(...)`: a handle on the series (see
+ * {@linkcode Counter} for what a handle promises after `remove()`).
+ */
+export class InfoChild {
+  readonly #handle: SeriesHandle;
+
+  /** @ignore Made by {@linkcode Info}. */
+  constructor(handle: SeriesHandle) {
+    this.#handle = handle;
+  }
+
+  /** This series' own labels (the metric's label names, and its constant labels). */
+  get labels(): Labels {
+    return this.#handle.labels;
   }
 
   /** The labels of the exposed `<name>_info` sample: the series' own plus the information. */
   get exposedLabels(): Labels {
-    return this.#exposedLabels;
+    const handle = this.#handle;
+    return exposedLabelsOf(handle.current(), handle.slot);
   }
 
   /** The information last set. */
   get value(): Labels {
-    return this.#info;
+    const handle = this.#handle;
+    return (handle.current().sides[INFO]?.[handle.slot] as Labels | undefined) ?? NO_INFO;
   }
 
   /** Replaces the information: each key becomes a label of `<name>_info`. */
   info(values: Readonly<Record<string, string>>): void {
+    const handle = this.#handle;
+    const store = handle.current();
+    const labels = store.labelsOf(handle.slot);
+    const metricName = store.metricName;
     if (values === null || typeof values !== "object") {
-      throw new TypeError(`info of metric "${this.#metricName}" takes an object of strings`);
+      throw new TypeError(`info of metric "${metricName}" takes an object of strings`);
     }
     const info: Record<string, string> = {};
     for (const [labelName, labelValue] of Object.entries(values)) {
-      validateLabelName(labelName, this.#metricName);
-      if (Object.hasOwn(this.labels, labelName)) {
+      validateLabelName(labelName, metricName);
+      if (Object.hasOwn(labels, labelName)) {
         throw new TypeError(
-          `info label "${labelName}" of metric "${this.#metricName}" is already one of its label names`,
+          `info label "${labelName}" of metric "${metricName}" is already one of its label names`,
         );
       }
       if (typeof labelValue !== "string") {
         throw new TypeError(
-          `info label "${labelName}" of metric "${this.#metricName}" must be a string`,
+          `info label "${labelName}" of metric "${metricName}" must be a string`,
         );
       }
       info[labelName] = wellFormed(labelValue);
     }
-    checkEscapedNamesDistinct(this.#metricName, [
-      ...Object.keys(this.labels),
-      ...Object.keys(info),
-    ]);
-    this.#info = Object.freeze(info);
-    this.#exposedLabels = Object.freeze({ ...this.labels, ...info });
+    checkEscapedNamesDistinct(metricName, [...Object.keys(labels), ...Object.keys(info)]);
+    store.side(INFO)[handle.slot] = Object.freeze(info);
+    store.side(EXPOSED)[handle.slot] = Object.freeze({ ...labels, ...info });
   }
+}
+
+/** The exposed labels of the series at `slot`: its own until `info()` was called. */
+function exposedLabelsOf(store: SeriesStore, slot: number): Labels {
+  return (store.sides[EXPOSED]?.[slot] as Labels | undefined) ?? store.labelsOf(slot);
 }
 
 /**
  * An info metric, exposed as `<name>_info{...} 1.0`. A name given with `_info` is not doubled.
+ * Its children follow the rule described at {@linkcode Counter}.
  *
  * @example
  * ```ts
@@ -78,40 +106,80 @@ export class InfoChild {
  * build.info({ version: "1.2", commit: "abc123" });
  * ```
  */
-export class Info extends ObjectSeriesMetric<InfoChild> {
+export class Info {
+  /** The family name (without `_info`). */
+  readonly name: string;
+  /** The help text. */
+  readonly help: string;
+  /** Always `undefined`: this type cannot have a unit. */
+  readonly unit: undefined = undefined;
+  /** The label names, in the order positional `labels(...)` takes their values. */
+  readonly labelNames: readonly string[];
+  /** Every sample name this metric exposes (used by registries to refuse duplicates). */
+  readonly sampleNames: readonly string[];
+  readonly #table: SeriesTable<InfoChild>;
+
   /** Creates an info metric and registers it. */
   constructor(options: InfoOptions) {
-    super(options as MetricOptions, {
+    const description = describeMetric(options as MetricOptions, {
       typeName: "info",
       strippedSuffix: "_info",
       sampleSuffixes: ["_info"],
       allowsUnit: false,
     });
-    this.init();
+    this.name = description.name;
+    this.help = description.help;
+    this.labelNames = description.labelNames;
+    this.sampleNames = description.sampleNames;
+    this.#table = new SeriesTable<InfoChild>(description, {
+      numberStride: 0,
+      countStride: 0,
+      sideCount: 2,
+      createdOffset: -1,
+      initSeries() {},
+      newChild: (handle) => new InfoChild(handle),
+    });
+    registerMetric(this, description);
   }
 
-  /** Creates the state of one series (called by `labels()` on first use). */
-  protected newChild(labels: Labels): InfoChild {
-    return new InfoChild(this.name, labels);
+  /**
+   * Returns the series for these label values, creating it on first use. Takes either an
+   * object (`labels({ method: "GET" })`) or the values in `labelNames` order
+   * (`labels("GET")`); both reach the same series.
+   */
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): InfoChild {
+    return this.#table.childOfValues([first, ...rest]);
   }
 
-  /** Builds this metric's family snapshot from its series. */
-  protected snapshot(children: readonly InfoChild[]): InfoFamily {
-    return {
+  /** Removes the series for these label values (same forms as `labels`). */
+  remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
+    this.#table.remove(first, rest);
+  }
+
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    this.#table.clear();
+  }
+
+  /** Returns this metric's snapshot (one family). */
+  collect(): InfoFamily[] {
+    const table = this.#table;
+    const store = table.store;
+    return [{
       type: "info",
       name: this.name,
       help: this.help,
-      points: children.map((child) => ({ labels: child.exposedLabels })),
-    };
+      points: table.liveSlots().map((slot) => ({ labels: exposedLabelsOf(store, slot) })),
+    }];
   }
 
   /** The information of the unlabelled series. */
   get value(): Labels {
-    return this.unlabelled.value;
+    return this.#table.unlabelled.value;
   }
 
   /** Sets the information of the unlabelled series. */
   info(values: Readonly<Record<string, string>>): void {
-    this.unlabelled.info(values);
+    this.#table.unlabelled.info(values);
   }
 }

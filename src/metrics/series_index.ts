@@ -26,6 +26,11 @@ import {
   withLabelSource,
 } from "../format.ts";
 
+/** The value ids of every series, two bytes each until one passes `MAX_UINT16_ID`. */
+type SeriesIds = Uint16Array | Int32Array;
+/** The largest id two bytes hold. */
+const MAX_UINT16_ID = 0xffff;
+
 /** Table entries per live series at most; beyond it the table doubles. */
 const MAX_LOAD = 0.7;
 /** Removed slots tolerated before `needsCompaction` may say yes. */
@@ -67,8 +72,19 @@ export class SeriesIndex {
   #dictionaries: ValueDictionary[];
   /** `#dictionaries[position].idByValue`, one load nearer for lookups. */
   #idMaps: readonly Map<string, number>[];
-  /** `width` value ids per slot. */
-  #seriesIds: Int32Array;
+  /**
+   * `width` value ids per slot: two bytes each while every label has at most 65,536 distinct
+   * values (the usual case), four once one has more.
+   */
+  #seriesIds: SeriesIds;
+  /**
+   * Per slot, the series' creation number (modulo 2³²): a series' identity, which a handle
+   * keeps so that it finds its series again after compaction moved it, without the metric
+   * keeping any history of old slots.
+   */
+  #seqs: Uint32Array;
+  /** The creation number of the next series. */
+  #nextSeq = 0;
   #slotCount = 0;
   #removed = new Set<number>();
   /** Slot + 1 of a live series, or 0 for an empty entry; linear probing. */
@@ -77,16 +93,21 @@ export class SeriesIndex {
   /** Reads the label sets of the current arrays; replaced with them. */
   #view: LabelSetsView;
 
-  constructor(labelNames: readonly string[]) {
+  /**
+   * `constLabels` are added to every series' labels and text (names already validated, not
+   * among `labelNames`).
+   */
+  constructor(labelNames: readonly string[], constLabels: Labels = {}) {
     this.labelNames = labelNames;
     const width = labelNames.length;
     this.width = width;
     this.lookupIds = new Int32Array(width);
     this.#dictionaries = Array.from({ length: width }, emptyDictionary);
     this.#idMaps = this.#dictionaries.map((dictionary) => dictionary.idByValue);
-    this.#seriesIds = new Int32Array(width * (width === 0 ? 1 : 8));
+    this.#seriesIds = new Uint16Array(width * (width === 0 ? 1 : 8));
+    this.#seqs = new Uint32Array(width === 0 ? 1 : 8);
     this.#table = new Int32Array(width === 0 ? 2 : 16);
-    this.#shape = new LabelShape(labelNames);
+    this.#shape = new LabelShape(labelNames, constLabels);
     this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
   }
 
@@ -146,18 +167,28 @@ export class SeriesIndex {
   add(labelValues: readonly string[]): number {
     const width = this.width;
     const slot = this.#slotCount;
-    if ((slot + 1) * width > this.#seriesIds.length) {
+    if (slot >= this.#seqs.length) {
       // Grow by a quarter: the unused tail stays small with many series, where it matters.
-      const grown = new Int32Array(width * (slot + Math.max(8, slot >> 2)));
+      const capacity = slot + Math.max(8, slot >> 2);
+      const grown = this.#seriesIds instanceof Uint16Array
+        ? new Uint16Array(width * capacity)
+        : new Int32Array(width * capacity);
       grown.set(this.#seriesIds);
       this.#seriesIds = grown;
       this.#view = new LabelSetsView(this.#shape, this.#dictionaries, grown);
+      const seqs = new Uint32Array(capacity);
+      seqs.set(this.#seqs);
+      this.#seqs = seqs;
     }
+    this.#seqs[slot] = this.#nextSeq;
+    this.#nextSeq = (this.#nextSeq + 1) >>> 0;
     for (let position = 0; position < width; position++) {
-      this.#seriesIds[slot * width + position] = internValue(
-        this.#dictionaries[position],
-        labelValues[position],
-      );
+      const id = internValue(this.#dictionaries[position], labelValues[position]);
+      if (id > MAX_UINT16_ID && this.#seriesIds instanceof Uint16Array) {
+        this.#seriesIds = new Int32Array(this.#seriesIds);
+        this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
+      }
+      this.#seriesIds[slot * width + position] = id;
     }
     this.#slotCount = slot + 1;
     const liveCount = this.#slotCount - this.#removed.size;
@@ -218,6 +249,38 @@ export class SeriesIndex {
     for (let slot = 0; slot < this.#slotCount; slot++) this.#removed.add(slot);
   }
 
+  /** Whether the series at `slot` was removed (it stays in its slot until compaction). */
+  isRemoved(slot: number): boolean {
+    return this.#removed.has(slot);
+  }
+
+  /** The creation number of the series at `slot`: its identity across compactions. */
+  seqOf(slot: number): number {
+    return this.#seqs[slot];
+  }
+
+  /**
+   * The slot of the live series created as number `seq`, or -1 when it was removed. Slots
+   * keep creation order, so creation numbers rise with slots: a binary search, counted from
+   * the oldest slot's number so that the numbers may wrap past 2³² − 1 (a series would have
+   * to outlive four billion later ones to be mistaken).
+   */
+  slotOfSeq(seq: number): number {
+    const seqs = this.#seqs;
+    const base = seqs[0];
+    const wanted = (seq - base) >>> 0;
+    let low = 0;
+    let high = this.#slotCount - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const found = (seqs[middle] - base) >>> 0;
+      if (found === wanted) return this.#removed.has(middle) ? -1 : middle;
+      if (found < wanted) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
+  }
+
   /** Whether removed slots are now half of all: time to `compact()`. */
   needsCompaction(): boolean {
     const removed = this.#removed.size;
@@ -238,8 +301,13 @@ export class SeriesIndex {
     const width = this.width;
     const forwarding = new Int32Array(oldSlotCount);
     const liveCount = oldSlotCount - removed.size;
+    const oldSeqs = this.#seqs;
     const dictionaries = Array.from({ length: width }, emptyDictionary);
-    const seriesIds = new Int32Array(width * Math.max(liveCount, 8));
+    // No label has more distinct values after compaction than live series or than before.
+    const seriesIds = oldIds instanceof Uint16Array || liveCount <= MAX_UINT16_ID + 1
+      ? new Uint16Array(width * Math.max(liveCount, 8))
+      : new Int32Array(width * Math.max(liveCount, 8));
+    const seqs = new Uint32Array(Math.max(liveCount, 8));
     let slot = 0;
     for (let oldSlot = 0; oldSlot < oldSlotCount; oldSlot++) {
       if (removed.has(oldSlot)) {
@@ -247,6 +315,7 @@ export class SeriesIndex {
         continue;
       }
       forwarding[oldSlot] = slot;
+      seqs[slot] = oldSeqs[oldSlot];
       for (let position = 0; position < width; position++) {
         const value = oldDictionaries[position].values[oldIds[oldSlot * width + position]];
         seriesIds[slot * width + position] = internValue(dictionaries[position], value);
@@ -256,6 +325,7 @@ export class SeriesIndex {
     this.#dictionaries = dictionaries;
     this.#idMaps = dictionaries.map((dictionary) => dictionary.idByValue);
     this.#seriesIds = seriesIds;
+    this.#seqs = seqs;
     this.#view = new LabelSetsView(this.#shape, dictionaries, seriesIds);
     this.#slotCount = liveCount;
     this.#removed = new Set();
@@ -294,49 +364,62 @@ export class SeriesIndex {
   }
 }
 
+/** A label in name order: a series' own (by position) or a constant one (its escaped value). */
+interface SortedLabel {
+  readonly name: string;
+  /** The label's position among the series' own labels, or -1 for a constant label. */
+  readonly position: number;
+  /** A constant label's value, escaped. */
+  readonly escapedValue: string;
+}
+
 /**
- * What the label sets of one metric have in common: the names, and the text around the
- * escaped values, in name order (`{a="` value `",b="` value `"}`), whole or split around an
- * extra label (`le`, `quantile`, a state set's name).
+ * What the label sets of one metric have in common: the names, the constant labels, and the
+ * text around the escaped values of the series' own labels, in name order (`{a="` value
+ * `",b="` value `"}`, a constant label written into the text), whole or split around an extra
+ * label (`le`, `quantile`, a state set's name).
  */
 class LabelShape {
   readonly labelNames: readonly string[];
-  /** Label positions in name order. */
+  /** The constant labels, added to every series' labels. */
+  readonly constLabels: Labels;
+  /** Positions of the series' own labels in name order. */
   readonly sortedPositions: readonly number[];
   /** The text before, between and after the values, in name order. */
   readonly textPieces: readonly string[];
+  readonly #sorted: readonly SortedLabel[];
   readonly #splits = new Map<string, SplitShape | undefined>();
 
-  constructor(labelNames: readonly string[]) {
+  constructor(labelNames: readonly string[], constLabels: Labels) {
     this.labelNames = labelNames;
-    const sortedPositions = labelNames.map((_, position) => position).sort((a, b) =>
-      labelNames[a] < labelNames[b] ? -1 : 1
+    this.constLabels = constLabels;
+    const sorted: SortedLabel[] = [
+      ...labelNames.map((name, position) => ({ name, position, escapedValue: "" })),
+      ...Object.keys(constLabels).map((name) => ({
+        name,
+        position: -1,
+        escapedValue: escapeLabelValue(constLabels[name]),
+      })),
+    ].sort((a, b) => a.name < b.name ? -1 : 1);
+    this.#sorted = sorted;
+    this.sortedPositions = sorted.filter((label) => label.position >= 0).map((label) =>
+      label.position
     );
-    this.sortedPositions = sortedPositions;
-    this.textPieces = piecesAround(
-      sortedPositions.map((position) => labelNames[position]),
-      "{",
-      "}",
-    );
+    this.textPieces = sorted.length === 0 ? [""] : piecesAround(sorted, "{", false, "}");
   }
 
   /** How to write the labels with `extraName` inserted; `undefined` if it is one of them. */
   split(extraName: string): SplitShape | undefined {
     if (this.#splits.has(extraName)) return this.#splits.get(extraName);
     let split: SplitShape | undefined;
-    if (!this.labelNames.includes(extraName)) {
-      const sortedNames = this.sortedPositions.map((position) => this.labelNames[position]);
-      const cut = sortedNames.filter((name) => name < extraName).length;
+    if (!this.#sorted.some((label) => label.name === extraName)) {
+      const before = this.#sorted.filter((label) => label.name < extraName);
+      const after = this.#sorted.filter((label) => label.name > extraName);
       const extra = formatLabelName(extraName) + '="';
       split = {
-        cut,
-        before: cut === 0
-          ? ["{" + extra]
-          : piecesAround(sortedNames.slice(0, cut), "{", ',"' + extra).map((piece, i) =>
-            // The last piece closes the value before the extra label: `",le="`.
-            i === cut ? '",' + extra : piece
-          ),
-        after: piecesAround(sortedNames.slice(cut), '"', "}"),
+        cut: before.filter((label) => label.position >= 0).length,
+        before: piecesAround(before, "{", false, (before.length > 0 ? "," : "") + extra),
+        after: piecesAround(after, '"', true, "}"),
       };
     }
     this.#splits.set(extraName, split);
@@ -345,16 +428,29 @@ class LabelShape {
 }
 
 /**
- * The constant text around `names.length` values: `open` + `name0="`, then `",name1="`, …,
- * then `"` + `close`. With no names it is the one piece `open` + `close`, except that a label
- * set with no labels is written as nothing at all.
+ * The constant text around the values of the series' own labels among `labels` (in name
+ * order): `open`, then `name="` for each label (after a comma when `comma` or after the first),
+ * a constant label's value written in, then `close`. One more piece than own labels.
  */
-function piecesAround(names: readonly string[], open: string, close: string): string[] {
-  if (names.length === 0) return open === "{" && close === "}" ? [""] : [open + close];
-  const written = names.map(formatLabelName);
-  const pieces = [open === '"' ? '",' + written[0] + '="' : open + written[0] + '="'];
-  for (let i = 1; i < names.length; i++) pieces.push('",' + written[i] + '="');
-  pieces.push('"' + close);
+function piecesAround(
+  labels: readonly SortedLabel[],
+  open: string,
+  comma: boolean,
+  close: string,
+): string[] {
+  const pieces: string[] = [];
+  let text = open;
+  for (const label of labels) {
+    text += (comma ? "," : "") + formatLabelName(label.name) + '="';
+    comma = true;
+    if (label.position < 0) {
+      text += label.escapedValue + '"';
+    } else {
+      pieces.push(text);
+      text = '"';
+    }
+  }
+  pieces.push(text + close);
   return pieces;
 }
 
@@ -376,9 +472,9 @@ interface SplitShape {
 class LabelSetsView implements LabelTextSource {
   readonly #shape: LabelShape;
   readonly #dictionaries: readonly ValueDictionary[];
-  readonly #seriesIds: Int32Array;
+  readonly #seriesIds: SeriesIds;
 
-  constructor(shape: LabelShape, dictionaries: readonly ValueDictionary[], seriesIds: Int32Array) {
+  constructor(shape: LabelShape, dictionaries: readonly ValueDictionary[], seriesIds: SeriesIds) {
     this.#shape = shape;
     this.#dictionaries = dictionaries;
     this.#seriesIds = seriesIds;
@@ -394,6 +490,8 @@ class LabelSetsView implements LabelTextSource {
       labels[labelNames[position]] =
         this.#dictionaries[position].values[this.#seriesIds[start + position]];
     }
+    const constLabels = this.#shape.constLabels;
+    for (const name in constLabels) labels[name] = constLabels[name];
     return withLabelSource(labels, this, slot);
   }
 
@@ -451,7 +549,7 @@ function internValue(dictionary: ValueDictionary, value: string): number {
  * mix best, into the low bits that pick the table entry. Kept short: it is on the path of
  * every `labels(...)` call.
  */
-function hashIds(ids: Int32Array, start: number, width: number): number {
+function hashIds(ids: SeriesIds | Int32Array, start: number, width: number): number {
   let hash = 0;
   for (let k = 0; k < width; k++) hash = nextHash(hash, ids[start + k]);
   return hash;

@@ -1,5 +1,5 @@
 /**
- * Packed per-metric storage for the numbers of every series: memory per series matters with
+ * Packed per-metric storage for the state of every series: memory per series matters with
  * many series, and in V8 a number kept in an object field is a separate 16-byte box, an array
  * of a few numbers costs a header of its own, and each object another 24 bytes or more.
  *
@@ -7,30 +7,38 @@
  */
 
 import type { Labels } from "../model.ts";
-import type { Compaction } from "./series_index.ts";
 
 /** The largest count a `Uint32Array` holds. */
 export const UINT32_MAX = 0xffff_ffff;
 
-/** Where a child's series lives now: see {@linkcode SeriesStore.follow}. */
-export interface SeriesPlace<Store extends SeriesStore> {
-  /** The store that holds the series. */
-  readonly store: Store;
-  /** The series' slot in it. */
-  readonly slot: number;
+/** What a metric type keeps per series in its store. */
+export interface StoreLayout {
+  /** Doubles per series in `numbers` (totals, sums, creation times). */
+  readonly numberStride: number;
+  /** Counts per series in `counts` (a histogram's buckets, an enum's state). */
+  readonly countStride: number;
+  /**
+   * How many sparse per-series side arrays the store keeps (`sides[k][slot]`), for state that
+   * is not a number and that most series lack: exemplars, a summary's quantile window, a
+   * gauge's value function, an info series' labels. Compaction and detaching move them along.
+   */
+  readonly sideCount: number;
+  /** Where the creation time sits among a series' numbers, if it has one (`-1` if not). */
+  readonly createdOffset: number;
 }
 
 /**
- * The numbers of all series of one metric, by slot (the slots of its `SeriesIndex`):
- * `numberStride` doubles in `numbers` and `countStride` counts in `counts`. Counts are whole
- * numbers that only go up one at a time (a histogram's buckets), so they take four bytes each
- * until one of them passes 2³² − 1; the counts then move to doubles, exact up to 2⁵³.
+ * The state of all series of one metric, by slot (the slots of its `SeriesIndex`):
+ * `numberStride` doubles in `numbers`, `countStride` counts in `counts` and one entry per side
+ * array. Counts are whole numbers that only go up one at a time (a histogram's buckets), so
+ * they take four bytes each until one of them passes 2³² − 1; the counts then move to doubles,
+ * exact up to 2⁵³.
  *
- * A child holds its store and slot, and reads the arrays through the store each time, since
- * they are replaced (copied) when they grow. When the metric compacts its slots it moves to a
- * new store and this one gets a `successor`: a child that finds one follows it (`follow`) to
- * its series' new slot, or, when its series was removed, to a store of its own that keeps its
- * numbers apart from the metric (as a removed child of the Python or Go client keeps working).
+ * A metric has one current store. When it compacts its slots it moves its live series to a
+ * new store and marks the old one not `current`; a handle that finds its store replaced looks
+ * its series up again by identity (see `SeriesHandle`). No store refers to another, so a
+ * replaced store lives on only while a handle made before the compaction still holds it.
+ * A detached store holds the one series of a handle whose series was removed.
  */
 export class SeriesStore {
   /** The metric's name, for the error messages of its children. */
@@ -39,45 +47,40 @@ export class SeriesStore {
   readonly numberStride: number;
   /** Counts per series in `counts`. */
   readonly countStride: number;
+  /** Where the creation time sits among a series' numbers (`-1`: none). */
+  readonly createdOffset: number;
   /** The doubles of every series: slot `i` owns `numbers[i * numberStride + k]`. */
   numbers: Float64Array;
   /** The counts of every series: slot `i` owns `counts[i * countStride + k]`. */
   counts: Uint32Array | Float64Array;
-  /** Per-series extra state (exemplars), indexed by slot; made on first use. */
-  extras: unknown[] | undefined;
-  /** The store that replaced this one when the metric compacted its slots. */
-  successor: this | undefined;
+  /** The sparse side arrays, indexed by slot; each made on first use. */
+  readonly sides: (unknown[] | undefined)[];
+  /** False once the metric moved its series to a newer store. */
+  current = true;
   #capacity: number;
-  #compaction: Compaction | undefined;
   /** The labels of each slot: the metric's, or the one series' of a detached store. */
-  readonly #labelsOf: (slot: number) => Labels;
+  #labelsOf: (slot: number) => Labels;
+  /** Once replaced: where each slot went (`-1` for a series removed while this store was current). */
+  #forwarding: Int32Array | undefined;
+  /** Once replaced: the detached stores made from it, by slot, shared by the handles of a series. */
+  #detached: Map<number, SeriesStore> | undefined;
 
   /** An empty store with room for `capacity` series, whose labels `labelsOf` gives. */
   constructor(
     metricName: string,
-    numberStride: number,
-    countStride: number,
+    layout: StoreLayout,
     capacity: number,
     labelsOf: (slot: number) => Labels,
   ) {
     this.metricName = metricName;
-    this.numberStride = numberStride;
-    this.countStride = countStride;
+    this.numberStride = layout.numberStride;
+    this.countStride = layout.countStride;
+    this.createdOffset = layout.createdOffset;
     this.#capacity = capacity;
-    this.numbers = new Float64Array(numberStride * capacity);
-    this.counts = new Uint32Array(countStride * capacity);
+    this.numbers = new Float64Array(layout.numberStride * capacity);
+    this.counts = new Uint32Array(layout.countStride * capacity);
+    this.sides = new Array(layout.sideCount).fill(undefined);
     this.#labelsOf = labelsOf;
-  }
-
-  /** An empty store of the same kind (subclasses keep their own fields). */
-  protected emptyLike(capacity: number, labelsOf: (slot: number) => Labels): this {
-    return new SeriesStore(
-      this.metricName,
-      this.numberStride,
-      this.countStride,
-      capacity,
-      labelsOf,
-    ) as this;
   }
 
   /** The labels of the series at `slot`. */
@@ -85,14 +88,9 @@ export class SeriesStore {
     return this.#labelsOf(slot);
   }
 
-  /**
-   * Starts the series at `slot` (slots are handed out in order by the metric's index): makes
-   * room for it, and records the time now, in seconds since the Unix epoch, as its creation
-   * time at `createdOffset` among its numbers.
-   */
-  addSeries(slot: number, createdOffset: number): void {
-    this.ensureSlot(slot);
-    this.numbers[slot * this.numberStride + createdOffset] = Date.now() / 1000;
+  /** The side array `side`, made on first use. */
+  side(side: number): unknown[] {
+    return this.sides[side] ??= [];
   }
 
   /** Makes room for `slot`. */
@@ -112,45 +110,49 @@ export class SeriesStore {
   }
 
   /**
-   * Moves the live series to a new store as `compaction` says, and makes it this store's
-   * successor; this store keeps its numbers for the children of removed series.
+   * Moves the live series to a new store as `forwarding` says (`forwarding[oldSlot]` is the
+   * new slot, or -1 for a removed series) and retires this one: from now on its labels come
+   * from `labelsOfOld`, which reads the label arrays of its time.
    */
-  compact(compaction: Compaction): this {
-    const next = this.#emptyMatching(Math.max(compaction.slotCount, 4), this.#labelsOf);
-    const forwarding = compaction.forwarding;
+  compact(
+    forwarding: Int32Array,
+    liveCount: number,
+    labelsOfOld: (slot: number) => Labels,
+  ): SeriesStore {
+    const next = this.#emptyMatching(Math.max(liveCount, 4), this.#labelsOf);
     for (let slot = 0; slot < forwarding.length; slot++) {
       if (forwarding[slot] >= 0) this.#copySlot(slot, next, forwarding[slot]);
     }
-    this.#compaction = compaction;
-    this.successor = next;
+    this.current = false;
+    this.#labelsOf = labelsOfOld;
+    this.#forwarding = forwarding;
     return next;
   }
 
   /**
-   * Where the series at `slot` of this replaced store lives now: the new slot in the latest
-   * store, or slot 0 of a store of its own when the series was removed.
+   * The store of its own where the handles of the removed series at `slot` of this replaced
+   * store go on counting (one per series, shared by its handles made from this store), with a
+   * frozen copy of its labels. When the series was removed while this store was current, its
+   * numbers here are its last and are copied; when it moved on to a newer store first, they
+   * are out of date and the detached series starts from zero (keeping its creation time).
    */
-  follow(slot: number): SeriesPlace<this> {
-    // deno-lint-ignore no-this-alias
-    let store: this = this;
-    while (store.successor !== undefined) {
-      const compaction = store.#compaction!;
-      const next = compaction.forwarding[slot];
-      if (next < 0) {
-        const labels = compaction.labelsOfRemoved(slot);
-        const own = store.#emptyMatching(1, () => labels);
-        store.#copySlot(slot, own, 0);
-        return { store: own, slot: 0 };
-      }
-      slot = next;
-      store = store.successor;
+  detach(slot: number): SeriesStore {
+    let own = this.#detached?.get(slot);
+    if (own !== undefined) return own;
+    const labels = Object.freeze({ ...this.labelsOf(slot) });
+    own = this.#emptyMatching(1, () => labels);
+    if (this.#forwarding === undefined || this.#forwarding[slot] < 0) {
+      this.#copySlot(slot, own, 0);
+    } else if (this.createdOffset >= 0) {
+      own.numbers[this.createdOffset] = this.numbers[slot * this.numberStride + this.createdOffset];
     }
-    return { store, slot };
+    (this.#detached ??= new Map()).set(slot, own);
+    return own;
   }
 
-  /** An empty store of the same kind whose counts are doubles if this store's have moved. */
-  #emptyMatching(capacity: number, labelsOf: (slot: number) => Labels): this {
-    const empty = this.emptyLike(capacity, labelsOf);
+  /** An empty store of the same layout whose counts are doubles if this store's have moved. */
+  #emptyMatching(capacity: number, labelsOf: (slot: number) => Labels): SeriesStore {
+    const empty = new SeriesStore(this.metricName, this, capacity, labelsOf);
     if (!(this.counts instanceof Uint32Array)) empty.counts = new Float64Array(empty.counts.length);
     return empty;
   }
@@ -166,8 +168,15 @@ export class SeriesStore {
       this.counts.subarray(slot * countStride, (slot + 1) * countStride),
       targetSlot * countStride,
     );
-    const extra = this.extras?.[slot];
-    if (extra !== undefined) (target.extras ??= [])[targetSlot] = extra;
+    for (let side = 0; side < this.sides.length; side++) {
+      const value = this.sides[side]?.[slot];
+      if (value !== undefined) target.side(side)[targetSlot] = value;
+    }
+  }
+
+  /** The layout's strides and side count, for a store made like this one. */
+  get sideCount(): number {
+    return this.sides.length;
   }
 
   /**

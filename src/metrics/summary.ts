@@ -6,15 +6,19 @@
 
 import type { Labels, SummaryFamily } from "../model.ts";
 import { checkObservation } from "../validation.ts";
-import { type MetricOptions, ObjectSeriesMetric } from "./base.ts";
-import { checkQuantileWindow, QuantileWindow, type QuantileWindowOptions } from "./quantiles.ts";
 import {
-  type AnyFunction,
-  type FunctionWrapper,
-  startStopwatch,
-  wrapCall,
-  wrapperFor,
-} from "./timer.ts";
+  describeMetric,
+  type LabelValue,
+  type LabelValues,
+  type MetricOptions,
+  registerMetric,
+  startLabelledTimer,
+} from "./base.ts";
+import type { SeriesHandle } from "./handle.ts";
+import type { SeriesStore } from "./series_store.ts";
+import { SeriesTable } from "./series_table.ts";
+import { checkQuantileWindow, QuantileWindow, type QuantileWindowOptions } from "./quantiles.ts";
+import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
 
 /** Options of a {@linkcode Summary}. */
 export interface SummaryOptions extends MetricOptions {
@@ -31,46 +35,76 @@ export interface SummaryOptions extends MetricOptions {
   readonly relativeAccuracy?: number;
 }
 
-/** One summary series. Returned (and cached) by `summary.labels(...)`. */
-export class SummaryChild {
-  /** This series' labels. */
-  readonly labels: Labels;
-  /** When the series was created, in seconds since the Unix epoch. */
-  readonly created: number;
-  readonly #metricName: string;
-  readonly #window: QuantileWindow | undefined;
-  #count = 0;
-  #sum = 0;
+/** Doubles per summary series: the count, the sum and the creation time. */
+const NUMBER_STRIDE = 3;
+const COUNT = 0;
+const SUM = 1;
+const CREATED = 2;
+/** The side array of quantile windows (every series has one when quantiles are asked for). */
+const WINDOWS = 0;
 
-  /** Internal: made by {@linkcode Summary}. */
-  constructor(metricName: string, labels: Labels, windowOptions?: QuantileWindowOptions) {
-    this.#metricName = metricName;
-    this.labels = labels;
-    this.created = Date.now() / 1000;
-    this.#window = windowOptions === undefined ? undefined : new QuantileWindow(windowOptions);
+/** Records `value` in the series at `slot` of `store`. */
+function observeInto(store: SeriesStore, slot: number, value: number): void {
+  if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
+  const numbers = store.numbers;
+  numbers[slot * NUMBER_STRIDE + COUNT]++;
+  numbers[slot * NUMBER_STRIDE + SUM] += value;
+  (store.sides[WINDOWS]?.[slot] as QuantileWindow | undefined)?.observe(value);
+}
+
+/** The quantiles of the series at `slot` of `store` (NaN without observations). */
+function quantilesOf(store: SeriesStore, slot: number, quantiles: readonly number[]): number[] {
+  const window = store.sides[WINDOWS]?.[slot] as QuantileWindow | undefined;
+  return window?.quantiles(quantiles) ?? quantiles.map(() => NaN);
+}
+
+/**
+ * One summary series, returned by `summary.labels(...)`: a handle on the series in the
+ * metric's packed store (see {@linkcode Counter} for what a handle promises after `remove()`).
+ */
+export class SummaryChild {
+  readonly #handle: SeriesHandle;
+
+  /** @ignore Made by {@linkcode Summary}. */
+  constructor(handle: SeriesHandle) {
+    this.#handle = handle;
+  }
+
+  /** This series' labels (with the metric's constant labels). */
+  get labels(): Labels {
+    return this.#handle.labels;
+  }
+
+  /** When the series was created, in seconds since the Unix epoch. */
+  get created(): number {
+    const handle = this.#handle;
+    return handle.current().numbers[handle.slot * NUMBER_STRIDE + CREATED];
   }
 
   /** The number of observations. */
   get count(): number {
-    return this.#count;
+    const handle = this.#handle;
+    return handle.current().numbers[handle.slot * NUMBER_STRIDE + COUNT];
   }
 
   /** The sum of observations. */
   get sum(): number {
-    return this.#sum;
+    const handle = this.#handle;
+    return handle.current().numbers[handle.slot * NUMBER_STRIDE + SUM];
   }
 
   /** Records one observation; NaN throws a `RangeError`. */
   observe(value: number): void {
-    if (typeof value !== "number" || value !== value) checkObservation(this.#metricName, value);
-    this.#count++;
-    this.#sum += value;
-    this.#window?.observe(value);
+    const handle = this.#handle;
+    let store = handle.store;
+    if (!store.current) store = handle.current();
+    observeInto(store, handle.slot, value);
   }
 
   /** Estimates the given quantiles over the window (NaN without observations). */
   quantiles(quantiles: readonly number[]): number[] {
-    return this.#window?.quantiles(quantiles) ?? quantiles.map(() => NaN);
+    const handle = this.#handle;
+    return quantilesOf(handle.current(), handle.slot, quantiles);
   }
 
   /** Starts a timer; the returned function observes the seconds elapsed and returns them. */
@@ -82,20 +116,21 @@ export class SummaryChild {
    * Observes how long `fn` takes, in seconds. Without `fn`, returns a wrapper usable as a TC39
    * method decorator: `@summary.time()`.
    */
-  time<F extends AnyFunction>(fn: F): F;
+  time<F extends (...args: never[]) => unknown>(fn: F): F;
   /**
    * Observes how long `fn` takes, in seconds. Without `fn`, returns a wrapper usable as a TC39
    * method decorator: `@summary.time()`.
    */
   time(): FunctionWrapper;
-  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
+  time<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
     const hooks = { after: (seconds: number) => this.observe(seconds) };
     return fn === undefined ? wrapperFor(hooks) : wrapCall(fn, hooks);
   }
 }
 
 /**
- * A summary. `quantile` is reserved as a label name.
+ * A summary. `quantile` is reserved as a label name. Its children follow the rule described
+ * at {@linkcode Counter}.
  *
  * @example
  * ```ts
@@ -108,71 +143,146 @@ export class SummaryChild {
  * size.observe(512);
  * ```
  */
-export class Summary extends ObjectSeriesMetric<SummaryChild> {
+export class Summary {
+  /** The family name. */
+  readonly name: string;
+  /** The help text. */
+  readonly help: string;
+  /** The unit, if any. */
+  readonly unit: string | undefined;
+  /** The label names, in the order positional `labels(...)` takes their values. */
+  readonly labelNames: readonly string[];
+  /** Every sample name this metric exposes (used by registries to refuse duplicates). */
+  readonly sampleNames: readonly string[];
   /** The quantiles estimated, empty when none were asked for. */
   readonly percentiles: readonly number[];
-  readonly #windowOptions: QuantileWindowOptions | undefined;
+  readonly #table: SeriesTable<SummaryChild>;
+  readonly #unlabelled: SummaryChild | undefined;
 
   /** Creates a summary and registers it (in `defaultRegistry` unless `registry` says otherwise). */
   constructor(options: SummaryOptions) {
-    super(options, {
+    const description = describeMetric(options, {
       typeName: "summary",
       reservedLabels: ["quantile"],
       sampleSuffixes: ["_count", "_sum", "_created"],
     });
+    this.name = description.name;
+    this.help = description.help;
+    this.unit = description.unit;
+    this.labelNames = description.labelNames;
+    this.sampleNames = description.sampleNames;
     this.percentiles = Object.freeze(validatePercentiles(this.name, options.percentiles ?? []));
-    this.#windowOptions = this.percentiles.length === 0 ? undefined : {
-      maxAgeSeconds: positiveNumber(this.name, "maxAgeSeconds", options.maxAgeSeconds ?? 600),
-      ageBuckets: positiveInteger(this.name, "ageBuckets", options.ageBuckets ?? 5),
-      relativeAccuracy: accuracy(this.name, options.relativeAccuracy ?? 0.01),
-      maxBuckets: 2048,
-    };
-    if (this.#windowOptions !== undefined) checkQuantileWindow(this.name, this.#windowOptions);
-    this.init();
+    const windowOptions: QuantileWindowOptions | undefined = this.percentiles.length === 0
+      ? undefined
+      : {
+        maxAgeSeconds: positiveNumber(this.name, "maxAgeSeconds", options.maxAgeSeconds ?? 600),
+        ageBuckets: positiveInteger(this.name, "ageBuckets", options.ageBuckets ?? 5),
+        relativeAccuracy: accuracy(this.name, options.relativeAccuracy ?? 0.01),
+        maxBuckets: 2048,
+      };
+    if (windowOptions !== undefined) checkQuantileWindow(this.name, windowOptions);
+    this.#table = new SeriesTable<SummaryChild>(description, {
+      numberStride: NUMBER_STRIDE,
+      countStride: 0,
+      sideCount: 1,
+      createdOffset: CREATED,
+      initSeries(store, slot) {
+        store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
+        if (windowOptions !== undefined) {
+          store.side(WINDOWS)[slot] = new QuantileWindow(windowOptions);
+        }
+      },
+      newChild: (handle) => new SummaryChild(handle),
+    });
+    this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
+    registerMetric(this, description);
   }
 
-  /** Creates the state of one series (called by `labels()` on first use). */
-  protected newChild(labels: Labels): SummaryChild {
-    return new SummaryChild(this.name, labels, this.#windowOptions);
+  /**
+   * Returns the series for these label values, creating it on first use. Takes either an
+   * object (`labels({ method: "GET" })`) or the values in `labelNames` order
+   * (`labels("GET")`); both reach the same series.
+   */
+  labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): SummaryChild;
+  labels(first: LabelValues | LabelValue): SummaryChild {
+    // `arguments`, not a rest parameter (a new array per call): see `SeriesTable.childOf`.
+    const count = arguments.length;
+    if (count <= 4) {
+      return this.#table.childOf(count, first, arguments[1], arguments[2], arguments[3]);
+    }
+    const values: unknown[] = [];
+    for (let i = 0; i < count; i++) values.push(arguments[i]);
+    return this.#table.childOfValues(values);
   }
 
-  /** Builds this metric's family snapshot from its series. */
-  protected snapshot(children: readonly SummaryChild[]): SummaryFamily {
+  /** Observes `value` in the series with these labels, without a child. */
+  observeWith(labels: LabelValues, value: number): void {
+    const table = this.#table;
+    observeInto(table.store, table.slotForObject(labels), value);
+  }
+
+  /** Removes the series for these label values (same forms as `labels`). */
+  remove(first: LabelValues | LabelValue, ...rest: LabelValue[]): void {
+    this.#table.remove(first, rest);
+  }
+
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    this.#table.clear();
+  }
+
+  /** Returns this metric's snapshot (one family). */
+  collect(): SummaryFamily[] {
+    const table = this.#table;
+    const store = table.store;
+    const numbers = store.numbers;
     const percentiles = this.percentiles;
-    return {
+    return [{
       type: "summary",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: children.map((child) => {
-        const values = percentiles.length === 0 ? [] : child.quantiles(percentiles);
+      points: table.liveSlots().map((slot) => {
+        const values = percentiles.length === 0 ? [] : quantilesOf(store, slot, percentiles);
         return {
-          labels: child.labels,
-          count: child.count,
-          sum: child.sum,
-          created: child.created,
+          labels: table.labelsOf(slot),
+          count: numbers[slot * NUMBER_STRIDE + COUNT],
+          sum: numbers[slot * NUMBER_STRIDE + SUM],
+          created: numbers[slot * NUMBER_STRIDE + CREATED],
           quantiles: percentiles.map((quantile, i) => ({ quantile, value: values[i] })),
         };
       }),
-    };
+    }];
+  }
+
+  /** The unlabelled series; a clear error when the summary has labels. */
+  get #series(): SummaryChild {
+    return this.#unlabelled ?? this.#table.unlabelled;
   }
 
   /** Observes `value` in the unlabelled series. */
   observe(value: number): void {
-    this.unlabelled.observe(value);
+    this.#series.observe(value);
   }
 
-  /** Starts a timer for the unlabelled series. */
-  startTimer(): () => number {
-    return this.unlabelled.startTimer();
+  /**
+   * Starts a timer. The returned `end(labels?)` observes the seconds elapsed (and returns
+   * them) in the series of the labels given here and there together; without labels, in the
+   * unlabelled series. A missing or unknown label is the usual `TypeError`, thrown by `end`.
+   */
+  startTimer(labels?: LabelValues): (labels?: LabelValues) => number {
+    return startLabelledTimer(this.name, labels, (all, seconds) => {
+      if (all === undefined) this.#series.observe(seconds);
+      else this.observeWith(all, seconds);
+    });
   }
 
   /** Times `fn` into the unlabelled series; see {@linkcode SummaryChild.time}. */
-  time<F extends AnyFunction>(fn: F): F;
+  time<F extends (...args: never[]) => unknown>(fn: F): F;
   /** Times `fn` into the unlabelled series; see {@linkcode SummaryChild.time}. */
   time(): FunctionWrapper;
-  time<F extends AnyFunction>(fn?: F): F | FunctionWrapper {
-    return fn === undefined ? this.unlabelled.time() : this.unlabelled.time(fn);
+  time<F extends (...args: never[]) => unknown>(fn?: F): F | FunctionWrapper {
+    return fn === undefined ? this.#series.time() : this.#series.time(fn);
   }
 }
 

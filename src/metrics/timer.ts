@@ -13,7 +13,7 @@ export type AnyFunction = (this: any, ...args: any[]) => any;
  * What `time()`, `trackInProgress()` and `countExceptions()` return when called without a
  * function: usable as a TC39 method decorator (`@h.time()`) or called on a function to wrap it.
  */
-export type FunctionWrapper = <F extends AnyFunction>(
+export type FunctionWrapper = <F extends (...args: never[]) => unknown>(
   fn: F,
   context?: ClassMethodDecoratorContext,
 ) => F;

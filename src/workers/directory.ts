@@ -362,10 +362,15 @@ async function writerState(dir: string, instance: string): Promise<ProcessState>
   try {
     // Never open anything but a regular file: a FIFO would block.
     if (!(await Deno.lstat(path)).isFile) return "unknown";
-    using file = await Deno.open(path, { read: true });
-    if (!(await file.tryLock(true))) return "running";
-    await file.unlock();
-    return "gone";
+    // try/finally rather than `using`, which V8 before 13.4 (e.g. Node 22) cannot parse.
+    const file = await Deno.open(path, { read: true });
+    try {
+      if (!(await file.tryLock(true))) return "running";
+      await file.unlock();
+      return "gone";
+    } finally {
+      file.close();
+    }
   } catch {
     return "unknown"; // No lock file (an older writer, or no locks there): go by age.
   }

@@ -1,0 +1,77 @@
+/**
+ * A handle on one series of a metric: what every child (`counter.labels(...)`) is made of.
+ *
+ * The rule for children, the same for every metric type:
+ * - A child is a handle on its series, not the series itself: `labels(...)` with the same
+ *   values reaches the same series, through the same child while it is among the metric's 256
+ *   recently used ones (so compare children by their `labels`, not with `===`).
+ * - A handle of a live series always counts into that series, whatever the metric did to
+ *   other series meanwhile (removing them, compacting its storage).
+ * - After `remove()` or `clear()` took its series away, a handle stays valid and keeps
+ *   counting into a detached series that is no longer exposed, shared by the handles of that
+ *   series, and starting from the values the series had (as a removed child of the Python or
+ *   Go client does). A new series with the same labels starts from zero, apart from it.
+ * - The metric keeps nothing for handles: no list of them, no chain of its old storage. A
+ *   handle made before the metric compacted its storage holds the storage of that time until
+ *   its next use, when it moves to its series' new place (or detaches) and lets go of it. So
+ *   one exception: a handle left unused while its series moved to newer storage, and then
+ *   was removed and compacted away, never saw the series' last values; its detached series
+ *   starts from zero (with the series' labels and creation time).
+ *
+ * @module
+ */
+
+import type { Labels } from "../model.ts";
+import type { SeriesIndex } from "./series_index.ts";
+import type { SeriesStore } from "./series_store.ts";
+
+/** Where a metric's series are: its index (identity, labels) and its current store. */
+export interface SeriesHome {
+  /** The label index, which finds a series again by its creation number. */
+  readonly index: SeriesIndex;
+  /** The store holding the live series now. */
+  readonly store: SeriesStore;
+}
+
+/** A handle on one series: see the module documentation for the rule it follows. */
+export class SeriesHandle {
+  /** The store holding the series when last looked at; read it through `current()`. */
+  store: SeriesStore;
+  /** The series' slot in `store`. */
+  slot: number;
+  readonly #home: SeriesHome;
+  readonly #seq: number;
+
+  /** A handle on the series at `slot` of `home`'s current store. */
+  constructor(home: SeriesHome, slot: number) {
+    this.#home = home;
+    this.store = home.store;
+    this.slot = slot;
+    this.#seq = home.index.seqOf(slot);
+  }
+
+  /**
+   * The store holding the series now (children call it when `store.current` is false, which
+   * happens once per compaction): the metric's current store at the series' new slot, or a
+   * detached store of its own when the series was removed.
+   */
+  current(): SeriesStore {
+    const store = this.store;
+    if (store.current) return store;
+    const home = this.#home;
+    const slot = home.index.slotOfSeq(this.#seq);
+    if (slot >= 0) {
+      this.store = home.store;
+      this.slot = slot;
+    } else {
+      this.store = store.detach(this.slot);
+      this.slot = 0;
+    }
+    return this.store;
+  }
+
+  /** The series' labels. */
+  get labels(): Labels {
+    return this.current().labelsOf(this.slot);
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * The series of one metric, shared by every metric type through composition: the label index
+ * (label values → slot, see `series_index.ts`), the type's packed store (numbers, counts and
+ * sparse side arrays by slot, see `series_store.ts`), and the children `labels(...)` handed
+ * out last.
+ *
+ * @module
+ */
+
+import type { Labels } from "../model.ts";
+import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
+import { SeriesHandle } from "./handle.ts";
+import { nextHash, SeriesIndex } from "./series_index.ts";
+import { SeriesStore, type StoreLayout } from "./series_store.ts";
+import { wellFormed } from "../validation.ts";
+
+/** How many recently used children a table keeps (a power of two). */
+const RECENT_CHILDREN = 256;
+
+/** What a metric type tells its table. */
+export interface SeriesType<Child> extends StoreLayout {
+  /** Sets up the state of a new series at `slot` of `store` (creation time, initial values). */
+  initSeries(store: SeriesStore, slot: number): void;
+  /** The child `labels(...)` returns for a handle. */
+  newChild(handle: SeriesHandle): Child;
+}
+
+/**
+ * A metric's series: see the module documentation. `labels(...)`, `remove(...)`, `clear()`
+ * and the child-free calls (`incWith`, `observeWith`) of every metric type come here.
+ */
+export class SeriesTable<Child> {
+  /** The metric's name, for error messages. */
+  readonly name: string;
+  /** The label names, in declared order. */
+  readonly labelNames: readonly string[];
+  /** Labels per series. */
+  readonly width: number;
+  /** The label index. */
+  readonly index: SeriesIndex;
+  /** The store of the live series (replaced when the table compacts). */
+  store: SeriesStore;
+  readonly #type: SeriesType<Child>;
+  #recentSlots: Int32Array | undefined;
+  #recentChildren: (Child | undefined)[] = [];
+  #unlabelled: Child | undefined;
+  // The first four label names, each read by its own line of `slotOfObject`.
+  readonly #name0: string;
+  readonly #name1: string;
+  readonly #name2: string;
+  readonly #name3: string;
+
+  /** A table for a described metric; an unlabelled one starts with its one series. */
+  constructor(description: MetricDescription, type: SeriesType<Child>) {
+    this.name = description.name;
+    this.labelNames = description.labelNames;
+    this.width = description.labelNames.length;
+    this.#type = type;
+    [this.#name0, this.#name1, this.#name2, this.#name3] = [...this.labelNames, "", "", "", ""];
+    this.index = new SeriesIndex(description.labelNames, description.constLabels);
+    this.store = new SeriesStore(
+      description.name,
+      type,
+      this.width === 0 ? 1 : 8,
+      (slot) => this.index.labelsOf(slot),
+    );
+    if (this.width === 0) this.#unlabelled = this.childAt(this.#add([]));
+  }
+
+  /** The child of an unlabelled metric; a clear error when the metric has labels. */
+  get unlabelled(): Child {
+    const child = this.#unlabelled;
+    if (child === undefined) {
+      throw new TypeError(
+        `metric "${this.name}" has labels (${this.labelNames.join(", ")}): call labels(...) first`,
+      );
+    }
+    return child;
+  }
+
+  /** Whether the metric has no labels. */
+  get isUnlabelled(): boolean {
+    return this.#unlabelled !== undefined;
+  }
+
+  /**
+   * `labels(...)` given `count` arguments, the first four of them here (the metric types read
+   * them from `arguments`, which never escapes: a rest parameter would be a new array per
+   * call). More than four go to `childOfValues`.
+   */
+  childOf(count: number, a0: unknown, a1: unknown, a2: unknown, a3: unknown): Child {
+    let slot = -1;
+    if (count === 1 && a0 !== null && typeof a0 === "object") {
+      if (this.width > 0) slot = this.slotOfObject(a0 as LabelValues);
+    } else if (count === this.width && count > 0) {
+      slot = this.#slotOfPositional(a0, a1, a2, a3);
+    }
+    if (slot >= 0) return this.childAt(slot);
+    const given = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
+    return this.childAt(this.slotFor(given[0], given.slice(1)));
+  }
+
+  /** `labels(...)` given more than four values. */
+  childOfValues(values: readonly unknown[]): Child {
+    return this.childAt(
+      this.slotFor(values[0] as LabelValues | LabelValue, values.slice(1) as LabelValue[]),
+    );
+  }
+
+  /**
+   * The slot of the live series with the labels of `given`, or -1 (also for wrong labels,
+   * which `slotFor` then reports). Reads each label by name, one property read per label
+   * written out (no loop over names, no `for...in`), so that each read sees one name; then
+   * checks that `given` has no other key.
+   */
+  slotOfObject(given: LabelValues): number {
+    const width = this.width;
+    if (width > 4) return this.#slotOfObjectByLoop(given);
+    const index = this.index;
+    const idMaps = index.idMaps;
+    const lookupIds = index.lookupIds;
+    const id0 = idOf(idMaps[0], given[this.#name0]);
+    if (id0 < 0) return -1;
+    lookupIds[0] = id0;
+    let hash = nextHash(0, id0);
+    if (width > 1) {
+      const id1 = idOf(idMaps[1], given[this.#name1]);
+      if (id1 < 0) return -1;
+      lookupIds[1] = id1;
+      hash = nextHash(hash, id1);
+      if (width > 2) {
+        const id2 = idOf(idMaps[2], given[this.#name2]);
+        if (id2 < 0) return -1;
+        lookupIds[2] = id2;
+        hash = nextHash(hash, id2);
+        if (width > 3) {
+          const id3 = idOf(idMaps[3], given[this.#name3]);
+          if (id3 < 0) return -1;
+          lookupIds[3] = id3;
+          hash = nextHash(hash, id3);
+        }
+      }
+    }
+    if (countKeys(given) !== width) return -1;
+    return index.findHashed(hash);
+  }
+
+  #slotOfObjectByLoop(given: LabelValues): number {
+    const index = this.index;
+    const labelNames = this.labelNames;
+    const idMaps = index.idMaps;
+    let hash = 0;
+    for (let position = 0; position < labelNames.length; position++) {
+      const id = idOf(idMaps[position], given[labelNames[position]]);
+      if (id < 0) return -1;
+      index.lookupIds[position] = id;
+      hash = nextHash(hash, id);
+    }
+    if (countKeys(given) !== labelNames.length) return -1;
+    return index.findHashed(hash);
+  }
+
+  /** The slot of the series for `given` (the arguments of `labels`), creating it if needed. */
+  slotFor(first: LabelValues | LabelValue, rest: readonly LabelValue[]): number {
+    const labelValues = this.#labelValuesOf(first, rest);
+    const slot = this.index.findValues(labelValues);
+    return slot >= 0 ? slot : this.#add(labelValues);
+  }
+
+  /** The slot for a labels object, found or created: the child-free calls' lookup. */
+  slotForObject(given: LabelValues): number {
+    const slot = given !== null && typeof given === "object" && this.width > 0
+      ? this.slotOfObject(given)
+      : -1;
+    return slot >= 0 ? slot : this.slotFor(given, []);
+  }
+
+  /** The slot of the live series with these values (`width` of them, at most four), or -1. */
+  #slotOfPositional(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
+    const width = this.width;
+    const index = this.index;
+    const idMaps = index.idMaps;
+    const lookupIds = index.lookupIds;
+    const id0 = idOf(idMaps[0], a0);
+    if (id0 < 0) return -1;
+    lookupIds[0] = id0;
+    let hash = nextHash(0, id0);
+    if (width > 1) {
+      const id1 = idOf(idMaps[1], a1);
+      if (id1 < 0) return -1;
+      lookupIds[1] = id1;
+      hash = nextHash(hash, id1);
+      if (width > 2) {
+        const id2 = idOf(idMaps[2], a2);
+        if (id2 < 0) return -1;
+        lookupIds[2] = id2;
+        hash = nextHash(hash, id2);
+        if (width > 3) {
+          const id3 = idOf(idMaps[3], a3);
+          if (id3 < 0) return -1;
+          lookupIds[3] = id3;
+          hash = nextHash(hash, id3);
+        }
+      }
+    }
+    return index.findHashed(hash);
+  }
+
+  /** The child of the series at `slot`, from the recent ones when it is among them. */
+  childAt(slot: number): Child {
+    const recentSlots = this.#recentSlots;
+    const entry = slot & (RECENT_CHILDREN - 1);
+    if (recentSlots !== undefined && recentSlots[entry] === slot) {
+      return this.#recentChildren[entry]!;
+    }
+    const child = this.#type.newChild(new SeriesHandle(this, slot));
+    this.#remember(entry, slot, child);
+    return child;
+  }
+
+  #remember(entry: number, slot: number, child: Child): void {
+    let recentSlots = this.#recentSlots;
+    if (recentSlots === undefined) {
+      recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
+      this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
+    }
+    recentSlots[entry] = slot;
+    this.#recentChildren[entry] = child;
+  }
+
+  #add(labelValues: readonly string[]): number {
+    const slot = this.index.add(labelValues);
+    this.store.ensureSlot(slot);
+    this.#type.initSeries(this.store, slot);
+    return slot;
+  }
+
+  /** Removes the series for these label values (same forms as `labels`); absent is fine. */
+  remove(first: LabelValues | LabelValue, rest: readonly LabelValue[]): void {
+    const index = this.index;
+    const slot = index.findValues(this.#labelValuesOf(first, rest));
+    if (slot < 0) return;
+    index.remove(slot);
+    if (index.needsCompaction()) this.#compact();
+  }
+
+  /** Removes every labelled series; on an unlabelled metric it changes nothing. */
+  clear(): void {
+    // An unlabelled metric's one series is not a child to drop (as in the Python client).
+    if (this.#unlabelled !== undefined) return;
+    this.index.removeAll();
+    this.#compact();
+  }
+
+  /** Drops removed series: live ones move to a new store, handles follow on their next use. */
+  #compact(): void {
+    this.#recentSlots = undefined;
+    this.#recentChildren = [];
+    const compaction = this.index.compact();
+    this.store = this.store.compact(
+      compaction.forwarding,
+      compaction.slotCount,
+      compaction.labelsOfRemoved,
+    );
+  }
+
+  /** The live slots in creation order (the order of exposition). */
+  liveSlots(): number[] {
+    return this.index.liveSlots();
+  }
+
+  /** A new labels object for the series at `slot` (with the metric's constant labels). */
+  labelsOf(slot: number): Labels {
+    return this.index.labelsOf(slot);
+  }
+
+  /** Validates the arguments of `labels`/`remove` and returns the values in name order. */
+  #labelValuesOf(first: LabelValues | LabelValue, rest: readonly LabelValue[]): string[] {
+    const labelNames = this.labelNames;
+    const labelValues: string[] = [];
+    if (labelNames.length === 0) {
+      throw new TypeError(`metric "${this.name}" has no labels: use it without labels(...)`);
+    }
+    if (first !== null && typeof first === "object") {
+      if (rest.length > 0 || countKeys(first) !== labelNames.length) {
+        this.#throwLabelMismatch(first, rest);
+      }
+      for (const labelName of labelNames) {
+        const labelValue = Object.hasOwn(first, labelName)
+          ? toLabelValue(first[labelName])
+          : undefined;
+        if (labelValue === undefined) this.#throwLabelMismatch(first, rest);
+        labelValues.push(wellFormed(labelValue));
+      }
+    } else {
+      if (rest.length + 1 !== labelNames.length) this.#throwLabelMismatch(first, rest);
+      for (const given of [first, ...rest]) {
+        const labelValue = toLabelValue(given);
+        if (labelValue === undefined) this.#throwLabelMismatch(first, rest);
+        labelValues.push(wellFormed(labelValue));
+      }
+    }
+    return labelValues;
+  }
+
+  #throwLabelMismatch(first: LabelValues | LabelValue, rest: readonly LabelValue[]): never {
+    const expected = `expected labels (${this.labelNames.join(", ")})`;
+    if (first !== null && typeof first === "object") {
+      const given = Object.keys(first);
+      const missing = this.labelNames.filter((name) => !given.includes(name));
+      const unknown = given.filter((name) => !this.labelNames.includes(name));
+      const invalid = this.labelNames.filter((name) =>
+        given.includes(name) && toLabelValue(first[name]) === undefined
+      );
+      const problems = [
+        missing.length > 0 ? `missing ${missing.join(", ")}` : "",
+        unknown.length > 0 ? `unknown ${unknown.join(", ")}` : "",
+        invalid.length > 0 ? `not a string, number or boolean: ${invalid.join(", ")}` : "",
+        rest.length > 0 ? "extra positional values after the object" : "",
+      ].filter((problem) => problem !== "");
+      throw new TypeError(
+        `wrong labels for metric "${this.name}": ${expected}, got (${given.join(", ")}): ${
+          problems.join("; ")
+        }`,
+      );
+    }
+    const count = rest.length + 1;
+    if (count !== this.labelNames.length) {
+      throw new TypeError(
+        `wrong labels for metric "${this.name}": ${expected}, got ${count} value${
+          count === 1 ? "" : "s"
+        }`,
+      );
+    }
+    throw new TypeError(
+      `wrong labels for metric "${this.name}": ${expected}; label values must be strings, ` +
+        `numbers or booleans`,
+    );
+  }
+}
+
+/** The id of a label value in its dictionary `ids`, or -1 (also for a value of a wrong type). */
+function idOf(ids: ReadonlyMap<string, number>, given: unknown): number {
+  const id = typeof given === "string" ? ids.get(given) : ids.get(toLabelValue(given)!);
+  return id === undefined ? -1 : id;
+}
+
+function countKeys(object: object): number {
+  let count = 0;
+  for (const _ in object) count++;
+  return count;
+}
+
+/** A label value as a string: numbers and booleans are turned into strings. */
+export function toLabelValue(given: unknown): string | undefined {
+  if (typeof given === "string") return given;
+  if (typeof given === "number" || typeof given === "boolean") return String(given);
+  return undefined;
+}
