@@ -7,9 +7,16 @@ import {
   isSimpleTemplate,
   methodIndex,
   pathnameOf,
-  setInnerResponseKey,
+  setDenoInnerResponseKey,
   utf8Length,
 } from "../src/http/middleware.ts";
+import {
+  all,
+  decodeMessage,
+  splitDelimited,
+  toText,
+  unzigzag,
+} from "./support/protobuf.ts";
 import { freePort, sleep, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
 
 /** The exposition lines of one family's samples (no comments, no buckets). */
@@ -354,6 +361,89 @@ Deno.test("bad options are TypeErrors, and nothing is left registered", () => {
   assert.deepEqual(registry.collectors, [taken]);
 });
 
+/**
+ * The protobuf histograms of `http_request_duration_seconds`, decoded: schema, classic bucket
+ * count, native positive bucket counts (from the deltas) and sample count, per series.
+ */
+async function nativeDurations(registry: Registry) {
+  const bytes = await registry.metrics({ format: "protobuf" });
+  assert.ok(bytes instanceof Uint8Array);
+  const family = splitDelimited(bytes).map(decodeMessage).find((fields) =>
+    toText(all(fields, 1)[0] as Uint8Array) === "http_request_duration_seconds"
+  )!;
+  return all(family, 4).map((metric) => {
+    const histogram = decodeMessage(all(decodeMessage(metric as Uint8Array), 7)[0] as Uint8Array);
+    const varint = (field: number) => all(histogram, field) as bigint[];
+    let count = 0n;
+    const positiveCounts = varint(13).map((delta) => count += unzigzag(delta));
+    return {
+      schema: varint(5).length === 0 ? undefined : Number(unzigzag(varint(5)[0])),
+      classicBuckets: all(histogram, 3).length,
+      positiveCounts: positiveCounts.map(Number),
+      sampleCount: Number(varint(1)[0]),
+    };
+  });
+}
+
+Deno.test("native: the duration histogram is native, classic buckets dropped unless given", async () => {
+  // native: true, no buckets: native buckets in protobuf, only +Inf/_count/_sum in text.
+  const nativeOnly = instrumented({ routes: ["/a"], native: true });
+  await nativeOnly.handle(new Request("http://localhost/a"));
+  await nativeOnly.handle(new Request("http://localhost/a"));
+  const [series] = await nativeDurations(nativeOnly.registry);
+  assert.equal(series.schema, 3); // the default factor 1.1
+  assert.equal(series.classicBuckets, 0);
+  assert.equal(series.sampleCount, 2);
+  assert.equal(series.positiveCounts.reduce((sum, n) => sum + n, 0), 2);
+  const text = await nativeOnly.registry.metrics();
+  assert.deepEqual(
+    text.split("\n").filter((line) =>
+      line.startsWith("http_request_duration_seconds_") && !line.includes("_sum")
+    ),
+    [
+      'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/a",status="200"} 2.0',
+      'http_request_duration_seconds_count{method="GET",route="/a",status="200"} 2.0',
+    ],
+  );
+  // The counter and the size histograms are untouched by it.
+  assert.match(text, /^http_requests_total\{method="GET",route="\/a",status="200"\} 2.0$/m);
+
+  // Native options pass through; with buckets too, the histogram is both.
+  const both = instrumented({
+    routes: ["/a"],
+    native: { bucketFactor: 2 },
+    buckets: [0.5, 1],
+    bodySizes: true,
+  });
+  await both.handle(new Request("http://localhost/a"));
+  const [bothSeries] = await nativeDurations(both.registry);
+  assert.equal(bothSeries.schema, 0); // factor 2
+  assert.equal(bothSeries.classicBuckets, 2);
+  assert.match(await both.registry.metrics(), /http_request_duration_seconds_bucket\{le="0.5",/);
+  assert.match(await both.registry.metrics(), /http_response_size_bytes_bucket\{le="100.0",/);
+
+  // Without native, no native fields.
+  const classic = instrumented({ routes: ["/a"] });
+  await classic.handle(new Request("http://localhost/a"));
+  const [classicSeries] = await nativeDurations(classic.registry);
+  assert.equal(classicSeries.schema, undefined);
+  assert.equal(classicSeries.classicBuckets, 14);
+
+  // Bad native options: a TypeError naming the option, a RangeError naming the histogram, and
+  // nothing left registered.
+  const registry = new Registry();
+  // @ts-expect-error: wrong type on purpose
+  assert.throws(() => instrumentHandler(json, { registry, native: "yes" }), {
+    name: "TypeError",
+    message: /instrumentHandler\(\): native must be true, false or native histogram options/,
+  });
+  assert.throws(() => instrumentHandler(json, { registry, native: { bucketFactor: -1 } }), {
+    name: "RangeError",
+    message: /http_request_duration_seconds/,
+  });
+  assert.deepEqual(registry.collectors, []);
+});
+
 Deno.test("the built-in template matcher agrees with URLPattern", () => {
   const templates = [
     "/",
@@ -482,7 +572,7 @@ Deno.test("examples/http_app.ts: four routes, one wrapper, /metrics not counted"
 });
 
 Deno.test("where in-memory bodies cannot be recognised, every body is timed as a stream", async () => {
-  setInnerResponseKey(null); // as on a runtime without Deno's private body field
+  setDenoInnerResponseKey(null); // as on a runtime without Deno's private body field
   try {
     const { registry, handle } = instrumented(
       { routes: ["/a"], bodySizes: true },
@@ -496,7 +586,7 @@ Deno.test("where in-memory bodies cannot be recognised, every body is timed as a
     assert.equal(await registry.getSampleValue("http_requests_total", labels), 1);
     assert.equal(await registry.getSampleValue("http_response_size_bytes_sum", labels), 6);
   } finally {
-    setInnerResponseKey(undefined);
+    setDenoInnerResponseKey(undefined);
   }
   // Back on Deno's probe: an in-memory body is recorded as soon as the handler returns.
   const { registry, handle } = instrumented({ routes: ["/a"] }, () => new Response("x"));
