@@ -5,7 +5,7 @@
  * - "recognised in memory": the wrapper as shipped on Deno, which reads Deno's private inner
  *   response to see the body is a string, records at once and passes the response through;
  * - "always wrapped (pull wrapper)": the wrapper told it cannot recognise bodies
- *   (`setDenoInnerResponseKey(null)`, what other runtimes get), so it reads `response.body` and passes
+ *   (`setDenoBodyFields(null)`, what other runtimes get), so it reads `response.body` and passes
  *   it through its `ReadableStream` pull wrapper, recording when the body ends;
  * - "always wrapped (TransformStream)": the same with `body.pipeThrough(new TransformStream())`
  *   and a `flush` that records, the other public-API way to see a body end;
@@ -23,7 +23,7 @@
  */
 
 import { instrumentHandler, Registry } from "../mod.ts";
-import { setDenoInnerResponseKey } from "../src/http/middleware.ts";
+import { setDenoBodyFields } from "../src/http/middleware.ts";
 
 const REQUEST = new Request("http://localhost/todos");
 const BODY = '{"ok":true}';
@@ -74,9 +74,9 @@ async function main(): Promise<void> {
       await drain(app(REQUEST).body);
     }],
     ["always wrapped: pull wrapper (as shipped elsewhere), drained", async () => {
-      setDenoInnerResponseKey(null);
+      setDenoBodyFields(null);
       const response = wrappingAll(REQUEST) as Response;
-      setDenoInnerResponseKey(undefined);
+      setDenoBodyFields(undefined);
       await drain(response.body);
     }],
     ["always wrapped: TransformStream, drained", async () => {
@@ -112,11 +112,11 @@ async function throughDenoServe(): Promise<void> {
     ["bare handler", app],
     ["recognised in memory (as shipped on Deno)", recognising],
     ["always wrapped (pull wrapper)", (request) => {
-      setDenoInnerResponseKey(null);
+      setDenoBodyFields(null);
       try {
         return wrapping(request);
       } finally {
-        setDenoInnerResponseKey(undefined);
+        setDenoBodyFields(undefined);
       }
     }],
   ];

@@ -229,63 +229,91 @@ function routeFinder(templates: readonly string[]): (pathname: string, url: stri
 // it. A body given as a string or bytes is complete when the handler returns. No public Web API
 // tells the two apart: reading `response.body` turns any body into a stream, and wrapping every
 // body costs about 4 µs more per response in-process and, through Deno.serve, loses its fast
-// path for fixed bodies (a chunked body instead of Content-Length; about 1.8× the time of a
-// minimal request end to end). Measured by `bench/middleware_body_bench.ts`.
+// path for fixed bodies (chunked instead of Content-Length; about 1.8× the time of a minimal
+// request end to end). Measured by `bench/middleware_body_bench.ts`.
 //
-// So, on Deno only, this section reads the runtime's private inner response (a symbol-keyed
-// field whose `body.streamOrStatic` holds either a ReadableStream or the string/bytes given).
-// That is fragile by nature, hence: everything private is confined to this section; the field
-// is found once, at first use, by a self-check on four probe responses of known bodies (text,
-// bytes, none, stream), and accepted only if all four read back as expected; whatever does not
-// match — another runtime (Bun, workerd, Node), another Deno release, a throw — leaves
+// So, on Deno only, this section reads the runtime's private fields: the inner response (whose
+// `body.streamOrStatic` holds a ReadableStream or the string/bytes given) and, since Deno 2.9's
+// fast path, the field where `new Response(string)` and `Response.json()` without init keep the
+// string while the inner body stays `null`. That is fragile by nature, hence: everything private
+// is confined to this section; the fields are found once, at first use, by a self-check on six
+// probe responses of known bodies, accepted only if all six read back exactly; whatever does
+// not match — another runtime (Bun, workerd, Node), another Deno release, a throw — leaves
 // `inMemoryBodyOf` answering `undefined` for every response, so every body is wrapped, which is
 // always correct, only slower. Any later surprise errs the same way: a value that is not a
 // string, bytes or null counts as a stream.
 
-/** The private field found by the self-check; `null` once it failed; `undefined` before it. */
-let denoInnerResponseKey: symbol | null | undefined;
+/** Where Deno keeps a response's body: the inner response, and the lazy string (Deno 2.9+). */
+interface DenoBodyFields {
+  readonly inner: symbol;
+  readonly lazy: symbol | undefined;
+}
+
+/** The fields found by the self-check; `null` once it failed; `undefined` before it. */
+let denoBodyFields: DenoBodyFields | null | undefined;
 
 /** What the body of Deno's private inner response holds, as far as it matters here. */
 interface DenoInnerBody {
   readonly streamOrStatic?: { readonly body?: unknown } | ReadableStream;
 }
 
-/**
- * The body held by a Deno inner response: `null` when it has none, the string or bytes when
- * held in memory, `undefined` when it is (or may be) a stream.
- */
-function denoHeldBody(inner: unknown): string | Uint8Array | null | undefined {
-  if (inner === null || typeof inner !== "object") return undefined;
-  const body = (inner as { body?: DenoInnerBody | null }).body;
-  if (body === null) return null;
-  const held = body?.streamOrStatic;
-  if (held === undefined || held instanceof ReadableStreamClass) return undefined;
-  const given = held.body;
-  return typeof given === "string" || given instanceof Uint8Array ? given : undefined;
+/** A string or bytes as themselves; `null` for none; `undefined` for anything else. */
+function heldValue(value: unknown): string | Uint8Array | null | undefined {
+  if (value === null || value === undefined) return null;
+  return typeof value === "string" || value instanceof Uint8Array ? value : undefined;
 }
 
 /**
- * The self-check: the symbol under which responses built by `ResponseType` keep a Deno-style
- * inner response, or `null` when no symbol reads back all four probe bodies exactly.
- * Internal, exported for tests (a fake `ResponseType` plays a runtime whose field misleads).
+ * The body of a response read through `fields`: `null` when it has none, the string or bytes
+ * when held in memory, `undefined` when it is (or may be) a stream.
  */
-export function probeDenoInnerResponseKey(
+function denoHeldBody(
+  response: object,
+  fields: DenoBodyFields,
+): string | Uint8Array | null | undefined {
+  const slots = response as Record<symbol, unknown>;
+  const inner = slots[fields.inner];
+  if (inner === null || typeof inner !== "object") return undefined;
+  const body = (inner as { body?: DenoInnerBody | null }).body;
+  if (body === null) return fields.lazy === undefined ? null : heldValue(slots[fields.lazy]);
+  const held = body?.streamOrStatic;
+  if (held === undefined || held instanceof ReadableStreamClass) return undefined;
+  return heldValue(held.body) ?? undefined;
+}
+
+/**
+ * The self-check: the fields under which responses built by `ResponseType` keep their body the
+ * way Deno does, or `null` when no choice reads back all six probes exactly. Internal, exported
+ * for tests (fake `ResponseType`s play runtimes whose fields mislead).
+ */
+export function probeDenoBodyFields(
   ResponseType: typeof Response = ResponseClass,
-): symbol | null {
+): DenoBodyFields | null {
   try {
-    type Fields = Record<symbol, unknown>;
-    const text = new ResponseType("probe", { status: 404 }) as unknown as Fields;
-    const bytes = new ResponseType(new Uint8Array([1])) as unknown as Fields;
-    const empty = new ResponseType(null) as unknown as Fields;
-    const streamed = new ResponseType(new ReadableStreamClass()) as unknown as Fields;
-    for (const key of Object.getOwnPropertySymbols(text)) {
-      if (
-        denoHeldBody(text[key]) === "probe" && denoHeldBody(bytes[key]) instanceof Uint8Array &&
-        denoHeldBody(empty[key]) === null && denoHeldBody(streamed[key]) === undefined &&
-        (streamed[key] as { body?: DenoInnerBody }).body?.streamOrStatic instanceof
-          ReadableStreamClass
-      ) {
-        return key;
+    const text = new ResponseType("text", { status: 404 });
+    const bytes = new ResponseType(new Uint8Array([1]));
+    const empty = new ResponseType(null);
+    const streamed = new ResponseType(new ReadableStreamClass());
+    const plain = new ResponseType("plain"); // Deno 2.9+: the string held outside the inner body
+    const read = new ResponseType("read");
+    void read.body; // a body once asked for is a stream, however it began
+    const lazyCandidates = [undefined, ...Object.getOwnPropertySymbols(plain)];
+    for (const inner of Object.getOwnPropertySymbols(text)) {
+      const streamInside = (streamed as unknown as Record<symbol, { body?: DenoInnerBody }>)[inner]
+        ?.body?.streamOrStatic;
+      if (!(streamInside instanceof ReadableStreamClass)) continue;
+      for (const lazy of lazyCandidates) {
+        const fields = { inner, lazy };
+        if (
+          denoHeldBody(text, fields) === "text" &&
+          denoHeldBody(bytes, fields) instanceof Uint8Array &&
+          denoHeldBody(empty, fields) === null &&
+          denoHeldBody(streamed, fields) === undefined &&
+          denoHeldBody(plain, fields) === "plain" &&
+          denoHeldBody(read, fields) === undefined
+        ) {
+          return fields;
+        }
       }
     }
   } catch {
@@ -295,11 +323,11 @@ export function probeDenoInnerResponseKey(
 }
 
 /**
- * Internal, for tests: forgets the self-check's result (`undefined`: probe again at next use),
+ * Internal, for tests: forgets the self-check's result (`undefined`: check again at next use),
  * or sets it (`null`: behave as on a runtime where in-memory bodies cannot be recognised).
  */
-export function setDenoInnerResponseKey(key: symbol | null | undefined): void {
-  denoInnerResponseKey = key;
+export function setDenoBodyFields(fields: DenoBodyFields | null | undefined): void {
+  denoBodyFields = fields;
 }
 
 /**
@@ -307,9 +335,9 @@ export function setDenoInnerResponseKey(key: symbol | null | undefined): void {
  * string or bytes held in memory; `undefined` when it may be a stream — always, outside Deno.
  */
 function inMemoryBodyOf(response: Response): string | Uint8Array | null | undefined {
-  if (denoInnerResponseKey === undefined) denoInnerResponseKey = probeDenoInnerResponseKey();
-  if (denoInnerResponseKey === null) return undefined;
-  return denoHeldBody((response as unknown as Record<symbol, unknown>)[denoInnerResponseKey]);
+  if (denoBodyFields === undefined) denoBodyFields = probeDenoBodyFields();
+  if (denoBodyFields === null) return undefined;
+  return denoHeldBody(response, denoBodyFields);
 }
 
 // --- Timing a streamed body ------------------------------------------------------------------
