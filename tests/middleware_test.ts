@@ -290,6 +290,27 @@ Deno.test("options: prefix, constant labels, request labels, buckets, route func
   assert.doesNotMatch(text, /le="0.005"/);
 });
 
+Deno.test("the registry's default labels join the wrapper's labels, in text and OpenMetrics", async () => {
+  const registry = new Registry({ defaultLabels: { region: "eu-1" } });
+  const handle = instrumentHandler(json, {
+    registry,
+    routes: ["/todos"],
+    labels: { service: "todo" },
+  });
+  await handle(new Request("http://localhost/todos"));
+  assert.deepEqual(await samples(registry, "http_requests"), [
+    'http_requests_total{method="GET",region="eu-1",route="/todos",service="todo",status="200"} 1.0',
+    'http_requests_in_flight{region="eu-1",service="todo"} 0.0',
+  ]);
+  const openMetrics = (await registry.metrics({ format: "openmetrics" })).split("\n");
+  assert.ok(openMetrics.includes(
+    'http_requests_total{method="GET",region="eu-1",route="/todos",service="todo",status="200"} 1.0',
+  ));
+  assert.ok(openMetrics.includes(
+    'http_request_duration_seconds_count{method="GET",region="eu-1",route="/todos",service="todo",status="200"} 1.0',
+  ));
+});
+
 Deno.test("a throwing route or label hook falls back to a label, reported once per streak", async () => {
   const errors: unknown[][] = [];
   const original = console.error;
