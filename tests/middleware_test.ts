@@ -7,9 +7,11 @@ import {
   isSimpleTemplate,
   methodIndex,
   pathnameOf,
-  setInnerResponseKey,
+  probeDenoBodyFields,
+  setDenoBodyFields,
   utf8Length,
 } from "../src/http/middleware.ts";
+import { all, decodeMessage, splitDelimited, toText, unzigzag } from "./support/protobuf.ts";
 import { freePort, sleep, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
 
 /** The exposition lines of one family's samples (no comments, no buckets). */
@@ -288,6 +290,27 @@ Deno.test("options: prefix, constant labels, request labels, buckets, route func
   assert.doesNotMatch(text, /le="0.005"/);
 });
 
+Deno.test("the registry's default labels join the wrapper's labels, in text and OpenMetrics", async () => {
+  const registry = new Registry({ defaultLabels: { region: "eu-1" } });
+  const handle = instrumentHandler(json, {
+    registry,
+    routes: ["/todos"],
+    labels: { service: "todo" },
+  });
+  await handle(new Request("http://localhost/todos"));
+  assert.deepEqual(await samples(registry, "http_requests"), [
+    'http_requests_total{method="GET",region="eu-1",route="/todos",service="todo",status="200"} 1.0',
+    'http_requests_in_flight{region="eu-1",service="todo"} 0.0',
+  ]);
+  const openMetrics = (await registry.metrics({ format: "openmetrics" })).split("\n");
+  assert.ok(openMetrics.includes(
+    'http_requests_total{method="GET",region="eu-1",route="/todos",service="todo",status="200"} 1.0',
+  ));
+  assert.ok(openMetrics.includes(
+    'http_request_duration_seconds_count{method="GET",region="eu-1",route="/todos",service="todo",status="200"} 1.0',
+  ));
+});
+
 Deno.test("a throwing route or label hook falls back to a label, reported once per streak", async () => {
   const errors: unknown[][] = [];
   const original = console.error;
@@ -352,6 +375,89 @@ Deno.test("bad options are TypeErrors, and nothing is left registered", () => {
     message: /"http_request_duration_seconds" is already registered/,
   });
   assert.deepEqual(registry.collectors, [taken]);
+});
+
+/**
+ * The protobuf histograms of `http_request_duration_seconds`, decoded: schema, classic bucket
+ * count, native positive bucket counts (from the deltas) and sample count, per series.
+ */
+async function nativeDurations(registry: Registry) {
+  const bytes = await registry.metrics({ format: "protobuf" });
+  assert.ok(bytes instanceof Uint8Array);
+  const family = splitDelimited(bytes).map(decodeMessage).find((fields) =>
+    toText(all(fields, 1)[0] as Uint8Array) === "http_request_duration_seconds"
+  )!;
+  return all(family, 4).map((metric) => {
+    const histogram = decodeMessage(all(decodeMessage(metric as Uint8Array), 7)[0] as Uint8Array);
+    const varint = (field: number) => all(histogram, field) as bigint[];
+    let count = 0n;
+    const positiveCounts = varint(13).map((delta) => count += unzigzag(delta));
+    return {
+      schema: varint(5).length === 0 ? undefined : Number(unzigzag(varint(5)[0])),
+      classicBuckets: all(histogram, 3).length,
+      positiveCounts: positiveCounts.map(Number),
+      sampleCount: Number(varint(1)[0]),
+    };
+  });
+}
+
+Deno.test("native: the duration histogram is native, classic buckets dropped unless given", async () => {
+  // native: true, no buckets: native buckets in protobuf, only +Inf/_count/_sum in text.
+  const nativeOnly = instrumented({ routes: ["/a"], native: true });
+  await nativeOnly.handle(new Request("http://localhost/a"));
+  await nativeOnly.handle(new Request("http://localhost/a"));
+  const [series] = await nativeDurations(nativeOnly.registry);
+  assert.equal(series.schema, 3); // the default factor 1.1
+  assert.equal(series.classicBuckets, 0);
+  assert.equal(series.sampleCount, 2);
+  assert.equal(series.positiveCounts.reduce((sum, n) => sum + n, 0), 2);
+  const text = await nativeOnly.registry.metrics();
+  assert.deepEqual(
+    text.split("\n").filter((line) =>
+      line.startsWith("http_request_duration_seconds_") && !line.includes("_sum")
+    ),
+    [
+      'http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/a",status="200"} 2.0',
+      'http_request_duration_seconds_count{method="GET",route="/a",status="200"} 2.0',
+    ],
+  );
+  // The counter and the size histograms are untouched by it.
+  assert.match(text, /^http_requests_total\{method="GET",route="\/a",status="200"\} 2.0$/m);
+
+  // Native options pass through; with buckets too, the histogram is both.
+  const both = instrumented({
+    routes: ["/a"],
+    native: { bucketFactor: 2 },
+    buckets: [0.5, 1],
+    bodySizes: true,
+  });
+  await both.handle(new Request("http://localhost/a"));
+  const [bothSeries] = await nativeDurations(both.registry);
+  assert.equal(bothSeries.schema, 0); // factor 2
+  assert.equal(bothSeries.classicBuckets, 2);
+  assert.match(await both.registry.metrics(), /http_request_duration_seconds_bucket\{le="0.5",/);
+  assert.match(await both.registry.metrics(), /http_response_size_bytes_bucket\{le="100.0",/);
+
+  // Without native, no native fields.
+  const classic = instrumented({ routes: ["/a"] });
+  await classic.handle(new Request("http://localhost/a"));
+  const [classicSeries] = await nativeDurations(classic.registry);
+  assert.equal(classicSeries.schema, undefined);
+  assert.equal(classicSeries.classicBuckets, 14);
+
+  // Bad native options: a TypeError naming the option, a RangeError naming the histogram, and
+  // nothing left registered.
+  const registry = new Registry();
+  // @ts-expect-error: wrong type on purpose
+  assert.throws(() => instrumentHandler(json, { registry, native: "yes" }), {
+    name: "TypeError",
+    message: /instrumentHandler\(\): native must be true, false or native histogram options/,
+  });
+  assert.throws(() => instrumentHandler(json, { registry, native: { bucketFactor: -1 } }), {
+    name: "RangeError",
+    message: /http_request_duration_seconds/,
+  });
+  assert.deepEqual(registry.collectors, []);
 });
 
 Deno.test("the built-in template matcher agrees with URLPattern", () => {
@@ -482,31 +588,117 @@ Deno.test("examples/http_app.ts: four routes, one wrapper, /metrics not counted"
 });
 
 Deno.test("where in-memory bodies cannot be recognised, every body is timed as a stream", async () => {
-  setInnerResponseKey(null); // as on a runtime without Deno's private body field
+  setDenoBodyFields(null); // as on a runtime without Deno's private body field
   try {
-    const { registry, handle } = instrumented(
-      { routes: ["/a"], bodySizes: true },
-      () => new Response("héllo"),
-    );
+    const original = new Response("héllo", { status: 201, headers: { "x-app": "1" } });
+    const { registry, handle } = instrumented({ routes: ["/a"], bodySizes: true }, () => original);
     const response = await handle(new Request("http://localhost/a"));
-    // Headers are back but the body has not been read: not recorded yet.
+    // Wrapped: a new response with the same status and headers, recorded when its body ends.
+    assert.notEqual(response, original);
+    assert.equal(response.status, 201);
+    assert.equal(response.headers.get("x-app"), "1");
     assert.deepEqual(await samples(registry, "http_requests_total"), []);
     assert.equal(await response.text(), "héllo");
-    const labels = { method: "GET", route: "/a", status: "200" };
+    const labels = { method: "GET", route: "/a", status: "201" };
     assert.equal(await registry.getSampleValue("http_requests_total", labels), 1);
     assert.equal(await registry.getSampleValue("http_response_size_bytes_sum", labels), 6);
   } finally {
-    setInnerResponseKey(undefined);
+    setDenoBodyFields(undefined);
   }
-  // Back on Deno's probe: an in-memory body is recorded as soon as the handler returns.
-  const { registry, handle } = instrumented({ routes: ["/a"] }, () => new Response("x"));
-  await handle(new Request("http://localhost/a"));
-  assert.equal(
-    await registry.getSampleValue("http_requests_total", {
-      method: "GET",
-      route: "/a",
-      status: "200",
-    }),
-    1,
-  );
+  // Back on Deno's self-check: an in-memory body is recorded as soon as the handler returns,
+  // and the very response goes back to the server (keeping its fast path for fixed bodies).
+  const original = new Response("x");
+  const { registry, handle } = instrumented({ routes: ["/a"], bodySizes: true }, () => original);
+  assert.equal(await handle(new Request("http://localhost/a")), original);
+  const labels = { method: "GET", route: "/a", status: "200" };
+  assert.equal(await registry.getSampleValue("http_requests_total", labels), 1);
+  assert.equal(await registry.getSampleValue("http_response_size_bytes_sum", labels), 1);
 });
+
+Deno.test("the self-check accepts Deno's private body fields only if all six probes read back", () => {
+  // On this Deno the fields are found (else the test above could not see the fast path).
+  assert.equal(typeof probeDenoBodyFields()?.inner, "symbol");
+  const inner = Symbol("inner");
+  const lazy = Symbol("lazy");
+  // Deno before 2.9 (the inner body holds every string) and since (strings without init are
+  // held in a field of their own): accepted — the check is about behaviour, not names.
+  assert.deepEqual(probeDenoBodyFields(fakeDenoResponse(inner, undefined, false)), {
+    inner,
+    lazy: undefined,
+  });
+  assert.deepEqual(probeDenoBodyFields(fakeDenoResponse(inner, lazy, true)), { inner, lazy });
+  // A Deno that holds strings lazily somewhere this code does not find: refused, rather than
+  // reading their bodies as empty.
+  assert.equal(probeDenoBodyFields(fakeDenoResponse(inner, undefined, true)), null);
+  // A runtime whose responses hold no such field (Bun, workerd): refused.
+  assert.equal(probeDenoBodyFields(class {} as unknown as typeof Response), null);
+  // A field that looks like Deno's but calls a stream a string: refused, so a streamed body can
+  // never be recorded before it ends.
+  const lying = class {
+    [inner] = { body: { streamOrStatic: { body: "text" } } };
+  };
+  assert.equal(probeDenoBodyFields(lying as unknown as typeof Response), null);
+  // A constructor that throws: refused.
+  const throwing = class {
+    constructor() {
+      throw new Error("no");
+    }
+  };
+  assert.equal(probeDenoBodyFields(throwing as unknown as typeof Response), null);
+});
+
+Deno.test("bodies Deno holds lazily (Response.json, new Response(string)) are sized right", async () => {
+  const { registry, handle } = instrumented({ routes: ["/a", "/b", "/c"], bodySizes: true }, (
+    request,
+  ) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/a") return Response.json({ ok: true });
+    if (path === "/b") return new Response("héllo");
+    return new Response(new Uint8Array(3));
+  });
+  // Recorded as the handler returns, bodies unread.
+  for (const path of ["/a", "/b", "/c"]) await handle(new Request("http://localhost" + path));
+  const size = (route: string) =>
+    registry.getSampleValue("http_response_size_bytes_sum", {
+      method: "GET",
+      route,
+      status: "200",
+    });
+  assert.equal(await size("/a"), '{"ok":true}'.length);
+  assert.equal(await size("/b"), 6);
+  assert.equal(await size("/c"), 3);
+});
+
+/**
+ * A stand-in for Deno's `Response`: the inner response under `inner` holds the body given
+ * (`{ body: { streamOrStatic } }`), except, with `lazyStrings`, a string given without init,
+ * which is kept under `lazy` (if given) while the inner body is `null`, as Deno 2.9 does.
+ * Asking for `body` turns it into a stream.
+ */
+function fakeDenoResponse(
+  inner: symbol,
+  lazy: symbol | undefined,
+  lazyStrings: boolean,
+): typeof Response {
+  return class {
+    [key: symbol]: unknown;
+    constructor(body: unknown, init?: ResponseInit) {
+      if (lazyStrings && typeof body === "string" && init === undefined) {
+        this[inner] = { body: null };
+        if (lazy !== undefined) this[lazy] = body;
+      } else {
+        this[inner] = {
+          body: body === null
+            ? null
+            : { streamOrStatic: body instanceof ReadableStream ? body : { body } },
+        };
+      }
+    }
+    get body(): ReadableStream {
+      const stream = new ReadableStream();
+      this[inner] = { body: { streamOrStatic: stream } };
+      if (lazy !== undefined) this[lazy] = null;
+      return stream;
+    }
+  } as unknown as typeof Response;
+}

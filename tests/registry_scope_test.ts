@@ -11,8 +11,11 @@ import {
   type MetricFamily,
   pushToGateway,
   Registry,
+  remoteWrite,
   Summary,
 } from "../mod.ts";
+import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
+import { snappyDecompress } from "./support/snappy.ts";
 
 /** A custom collector, as users write them: its labels object is kept between scrapes. */
 const QUEUE_FAMILIES: MetricFamily[] = [{
@@ -113,6 +116,37 @@ Deno.test("default labels and prefix reach the Pushgateway body", async () => {
     body,
     '# HELP batch_rows rows done\n# TYPE batch_rows gauge\nbatch_rows{region="eu-1"} 42.0\n',
   );
+});
+
+Deno.test("constant and default labels together reach the Pushgateway body and remote write", async () => {
+  const registry = new Registry({ defaultLabels: { region: "eu-1" } });
+  new Counter({
+    name: "jobs_total",
+    help: "jobs",
+    labelNames: ["kind"],
+    constLabels: { app: "etl" },
+    registry,
+  }).labels("copy").inc(3);
+  const sent: (string | Uint8Array)[] = [];
+  const fetch = (_url: string | URL, init: RequestInit) => {
+    sent.push(init.body as string | Uint8Array);
+    return Promise.resolve(new Response(null, { status: 200 }));
+  };
+  await pushToGateway("http://127.0.0.1:9/", { job: "nightly", registry, fetch });
+  const pushed = typeof sent[0] === "string" ? sent[0] : new TextDecoder().decode(sent[0]);
+  assert.equal(
+    pushed,
+    '# HELP jobs_total jobs\n# TYPE jobs_total counter\njobs_total{app="etl",kind="copy",region="eu-1"} 3.0\n',
+  );
+  await remoteWrite("http://127.0.0.1:9/api/v1/write", {
+    registry,
+    labels: { job: "nightly" },
+    fetch,
+  });
+  const written = decodeWriteRequest(snappyDecompress(sent[1] as Uint8Array));
+  assert.deepEqual(seriesLines(written).filter((line) => line.startsWith("jobs_total{")), [
+    'jobs_total{app="etl",job="nightly",kind="copy",region="eu-1"} 3',
+  ]);
 });
 
 Deno.test("prefix: exposed names carry it; metrics are registered and looked up without it", async () => {

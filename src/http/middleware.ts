@@ -8,6 +8,7 @@
 import { Counter, type CounterChild } from "../metrics/counter.ts";
 import { Gauge, type GaugeChild } from "../metrics/gauge.ts";
 import { exponentialBuckets, Histogram, type HistogramChild } from "../metrics/histogram.ts";
+import type { NativeHistogramOptions } from "../metrics/native_histogram.ts";
 import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
@@ -41,8 +42,19 @@ export interface InstrumentHandlerOptions {
    * a template, never a raw path; `undefined` means `"other"`.
    */
   readonly route?: (request: Request) => string | undefined;
-  /** Buckets of the duration histogram, in seconds; default `DEFAULT_BUCKETS`. */
+  /**
+   * Buckets of the duration histogram, in seconds; default `DEFAULT_BUCKETS`, or none with
+   * `native` (give both to keep classic buckets next to the native ones).
+   */
   readonly buckets?: readonly number[];
+  /**
+   * Makes the duration histogram native (sparse, exponential; exposed in the protobuf format):
+   * `true`, or the `Histogram`'s native options (`{ bucketFactor, maxBuckets, … }`, see
+   * `docs/native-histograms.md`). Without `buckets`, classic buckets are dropped, as by
+   * `Histogram`: the text formats then carry `_count`, `_sum` and the `+Inf` bucket only.
+   * The body size histograms stay classic.
+   */
+  readonly native?: boolean | NativeHistogramOptions;
   /** Constant labels added to every series, e.g. `{ service: "todo" }`. */
   readonly labels?: Readonly<Record<string, string>>;
   /**
@@ -211,51 +223,97 @@ function routeFinder(templates: readonly string[]): (pathname: string, url: stri
   };
 }
 
-// --- Telling a streamed body from one held in memory -----------------------------------------
-
+// --- Deno only: recognising bodies held in memory, from Deno's private internals -------------
+//
 // A response whose body is a stream must be timed until the stream ends, which means wrapping
-// it. A body given as a string or bytes is complete when the handler returns; reading its
-// `body` would turn it into a stream (about 3 µs, and it loses Deno.serve's fast path). Deno
-// keeps the inner response under a private symbol, whose body holds either a stream or the
-// string or bytes as given. The symbol is found once, by probing responses of known bodies:
-// where that works, in-memory bodies are recognised at the cost of three property reads;
-// anywhere else (another runtime, another Deno) every body is wrapped, which is always correct.
-let innerResponseKey: symbol | null | undefined;
+// it. A body given as a string or bytes is complete when the handler returns. No public Web API
+// tells the two apart: reading `response.body` turns any body into a stream, and wrapping every
+// body costs about 4 µs more per response in-process and, through Deno.serve, loses its fast
+// path for fixed bodies (chunked instead of Content-Length; about 1.8× the time of a minimal
+// request end to end). Measured by `bench/middleware_body_bench.ts`.
+//
+// So, on Deno only, this section reads the runtime's private fields: the inner response (whose
+// `body.streamOrStatic` holds a ReadableStream or the string/bytes given) and, since Deno 2.9's
+// fast path, the field where `new Response(string)` and `Response.json()` without init keep the
+// string while the inner body stays `null`. That is fragile by nature, hence: everything private
+// is confined to this section; the fields are found once, at first use, by a self-check on six
+// probe responses of known bodies, accepted only if all six read back exactly; whatever does
+// not match — another runtime (Bun, workerd, Node), another Deno release, a throw — leaves
+// `inMemoryBodyOf` answering `undefined` for every response, so every body is wrapped, which is
+// always correct, only slower. Any later surprise errs the same way: a value that is not a
+// string, bytes or null counts as a stream.
 
-type Fields = Record<symbol, unknown>;
+/** Where Deno keeps a response's body: the inner response, and the lazy string (Deno 2.9+). */
+interface DenoBodyFields {
+  readonly inner: symbol;
+  readonly lazy: symbol | undefined;
+}
 
-/** What a Deno inner response's body holds, as far as it matters here. */
-interface InnerBody {
+/** The fields found by the self-check; `null` once it failed; `undefined` before it. */
+let denoBodyFields: DenoBodyFields | null | undefined;
+
+/** What the body of Deno's private inner response holds, as far as it matters here. */
+interface DenoInnerBody {
   readonly streamOrStatic?: { readonly body?: unknown } | ReadableStream;
 }
 
-/**
- * The body of an inner response: `null` when it has none, the string or bytes when it is held
- * in memory, `undefined` when it is (or may be) a stream.
- */
-function innerBodyOf(inner: unknown): string | Uint8Array | null | undefined {
-  if (inner === null || typeof inner !== "object") return undefined;
-  const body = (inner as { body?: InnerBody | null }).body;
-  if (body === null) return null;
-  const held = body?.streamOrStatic;
-  if (held === undefined || held instanceof ReadableStreamClass) return undefined;
-  const given = held.body;
-  return typeof given === "string" || given instanceof Uint8Array ? given : undefined;
+/** A string or bytes as themselves; `null` for none; `undefined` for anything else. */
+function heldValue(value: unknown): string | Uint8Array | null | undefined {
+  if (value === null || value === undefined) return null;
+  return typeof value === "string" || value instanceof Uint8Array ? value : undefined;
 }
 
-function findInnerResponseKey(): symbol | null {
+/**
+ * The body of a response read through `fields`: `null` when it has none, the string or bytes
+ * when held in memory, `undefined` when it is (or may be) a stream.
+ */
+function denoHeldBody(
+  response: object,
+  fields: DenoBodyFields,
+): string | Uint8Array | null | undefined {
+  const slots = response as Record<symbol, unknown>;
+  const inner = slots[fields.inner];
+  if (inner === null || typeof inner !== "object") return undefined;
+  const body = (inner as { body?: DenoInnerBody | null }).body;
+  if (body === null) return fields.lazy === undefined ? null : heldValue(slots[fields.lazy]);
+  const held = body?.streamOrStatic;
+  if (held === undefined || held instanceof ReadableStreamClass) return undefined;
+  return heldValue(held.body) ?? undefined;
+}
+
+/**
+ * The self-check: the fields under which responses built by `ResponseType` keep their body the
+ * way Deno does, or `null` when no choice reads back all six probes exactly. Internal, exported
+ * for tests (fake `ResponseType`s play runtimes whose fields mislead).
+ */
+export function probeDenoBodyFields(
+  ResponseType: typeof Response = ResponseClass,
+): DenoBodyFields | null {
   try {
-    const text = new Response("probe", { status: 404 }) as unknown as Fields;
-    const bytes = new Response(new Uint8Array([1])) as unknown as Fields;
-    const empty = new Response(null) as unknown as Fields;
-    const streamed = new Response(new ReadableStream()) as unknown as Fields;
-    for (const key of Object.getOwnPropertySymbols(text)) {
-      if (
-        innerBodyOf(text[key]) === "probe" && innerBodyOf(bytes[key]) instanceof Uint8Array &&
-        innerBodyOf(empty[key]) === null && innerBodyOf(streamed[key]) === undefined &&
-        (streamed[key] as { body?: InnerBody }).body?.streamOrStatic instanceof ReadableStreamClass
-      ) {
-        return key;
+    const text = new ResponseType("text", { status: 404 });
+    const bytes = new ResponseType(new Uint8Array([1]));
+    const empty = new ResponseType(null);
+    const streamed = new ResponseType(new ReadableStreamClass());
+    const plain = new ResponseType("plain"); // Deno 2.9+: the string held outside the inner body
+    const read = new ResponseType("read");
+    void read.body; // a body once asked for is a stream, however it began
+    const lazyCandidates = [undefined, ...Object.getOwnPropertySymbols(plain)];
+    for (const inner of Object.getOwnPropertySymbols(text)) {
+      const streamInside = (streamed as unknown as Record<symbol, { body?: DenoInnerBody }>)[inner]
+        ?.body?.streamOrStatic;
+      if (!(streamInside instanceof ReadableStreamClass)) continue;
+      for (const lazy of lazyCandidates) {
+        const fields = { inner, lazy };
+        if (
+          denoHeldBody(text, fields) === "text" &&
+          denoHeldBody(bytes, fields) instanceof Uint8Array &&
+          denoHeldBody(empty, fields) === null &&
+          denoHeldBody(streamed, fields) === undefined &&
+          denoHeldBody(plain, fields) === "plain" &&
+          denoHeldBody(read, fields) === undefined
+        ) {
+          return fields;
+        }
       }
     }
   } catch {
@@ -265,22 +323,24 @@ function findInnerResponseKey(): symbol | null {
 }
 
 /**
- * Internal, for tests: forgets the probe's result, or sets it (`null`: behave as on a runtime
- * where in-memory bodies cannot be recognised, wrapping every body).
+ * Internal, for tests: forgets the self-check's result (`undefined`: check again at next use),
+ * or sets it (`null`: behave as on a runtime where in-memory bodies cannot be recognised).
  */
-export function setInnerResponseKey(key: symbol | null | undefined): void {
-  innerResponseKey = key;
+export function setDenoBodyFields(fields: DenoBodyFields | null | undefined): void {
+  denoBodyFields = fields;
 }
 
 /**
- * A response's body when it is known without reading it: `null` for none, the string or bytes
- * held in memory, or `undefined` when it may be a stream.
+ * A response's body when it is known to be complete without reading it: `null` for none, the
+ * string or bytes held in memory; `undefined` when it may be a stream — always, outside Deno.
  */
-function bodyInMemory(response: Response): string | Uint8Array | null | undefined {
-  if (innerResponseKey === undefined) innerResponseKey = findInnerResponseKey();
-  if (innerResponseKey === null) return undefined;
-  return innerBodyOf((response as unknown as Fields)[innerResponseKey]);
+function inMemoryBodyOf(response: Response): string | Uint8Array | null | undefined {
+  if (denoBodyFields === undefined) denoBodyFields = probeDenoBodyFields();
+  if (denoBodyFields === null) return undefined;
+  return denoHeldBody(response, denoBodyFields);
 }
+
+// --- Timing a streamed body ------------------------------------------------------------------
 
 /** The UTF-8 length of a string, without encoding it. */
 export function utf8Length(text: string): number {
@@ -365,6 +425,7 @@ interface WrapperConfig {
   readonly registry: Registry;
   readonly prefix: string;
   readonly buckets: readonly number[] | undefined;
+  readonly native: boolean | NativeHistogramOptions | undefined;
   readonly bodySizes: boolean;
   readonly constantNames: readonly string[];
   readonly constantValues: readonly string[];
@@ -426,6 +487,16 @@ function configOf(options: InstrumentHandlerOptions): WrapperConfig {
   ) {
     throw new TypeError("instrumentHandler(): exclude must be an array of paths or a function");
   }
+  const native = options.native;
+  if (
+    native !== undefined && typeof native !== "boolean" &&
+    (native === null || typeof native !== "object" || Array.isArray(native))
+  ) {
+    throw new TypeError(
+      "instrumentHandler(): native must be true, false or native histogram options " +
+        "({ bucketFactor, maxBuckets, … })",
+    );
+  }
   const prefix = options.prefix ?? "";
   if (typeof prefix !== "string") {
     throw new TypeError(`instrumentHandler(): prefix must be a string, got ${typeof prefix}`);
@@ -451,6 +522,7 @@ function configOf(options: InstrumentHandlerOptions): WrapperConfig {
     registry: options.registry ?? defaultRegistry,
     prefix,
     buckets: options.buckets,
+    native,
     bodySizes: options.bodySizes === true,
     constantNames,
     constantValues,
@@ -586,6 +658,7 @@ class HttpMetrics implements Recorder {
           help: "Time from receiving an HTTP request to the end of its response body, in seconds.",
           labelNames,
           buckets: config.buckets,
+          native: config.native,
           registry,
         })
       );
@@ -674,7 +747,7 @@ class HttpMetrics implements Recorder {
  * Wraps a Fetch-API handler so that every request is counted and timed:
  *
  * - `http_requests_total{method,route,status}` (counter),
- * - `http_request_duration_seconds{method,route,status}` (histogram),
+ * - `http_request_duration_seconds{method,route,status}` (histogram; native with `native`),
  * - `http_requests_in_flight` (gauge),
  * - with `bodySizes: true`, `http_request_size_bytes` and `http_response_size_bytes`.
  *
@@ -780,7 +853,7 @@ class Exchange {
       return response;
     }
     const status = response.status;
-    const inMemory = bodyInMemory(response);
+    const inMemory = inMemoryBodyOf(response);
     if (inMemory !== undefined) {
       const bytes = !recorder.bodySizes || inMemory === null
         ? 0
