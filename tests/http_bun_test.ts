@@ -6,7 +6,9 @@ import { run } from "./support/process.ts";
 
 const MOD_PATH = new URL("../mod.ts", import.meta.url).pathname;
 
-const SCRIPT = `import { Counter, metricsHandler, Registry } from ${JSON.stringify(MOD_PATH)};
+const SCRIPT = `import { Counter, instrumentHandler, metricsHandler, Registry } from ${
+  JSON.stringify(MOD_PATH)
+};
 import { gunzipSync } from "node:zlib";
 const registry = new Registry();
 new Counter({ name: "jobs_total", help: "jobs run", registry }).inc(5);
@@ -28,10 +30,33 @@ const hung = metricsHandler({
 });
 const late = await hung(new Request("http://localhost/metrics"));
 console.log(JSON.stringify({ status: late.status, text: await late.text() }));
+// instrumentHandler where Deno's private body fields do not exist: every body is wrapped, and
+// sizes and routes still come out right.
+const app = new Registry();
+const wrapped = instrumentHandler(
+  (request) => new Response(new URL(request.url).pathname === "/todos/7" ? "seven" : "ok"),
+  { registry: app, routes: ["/todos/:id"], bodySizes: true },
+);
+for (const path of ["/todos/7", "/todos/8", "/nope"]) {
+  const response = await wrapped(new Request("http://localhost" + path));
+  await response.text();
+}
+console.log(JSON.stringify({
+  todos: await app.getSampleValue("http_requests_total", {
+    method: "GET", route: "/todos/:id", status: "200",
+  }),
+  other: await app.getSampleValue("http_requests_total", {
+    method: "GET", route: "other", status: "200",
+  }),
+  bytes: await app.getSampleValue("http_response_size_bytes_sum", {
+    method: "GET", route: "/todos/:id", status: "200",
+  }),
+}));
 `;
 
 Deno.test({
-  name: "Bun: mod.ts imports, gzip uses node:zlib at the given level, deadlines hold",
+  name:
+    "Bun: mod.ts imports, gzip uses node:zlib at the given level, deadlines hold, instrumentHandler counts and sizes",
   ignore: skipWithout("bun"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "deno-prom-bun-" });
@@ -39,7 +64,9 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/check.ts`, SCRIPT);
       const result = await run(requireRuntime("bun"), ["run", `${dir}/check.ts`]);
       assert.equal(result.code, 0, result.stderr);
-      const [zipped, late] = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+      const [zipped, late, instrumented] = result.stdout.trim().split("\n").map((line) =>
+        JSON.parse(line)
+      );
       assert.deepEqual(zipped, {
         status: 200,
         encoding: "gzip",
@@ -50,6 +77,7 @@ Deno.test({
         status: 503,
         text: "collecting metrics took longer than 0.1 s (the scrape timeout)\n",
       });
+      assert.deepEqual(instrumented, { todos: 2, other: 1, bytes: "seven".length + "ok".length });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
