@@ -96,3 +96,16 @@ Deno.test("every relative link of README and docs reaches an existing file", asy
   }
   assert.deepEqual(broken, []);
 });
+
+Deno.test("README links every page of docs/, and docs/failure-behaviour.md every page of docs/failure/", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  const overview = await Deno.readTextFile(`${ROOT}/docs/failure-behaviour.md`);
+  for (
+    const [dir, text, prefix] of [["docs", readme, "docs/"], ["docs/failure", overview, "failure/"]]
+  ) {
+    for await (const entry of Deno.readDir(`${ROOT}/${dir}`)) {
+      if (!entry.isFile || !entry.name.endsWith(".md")) continue;
+      assert.ok(text.includes(`](${prefix}${entry.name})`), `${prefix}${entry.name} is not linked`);
+    }
+  }
+});
