@@ -1,6 +1,13 @@
 /**
- * A zero-dependency Prometheus client for Deno: metric types, the Prometheus text and
- * OpenMetrics exposition formats, a `/metrics` server and handler, and a Pushgateway pusher.
+ * A zero-dependency Prometheus client for Deno and the edge (Deno Deploy, Bun, Cloudflare
+ * Workers): counters, gauges, classic and native histograms, summaries, info and enums, with
+ * labels, constant and default labels, timers and decorators; the Prometheus text 0.0.4,
+ * OpenMetrics 1.0 and protobuf exposition formats, with UTF-8 names escaped as the scraper
+ * negotiates; a `/metrics` handler for any Fetch-API server and a standalone server for Deno;
+ * request metrics for any `(Request) => Response` handler in one wrapper
+ * (`instrumentHandler`); runtime and process metrics; a Pushgateway client and background
+ * pusher, Prometheus remote write (one-shot and background), and node_exporter's textfile
+ * format; and one view of the metrics of many isolates, Web Workers or processes.
  *
  * @example
  * ```ts

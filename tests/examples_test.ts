@@ -261,16 +261,27 @@ Deno.test("README's HTTP server recipe counts, times and serves its requests", a
       what: "the README's app to listen",
     });
     const base = `http://127.0.0.1:${port}`;
-    assert.deepEqual(await (await fetch(`${base}/users/7`)).json(), { id: "7" });
-    for (const route of ["/", "/", "/nope"]) await (await fetch(base + route)).body?.cancel();
+    assert.deepEqual(await (await fetch(`${base}/users/7`)).json(), { id: 7, name: "Ada" });
+    const created = await fetch(`${base}/users`, { method: "POST", body: '{"name":"Grace"}' });
+    assert.equal(created.status, 201);
+    assert.deepEqual(await created.json(), { id: 2, name: "Grace" });
+    assert.equal(await (await fetch(`${base}/export`)).text(), "7,Ada\n2,Grace\n");
+    for (const route of ["/", "/", "/nope", "/users/99"]) {
+      await (await fetch(base + route)).body?.cancel();
+    }
     const text = await (await fetch(`${base}/metrics`)).text();
-    assert.match(text, /^http_requests_total\{method="GET",route="\/",status="200"\} 2\.0$/m);
+    const total = (labels: string) =>
+      text.match(new RegExp(`^http_requests_total\\{${labels}\\} (\\S+)$`, "m"))?.[1];
+    assert.equal(total('method="GET",route="/",status="200"'), "2.0");
+    assert.equal(total('method="GET",route="/users/:id",status="200"'), "1.0");
+    assert.equal(total('method="POST",route="/users",status="201"'), "1.0");
+    // A path matching no template, and an unknown id of a known template.
+    assert.equal(total('method="GET",route="other",status="404"'), "1.0");
+    assert.equal(total('method="GET",route="/users/:id",status="404"'), "1.0");
     assert.match(
       text,
-      /^http_requests_total\{method="GET",route="\/users\/:id",status="200"\} 1\.0$/m,
+      /^http_request_duration_seconds_count\{method="GET",route="\/export",status="200"\} 1\.0$/m,
     );
-    assert.match(text, /^http_requests_total\{method="GET",route="other",status="404"\} 1\.0$/m);
-    assert.match(text, /^http_request_duration_seconds_count\{route="\/"\} 2\.0$/m);
     assert.match(text, /^http_requests_in_flight 0\.0$/m);
     assert.doesNotMatch(text, /route="\/metrics"/);
   } finally {
