@@ -26,7 +26,7 @@ export type LabelValues = Readonly<Record<string, LabelValue>>;
 
 /** Options every metric type takes. */
 export interface MetricOptions {
-  /** Metric name, `[a-zA-Z_:][a-zA-Z0-9_:]*`. */
+  /** Metric name, any non-empty UTF-8 string without control characters (see docs/utf8-names.md). */
   readonly name: string;
   /** Help text shown in `# HELP`. */
   readonly help: string;
