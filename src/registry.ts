@@ -11,7 +11,7 @@ import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./exposition/protobuf.ts"
 import { DEFAULT_ESCAPING, escapeFamily } from "./exposition/escaping.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
-import { formatFloat, hasSum } from "./format.ts";
+import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
 
 /**

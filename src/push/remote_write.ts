@@ -14,7 +14,7 @@
 
 import { ProtoWriter } from "../encoding/protobuf.ts";
 import { snappyCompress } from "../encoding/snappy.ts";
-import { formatBounds, formatFloat, hasSum } from "../format.ts";
+import { formatBounds, formatFloat, hasSum } from "../exposition/format.ts";
 import type { MetricsSource } from "../http/handler.ts";
 import type { Labels, MetricFamily } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
