@@ -43,14 +43,12 @@ export type {
 } from "./src/model.ts";
 export {
   type CollectOptions,
-  contentTypeOf,
   defaultRegistry,
-  type ExpositionFormat,
   type MetricsOptions,
   Registry,
   type RegistryOptions,
-  render,
 } from "./src/registry.ts";
+export { contentTypeOf, type ExpositionFormat, render } from "./src/exposition/render.ts";
 export type { LabelValue, LabelValues, MetricOptions } from "./src/metrics/base.ts";
 export type { FunctionWrapper } from "./src/metrics/timer.ts";
 export {

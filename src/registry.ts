@@ -1,24 +1,16 @@
 /**
- * Registries hold collectors (metric objects and custom collectors), gather their snapshots and
- * render them in either text format.
+ * Registries hold collectors (metric objects and custom collectors) and gather their snapshots.
+ * They know no wire format: `metrics()` is a convenience that hands the snapshots to
+ * `exposition/render.ts`.
  *
  * @module
  */
 
-import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
-import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
-import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./exposition/protobuf.ts";
-import { DEFAULT_ESCAPING, escapeFamily } from "./exposition/escaping.ts";
+import { type ExpositionFormat, render } from "./exposition/render.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
-
-/**
- * The wire formats a registry renders: Prometheus text 0.0.4, OpenMetrics 1.0, or the delimited
- * protobuf format (`io.prometheus.client.MetricFamily`, bytes rather than text).
- */
-export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
 
 /** Options of {@linkcode Registry.collect}. */
 export interface CollectOptions {
@@ -45,57 +37,6 @@ export interface MetricsOptions extends CollectOptions {
    * `"dots"`, `"values"`, or `"allow-utf-8"` (quoted as they are).
    */
   readonly escaping?: EscapingScheme;
-}
-
-/** The `Content-Type` of each format. */
-export function contentTypeOf(format: ExpositionFormat): string {
-  if (format === "protobuf") return PROTOBUF_CONTENT_TYPE;
-  return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
-}
-
-/**
- * Renders families in a text format, writing names outside the legacy alphabet as `escaping`
- * says (default `underscores`).
- */
-export function render(
-  families: readonly MetricFamily[],
-  format: Exclude<ExpositionFormat, "protobuf">,
-  escaping?: EscapingScheme,
-): string;
-/** Renders families in the protobuf format. */
-export function render(
-  families: readonly MetricFamily[],
-  format: "protobuf",
-  escaping?: EscapingScheme,
-): Uint8Array;
-/** Renders families in the given format: text for the text formats, bytes for protobuf. */
-export function render(
-  families: readonly MetricFamily[],
-  format: ExpositionFormat,
-  escaping?: EscapingScheme,
-): string | Uint8Array;
-export function render(
-  families: readonly MetricFamily[],
-  format: ExpositionFormat,
-  escaping?: EscapingScheme,
-): string | Uint8Array {
-  if (format === "protobuf") {
-    const scheme = escaping ?? DEFAULT_ESCAPING;
-    return renderProtobuf(families.map((family) => escapeFamily(family, scheme)));
-  }
-  return format === "openmetrics"
-    ? renderOpenMetrics(families, escaping)
-    : renderText(families, escaping);
-}
-
-/** Renders families in the given format as the bytes of a response body. */
-export function renderBytes(
-  families: readonly MetricFamily[],
-  format: ExpositionFormat,
-  escaping?: EscapingScheme,
-): Uint8Array<ArrayBuffer> {
-  if (format === "protobuf") return render(families, format, escaping) as Uint8Array<ArrayBuffer>;
-  return new TextEncoder().encode(render(families, format, escaping));
 }
 
 /**

@@ -17,14 +17,8 @@ import { Gauge } from "../metrics/gauge.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
-import {
-  type CollectOptions,
-  contentTypeOf,
-  defaultRegistry,
-  type ExpositionFormat,
-  Registry,
-  renderBytes,
-} from "../registry.ts";
+import { type CollectOptions, defaultRegistry, Registry } from "../registry.ts";
+import { contentTypeOf, type ExpositionFormat, renderBytes } from "../exposition/render.ts";
 
 /**
  * Anything the handler can expose: a {@linkcode Registry}, or any object that gathers families
