@@ -45,6 +45,7 @@ export {
   type CollectOptions,
   defaultRegistry,
   type MetricsOptions,
+  type MetricsSource,
   Registry,
   type RegistryOptions,
 } from "./src/registry.ts";
@@ -121,7 +122,6 @@ export {
   type FormatChoice,
   metricsHandler,
   type MetricsHandlerOptions,
-  type MetricsSource,
 } from "./src/http/handler.ts";
 export {
   type BasicAuth,

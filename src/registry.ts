@@ -28,6 +28,28 @@ export interface CollectOptions {
   readonly onError?: (error: InvalidFamilyError) => void;
 }
 
+/**
+ * Anything that can be exposed, pushed, remote-written or written to a textfile: a
+ * {@linkcode Registry}, or any object that gathers families the same way (a worker aggregator,
+ * a directory collector). It should honour `options.names`, which carries the `?name[]=` filter
+ * of a scrape.
+ */
+export interface MetricsSource {
+  /** Returns fresh snapshots, keeping only the families named in `options.names` when given. */
+  collect(
+    options?: CollectOptions,
+  ): Promise<readonly MetricFamily[]> | readonly MetricFamily[];
+}
+
+/**
+ * Whether `value` is an object with a `collect()` method: the shape check every option that
+ * takes a {@linkcode MetricsSource} (or `register()` a collector) makes before its own message.
+ */
+export function hasCollect(value: unknown): value is MetricsSource {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { collect?: unknown }).collect === "function";
+}
+
 /** Options of {@linkcode Registry.metrics}. */
 export interface MetricsOptions extends CollectOptions {
   /** `"text"` (0.0.4, the default), `"openmetrics"`, or `"protobuf"` (bytes). */
@@ -271,7 +293,7 @@ export function findSampleValue(
  * const openMetrics = await registry.metrics({ format: "openmetrics" });
  * ```
  */
-export class Registry {
+export class Registry implements MetricsSource {
   readonly #collectors = new Set<Collector>();
   readonly #scope: RegistryScope;
   // Sample name → owning collector: a second collector exposing a taken name is refused.
@@ -295,9 +317,7 @@ export class Registry {
 
   /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */
   register(collector: Collector): void {
-    if (
-      collector === null || typeof collector !== "object" || typeof collector.collect !== "function"
-    ) {
+    if (!hasCollect(collector)) {
       throw new TypeError("register() takes a metric or a collector (an object with collect())");
     }
     if (this.#collectors.has(collector)) return;

@@ -15,9 +15,8 @@
 import { ProtoWriter } from "../encoding/protobuf.ts";
 import { snappyCompress } from "../encoding/snappy.ts";
 import { formatBounds, formatFloat, hasSum } from "../exposition/format.ts";
-import type { MetricsSource } from "../http/handler.ts";
 import type { Labels, MetricFamily } from "../model.ts";
-import { defaultRegistry, type Registry } from "../registry.ts";
+import { defaultRegistry, hasCollect, type MetricsSource, type Registry } from "../registry.ts";
 import { escapeFamily } from "../exposition/escaping.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
 import {
@@ -116,7 +115,7 @@ function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite 
   const { base, urlAuth } = parseEndpoint(url, "remote write url");
   const target = base.href;
   const source = options.registry ?? defaultRegistry;
-  if (source === null || typeof source !== "object" || typeof source.collect !== "function") {
+  if (!hasCollect(source)) {
     throw new TypeError(`registry for ${target} must have a collect() method`);
   }
   const headers = new Headers(options.headers);

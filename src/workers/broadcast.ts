@@ -30,9 +30,14 @@
  * @module
  */
 
-import type { MetricsSource } from "../http/handler.ts";
 import type { MetricFamily } from "../model.ts";
-import { type CollectOptions, defaultRegistry, selectFamilies } from "../registry.ts";
+import {
+  type CollectOptions,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  selectFamilies,
+} from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import {
   DEFAULT_WORKER_LABEL,
@@ -221,9 +226,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       throw new TypeError("aggregateWorkers() takes an options object, e.g. { registry }");
     }
     const registry = options.registry ?? defaultRegistry;
-    if (
-      registry === null || typeof registry !== "object" || typeof registry.collect !== "function"
-    ) {
+    if (!hasCollect(registry)) {
       throw new TypeError("aggregateWorkers: registry must have a collect() method");
     }
     const workerId = options.workerId ?? crypto.randomUUID().slice(0, 8);

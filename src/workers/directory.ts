@@ -35,9 +35,15 @@
  * @module
  */
 
-import type { MetricsSource } from "../http/handler.ts";
 import type { CounterFamily, MetricFamily } from "../model.ts";
-import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "../registry.ts";
+import {
+  type CollectOptions,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  Registry,
+  selectFamilies,
+} from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 import { requireDeno } from "../platform.ts";
@@ -941,9 +947,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     }
     checkDir(where, options.dir);
     const registry = options.registry ?? defaultRegistry;
-    if (
-      registry === null || typeof registry !== "object" || typeof registry.collect !== "function"
-    ) {
+    if (!hasCollect(registry)) {
       throw new TypeError(`${where}: registry must have a collect() method`);
     }
     const workerId = options.workerId ?? String(Deno.pid);
