@@ -10,7 +10,7 @@
  */
 
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
-import { defaultRegistry, type Registry } from "../registry.ts";
+import { defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
 import {
   authorizationHeader,
@@ -52,8 +52,11 @@ export interface GatewayRequestOptions {
 
 /** Options of {@linkcode pushToGateway} and {@linkcode pushAddToGateway}. */
 export interface PushOptions extends GatewayRequestOptions {
-  /** The registry whose metrics are pushed; default: the default registry. */
-  readonly registry?: Registry;
+  /**
+   * Where the pushed metrics come from: a `Registry`, a worker aggregator, a directory
+   * collector, or anything with `collect()`. Default: the default registry.
+   */
+  readonly registry?: MetricsSource;
   /**
    * Gzip the body (`Content-Encoding: gzip`, which the Pushgateway accepts since 1.5): `true`
    * always, `false` never, a number when the body has at least that many bytes. Default
@@ -168,6 +171,9 @@ async function pushWith(
   checkOptionsObject(options);
   const target = resolveTarget(gateway, options.job, options.groupingKey);
   const registry = options.registry ?? defaultRegistry;
+  if (!hasCollect(registry)) {
+    throw new TypeError(`registry for ${target.url} must have a collect() method`);
+  }
   const gzipMinBytes = gzipThreshold(options.gzip, target.url);
   await sendGatewayRequest(method, target, options, async () => {
     const text = renderText(await registry.collect());
