@@ -349,3 +349,19 @@ export function validateBuckets(metricName: string, buckets: readonly number[]):
   upperBounds.push(Infinity);
   return upperBounds;
 }
+
+/**
+ * Checks a duration option: a positive, finite number of milliseconds, returned as it is
+ * (`fallback` when the option is `undefined` and a fallback is given). Anything else is a
+ * `RangeError`; `option` names the option and its owner as the message reads, e.g.
+ * `"intervalMs of the pusher for http://…"` or `"aggregateWorkers: timeoutMs"`.
+ */
+export function positiveMs(value: unknown, option: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
+    throw new RangeError(
+      `${option} must be a positive number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
+}

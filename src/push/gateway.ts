@@ -11,11 +11,10 @@
 
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
 import { defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
-import { escapeName, validateLabelName } from "../validation.ts";
+import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
 import {
   authorizationHeader,
   base64Of,
-  checkTimeoutMs,
   type EncodedBody,
   type FetchFunction,
   gzip,
@@ -212,7 +211,10 @@ async function sendGatewayRequest(
   options: GatewayRequestOptions,
   renderBody: (() => Promise<EncodedBody>) | undefined,
 ): Promise<void> {
-  const timeoutMs = checkTimeoutMs(options.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS, target.url);
+  const timeoutMs = positiveMs(
+    options.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS,
+    `timeoutMs for ${target.url}`,
+  );
   const headers = new Headers(options.headers);
   if (renderBody !== undefined) headers.set("content-type", PROMETHEUS_CONTENT_TYPE);
   const auth = options.auth ?? target.urlAuth;

@@ -10,7 +10,6 @@ import {
   BackgroundLoop,
   type BackoffOptions,
   healthRegistryOf,
-  positiveMs,
   type PushFailureInfo,
   type PushRecoveryInfo,
 } from "./background.ts";
@@ -22,6 +21,7 @@ import {
   type PushAuth,
   pushToGateway,
 } from "./gateway.ts";
+import { positiveMs } from "../validation.ts";
 
 export type { BackoffOptions, PushFailureInfo, PushRecoveryInfo } from "./background.ts";
 

@@ -18,19 +18,17 @@ import { formatBounds, formatFloat, hasSum } from "../exposition/format.ts";
 import type { Labels, MetricFamily } from "../model.ts";
 import { defaultRegistry, hasCollect, type MetricsSource, type Registry } from "../registry.ts";
 import { escapeFamily } from "../exposition/escaping.ts";
-import { escapeName, validateLabelName } from "../validation.ts";
+import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
   healthRegistryOf,
-  positiveMs,
   type PushFailureInfo,
   type PushRecoveryInfo,
 } from "./background.ts";
 import { type PushErrorDetails, RemoteWriteError } from "./errors.ts";
 import {
   authorizationHeader,
-  checkTimeoutMs,
   type FailureKind,
   type FetchFunction,
   parseEndpoint,
@@ -127,7 +125,10 @@ function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite 
     source,
     labels: extraLabels(options.labels ?? {}, target),
     headers,
-    timeoutMs: checkTimeoutMs(options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS, target),
+    timeoutMs: positiveMs(
+      options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
+      `timeoutMs for ${target}`,
+    ),
     signal: options.signal,
     fetch: options.fetch,
   };

@@ -171,16 +171,6 @@ export function authorizationHeader(auth: PushAuth, url: string): string {
   );
 }
 
-/** Checks a timeout option: a positive, finite number of milliseconds. */
-export function checkTimeoutMs(timeoutMs: unknown, url: string): number {
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs < Infinity)) {
-    throw new RangeError(
-      `timeoutMs for ${url} must be a positive number of milliseconds, got ${String(timeoutMs)}`,
-    );
-  }
-  return timeoutMs;
-}
-
 /** Turns whatever a failed fetch threw into an error that says why, without credentials. */
 function requestFailure(
   method: string,

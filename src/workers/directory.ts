@@ -47,6 +47,7 @@ import {
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 import { requireDeno } from "../platform.ts";
+import { positiveMs } from "../validation.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -163,19 +164,6 @@ const EMPTY_RETIRED: RetiredFile = {
 
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-function positiveMs(
-  where: string,
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
-    throw new RangeError(`${where}: ${name} must be a positive number of milliseconds`);
-  }
-  return value;
 }
 
 function checkDir(where: string, dir: unknown): asserts dir is string {
@@ -569,8 +557,8 @@ export class DirectoryCollector implements MetricsSource {
     this.dir = options.dir;
     this.#deadAfterMs = options.deadAfterMs === undefined
       ? undefined
-      : positiveMs(where, "deadAfterMs", options.deadAfterMs, 0);
-    this.#retireAfterMs = positiveMs(where, "retireAfterMs", options.retireAfterMs, 600_000);
+      : positiveMs(options.deadAfterMs, `${where}: deadAfterMs`);
+    this.#retireAfterMs = positiveMs(options.retireAfterMs, `${where}: retireAfterMs`, 600_000);
     this.#workerLabel = options.workerLabel ?? "pid";
     mergeSnapshots([], { workerLabel: this.#workerLabel }); // Validates the label name now.
     this.#exposeReadErrors = options.exposeReadErrors ?? true;
@@ -954,7 +942,7 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     if (typeof workerId !== "string" || workerId === "") {
       throw new TypeError(`${where}: workerId must be a non-empty string`);
     }
-    this.#intervalMs = positiveMs(where, "intervalMs", options.intervalMs, 1000);
+    this.#intervalMs = positiveMs(options.intervalMs, `${where}: intervalMs`, 1000);
     this.#reporter = new StreakReporter(checkOnError(where, options.onError));
     this.#collector = new DirectoryCollector(options, this.#reporter);
     this.dir = options.dir;
