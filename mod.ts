@@ -94,7 +94,6 @@ export {
   gatewayUrl,
   type GroupingKey,
   pushAddToGateway,
-  type PushAuth,
   type PushOptions,
   pushToGateway,
 } from "./src/push/gateway.ts";
@@ -124,14 +123,13 @@ export {
   type MetricsHandlerOptions,
 } from "./src/http/handler.ts";
 export {
-  type BasicAuth,
-  type BearerAuth,
   type HttpServerOptions,
   type MetricsServer,
   PortInUseError,
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
+export type { Auth, Auth as PushAuth, BasicAuth, BearerAuth } from "./src/auth.ts";
 export {
   type FetchHandler,
   instrumentHandler,

@@ -5,11 +5,16 @@
 import assert from "node:assert/strict";
 import {
   aggregateWorkers,
+  type Auth,
+  type BasicAuth,
+  type BearerAuth,
   Counter,
   directoryCollector,
   type FetchFunction,
+  type HttpServerOptions,
   type MetricsSource,
   publishToDirectory,
+  type PushAuth,
   Pusher,
   pushToGateway,
   Registry,
@@ -22,9 +27,10 @@ import { waitFor } from "./support/process.ts";
 
 /** A `fetch` that records each request's URL and body and answers `status`. */
 function capturingFetch(status = 200) {
-  const sent: { url: string; body: Uint8Array }[] = [];
+  const sent: { url: string; headers: Headers; body: Uint8Array }[] = [];
   const fetch: FetchFunction = (url, init) => {
-    sent.push({ url, body: new Uint8Array(init.body as Uint8Array) });
+    const headers = new Headers(init.headers);
+    sent.push({ url, headers, body: new Uint8Array(init.body as Uint8Array) });
     return Promise.resolve(new Response(null, { status }));
   };
   return { fetch, sent };
@@ -147,4 +153,31 @@ Deno.test("a push source without collect() is a TypeError naming the URL", async
         "registry of the pusher for http://127.0.0.1:1/metrics/job/x must have a collect() method",
     },
   );
+});
+
+Deno.test("one auth type: the server's credentials and the senders' are the same values", async () => {
+  const basic: BasicAuth = { username: "prometheus", password: "s3cret:ü" };
+  const bearer: BearerAuth = { bearerToken: "t0ken" };
+  const serverOptions: HttpServerOptions[] = [{ auth: basic }, { auth: bearer }];
+  const pushAuths: PushAuth[] = serverOptions.map((options) => options.auth as Auth);
+  const { fetch, sent } = capturingFetch();
+  const registry = registryWithJobs(1);
+  for (const auth of pushAuths) {
+    await pushToGateway("http://127.0.0.1:1", { job: "x", registry, auth, fetch });
+    await remoteWrite("http://127.0.0.1:1/api/v1/write", {
+      registry,
+      labels: { job: "x" },
+      auth,
+      fetch,
+    });
+  }
+  const basicHeader = "Basic " + btoa(
+    String.fromCharCode(...new TextEncoder().encode("prometheus:s3cret:ü")),
+  );
+  assert.deepEqual(sent.map((request) => request.headers.get("authorization")), [
+    basicHeader,
+    basicHeader,
+    "Bearer t0ken",
+    "Bearer t0ken",
+  ]);
 });

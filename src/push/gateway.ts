@@ -12,18 +12,16 @@
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
 import { defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
 import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
+import { type Auth, authorizationHeader, base64Of } from "../auth.ts";
 import {
-  authorizationHeader,
-  base64Of,
   type EncodedBody,
   type FetchFunction,
   gzip,
   parseEndpoint,
-  type PushAuth,
   sendRequest,
 } from "./request.ts";
 
-export type { FetchFunction, PushAuth } from "./request.ts";
+export type { FetchFunction } from "./request.ts";
 
 /** Grouping labels besides `job`, e.g. `{ instance: "host-1" }`; values may be any string. */
 export type GroupingKey = Readonly<Record<string, string>>;
@@ -44,7 +42,7 @@ export interface GatewayRequestOptions {
    * Basic auth or bearer token. Takes precedence over a user name and password written in the
    * gateway URL (which are also sent as basic auth, and never shown in errors).
    */
-  readonly auth?: PushAuth;
+  readonly auth?: Auth;
   /** The `fetch` to use; default: the global `fetch`. */
   readonly fetch?: FetchFunction;
 }
@@ -82,7 +80,7 @@ const URL_SAFE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
 /** Where a request goes: the URL without credentials, and the credentials it carried. */
 interface GatewayTarget {
   readonly url: string;
-  readonly urlAuth?: PushAuth;
+  readonly urlAuth?: Auth;
 }
 
 /**

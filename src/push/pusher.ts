@@ -18,10 +18,10 @@ import {
   gatewayUrl,
   type GroupingKey,
   pushAddToGateway,
-  type PushAuth,
   pushToGateway,
 } from "./gateway.ts";
 import { positiveMs } from "../validation.ts";
+import type { Auth } from "../auth.ts";
 
 export type { BackoffOptions, PushFailureInfo, PushRecoveryInfo } from "./background.ts";
 
@@ -52,7 +52,7 @@ export interface PusherOptions {
   /** Called when a push succeeds after failures (the default prints one line when `onError` is not given). */
   readonly onRecover?: (info: PushRecoveryInfo) => void;
   /** Basic auth or bearer token for the gateway. */
-  readonly auth?: PushAuth;
+  readonly auth?: Auth;
   /** Extra request headers. */
   readonly headers?: HeadersInit;
   /** The `fetch` to use; default: the global `fetch`. */

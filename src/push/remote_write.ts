@@ -18,6 +18,7 @@ import { formatBounds, formatFloat, hasSum } from "../exposition/format.ts";
 import type { Labels, MetricFamily } from "../model.ts";
 import { defaultRegistry, hasCollect, type MetricsSource, type Registry } from "../registry.ts";
 import { escapeFamily } from "../exposition/escaping.ts";
+import { type Auth, authorizationHeader } from "../auth.ts";
 import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
 import {
   BackgroundLoop,
@@ -28,11 +29,9 @@ import {
 } from "./background.ts";
 import { type PushErrorDetails, RemoteWriteError } from "./errors.ts";
 import {
-  authorizationHeader,
   type FailureKind,
   type FetchFunction,
   parseEndpoint,
-  type PushAuth,
   retryAfterMs,
   sendRequest,
 } from "./request.ts";
@@ -54,7 +53,7 @@ export interface RemoteWriteOptions {
   /** Extra request headers (e.g. `X-Scope-OrgID` for Mimir or Cortex tenants). */
   readonly headers?: HeadersInit;
   /** Basic auth or bearer token; never shown in errors. User-info in the URL works too. */
-  readonly auth?: PushAuth;
+  readonly auth?: Auth;
   /** Give up after this many milliseconds (collecting, encoding and sending); default 30000. */
   readonly timeoutMs?: number;
   /** Aborts the request early. */
