@@ -477,7 +477,8 @@ function reportToConsole(error: InvalidFamilyError): void {
 
 /**
  * The registry metrics join when no `registry` option is given. Metric modules import it from
- * here (this module imports nothing from `metrics/`, so there is no import cycle and a metric
- * module imported on its own still registers here).
+ * here (this module and what it imports — `exposition/`, `model.ts`, `validation.ts` — import
+ * nothing from `metrics/`, so there is no import cycle and a metric module imported on its own
+ * still registers here).
  */
 export const defaultRegistry: Registry = new Registry();

@@ -1,6 +1,9 @@
 /**
- * Every naming and value rule, with its error message, in one place. Metrics, the Pushgateway
- * client and the worker aggregation all call these, so a rule is never written twice.
+ * The naming and value rules that more than one module applies, each in one function with its
+ * error message: metric and label names, UTF-8 and escaping, help and unit, amounts and
+ * observations, buckets, exemplars, durations. Metrics, the exposition checks of custom
+ * families, push, remote write, the HTTP middleware and the worker aggregation call these
+ * instead of repeating them; a check of an option only one module has stays in that module.
  *
  * @module
  */
