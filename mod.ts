@@ -50,14 +50,13 @@ export type {
 } from "./src/model.ts";
 export {
   type CollectOptions,
-  contentTypeOf,
   defaultRegistry,
-  type ExpositionFormat,
   type MetricsOptions,
+  type MetricsSource,
   Registry,
   type RegistryOptions,
-  render,
 } from "./src/registry.ts";
+export { contentTypeOf, type ExpositionFormat, render } from "./src/exposition/render.ts";
 export type { LabelValue, LabelValues, MetricOptions } from "./src/metrics/base.ts";
 export type { FunctionWrapper } from "./src/metrics/timer.ts";
 export {
@@ -102,7 +101,6 @@ export {
   gatewayUrl,
   type GroupingKey,
   pushAddToGateway,
-  type PushAuth,
   type PushOptions,
   pushToGateway,
 } from "./src/push/gateway.ts";
@@ -130,17 +128,15 @@ export {
   type FormatChoice,
   metricsHandler,
   type MetricsHandlerOptions,
-  type MetricsSource,
 } from "./src/http/handler.ts";
 export {
-  type BasicAuth,
-  type BearerAuth,
   type HttpServerOptions,
   type MetricsServer,
   PortInUseError,
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
+export type { Auth, Auth as PushAuth, BasicAuth, BearerAuth } from "./src/auth.ts";
 export {
   type FetchHandler,
   instrumentHandler,

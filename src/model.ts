@@ -1,7 +1,11 @@
 /**
  * The snapshot types: plain data that every metric produces on `collect()` and that every
  * exposition format, the HTTP handler, the Pushgateway client and the worker aggregation read.
- * Metric classes know nothing about wire formats; formats know nothing about metric classes.
+ * Formats know nothing about metric classes: they read these types only. Metric classes know one
+ * thing about the text formats, for speed: the labels objects of their snapshots carry where
+ * their formatted label text comes from (`exposition/format.ts`, `withLabelSource`), so a scrape
+ * neither sorts label names nor escapes values again; any other labels object is formatted from
+ * its keys and values.
  *
  * @module
  */

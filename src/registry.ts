@@ -1,24 +1,16 @@
 /**
- * Registries hold collectors (metric objects and custom collectors), gather their snapshots and
- * render them in either text format.
+ * Registries hold collectors (metric objects and custom collectors) and gather their snapshots.
+ * They know no wire format: `metrics()` is a convenience that hands the snapshots to
+ * `exposition/render.ts`.
  *
  * @module
  */
 
-import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./exposition/openmetrics.ts";
-import { PROMETHEUS_CONTENT_TYPE, renderText } from "./exposition/text.ts";
-import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./exposition/protobuf.ts";
-import { DEFAULT_ESCAPING, escapeFamily } from "./exposition/escaping.ts";
+import { type ExpositionFormat, render } from "./exposition/render.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
-import { formatFloat, hasSum } from "./format.ts";
+import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
-
-/**
- * The wire formats a registry renders: Prometheus text 0.0.4, OpenMetrics 1.0, or the delimited
- * protobuf format (`io.prometheus.client.MetricFamily`, bytes rather than text).
- */
-export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
 
 /** Options of {@linkcode Registry.collect}. */
 export interface CollectOptions {
@@ -36,6 +28,28 @@ export interface CollectOptions {
   readonly onError?: (error: InvalidFamilyError) => void;
 }
 
+/**
+ * Anything that can be exposed, pushed, remote-written or written to a textfile: a
+ * {@linkcode Registry}, or any object that gathers families the same way (a worker aggregator,
+ * a directory collector). It should honour `options.names`, which carries the `?name[]=` filter
+ * of a scrape.
+ */
+export interface MetricsSource {
+  /** Returns fresh snapshots, keeping only the families named in `options.names` when given. */
+  collect(
+    options?: CollectOptions,
+  ): Promise<readonly MetricFamily[]> | readonly MetricFamily[];
+}
+
+/**
+ * Whether `value` is an object with a `collect()` method: the shape check every option that
+ * takes a {@linkcode MetricsSource} (or `register()` a collector) makes before its own message.
+ */
+export function hasCollect(value: unknown): value is MetricsSource {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { collect?: unknown }).collect === "function";
+}
+
 /** Options of {@linkcode Registry.metrics}. */
 export interface MetricsOptions extends CollectOptions {
   /** `"text"` (0.0.4, the default), `"openmetrics"`, or `"protobuf"` (bytes). */
@@ -45,57 +59,6 @@ export interface MetricsOptions extends CollectOptions {
    * `"dots"`, `"values"`, or `"allow-utf-8"` (quoted as they are).
    */
   readonly escaping?: EscapingScheme;
-}
-
-/** The `Content-Type` of each format. */
-export function contentTypeOf(format: ExpositionFormat): string {
-  if (format === "protobuf") return PROTOBUF_CONTENT_TYPE;
-  return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
-}
-
-/**
- * Renders families in a text format, writing names outside the legacy alphabet as `escaping`
- * says (default `underscores`).
- */
-export function render(
-  families: readonly MetricFamily[],
-  format: Exclude<ExpositionFormat, "protobuf">,
-  escaping?: EscapingScheme,
-): string;
-/** Renders families in the protobuf format. */
-export function render(
-  families: readonly MetricFamily[],
-  format: "protobuf",
-  escaping?: EscapingScheme,
-): Uint8Array;
-/** Renders families in the given format: text for the text formats, bytes for protobuf. */
-export function render(
-  families: readonly MetricFamily[],
-  format: ExpositionFormat,
-  escaping?: EscapingScheme,
-): string | Uint8Array;
-export function render(
-  families: readonly MetricFamily[],
-  format: ExpositionFormat,
-  escaping?: EscapingScheme,
-): string | Uint8Array {
-  if (format === "protobuf") {
-    const scheme = escaping ?? DEFAULT_ESCAPING;
-    return renderProtobuf(families.map((family) => escapeFamily(family, scheme)));
-  }
-  return format === "openmetrics"
-    ? renderOpenMetrics(families, escaping)
-    : renderText(families, escaping);
-}
-
-/** Renders families in the given format as the bytes of a response body. */
-export function renderBytes(
-  families: readonly MetricFamily[],
-  format: ExpositionFormat,
-  escaping?: EscapingScheme,
-): Uint8Array<ArrayBuffer> {
-  if (format === "protobuf") return render(families, format, escaping) as Uint8Array<ArrayBuffer>;
-  return new TextEncoder().encode(render(families, format, escaping));
 }
 
 /**
@@ -330,7 +293,7 @@ export function findSampleValue(
  * const openMetrics = await registry.metrics({ format: "openmetrics" });
  * ```
  */
-export class Registry {
+export class Registry implements MetricsSource {
   readonly #collectors = new Set<Collector>();
   readonly #scope: RegistryScope;
   // Sample name → owning collector: a second collector exposing a taken name is refused.
@@ -354,9 +317,7 @@ export class Registry {
 
   /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */
   register(collector: Collector): void {
-    if (
-      collector === null || typeof collector !== "object" || typeof collector.collect !== "function"
-    ) {
+    if (!hasCollect(collector)) {
       throw new TypeError("register() takes a metric or a collector (an object with collect())");
     }
     if (this.#collectors.has(collector)) return;
@@ -516,7 +477,8 @@ function reportToConsole(error: InvalidFamilyError): void {
 
 /**
  * The registry metrics join when no `registry` option is given. Metric modules import it from
- * here (this module imports nothing from `metrics/`, so there is no import cycle and a metric
- * module imported on its own still registers here).
+ * here (this module and what it imports — `exposition/`, `model.ts`, `validation.ts` — import
+ * nothing from `metrics/`, so there is no import cycle and a metric module imported on its own
+ * still registers here).
  */
 export const defaultRegistry: Registry = new Registry();

@@ -6,7 +6,7 @@
  */
 
 import { renderText } from "./exposition/text.ts";
-import type { MetricsSource } from "./http/handler.ts";
+import { hasCollect, type MetricsSource } from "./registry.ts";
 
 /** Characters for the temporary file's random part. */
 function randomSuffix(): string {
@@ -43,7 +43,7 @@ export async function writeToTextfile(path: string, registry: MetricsSource): Pr
   if (typeof path !== "string" || path === "") {
     throw new TypeError(`writeToTextfile() takes a file path, got ${JSON.stringify(path)}`);
   }
-  if (registry === null || typeof registry !== "object" || typeof registry.collect !== "function") {
+  if (!hasCollect(registry)) {
     throw new TypeError("writeToTextfile(): registry must be a Registry or have collect()");
   }
   // Render first: a collector that fails leaves no file behind at all.

@@ -1,6 +1,9 @@
 /**
- * Every naming and value rule, with its error message, in one place. Metrics, the Pushgateway
- * client and the worker aggregation all call these, so a rule is never written twice.
+ * The naming and value rules that more than one module applies, each in one function with its
+ * error message: metric and label names, UTF-8 and escaping, help and unit, amounts and
+ * observations, buckets, exemplars, durations. Metrics, the exposition checks of custom
+ * families, push, remote write, the HTTP middleware and the worker aggregation call these
+ * instead of repeating them; a check of an option only one module has stays in that module.
  *
  * @module
  */
@@ -348,4 +351,20 @@ export function validateBuckets(metricName: string, buckets: readonly number[]):
   }
   upperBounds.push(Infinity);
   return upperBounds;
+}
+
+/**
+ * Checks a duration option: a positive, finite number of milliseconds, returned as it is
+ * (`fallback` when the option is `undefined` and a fallback is given). Anything else is a
+ * `RangeError`; `option` names the option and its owner as the message reads, e.g.
+ * `"intervalMs of the pusher for http://…"` or `"aggregateWorkers: timeoutMs"`.
+ */
+export function positiveMs(value: unknown, option: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
+    throw new RangeError(
+      `${option} must be a positive number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
 }

@@ -16,7 +16,7 @@ import {
   Summary,
   type SummaryPoint,
 } from "../mod.ts";
-import { formatFloat } from "../src/format.ts";
+import { formatFloat } from "../src/exposition/format.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SeriesIndex } from "../src/metrics/series_index.ts";
-import { formatLabels, formatLabelsSplit } from "../src/format.ts";
+import { formatLabels, formatLabelsSplit } from "../src/exposition/format.ts";
 
 /** A small deterministic generator, so that a failure repeats. */
 function randomGenerator(seed: number): () => number {

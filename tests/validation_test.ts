@@ -12,6 +12,7 @@ import {
   Registry,
   Summary,
 } from "../mod.ts";
+import { positiveMs } from "../src/validation.ts";
 
 const registry = null; // these metrics register nowhere
 
@@ -465,4 +466,23 @@ Deno.test("info and exemplar labels that an old scraper would read as one are re
     /label names "trace.id" and "trace_id" of metric "jobs" would both be "trace_id"/,
   );
   jobs.inc(1, { "trace.id": "a" });
+});
+
+Deno.test("positiveMs: one rule for every duration option, naming the option and its owner", () => {
+  assert.equal(positiveMs(250, "aggregateWorkers: timeoutMs"), 250);
+  assert.equal(positiveMs(undefined, "aggregateWorkers: timeoutMs", 500), 500);
+  for (const bad of [0, -1, NaN, Infinity, "5", null, undefined]) {
+    throwsWith(
+      () => positiveMs(bad, "intervalMs of the pusher for http://127.0.0.1:9091/metrics/job/x"),
+      RangeError,
+      "intervalMs of the pusher for http://127.0.0.1:9091/metrics/job/x must be a positive " +
+        `number of milliseconds, got ${String(bad)}`,
+    );
+  }
+  // A fallback stands in for a missing option only, not for a null one.
+  throwsWith(
+    () => positiveMs(null, "publishToDirectory: intervalMs", 1000),
+    RangeError,
+    "publishToDirectory: intervalMs must be a positive number of milliseconds, got null",
+  );
 });

@@ -315,7 +315,7 @@ Deno.test("requests of several scrapers at once are answered together: two colle
 Deno.test("bad options are clear errors", () => {
   assert.throws(() => aggregateWorkers({ timeoutMs: -1 }), {
     name: "RangeError",
-    message: "aggregateWorkers: timeoutMs must be a positive number of milliseconds",
+    message: "aggregateWorkers: timeoutMs must be a positive number of milliseconds, got -1",
   });
   assert.throws(
     () => aggregateWorkers({ registry: {} as Registry }),

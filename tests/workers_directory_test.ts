@@ -131,7 +131,7 @@ Deno.test("bad options are clear errors", () => {
   });
   assert.throws(() => publishToDirectory({ dir: "/tmp/x", intervalMs: 0 }), {
     name: "RangeError",
-    message: "publishToDirectory: intervalMs must be a positive number of milliseconds",
+    message: "publishToDirectory: intervalMs must be a positive number of milliseconds, got 0",
   });
   assert.throws(() => directoryCollector({ dir: "/tmp/x", workerLabel: "__bad" }), TypeError);
 });

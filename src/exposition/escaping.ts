@@ -6,7 +6,7 @@
  * @module
  */
 
-import { labelSourceOf, type LabelTextSource } from "../format.ts";
+import { labelSourceOf, type LabelTextSource } from "./format.ts";
 import type { Exemplar, Labels, MetricFamily } from "../model.ts";
 import {
   escapeName,

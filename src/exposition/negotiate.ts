@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ExpositionFormat } from "../registry.ts";
+import type { ExpositionFormat } from "./render.ts";
 import { ESCAPING_SCHEMES, type EscapingScheme } from "../validation.ts";
 
 /** One element of an `Accept` or `Accept-Encoding` list. */

@@ -17,7 +17,7 @@ import {
   hasSum,
   seriesText,
   TextBuilder,
-} from "../format.ts";
+} from "./format.ts";
 import type { MetricFamily } from "../model.ts";
 import { type EscapingScheme, isLegacyMetricName } from "../validation.ts";
 import { DEFAULT_ESCAPING, escapeFamily } from "./escaping.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatLabels } from "../format.ts";
+import { formatLabels } from "./format.ts";
 import type { Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
 import {
   escapedNameClash,

@@ -17,26 +17,8 @@ import { Gauge } from "../metrics/gauge.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
-import {
-  type CollectOptions,
-  contentTypeOf,
-  defaultRegistry,
-  type ExpositionFormat,
-  Registry,
-  renderBytes,
-} from "../registry.ts";
-
-/**
- * Anything the handler can expose: a {@linkcode Registry}, or any object that gathers families
- * the same way (for example an aggregator merging several workers). It should honour
- * `options.names`, which carries the `?name[]=` filter of the request.
- */
-export interface MetricsSource {
-  /** Returns fresh snapshots, keeping only the families named in `options.names` when given. */
-  collect(
-    options?: CollectOptions,
-  ): Promise<readonly MetricFamily[]> | readonly MetricFamily[];
-}
+import { defaultRegistry, hasCollect, type MetricsSource, Registry } from "../registry.ts";
+import { contentTypeOf, type ExpositionFormat, renderBytes } from "../exposition/render.ts";
 
 /** How the handler picks the wire format. */
 export type FormatChoice = "negotiate" | ExpositionFormat;
@@ -299,10 +281,7 @@ function validateOptions(options: MetricsHandlerOptions): void {
     maxConcurrentScrapes,
     selfMetrics,
   } = options;
-  if (
-    registry !== undefined &&
-    (registry === null || typeof registry !== "object" || typeof registry.collect !== "function")
-  ) {
+  if (registry !== undefined && !hasCollect(registry)) {
     throw new TypeError(
       "metricsHandler(): registry must be a Registry or an object with a collect() method",
     );

@@ -12,20 +12,7 @@ import {
   requestUrl,
 } from "./handler.ts";
 import { requireDeno } from "../platform.ts";
-
-/** HTTP basic authentication: the scraper must send this user name and password. */
-export interface BasicAuth {
-  /** The expected user name (must not contain `:`). */
-  readonly username: string;
-  /** The expected password. */
-  readonly password: string;
-}
-
-/** Bearer token authentication: the scraper must send `Authorization: Bearer <token>`. */
-export interface BearerAuth {
-  /** The expected token. */
-  readonly bearerToken: string;
-}
+import type { Auth } from "../auth.ts";
 
 /** TLS material for HTTPS, in PEM, as `Deno.serve` takes it. */
 export interface TlsOptions {
@@ -51,7 +38,7 @@ export interface HttpServerOptions extends MetricsHandlerOptions {
    * Require credentials on every path except `/healthz` (which health checks reach without
    * any); others get 401 with a `WWW-Authenticate` challenge.
    */
-  readonly auth?: BasicAuth | BearerAuth;
+  readonly auth?: Auth;
   /**
    * Whether the open server keeps the program running (default `true`, like `Deno.serve`).
    * With `false` the server runs only while something else keeps the program alive — the
@@ -202,7 +189,7 @@ function digestsEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Returns a check of the `Authorization` header against the configured credentials. */
 function authenticator(
-  auth: BasicAuth | BearerAuth,
+  auth: Auth,
 ): { challenge: string; check: (request: Request) => Promise<boolean> } {
   const encoder = new TextEncoder();
   const bearer = "bearerToken" in auth;

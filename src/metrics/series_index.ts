@@ -24,7 +24,7 @@ import {
   type LabelSplit,
   type LabelTextSource,
   withLabelSource,
-} from "../format.ts";
+} from "../exposition/format.ts";
 
 /** The value ids of every series, two bytes each until one passes `MAX_UINT16_ID`. */
 type SeriesIds = Uint16Array | Int32Array;

@@ -11,6 +11,7 @@
 import { requireDeno, unrefTimer } from "../platform.ts";
 import type { Collector, MetricFamily } from "../model.ts";
 import type { Registry } from "../registry.ts";
+import { positiveMs } from "../validation.ts";
 
 /** What `onError` learns besides the error. */
 export interface PushFailureInfo {
@@ -321,14 +322,6 @@ export function backoffDelayMs(failures: number, initialMs: number, maxMs: numbe
   const exponent = Math.min(failures - 1, 30);
   const capped = Math.min(maxMs, initialMs * 2 ** exponent);
   return capped / 2 + Math.random() * (capped / 2);
-}
-
-/** Checks a duration option: a positive, finite number of milliseconds. */
-export function positiveMs(value: unknown, what: string): number {
-  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
-    throw new RangeError(`${what} must be a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
 }
 
 function callSafely<T>(owner: string, callback: () => T): T | undefined {

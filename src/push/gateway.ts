@@ -10,21 +10,18 @@
  */
 
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
-import { defaultRegistry, type Registry } from "../registry.ts";
-import { escapeName, validateLabelName } from "../validation.ts";
+import { defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
+import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
+import { type Auth, authorizationHeader, base64Of } from "../auth.ts";
 import {
-  authorizationHeader,
-  base64Of,
-  checkTimeoutMs,
   type EncodedBody,
   type FetchFunction,
   gzip,
   parseEndpoint,
-  type PushAuth,
   sendRequest,
 } from "./request.ts";
 
-export type { FetchFunction, PushAuth } from "./request.ts";
+export type { FetchFunction } from "./request.ts";
 
 /** Grouping labels besides `job`, e.g. `{ instance: "host-1" }`; values may be any string. */
 export type GroupingKey = Readonly<Record<string, string>>;
@@ -45,15 +42,18 @@ export interface GatewayRequestOptions {
    * Basic auth or bearer token. Takes precedence over a user name and password written in the
    * gateway URL (which are also sent as basic auth, and never shown in errors).
    */
-  readonly auth?: PushAuth;
+  readonly auth?: Auth;
   /** The `fetch` to use; default: the global `fetch`. */
   readonly fetch?: FetchFunction;
 }
 
 /** Options of {@linkcode pushToGateway} and {@linkcode pushAddToGateway}. */
 export interface PushOptions extends GatewayRequestOptions {
-  /** The registry whose metrics are pushed; default: the default registry. */
-  readonly registry?: Registry;
+  /**
+   * Where the pushed metrics come from: a `Registry`, a worker aggregator, a directory
+   * collector, or anything with `collect()`. Default: the default registry.
+   */
+  readonly registry?: MetricsSource;
   /**
    * Gzip the body (`Content-Encoding: gzip`, which the Pushgateway accepts since 1.5): `true`
    * always, `false` never, a number when the body has at least that many bytes. Default
@@ -80,7 +80,7 @@ const URL_SAFE_SEGMENT = /^[A-Za-z0-9._~-]+$/;
 /** Where a request goes: the URL without credentials, and the credentials it carried. */
 interface GatewayTarget {
   readonly url: string;
-  readonly urlAuth?: PushAuth;
+  readonly urlAuth?: Auth;
 }
 
 /**
@@ -168,6 +168,9 @@ async function pushWith(
   checkOptionsObject(options);
   const target = resolveTarget(gateway, options.job, options.groupingKey);
   const registry = options.registry ?? defaultRegistry;
+  if (!hasCollect(registry)) {
+    throw new TypeError(`registry for ${target.url} must have a collect() method`);
+  }
   const gzipMinBytes = gzipThreshold(options.gzip, target.url);
   await sendGatewayRequest(method, target, options, async () => {
     const text = renderText(await registry.collect());
@@ -206,7 +209,10 @@ async function sendGatewayRequest(
   options: GatewayRequestOptions,
   renderBody: (() => Promise<EncodedBody>) | undefined,
 ): Promise<void> {
-  const timeoutMs = checkTimeoutMs(options.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS, target.url);
+  const timeoutMs = positiveMs(
+    options.timeoutMs ?? DEFAULT_PUSH_TIMEOUT_MS,
+    `timeoutMs for ${target.url}`,
+  );
   const headers = new Headers(options.headers);
   if (renderBody !== undefined) headers.set("content-type", PROMETHEUS_CONTENT_TYPE);
   const auth = options.auth ?? target.urlAuth;

@@ -5,12 +5,11 @@
  * @module
  */
 
-import { defaultRegistry, type Registry } from "../registry.ts";
+import { defaultRegistry, hasCollect, type MetricsSource, type Registry } from "../registry.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
   healthRegistryOf,
-  positiveMs,
   type PushFailureInfo,
   type PushRecoveryInfo,
 } from "./background.ts";
@@ -19,9 +18,10 @@ import {
   gatewayUrl,
   type GroupingKey,
   pushAddToGateway,
-  type PushAuth,
   pushToGateway,
 } from "./gateway.ts";
+import { positiveMs } from "../validation.ts";
+import type { Auth } from "../auth.ts";
 
 export type { BackoffOptions, PushFailureInfo, PushRecoveryInfo } from "./background.ts";
 
@@ -31,8 +31,11 @@ export interface PusherOptions {
   readonly gateway: string | URL;
   /** The `job` label of the pushed group. */
   readonly job: string;
-  /** The registry to push; default: the default registry. */
-  readonly registry?: Registry;
+  /**
+   * What to push: a `Registry`, a worker aggregator, a directory collector, or anything with
+   * `collect()`. Default: the default registry.
+   */
+  readonly registry?: MetricsSource;
   /** More grouping labels, e.g. `{ instance: "worker-1" }`. */
   readonly groupingKey?: GroupingKey;
   /** Time between pushes in milliseconds; default 5000. */
@@ -49,7 +52,7 @@ export interface PusherOptions {
   /** Called when a push succeeds after failures (the default prints one line when `onError` is not given). */
   readonly onRecover?: (info: PushRecoveryInfo) => void;
   /** Basic auth or bearer token for the gateway. */
-  readonly auth?: PushAuth;
+  readonly auth?: Auth;
   /** Extra request headers. */
   readonly headers?: HeadersInit;
   /** The `fetch` to use; default: the global `fetch`. */
@@ -115,6 +118,9 @@ export class Pusher {
     const url = gatewayUrl(options.gateway, options.job, options.groupingKey);
     this.url = url;
     const registry = options.registry ?? defaultRegistry;
+    if (!hasCollect(registry)) {
+      throw new TypeError(`registry of the pusher for ${url} must have a collect() method`);
+    }
     const healthRegistry = healthRegistryOf(
       options.healthMetrics,
       registry,

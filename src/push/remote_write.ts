@@ -14,28 +14,24 @@
 
 import { ProtoWriter } from "../encoding/protobuf.ts";
 import { snappyCompress } from "../encoding/snappy.ts";
-import { formatBounds, formatFloat, hasSum } from "../format.ts";
-import type { MetricsSource } from "../http/handler.ts";
+import { formatBounds, formatFloat, hasSum } from "../exposition/format.ts";
 import type { Labels, MetricFamily } from "../model.ts";
-import { defaultRegistry, type Registry } from "../registry.ts";
+import { defaultRegistry, hasCollect, type MetricsSource, type Registry } from "../registry.ts";
 import { escapeFamily } from "../exposition/escaping.ts";
-import { escapeName, validateLabelName } from "../validation.ts";
+import { type Auth, authorizationHeader } from "../auth.ts";
+import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
   healthRegistryOf,
-  positiveMs,
   type PushFailureInfo,
   type PushRecoveryInfo,
 } from "./background.ts";
 import { type PushErrorDetails, RemoteWriteError } from "./errors.ts";
 import {
-  authorizationHeader,
-  checkTimeoutMs,
   type FailureKind,
   type FetchFunction,
   parseEndpoint,
-  type PushAuth,
   retryAfterMs,
   sendRequest,
 } from "./request.ts";
@@ -57,7 +53,7 @@ export interface RemoteWriteOptions {
   /** Extra request headers (e.g. `X-Scope-OrgID` for Mimir or Cortex tenants). */
   readonly headers?: HeadersInit;
   /** Basic auth or bearer token; never shown in errors. User-info in the URL works too. */
-  readonly auth?: PushAuth;
+  readonly auth?: Auth;
   /** Give up after this many milliseconds (collecting, encoding and sending); default 30000. */
   readonly timeoutMs?: number;
   /** Aborts the request early. */
@@ -116,7 +112,7 @@ function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite 
   const { base, urlAuth } = parseEndpoint(url, "remote write url");
   const target = base.href;
   const source = options.registry ?? defaultRegistry;
-  if (source === null || typeof source !== "object" || typeof source.collect !== "function") {
+  if (!hasCollect(source)) {
     throw new TypeError(`registry for ${target} must have a collect() method`);
   }
   const headers = new Headers(options.headers);
@@ -128,7 +124,10 @@ function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite 
     source,
     labels: extraLabels(options.labels ?? {}, target),
     headers,
-    timeoutMs: checkTimeoutMs(options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS, target),
+    timeoutMs: positiveMs(
+      options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
+      `timeoutMs for ${target}`,
+    ),
     signal: options.signal,
     fetch: options.fetch,
   };

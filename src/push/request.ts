@@ -8,23 +8,11 @@
  * @module
  */
 
+import type { Auth } from "../auth.ts";
 import { PushError, type PushErrorDetails } from "./errors.ts";
 
 /** The shape of `fetch` this client calls; pass your own to add TLS options, proxies or tracing. */
 export type FetchFunction = (input: string, init: RequestInit) => Promise<Response>;
-
-/** Credentials: HTTP basic auth or a bearer token. */
-export type PushAuth =
-  | {
-    /** Basic-auth user name. */
-    readonly username: string;
-    /** Basic-auth password. */
-    readonly password: string;
-  }
-  | {
-    /** Sent as `Authorization: Bearer <token>`. */
-    readonly bearerToken: string;
-  };
 
 /** A request body and the `Content-Encoding` it is sent with, if any. */
 export interface EncodedBody {
@@ -153,34 +141,6 @@ export function retryAfterMs(response: Response, nowMs = Date.now()): number | u
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
-/** The `Authorization` header value of `auth`; a `TypeError` naming `url` for a bad shape. */
-export function authorizationHeader(auth: PushAuth, url: string): string {
-  if (auth !== null && typeof auth === "object") {
-    if ("bearerToken" in auth && typeof auth.bearerToken === "string") {
-      return `Bearer ${auth.bearerToken}`;
-    }
-    if (
-      "username" in auth && typeof auth.username === "string" &&
-      typeof auth.password === "string"
-    ) {
-      return `Basic ${base64Of(`${auth.username}:${auth.password}`)}`;
-    }
-  }
-  throw new TypeError(
-    `auth for ${url} must be { username, password } or { bearerToken }, each a string`,
-  );
-}
-
-/** Checks a timeout option: a positive, finite number of milliseconds. */
-export function checkTimeoutMs(timeoutMs: unknown, url: string): number {
-  if (typeof timeoutMs !== "number" || !(timeoutMs > 0 && timeoutMs < Infinity)) {
-    throw new RangeError(
-      `timeoutMs for ${url} must be a positive number of milliseconds, got ${String(timeoutMs)}`,
-    );
-  }
-  return timeoutMs;
-}
-
 /** Turns whatever a failed fetch threw into an error that says why, without credentials. */
 function requestFailure(
   method: string,
@@ -258,7 +218,7 @@ async function readBounded(response: Response): Promise<string> {
 export function parseEndpoint(
   endpoint: string | URL,
   what: string,
-): { base: URL; urlAuth?: PushAuth } {
+): { base: URL; urlAuth?: Auth } {
   const text = endpoint instanceof URL ? endpoint.href : endpoint;
   if (typeof text !== "string" || text.trim() === "") {
     throw new TypeError(
@@ -284,7 +244,7 @@ export function parseEndpoint(
       } must use http:// or https://, not ${base.protocol}//`,
     );
   }
-  let urlAuth: PushAuth | undefined;
+  let urlAuth: Auth | undefined;
   if (base.username !== "" || base.password !== "") {
     urlAuth = {
       username: safeDecode(base.username),
@@ -312,13 +272,6 @@ export function redactUserInfo(text: string): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, " ");
-}
-
-/** Standard base64 of the UTF-8 bytes of `text`. */
-export function base64Of(text: string): string {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
 }
 
 /**

@@ -30,9 +30,14 @@
  * @module
  */
 
-import type { MetricsSource } from "../http/handler.ts";
 import type { MetricFamily } from "../model.ts";
-import { type CollectOptions, defaultRegistry, selectFamilies } from "../registry.ts";
+import {
+  type CollectOptions,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  selectFamilies,
+} from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import {
   DEFAULT_WORKER_LABEL,
@@ -41,6 +46,7 @@ import {
   type WorkerSnapshot,
 } from "./merge.ts";
 import { unrefTimer } from "../platform.ts";
+import { positiveMs } from "../validation.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -156,14 +162,6 @@ function isMessage(data: unknown): data is Message {
     (message.kind === "snapshot" || message.kind === "request");
 }
 
-function positiveMs(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
-    throw new RangeError(`aggregateWorkers: ${name} must be a positive number of milliseconds`);
-  }
-  return value;
-}
-
 /**
  * Deno keeps a program running while a `BroadcastChannel` is open. Its Node compatibility layer
  * un-refs a channel through an internal method; when present it is used here, so an idle
@@ -221,9 +219,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       throw new TypeError("aggregateWorkers() takes an options object, e.g. { registry }");
     }
     const registry = options.registry ?? defaultRegistry;
-    if (
-      registry === null || typeof registry !== "object" || typeof registry.collect !== "function"
-    ) {
+    if (!hasCollect(registry)) {
       throw new TypeError("aggregateWorkers: registry must have a collect() method");
     }
     const workerId = options.workerId ?? crypto.randomUUID().slice(0, 8);
@@ -234,10 +230,22 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     if (typeof channelName !== "string" || channelName === "") {
       throw new TypeError("aggregateWorkers: channelName must be a non-empty string");
     }
-    const publishIntervalMs = positiveMs("publishIntervalMs", options.publishIntervalMs, 1000);
-    this.#timeoutMs = positiveMs("timeoutMs", options.timeoutMs, 500);
-    this.#deadAfterMs = positiveMs("deadAfterMs", options.deadAfterMs, 3 * publishIntervalMs);
-    this.#retireAfterMs = positiveMs("retireAfterMs", options.retireAfterMs, 600_000);
+    const publishIntervalMs = positiveMs(
+      options.publishIntervalMs,
+      "aggregateWorkers: publishIntervalMs",
+      1000,
+    );
+    this.#timeoutMs = positiveMs(options.timeoutMs, "aggregateWorkers: timeoutMs", 500);
+    this.#deadAfterMs = positiveMs(
+      options.deadAfterMs,
+      "aggregateWorkers: deadAfterMs",
+      3 * publishIntervalMs,
+    );
+    this.#retireAfterMs = positiveMs(
+      options.retireAfterMs,
+      "aggregateWorkers: retireAfterMs",
+      600_000,
+    );
     this.#workerLabel = options.workerLabel ?? DEFAULT_WORKER_LABEL;
     if (options.onError !== undefined && typeof options.onError !== "function") {
       throw new TypeError("aggregateWorkers: onError must be a function");

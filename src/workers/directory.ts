@@ -35,12 +35,19 @@
  * @module
  */
 
-import type { MetricsSource } from "../http/handler.ts";
 import type { CounterFamily, MetricFamily } from "../model.ts";
-import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "../registry.ts";
+import {
+  type CollectOptions,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  Registry,
+  selectFamilies,
+} from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 import { requireDeno } from "../platform.ts";
+import { positiveMs } from "../validation.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -157,19 +164,6 @@ const EMPTY_RETIRED: RetiredFile = {
 
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-function positiveMs(
-  where: string,
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0 && value < Infinity)) {
-    throw new RangeError(`${where}: ${name} must be a positive number of milliseconds`);
-  }
-  return value;
 }
 
 function checkDir(where: string, dir: unknown): asserts dir is string {
@@ -563,8 +557,8 @@ export class DirectoryCollector implements MetricsSource {
     this.dir = options.dir;
     this.#deadAfterMs = options.deadAfterMs === undefined
       ? undefined
-      : positiveMs(where, "deadAfterMs", options.deadAfterMs, 0);
-    this.#retireAfterMs = positiveMs(where, "retireAfterMs", options.retireAfterMs, 600_000);
+      : positiveMs(options.deadAfterMs, `${where}: deadAfterMs`);
+    this.#retireAfterMs = positiveMs(options.retireAfterMs, `${where}: retireAfterMs`, 600_000);
     this.#workerLabel = options.workerLabel ?? "pid";
     mergeSnapshots([], { workerLabel: this.#workerLabel }); // Validates the label name now.
     this.#exposeReadErrors = options.exposeReadErrors ?? true;
@@ -941,16 +935,14 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     }
     checkDir(where, options.dir);
     const registry = options.registry ?? defaultRegistry;
-    if (
-      registry === null || typeof registry !== "object" || typeof registry.collect !== "function"
-    ) {
+    if (!hasCollect(registry)) {
       throw new TypeError(`${where}: registry must have a collect() method`);
     }
     const workerId = options.workerId ?? String(Deno.pid);
     if (typeof workerId !== "string" || workerId === "") {
       throw new TypeError(`${where}: workerId must be a non-empty string`);
     }
-    this.#intervalMs = positiveMs(where, "intervalMs", options.intervalMs, 1000);
+    this.#intervalMs = positiveMs(options.intervalMs, `${where}: intervalMs`, 1000);
     this.#reporter = new StreakReporter(checkOnError(where, options.onError));
     this.#collector = new DirectoryCollector(options, this.#reporter);
     this.dir = options.dir;

@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { HistogramPoint, Labels, StateSetPoint, SummaryPoint } from "./model.ts";
-import { isLegacyLabelName, wellFormed } from "./validation.ts";
+import type { HistogramPoint, Labels, StateSetPoint, SummaryPoint } from "../model.ts";
+import { isLegacyLabelName, wellFormed } from "../validation.ts";
 
 /**
  * Formats a sample value the way Prometheus' official Python and Go clients do: `2.0`, `0.149`,

@@ -1,0 +1,71 @@
+/**
+ * Format choice and rendering: which wire formats exist, the `Content-Type` of each, and the one
+ * function that turns families into a body in any of them. Registries, the handler and the
+ * writers call these; nothing here knows where families come from.
+ *
+ * @module
+ */
+
+import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./openmetrics.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderText } from "./text.ts";
+import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./protobuf.ts";
+import { DEFAULT_ESCAPING, escapeFamily } from "./escaping.ts";
+import type { MetricFamily } from "../model.ts";
+import type { EscapingScheme } from "../validation.ts";
+
+/**
+ * The wire formats: Prometheus text 0.0.4, OpenMetrics 1.0, or the delimited
+ * protobuf format (`io.prometheus.client.MetricFamily`, bytes rather than text).
+ */
+export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
+
+/** The `Content-Type` of each format. */
+export function contentTypeOf(format: ExpositionFormat): string {
+  if (format === "protobuf") return PROTOBUF_CONTENT_TYPE;
+  return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
+}
+
+/**
+ * Renders families in a text format, writing names outside the legacy alphabet as `escaping`
+ * says (default `underscores`).
+ */
+export function render(
+  families: readonly MetricFamily[],
+  format: Exclude<ExpositionFormat, "protobuf">,
+  escaping?: EscapingScheme,
+): string;
+/** Renders families in the protobuf format. */
+export function render(
+  families: readonly MetricFamily[],
+  format: "protobuf",
+  escaping?: EscapingScheme,
+): Uint8Array;
+/** Renders families in the given format: text for the text formats, bytes for protobuf. */
+export function render(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+  escaping?: EscapingScheme,
+): string | Uint8Array;
+export function render(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+  escaping?: EscapingScheme,
+): string | Uint8Array {
+  if (format === "protobuf") {
+    const scheme = escaping ?? DEFAULT_ESCAPING;
+    return renderProtobuf(families.map((family) => escapeFamily(family, scheme)));
+  }
+  return format === "openmetrics"
+    ? renderOpenMetrics(families, escaping)
+    : renderText(families, escaping);
+}
+
+/** Renders families in the given format as the bytes of a response body. */
+export function renderBytes(
+  families: readonly MetricFamily[],
+  format: ExpositionFormat,
+  escaping?: EscapingScheme,
+): Uint8Array<ArrayBuffer> {
+  if (format === "protobuf") return render(families, format, escaping) as Uint8Array<ArrayBuffer>;
+  return new TextEncoder().encode(render(families, format, escaping));
+}

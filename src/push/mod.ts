@@ -1,0 +1,46 @@
+/**
+ * Push mode alone: Pushgateway requests and the background `Pusher`, remote write and the
+ * background `RemoteWriter`, their errors and credential types. The same names are exported by
+ * the package root; import them from here to keep a bundle to what it uses.
+ *
+ * @example
+ * ```ts ignore
+ * import { Counter, Registry } from "@deno-prom/client";
+ * import { pushToGateway } from "@deno-prom/client/push";
+ * const registry = new Registry();
+ * new Counter({ name: "rows_processed", help: "rows", registry }).inc(42);
+ * await pushToGateway("localhost:9091", { job: "etl", registry });
+ * ```
+ *
+ * @module
+ */
+
+export type { Auth, Auth as PushAuth, BasicAuth, BearerAuth } from "../auth.ts";
+export { PushError, type PushErrorDetails, RemoteWriteError } from "./errors.ts";
+export {
+  DEFAULT_GZIP_MIN_BYTES,
+  DEFAULT_PUSH_TIMEOUT_MS,
+  deleteFromGateway,
+  type DeleteOptions,
+  type FetchFunction,
+  type GatewayRequestOptions,
+  gatewayUrl,
+  type GroupingKey,
+  pushAddToGateway,
+  type PushOptions,
+  pushToGateway,
+} from "./gateway.ts";
+export {
+  type BackoffOptions,
+  Pusher,
+  type PusherOptions,
+  type PushFailureInfo,
+  type PushRecoveryInfo,
+} from "./pusher.ts";
+export {
+  DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
+  remoteWrite,
+  type RemoteWriteOptions,
+  RemoteWriter,
+  type RemoteWriterOptions,
+} from "./remote_write.ts";
