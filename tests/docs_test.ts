@@ -10,7 +10,8 @@ export function exportedNames(source: string): Set<string> {
   const names = new Set<string>();
   for (const match of source.matchAll(/export (?:type )?\{([^}]*)\}/g)) {
     for (const part of match[1].split(",")) {
-      const name = part.replace(/^\s*type\s+/, "").trim();
+      // `Auth as PushAuth` exports `PushAuth`.
+      const name = part.replace(/^\s*type\s+/, "").replace(/^.*\sas\s+/, "").trim();
       if (name !== "") names.add(name);
     }
   }
@@ -50,9 +51,9 @@ async function documents(): Promise<[string, string][]> {
 Deno.test("exportedNames and listedNames read what they should", () => {
   assert.deepEqual(
     [...exportedNames(
-      'export { a, type B,\n  c } from "./x.ts";\nexport type { D } from "./y.ts";',
+      'export { a, type B,\n  c, type E as F } from "./x.ts";\nexport type { D } from "./y.ts";',
     )],
-    ["a", "B", "c", "D"],
+    ["a", "B", "c", "F", "D"],
   );
   const reference = "# R\n\n## Every exported name\n\n| area | names |\n| --- | --- |\n" +
     "| metric types (`Counter` page) | `Counter`, `Gauge` (a `note`) |\n\n## Next\n`Other`\n";
