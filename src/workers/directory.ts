@@ -41,6 +41,7 @@ import { type CollectOptions, defaultRegistry, Registry, selectFamilies } from "
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 import { requireDeno } from "../platform.ts";
+import { familyGate } from "./trust.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -548,6 +549,8 @@ export class DirectoryCollector implements MetricsSource {
   readonly #exposeReadErrors: boolean;
   readonly #maxFileBytes: number;
   readonly #reporter: StreakReporter;
+  /** The files' families are untrusted: checked before they leave this collector. */
+  readonly #gate = familyGate();
   readonly #tracked = new Map<string, Tracked>();
   #lastGoodRetired: RetiredFile | undefined;
   #readErrors = 0;
@@ -599,7 +602,10 @@ export class DirectoryCollector implements MetricsSource {
         families,
       }));
     snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
-    const families = mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
+    const families = await this.#gate(
+      mergeSnapshots(snapshots, { workerLabel: this.#workerLabel }),
+      options.onError ?? this.#reporter.onError,
+    );
     if (this.#exposeReadErrors) families.push(this.#readErrorsFamily());
     if (state.retired !== undefined && this.#hasWork(state, contributions, processes)) {
       // Retirement moves data between files without changing the totals: a failure (say, a
