@@ -1,7 +1,8 @@
 // metricsHandler under Bun: mod.ts imports, gzip goes through Bun's node:zlib (the level is
 // honoured), and a hung collector is answered 503 at the deadline.
 import assert from "node:assert/strict";
-import { missingTool, run, which } from "./support/process.ts";
+import { run } from "./support/process.ts";
+import { requireRuntime, skipWithout } from "./support/edge.ts";
 
 const MOD_PATH = new URL("../mod.ts", import.meta.url).pathname;
 
@@ -31,12 +32,12 @@ console.log(JSON.stringify({ status: late.status, text: await late.text() }));
 
 Deno.test({
   name: "Bun: mod.ts imports, gzip uses node:zlib at the given level, deadlines hold",
-  ignore: missingTool("bun"),
+  ignore: skipWithout("bun"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "deno-prom-bun-" });
     try {
       await Deno.writeTextFile(`${dir}/check.ts`, SCRIPT);
-      const result = await run(which("bun")!, ["run", `${dir}/check.ts`]);
+      const result = await run(requireRuntime("bun"), ["run", `${dir}/check.ts`]);
       assert.equal(result.code, 0, result.stderr);
       const [zipped, late] = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
       assert.deepEqual(zipped, {

@@ -2,7 +2,8 @@
 // `Deno` or `node:zlib`, gzip falls back to CompressionStream, and the body is gzipped once
 // (workerd compresses bodies marked `Content-Encoding: gzip` itself unless told otherwise).
 import assert from "node:assert/strict";
-import { freePort, missingTool, startProcess, waitForReadyUrl, which } from "./support/process.ts";
+import { freePort, startProcess, waitForReadyUrl } from "./support/process.ts";
+import { requireRuntime, skipWithout } from "./support/edge.ts";
 
 const MOD_PATH = new URL("../mod.ts", import.meta.url).pathname;
 
@@ -28,7 +29,7 @@ const worker :Workerd.Worker = (
 
 Deno.test({
   name: "workerd without nodejs_compat: mod.ts imports, gzip falls back and is applied once",
-  ignore: missingTool("workerd"),
+  ignore: skipWithout("workerd"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "deno-prom-workerd-" });
     try {
@@ -41,7 +42,7 @@ Deno.test({
       assert.equal(bundle.code, 0, new TextDecoder().decode(bundle.stderr));
       const port = freePort();
       await Deno.writeTextFile(`${dir}/config.capnp`, config(port));
-      const workerd = startProcess(which("workerd")!, ["serve", `${dir}/config.capnp`]);
+      const workerd = startProcess(requireRuntime("workerd"), ["serve", `${dir}/config.capnp`]);
       try {
         const url = `http://127.0.0.1:${port}/metrics`;
         await waitForReadyUrl(workerd, url, {

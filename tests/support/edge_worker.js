@@ -24,7 +24,8 @@ export default {
       return new Response(await writeRemotely(lib, app, target, "workerd"));
     }
     if (url.pathname === "/remote-writer" && request.method === "POST") {
-      writer ??= new lib.RemoteWriter(url.searchParams.get("url"), {
+      writer ??= new lib.RemoteWriter({
+        url: url.searchParams.get("url"),
         registry: app.registry,
         labels: { job: "edge_rw", instance: "workerd_writer" },
         intervalMs: 60_000,
