@@ -9,6 +9,7 @@ import {
   directoryCollector,
   type MetricFamily,
   metricsHandler,
+  publishToDirectory,
   Registry,
   remoteWrite,
 } from "../mod.ts";
@@ -197,5 +198,37 @@ Deno.test("audit: a peer snapshot that cannot be decoded is reported, not silent
     evil.close();
     cluster[Symbol.dispose]();
     await sleep(20);
+  }
+});
+
+Deno.test("audit: a FIFO named .retire.lock never blocks a scrape; the retirement failure is reported once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "audit-workers-" });
+  const registry = new Registry();
+  new Counter({ name: "jobs", help: "h", registry }).inc(4);
+  const exited = publishToDirectory({ dir, registry, workerId: "b", onError: () => {} });
+  try {
+    await exited.flush();
+    await exited.close(); // final: its file would be retired at the next scrape
+    const mkfifo = await new Deno.Command("mkfifo", { args: [`${dir}/.retire.lock`] }).output();
+    assert.equal(mkfifo.code, 0, "mkfifo");
+    const reports: string[] = [];
+    const exporter = directoryCollector({ dir, onError: (error) => reports.push(error.message) });
+    for (let scrape = 0; scrape < 3; scrape++) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the scrape hangs on the FIFO")), 5_000);
+      });
+      try {
+        const families = await Promise.race([exporter.collect(), hung]);
+        const jobs = families.find((family) => family.name === "jobs");
+        assert.deepEqual(jobs?.points.map((point) => (point as { value: number }).value), [4]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    assert.equal(reports.length, 1, reports.join("\n"));
+    assert.match(reports[0], /cannot retire .*\.retire\.lock is not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -745,7 +745,16 @@ export class DirectoryCollector implements MetricsSource {
   /** Folds retirable files into `retired.json` and deletes them, holding the retire lock. */
   async #retire(): Promise<void> {
     // try/finally rather than `using`, which V8 before 13.4 (e.g. Node 22) cannot parse.
-    const lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
+    const path = join(this.dir, LOCK_FILE);
+    try {
+      // Never open anything but a regular file: opening a FIFO would block every scrape.
+      if (!(await Deno.lstat(path)).isFile) {
+        throw new Error(`${LOCK_FILE} is not a regular file (a link, FIFO, device or directory)`);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const lock = await Deno.open(path, { create: true, write: true });
     try {
       await this.#retireHolding(lock);
     } finally {
