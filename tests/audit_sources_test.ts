@@ -138,3 +138,24 @@ Deno.test({
     assert.doesNotMatch(request, /negative|twins/);
   },
 });
+
+Deno.test({
+  name: "audit: default labels never make two series of a custom family print the same labels",
+  ignore: true, // DEFECT: src/registry.ts validates before applying defaultLabels (duplicate lines)
+  async fn() {
+    const registry = new Registry({ defaultLabels: { region: "eu" } });
+    registry.register({
+      collect: (): MetricFamily[] => [{
+        type: "gauge",
+        name: "custom",
+        help: "h",
+        points: [{ labels: {}, value: 1 }, { labels: { region: "eu" }, value: 2 }],
+      }],
+    });
+    const errors: unknown[] = [];
+    const text = await registry.metrics({ onError: (error) => errors.push(error) });
+    const lines = text.split("\n").filter((line) => line.startsWith("custom{"));
+    assert.equal(new Set(lines.map((line) => line.split(" ")[0])).size, lines.length, text);
+    assert.equal(errors.length, 1, "the clash is reported");
+  },
+});
