@@ -12,11 +12,11 @@ import {
   publishToDirectory,
   Registry,
   remoteWrite,
+  type WorkerAggregator,
 } from "../mod.ts";
 import { snappyDecompress } from "./support/snappy.ts";
-import { sleep, waitFor } from "./support/process.ts";
+import { sleep, waitFor, which } from "./support/process.ts";
 import { promtoolCheckMetrics } from "./support/python.ts";
-import { which } from "./support/process.ts";
 
 /** What a hostile or broken peer sends: one good family and four that no exposition may carry. */
 const HOSTILE: readonly MetricFamily[] = [
@@ -56,7 +56,15 @@ async function scrape(handle: (request: Request) => Promise<Response>): Promise<
   return await response.text();
 }
 
-Deno.test("audit: a hostile BroadcastChannel peer, served by metricsHandler: bad families dropped and reported once", async () => {
+/**
+ * Runs `test` with an aggregator of `localRegistry()` that has heard one snapshot message, sent
+ * by a bare BroadcastChannel as a hostile or broken peer would, carrying `snapshot`.
+ */
+async function withHostilePeer(
+  snapshot: string,
+  onError: ((error: Error) => void) | undefined,
+  test: (cluster: WorkerAggregator) => Promise<void>,
+): Promise<void> {
   const channelName = `audit-${crypto.randomUUID()}`;
   const cluster = aggregateWorkers({
     registry: localRegistry(),
@@ -64,6 +72,7 @@ Deno.test("audit: a hostile BroadcastChannel peer, served by metricsHandler: bad
     workerId: "local",
     timeoutMs: 100,
     publishIntervalMs: 60_000,
+    onError,
   });
   const evil = new BroadcastChannel(channelName);
   try {
@@ -73,9 +82,19 @@ Deno.test("audit: a hostile BroadcastChannel peer, served by metricsHandler: bad
       from: "evil",
       instance: "evil-instance",
       sequence: 1,
-      snapshot: JSON.stringify(HOSTILE),
+      snapshot,
     });
     await waitFor(() => cluster.peers().length === 1, { what: "the peer to be heard" });
+    await test(cluster);
+  } finally {
+    evil.close();
+    cluster[Symbol.dispose]();
+    await sleep(20);
+  }
+}
+
+Deno.test("audit: a hostile BroadcastChannel peer, served by metricsHandler: bad families dropped and reported once", () =>
+  withHostilePeer(JSON.stringify(HOSTILE), undefined, async (cluster) => {
     const errors: Error[] = [];
     const handle = metricsHandler({
       registry: cluster,
@@ -89,12 +108,7 @@ Deno.test("audit: a hostile BroadcastChannel peer, served by metricsHandler: bad
       );
     }
     assert.deepEqual(droppedNames(errors), [...DROPPED].sort(), "each once, not once per scrape");
-  } finally {
-    evil.close();
-    cluster[Symbol.dispose]();
-    await sleep(20);
-  }
-});
+  }));
 
 async function withHostileFile(test: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "audit-workers-" });
@@ -160,45 +174,23 @@ Deno.test("audit: remote write from a directory collector sends none of a hostil
   }));
 
 Deno.test("audit: a peer snapshot that cannot be decoded is reported, not silently ignored", async () => {
-  const channelName = `audit-${crypto.randomUUID()}`;
   const errors: Error[] = [];
-  const cluster = aggregateWorkers({
-    registry: localRegistry(),
-    channelName,
-    workerId: "local",
-    timeoutMs: 100,
-    publishIntervalMs: 60_000,
-    onError: (error) => errors.push(error),
-  });
-  const evil = new BroadcastChannel(channelName);
-  try {
-    evil.postMessage({
-      protocol: "deno-prometheus-workers/1",
-      kind: "snapshot",
-      from: "evil",
-      instance: "evil-instance",
-      sequence: 1,
-      snapshot: JSON.stringify([{
-        type: "histogram",
-        name: "no_inf",
-        help: "",
-        points: [{ labels: {}, upperBounds: [1], bucketCounts: [1], count: 1, sum: 1 }],
-      }]),
-    });
-    await waitFor(() => cluster.peers().length === 1, { what: "the peer to be heard" });
+  const undecodable = JSON.stringify([{
+    type: "histogram",
+    name: "no_inf",
+    help: "",
+    points: [{ labels: {}, upperBounds: [1], bucketCounts: [1], count: 1, sum: 1 }],
+  }]);
+  await withHostilePeer(undecodable, (error) => errors.push(error), async (cluster) => {
     for (let i = 0; i < 2; i++) {
       assert.equal(
         await scrape(metricsHandler({ registry: cluster })),
         "# HELP jobs_total jobs run\n# TYPE jobs_total counter\njobs_total 2.0\n",
       );
     }
-    assert.equal(errors.length, 1, errors.map((error) => error.message).join("\n"));
-    assert.match(errors[0].message, /worker "evil".*no_inf/);
-  } finally {
-    evil.close();
-    cluster[Symbol.dispose]();
-    await sleep(20);
-  }
+  });
+  assert.equal(errors.length, 1, errors.map((error) => error.message).join("\n"));
+  assert.match(errors[0].message, /worker "evil".*no_inf/);
 });
 
 Deno.test("audit: a FIFO named .retire.lock never blocks a scrape; the retirement failure is reported once", async () => {
