@@ -16,6 +16,7 @@ import {
   Summary,
 } from "../mod.ts";
 import { snappyDecompress } from "./support/snappy.ts";
+import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
 
 Deno.test("audit: lone surrogates in constLabels, defaultLabels, summaries, enums, end(labels) and the middleware are one series", async () => {
   const registry = new Registry({ defaultLabels: { region: "eu\ud800" } });
@@ -158,4 +159,31 @@ Deno.test({
     assert.equal(new Set(lines.map((line) => line.split(" ")[0])).size, lines.length, text);
     assert.equal(errors.length, 1, "the clash is reported");
   },
+});
+
+Deno.test("audit: default labels, constant labels and the prefix reach remote write (issue 15)", async () => {
+  const registry = new Registry({ defaultLabels: { region: "eu-1" }, prefix: "batch_" });
+  new Counter({ name: "jobs", help: "h", constLabels: { team: "a" }, registry }).inc(3);
+  registry.register({
+    collect: (): MetricFamily[] => [{
+      type: "gauge",
+      name: "queue",
+      help: "h",
+      points: [{ labels: {}, value: 1 }, { labels: { region: "us-2" }, value: 2 }],
+    }],
+  });
+  let sent: Uint8Array | undefined;
+  await remoteWrite("http://rw.invalid/api/v1/write", {
+    registry,
+    labels: { job: "audit" },
+    fetch: (_url: string, init: RequestInit) => {
+      sent = init.body as Uint8Array;
+      return Promise.resolve(new Response(null, { status: 204 }));
+    },
+  });
+  assert.deepEqual(seriesLines(decodeWriteRequest(snappyDecompress(sent!))), [
+    'batch_jobs_total{job="audit",region="eu-1",team="a"} 3',
+    'batch_queue{job="audit",region="eu-1"} 1',
+    'batch_queue{job="audit",region="us-2"} 2',
+  ]);
 });
