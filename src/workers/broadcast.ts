@@ -47,6 +47,7 @@ import {
 } from "./merge.ts";
 import { unrefTimer } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
+import { familyGate } from "./trust.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {
@@ -191,6 +192,10 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
   readonly #onError: (error: Error) => void;
+  /** Peers' families are untrusted: checked before they leave this aggregator. */
+  readonly #gate = familyGate();
+  /** Workers whose latest snapshot could not be decoded (reported once per streak). */
+  readonly #undecodable = new Set<string>();
   /** This aggregator's random id, carried by every message it sends. */
   readonly #instance = crypto.randomUUID();
   /** Peers by instance id. */
@@ -280,8 +285,9 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
     if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
-    // Scrapes sharing a round share its families: each gets its own list.
-    return selectFamilies([...await this.#joinRound()], options);
+    // Scrapes sharing a round share its families: each gets its own list (made by the gate).
+    const families = await this.#gate(await this.#joinRound(), options.onError ?? this.#onError);
+    return selectFamilies(families, options);
   }
 
   /**
@@ -527,8 +533,23 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
           `worker ${JSON.stringify(peer.worker)}`,
         );
         peer.parsed = { snapshot: peer.snapshot, families };
-      } catch {
-        // Not a snapshot this version understands: keep the last good one.
+        this.#undecodable.delete(peer.worker);
+      } catch (error) {
+        // Not a snapshot this version understands: keep the last good one, and say so once.
+        if (!this.#undecodable.has(peer.worker)) {
+          if (this.#undecodable.size >= 10_000) this.#undecodable.clear();
+          this.#undecodable.add(peer.worker);
+          try {
+            this.#onError(
+              new Error(
+                `aggregateWorkers: a snapshot was refused (${(error as Error).message}); ` +
+                  `the last good one of that worker, if any, is used`,
+              ),
+            );
+          } catch {
+            // A throwing onError must not break a scrape.
+          }
+        }
       }
     }
     return peer.parsed?.families ?? [];

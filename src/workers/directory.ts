@@ -48,6 +48,7 @@ import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 import { requireDeno } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
+import { familyGate } from "./trust.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
@@ -542,6 +543,8 @@ export class DirectoryCollector implements MetricsSource {
   readonly #exposeReadErrors: boolean;
   readonly #maxFileBytes: number;
   readonly #reporter: StreakReporter;
+  /** The files' families are untrusted: checked before they leave this collector. */
+  readonly #gate = familyGate();
   readonly #tracked = new Map<string, Tracked>();
   #lastGoodRetired: RetiredFile | undefined;
   #readErrors = 0;
@@ -593,7 +596,10 @@ export class DirectoryCollector implements MetricsSource {
         families,
       }));
     snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
-    const families = mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
+    const families = await this.#gate(
+      mergeSnapshots(snapshots, { workerLabel: this.#workerLabel }),
+      options.onError ?? this.#reporter.onError,
+    );
     if (this.#exposeReadErrors) families.push(this.#readErrorsFamily());
     if (state.retired !== undefined && this.#hasWork(state, contributions, processes)) {
       // Retirement moves data between files without changing the totals: a failure (say, a
@@ -733,7 +739,16 @@ export class DirectoryCollector implements MetricsSource {
   /** Folds retirable files into `retired.json` and deletes them, holding the retire lock. */
   async #retire(): Promise<void> {
     // try/finally rather than `using`, which V8 before 13.4 (e.g. Node 22) cannot parse.
-    const lock = await Deno.open(join(this.dir, LOCK_FILE), { create: true, write: true });
+    const path = join(this.dir, LOCK_FILE);
+    try {
+      // Never open anything but a regular file: opening a FIFO would block every scrape.
+      if (!(await Deno.lstat(path)).isFile) {
+        throw new Error(`${LOCK_FILE} is not a regular file (a link, FIFO, device or directory)`);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const lock = await Deno.open(path, { create: true, write: true });
     try {
       await this.#retireHolding(lock);
     } finally {
