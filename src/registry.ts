@@ -166,16 +166,18 @@ function withDefaultLabels(family: MetricFamily, defaults: Labels): MetricFamily
 /** Applies a registry's prefix and default labels to collected families (as-is without them). */
 function applyRegistryScope(
   families: MetricFamily[],
+  trusted: Set<MetricFamily>,
   scope: RegistryScope,
-  options: CollectOptions,
 ): MetricFamily[] {
-  if (scope.prefix === "" && scope.defaultLabels === undefined) {
-    return selectFamilies(families, options);
-  }
-  const named = families.map((family) => withPrefix(family, scope.prefix));
-  const selected = selectFamilies(named, options);
+  if (scope.prefix === "" && scope.defaultLabels === undefined) return families;
   const defaults = scope.defaultLabels;
-  return defaults === undefined ? selected : selected.map((f) => withDefaultLabels(f, defaults));
+  return families.map((family) => {
+    const named = withPrefix(family, scope.prefix);
+    const scoped = defaults === undefined ? named : withDefaultLabels(named, defaults);
+    // A built-in family stays valid: each of its series already has or gets every default.
+    if (trusted.has(family)) trusted.add(scoped);
+    return scoped;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,9 +390,12 @@ export class Registry implements MetricsSource {
         if (isMetric) trusted.add(family);
       }
     }
-    const kept = checkFamilies(families, { trusted, onInvalid: (error) => problems.push(error) });
+    // Checked as exposed, after the prefix and default labels: a custom family whose series
+    // differ only by a default label would otherwise print the same line twice.
+    const scoped = applyRegistryScope(families, trusted, this.#scope);
+    const kept = checkFamilies(scoped, { trusted, onInvalid: (error) => problems.push(error) });
     this.#reportOncePerStreak(problems, options.onError ?? reportToConsole);
-    return applyRegistryScope(kept, this.#scope, options);
+    return selectFamilies(kept, options);
   }
 
   /**

@@ -142,7 +142,6 @@ Deno.test({
 
 Deno.test({
   name: "audit: default labels never make two series of a custom family print the same labels",
-  ignore: true, // DEFECT: src/registry.ts validates before applying defaultLabels (duplicate lines)
   async fn() {
     const registry = new Registry({ defaultLabels: { region: "eu" } });
     registry.register({
