@@ -84,7 +84,17 @@ function random(seed: number): () => number {
   };
 }
 
-const VALUES = ["GET", "POST", "a\\b", 'say "hi"', "line\nbreak", "ünï", "日本", "", "x".repeat(300)];
+const VALUES = [
+  "GET",
+  "POST",
+  "a\\b",
+  'say "hi"',
+  "line\nbreak",
+  "ünï",
+  "日本",
+  "",
+  "x".repeat(300),
+];
 const NUMBERS = [0, 1, 2.5, 0.001, 1e-7, 123456789, 4095, 4096, 1e21, 0.1 + 0.2, 7];
 
 Deno.test("byte render equals the snapshot render over random operations", async () => {
@@ -92,7 +102,7 @@ Deno.test("byte render equals the snapshot render over random operations", async
     const next = random(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
     const registry = new Registry();
-    const constLabels = seed % 3 === 0 ? { region: "eu \"1\"", zone: "b" } : undefined;
+    const constLabels = seed % 3 === 0 ? { region: 'eu "1"', zone: "b" } : undefined;
     const utf8 = seed % 4 === 0;
     const counter = new Counter({
       name: utf8 ? "http.requests" : "requests",
@@ -251,11 +261,67 @@ Deno.test("byte render: a gauge with a value function is rendered from its snaps
 Deno.test("OpenMetrics without _created lines (createdSeries: false)", async () => {
   const registry = new Registry();
   new Counter({ name: "jobs", help: "j", registry }).inc();
-  const bytes = await renderRegistryBytes(registry, { format: "openmetrics", createdSeries: false });
+  const bytes = await renderRegistryBytes(registry, {
+    format: "openmetrics",
+    createdSeries: false,
+  });
   assert.equal(
     new TextDecoder().decode(bytes),
     "# HELP jobs j\n# TYPE jobs counter\njobs_total 1.0\n# EOF\n",
   );
   const text = await registry.metrics({ format: "openmetrics", createdSeries: false });
   assert.equal(text, "# HELP jobs j\n# TYPE jobs counter\njobs_total 1.0\n# EOF\n");
+});
+
+Deno.test("handler: a large body is streamed as it is rendered, without Content-Length", async () => {
+  const { metricsHandler } = await import("../mod.ts");
+  const registry = new Registry();
+  const counter = new Counter({ name: "big", help: "b", labelNames: ["id"], registry });
+  for (let i = 0; i < 20_000; i++) counter.labels(String(i)).inc();
+  const handle = metricsHandler({ registry });
+  const response = await handle(new Request("http://localhost/metrics"));
+  assert.equal(response.headers.get("content-length"), null);
+  const reader = response.body!.getReader();
+  const first = await reader.read();
+  assert.ok(first.value !== undefined && first.value.byteLength <= CHUNK_SIZE);
+  // The last series is written after the first chunk left: it shows a change made now.
+  counter.labels("19999").inc(41);
+  const parts = [first.value];
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    parts.push(part.value);
+  }
+  const text = new TextDecoder().decode(new Uint8Array(parts.flatMap((part) => [...part])));
+  assert.ok(text.endsWith('big_total{id="19999"} 42.0\n'));
+  assert.equal(text, await registry.metrics());
+  // HEAD renders the whole body for its length.
+  const head = await handle(new Request("http://localhost/metrics", { method: "HEAD" }));
+  assert.equal(head.headers.get("content-length"), String(new TextEncoder().encode(text).length));
+  // gzip: the whole body, compressed, with its length.
+  const zipped = await handle(
+    new Request("http://localhost/metrics", { headers: { "accept-encoding": "gzip" } }),
+  );
+  assert.ok(zipped.headers.get("content-length") !== null);
+  const unzipped = await new Response(
+    zipped.body!.pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  assert.equal(unzipped, text);
+});
+
+Deno.test("handler: createdSeries: false leaves out _created in OpenMetrics", async () => {
+  const { metricsHandler } = await import("../mod.ts");
+  const registry = new Registry();
+  new Counter({ name: "jobs", help: "j", registry }).inc();
+  const openMetrics = { headers: { accept: "application/openmetrics-text; version=1.0.0" } };
+  const without = await metricsHandler({ registry, createdSeries: false })(
+    new Request("http://localhost/metrics", openMetrics),
+  );
+  assert.equal(await without.text(), "# HELP jobs j\n# TYPE jobs counter\njobs_total 1.0\n# EOF\n");
+  const withCreated = await metricsHandler({ registry })(
+    new Request("http://localhost/metrics", openMetrics),
+  );
+  assert.match(await withCreated.text(), /\njobs_created [0-9.e+]+\n# EOF\n$/);
+  assert.throws(
+    () => metricsHandler({ registry, createdSeries: "no" as unknown as boolean }),
+    TypeError,
+  );
 });

@@ -116,15 +116,19 @@ function standInOf(source: DirectSource): MetricFamily {
   } as MetricFamily;
 }
 
+/** What a byte render walks: directly rendered metrics and the snapshots of the others. */
+export type RenderItems = readonly (MetricFamily | DirectSource)[];
+
 /**
- * Starts rendering `registry`: gathers the families of the collectors rendered from snapshots
- * (awaiting async ones, validating and reporting as `collect()` does). `undefined` when the
- * registry has a prefix or default labels: render `registry.collect()` instead.
+ * Gathers what rendering `registry` takes: the families of the collectors rendered from
+ * snapshots (awaiting async ones, validating and reporting as `collect()` does) and the
+ * metrics rendered directly, in registration order. `undefined` when the registry has a
+ * prefix or default labels: render `registry.collect()` instead.
  */
-export async function startByteRender(
+export async function gatherForBytes(
   registry: Registry,
-  options: ByteRenderOptions,
-): Promise<ByteRender | undefined> {
+  options: CollectOptions,
+): Promise<RenderItems | undefined> {
   const direct = new Map<MetricFamily, DirectSource>();
   const gathering = gatherWithStandIns(registry, options, (collector) => {
     const source = directSourceOf(collector);
@@ -135,7 +139,16 @@ export async function startByteRender(
   });
   if (gathering === undefined) return undefined;
   const families = await gathering;
-  return new ByteRender(families.map((family) => direct.get(family) ?? family), options);
+  return families.map((family) => direct.get(family) ?? family);
+}
+
+/** Starts rendering `registry` (see `gatherForBytes`; `undefined` for a scoped registry). */
+export async function startByteRender(
+  registry: Registry,
+  options: ByteRenderOptions,
+): Promise<ByteRender | undefined> {
+  const items = await gatherForBytes(registry, options);
+  return items === undefined ? undefined : new ByteRender(items, options);
 }
 
 /** Renders `registry` as one array of bytes, directly where it can (see the module doc). */
@@ -152,7 +165,7 @@ export async function renderRegistryBytes(
  * is over (then `undefined`).
  */
 export class ByteRender {
-  readonly #items: readonly (MetricFamily | DirectSource)[];
+  readonly #items: RenderItems;
   readonly #format: "text" | "openmetrics";
   readonly #escaping: EscapingScheme;
   readonly #created: boolean;
@@ -163,12 +176,17 @@ export class ByteRender {
   /** How many collectors were rendered from snapshots (for tests and benchmarks). */
   readonly fromSnapshots: number;
 
-  constructor(items: readonly (MetricFamily | DirectSource)[], options: ByteRenderOptions) {
+  constructor(items: RenderItems, options: ByteRenderOptions) {
     this.#items = items;
     this.#format = options.format;
     this.#escaping = options.escaping ?? DEFAULT_ESCAPING;
     this.#created = options.createdSeries ?? true;
     this.fromSnapshots = items.filter((item) => !("layout" in item)).length;
+  }
+
+  /** Whether every chunk was given. */
+  get over(): boolean {
+    return this.#over;
   }
 
   /** The next chunks (at least one), or `undefined` once everything was given. */
