@@ -127,9 +127,30 @@ export class ChunkWriter {
     this.buffer[this.position++] = code;
   }
 
-  /** Writes a sample value as `formatFloat` does, small whole numbers from encoded bytes. */
+  /**
+   * Writes a sample value as `formatFloat` does: small whole numbers from encoded bytes, other
+   * whole numbers below a million digit by digit (`123456.0`, as `formatFloat` writes them),
+   * the rest through `formatFloat`.
+   */
   number(value: number): void {
-    if (value >= 0 && value < SMALL_INTEGERS && Math.floor(value) === value && 1 / value > 0) {
+    if (!(value >= 0 && value < 1e6 && Math.floor(value) === value && 1 / value > 0)) {
+      this.text(formatFloat(value));
+      return;
+    }
+    if (value >= SMALL_INTEGERS) {
+      this.room(8);
+      const buffer = this.buffer;
+      const digits = value < 10_000 ? 4 : value < 100_000 ? 5 : 6;
+      let position = this.position + digits;
+      this.position = position + 2;
+      buffer[position] = 0x2e; // .
+      buffer[position + 1] = 0x30; // 0
+      for (let rest = value; rest > 0; rest = Math.floor(rest / 10)) {
+        buffer[--position] = 0x30 + rest % 10;
+      }
+      return;
+    }
+    {
       if (smallIntegerBytes === undefined) encodeSmallIntegers();
       const start = smallIntegerStarts![value];
       const end = smallIntegerStarts![value + 1];
@@ -138,9 +159,7 @@ export class ChunkWriter {
       let position = this.position;
       for (let i = start; i < end; i++) buffer[position++] = smallIntegerBytes![i];
       this.position = position;
-      return;
     }
-    this.text(formatFloat(value));
   }
 
   /**

@@ -286,13 +286,18 @@ abstract class SlotCursor implements SeriesCursor {
 
   /** The UTF-16 length of the series' label text: three bytes each bound its UTF-8. */
   protected labelLength(slot: number): number {
-    const labels = this.labels;
-    const positions = labels.sortedPositions;
+    const positions = this.labels.sortedPositions;
     let length = this.#piecesLength;
     for (let i = 0; i < positions.length; i++) {
-      length += labels.escapedValue(slot, positions[i]).length;
+      length += this.escapedValue(slot, positions[i]).length;
     }
     return length;
+  }
+
+  /** The escaped value of the label at `position` (declared order) of the series at `slot`. */
+  protected escapedValue(slot: number, position: number): string {
+    const labels = this.labels;
+    return labels.escapedByPosition[position][labels.seriesIds[slot * labels.width + position]];
   }
 
   /** Writes `{a="1",b="2"}` (nothing for a series without labels). */
@@ -302,7 +307,7 @@ abstract class SlotCursor implements SeriesCursor {
     const positions = labels.sortedPositions;
     writer.text(pieces[0]);
     for (let i = 0; i < positions.length; i++) {
-      writer.text(labels.escapedValue(slot, positions[i]));
+      writer.text(this.escapedValue(slot, positions[i]));
       writer.text(pieces[i + 1]);
     }
   }
@@ -335,6 +340,7 @@ class CounterCursor extends SlotCursor {
   readonly #openMetrics: boolean;
   readonly #escaping: EscapingScheme;
   readonly #createdText = new CreatedText();
+  readonly #unlabelled: boolean;
 
   constructor(
     name: string,
@@ -350,6 +356,7 @@ class CounterCursor extends SlotCursor {
     this.#createdName = openMetrics && created ? name + "_created" : undefined;
     this.#openMetrics = openMetrics;
     this.#escaping = escaping;
+    this.#unlabelled = layout.unlabelledTotal() !== undefined;
   }
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
@@ -357,27 +364,33 @@ class CounterCursor extends SlotCursor {
     const store = this.view.store;
     const numbers = store.numbers;
     const base = slot * layout.numberStride;
-    const value = layout.unlabelledTotal() ?? numbers[base + layout.totalOffset];
-    const exemplar = this.#openMetrics
-      ? exemplarText(
-        store.sides[layout.exemplarSide]?.[slot] as Exemplar | undefined,
-        this.#escaping,
-      )
-      : "";
-    const labelLength = this.labelLength(slot);
-    writer.room(3 * (2 * labelLength + exemplar.length + 2 * this.#totalName.length) + 128);
+    const value = this.#unlabelled ? layout.unlabelledTotal()! : numbers[base + layout.totalOffset];
     writer.text(this.#totalName);
+    const createdName = this.#createdName;
+    if (!this.#openMetrics) {
+      this.writeLabels(writer, slot);
+      writer.byte(SPACE);
+      writer.number(value);
+      writer.byte(NEWLINE);
+      return;
+    }
+    // The label text is copied into the `_created` line when it is still in the same chunk.
+    const labelBuffer = writer.buffer;
     const labelStart = writer.position;
     this.writeLabels(writer, slot);
     const labelEnd = writer.position;
     writer.byte(SPACE);
     writer.number(value);
-    if (exemplar !== "") writer.text(exemplar);
+    const exemplar = store.sides[layout.exemplarSide]?.[slot] as Exemplar | undefined;
+    if (exemplar !== undefined) writer.text(exemplarText(exemplar, this.#escaping));
     writer.byte(NEWLINE);
-    const createdName = this.#createdName;
     if (createdName !== undefined) {
       writer.text(createdName);
-      writer.repeat(writer.buffer, labelStart, labelEnd);
+      if (writer.buffer === labelBuffer && labelEnd >= labelStart) {
+        writer.repeat(labelBuffer, labelStart, labelEnd);
+      } else {
+        this.writeLabels(writer, slot);
+      }
       writer.byte(SPACE);
       writer.text(this.#createdText.of(numbers[base + layout.createdOffset]));
       writer.byte(NEWLINE);
@@ -407,7 +420,6 @@ class GaugeCursor extends SlotCursor {
       value = valueFunction();
       checkNumber(this.#name, value);
     }
-    writer.room(3 * (this.labelLength(slot) + this.#name.length) + NUMBER_BYTES + 2);
     writer.text(this.#name);
     this.writeLabels(writer, slot);
     writer.byte(SPACE);
@@ -536,11 +548,10 @@ class HistogramCursor extends SlotCursor {
     from: number,
     to: number,
   ): void {
-    const labels = this.labels;
-    const positions = labels.sortedPositions;
+    const positions = this.labels.sortedPositions;
     writer.text(pieces[0]);
     for (let i = from; i < to; i++) {
-      writer.text(labels.escapedValue(slot, positions[i]));
+      writer.text(this.escapedValue(slot, positions[i]));
       writer.text(pieces[i - from + 1]);
     }
   }

@@ -388,6 +388,12 @@ export class LabelSnapshot {
   readonly sortedPositions: readonly number[];
   /** Every label name, constant ones included. */
   readonly names: readonly string[];
+  /** Per label position (declared order), the escaped values by id. */
+  readonly escapedByPosition: readonly (readonly string[])[];
+  /** The value ids of every series: `width` per slot, in declared order. */
+  readonly seriesIds: ArrayLike<number>;
+  /** Labels per series (not counting constant ones). */
+  readonly width: number;
   readonly #shape: LabelShape;
   readonly #view: LabelSetsView;
   readonly #removed: ReadonlySet<number> | undefined;
@@ -405,6 +411,9 @@ export class LabelSnapshot {
     this.textPieces = shape.textPieces;
     this.sortedPositions = shape.sortedPositions;
     this.names = [...shape.labelNames, ...Object.keys(shape.constLabels)];
+    this.escapedByPosition = view.escapedByPosition;
+    this.seriesIds = view.seriesIds;
+    this.width = shape.labelNames.length;
   }
 
   /** Whether the series at `slot` was live at that moment. */
@@ -589,6 +598,16 @@ class LabelSetsView implements LabelTextSource {
   /** The escaped value at `position` (declared order) of the series at `slot`. */
   escapedValueAt(slot: number, position: number): string {
     return this.#escapedValue(slot, position);
+  }
+
+  /** Per label position, the escaped values by id (for `LabelSnapshot`). */
+  get escapedByPosition(): readonly (readonly string[])[] {
+    return this.#dictionaries.map((dictionary) => dictionary.escaped);
+  }
+
+  /** The value ids of every series, `width` per slot (for `LabelSnapshot`). */
+  get seriesIds(): ArrayLike<number> {
+    return this.#seriesIds;
   }
 
   #escapedValue(slot: number, position: number): string {
