@@ -151,7 +151,7 @@ Deno.test("byte render equals the snapshot render over random operations", async
         case 4:
           histogram.labels(pick(VALUES), method, route).observe(
             pick(NUMBERS),
-            next() < 0.3 ? { trace_id: "h" + op } : undefined,
+            next() < 0.3 ? { "trace.id": "h" + op } : undefined,
           );
           break;
         case 5:
@@ -324,4 +324,28 @@ Deno.test("handler: createdSeries: false leaves out _created in OpenMetrics", as
     () => metricsHandler({ registry, createdSeries: "no" as unknown as boolean }),
     TypeError,
   );
+});
+
+Deno.test("ChunkWriter.number writes what formatFloat writes, across chunk boundaries", async () => {
+  const { ChunkWriter } = await import("../src/exposition/byte_writer.ts");
+  const { formatFloat } = await import("../src/format.ts");
+  const writer = new ChunkWriter();
+  const values = [0, -0, 1, 9, 4095, 4096, 9999, 10_000, 99_999, 100_000, 999_999, 1e6, 0.5, -3];
+  values.push(1e21, NaN, Infinity, -Infinity, 2.5e-7, 123456.5, -4096);
+  for (let i = 0; i < 120_000; i += 7) values.push(i);
+  let expected = "";
+  for (const value of values) {
+    writer.number(value);
+    writer.byte(10);
+    expected += formatFloat(value) + "\n";
+  }
+  const chunks = writer.take(true);
+  assert.ok(chunks.length > 1);
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  assert.equal(new TextDecoder().decode(bytes), expected);
 });
