@@ -182,6 +182,13 @@ export class ChunkWriter {
 
 /** The chunks as one array of bytes (one copy); the chunks go back to the pool. */
 export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const joined = concatChunks(chunks);
+  releaseChunks(chunks);
+  return joined;
+}
+
+/** The chunks as one array of bytes (one copy); the chunks stay as they are. */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let length = 0;
   for (const chunk of chunks) length += chunk.byteLength;
   const joined = new Uint8Array(length);
@@ -190,6 +197,5 @@ export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffe
     joined.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  releaseChunks(chunks);
   return joined;
 }

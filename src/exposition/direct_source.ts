@@ -10,6 +10,7 @@
 import type { Collector, Exemplar } from "../model.ts";
 import type { LabelSnapshot } from "../metrics/series_index.ts";
 import type { SeriesStore } from "../metrics/series_store.ts";
+import type { SeriesHome } from "../metrics/handle.ts";
 
 /** The storage of a metric's series at the start of a render, and how to read it. */
 export interface DirectView {
@@ -65,9 +66,29 @@ export type BucketExemplars = readonly (Exemplar | undefined)[];
 
 const directSources = new WeakMap<Collector, DirectSource>();
 
-/** Called by a built-in metric type's constructor: the metric can be rendered directly. */
-export function offerDirectRender(metric: Collector, source: DirectSource): void {
-  directSources.set(metric, source);
+/** What `offerDirectRender` reads of a metric. */
+interface DescribedMetric extends Collector {
+  readonly name: string;
+  readonly help: string;
+  readonly unit: string | undefined;
+}
+
+/**
+ * Called by a built-in metric type's constructor: the metric, whose series are in `home`
+ * with `layout`, can be rendered directly.
+ */
+export function offerDirectRender(
+  metric: DescribedMetric,
+  home: SeriesHome,
+  layout: DirectSource["layout"],
+): void {
+  directSources.set(metric, {
+    name: metric.name,
+    help: metric.help,
+    unit: metric.unit,
+    layout,
+    view: () => ({ labels: home.index.labelSnapshot(), store: home.store }),
+  });
 }
 
 /** The direct source a built-in metric offered, if any. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concatChunks } from "./byte_writer.ts";
 import type { ByteRender } from "./direct.ts";
 
 /** A body rendered lazily by a {@linkcode ByteRender}, read by one or more streams. */
@@ -46,16 +47,7 @@ export class SharedBody {
     while (!this.#complete) this.#renderMore();
     if (this.#dropped > 0) throw new Error("the body was streamed already");
     const chunks = this.#chunks as Uint8Array<ArrayBuffer>[];
-    if (chunks.length === 1) return chunks[0];
-    let length = 0;
-    for (const chunk of chunks) length += chunk.byteLength;
-    const joined = new Uint8Array(length);
-    let offset = 0;
-    for (const chunk of chunks) {
-      joined.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return joined;
+    return chunks.length === 1 ? chunks[0] : concatChunks(chunks);
   }
 
   /**

@@ -219,20 +219,13 @@ export class Counter {
     this.sampleNames = description.sampleNames;
     this.#table = new SeriesTable(description, COUNTER_SERIES);
     this.#isUnlabelled = this.#table.isUnlabelled;
-    const table = this.#table;
-    offerDirectRender(this, {
-      name: this.name,
-      help: this.help,
-      unit: this.unit,
-      layout: {
-        type: "counter",
-        numberStride: NUMBER_STRIDE,
-        totalOffset: TOTAL,
-        createdOffset: CREATED,
-        exemplarSide: EXEMPLARS,
-        unlabelledTotal: () => this.#isUnlabelled ? this.#unlabelledTotal : undefined,
-      },
-      view: () => ({ labels: table.index.labelSnapshot(), store: table.store }),
+    offerDirectRender(this, this.#table, {
+      type: "counter",
+      numberStride: NUMBER_STRIDE,
+      totalOffset: TOTAL,
+      createdOffset: CREATED,
+      exemplarSide: EXEMPLARS,
+      unlabelledTotal: () => this.#isUnlabelled ? this.#unlabelledTotal : undefined,
     });
     registerMetric(this, description);
   }

@@ -264,18 +264,11 @@ export class Gauge {
       newChild: (handle) => new GaugeChild(handle, settings),
     });
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
-    const table = this.#table;
-    offerDirectRender(this, {
-      name: this.name,
-      help: this.help,
-      unit: this.unit,
-      layout: {
-        type: "gauge",
-        numberStride: settings.stride,
-        valueOffset: VALUE,
-        functionSide: FUNCTIONS,
-      },
-      view: () => ({ labels: table.index.labelSnapshot(), store: table.store }),
+    offerDirectRender(this, this.#table, {
+      type: "gauge",
+      numberStride: settings.stride,
+      valueOffset: VALUE,
+      functionSide: FUNCTIONS,
     });
     registerMetric(this, description);
   }

@@ -339,20 +339,13 @@ export class Histogram {
       } satisfies SeriesType<HistogramChild>,
     );
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
-    const table = this.#table;
-    offerDirectRender(this, {
-      name: this.name,
-      help: this.help,
-      unit: this.unit,
-      layout: {
-        type: "histogram",
-        upperBounds: this.upperBounds,
-        numberStride: NUMBER_STRIDE,
-        sumOffset: SUM,
-        createdOffset: CREATED,
-        exemplarSide: EXEMPLARS,
-      },
-      view: () => ({ labels: table.index.labelSnapshot(), store: table.store }),
+    offerDirectRender(this, this.#table, {
+      type: "histogram",
+      upperBounds: this.upperBounds,
+      numberStride: NUMBER_STRIDE,
+      sumOffset: SUM,
+      createdOffset: CREATED,
+      exemplarSide: EXEMPLARS,
     });
     registerMetric(this, description);
   }
