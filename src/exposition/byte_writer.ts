@@ -37,11 +37,13 @@ function newChunk(size: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(size);
 }
 
+/** Bytes a number's text takes at most (`-1.2345678901234567e-308`: 24) and some. */
+export const NUMBER_BYTES = 32;
 /** The largest whole number whose text (`N.0`) is kept encoded. */
 const SMALL_INTEGERS = 4096;
 /** `0.0`, `1.0`, …, `4095.0` encoded one after the other, with where each starts. */
 let smallIntegerBytes: Uint8Array | undefined;
-let smallIntegerStarts: Uint16Array | Uint32Array | undefined;
+let smallIntegerStarts: Uint32Array | undefined;
 
 function encodeSmallIntegers(): void {
   const starts = new Uint32Array(SMALL_INTEGERS + 1);
@@ -106,8 +108,16 @@ export class ChunkWriter {
 
   /** Writes `text` as UTF-8 (lone surrogates as U+FFFD, as `TextEncoder` does). */
   text(text: string): void {
+    this.room(text.length * 3);
+    this.put(text);
+  }
+
+  /**
+   * `text` without making room: the caller made room for it (three bytes per UTF-16 unit)
+   * with one `room()` for several writes.
+   */
+  put(text: string): void {
     const length = text.length;
-    this.room(length * 3);
     const buffer = this.buffer;
     let position = this.position;
     for (let i = 0; i < length; i++) {
@@ -133,13 +143,18 @@ export class ChunkWriter {
    * the rest through `formatFloat`.
    */
   number(value: number): void {
+    this.room(NUMBER_BYTES);
+    this.putNumber(value);
+  }
+
+  /** `number` without making room: the caller made room for `NUMBER_BYTES` with others. */
+  putNumber(value: number): void {
     if (!(value >= 0 && value < 1e6 && Math.floor(value) === value && 1 / value > 0)) {
-      this.text(formatFloat(value));
+      this.put(formatFloat(value));
       return;
     }
+    const buffer = this.buffer;
     if (value >= SMALL_INTEGERS) {
-      this.room(8);
-      const buffer = this.buffer;
       const digits = value < 10_000 ? 4 : value < 100_000 ? 5 : 6;
       let position = this.position + digits;
       this.position = position + 2;
@@ -150,16 +165,17 @@ export class ChunkWriter {
       }
       return;
     }
-    {
-      if (smallIntegerBytes === undefined) encodeSmallIntegers();
-      const start = smallIntegerStarts![value];
-      const end = smallIntegerStarts![value + 1];
-      this.room(end - start);
-      const buffer = this.buffer;
-      let position = this.position;
-      for (let i = start; i < end; i++) buffer[position++] = smallIntegerBytes![i];
-      this.position = position;
-    }
+    if (smallIntegerBytes === undefined) encodeSmallIntegers();
+    const start = smallIntegerStarts![value];
+    const end = smallIntegerStarts![value + 1];
+    let position = this.position;
+    for (let i = start; i < end; i++) buffer[position++] = smallIntegerBytes![i];
+    this.position = position;
+  }
+
+  /** Writes one ASCII byte without making room (see `put`). */
+  putByte(code: number): void {
+    this.buffer[this.position++] = code;
   }
 
   /**

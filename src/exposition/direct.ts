@@ -31,7 +31,7 @@ import {
   isLegacyLabelName,
   isLegacyMetricName,
 } from "../validation.ts";
-import { ChunkWriter, joinChunks } from "./byte_writer.ts";
+import { ChunkWriter, joinChunks, NUMBER_BYTES } from "./byte_writer.ts";
 import { withoutCreated } from "./created.ts";
 import {
   type BucketExemplars,
@@ -61,8 +61,6 @@ export interface ByteRenderOptions extends CollectOptions {
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
-/** Bytes a number's text takes at most (`-1.2345678901234567e-308` and some). */
-const NUMBER_BYTES = 32;
 /** The end of an OpenMetrics body. */
 const EOF_LINE = "# EOF\n";
 
@@ -263,10 +261,26 @@ abstract class SlotCursor implements SeriesCursor {
   /** The constant text's length, for the room a series needs. */
   readonly #piecesLength: number;
 
+  /**
+   * The longest label text a series of this snapshot can have (UTF-16 units): its pieces and
+   * the longest escaped value at each position. Found once per render, over the distinct values
+   * (not the series), so that a series takes one `room()` for all its writes.
+   */
+  protected readonly maxLabelLength: number;
+
   constructor(view: DirectView) {
     this.view = view;
     this.labels = view.labels;
     this.#piecesLength = this.labels.textPieces.reduce((sum, piece) => sum + piece.length, 0);
+    let length = this.#piecesLength;
+    for (const position of this.labels.sortedPositions) {
+      let longest = 0;
+      for (const value of this.labels.escapedByPosition[position]) {
+        if (value.length > longest) longest = value.length;
+      }
+      length += longest;
+    }
+    this.maxLabelLength = length;
   }
 
   write(writer: ChunkWriter): boolean {
@@ -284,31 +298,24 @@ abstract class SlotCursor implements SeriesCursor {
   /** Writes every line of the series at `slot`. */
   protected abstract writeSeries(writer: ChunkWriter, slot: number): void;
 
-  /** The UTF-16 length of the series' label text: three bytes each bound its UTF-8. */
-  protected labelLength(slot: number): number {
-    const positions = this.labels.sortedPositions;
-    let length = this.#piecesLength;
-    for (let i = 0; i < positions.length; i++) {
-      length += this.escapedValue(slot, positions[i]).length;
-    }
-    return length;
-  }
-
   /** The escaped value of the label at `position` (declared order) of the series at `slot`. */
   protected escapedValue(slot: number, position: number): string {
     const labels = this.labels;
     return labels.escapedByPosition[position][labels.seriesIds[slot * labels.width + position]];
   }
 
-  /** Writes `{a="1",b="2"}` (nothing for a series without labels). */
+  /**
+   * Writes `{a="1",b="2"}` (nothing for a series without labels), in room made for
+   * `maxLabelLength`.
+   */
   protected writeLabels(writer: ChunkWriter, slot: number): void {
     const labels = this.labels;
     const pieces = labels.textPieces;
     const positions = labels.sortedPositions;
-    writer.text(pieces[0]);
+    writer.put(pieces[0]);
     for (let i = 0; i < positions.length; i++) {
-      writer.text(this.escapedValue(slot, positions[i]));
-      writer.text(pieces[i + 1]);
+      writer.put(this.escapedValue(slot, positions[i]));
+      writer.put(pieces[i + 1]);
     }
   }
 }
@@ -365,35 +372,36 @@ class CounterCursor extends SlotCursor {
     const numbers = store.numbers;
     const base = slot * layout.numberStride;
     const value = this.#unlabelled ? layout.unlabelledTotal()! : numbers[base + layout.totalOffset];
-    writer.text(this.#totalName);
+    const totalName = this.#totalName;
     const createdName = this.#createdName;
     if (!this.#openMetrics) {
+      writer.room(3 * (totalName.length + this.maxLabelLength) + NUMBER_BYTES + 2);
+      writer.put(totalName);
       this.writeLabels(writer, slot);
-      writer.byte(SPACE);
-      writer.number(value);
-      writer.byte(NEWLINE);
+      writer.putByte(SPACE);
+      writer.putNumber(value);
+      writer.putByte(NEWLINE);
       return;
     }
-    // The label text is copied into the `_created` line when it is still in the same chunk.
-    const labelBuffer = writer.buffer;
+    const exemplar = store.sides[layout.exemplarSide]?.[slot] as Exemplar | undefined;
+    const exemplarLine = exemplar === undefined ? "" : exemplarText(exemplar, this.#escaping);
+    writer.room(
+      3 * (2 * (totalName.length + this.maxLabelLength) + exemplarLine.length) + 3 * NUMBER_BYTES,
+    );
+    writer.put(totalName);
     const labelStart = writer.position;
     this.writeLabels(writer, slot);
     const labelEnd = writer.position;
-    writer.byte(SPACE);
-    writer.number(value);
-    const exemplar = store.sides[layout.exemplarSide]?.[slot] as Exemplar | undefined;
-    if (exemplar !== undefined) writer.text(exemplarText(exemplar, this.#escaping));
-    writer.byte(NEWLINE);
+    writer.putByte(SPACE);
+    writer.putNumber(value);
+    writer.put(exemplarLine);
+    writer.putByte(NEWLINE);
     if (createdName !== undefined) {
-      writer.text(createdName);
-      if (writer.buffer === labelBuffer && labelEnd >= labelStart) {
-        writer.repeat(labelBuffer, labelStart, labelEnd);
-      } else {
-        this.writeLabels(writer, slot);
-      }
-      writer.byte(SPACE);
-      writer.text(this.#createdText.of(numbers[base + layout.createdOffset]));
-      writer.byte(NEWLINE);
+      writer.put(createdName);
+      writer.repeat(writer.buffer, labelStart, labelEnd);
+      writer.putByte(SPACE);
+      writer.put(this.#createdText.of(numbers[base + layout.createdOffset]));
+      writer.putByte(NEWLINE);
     }
   }
 }
@@ -420,11 +428,12 @@ class GaugeCursor extends SlotCursor {
       value = valueFunction();
       checkNumber(this.#name, value);
     }
-    writer.text(this.#name);
+    writer.room(3 * (this.#name.length + this.maxLabelLength) + NUMBER_BYTES + 2);
+    writer.put(this.#name);
     this.writeLabels(writer, slot);
-    writer.byte(SPACE);
-    writer.number(value);
-    writer.byte(NEWLINE);
+    writer.putByte(SPACE);
+    writer.putNumber(value);
+    writer.putByte(NEWLINE);
   }
 }
 
@@ -487,7 +496,7 @@ class HistogramCursor extends SlotCursor {
         exemplarLength += exemplarText(exemplar, this.#escaping).length;
       }
     }
-    const lineLength = 3 * (this.labelLength(slot) + this.#bucketName.length + 8) +
+    const lineLength = 3 * (this.maxLabelLength + this.#bucketName.length + 8) +
       2 * NUMBER_BYTES;
     writer.room(lineLength * (bucketCount + 3) + 3 * (this.#boundsLength + exemplarLength));
 
