@@ -17,6 +17,19 @@
 import client from "npm:prom-client@15.1.3";
 import { Counter, Histogram, metricsHandler, Registry } from "../mod.ts";
 import { formatFloat } from "../src/format.ts";
+import { startByteRender } from "../src/exposition/direct.ts";
+import { releaseChunks } from "../src/exposition/byte_writer.ts";
+
+/** Renders `registry` with the byte renderer alone; returns the bytes written. */
+async function renderOnly(registry: Registry): Promise<number> {
+  const render = (await startByteRender(registry, { format: "text" }))!;
+  let bytes = 0;
+  for (let chunks = render.next(); chunks !== undefined; chunks = render.next()) {
+    for (const chunk of chunks) bytes += chunk.byteLength;
+    releaseChunks(chunks);
+  }
+  return bytes;
+}
 
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const large = Deno.args.includes("--large");
@@ -177,6 +190,8 @@ function leanHistograms(
 
 interface Setup {
   ours: () => Promise<number>;
+  /** The byte renderer alone, its chunks handed back to the pool (no HTTP, no stream). */
+  render: () => Promise<number>;
   lean: () => number;
   prom?: () => Promise<number>;
   check: () => Promise<void>;
@@ -227,6 +242,7 @@ function setupCounters(series: number, withProm: boolean): Setup {
   }
   return {
     ours: async () => await readAll(await handle(request)),
+    render: () => renderOnly(registry),
     lean: () => leanCounters(out, header, labels, values),
     prom,
     check: async () => {
@@ -286,6 +302,7 @@ function setupHistograms(series: number, withProm: boolean): Setup {
   }
   return {
     ours: async () => await readAll(await handle(request)),
+    render: () => renderOnly(registry),
     lean: () => leanHistograms(out, header, labels, counts, sums),
     prom,
     check: async () => {
@@ -353,13 +370,14 @@ const cases: { kind: "counter" | "histogram"; series: number; prom: boolean; run
 ];
 
 console.log(
-  "| series | ours handler ms | lean ms | ours/lean | prom-client ms | prom/ours | client_golang ms | go/ours | body MB |",
+  "| series | ours handler ms | lean ms | ours/lean | renderer alone ms | renderer/lean | prom-client ms | prom/ours | client_golang ms | go/ours | body MB |",
 );
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|---|");
 for (const { kind, series, prom, runs } of cases) {
   const setup = kind === "counter" ? setupCounters(series, prom) : setupHistograms(series, prom);
   await setup.check();
   const ours: number[] = [];
+  const renders: number[] = [];
   const lean: number[] = [];
   const proms: number[] = [];
   let bytes = 0;
@@ -367,6 +385,9 @@ for (const { kind, series, prom, runs } of cases) {
     let start = performance.now();
     bytes = await setup.ours();
     const oursMs = performance.now() - start;
+    start = performance.now();
+    await setup.render();
+    const renderMs = performance.now() - start;
     start = performance.now();
     setup.lean();
     const leanMs = performance.now() - start;
@@ -378,6 +399,7 @@ for (const { kind, series, prom, runs } of cases) {
     }
     if (run === 0) continue; // warm-up
     ours.push(oursMs);
+    renders.push(renderMs);
     lean.push(leanMs);
     proms.push(promMs);
   }
@@ -389,10 +411,12 @@ for (const { kind, series, prom, runs } of cases) {
   console.log(
     `| ${label} | ${oursMedian.toFixed(1)} | ${leanMedian.toFixed(1)} | ${
       (oursMedian / leanMedian).toFixed(2)
-    }× | ${promMedian?.toFixed(1) ?? "—"} | ${
-      promMedian === undefined ? "—" : (promMedian / oursMedian).toFixed(2) + "×"
-    } | ${goMs?.toFixed(1) ?? "—"} | ${
-      goMs === undefined ? "—" : (goMs / oursMedian).toFixed(2) + "×"
-    } | ${(bytes / 1e6).toFixed(1)} |`,
+    }× | ${median(renders).toFixed(1)} | ${(median(renders) / leanMedian).toFixed(2)}× | ${
+      promMedian?.toFixed(1) ?? "—"
+    } | ${promMedian === undefined ? "—" : (promMedian / oursMedian).toFixed(2) + "×"} | ${
+      goMs?.toFixed(1) ?? "—"
+    } | ${goMs === undefined ? "—" : (goMs / oursMedian).toFixed(2) + "×"} | ${
+      (bytes / 1e6).toFixed(1)
+    } |`,
   );
 }
