@@ -167,6 +167,7 @@ export class ByteRender {
   readonly #format: "text" | "openmetrics";
   readonly #escaping: EscapingScheme;
   readonly #created: boolean;
+  readonly #settings: CursorSettings;
   readonly #writer = new ChunkWriter();
   #index = 0;
   #cursor: SeriesCursor | undefined;
@@ -179,6 +180,11 @@ export class ByteRender {
     this.#format = options.format;
     this.#escaping = options.escaping ?? DEFAULT_ESCAPING;
     this.#created = options.createdSeries ?? true;
+    this.#settings = {
+      openMetrics: this.#format === "openmetrics",
+      escaping: this.#escaping,
+      created: this.#created,
+    };
     this.fromSnapshots = items.filter((item) => !("layout" in item)).length;
   }
 
@@ -206,7 +212,7 @@ export class ByteRender {
       const item = this.#items[this.#index++];
       if ("layout" in item) {
         writer.text(headerOf(item, this.#format));
-        this.#cursor = cursorOf(item, this.#format, this.#escaping, this.#created);
+        this.#cursor = cursorOf(item, this.#settings);
       } else {
         writer.text(this.#renderSnapshot(item));
       }
@@ -234,22 +240,26 @@ interface SeriesCursor {
   write(writer: ChunkWriter): boolean;
 }
 
-function cursorOf(
-  source: DirectSource,
-  format: "text" | "openmetrics",
-  escaping: EscapingScheme,
-  created: boolean,
-): SeriesCursor {
+/** How the cursors of one render write. */
+interface CursorSettings {
+  /** OpenMetrics (else the text format 0.0.4). */
+  readonly openMetrics: boolean;
+  /** How exemplar label names outside the legacy alphabet are written. */
+  readonly escaping: EscapingScheme;
+  /** Whether OpenMetrics has `_created` lines. */
+  readonly created: boolean;
+}
+
+function cursorOf(source: DirectSource, settings: CursorSettings): SeriesCursor {
   const view = source.view();
   const layout = source.layout;
-  const openMetrics = format === "openmetrics";
   switch (layout.type) {
     case "counter":
-      return new CounterCursor(source.name, view, layout, openMetrics, escaping, created);
+      return new CounterCursor(source.name, view, layout, settings);
     case "gauge":
       return new GaugeCursor(source.name, view, layout);
     case "histogram":
-      return new HistogramCursor(source.name, view, layout, openMetrics, escaping, created);
+      return new HistogramCursor(source.name, view, layout, settings);
   }
 }
 
@@ -353,16 +363,14 @@ class CounterCursor extends SlotCursor {
     name: string,
     view: DirectView,
     layout: CounterLayout,
-    openMetrics: boolean,
-    escaping: EscapingScheme,
-    created: boolean,
+    settings: CursorSettings,
   ) {
     super(view);
     this.#layout = layout;
     this.#totalName = name + "_total";
-    this.#createdName = openMetrics && created ? name + "_created" : undefined;
-    this.#openMetrics = openMetrics;
-    this.#escaping = escaping;
+    this.#createdName = settings.openMetrics && settings.created ? name + "_created" : undefined;
+    this.#openMetrics = settings.openMetrics;
+    this.#escaping = settings.escaping;
     this.#unlabelled = layout.unlabelledTotal() !== undefined;
   }
 
@@ -457,9 +465,7 @@ class HistogramCursor extends SlotCursor {
     name: string,
     view: DirectView,
     layout: HistogramLayout,
-    openMetrics: boolean,
-    escaping: EscapingScheme,
-    created: boolean,
+    settings: CursorSettings,
   ) {
     super(view);
     this.#layout = layout;
@@ -467,11 +473,11 @@ class HistogramCursor extends SlotCursor {
     this.#countName = name + "_count";
     const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
     this.#sumName = withSum ? name + "_sum" : undefined;
-    this.#createdName = openMetrics && created ? name + "_created" : undefined;
+    this.#createdName = settings.openMetrics && settings.created ? name + "_created" : undefined;
     this.#boundTexts = formatBounds(layout.upperBounds);
     this.#boundsLength = this.#boundTexts.reduce((sum, text) => sum + text.length, 0);
-    this.#openMetrics = openMetrics;
-    this.#escaping = escaping;
+    this.#openMetrics = settings.openMetrics;
+    this.#escaping = settings.escaping;
     // `le` is reserved for histograms, so no label of theirs has that name.
     const split = view.labels.split("le")!;
     this.#cut = split.cut;
