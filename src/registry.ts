@@ -7,6 +7,7 @@
  */
 
 import { type ExpositionFormat, render } from "./exposition/render.ts";
+import { withoutCreated } from "./exposition/created.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
@@ -59,6 +60,12 @@ export interface MetricsOptions extends CollectOptions {
    * `"dots"`, `"values"`, or `"allow-utf-8"` (quoted as they are).
    */
   readonly escaping?: EscapingScheme;
+  /**
+   * `false` leaves out the `_created` lines of counters, histograms and summaries in
+   * OpenMetrics (the Python client's `PROMETHEUS_DISABLE_CREATED_SERIES`), which halves the
+   * output of counters. Default `true`. The text format 0.0.4 never has them.
+   */
+  readonly createdSeries?: boolean;
 }
 
 /**
@@ -282,6 +289,15 @@ export function findSampleValue(
   return undefined;
 }
 
+/** Set by `Registry`'s static block: see `gatherWithStandIns`. */
+let gatherHook:
+  | ((
+    registry: Registry,
+    options: CollectOptions,
+    standIn: StandIn,
+  ) => Promise<MetricFamily[]> | undefined)
+  | undefined;
+
 /**
  * A set of collectors to expose together. Families come out in registration order.
  *
@@ -368,10 +384,33 @@ export class Registry implements MetricsSource {
    * {@linkcode CollectOptions.onError}), and the others are still returned.
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
+    return selectFamilies(await this.#gather(options, undefined), options);
+  }
+
+  static {
+    gatherHook = (registry, options, standIn) => {
+      const scope = registry.#scope;
+      if (scope.prefix !== "" || scope.defaultLabels !== undefined) return undefined;
+      return registry.#gather(options, standIn).then((kept) => selectFamilies(kept, options));
+    };
+  }
+
+  /**
+   * The families that can be exposed, before the registry's scope is applied: each collector's
+   * (a built-in metric's trusted, others validated), or the family `standIn` gives for it.
+   */
+  async #gather(options: CollectOptions, standIn: StandIn | undefined): Promise<MetricFamily[]> {
     const families: MetricFamily[] = [];
     const trusted = new Set<MetricFamily>();
     const problems: InvalidFamilyError[] = [];
     for (const collector of this.#collectors) {
+      const isMetric = builtIn.has(collector);
+      const standing = isMetric ? standIn?.(collector) : undefined;
+      if (standing !== undefined) {
+        families.push(standing);
+        trusted.add(standing);
+        continue;
+      }
       const collected = collector.collect();
       const resolved = collected instanceof Promise ? await collected : collected;
       if (!Array.isArray(resolved)) {
@@ -384,7 +423,6 @@ export class Registry implements MetricsSource {
         continue;
       }
       // A metric's own families are valid by construction: only their names are checked.
-      const isMetric = builtIn.has(collector);
       for (const family of resolved) {
         families.push(family);
         if (isMetric) trusted.add(family);
@@ -395,7 +433,7 @@ export class Registry implements MetricsSource {
     const scoped = applyRegistryScope(families, trusted, this.#scope);
     const kept = checkFamilies(scoped, { trusted, onInvalid: (error) => problems.push(error) });
     this.#reportOncePerStreak(problems, options.onError ?? reportToConsole);
-    return selectFamilies(kept, options);
+    return kept;
   }
 
   /**
@@ -464,8 +502,31 @@ export class Registry implements MetricsSource {
   /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
   metrics(options: MetricsOptions): Promise<string | Uint8Array>;
   async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
-    return render(await this.collect(options), options.format ?? "text", options.escaping);
+    const families = await this.collect(options);
+    const kept = options.createdSeries === false ? families.map(withoutCreated) : families;
+    return render(kept, options.format ?? "text", options.escaping);
   }
+}
+
+/**
+ * Internal: gives the family a built-in metric stands in with at a scrape (a family without
+ * points, which only its name and type matter for), or `undefined` to collect it.
+ */
+export type StandIn = (collector: Collector) => MetricFamily | undefined;
+
+/**
+ * Internal (not exported from `mod.ts`), for the byte renderer: gathers the families that
+ * `registry.collect(options)` would give (the same checks, reports and `names` filter), except
+ * that each built-in metric for which `standIn` gives a family is not collected and that family
+ * takes its place. `undefined` when the registry has a prefix or default labels, which apply
+ * to snapshots: the renderer then renders `collect()`'s snapshots instead.
+ */
+export function gatherWithStandIns(
+  registry: Registry,
+  options: CollectOptions,
+  standIn: StandIn,
+): Promise<MetricFamily[]> | undefined {
+  return gatherHook!(registry, options, standIn);
 }
 
 /** The library's own metric objects, whose families are valid by construction. */

@@ -30,6 +30,7 @@ import {
   runPythonOps,
 } from "./support/differential_python.ts";
 import { PYTHON, skipWithoutPythonClient } from "./support/python.ts";
+import { renderRegistryBytes } from "../src/exposition/direct.ts";
 
 const ignore = skipWithoutPythonClient();
 
@@ -511,10 +512,17 @@ async function runOurs(testCase: Case): Promise<{ text: string; openmetrics: str
   const registry = new Registry();
   const metrics = testCase.metrics.map((spec) => buildOurs(spec, registry));
   for (const op of testCase.ops) applyOurs(metrics, testCase.metrics, op);
-  return {
-    text: await registry.metrics(),
-    openmetrics: await registry.metrics({ format: "openmetrics" }),
-  };
+  const text = await registry.metrics();
+  const openmetrics = await registry.metrics({ format: "openmetrics" });
+  // The byte renderer (what the HTTP handler serves) must write the same bytes as the
+  // snapshot path compared with Python here.
+  const decoder = new TextDecoder();
+  assert.equal(decoder.decode(await renderRegistryBytes(registry, { format: "text" })), text);
+  assert.equal(
+    decoder.decode(await renderRegistryBytes(registry, { format: "openmetrics" })),
+    openmetrics,
+  );
+  return { text, openmetrics };
 }
 
 type PythonResult = { text: string; openmetrics: string } | { error: string };

@@ -96,7 +96,8 @@ function escapeLabels(labels: Labels, scheme: EscapingScheme): Labels {
   return escaped;
 }
 
-function escapeExemplar(exemplar: Exemplar, scheme: EscapingScheme): Exemplar {
+/** The exemplar with its label names written as `scheme` says (the same object if legacy). */
+export function escapeExemplar(exemplar: Exemplar, scheme: EscapingScheme): Exemplar {
   if (legacyNames(exemplar.labels)) return exemplar;
   return { ...exemplar, labels: escapeLabels(exemplar.labels, scheme) };
 }

@@ -151,7 +151,7 @@ export function renderOpenMetrics(
 }
 
 /** ` # {trace_id="abc"} 0.5 1700000000.123`, or nothing without an exemplar. */
-function formatExemplar(exemplar: Exemplar | undefined): string {
+export function formatExemplar(exemplar: Exemplar | undefined): string {
   if (exemplar === undefined) return "";
   return " # " + (formatLabels(exemplar.labels) || "{}") + " " + formatFloat(exemplar.value) +
     (exemplar.timestamp === undefined ? "" : " " + String(exemplar.timestamp));

@@ -17,8 +17,17 @@ import { Gauge } from "../metrics/gauge.ts";
 import { Histogram } from "../metrics/histogram.ts";
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
-import { defaultRegistry, hasCollect, type MetricsSource, Registry } from "../registry.ts";
+import {
+  type CollectOptions,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  Registry,
+} from "../registry.ts";
 import { contentTypeOf, type ExpositionFormat, renderBytes } from "../exposition/render.ts";
+import { ByteRender, gatherForBytes, type RenderItems } from "../exposition/direct.ts";
+import { SharedBody } from "../exposition/shared_body.ts";
+import { withoutCreated } from "../exposition/created.ts";
 
 /** How the handler picks the wire format. */
 export type FormatChoice = "negotiate" | ExpositionFormat;
@@ -75,6 +84,12 @@ export interface MetricsHandlerOptions {
    * default.
    */
   readonly selfMetrics?: Registry | true;
+  /**
+   * `false` leaves out the `_created` lines of counters, histograms and summaries in
+   * OpenMetrics answers (the Python client's `PROMETHEUS_DISABLE_CREATED_SERIES`), which
+   * halves the output of counters. Default `true`.
+   */
+  readonly createdSeries?: boolean;
 }
 
 /** The methods the endpoint answers; everything else gets 405. */
@@ -165,21 +180,31 @@ function formatSeconds(ms: number): string {
  * settled, or a scrape waiting on it has timed out, the next scrape starts a new one.
  */
 interface Round {
-  families: Promise<readonly MetricFamily[]>;
+  /** The snapshots, collected when a body first needs them. */
+  families: Promise<readonly MetricFamily[]> | undefined;
+  /** What the byte renderer walks (a `Registry` only), gathered when first needed. */
+  items: Promise<RenderItems | undefined> | undefined;
+  /** The names of the `name[]` filter. */
+  readonly names: readonly string[];
   /** Bodies by `format` or `format+gzip`, each made once. */
-  readonly bodies: Map<string, Promise<Uint8Array<ArrayBuffer>>>;
+  readonly bodies: Map<string, Promise<Body>>;
+  /** The streamed bodies, sealed when the round retires (no reader joins them any more). */
+  readonly shared: SharedBody[];
   /** Pieces of work not settled yet; the round is retired when this reaches 0. */
   pending: number;
   /** Whether the error of this round was reported already (once per round, not per scrape). */
   reported: boolean;
 }
 
-/** A round's families before its collection has started. */
-const NO_FAMILIES: Promise<readonly MetricFamily[]> = Promise.resolve([]);
+/**
+ * A body: whole bytes (protobuf, gzip, snapshot renders), or the text formats of a `Registry`
+ * rendered chunk by chunk as the response is read (see `SharedBody`).
+ */
+type Body = Uint8Array<ArrayBuffer> | SharedBody;
 
 /** What waiting for a body came to. */
 type Outcome =
-  | { readonly kind: "body"; readonly body: Uint8Array<ArrayBuffer> }
+  | { readonly kind: "body"; readonly body: Body }
   | { readonly kind: "failed"; readonly error: unknown; readonly round: Round }
   | { readonly kind: "timeout" }
   | { readonly kind: "gone" }
@@ -194,7 +219,7 @@ type Outcome =
  * abort behaviour, which a quick scrape has no reason to cause.
  */
 function waitForBody(
-  body: Promise<Uint8Array<ArrayBuffer>>,
+  body: Promise<Body>,
   round: Round,
   deadlineMs: number,
   request: Request,
@@ -330,6 +355,9 @@ function validateOptions(options: MetricsHandlerOptions): void {
       }`,
     );
   }
+  if (options.createdSeries !== undefined && typeof options.createdSeries !== "boolean") {
+    throw new TypeError("metricsHandler(): createdSeries must be true or false");
+  }
   if (selfMetrics !== undefined && selfMetrics !== true && !(selfMetrics instanceof Registry)) {
     throw new TypeError("metricsHandler(): selfMetrics must be true or a Registry");
   }
@@ -357,6 +385,7 @@ export function createMetricsEndpoint(
   const defaultDeadlineMs = options.scrapeTimeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS;
   const maxInProgress = options.maxConcurrentScrapes ?? DEFAULT_MAX_CONCURRENT_SCRAPES;
   const onError = options.onError ?? ((error: unknown) => console.error(error));
+  const createdSeries = options.createdSeries ?? true;
   const self = options.selfMetrics === undefined ? undefined : selfMetricsIn(
     options.selfMetrics === true ? source as Registry : options.selfMetrics,
   );
@@ -379,6 +408,7 @@ export function createMetricsEndpoint(
 
   function retire(key: string, round: Round): void {
     if (rounds.get(key) === round) rounds.delete(key);
+    for (const body of round.shared) body.seal();
   }
 
   /** Tracks one piece of a round's work, retiring the round when the last one settles. */
@@ -393,15 +423,68 @@ export function createMetricsEndpoint(
   }
 
   function startRound(key: string, names: string[]): Round {
-    const round: Round = { families: NO_FAMILIES, bodies: new Map(), pending: 0, reported: false };
-    // Inside an async function, a collector that throws synchronously rejects like one that
-    // rejects, and every scrape of the round sees the same failure.
-    // Families a collector got wrong are dropped and reported to onError (see validate.ts).
-    const collected =
-      (async () => await source.collect(names.length > 0 ? { names, onError } : { onError }))();
-    round.families = track(key, round, collected);
+    const round: Round = {
+      families: undefined,
+      items: undefined,
+      names,
+      bodies: new Map(),
+      shared: [],
+      pending: 0,
+      reported: false,
+    };
     rounds.set(key, round);
     return round;
+  }
+
+  // Inside an async function, a collector that throws synchronously rejects like one that
+  // rejects, and every scrape of the round sees the same failure.
+  // Families a collector got wrong are dropped and reported to onError (see validate.ts).
+  function collectOptions(round: Round): CollectOptions {
+    return round.names.length > 0 ? { names: round.names, onError } : { onError };
+  }
+
+  /** The round's snapshots, collected once. */
+  function familiesOf(key: string, round: Round): Promise<readonly MetricFamily[]> {
+    return round.families ??= track(
+      key,
+      round,
+      (async () => await source.collect(collectOptions(round)))(),
+    );
+  }
+
+  /**
+   * What the byte renderer walks, gathered once; `undefined` (render the snapshots) for a
+   * registry with a prefix or default labels.
+   */
+  function itemsOf(
+    key: string,
+    round: Round,
+    registry: Registry,
+  ): Promise<RenderItems | undefined> {
+    return round.items ??= track(key, round, gatherForBytes(registry, collectOptions(round)));
+  }
+
+  /**
+   * The plain body of a text format: streamed from the byte renderer where it can be. The
+   * collection starts before this returns, as scrapes joining the round expect.
+   */
+  function textBody(
+    key: string,
+    round: Round,
+    format: "text" | "openmetrics",
+    escaping: EscapingScheme | undefined,
+  ): Promise<Body> {
+    const fromSnapshots = (): Promise<Body> =>
+      familiesOf(key, round).then((families) =>
+        renderBytes(createdSeries ? families : families.map(withoutCreated), format, escaping)
+      );
+    if (!(source instanceof Registry)) return fromSnapshots();
+    return itemsOf(key, round, source).then((items): Body | Promise<Body> => {
+      if (items === undefined) return fromSnapshots();
+      const body = new SharedBody(new ByteRender(items, { format, escaping, createdSeries }));
+      round.shared.push(body);
+      return body;
+    });
   }
 
   function bodyOf(
@@ -410,13 +493,17 @@ export function createMetricsEndpoint(
     format: ExpositionFormat,
     escaping: EscapingScheme | undefined,
     compressed: boolean,
-  ): Promise<Uint8Array<ArrayBuffer>> {
+  ): Promise<Body> {
     const id = `${format}/${escaping ?? ""}${compressed ? "+gzip" : ""}`;
     let body = round.bodies.get(id);
     if (body === undefined) {
       body = compressed
-        ? bodyOf(key, round, format, escaping, false).then((plain) => gzip(plain, level))
-        : round.families.then((families) => renderBytes(families, format, escaping));
+        ? bodyOf(key, round, format, escaping, false).then((plain) =>
+          gzip(plain instanceof SharedBody ? plain.whole() : plain, level)
+        )
+        : format === "protobuf"
+        ? familiesOf(key, round).then((families) => renderBytes(families, format, escaping))
+        : textBody(key, round, format, escaping);
       body = track(key, round, body);
       round.bodies.set(id, body);
     }
@@ -454,8 +541,15 @@ export function createMetricsEndpoint(
           vary,
         });
         if (compressed) headers.set("content-encoding", "gzip");
-        headers.set("content-length", String(outcome.body.byteLength));
-        return new Response(method === "HEAD" ? null : outcome.body, {
+        const body = outcome.body;
+        // A body rendered whole (small, compressed, protobuf, HEAD) has its length; a larger
+        // one is streamed as it is rendered, without (Prometheus reads chunked bodies).
+        let bytes: Uint8Array<ArrayBuffer> | undefined;
+        if (!(body instanceof SharedBody)) bytes = body;
+        else if (body.complete || method === "HEAD") bytes = body.whole();
+        if (bytes !== undefined) headers.set("content-length", String(bytes.byteLength));
+        const content = method === "HEAD" ? null : bytes ?? (body as SharedBody).stream(report);
+        return new Response(content, {
           status: 200,
           headers,
           ...(compressed ? ALREADY_ENCODED : {}),

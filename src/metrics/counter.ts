@@ -18,6 +18,7 @@ import type { SeriesHandle } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, wrapperFor } from "./timer.ts";
+import { offerDirectRender } from "../exposition/direct_source.ts";
 
 /** Options of a {@linkcode Counter}: the common ones only. */
 export type CounterOptions = MetricOptions;
@@ -218,6 +219,14 @@ export class Counter {
     this.sampleNames = description.sampleNames;
     this.#table = new SeriesTable(description, COUNTER_SERIES);
     this.#isUnlabelled = this.#table.isUnlabelled;
+    offerDirectRender(this, this.#table, {
+      type: "counter",
+      numberStride: NUMBER_STRIDE,
+      totalOffset: TOTAL,
+      createdOffset: CREATED,
+      exemplarSide: EXEMPLARS,
+      unlabelledTotal: () => this.#isUnlabelled ? this.#unlabelledTotal : undefined,
+    });
     registerMetric(this, description);
   }
 

@@ -24,6 +24,7 @@ import type { SeriesHandle } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable } from "./series_table.ts";
 import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
+import { offerDirectRender } from "../exposition/direct_source.ts";
 
 /** Options of a {@linkcode Gauge}. */
 export interface GaugeOptions extends MetricOptions {
@@ -263,6 +264,12 @@ export class Gauge {
       newChild: (handle) => new GaugeChild(handle, settings),
     });
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
+    offerDirectRender(this, this.#table, {
+      type: "gauge",
+      numberStride: settings.stride,
+      valueOffset: VALUE,
+      functionSide: FUNCTIONS,
+    });
     registerMetric(this, description);
   }
 

@@ -25,6 +25,7 @@ import type { SeriesHandle } from "./handle.ts";
 import { type SeriesStore, UINT32_MAX } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
+import { offerDirectRender } from "../exposition/direct_source.ts";
 
 /** Prometheus' default buckets, meant for web/RPC latencies in seconds. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -338,6 +339,14 @@ export class Histogram {
       } satisfies SeriesType<HistogramChild>,
     );
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
+    offerDirectRender(this, this.#table, {
+      type: "histogram",
+      upperBounds: this.upperBounds,
+      numberStride: NUMBER_STRIDE,
+      sumOffset: SUM,
+      createdOffset: CREATED,
+      exemplarSide: EXEMPLARS,
+    });
     registerMetric(this, description);
   }
 

@@ -362,6 +362,77 @@ export class SeriesIndex {
   labelsOf(slot: number): Labels {
     return this.#view.labelsOf(slot);
   }
+
+  /**
+   * The label sets as they are now, for the byte renderer, which reads them over several turns
+   * of the event loop: the arrays of this moment (the index only appends to them or builds new
+   * ones), the slot count, and the removed slots (copied only when there are any).
+   */
+  labelSnapshot(): LabelSnapshot {
+    const removed = this.#removed.size === 0 ? undefined : new Set(this.#removed);
+    return new LabelSnapshot(this.#shape, this.#view, this.#slotCount, removed);
+  }
+}
+
+/**
+ * A metric's label sets at one moment (see `SeriesIndex.labelSnapshot`), with their text in
+ * pieces: `textPieces[0]`, then for each own label in name order its escaped value and the
+ * next piece.
+ */
+export class LabelSnapshot {
+  /** The slots at that moment: `0 .. slotCount - 1`. */
+  readonly slotCount: number;
+  /** The text around the escaped values of the series' own labels, in name order. */
+  readonly textPieces: readonly string[];
+  /** The positions (in declared order) of the own labels in name order. */
+  readonly sortedPositions: readonly number[];
+  /** Every label name, constant ones included. */
+  readonly names: readonly string[];
+  /** Per label position (declared order), the escaped values by id. */
+  readonly escapedByPosition: readonly (readonly string[])[];
+  /** The value ids of every series: `width` per slot, in declared order. */
+  readonly seriesIds: ArrayLike<number>;
+  /** Labels per series (not counting constant ones). */
+  readonly width: number;
+  readonly #shape: LabelShape;
+  readonly #view: LabelSetsView;
+  readonly #removed: ReadonlySet<number> | undefined;
+
+  constructor(
+    shape: LabelShape,
+    view: LabelSetsView,
+    slotCount: number,
+    removed: ReadonlySet<number> | undefined,
+  ) {
+    this.#shape = shape;
+    this.#view = view;
+    this.#removed = removed;
+    this.slotCount = slotCount;
+    this.textPieces = shape.textPieces;
+    this.sortedPositions = shape.sortedPositions;
+    this.names = [...shape.labelNames, ...Object.keys(shape.constLabels)];
+    this.escapedByPosition = view.escapedByPosition;
+    this.seriesIds = view.seriesIds;
+    this.width = shape.labelNames.length;
+  }
+
+  /** Whether the series at `slot` was live at that moment. */
+  isLive(slot: number): boolean {
+    return this.#removed === undefined || !this.#removed.has(slot);
+  }
+
+  /** The escaped value of the label at `position` (declared order) of the series at `slot`. */
+  escapedValue(slot: number, position: number): string {
+    return this.#view.escapedValueAt(slot, position);
+  }
+
+  /**
+   * The pieces around the values with `extraName` inserted (see `LabelShape.split`), or
+   * `undefined` when a label has that name.
+   */
+  split(extraName: string): SplitShape | undefined {
+    return this.#shape.split(extraName);
+  }
 }
 
 /** A label in name order: a series' own (by position) or a constant one (its escaped value). */
@@ -455,7 +526,7 @@ function piecesAround(
 }
 
 /** Where an extra label goes among the sorted labels, and the text around the values. */
-interface SplitShape {
+export interface SplitShape {
   /** How many labels sort before the extra one. */
   readonly cut: number;
   /** `cut + 1` pieces around the first `cut` values, ending with `extra="`. */
@@ -522,6 +593,21 @@ class LabelSetsView implements LabelTextSource {
       after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - cut + 1];
     }
     return { before, after };
+  }
+
+  /** The escaped value at `position` (declared order) of the series at `slot`. */
+  escapedValueAt(slot: number, position: number): string {
+    return this.#escapedValue(slot, position);
+  }
+
+  /** Per label position, the escaped values by id (for `LabelSnapshot`). */
+  get escapedByPosition(): readonly (readonly string[])[] {
+    return this.#dictionaries.map((dictionary) => dictionary.escaped);
+  }
+
+  /** The value ids of every series, `width` per slot (for `LabelSnapshot`). */
+  get seriesIds(): ArrayLike<number> {
+    return this.#seriesIds;
   }
 
   #escapedValue(slot: number, position: number): string {

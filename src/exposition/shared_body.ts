@@ -1,0 +1,94 @@
+/**
+ * A response body rendered chunk by chunk as readers pull it, and shared by the scrapes of one
+ * round (see `src/http/handler.ts`): each reader gets its own stream over the same chunks, and
+ * the render goes on at the pace of the fastest one.
+ *
+ * @module
+ */
+
+import { concatChunks } from "./byte_writer.ts";
+import type { ByteRender } from "./direct.ts";
+
+/** A body rendered lazily by a {@linkcode ByteRender}, read by one or more streams. */
+export class SharedBody {
+  readonly #render: ByteRender;
+  /** The chunks rendered so far; a chunk every reader has read may be let go (`undefined`). */
+  readonly #chunks: (Uint8Array<ArrayBuffer> | undefined)[] = [];
+  #complete = false;
+  #readers = 0;
+  /** Set once no more readers can join: chunks are then let go as soon as all have read them. */
+  #sealed = false;
+  #dropped = 0;
+
+  /** Renders the first chunks at once, so that a failure shows before any answer is sent. */
+  constructor(render: ByteRender) {
+    this.#render = render;
+    this.#renderMore();
+  }
+
+  /** Whether the whole body is rendered. */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  #renderMore(): void {
+    const chunks = this.#render.next();
+    if (chunks !== undefined) this.#chunks.push(...chunks);
+    if (chunks === undefined || this.#render.over) this.#complete = true;
+  }
+
+  /** No reader joins any more: with one reader left, chunks go as soon as it has read them. */
+  seal(): void {
+    this.#sealed = true;
+  }
+
+  /** The whole body as one array (rendering the rest; one copy). */
+  whole(): Uint8Array<ArrayBuffer> {
+    while (!this.#complete) this.#renderMore();
+    if (this.#dropped > 0) throw new Error("the body was streamed already");
+    const chunks = this.#chunks as Uint8Array<ArrayBuffer>[];
+    return chunks.length === 1 ? chunks[0] : concatChunks(chunks);
+  }
+
+  /**
+   * A new stream of the body, which renders further chunks as it is read. `onError` hears of
+   * a render that fails midway (the stream then errors: the client sees a cut-off body).
+   */
+  stream(onError: (error: unknown) => void): ReadableStream<Uint8Array<ArrayBuffer>> {
+    if (this.#dropped > 0) throw new Error("the body was streamed already");
+    this.#readers++;
+    let position = 0;
+    let done = false;
+    const leave = () => {
+      if (!done) {
+        done = true;
+        this.#readers--;
+      }
+    };
+    return new ReadableStream<Uint8Array<ArrayBuffer>>({
+      pull: (controller) => {
+        try {
+          while (position >= this.#chunks.length && !this.#complete) this.#renderMore();
+        } catch (error) {
+          leave();
+          onError(error);
+          controller.error(error);
+          return;
+        }
+        if (position < this.#chunks.length) {
+          const chunk = this.#chunks[position]!;
+          if (this.#sealed && this.#readers === 1) {
+            this.#chunks[position] = undefined;
+            this.#dropped++;
+          }
+          position++;
+          controller.enqueue(chunk);
+        } else {
+          leave();
+          controller.close();
+        }
+      },
+      cancel: leave,
+    }, { highWaterMark: 0 });
+  }
+}
