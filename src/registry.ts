@@ -529,6 +529,49 @@ export function gatherWithStandIns(
   return gatherHook!(registry, options, standIn);
 }
 
+/** Drops and reports the families no exposition may carry; see {@linkcode familyGate}. */
+export type FamilyGate = (
+  families: readonly MetricFamily[],
+  onError: (error: InvalidFamilyError) => void,
+) => Promise<MetricFamily[]>;
+
+/**
+ * Internal: the registry's own family check for families from elsewhere (worker messages,
+ * snapshot files, any source that is not a `Registry`), with its own memory of what it
+ * reported (a family that stays bad is reported again only after it was good in between): one
+ * rule and one streak logic for every untrusted source.
+ */
+export function familyGate(): FamilyGate {
+  let current: readonly MetricFamily[] = [];
+  const registry = new Registry();
+  // Read synchronously at the start of `collect`, so concurrent calls never see each other's.
+  registry.register({ collect: () => current as MetricFamily[] });
+  return async (families, onError) => {
+    current = families;
+    try {
+      return await registry.collect({ onError });
+    } finally {
+      current = [];
+    }
+  };
+}
+
+/**
+ * Internal: `source` as the handler, push, remote write and the textfile writer read it. A
+ * `Registry` checks its collectors' families itself; any other source's families are checked
+ * here, so that a bad family is dropped and reported rather than sent.
+ */
+export function checkedSource(source: MetricsSource): MetricsSource {
+  if (source instanceof Registry) return source;
+  const gate = familyGate();
+  return {
+    async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
+      const families = await source.collect(options);
+      return await gate(families, options.onError ?? reportToConsole);
+    },
+  };
+}
+
 /** The library's own metric objects, whose families are valid by construction. */
 const builtIn = new WeakSet<Collector>();
 

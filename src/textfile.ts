@@ -6,7 +6,7 @@
  */
 
 import { renderText } from "./exposition/text.ts";
-import { hasCollect, type MetricsSource } from "./registry.ts";
+import { checkedSource, hasCollect, type MetricsSource } from "./registry.ts";
 
 /** Characters for the temporary file's random part. */
 function randomSuffix(): string {
@@ -47,7 +47,7 @@ export async function writeToTextfile(path: string, registry: MetricsSource): Pr
     throw new TypeError("writeToTextfile(): registry must be a Registry or have collect()");
   }
   // Render first: a collector that fails leaves no file behind at all.
-  const text = renderText(await registry.collect());
+  const text = renderText(await checkedSource(registry).collect());
   const temporary = `${path}.${deno.pid}.${randomSuffix()}.tmp`;
   try {
     const file = await deno.open(temporary, {

@@ -11,9 +11,11 @@ import {
   type MetricFamily,
   metricsHandler,
   type MetricsSource,
+  pushToGateway,
   Registry,
   remoteWrite,
   Summary,
+  writeToTextfile,
 } from "../mod.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
@@ -111,7 +113,6 @@ const hostileSource: MetricsSource = {
 
 Deno.test({
   name: "audit: metricsHandler over a plain MetricsSource drops a negative counter and twin series",
-  ignore: true, // DEFECT: src/http/handler.ts trusts any source that is not a Registry
   async fn() {
     const errors: unknown[] = [];
     const handle = metricsHandler({ registry: hostileSource, onError: (e) => errors.push(e) });
@@ -119,6 +120,28 @@ Deno.test({
     assert.equal(await response.text(), "# HELP good fine\n# TYPE good gauge\ngood 1.0\n");
     assert.equal(errors.length, 2);
   },
+});
+
+Deno.test("pushToGateway and writeToTextfile over a plain MetricsSource drop bad families too", async () => {
+  let body = "";
+  await pushToGateway("http://127.0.0.1:9/", {
+    job: "audit",
+    registry: hostileSource,
+    fetch: (_url, init) => {
+      body = typeof init.body === "string"
+        ? init.body
+        : new TextDecoder().decode(init.body as Uint8Array);
+      return Promise.resolve(new Response(null, { status: 200 }));
+    },
+  });
+  assert.equal(body, "# HELP good fine\n# TYPE good gauge\ngood 1.0\n");
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeToTextfile(`${dir}/m.prom`, hostileSource);
+    assert.equal(await Deno.readTextFile(`${dir}/m.prom`), body);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test({

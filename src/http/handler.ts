@@ -18,6 +18,7 @@ import { Histogram } from "../metrics/histogram.ts";
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
 import {
+  checkedSource,
   type CollectOptions,
   defaultRegistry,
   hasCollect,
@@ -379,6 +380,9 @@ export function createMetricsEndpoint(
 ): (request: Request) => Promise<Response> {
   validateOptions(options);
   const source: MetricsSource = options.registry ?? defaultRegistry;
+  // What the snapshots come from: a source other than a Registry is checked as a registry
+  // checks its custom collectors (bad families dropped and reported to onError).
+  const checked = checkedSource(source);
   const formatChoice: FormatChoice = options.format ?? "negotiate";
   const compression = options.compression ?? true;
   const level = options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL;
@@ -448,7 +452,7 @@ export function createMetricsEndpoint(
     return round.families ??= track(
       key,
       round,
-      (async () => await source.collect(collectOptions(round)))(),
+      (async () => await checked.collect(collectOptions(round)))(),
     );
   }
 

@@ -10,7 +10,7 @@
  */
 
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
-import { defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
+import { checkedSource, defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
 import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
 import { type Auth, authorizationHeader, base64Of } from "../auth.ts";
 import {
@@ -173,7 +173,8 @@ async function pushWith(
   }
   const gzipMinBytes = gzipThreshold(options.gzip, target.url);
   await sendGatewayRequest(method, target, options, async () => {
-    const text = renderText(await registry.collect());
+    // A source other than a Registry has its families checked here, as a registry would.
+    const text = renderText(await checkedSource(registry).collect());
     return encodeTextBody(text, gzipMinBytes);
   });
 }

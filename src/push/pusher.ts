@@ -5,7 +5,13 @@
  * @module
  */
 
-import { defaultRegistry, hasCollect, type MetricsSource, type Registry } from "../registry.ts";
+import {
+  checkedSource,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  type Registry,
+} from "../registry.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
@@ -139,7 +145,8 @@ export class Pusher {
     const push = method === "put" ? pushToGateway : pushAddToGateway;
     const pushOptions = {
       job: options.job,
-      registry,
+      // Checked once here, so a bad family is reported once per streak, not at every push.
+      registry: checkedSource(registry),
       groupingKey: options.groupingKey,
       timeoutMs,
       auth: options.auth,

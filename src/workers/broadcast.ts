@@ -34,6 +34,7 @@ import type { MetricFamily } from "../model.ts";
 import {
   type CollectOptions,
   defaultRegistry,
+  familyGate,
   hasCollect,
   type MetricsSource,
   selectFamilies,
@@ -47,7 +48,6 @@ import {
 } from "./merge.ts";
 import { unrefTimer } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
-import { familyGate } from "./trust.ts";
 
 /** Options of {@linkcode aggregateWorkers}. */
 export interface AggregateWorkersOptions {

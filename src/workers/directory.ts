@@ -39,6 +39,7 @@ import type { CounterFamily, MetricFamily } from "../model.ts";
 import {
   type CollectOptions,
   defaultRegistry,
+  familyGate,
   hasCollect,
   type MetricsSource,
   Registry,
@@ -48,7 +49,6 @@ import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
 import { requireDeno } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
-import { familyGate } from "./trust.ts";
 
 /** The `format` tag of a process's snapshot file. */
 const SNAPSHOT_FORMAT = "deno-prometheus-snapshot/1";
