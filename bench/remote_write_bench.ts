@@ -11,11 +11,8 @@
 
 import process from "node:process";
 import { Counter, Histogram, Registry, renderText } from "../mod.ts";
-import {
-  encodeCompressedWriteRequest,
-  encodeWriteRequest,
-  remoteWriteLabels,
-} from "../src/push/remote_write.ts";
+import { snappyCompress } from "../src/encoding/snappy.ts";
+import { encodeWriteRequest, remoteWriteLabels } from "../src/push/remote_write.ts";
 import { fillOurs, labelPairs, labelsLiteral } from "./fixtures.ts";
 
 const SERIES = 10_000;
@@ -54,7 +51,7 @@ async function text(registry: Registry): Promise<string> {
 }
 
 async function writeRequest(registry: Registry): Promise<Uint8Array> {
-  return encodeCompressedWriteRequest(await registry.collect(), LABELS, Date.now());
+  return snappyCompress(encodeWriteRequest(await registry.collect(), LABELS, Date.now()));
 }
 
 /**

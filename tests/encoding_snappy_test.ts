@@ -2,11 +2,7 @@
 // round trips through a strict decoder for random, repetitive and mixed data, and proof that
 // matches are found (copies with 1- and 2-byte offsets), not only literals written.
 import assert from "node:assert/strict";
-import {
-  maxCompressedLength,
-  snappyCompress,
-  snappyCompressHinted,
-} from "../src/encoding/snappy.ts";
+import { maxCompressedLength, snappyCompress } from "../src/encoding/snappy.ts";
 import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -116,53 +112,4 @@ Deno.test("snappy: random, mixed and block-crossing inputs round-trip exactly", 
   // Random data does not grow beyond the format's bound.
   const noise = randomBytes(1_000_000, 3);
   assert.ok(snappyCompress(noise).length <= maxCompressedLength(noise.length));
-});
-
-Deno.test("snappy: known repeats become copies of exactly those bytes, and still round-trip", () => {
-  // Records of 40 bytes whose first 24 repeat the previous record; the rest is random.
-  const record = 40;
-  const input = randomBytes(record * 200, 3);
-  const triples: number[] = [];
-  for (let at = record; at < input.length; at += record) {
-    input.copyWithin(at, at - record, at - record + 24);
-    triples.push(at, record, 24);
-  }
-  // A repeat of fewer than four bytes at the end.
-  input.copyWithin(input.length - 2, input.length - 2 - record, input.length - record);
-  triples.push(input.length - 2, record, 2);
-  const repeats = { triples: Int32Array.from(triples), count: triples.length / 3 };
-  const compressed = snappyCompressHinted(input, repeats);
-  assert.deepEqual(snappyDecompress(compressed), input);
-  const copies = snappyElements(compressed).filter((element) => element.kind !== "literal");
-  // Each known repeat is a copy (from `record` back, or one byte longer from further back when
-  // the matcher finds the random byte before it repeated too).
-  // (The two bytes at the very end go with the last literal: too short to hash.)
-  assert.ok(copies.length >= repeats.count - 1, `${copies.length} copies`);
-  assert.ok(copies.filter((copy) => copy.offset === record).length > repeats.count / 2);
-  // No hints: the same bytes, compressed by matching alone, decode the same.
-  assert.deepEqual(snappyDecompress(snappyCompress(input)), input);
-});
-
-Deno.test("snappy: random known repeats over random data round-trip", () => {
-  for (let seed = 1; seed <= 20; seed++) {
-    const input = randomBytes(5000, seed);
-    const triples: number[] = [];
-    let x = seed * 7919;
-    const next = (n: number) => {
-      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      return x % n;
-    };
-    for (let at = 10 + next(30); at < input.length - 70; at += 70 + next(60)) {
-      const distance = 1 + next(Math.min(at, 3000));
-      const length = 1 + next(64);
-      // Byte by byte, as a decoder copies: a distance shorter than the length repeats a run.
-      for (let i = 0; i < length; i++) input[at + i] = input[at + i - distance];
-      triples.push(at, distance, length);
-    }
-    const compressed = snappyCompressHinted(input, {
-      triples: Int32Array.from(triples),
-      count: triples.length / 3,
-    });
-    assert.deepEqual(snappyDecompress(compressed), input, `seed ${seed}`);
-  }
 });

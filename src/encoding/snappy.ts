@@ -37,36 +37,12 @@ export function maxCompressedLength(length: number): number {
  * (Go's `snappy.Decode`, which Prometheus uses, included).
  */
 export function snappyCompress(input: Uint8Array): Uint8Array<ArrayBuffer> {
-  return snappyCompressHinted(input, NO_REPEATS);
-}
-
-/**
- * Where the producer of an input knows that it repeats itself: `count` stretches, each three
- * numbers in `triples` — its start, the distance back to the earlier copy of the same bytes
- * (1 to 65,535) and its length — in increasing order, not overlapping.
- */
-export interface KnownRepeats {
-  readonly triples: Int32Array;
-  readonly count: number;
-}
-
-const NO_REPEATS: KnownRepeats = { triples: new Int32Array(0), count: 0 };
-
-/**
- * {@linkcode snappyCompress} told where `input` repeats itself: those stretches become copies
- * without being searched (the bulk of a remote-write request, whose series repeat their
- * labels), the rest is matched as usual.
- */
-export function snappyCompressHinted(
-  input: Uint8Array,
-  repeats: KnownRepeats,
-): Uint8Array<ArrayBuffer> {
   const output = new Output(input.length);
   output.o = writeVarint(output.bytes, 0, input.length);
   if (input.length < MIN_MATCH_INPUT) {
     if (input.length > 0) writeLiteral(input, 0, input.length, output);
   } else {
-    compress(input, repeats, output);
+    compress(input, output);
   }
   return output.bytes.subarray(0, output.o);
 }
@@ -94,7 +70,7 @@ class Output {
   }
 }
 
-function compress(input: Uint8Array, repeats: KnownRepeats, output: Output): void {
+function compress(input: Uint8Array, output: Output): void {
   table.fill(0);
   // DataView reads four bytes in one step (V8 compiles it to one load), far faster than
   // assembling them from four array reads.
@@ -104,24 +80,7 @@ function compress(input: Uint8Array, repeats: KnownRepeats, output: Output): voi
   const hashLimit = end - 4;
   let literalStart = 0;
   let ip = 1;
-  const triples = repeats.triples;
-  let repeat = 0;
-  let repeatStart = repeats.count > 0 ? triples[0] : end;
   while (ip <= hashLimit) {
-    if (ip >= repeatStart) {
-      // A known repeat (or what a match or a skip left of it): a copy, not searched.
-      const repeatEnd = repeatStart + triples[repeat * 3 + 2];
-      if (repeatEnd > ip) {
-        if (ip > literalStart) writeLiteral(input, literalStart, ip, output);
-        const length = repeatEnd - ip;
-        output.ensure(3 * Math.ceil(length / 60) + 3);
-        output.o = writeCopy(triples[repeat * 3 + 1], length, output.bytes, output.o);
-        ip = literalStart = repeatEnd;
-      }
-      repeat++;
-      repeatStart = repeat < repeats.count ? triples[repeat * 3] : end;
-      continue;
-    }
     const word = view.getInt32(ip, true);
     const slot = Math.imul(word, HASH_MULTIPLIER) >>> HASH_SHIFT;
     const candidate = table[slot];
@@ -206,9 +165,8 @@ function writeLiteral(input: Uint8Array, start: number, end: number, output: Out
 
 /**
  * A back-reference of `length` bytes starting `offset` bytes back (offset < 65536): copies with
- * a 2-byte offset (at most 64 bytes each) for long, short (under 4 bytes: the rest of a known
- * repeat) or distant matches, and the two-byte copy with an 11-bit offset for 4..11 bytes
- * within 2 KiB.
+ * a 2-byte offset (at most 64 bytes each) for long or distant matches, and the two-byte copy
+ * with an 11-bit offset for 4..11 bytes within 2 KiB.
  */
 function writeCopy(offset: number, length: number, out: Uint8Array, o: number): number {
   let remaining = length;
@@ -221,9 +179,7 @@ function writeCopy(offset: number, length: number, out: Uint8Array, o: number): 
     o = writeCopy2(offset, 60, out, o);
     remaining -= 60;
   }
-  if (remaining >= 12 || remaining < 4 || offset >= 2048) {
-    return writeCopy2(offset, remaining, out, o);
-  }
+  if (remaining >= 12 || offset >= 2048) return writeCopy2(offset, remaining, out, o);
   out[o++] = ((offset >>> 8) << 5) | ((remaining - 4) << 2) | TAG_COPY_1;
   out[o++] = offset & 0xff;
   return o;

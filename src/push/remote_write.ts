@@ -13,7 +13,7 @@
  */
 
 import { ProtoWriter } from "../encoding/protobuf.ts";
-import { type KnownRepeats, snappyCompressHinted } from "../encoding/snappy.ts";
+import { snappyCompress } from "../encoding/snappy.ts";
 import {
   formatBounds,
   formatFloat,
@@ -155,8 +155,8 @@ async function writeOnce(prepared: PreparedWrite, timestampMs: number): Promise<
       const families = (await prepared.source.collect()).map((family) =>
         escapeFamily(family, "underscores")
       );
-      const bytes = encodeCompressedWriteRequest(families, prepared.labels, timestampMs);
-      return { bytes, encoding: "snappy" };
+      const request = encodeWriteRequest(families, prepared.labels, timestampMs);
+      return { bytes: snappyCompress(request), encoding: "snappy" };
     },
   }, remoteWriteErrorOf);
 }
@@ -241,17 +241,12 @@ const METADATA_TYPES = {
   summary: 5,
 } as const;
 
-/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went last. */
+/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went first. */
 interface Piece {
   readonly bytes: Uint8Array;
-  /** Position of their latest copy in the request, -1 before it is written. */
+  /** Position of their first copy in the request, -1 before it is written. */
   at: number;
 }
-
-/** The furthest back a Snappy copy reaches (a 2-byte offset). */
-const MAX_REPEAT_DISTANCE = 0xffff;
-/** The most bytes between two repeats at the same distance that are compared to join them. */
-const MAX_REPEAT_GAP = 16;
 
 /**
  * Writes the `TimeSeries` messages of a request into one growable buffer. Each point's labels
@@ -284,12 +279,6 @@ class SeriesWriter {
   readonly #written = [-1, -1, -1];
   /** The merge of the last point's labels with the added ones. */
   #plan: PointPlan | undefined;
-  /** Stretches of the buffer that repeat earlier bytes (see `KnownRepeats`), `#repeatCount` of them. */
-  #repeats = new Int32Array(3 * 1024);
-  #repeatCount = 0;
-  // Where the previous series' sample and its timestamp field start (-1: no series yet).
-  #lastSample = -1;
-  #lastTimestamp = -1;
   /** The pre-encoded start of each own label's message, by name (see `PlanStep`). */
   readonly #heads = new Map<string, Uint8Array | undefined>();
 
@@ -323,13 +312,16 @@ class SeriesWriter {
   point(labels: Labels, family: string, extraName?: string): void {
     // The labels of one metric's series share their names (and come one after another): their
     // merge with the added labels is worked out once and reused.
+    // Other labels objects (a custom collector's, a merged snapshot's) reuse the last plan
+    // when they have the same keys in the same order.
     const source = labelSourceOf(labels);
+    const keys = source === undefined ? Object.keys(labels) : undefined;
     let plan = this.#plan;
     if (
-      source === undefined || plan === undefined || plan.source !== source ||
-      plan.extraName !== extraName
+      plan === undefined || plan.source !== source || plan.extraName !== extraName ||
+      (keys !== undefined && !sameKeys(plan.keys!, keys))
     ) {
-      plan = this.#plan = planPoint(labels, source, this.#extra, extraName, this.#heads);
+      plan = this.#plan = planPoint(labels, source, keys, this.#extra, extraName, this.#heads);
     }
     this.#pointLength = 0;
     let nameCut = -1;
@@ -461,19 +453,12 @@ class SeriesWriter {
     at = this.#part(1, cut1, cut2, at);
     if (atCut2 !== undefined) at = this.#piece(atCut2, at);
     at = this.#part(2, cut2, pointLength, at);
-    // The sample: its head and the timestamp are the same in every series (repeats of the
-    // previous series' ones), the value is new.
-    const lastSample = this.#lastSample;
-    if (lastSample >= 0) this.#repeated(at, at - lastSample, 3);
-    this.#lastSample = at;
     buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
     buffer[at++] = sampleLength;
     buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
     this.#view.setFloat64(at, value, true);
     at += 8;
     const timestamp = this.#timestamp;
-    if (lastSample >= 0) this.#repeated(at, at - this.#lastTimestamp, timestamp.length);
-    this.#lastTimestamp = at;
     for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
     this.#length = at;
   }
@@ -485,72 +470,23 @@ class SeriesWriter {
     const from = this.#written[index];
     if (from >= 0) {
       copyInside(this.#buffer, this.#view, from, length, at);
-      this.#repeated(at, at - from, length);
     } else {
+      this.#written[index] = at;
       copyBytes(this.#point, this.#pointView, start, end, this.#buffer, this.#view, at);
     }
-    // The next series copies from here: close by, and right after the pieces copied from the
-    // same series, so that the compressor gets one copy for both.
-    this.#written[index] = at;
     return at + length;
   }
 
-  /**
-   * A repeated piece at `at`: copied from its latest appearance (or written, the first time),
-   * which then moves here, so that the next copy comes from close by.
-   */
+  /** A repeated piece at `at`: copied from its first appearance, or written there first. */
   #piece(piece: Piece, at: number): number {
     const bytes = piece.bytes;
     if (piece.at >= 0) {
       copyInside(this.#buffer, this.#view, piece.at, bytes.length, at);
-      this.#repeated(at, at - piece.at, bytes.length);
     } else {
+      piece.at = at;
       this.#buffer.set(bytes, at);
     }
-    piece.at = at;
     return at + bytes.length;
-  }
-
-  /**
-   * Notes that the `length` bytes at `at` repeat those `distance` bytes before (see
-   * `KnownRepeats`), joined to the previous note when they continue it.
-   */
-  #repeated(at: number, distance: number, length: number): void {
-    if (distance > MAX_REPEAT_DISTANCE) return;
-    let triples = this.#repeats;
-    const last = (this.#repeatCount - 1) * 3;
-    if (last >= 0 && triples[last + 1] === distance) {
-      // Continues the previous repeat, or does after a few bytes that happen to repeat too
-      // (a series' head when it is as long as the previous one's): one copy for all.
-      const lastEnd = triples[last] + triples[last + 2];
-      if (
-        lastEnd === at || (at - lastEnd <= MAX_REPEAT_GAP && this.#repeatsAt(lastEnd, at, distance))
-      ) {
-        triples[last + 2] = at + length - triples[last];
-        return;
-      }
-    }
-    if (last + 6 > triples.length) {
-      triples = new Int32Array(triples.length * 2);
-      triples.set(this.#repeats);
-      this.#repeats = triples;
-    }
-    triples[last + 3] = at;
-    triples[last + 4] = distance;
-    triples[last + 5] = length;
-    this.#repeatCount++;
-  }
-
-  /** Whether the bytes from `start` to `end` are those `distance` bytes before. */
-  #repeatsAt(start: number, end: number, distance: number): boolean {
-    const buffer = this.#buffer;
-    for (let i = start; i < end; i++) if (buffer[i] !== buffer[i - distance]) return false;
-    return true;
-  }
-
-  /** Where the bytes written so far repeat themselves, for the compressor. */
-  repeats(): KnownRepeats {
-    return { triples: this.#repeats, count: this.#repeatCount };
   }
 
   #ensure(extra: number): void {
@@ -579,6 +515,8 @@ interface PlanStep {
 interface PointPlan {
   /** Where the labels came from, when they came from a metric's series (see `labelSourceOf`). */
   readonly source: LabelTextSource | undefined;
+  /** Otherwise, their keys in their order. */
+  readonly keys: readonly string[] | undefined;
   readonly extraName: string | undefined;
   readonly steps: readonly PlanStep[];
   /** The step before which `__name__` goes, and the one before which the extra label goes. */
@@ -596,6 +534,7 @@ interface PointPlan {
 function planPoint(
   labels: Labels,
   source: LabelTextSource | undefined,
+  keys: readonly string[] | undefined,
   extra: ExtraLabels,
   extraName: string | undefined,
   heads: Map<string, Uint8Array | undefined>,
@@ -635,7 +574,14 @@ function planPoint(
     if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = steps.length;
     steps.push(step);
   }
-  return { source, extraName, steps, nameCut, extraCut, hasJob: extra.hasJob };
+  return { source, keys, extraName, steps, nameCut, extraCut, hasJob: extra.hasJob };
+}
+
+/** Whether two key lists are the same, in the same order. */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -771,28 +717,6 @@ export function encodeWriteRequest(
   labels: ExtraLabels,
   timestampMs: number,
 ): Uint8Array<ArrayBuffer> {
-  return writeRequest(families, labels, timestampMs).view();
-}
-
-/**
- * {@linkcode encodeWriteRequest}, Snappy-compressed: what a remote write sends. The encoder
- * tells the compressor which bytes repeat earlier ones (the labels a series shares with the
- * point's other series, names, bounds), which it then copies without searching.
- */
-export function encodeCompressedWriteRequest(
-  families: readonly MetricFamily[],
-  labels: ExtraLabels,
-  timestampMs: number,
-): Uint8Array<ArrayBuffer> {
-  const series = writeRequest(families, labels, timestampMs);
-  return snappyCompressHinted(series.view(), series.repeats());
-}
-
-function writeRequest(
-  families: readonly MetricFamily[],
-  labels: ExtraLabels,
-  timestampMs: number,
-): SeriesWriter {
   // Sized like the previous request (usually the same series again), so the buffer is not
   // grown and copied several times over.
   const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
@@ -801,9 +725,10 @@ function writeRequest(
   const metadata = new ProtoWriter();
   for (const family of families) writeMetadata(metadata, family);
   series.append(metadata.view());
-  lastRequestBytes = Math.min(series.view().length, MAX_SIZE_HINT_BYTES);
-  // The buffer belongs to this request alone: views, not copies.
-  return series;
+  const request = series.view();
+  lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
+  // The buffer belongs to this request alone: a view, not a copy.
+  return request;
 }
 
 // The size of the last request encoded, a capacity hint for the next one (capped).
