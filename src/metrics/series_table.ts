@@ -165,19 +165,14 @@ export class SeriesTable<Child> {
   }
 
   #slotOfObject3(given: LabelValues): number {
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const lookupIds = index.lookupIds;
+    const idMaps = this.index.idMaps;
     const id0 = idOf(idMaps[0], given[this.#name0]);
     if (id0 < 0) return -1;
     const id1 = idOf(idMaps[1], given[this.#name1]);
     if (id1 < 0) return -1;
     const id2 = idOf(idMaps[2], given[this.#name2]);
     if (id2 < 0 || !hasKeys(given, 3)) return -1;
-    lookupIds[0] = id0;
-    lookupIds[1] = id1;
-    lookupIds[2] = id2;
-    return index.findHashed(nextHash(nextHash(nextHash(0, id0), id1), id2));
+    return this.#findWide(id0, id1, id2, 0);
   }
 
   #slotOfObjectByLoop(given: LabelValues): number {
@@ -226,18 +221,22 @@ export class SeriesTable<Child> {
 
   /** `#slotOfPositional` of three or four values, given the first two ids. */
   #slotOfPositionalWide(id0: number, id1: number, a2: unknown, a3: unknown): number {
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const lookupIds = index.lookupIds;
+    const idMaps = this.index.idMaps;
     const id2 = idOf(idMaps[2], a2);
     if (id2 < 0) return -1;
+    const id3 = this.width > 3 ? idOf(idMaps[3], a3) : 0;
+    return id3 < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
+  }
+
+  /** The slot of the series with these ids (`id3` only read with four labels), or -1. */
+  #findWide(id0: number, id1: number, id2: number, id3: number): number {
+    const index = this.index;
+    const lookupIds = index.lookupIds;
     lookupIds[0] = id0;
     lookupIds[1] = id1;
     lookupIds[2] = id2;
     let hash = nextHash(nextHash(nextHash(0, id0), id1), id2);
     if (this.width > 3) {
-      const id3 = idOf(idMaps[3], a3);
-      if (id3 < 0) return -1;
       lookupIds[3] = id3;
       hash = nextHash(hash, id3);
     }
