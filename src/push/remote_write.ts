@@ -241,10 +241,10 @@ const METADATA_TYPES = {
   summary: 5,
 } as const;
 
-/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went first. */
+/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went last. */
 interface Piece {
   readonly bytes: Uint8Array;
-  /** Position of their first copy in the request, -1 before it is written. */
+  /** Position of their latest copy in the request, -1 before it is written. */
   at: number;
 }
 
@@ -277,6 +277,10 @@ class SeriesWriter {
   #cut2 = 0;
   #nameFirst = true;
   readonly #written = [-1, -1, -1];
+  // A copy inside the buffer not made yet (see `#copy`).
+  #copyFrom = 0;
+  #copyTo = 0;
+  #copyLength = 0;
   /** The merge of the last point's labels with the added ones. */
   #plan: PointPlan | undefined;
   /** The pre-encoded start of each own label's message, by name (see `PlanStep`). */
@@ -453,6 +457,7 @@ class SeriesWriter {
     at = this.#part(1, cut1, cut2, at);
     if (atCut2 !== undefined) at = this.#piece(atCut2, at);
     at = this.#part(2, cut2, pointLength, at);
+    this.#flushCopy();
     buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
     buffer[at++] = sampleLength;
     buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
@@ -469,24 +474,51 @@ class SeriesWriter {
     if (length === 0) return at;
     const from = this.#written[index];
     if (from >= 0) {
-      copyInside(this.#buffer, this.#view, from, length, at);
+      this.#copy(from, length, at);
     } else {
-      this.#written[index] = at;
       copyBytes(this.#point, this.#pointView, start, end, this.#buffer, this.#view, at);
     }
+    // The next series copies from here, right after the pieces it copies from this series too:
+    // one copy for all of them.
+    this.#written[index] = at;
     return at + length;
   }
 
-  /** A repeated piece at `at`: copied from its first appearance, or written there first. */
+  /** A repeated piece at `at`: copied from its latest appearance, or written the first time. */
   #piece(piece: Piece, at: number): number {
     const bytes = piece.bytes;
     if (piece.at >= 0) {
-      copyInside(this.#buffer, this.#view, piece.at, bytes.length, at);
+      this.#copy(piece.at, bytes.length, at);
     } else {
-      piece.at = at;
       this.#buffer.set(bytes, at);
     }
+    piece.at = at;
     return at + bytes.length;
+  }
+
+  /**
+   * Copies `length` bytes at `from` (written before this series) to `at`: later, joined with
+   * the next copy when that one continues it in both places (fewer, longer copies).
+   */
+  #copy(from: number, length: number, at: number): void {
+    const pending = this.#copyLength;
+    if (pending > 0) {
+      if (this.#copyFrom + pending === from && this.#copyTo + pending === at) {
+        this.#copyLength = pending + length;
+        return;
+      }
+      this.#flushCopy();
+    }
+    this.#copyFrom = from;
+    this.#copyTo = at;
+    this.#copyLength = length;
+  }
+
+  #flushCopy(): void {
+    const length = this.#copyLength;
+    if (length === 0) return;
+    copyInside(this.#buffer, this.#view, this.#copyFrom, length, this.#copyTo);
+    this.#copyLength = 0;
   }
 
   #ensure(extra: number): void {
