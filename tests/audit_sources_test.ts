@@ -146,7 +146,6 @@ Deno.test("pushToGateway and writeToTextfile over a plain MetricsSource drop bad
 
 Deno.test({
   name: "audit: remoteWrite from a plain MetricsSource sends no negative counter or twin series",
-  ignore: true, // DEFECT: src/push/remote_write.ts encodes what any non-Registry source returns
   async fn() {
     let sent: Uint8Array | undefined;
     await remoteWrite("http://rw.invalid/api/v1/write", {

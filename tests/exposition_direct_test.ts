@@ -328,7 +328,7 @@ Deno.test("handler: createdSeries: false leaves out _created in OpenMetrics", as
 
 Deno.test("ChunkWriter.number writes what formatFloat writes, across chunk boundaries", async () => {
   const { ChunkWriter } = await import("../src/exposition/byte_writer.ts");
-  const { formatFloat } = await import("../src/format.ts");
+  const { formatFloat } = await import("../src/exposition/format.ts");
   const writer = new ChunkWriter();
   const values = [0, -0, 1, 9, 4095, 4096, 9999, 10_000, 99_999, 100_000, 999_999, 1e6, 0.5, -3];
   values.push(1e21, NaN, Infinity, -Infinity, 2.5e-7, 123456.5, -4096);

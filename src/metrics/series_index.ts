@@ -153,6 +153,34 @@ export class SeriesIndex {
     }
   }
 
+  /** `find()` for a one-label metric given its id: nothing written to `lookupIds`. */
+  findOne(id0: number): number {
+    const seriesIds = this.#seriesIds;
+    const table = this.#table;
+    const mask = table.length - 1;
+    let entry = entryOf(nextHash(0, id0), mask);
+    for (;;) {
+      const slotPlusOne = table[entry];
+      if (slotPlusOne === 0 || seriesIds[slotPlusOne - 1] === id0) return slotPlusOne - 1;
+      entry = (entry + 1) & mask;
+    }
+  }
+
+  /** `find()` for a two-label metric given its ids: nothing written to `lookupIds`. */
+  findTwo(id0: number, id1: number): number {
+    const seriesIds = this.#seriesIds;
+    const table = this.#table;
+    const mask = table.length - 1;
+    let entry = entryOf(nextHash(nextHash(0, id0), id1), mask);
+    for (;;) {
+      const slotPlusOne = table[entry];
+      if (slotPlusOne === 0) return -1;
+      const start = (slotPlusOne - 1) * 2;
+      if (((seriesIds[start] ^ id0) | (seriesIds[start + 1] ^ id1)) === 0) return slotPlusOne - 1;
+      entry = (entry + 1) & mask;
+    }
+  }
+
   /** The slot of the live series with these label values (in declared order), or -1. */
   findValues(labelValues: readonly string[]): number {
     for (let position = 0; position < this.width; position++) {

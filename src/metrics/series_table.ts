@@ -44,11 +44,10 @@ export class SeriesTable<Child> {
   #recentSlots: Int32Array | undefined;
   #recentChildren: (Child | undefined)[] = [];
   #unlabelled: Child | undefined;
-  // The first four label names, each read by its own line of `slotOfObject`.
+  // The first three label names, each read by its own line of `slotOfObject`.
   readonly #name0: string;
   readonly #name1: string;
   readonly #name2: string;
-  readonly #name3: string;
 
   /** A table for a described metric; an unlabelled one starts with its one series. */
   constructor(description: MetricDescription, type: SeriesType<Child>) {
@@ -56,7 +55,7 @@ export class SeriesTable<Child> {
     this.labelNames = description.labelNames;
     this.width = description.labelNames.length;
     this.#type = type;
-    [this.#name0, this.#name1, this.#name2, this.#name3] = [...this.labelNames, "", "", "", ""];
+    [this.#name0, this.#name1, this.#name2] = [...this.labelNames, "", "", ""];
     this.index = new SeriesIndex(description.labelNames, description.constLabels);
     this.store = new SeriesStore(
       description.name,
@@ -95,9 +94,30 @@ export class SeriesTable<Child> {
     } else if (count === this.width && count > 0) {
       slot = this.#slotOfPositional(a0, a1, a2, a3);
     }
-    if (slot >= 0) return this.childAt(slot);
-    const given = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
-    return this.childAt(this.slotFor(given[0], given.slice(1)));
+    // The hit of the recent children here, everything else in one call: V8 inlines this path
+    // whole into the caller's `labels(...)`.
+    const recentSlots = this.#recentSlots;
+    const entry = slot & (RECENT_CHILDREN - 1);
+    if (slot >= 0 && recentSlots !== undefined && recentSlots[entry] === slot) {
+      return this.#recentChildren[entry]!;
+    }
+    return this.#childOfMiss(slot, count, a0, a1, a2, a3);
+  }
+
+  /** `childOf` past the recent children: a new child, of a series found or made. */
+  #childOfMiss(
+    slot: number,
+    count: number,
+    a0: unknown,
+    a1: unknown,
+    a2: unknown,
+    a3: unknown,
+  ): Child {
+    if (slot < 0) {
+      const given = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
+      slot = this.slotFor(given[0], given.slice(1));
+    }
+    return this.childAt(slot);
   }
 
   /** `labels(...)` given more than four values. */
@@ -110,39 +130,49 @@ export class SeriesTable<Child> {
   /**
    * The slot of the live series with the labels of `given`, or -1 (also for wrong labels,
    * which `slotFor` then reports). Reads each label by name, one property read per label
-   * written out (no loop over names, no `for...in`), so that each read sees one name; then
-   * checks that `given` has no other key.
+   * written out (no loop over names), so that each read sees one name; then checks that
+   * `given` has no other key. One small function per width, so that V8 inlines only the one a
+   * metric uses into `labels(...)` and can drop the caller's labels object literal.
    */
   slotOfObject(given: LabelValues): number {
-    const width = this.width;
-    if (width > 4) return this.#slotOfObjectByLoop(given);
+    switch (this.width) {
+      case 1:
+        return this.#slotOfObject1(given);
+      case 2:
+        return this.#slotOfObject2(given);
+      case 3:
+        return this.#slotOfObject3(given);
+      default:
+        return this.#slotOfObjectByLoop(given);
+    }
+  }
+
+  #slotOfObject1(given: LabelValues): number {
+    const index = this.index;
+    const id0 = idOf(index.idMaps[0], given[this.#name0]);
+    if (id0 < 0 || !hasKeys(given, 1)) return -1;
+    return index.findOne(id0);
+  }
+
+  #slotOfObject2(given: LabelValues): number {
     const index = this.index;
     const idMaps = index.idMaps;
-    const lookupIds = index.lookupIds;
     const id0 = idOf(idMaps[0], given[this.#name0]);
     if (id0 < 0) return -1;
-    lookupIds[0] = id0;
-    let hash = nextHash(0, id0);
-    if (width > 1) {
-      const id1 = idOf(idMaps[1], given[this.#name1]);
-      if (id1 < 0) return -1;
-      lookupIds[1] = id1;
-      hash = nextHash(hash, id1);
-      if (width > 2) {
-        const id2 = idOf(idMaps[2], given[this.#name2]);
-        if (id2 < 0) return -1;
-        lookupIds[2] = id2;
-        hash = nextHash(hash, id2);
-        if (width > 3) {
-          const id3 = idOf(idMaps[3], given[this.#name3]);
-          if (id3 < 0) return -1;
-          lookupIds[3] = id3;
-          hash = nextHash(hash, id3);
-        }
-      }
-    }
-    if (countKeys(given) !== width) return -1;
-    return index.findHashed(hash);
+    const id1 = idOf(idMaps[1], given[this.#name1]);
+    if (id1 < 0 || !hasKeys(given, 2)) return -1;
+    return index.findTwo(id0, id1);
+  }
+
+  #slotOfObject3(given: LabelValues): number {
+    const idMaps = this.index.idMaps;
+    const id0 = idOf(idMaps[0], given[this.#name0]);
+    if (id0 < 0) return -1;
+    const id1 = idOf(idMaps[1], given[this.#name1]);
+    if (id1 < 0) return -1;
+    const id2 = idOf(idMaps[2], given[this.#name2]);
+    if (id2 < 0 || !hasKeys(given, 3)) return -1;
+    return this.#findWide(id0, id1, id2, 0);
   }
 
   #slotOfObjectByLoop(given: LabelValues): number {
@@ -156,7 +186,7 @@ export class SeriesTable<Child> {
       index.lookupIds[position] = id;
       hash = nextHash(hash, id);
     }
-    if (countKeys(given) !== labelNames.length) return -1;
+    if (!hasKeys(given, labelNames.length)) return -1;
     return index.findHashed(hash);
   }
 
@@ -177,31 +207,38 @@ export class SeriesTable<Child> {
 
   /** The slot of the live series with these values (`width` of them, at most four), or -1. */
   #slotOfPositional(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
-    const width = this.width;
     const index = this.index;
     const idMaps = index.idMaps;
-    const lookupIds = index.lookupIds;
+    const width = this.width;
     const id0 = idOf(idMaps[0], a0);
     if (id0 < 0) return -1;
+    if (width === 1) return index.findOne(id0);
+    const id1 = idOf(idMaps[1], a1);
+    if (id1 < 0) return -1;
+    if (width === 2) return index.findTwo(id0, id1);
+    return this.#slotOfPositionalWide(id0, id1, a2, a3);
+  }
+
+  /** `#slotOfPositional` of three or four values, given the first two ids. */
+  #slotOfPositionalWide(id0: number, id1: number, a2: unknown, a3: unknown): number {
+    const idMaps = this.index.idMaps;
+    const id2 = idOf(idMaps[2], a2);
+    if (id2 < 0) return -1;
+    const id3 = this.width > 3 ? idOf(idMaps[3], a3) : 0;
+    return id3 < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
+  }
+
+  /** The slot of the series with these ids (`id3` only read with four labels), or -1. */
+  #findWide(id0: number, id1: number, id2: number, id3: number): number {
+    const index = this.index;
+    const lookupIds = index.lookupIds;
     lookupIds[0] = id0;
-    let hash = nextHash(0, id0);
-    if (width > 1) {
-      const id1 = idOf(idMaps[1], a1);
-      if (id1 < 0) return -1;
-      lookupIds[1] = id1;
-      hash = nextHash(hash, id1);
-      if (width > 2) {
-        const id2 = idOf(idMaps[2], a2);
-        if (id2 < 0) return -1;
-        lookupIds[2] = id2;
-        hash = nextHash(hash, id2);
-        if (width > 3) {
-          const id3 = idOf(idMaps[3], a3);
-          if (id3 < 0) return -1;
-          lookupIds[3] = id3;
-          hash = nextHash(hash, id3);
-        }
-      }
+    lookupIds[1] = id1;
+    lookupIds[2] = id2;
+    let hash = nextHash(nextHash(nextHash(0, id0), id1), id2);
+    if (this.width > 3) {
+      lookupIds[3] = id3;
+      hash = nextHash(hash, id3);
     }
     return index.findHashed(hash);
   }
@@ -343,6 +380,17 @@ export class SeriesTable<Child> {
 function idOf(ids: ReadonlyMap<string, number>, given: unknown): number {
   const id = typeof given === "string" ? ids.get(given) : ids.get(toLabelValue(given)!);
   return id === undefined ? -1 : id;
+}
+
+/**
+ * Whether `object` has exactly `count` enumerable keys (the caller found `count` labels in it
+ * by name already, so only an extra key can make it say no).
+ */
+function hasKeys(object: object, count: number): boolean {
+  for (const _ in object) {
+    if (--count < 0) return false;
+  }
+  return count === 0;
 }
 
 function countKeys(object: object): number {
