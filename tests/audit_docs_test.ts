@@ -24,7 +24,6 @@ Deno.test("audit: the API takes RemoteWriter({ url, ... }), not RemoteWriter(url
 
 Deno.test({
   name: "audit: every documented `new RemoteWriter(` and `new Pusher(` passes one options object",
-  ignore: true, // DEFECT: docs/edge.md lines 98 and 144 write new RemoteWriter(url, { ... })
   async fn() {
     const wrong: string[] = [];
     for (const file of await markdownFiles()) {
