@@ -255,6 +255,20 @@ export class SnappyBlockWriter {
     this.#literalLength = at;
   }
 
+  /**
+   * `input` compressed on its own (copies only within it, found by the same search as
+   * {@linkcode snappyCompress}), for data whose repeats the caller does not know.
+   */
+  compressed(input: Uint8Array): void {
+    if (this.#literalLength > 0) this.#flushLiteral();
+    if (this.#copyLength > 0) this.#flushCopy();
+    if (input.length < MIN_MATCH_INPUT) {
+      if (input.length > 0) writeLiteral(input, 0, input.length, this.#output);
+    } else {
+      compress(input, this.#output);
+    }
+  }
+
   /** `length` bytes equal to those `offset` bytes back (offset >= 1). */
   copy(offset: number, length: number): void {
     if (this.#literalLength > 0) this.#flushLiteral();

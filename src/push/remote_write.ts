@@ -300,6 +300,7 @@ class SeriesWriter {
   readonly #snappy: SnappyBlockWriter | undefined;
   #position = 0;
   #previousPoint = new Uint8Array(256);
+  #previousView = new DataView(this.#previousPoint.buffer);
   #previousLength = 0;
   #series0 = new PointSeries();
   #series1 = new PointSeries();
@@ -307,6 +308,8 @@ class SeriesWriter {
   // (0 when the two are cut differently).
   #samePrefix = 0;
   #sameSuffix = 0;
+  // Whether the current point is cut like the previous one and as long.
+  #sameShape = false;
   // Region starts (see `HEAD`) of the series being written and of the two it copies from.
   readonly #at = new Float64Array(STRIDE);
   // The values' bytes: this series', then the two candidates'.
@@ -333,6 +336,27 @@ class SeriesWriter {
   /** The bytes written so far: a view of the buffer. */
   view(): Uint8Array<ArrayBuffer> {
     return this.#buffer.subarray(0, this.#length);
+  }
+
+  /**
+   * Compressed mode: appends a flat writer's series (compressed by searching for repeats);
+   * the next series copies nothing from before them.
+   */
+  appendSearched(flat: SeriesWriter): void {
+    const bytes = flat.view();
+    this.#snappy!.compressed(bytes);
+    this.#position += bytes.length;
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+  }
+
+  /** Flat mode: the most bytes written between two `clear()`s. */
+  largestBatch = 0;
+
+  /** Flat mode: forgets what was written, to write the next batch into the same buffer. */
+  clear(): void {
+    if (this.#length > this.largestBatch) this.largestBatch = this.#length;
+    this.#length = 0;
   }
 
   /** In compressed mode, the Snappy block of everything written. */
@@ -413,15 +437,14 @@ class SeriesWriter {
   /** Compressed mode: the current point becomes the previous one. */
   #nextPoint(): void {
     const previous = this.#previousPoint;
+    const previousView = this.#previousView;
     this.#previousPoint = this.#point;
+    this.#previousView = this.#pointView;
     this.#previousLength = this.#pointLength;
     this.#point = previous;
-    this.#pointView = new DataView(previous.buffer);
+    this.#pointView = previousView;
     const older = this.#series1;
     this.#series1 = this.#series0;
-    this.#series1.cut1 = this.#cut1;
-    this.#series1.cut2 = this.#cut2;
-    this.#series1.pointLength = this.#pointLength;
     this.#series0 = older;
     older.count = 0;
   }
@@ -435,17 +458,28 @@ class SeriesWriter {
     current.pointLength = this.#pointLength;
     this.#samePrefix = 0;
     this.#sameSuffix = 0;
+    this.#sameShape = previous.count > 0 && previous.cut1 === this.#cut1 &&
+      previous.cut2 === this.#cut2 && previous.pointLength === this.#pointLength;
     if (previous.count === 0 || previous.cut1 !== this.#cut1 || previous.cut2 !== this.#cut2) {
       return;
     }
     const a = this.#point;
     const b = this.#previousPoint;
     const length = Math.min(this.#pointLength, this.#previousLength);
+    const aView = this.#pointView;
+    const bView = this.#previousView;
     let prefix = 0;
+    while (prefix + 4 <= length && aView.getInt32(prefix) === bView.getInt32(prefix)) prefix += 4;
     while (prefix < length && a[prefix] === b[prefix]) prefix++;
     this.#samePrefix = prefix;
     if (this.#pointLength !== this.#previousLength || prefix === length) return;
     let suffix = 0;
+    while (
+      suffix + 4 <= length - prefix &&
+      aView.getInt32(length - suffix - 4) === bView.getInt32(length - suffix - 4)
+    ) {
+      suffix += 4;
+    }
     const last = length - 1;
     while (suffix < length - prefix && a[last - suffix] === b[last - suffix]) suffix++;
     this.#sameSuffix = suffix;
@@ -576,6 +610,13 @@ class SeriesWriter {
     const previous = this.#series1;
     const index = current.count;
     const start = this.#position;
+    if (
+      this.#sameShape && index < previous.count && previous.contents[index] === content &&
+      previous.firsts[index] === atCut1 && previous.seconds[index] === atCut2 &&
+      this.#seriesLikePrevious(atCut1, atCut2, content, value)
+    ) {
+      return;
+    }
     const first = atCut1 === undefined ? 0 : atCut1.bytes.length;
     const second = atCut2 === undefined ? 0 : atCut2.bytes.length;
     layout(this.#at, start, content, first, second, current, this.#sampleLength);
@@ -642,6 +683,107 @@ class SeriesWriter {
       if (piece !== undefined) piece.at = starts[region];
     }
     current.add(starts, content, atCut1, atCut2, value);
+  }
+
+  /**
+   * The common case of `#compressedSeries`, when this series is laid out like its counterpart
+   * `r` in the previous point (same length, same spliced-in labels, points cut alike): it is
+   * `r` except where the points' bytes differ and in its value. Copies, in order: the start
+   * from the previous series `a` as far as that has the same labels (so a run from `a` spans
+   * from one series into the next), from `r` up to where the points differ, the differing
+   * bytes from `a` (same point) or as a literal, then up to the value from `a` when it is laid
+   * out alike from there on, else from `r`; the value byte by byte; the timestamp. Returns
+   * false, having written nothing, when the points differ across a spliced-in label.
+   */
+  #seriesLikePrevious(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    value: number,
+  ): boolean {
+    const current = this.#series0;
+    const previous = this.#series1;
+    const index = current.count;
+    const cut1 = this.#cut1;
+    const cut2 = this.#cut2;
+    const pointLength = this.#pointLength;
+    const diffStart = this.#samePrefix;
+    const diffEnd = pointLength - this.#sameSuffix;
+    const differ = diffStart < diffEnd;
+    let part = VALUE;
+    let partStart = 0;
+    if (differ) {
+      part = diffStart < cut1 ? PART0 : diffStart < cut2 ? PART1 : PART2;
+      partStart = part === PART0 ? 0 : part === PART1 ? cut1 : cut2;
+      if (diffEnd > (part === PART0 ? cut1 : part === PART1 ? cut2 : pointLength)) return false;
+    }
+    const at = current.reserve();
+    const regions = current.regions;
+    const rRegions = previous.regions;
+    const rAt = index * STRIDE;
+    const start = this.#position;
+    const toR = start - rRegions[rAt];
+    for (let k = 0; k < STRIDE; k++) regions[at + k] = rRegions[rAt + k] + toR;
+    const valueStart = regions[at + VALUE];
+    const diffAt = differ ? regions[at + part] + diffStart - partStart : valueStart;
+    const diffEndAt = differ ? diffAt + diffEnd - diffStart : valueStart;
+    const snappy = this.#snappy!;
+    const values = this.#values;
+    values[0] = value;
+    values[2] = previous.values[index];
+    let tail = toR;
+    let slot = 2;
+    if (index > 0) {
+      const aAt = at - STRIDE;
+      const toA = start - regions[aAt];
+      const a = index - 1;
+      const sameFirst = current.firsts[a] === atCut1;
+      const sameSecond = current.seconds[a] === atCut2;
+      let aUntil = current.contents[a] !== content
+        ? start
+        : !sameFirst
+        ? regions[at + FIRST]
+        : !sameSecond
+        ? regions[at + SECOND]
+        : valueStart;
+      if (aUntil > diffAt) aUntil = diffAt;
+      if (aUntil > start) snappy.copy(toA, aUntil - start);
+      if (diffAt > aUntil) snappy.copy(toR, diffAt - aUntil);
+      if (differ) {
+        const toAPart = regions[at + part] - regions[aAt + part];
+        snappy.copy(toAPart, diffEndAt - diffAt);
+        if (part === PART2 || (sameSecond && (part === PART1 || sameFirst))) {
+          tail = toAPart;
+          slot = 1;
+          values[1] = current.values[a];
+        }
+      }
+    } else {
+      if (diffAt > start) snappy.copy(toR, diffAt - start);
+      if (differ) snappy.bytes(this.#point, diffStart, diffEnd);
+    }
+    if (valueStart > diffEndAt) snappy.copy(tail, valueStart - diffEndAt);
+    const bytes = this.#valueBytes;
+    const other = slot * 8;
+    let k = 0;
+    while (k < 8 && bytes[k] === bytes[other + k]) k++;
+    if (k > 0) snappy.copy(tail, k);
+    if (k < 8) {
+      let t = 8;
+      while (t > k && bytes[t - 1] === bytes[other + t - 1]) t--;
+      snappy.bytes(bytes, k, t);
+      if (t < 8) snappy.copy(tail, 8 - t);
+    }
+    snappy.copy(tail, this.#timestamp.length);
+    this.#position = regions[at + REGIONS];
+    if (atCut1 !== undefined) atCut1.at = regions[at + FIRST];
+    if (atCut2 !== undefined) atCut2.at = regions[at + SECOND];
+    current.contents[index] = content;
+    current.firsts[index] = atCut1;
+    current.seconds[index] = atCut2;
+    current.values[index] = value;
+    current.count++;
+    return true;
   }
 
   /**
@@ -875,6 +1017,17 @@ class PointSeries {
   readonly seconds: (Piece | undefined)[] = [];
   readonly values: number[] = [];
 
+  /** Makes room for the next series' region starts; returns where they go. */
+  reserve(): number {
+    const at = this.count * STRIDE;
+    if (at + STRIDE > this.regions.length) {
+      const grown = new Float64Array(this.regions.length * 2);
+      grown.set(this.regions);
+      this.regions = grown;
+    }
+    return at;
+  }
+
   add(
     starts: Float64Array,
     content: number,
@@ -882,13 +1035,8 @@ class PointSeries {
     second: Piece | undefined,
     value: number,
   ): void {
+    this.regions.set(starts, this.reserve());
     const i = this.count++;
-    if ((i + 1) * STRIDE > this.regions.length) {
-      const grown = new Float64Array(this.regions.length * 2);
-      grown.set(this.regions);
-      this.regions = grown;
-    }
-    this.regions.set(starts, i * STRIDE);
     this.contents[i] = content;
     this.firsts[i] = first;
     this.seconds[i] = second;
@@ -1140,15 +1288,36 @@ export function encodeCompressedWriteRequest(
     lastCompressedBytes + (lastCompressedBytes >> 3),
     true,
   );
-  writeRequest(series, families);
+  const flat = new SeriesWriter(labels, timestampMs, lastFlatBytes + (lastFlatBytes >> 3));
+  writeRequest(series, families, flat);
+  flat.clear();
+  lastFlatBytes = Math.min(flat.largestBatch, MAX_SIZE_HINT_BYTES);
   const block = series.finishCompressed();
   lastCompressedBytes = Math.min(block.length, MAX_SIZE_HINT_BYTES);
   return block;
 }
 
-function writeRequest(series: SeriesWriter, families: readonly MetricFamily[]): void {
+/**
+ * Writes the families' series, then their metadata. With `flat` (compressed mode), the
+ * families whose points have one series each (counters, gauges, info) go through `flat` and
+ * the Snappy search: copying from the previous point's one series gains less there than the
+ * search finds (a label value's last digits recur ten series back), and costs more.
+ */
+function writeRequest(
+  series: SeriesWriter,
+  families: readonly MetricFamily[],
+  flat?: SeriesWriter,
+): void {
   const cache = new LabelCache();
-  for (const family of families) writeFamily(series, cache, family);
+  for (const family of families) {
+    if (flat !== undefined && hasOneSeriesPerPoint(family)) {
+      flat.clear();
+      writeFamily(flat, cache, family);
+      series.appendSearched(flat);
+    } else {
+      writeFamily(series, cache, family);
+    }
+  }
   const metadata = new ProtoWriter();
   for (const family of families) writeMetadata(metadata, family);
   series.append(metadata.view());
@@ -1158,7 +1327,13 @@ function writeRequest(series: SeriesWriter, families: readonly MetricFamily[]): 
 // (capped).
 let lastRequestBytes = 0;
 let lastCompressedBytes = 0;
+let lastFlatBytes = 0;
 const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+function hasOneSeriesPerPoint(family: MetricFamily): boolean {
+  const type = family.type;
+  return type === "counter" || type === "gauge" || type === "unknown" || type === "info";
+}
 
 function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFamily): void {
   const name = family.name;
