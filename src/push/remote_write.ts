@@ -1035,7 +1035,8 @@ class PointSeries {
     second: Piece | undefined,
     value: number,
   ): void {
-    this.regions.set(starts, this.reserve());
+    const at = this.reserve();
+    this.regions.set(starts, at);
     const i = this.count++;
     this.contents[i] = content;
     this.firsts[i] = first;
