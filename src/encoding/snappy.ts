@@ -1,12 +1,15 @@
 /**
  * Snappy block compression (the raw "block" format that Prometheus remote write uses, not the
  * framed stream format): the uncompressed length as a varint, then literals and back-references
- * ("copies") with 1- or 2-byte offsets.
+ * ("copies") with 1-, 2- or (beyond 64 KiB) 4-byte offsets.
  *
  * The matcher hashes 4-byte sequences into a table of recent positions, the classic Snappy
  * approach, in one pass over the whole input: a candidate further back than a 2-byte offset
  * reaches (64 KiB) is simply not used. Incompressible stretches are skipped over ever faster, so
  * random data costs little time and grows by at most 1/6 + a few bytes.
+ *
+ * {@linkcode SnappyBlockWriter} writes a block element by element for an encoder that knows its
+ * repeats (remote write), so the data need not be laid out and searched at all.
  *
  * @module
  */

@@ -263,6 +263,9 @@ interface Piece {
  * parts a series repeats — the point's labels in its later series, a name or bound already
  * written — are copied from where they first appeared in the buffer (a native `copyWithin`),
  * and each series' length is known before it is written, so nothing is moved afterwards.
+ *
+ * In compressed mode (`remoteWrite`'s) the same repeats become Snappy copies and nothing is
+ * laid out: see `#compressedSeries`.
  */
 class SeriesWriter {
   #buffer: Uint8Array<ArrayBuffer>;
@@ -566,14 +569,7 @@ class SeriesWriter {
     }
     this.#ensure(content + 6);
     const buffer = this.#buffer;
-    let at = this.#length;
-    buffer[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
-    let size = content;
-    while (size >= 0x80) {
-      buffer[at++] = (size & 0x7f) | 0x80;
-      size >>>= 7;
-    }
-    buffer[at++] = size;
+    let at = writeSeriesHead(buffer, this.#length, content);
     const cut1 = this.#cut1;
     const cut2 = this.#cut2;
     at = this.#part(0, 0, cut1, at);
@@ -714,7 +710,7 @@ class SeriesWriter {
     let partStart = 0;
     if (differ) {
       part = diffStart < cut1 ? PART0 : diffStart < cut2 ? PART1 : PART2;
-      partStart = part === PART0 ? 0 : part === PART1 ? cut1 : cut2;
+      partStart = this.#partStart(part);
       if (diffEnd > (part === PART0 ? cut1 : part === PART1 ? cut2 : pointLength)) return false;
     }
     const at = current.reserve();
@@ -786,6 +782,11 @@ class SeriesWriter {
     return true;
   }
 
+  /** Where part `region` (`PART0`, `PART1` or `PART2`) starts in the point's bytes. */
+  #partStart(region: number): number {
+    return region === PART0 ? 0 : region === PART1 ? this.#cut1 : this.#cut2;
+  }
+
   /**
    * How many bytes of `region`, from byte `k` on, equal those of series `index` of `series`
    * (the current point's or the previous one's) at the same place in the region.
@@ -807,7 +808,7 @@ class SeriesWriter {
       case PART1:
       case PART2: {
         if (series === this.#series0) return length - k;
-        const partStart = region === PART0 ? 0 : region === PART1 ? this.#cut1 : this.#cut2;
+        const partStart = this.#partStart(region);
         const at = partStart + k;
         const end = partStart + length;
         if (at < this.#samePrefix) return Math.min(this.#samePrefix, end) - at;
@@ -843,22 +844,14 @@ class SeriesWriter {
     const snappy = this.#snappy!;
     switch (region) {
       case HEAD: {
-        const head = this.#head;
-        head[0] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
-        let at = 1;
-        let size = content;
-        while (size >= 0x80) {
-          head[at++] = (size & 0x7f) | 0x80;
-          size >>>= 7;
-        }
-        head[at++] = size;
-        snappy.bytes(head, k, length);
+        writeSeriesHead(this.#head, 0, content);
+        snappy.bytes(this.#head, k, length);
         return length - k;
       }
       case PART0:
       case PART1:
       case PART2: {
-        const partStart = region === PART0 ? 0 : region === PART1 ? this.#cut1 : this.#cut2;
+        const partStart = this.#partStart(region);
         let end = partStart + length;
         // Up to where the previous point's bytes are the same again.
         const suffixStart = this.#pointLength - this.#sameSuffix;
@@ -956,6 +949,18 @@ class SeriesWriter {
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
   }
+}
+
+/** A TimeSeries' tag and `content` length at `at`; returns where its content starts. */
+function writeSeriesHead(out: Uint8Array, at: number, content: number): number {
+  out[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
+  let size = content;
+  while (size >= 0x80) {
+    out[at++] = (size & 0x7f) | 0x80;
+    size >>>= 7;
+  }
+  out[at++] = size;
+  return at;
 }
 
 /**
