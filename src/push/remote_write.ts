@@ -1315,10 +1315,12 @@ function writeRequest(
   flat?: SeriesWriter,
 ): void {
   const cache = new LabelCache();
+  // Pieces remember where they were written, in one writer's positions: one cache per writer.
+  const flatCache = flat === undefined ? undefined : new LabelCache();
   for (const family of families) {
     if (flat !== undefined && hasOneSeriesPerPoint(family)) {
       flat.clear();
-      writeFamily(flat, cache, family);
+      writeFamily(flat, flatCache!, family);
       series.appendSearched(flat);
     } else {
       writeFamily(series, cache, family);
