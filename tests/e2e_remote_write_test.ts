@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import {
   Counter,
+  DEFAULT_BUCKETS,
   Enum,
   Gauge,
   Histogram,
@@ -176,5 +177,41 @@ Deno.test({
       assert.equal(old.status, 400);
       assert.equal(old.retryable, false);
       assert.match(old.gatewayMessage ?? "", /out of (bounds|order)/);
+    }),
+});
+
+Deno.test({
+  name: "e2e remote write: 500 histogram series (compressed while encoded) land exactly",
+  ignore,
+  fn: () =>
+    withPrometheus(async (prometheus) => {
+      const registry = new Registry();
+      const histogram = new Histogram({
+        name: "rw_big_seconds",
+        help: "many series",
+        labelNames: ["method", "route"],
+        registry,
+      });
+      // Route values change length (9 → 10 → 100): points laid out alike and not.
+      for (let i = 0; i < 500; i++) {
+        const child = histogram.labels(`m${Math.floor(i / 100)}`, `/route/${i}`);
+        for (let k = 0; k < 5; k++) child.observe(((i * 31 + k * 7919) % 12_000) / 1000);
+      }
+      await remoteWrite(`${prometheus.url}/api/v1/write`, {
+        registry,
+        labels: { job: "e2e_big", instance: "fn-1" },
+      });
+      const at = Date.now() / 1000;
+      // What the text exposition says, with the added labels, as `seriesAt` lists it.
+      const expected = (await registry.metrics()).split("\n")
+        .filter((line) => line.startsWith("rw_big_seconds_") && !line.includes("_created"))
+        .map((line) => {
+          const [, name, labels, value] = line.match(/^(\w+)\{(.*)\} (\S+)$/)!;
+          const all = [...labels.split(","), 'instance="fn-1"', 'job="e2e_big"'].sort();
+          return `${name}{${all.join(",")}} ${value === "+Inf" ? "+Inf" : Number(value)}`;
+        })
+        .sort();
+      assert.equal(expected.length, 500 * (DEFAULT_BUCKETS.length + 3));
+      assert.deepEqual(await seriesAt(prometheus, '{job="e2e_big"}', at), expected);
     }),
 });

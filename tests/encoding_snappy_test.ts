@@ -2,7 +2,7 @@
 // round trips through a strict decoder for random, repetitive and mixed data, and proof that
 // matches are found (copies with 1- and 2-byte offsets), not only literals written.
 import assert from "node:assert/strict";
-import { maxCompressedLength, snappyCompress } from "../src/encoding/snappy.ts";
+import { maxCompressedLength, SnappyBlockWriter, snappyCompress } from "../src/encoding/snappy.ts";
 import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -112,4 +112,40 @@ Deno.test("snappy: random, mixed and block-crossing inputs round-trip exactly", 
   // Random data does not grow beyond the format's bound.
   const noise = randomBytes(1_000_000, 3);
   assert.ok(snappyCompress(noise).length <= maxCompressedLength(noise.length));
+});
+
+Deno.test("snappy block writer: elements as given, golden bytes", () => {
+  const writer = new SnappyBlockWriter(0);
+  writer.bytes(ascii("abcd"), 0, 4);
+  writer.byte(0x65); // "e"
+  writer.copy(5, 3); // "abc": shorter than 4 bytes, so the 2-byte-offset form
+  writer.byte(0x78); // "x"
+  writer.copy(4, 2); // "ab"
+  writer.copy(4, 2); // the same offset: one copy of 4 ("abcx"), the 1-byte-offset form
+  const block = writer.finish(13);
+  assert.deepEqual(
+    block,
+    bytesOf(13, 4 << 2, "abcde", ((3 - 1) << 2) | 2, 5, 0, 0, "x", ((4 - 4) << 2) | 1, 4),
+  );
+  assert.deepEqual(snappyDecompress(block), ascii("abcdeabcxabcx"));
+});
+
+Deno.test("snappy block writer: long copies, 4-byte offsets, searched parts, long preambles", () => {
+  const far = randomBytes(70_000, 3);
+  const writer = new SnappyBlockWriter(16);
+  writer.bytes(far, 0, far.length);
+  writer.copy(70_000, 200); // beyond 64 KiB: 4-byte offsets, 64 bytes each
+  const repetitive = ascii("remote write ".repeat(500));
+  writer.compressed(repetitive);
+  writer.copy(1, 300); // the last byte, repeated
+  const block = writer.finish(70_000 + 200 + repetitive.length + 300);
+  const expected = new Uint8Array(70_000 + 200 + repetitive.length + 300);
+  expected.set(far);
+  expected.set(far.subarray(0, 200), 70_000);
+  expected.set(repetitive, 70_200);
+  expected.fill(repetitive[repetitive.length - 1], 70_200 + repetitive.length);
+  assert.deepEqual(snappyDecompress(block), expected);
+  const kinds = snappyElements(block).map((element) => element.kind);
+  assert.equal(kinds.filter((kind) => kind === "copy4").length, 4);
+  assert.ok(block.length < far.length + repetitive.length / 10, `${block.length}`);
 });

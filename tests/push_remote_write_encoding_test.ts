@@ -14,8 +14,12 @@ import {
   Summary,
 } from "../mod.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
-import { encodeWriteRequest, remoteWriteLabels } from "../src/push/remote_write.ts";
-import { snappyDecompress } from "./support/snappy.ts";
+import {
+  encodeCompressedWriteRequest,
+  encodeWriteRequest,
+  remoteWriteLabels,
+} from "../src/push/remote_write.ts";
+import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 import { decodeWriteRequest } from "./push_remote_write_support.ts";
 
 function fullRegistry(series: number): Registry {
@@ -99,3 +103,102 @@ for (const series of [1, 40, 3000]) {
     assert.ok(request.series.length > series);
   });
 }
+
+// --- compressed while encoded -----------------------------------------------------------------
+
+/** `encodeCompressedWriteRequest` must decode (strictly) to exactly `encodeWriteRequest`. */
+function assertCompressesExactly(families: readonly MetricFamily[], extra = { job: "test" }) {
+  const labels = remoteWriteLabels(extra);
+  const flat = encodeWriteRequest(families, labels, 1_700_000_000_123).slice();
+  const block = encodeCompressedWriteRequest(families, labels, 1_700_000_000_123);
+  assert.deepEqual(snappyDecompress(block), flat);
+  return { flat, block };
+}
+
+/** A custom collector's histogram: per point its own bounds, labels and counts. */
+function histogramFamily(
+  points: { labels: Labels; upperBounds: number[]; counts: number[]; sum: number }[],
+): MetricFamily {
+  return {
+    type: "histogram",
+    name: "custom_seconds",
+    help: "h",
+    points: points.map(({ labels, upperBounds, counts, sum }) => ({
+      labels,
+      upperBounds,
+      bucketCounts: counts,
+      count: counts[counts.length - 1],
+      sum,
+    })),
+  } as unknown as MetricFamily;
+}
+
+for (const series of [1, 40, 3000]) {
+  Deno.test(`remote write: the block written while encoding decodes to the request, every type, ${series} series`, async () => {
+    const families = await fullRegistry(series).collect();
+    const { flat, block } = assertCompressesExactly(families);
+    // Repeats are found: far smaller than the request.
+    if (series > 1) assert.ok(block.length * 5 < flat.length, `${flat.length} → ${block.length}`);
+    // Labels objects without a label source, and reordered: the same block.
+    assert.deepEqual(
+      encodeCompressedWriteRequest(
+        withLabels(families, (l, i) => reordered(l, i)),
+        remoteWriteLabels({ job: "test" }),
+        1_700_000_000_123,
+      ),
+      block,
+    );
+  });
+}
+
+Deno.test("remote write: the block written while encoding, histograms whose points differ in shape", () => {
+  const bounds = [0.1, 1, Infinity];
+  const other = [0.5, 5, 50, Infinity];
+  const points: Parameters<typeof histogramFamily>[0] = [];
+  for (let i = 0; i < 60; i++) {
+    // Values change length (9 → 10 → 100), a label goes missing, bounds change, the label that
+    // differs moves from last to first, values are NaN, -0, Infinity, huge or tiny.
+    const labels: Labels = i % 7 === 3
+      ? { route: `/r/${i * 17}` }
+      : i % 11 === 5
+      ? { a: `${i}`, route: "/same", z: "é" }
+      : { a: "x", route: `/r/${i * 17}`, z: `${i % 3}` };
+    const weird = [NaN, -0, 0, Infinity, -Infinity, 1e300, 5e-324][i % 7];
+    const upperBounds = i % 13 === 6 ? other : bounds;
+    const counts = upperBounds.map((_, k) => k === 1 && i % 5 === 0 ? weird : i * k + (i % 4));
+    points.push({ labels, upperBounds, counts, sum: i % 9 === 0 ? weird : i / 7 });
+  }
+  assertCompressesExactly([histogramFamily(points)], { job: "test", instance: "" } as never);
+  // Points alike but for one value of the same length: before "__name__" (upper case), between
+  // it and "le", after "le"; both sides of "le" at once.
+  const alike = (labelsOf: (i: number) => Labels) =>
+    points.map((p, i) => ({ ...p, upperBounds: bounds, labels: labelsOf(i) }));
+  for (
+    const labelsOf of [
+      (i: number) => ({ A: `${i % 10}`, code: "200", route: "/x" }),
+      (i: number) => ({ A: "a", code: `${i % 10}`, route: "/x" }),
+      (i: number) => ({ A: "a", code: "200", route: `/${i % 10}` }),
+      (i: number) => ({ A: "a", code: `${i % 10}`, route: `/${i % 10}` }),
+    ]
+  ) {
+    assertCompressesExactly([histogramFamily(alike(labelsOf))]);
+  }
+  // The added label sorting between the point's own labels, and "le" given by the point too.
+  assertCompressesExactly(
+    [histogramFamily(points.map((p) => ({ ...p, labels: { ...p.labels, le: "own", b: "1" } })))],
+    { job: "test", instance: "i", zz: "last" } as never,
+  );
+});
+
+Deno.test("remote write: the block written while encoding reaches back beyond 64 KiB (4-byte offsets)", () => {
+  // Points of 5,000 buckets: the previous point's series are more than 64 KiB back.
+  const upperBounds = [...Array.from({ length: 4999 }, (_, k) => k + 1), Infinity];
+  const points = Array.from({ length: 3 }, (_, i) => ({
+    labels: { route: `/r/${i}` },
+    upperBounds,
+    counts: upperBounds.map((_, k) => k * (i + 1)),
+    sum: i,
+  }));
+  const { block } = assertCompressesExactly([histogramFamily(points)]);
+  assert.ok(snappyElements(block).some((element) => element.kind === "copy4"));
+});

@@ -1,12 +1,15 @@
 /**
  * Snappy block compression (the raw "block" format that Prometheus remote write uses, not the
  * framed stream format): the uncompressed length as a varint, then literals and back-references
- * ("copies") with 1- or 2-byte offsets.
+ * ("copies") with 1-, 2- or (beyond 64 KiB) 4-byte offsets.
  *
  * The matcher hashes 4-byte sequences into a table of recent positions, the classic Snappy
  * approach, in one pass over the whole input: a candidate further back than a 2-byte offset
  * reaches (64 KiB) is simply not used. Incompressible stretches are skipped over ever faster, so
  * random data costs little time and grows by at most 1/6 + a few bytes.
+ *
+ * {@linkcode SnappyBlockWriter} writes a block element by element for an encoder that knows its
+ * repeats (remote write), so the data need not be laid out and searched at all.
  *
  * @module
  */
@@ -22,6 +25,7 @@ const MIN_MATCH_INPUT = 16;
 const TAG_LITERAL = 0;
 const TAG_COPY_1 = 1;
 const TAG_COPY_2 = 2;
+const TAG_COPY_4 = 3;
 
 // One table for every call (positions, absolute): compression is synchronous, so no two calls
 // share it at once.
@@ -164,12 +168,25 @@ function writeLiteral(input: Uint8Array, start: number, end: number, output: Out
 }
 
 /**
- * A back-reference of `length` bytes starting `offset` bytes back (offset < 65536): copies with
- * a 2-byte offset (at most 64 bytes each) for long or distant matches, and the two-byte copy
- * with an 11-bit offset for 4..11 bytes within 2 KiB.
+ * A back-reference of `length` bytes starting `offset` bytes back: copies with a 2-byte offset
+ * (at most 64 bytes each) for long or distant matches, the two-byte copy with an 11-bit offset
+ * for 4..11 bytes within 2 KiB, and copies with a 4-byte offset beyond 64 KiB. At most
+ * `3 * ceil(length / 60) + 3` bytes (5 per 64 beyond 64 KiB).
  */
 function writeCopy(offset: number, length: number, out: Uint8Array, o: number): number {
   let remaining = length;
+  if (offset > MAX_OFFSET) {
+    while (remaining > 0) {
+      const chunk = remaining > 64 ? 64 : remaining;
+      out[o++] = ((chunk - 1) << 2) | TAG_COPY_4;
+      out[o++] = offset & 0xff;
+      out[o++] = (offset >>> 8) & 0xff;
+      out[o++] = (offset >>> 16) & 0xff;
+      out[o++] = offset >>> 24;
+      remaining -= chunk;
+    }
+    return o;
+  }
   while (remaining >= 68) {
     o = writeCopy2(offset, 64, out, o);
     remaining -= 64;
@@ -179,7 +196,9 @@ function writeCopy(offset: number, length: number, out: Uint8Array, o: number): 
     o = writeCopy2(offset, 60, out, o);
     remaining -= 60;
   }
-  if (remaining >= 12 || offset >= 2048) return writeCopy2(offset, remaining, out, o);
+  if (remaining >= 12 || remaining < 4 || offset >= 2048) {
+    return writeCopy2(offset, remaining, out, o);
+  }
   out[o++] = ((offset >>> 8) << 5) | ((remaining - 4) << 2) | TAG_COPY_1;
   out[o++] = offset & 0xff;
   return o;
@@ -190,4 +209,111 @@ function writeCopy2(offset: number, length: number, out: Uint8Array, o: number):
   out[o++] = offset & 0xff;
   out[o++] = offset >>> 8;
   return o;
+}
+
+/** Room kept before a block's elements for its preamble (a varint of up to 2^35). */
+const PREAMBLE_ROOM = 5;
+
+/**
+ * Writes one Snappy block element by element, for an encoder that knows where its repeats are
+ * and emits them as copies without searching (see remote write). Literal bytes are gathered
+ * until the next copy; a copy that continues the previous one (same offset) extends it. The
+ * caller guarantees that every copy's source bytes, `offset` back in the uncompressed data,
+ * equal the bytes the copy stands for, and gives the uncompressed length at the end.
+ */
+export class SnappyBlockWriter {
+  readonly #output: Output;
+  #literal = new Uint8Array(256);
+  #literalLength = 0;
+  #copyOffset = 0;
+  #copyLength = 0;
+
+  /** `expectedLength`: a guess of the compressed size (the buffer grows as needed). */
+  constructor(expectedLength: number) {
+    this.#output = new Output(0);
+    this.#output.bytes = new Uint8Array(Math.max(1024, expectedLength));
+    this.#output.o = PREAMBLE_ROOM;
+  }
+
+  /** The offset of the copy being extended, or 0 when the last element is not a copy. */
+  get copyOffset(): number {
+    return this.#copyLength > 0 ? this.#copyOffset : 0;
+  }
+
+  /** One literal byte. */
+  byte(value: number): void {
+    if (this.#copyLength > 0) this.#flushCopy();
+    if (this.#literalLength === this.#literal.length) this.#growLiteral(1);
+    this.#literal[this.#literalLength++] = value;
+  }
+
+  /** Literal bytes `bytes[start, end)`. */
+  bytes(bytes: Uint8Array, start: number, end: number): void {
+    if (this.#copyLength > 0) this.#flushCopy();
+    const length = end - start;
+    if (this.#literalLength + length > this.#literal.length) this.#growLiteral(length);
+    const literal = this.#literal;
+    let at = this.#literalLength;
+    for (let i = start; i < end; i++) literal[at++] = bytes[i];
+    this.#literalLength = at;
+  }
+
+  /**
+   * `input` compressed on its own (copies only within it, found by the same search as
+   * {@linkcode snappyCompress}), for data whose repeats the caller does not know.
+   */
+  compressed(input: Uint8Array): void {
+    if (this.#literalLength > 0) this.#flushLiteral();
+    if (this.#copyLength > 0) this.#flushCopy();
+    if (input.length < MIN_MATCH_INPUT) {
+      if (input.length > 0) writeLiteral(input, 0, input.length, this.#output);
+    } else {
+      compress(input, this.#output);
+    }
+  }
+
+  /** `length` bytes equal to those `offset` bytes back (offset >= 1). */
+  copy(offset: number, length: number): void {
+    if (this.#literalLength > 0) this.#flushLiteral();
+    if (this.#copyLength > 0) {
+      if (offset === this.#copyOffset) {
+        this.#copyLength += length;
+        return;
+      }
+      this.#flushCopy();
+    }
+    this.#copyOffset = offset;
+    this.#copyLength = length;
+  }
+
+  /** The block, for `uncompressedLength` bytes of data in all. */
+  finish(uncompressedLength: number): Uint8Array<ArrayBuffer> {
+    if (this.#literalLength > 0) this.#flushLiteral();
+    if (this.#copyLength > 0) this.#flushCopy();
+    const preamble = new Uint8Array(PREAMBLE_ROOM);
+    const size = writeVarint(preamble, 0, uncompressedLength);
+    const bytes = this.#output.bytes;
+    const start = PREAMBLE_ROOM - size;
+    bytes.set(preamble.subarray(0, size), start);
+    return bytes.subarray(start, this.#output.o);
+  }
+
+  #growLiteral(extra: number): void {
+    const grown = new Uint8Array(Math.max(this.#literal.length * 2, this.#literalLength + extra));
+    grown.set(this.#literal.subarray(0, this.#literalLength));
+    this.#literal = grown;
+  }
+
+  #flushLiteral(): void {
+    writeLiteral(this.#literal, 0, this.#literalLength, this.#output);
+    this.#literalLength = 0;
+  }
+
+  #flushCopy(): void {
+    const output = this.#output;
+    const length = this.#copyLength;
+    output.ensure(5 * Math.ceil(length / 60) + 5);
+    output.o = writeCopy(this.#copyOffset, length, output.bytes, output.o);
+    this.#copyLength = 0;
+  }
 }

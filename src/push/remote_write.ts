@@ -13,7 +13,7 @@
  */
 
 import { ProtoWriter } from "../encoding/protobuf.ts";
-import { snappyCompress } from "../encoding/snappy.ts";
+import { SnappyBlockWriter } from "../encoding/snappy.ts";
 import {
   formatBounds,
   formatFloat,
@@ -163,8 +163,8 @@ async function writeOnce(prepared: PreparedWrite, timestampMs: number): Promise<
       const families = (await prepared.checked.collect()).map((family) =>
         escapeFamily(family, "underscores")
       );
-      const request = encodeWriteRequest(families, prepared.labels, timestampMs);
-      return { bytes: snappyCompress(request), encoding: "snappy" };
+      const block = encodeCompressedWriteRequest(families, prepared.labels, timestampMs);
+      return { bytes: block, encoding: "snappy" };
     },
   }, remoteWriteErrorOf);
 }
@@ -263,6 +263,9 @@ interface Piece {
  * parts a series repeats — the point's labels in its later series, a name or bound already
  * written — are copied from where they first appeared in the buffer (a native `copyWithin`),
  * and each series' length is known before it is written, so nothing is moved afterwards.
+ *
+ * In compressed mode (`remoteWrite`'s) the same repeats become Snappy copies and nothing is
+ * laid out: see `#compressedSeries`.
  */
 class SeriesWriter {
   #buffer: Uint8Array<ArrayBuffer>;
@@ -274,6 +277,8 @@ class SeriesWriter {
   #pointView = new DataView(this.#point.buffer);
   #pointLength = 0;
   readonly #slowLabel = new ProtoWriter(256);
+  // A TimeSeries' or Sample's first bytes, for literals in compressed mode.
+  readonly #head = new Uint8Array(8);
   readonly #extra: ExtraLabels;
   // The Sample message's tail: `timestamp` (field 2) with the request's one timestamp.
   readonly #timestamp: Uint8Array;
@@ -293,9 +298,35 @@ class SeriesWriter {
   #plan: PointPlan | undefined;
   /** The pre-encoded start of each own label's message, by name (see `PlanStep`). */
   readonly #heads = new Map<string, Uint8Array | undefined>();
+  // Compressed mode (see `#compressedSeries`): the block, the uncompressed length so far, the
+  // previous point's bytes and both points' series.
+  readonly #snappy: SnappyBlockWriter | undefined;
+  #position = 0;
+  #previousPoint = new Uint8Array(256);
+  #previousView = new DataView(this.#previousPoint.buffer);
+  #previousLength = 0;
+  #series0 = new PointSeries();
+  #series1 = new PointSeries();
+  // Of the current point against the previous one: bytes equal at the start and at the end
+  // (0 when the two are cut differently).
+  #samePrefix = 0;
+  #sameSuffix = 0;
+  // Whether the current point is cut like the previous one and as long.
+  #sameShape = false;
+  // Region starts (see `HEAD`) of the series being written and of the two it copies from.
+  readonly #at = new Float64Array(STRIDE);
+  // The values' bytes: this series', then the two candidates'.
+  readonly #values = new Float64Array(3);
+  readonly #valueBytes = new Uint8Array(this.#values.buffer);
 
-  constructor(extra: ExtraLabels, timestampMs: number, capacity: number) {
-    this.#buffer = new Uint8Array(Math.max(1024, capacity));
+  constructor(
+    extra: ExtraLabels,
+    timestampMs: number,
+    capacity: number,
+    compressed = false,
+  ) {
+    this.#snappy = compressed ? new SnappyBlockWriter(capacity) : undefined;
+    this.#buffer = new Uint8Array(compressed ? 16 : Math.max(1024, capacity));
     this.#view = new DataView(this.#buffer.buffer);
     this.#extra = extra;
     const timestamp = new ProtoWriter(16);
@@ -310,8 +341,39 @@ class SeriesWriter {
     return this.#buffer.subarray(0, this.#length);
   }
 
+  /**
+   * Compressed mode: appends a flat writer's series (compressed by searching for repeats);
+   * the next series copies nothing from before them.
+   */
+  appendSearched(flat: SeriesWriter): void {
+    const bytes = flat.view();
+    this.#snappy!.compressed(bytes);
+    this.#position += bytes.length;
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+  }
+
+  /** Flat mode: the most bytes written between two `clear()`s. */
+  largestBatch = 0;
+
+  /** Flat mode: forgets what was written, to write the next batch into the same buffer. */
+  clear(): void {
+    if (this.#length > this.largestBatch) this.largestBatch = this.#length;
+    this.#length = 0;
+  }
+
+  /** In compressed mode, the Snappy block of everything written. */
+  finishCompressed(): Uint8Array<ArrayBuffer> {
+    return this.#snappy!.finish(this.#position);
+  }
+
   /** Appends bytes as they are (the metadata after the series). */
   append(bytes: Uint8Array): void {
+    if (this.#snappy !== undefined) {
+      this.#snappy.bytes(bytes, 0, bytes.length);
+      this.#position += bytes.length;
+      return;
+    }
     this.#ensure(bytes.length);
     this.#buffer.set(bytes, this.#length);
     this.#length += bytes.length;
@@ -335,6 +397,7 @@ class SeriesWriter {
     ) {
       plan = this.#plan = planPoint(labels, source, keys, this.#extra, extraName, this.#heads);
     }
+    if (this.#snappy !== undefined) this.#nextPoint();
     this.#pointLength = 0;
     let nameCut = -1;
     let extraCut = -1;
@@ -371,6 +434,58 @@ class SeriesWriter {
     this.#cut1 = this.#nameFirst ? nameCut : extraCut;
     this.#cut2 = this.#nameFirst ? extraCut : nameCut;
     this.#written.fill(-1);
+    if (this.#snappy !== undefined) this.#comparePoints();
+  }
+
+  /** Compressed mode: the current point becomes the previous one. */
+  #nextPoint(): void {
+    const previous = this.#previousPoint;
+    const previousView = this.#previousView;
+    this.#previousPoint = this.#point;
+    this.#previousView = this.#pointView;
+    this.#previousLength = this.#pointLength;
+    this.#point = previous;
+    this.#pointView = previousView;
+    const older = this.#series1;
+    this.#series1 = this.#series0;
+    this.#series0 = older;
+    older.count = 0;
+  }
+
+  /** Compressed mode: which bytes of the new point equal the previous point's. */
+  #comparePoints(): void {
+    const current = this.#series0;
+    const previous = this.#series1;
+    current.cut1 = this.#cut1;
+    current.cut2 = this.#cut2;
+    current.pointLength = this.#pointLength;
+    this.#samePrefix = 0;
+    this.#sameSuffix = 0;
+    this.#sameShape = previous.count > 0 && previous.cut1 === this.#cut1 &&
+      previous.cut2 === this.#cut2 && previous.pointLength === this.#pointLength;
+    if (previous.count === 0 || previous.cut1 !== this.#cut1 || previous.cut2 !== this.#cut2) {
+      return;
+    }
+    const a = this.#point;
+    const b = this.#previousPoint;
+    const length = Math.min(this.#pointLength, this.#previousLength);
+    const aView = this.#pointView;
+    const bView = this.#previousView;
+    let prefix = 0;
+    while (prefix + 4 <= length && aView.getInt32(prefix) === bView.getInt32(prefix)) prefix += 4;
+    while (prefix < length && a[prefix] === b[prefix]) prefix++;
+    this.#samePrefix = prefix;
+    if (this.#pointLength !== this.#previousLength || prefix === length) return;
+    let suffix = 0;
+    while (
+      suffix + 4 <= length - prefix &&
+      aView.getInt32(length - suffix - 4) === bView.getInt32(length - suffix - 4)
+    ) {
+      suffix += 4;
+    }
+    const last = length - 1;
+    while (suffix < length - prefix && a[last - suffix] === b[last - suffix]) suffix++;
+    this.#sameSuffix = suffix;
   }
 
   /**
@@ -448,16 +563,13 @@ class SeriesWriter {
     const pointLength = this.#pointLength;
     const sampleLength = this.#sampleLength;
     const content = pointLength + addedBytes + 2 + sampleLength;
+    if (this.#snappy !== undefined) {
+      this.#compressedSeries(atCut1, atCut2, content, value);
+      return;
+    }
     this.#ensure(content + 6);
     const buffer = this.#buffer;
-    let at = this.#length;
-    buffer[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
-    let size = content;
-    while (size >= 0x80) {
-      buffer[at++] = (size & 0x7f) | 0x80;
-      size >>>= 7;
-    }
-    buffer[at++] = size;
+    let at = writeSeriesHead(buffer, this.#length, content);
     const cut1 = this.#cut1;
     const cut2 = this.#cut2;
     at = this.#part(0, 0, cut1, at);
@@ -474,6 +586,306 @@ class SeriesWriter {
     const timestamp = this.#timestamp;
     for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
     this.#length = at;
+  }
+
+  /**
+   * Compressed mode: one TimeSeries as Snappy elements, without writing its bytes. Each region
+   * (see `HEAD`) is copied from the same region of one of two earlier series whose bytes there
+   * are known to be equal — the same series of the previous point (`r`: same name, same bound,
+   * labels equal up to where the points differ) or the previous series (`a`: same point) —
+   * preferring the one the last copy continues, so that runs span series; a `le` or `quantile`
+   * label can also come from its latest appearance. What no candidate has is a literal.
+   */
+  #compressedSeries(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    value: number,
+  ): void {
+    const current = this.#series0;
+    const previous = this.#series1;
+    const index = current.count;
+    const start = this.#position;
+    if (
+      this.#sameShape && index < previous.count && previous.contents[index] === content &&
+      previous.firsts[index] === atCut1 && previous.seconds[index] === atCut2 &&
+      this.#seriesLikePrevious(atCut1, atCut2, content, value)
+    ) {
+      return;
+    }
+    const first = atCut1 === undefined ? 0 : atCut1.bytes.length;
+    const second = atCut2 === undefined ? 0 : atCut2.bytes.length;
+    layout(this.#at, start, content, first, second, current, this.#sampleLength);
+    const values = this.#values;
+    values[0] = value;
+    // Candidate r: this series' counterpart in the previous point.
+    const hasR = index < previous.count;
+    const atR = hasR ? index * STRIDE : 0;
+    if (hasR) values[2] = previous.values[index];
+    // Candidate a: the series before this one.
+    const aSeries = index > 0 ? current : previous;
+    const aIndex = index > 0 ? index - 1 : previous.count - 1;
+    const hasA = aIndex >= 0;
+    const atA = hasA ? aIndex * STRIDE : 0;
+    if (hasA) values[1] = aSeries.values[aIndex];
+    const rStarts = previous.regions;
+    const aStarts = aSeries.regions;
+    const starts = this.#at;
+    for (let region = 0; region < REGIONS; region++) {
+      const length = starts[region + 1] - starts[region];
+      if (length === 0) continue;
+      const piece = region === FIRST ? atCut1 : region === SECOND ? atCut2 : undefined;
+      let k = 0;
+      while (k < length) {
+        const want = this.#position - this.#snappy!.copyOffset;
+        let from = -1;
+        let run = 0;
+        if (hasR) {
+          const m = this.#match(region, previous, index, k, length, piece, content, 2);
+          if (m > 0) {
+            from = rStarts[atR + region] + k;
+            run = m;
+          }
+        }
+        if (hasA && from !== want) {
+          const m = this.#match(
+            region,
+            aSeries,
+            aIndex,
+            k,
+            length,
+            piece,
+            content,
+            1,
+          );
+          const at = aStarts[atA + region] + k;
+          if (m > 0 && (at === want || m > run)) {
+            from = at;
+            run = m;
+          }
+        }
+        if (run === 0 && piece !== undefined && piece.at >= 0 && k === 0) {
+          from = piece.at;
+          run = length;
+        }
+        if (run > 0) {
+          this.#snappy!.copy(this.#position - from, run);
+        } else {
+          run = this.#literal(region, k, length, atCut1, atCut2, content, index > 0);
+        }
+        this.#position += run;
+        k += run;
+      }
+      if (piece !== undefined) piece.at = starts[region];
+    }
+    current.add(starts, content, atCut1, atCut2, value);
+  }
+
+  /**
+   * The common case of `#compressedSeries`, when this series is laid out like its counterpart
+   * `r` in the previous point (same length, same spliced-in labels, points cut alike): it is
+   * `r` except where the points' bytes differ and in its value. Copies, in order: the start
+   * from the previous series `a` as far as that has the same labels (so a run from `a` spans
+   * from one series into the next), from `r` up to where the points differ, the differing
+   * bytes from `a` (same point) or as a literal, then up to the value from `a` when it is laid
+   * out alike from there on, else from `r`; the value byte by byte; the timestamp. Returns
+   * false, having written nothing, when the points differ across a spliced-in label.
+   */
+  #seriesLikePrevious(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    value: number,
+  ): boolean {
+    const current = this.#series0;
+    const previous = this.#series1;
+    const index = current.count;
+    const cut1 = this.#cut1;
+    const cut2 = this.#cut2;
+    const pointLength = this.#pointLength;
+    const diffStart = this.#samePrefix;
+    const diffEnd = pointLength - this.#sameSuffix;
+    const differ = diffStart < diffEnd;
+    let part = VALUE;
+    let partStart = 0;
+    if (differ) {
+      part = diffStart < cut1 ? PART0 : diffStart < cut2 ? PART1 : PART2;
+      partStart = this.#partStart(part);
+      if (diffEnd > (part === PART0 ? cut1 : part === PART1 ? cut2 : pointLength)) return false;
+    }
+    const at = current.reserve();
+    const regions = current.regions;
+    const rRegions = previous.regions;
+    const rAt = index * STRIDE;
+    const start = this.#position;
+    const toR = start - rRegions[rAt];
+    for (let k = 0; k < STRIDE; k++) regions[at + k] = rRegions[rAt + k] + toR;
+    const valueStart = regions[at + VALUE];
+    const diffAt = differ ? regions[at + part] + diffStart - partStart : valueStart;
+    const diffEndAt = differ ? diffAt + diffEnd - diffStart : valueStart;
+    const snappy = this.#snappy!;
+    const values = this.#values;
+    values[0] = value;
+    values[2] = previous.values[index];
+    let tail = toR;
+    let slot = 2;
+    if (index > 0) {
+      const aAt = at - STRIDE;
+      const toA = start - regions[aAt];
+      const a = index - 1;
+      const sameFirst = current.firsts[a] === atCut1;
+      const sameSecond = current.seconds[a] === atCut2;
+      let aUntil = current.contents[a] !== content
+        ? start
+        : !sameFirst
+        ? regions[at + FIRST]
+        : !sameSecond
+        ? regions[at + SECOND]
+        : valueStart;
+      if (aUntil > diffAt) aUntil = diffAt;
+      if (aUntil > start) snappy.copy(toA, aUntil - start);
+      if (diffAt > aUntil) snappy.copy(toR, diffAt - aUntil);
+      if (differ) {
+        const toAPart = regions[at + part] - regions[aAt + part];
+        snappy.copy(toAPart, diffEndAt - diffAt);
+        if (part === PART2 || (sameSecond && (part === PART1 || sameFirst))) {
+          tail = toAPart;
+          slot = 1;
+          values[1] = current.values[a];
+        }
+      }
+    } else {
+      if (diffAt > start) snappy.copy(toR, diffAt - start);
+      if (differ) snappy.bytes(this.#point, diffStart, diffEnd);
+    }
+    if (valueStart > diffEndAt) snappy.copy(tail, valueStart - diffEndAt);
+    const bytes = this.#valueBytes;
+    const other = slot * 8;
+    let k = 0;
+    while (k < 8 && bytes[k] === bytes[other + k]) k++;
+    if (k > 0) snappy.copy(tail, k);
+    if (k < 8) {
+      let t = 8;
+      while (t > k && bytes[t - 1] === bytes[other + t - 1]) t--;
+      snappy.bytes(bytes, k, t);
+      if (t < 8) snappy.copy(tail, 8 - t);
+    }
+    snappy.copy(tail, this.#timestamp.length);
+    this.#position = regions[at + REGIONS];
+    if (atCut1 !== undefined) atCut1.at = regions[at + FIRST];
+    if (atCut2 !== undefined) atCut2.at = regions[at + SECOND];
+    current.contents[index] = content;
+    current.firsts[index] = atCut1;
+    current.seconds[index] = atCut2;
+    current.values[index] = value;
+    current.count++;
+    return true;
+  }
+
+  /** Where part `region` (`PART0`, `PART1` or `PART2`) starts in the point's bytes. */
+  #partStart(region: number): number {
+    return region === PART0 ? 0 : region === PART1 ? this.#cut1 : this.#cut2;
+  }
+
+  /**
+   * How many bytes of `region`, from byte `k` on, equal those of series `index` of `series`
+   * (the current point's or the previous one's) at the same place in the region.
+   */
+  #match(
+    region: number,
+    series: PointSeries,
+    index: number,
+    k: number,
+    length: number,
+    piece: Piece | undefined,
+    content: number,
+    valueSlot: number,
+  ): number {
+    switch (region) {
+      case HEAD:
+        return series.contents[index] === content ? length - k : 0;
+      case PART0:
+      case PART1:
+      case PART2: {
+        if (series === this.#series0) return length - k;
+        const partStart = this.#partStart(region);
+        const at = partStart + k;
+        const end = partStart + length;
+        if (at < this.#samePrefix) return Math.min(this.#samePrefix, end) - at;
+        if (this.#sameSuffix > 0 && at >= this.#pointLength - this.#sameSuffix) return end - at;
+        return 0;
+      }
+      case FIRST:
+        return series.firsts[index] === piece ? length - k : 0;
+      case SECOND:
+        return series.seconds[index] === piece ? length - k : 0;
+      case VALUE: {
+        const bytes = this.#valueBytes;
+        const other = valueSlot * 8;
+        let m = 0;
+        while (k + m < 8 && bytes[k + m] === bytes[other + k + m]) m++;
+        return m;
+      }
+      default:
+        return length - k;
+    }
+  }
+
+  /** Writes literal bytes of `region` from byte `k` on: as many as no candidate can match. */
+  #literal(
+    region: number,
+    k: number,
+    length: number,
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    samePointCandidate: boolean,
+  ): number {
+    const snappy = this.#snappy!;
+    switch (region) {
+      case HEAD: {
+        writeSeriesHead(this.#head, 0, content);
+        snappy.bytes(this.#head, k, length);
+        return length - k;
+      }
+      case PART0:
+      case PART1:
+      case PART2: {
+        const partStart = this.#partStart(region);
+        let end = partStart + length;
+        // Up to where the previous point's bytes are the same again.
+        const suffixStart = this.#pointLength - this.#sameSuffix;
+        if (
+          !samePointCandidate && this.#sameSuffix > 0 && suffixStart > partStart + k &&
+          suffixStart < end
+        ) {
+          end = suffixStart;
+        }
+        snappy.bytes(this.#point, partStart + k, end);
+        return end - partStart - k;
+      }
+      case FIRST:
+        snappy.bytes(atCut1!.bytes, k, length);
+        return length - k;
+      case SECOND:
+        snappy.bytes(atCut2!.bytes, k, length);
+        return length - k;
+      case SAMPLE: {
+        const head = this.#head;
+        head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+        head[1] = this.#sampleLength;
+        head[2] = SAMPLE_VALUE * 8 + FIXED64;
+        snappy.bytes(head, k, length);
+        return length - k;
+      }
+      case VALUE:
+        // One byte: the candidates may match again after it.
+        snappy.byte(this.#valueBytes[k]);
+        return 1;
+      default:
+        snappy.bytes(this.#timestamp, k, length);
+        return length - k;
+    }
   }
 
   /** Part `index` of the point's labels at `at`: from the point's bytes once, then copied. */
@@ -536,6 +948,105 @@ class SeriesWriter {
     grown.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
+  }
+}
+
+/** A TimeSeries' tag and `content` length at `at`; returns where its content starts. */
+function writeSeriesHead(out: Uint8Array, at: number, content: number): number {
+  out[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
+  let size = content;
+  while (size >= 0x80) {
+    out[at++] = (size & 0x7f) | 0x80;
+    size >>>= 7;
+  }
+  out[at++] = size;
+  return at;
+}
+
+/**
+ * The parts of a TimeSeries message, in order, as compressed mode copies them: the tag and
+ * length, the point's labels in three parts with the two spliced-in labels between them
+ * (`First` at cut1, `Second` at cut2), the Sample's tag, length and value tag, its value, its
+ * timestamp field.
+ */
+const HEAD = 0;
+const PART0 = 1;
+const FIRST = 2;
+const PART1 = 3;
+const SECOND = 4;
+const PART2 = 5;
+const SAMPLE = 6;
+const VALUE = 7;
+const TIMESTAMP = 8;
+const REGIONS = 9;
+/** Numbers kept per series: each region's start, and the end. */
+const STRIDE = REGIONS + 1;
+
+/**
+ * Where each region of a series starts (and, at `REGIONS`, where the series ends), given its
+ * start, content length, spliced-in labels' lengths and its point's cuts.
+ */
+function layout(
+  out: Float64Array,
+  start: number,
+  content: number,
+  first: number,
+  second: number,
+  point: PointSeries,
+  sampleLength: number,
+): void {
+  let head = 2;
+  for (let size = content; size >= 0x80; size >>>= 7) head++;
+  out[HEAD] = start;
+  out[PART0] = start + head;
+  out[FIRST] = out[PART0] + point.cut1;
+  out[PART1] = out[FIRST] + first;
+  out[SECOND] = out[PART1] + point.cut2 - point.cut1;
+  out[PART2] = out[SECOND] + second;
+  out[SAMPLE] = out[PART2] + point.pointLength - point.cut2;
+  out[VALUE] = out[SAMPLE] + 3;
+  out[TIMESTAMP] = out[VALUE] + 8;
+  out[REGIONS] = out[SAMPLE] + 2 + sampleLength;
+}
+
+/** The series written for one point in compressed mode: where each went and what it holds. */
+class PointSeries {
+  count = 0;
+  cut1 = 0;
+  cut2 = 0;
+  pointLength = 0;
+  /** Each series' region starts, `STRIDE` numbers per series. */
+  regions = new Float64Array(64 * STRIDE);
+  readonly contents: number[] = [];
+  readonly firsts: (Piece | undefined)[] = [];
+  readonly seconds: (Piece | undefined)[] = [];
+  readonly values: number[] = [];
+
+  /** Makes room for the next series' region starts; returns where they go. */
+  reserve(): number {
+    const at = this.count * STRIDE;
+    if (at + STRIDE > this.regions.length) {
+      const grown = new Float64Array(this.regions.length * 2);
+      grown.set(this.regions);
+      this.regions = grown;
+    }
+    return at;
+  }
+
+  add(
+    starts: Float64Array,
+    content: number,
+    first: Piece | undefined,
+    second: Piece | undefined,
+    value: number,
+  ): void {
+    const at = this.reserve();
+    this.regions.set(starts, at);
+    const i = this.count++;
+    this.contents[i] = content;
+    this.firsts[i] = first;
+    this.seconds[i] = second;
+    this.values[i] = value;
   }
 }
 
@@ -760,20 +1271,77 @@ export function encodeWriteRequest(
   // Sized like the previous request (usually the same series again), so the buffer is not
   // grown and copied several times over.
   const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
-  const cache = new LabelCache();
-  for (const family of families) writeFamily(series, cache, family);
-  const metadata = new ProtoWriter();
-  for (const family of families) writeMetadata(metadata, family);
-  series.append(metadata.view());
+  writeRequest(series, families);
   const request = series.view();
   lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
   // The buffer belongs to this request alone: a view, not a copy.
   return request;
 }
 
-// The size of the last request encoded, a capacity hint for the next one (capped).
+/**
+ * The same `WriteRequest` as {@linkcode encodeWriteRequest}, as one Snappy block, written
+ * straight from the series' structure: the request's bytes are never laid out, and no search
+ * for repeats runs over them (the encoder knows where each part appeared before).
+ */
+export function encodeCompressedWriteRequest(
+  families: readonly MetricFamily[],
+  labels: ExtraLabels,
+  timestampMs: number,
+): Uint8Array<ArrayBuffer> {
+  const series = new SeriesWriter(
+    labels,
+    timestampMs,
+    lastCompressedBytes + (lastCompressedBytes >> 3),
+    true,
+  );
+  const flat = new SeriesWriter(labels, timestampMs, lastFlatBytes + (lastFlatBytes >> 3));
+  writeRequest(series, families, flat);
+  flat.clear();
+  lastFlatBytes = Math.min(flat.largestBatch, MAX_SIZE_HINT_BYTES);
+  const block = series.finishCompressed();
+  lastCompressedBytes = Math.min(block.length, MAX_SIZE_HINT_BYTES);
+  return block;
+}
+
+/**
+ * Writes the families' series, then their metadata. With `flat` (compressed mode), the
+ * families whose points have one series each (counters, gauges, info) go through `flat` and
+ * the Snappy search: copying from the previous point's one series gains less there than the
+ * search finds (a label value's last digits recur ten series back), and costs more.
+ */
+function writeRequest(
+  series: SeriesWriter,
+  families: readonly MetricFamily[],
+  flat?: SeriesWriter,
+): void {
+  const cache = new LabelCache();
+  // Pieces remember where they were written, in one writer's positions: one cache per writer.
+  const flatCache = flat === undefined ? undefined : new LabelCache();
+  for (const family of families) {
+    if (flat !== undefined && hasOneSeriesPerPoint(family)) {
+      flat.clear();
+      writeFamily(flat, flatCache!, family);
+      series.appendSearched(flat);
+    } else {
+      writeFamily(series, cache, family);
+    }
+  }
+  const metadata = new ProtoWriter();
+  for (const family of families) writeMetadata(metadata, family);
+  series.append(metadata.view());
+}
+
+// The size of the last request encoded (and compressed), a capacity hint for the next one
+// (capped).
 let lastRequestBytes = 0;
+let lastCompressedBytes = 0;
+let lastFlatBytes = 0;
 const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+function hasOneSeriesPerPoint(family: MetricFamily): boolean {
+  const type = family.type;
+  return type === "counter" || type === "gauge" || type === "unknown" || type === "info";
+}
 
 function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFamily): void {
   const name = family.name;
