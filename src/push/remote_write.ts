@@ -299,8 +299,13 @@ class SeriesWriter {
   #plan: PointPlan | undefined;
   /** `#writeDirect`'s layout of the last plan with its `__name__` label. */
   #direct: DirectPlan | undefined;
-  /** `#writeDirect`'s own labels' bytes of the current series. */
-  readonly #own: Uint8Array[] = [];
+  /** `#writeDirect`'s own labels' bytes of the current series, and of the one before. */
+  #own: Uint8Array[] = [];
+  #previousOwn: Uint8Array[] = [];
+  /** The plan, start and length of the series `#writeDirect` wrote last (if nothing since). */
+  #previousDirect: DirectPlan | undefined;
+  #previousStart = 0;
+  #previousSeriesLength = 0;
   /** The pre-encoded start of each own label's message, by name (see `PlanStep`). */
   readonly #heads = new Map<string, Uint8Array | undefined>();
   // Compressed mode (see `#compressedSeries`): the block, the uncompressed length so far, the
@@ -365,6 +370,7 @@ class SeriesWriter {
   clear(): void {
     if (this.#length > this.largestBatch) this.largestBatch = this.#length;
     this.#length = 0;
+    this.#previousDirect = undefined;
   }
 
   /** In compressed mode, the Snappy block of everything written. */
@@ -374,6 +380,7 @@ class SeriesWriter {
 
   /** Appends bytes as they are (the metadata after the series). */
   append(bytes: Uint8Array): void {
+    this.#previousDirect = undefined;
     if (this.#snappy !== undefined) {
       this.#snappy.bytes(bytes, 0, bytes.length);
       this.#position += bytes.length;
@@ -500,38 +507,68 @@ class SeriesWriter {
     }
     const slot = labelSlotOf(labels);
     const own = this.#own;
+    const previous = this.#previousOwn;
     const positions = direct.positions;
+    const start = this.#length;
+    // Whether this series is laid out like the one just written (same labels, own labels as
+    // long): then it is a copy of it with the labels that differ and the value written over.
+    let sameLayout = this.#previousDirect === direct &&
+      this.#previousStart + this.#previousSeriesLength === start;
     let content = 2 + this.#sampleLength + direct.constantBytes;
     for (let k = 0; k < positions.length; k++) {
       let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
       if (bytes.length === 0) bytes = direct.fallbacks[k];
       own[k] = bytes;
       content += bytes.length;
+      if (sameLayout && bytes.length !== previous[k].length) sameLayout = false;
     }
     this.#ensure(content + 6);
     const buffer = this.#buffer;
     const view = this.#view;
-    let at = writeSeriesHead(buffer, this.#length, content);
     const blocks = direct.blocks;
-    for (let k = 0; k < blocks.length; k++) {
-      const block = blocks[k];
-      if (block.length > 0) {
-        copyBytes(block, direct.views[k], 0, block.length, buffer, view, at);
-        at += block.length;
-      }
-      if (k < positions.length) {
-        const bytes = own[k];
-        for (let i = 0; i < bytes.length; i++) buffer[at++] = bytes[i];
-      }
-    }
-    buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
-    buffer[at++] = this.#sampleLength;
-    buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
-    view.setFloat64(at, value, true);
-    at += 8;
     const timestamp = this.#timestamp;
-    for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    let at: number;
+    if (sameLayout) {
+      const length = this.#previousSeriesLength;
+      copyInside(buffer, view, this.#previousStart, length, start);
+      // Past the head (as long as the copied one's: same content length), then label by label.
+      at = start + writeSeriesHead(this.#head, 0, content);
+      for (let k = 0; k < positions.length; k++) {
+        at += blocks[k].length;
+        const bytes = own[k];
+        if (bytes !== previous[k]) {
+          for (let i = 0; i < bytes.length; i++) buffer[at + i] = bytes[i];
+        }
+        at += bytes.length;
+      }
+      view.setFloat64(start + length - timestamp.length - 8, value, true);
+      at = start + length;
+    } else {
+      at = writeSeriesHead(buffer, start, content);
+      for (let k = 0; k < blocks.length; k++) {
+        const block = blocks[k];
+        if (block.length > 0) {
+          copyBytes(block, direct.views[k], 0, block.length, buffer, view, at);
+          at += block.length;
+        }
+        if (k < positions.length) {
+          const bytes = own[k];
+          for (let i = 0; i < bytes.length; i++) buffer[at++] = bytes[i];
+        }
+      }
+      buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      buffer[at++] = this.#sampleLength;
+      buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+      view.setFloat64(at, value, true);
+      at += 8;
+      for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    }
     this.#length = at;
+    this.#own = previous;
+    this.#previousOwn = own;
+    this.#previousDirect = direct;
+    this.#previousStart = start;
+    this.#previousSeriesLength = at - start;
   }
 
   /** Compressed mode: the current point becomes the previous one. */
@@ -657,6 +694,7 @@ class SeriesWriter {
     addedBytes: number,
     value: number,
   ): void {
+    this.#previousDirect = undefined;
     const pointLength = this.#pointLength;
     const sampleLength = this.#sampleLength;
     const content = pointLength + addedBytes + 2 + sampleLength;
