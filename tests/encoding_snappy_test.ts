@@ -149,3 +149,20 @@ Deno.test("snappy block writer: long copies, 4-byte offsets, searched parts, lon
   assert.equal(kinds.filter((kind) => kind === "copy4").length, 4);
   assert.ok(block.length < far.length + repetitive.length / 10, `${block.length}`);
 });
+
+Deno.test("snappy: matches extended eight bytes at a time stop at 0 against -0 and at NaNs", () => {
+  // The same 12-byte start, then eight bytes that are equal as float64 numbers but not as bytes
+  // (+0 and -0), or NaNs with equal bytes (equal bytes must still be found equal).
+  const start = ascii("series_head:");
+  const plusZero = [0, 0, 0, 0, 0, 0, 0, 0x00];
+  const minusZero = [0, 0, 0, 0, 0, 0, 0, 0x80];
+  const nan = [1, 0, 0, 0, 0, 0, 0xf8, 0x7f];
+  for (const [first, second] of [[plusZero, minusZero], [minusZero, plusZero], [nan, nan]]) {
+    const input = bytesOf(...start, ...first, "tail", ...start, ...second, "tail", ...start);
+    const compressed = roundTrip(input);
+    if (first === nan) {
+      // The second record is one copy of the first (plus the start of the third).
+      assert.ok(snappyElements(compressed).some((e) => e.kind !== "literal" && e.length >= 24));
+    }
+  }
+});

@@ -202,3 +202,62 @@ Deno.test("remote write: the block written while encoding reaches back beyond 64
   const { block } = assertCompressesExactly([histogramFamily(points)]);
   assert.ok(snappyElements(block).some((element) => element.kind === "copy4"));
 });
+
+Deno.test("remote write: pre-encoded labels of a metric's series — own job/instance, empty values, constant labels, non-ASCII — encode like plain copies", async () => {
+  const registry = new Registry();
+  const counter = new Counter({
+    name: "reqs",
+    help: "r",
+    labelNames: ["route", "method", "instance", "job", "Zed", "ü"],
+    constLabels: { a_const: "k", zz: "q" },
+    registry,
+  });
+  const gauge = new Gauge({ name: "g", help: "g", labelNames: ["instance", "x"], registry });
+  new Gauge({ name: "g2", help: "g", constLabels: { b: "x" }, registry }).set(3);
+  for (let i = 0; i < 300; i++) {
+    counter.labels(
+      `/r/${i}ü`,
+      i % 3 ? `m${i % 5}` : "",
+      i % 4 ? "" : "own",
+      i % 7 ? "" : "j",
+      `${i % 2}`,
+      "x".repeat(i % 150),
+    ).inc(i);
+    gauge.labels(i % 2 ? "" : "i", `${i}`).set(-i);
+  }
+  new Info({ name: "build", help: "i", labelNames: ["v"], registry }).labels("1").info({
+    version: "1.2.3",
+  });
+  const families = await registry.collect();
+  const extras: Record<string, string>[] = [
+    { job: "test", instance: "host" },
+    { job: "t", zzz: "last", A: "first" },
+  ];
+  for (const extra of extras) {
+    const labels = remoteWriteLabels(extra);
+    // Twice: the second request reads the labels' bytes kept from the first.
+    for (let round = 0; round < 2; round++) {
+      const stamped = encodeWriteRequest(families, labels, 1_700_000_000_123).slice();
+      const plain = encodeWriteRequest(
+        withLabels(families, (l) => ({ ...l })),
+        labels,
+        1_700_000_000_123,
+      );
+      assert.deepEqual(stamped, plain.slice());
+      const request = decodeWriteRequest(stamped);
+      const own = request.series.find((series) =>
+        series.labels.some(([name, value]) => name === "route" && value === "/r/0ü")
+      )!;
+      assert.deepEqual(own.labels.map(([name, value]) => `${name}=${value}`), [
+        ...(extra.A ? ["A=first"] : []),
+        "Zed=0",
+        "__name__=reqs_total",
+        "a_const=k",
+        "instance=own",
+        "job=j",
+        "route=/r/0ü",
+        ...(extra.zzz ? ["zz=q", "zzz=last"] : ["zz=q"]),
+      ]);
+    }
+  }
+});

@@ -98,9 +98,17 @@ function compress(input: Uint8Array, output: Output): void {
       continue;
     }
     if (ip > literalStart) writeLiteral(input, literalStart, ip, output);
-    // Extend four bytes at a time, then byte by byte.
+    // Extend eight bytes at a time, then four, then byte by byte. Eight bytes are compared as
+    // float64s: equal numbers have equal bytes except for 0 and -0 (the sign byte then decides),
+    // and NaNs, never equal, only end the fast steps.
     const most = end - ip;
     let length = 4;
+    while (length + 8 <= most) {
+      const a = view.getFloat64(candidate + length, true);
+      if (a !== view.getFloat64(ip + length, true)) break;
+      if (a === 0 && input[candidate + length + 7] !== input[ip + length + 7]) break;
+      length += 8;
+    }
     while (
       length + 4 <= most &&
       view.getInt32(candidate + length, true) === view.getInt32(ip + length, true)

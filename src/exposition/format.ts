@@ -132,7 +132,21 @@ export interface LabelTextSource {
   textOf(slot: number): string;
   /** The text split around `extraName`, or `undefined` when the series has such a label. */
   splitOf(slot: number, extraName: string): LabelSplit | undefined;
+  /**
+   * The position of the series' own label `name` among those `labelBytesOf` takes, or -1 for
+   * another label (a constant one). Optional: sources without it give no label bytes.
+   */
+  positionOf?(name: string): number;
+  /**
+   * The bytes `encode` makes of the name and value of the own label at `position` of the
+   * series at `slot`, kept per distinct value (not per series) for the next calls with the same
+   * `encode`: an encoder's pre-encoded labels (remote write's protobuf `Label` messages).
+   */
+  labelBytesOf?(slot: number, position: number, encode: LabelEncoder): Uint8Array;
 }
+
+/** Encodes one label for {@linkcode LabelTextSource.labelBytesOf} (always the same way). */
+export type LabelEncoder = (name: string, value: string) => Uint8Array;
 
 /** A constructor that returns the object it is given, so that a subclass can stamp it. */
 class ReturnsGiven {
@@ -165,6 +179,10 @@ class LabelSourceStamp extends ReturnsGiven {
     return #source in labels ? (labels as unknown as LabelSourceStamp).#source : undefined;
   }
 
+  static slotOf(labels: Labels): number {
+    return #source in labels ? (labels as unknown as LabelSourceStamp).#slot : -1;
+  }
+
   static splitOf(labels: Labels, extraName: string): LabelSplit | undefined {
     if (!(#source in labels)) return undefined;
     const stamped = labels as unknown as LabelSourceStamp;
@@ -193,6 +211,11 @@ export function withLabelSource(
  */
 export function labelSourceOf(labels: Labels): LabelTextSource | undefined {
   return LabelSourceStamp.sourceOf(labels);
+}
+
+/** The slot `labels` has in its label text source (see `labelSourceOf`), or -1 without one. */
+export function labelSlotOf(labels: Labels): number {
+  return LabelSourceStamp.slotOf(labels);
 }
 
 /** `{a="1",b="2"}` (names sorted), or an empty string for no labels. */

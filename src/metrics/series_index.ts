@@ -21,6 +21,7 @@ import type { Labels } from "../model.ts";
 import {
   escapeLabelValue,
   formatLabelName,
+  type LabelEncoder,
   type LabelSplit,
   type LabelTextSource,
   withLabelSource,
@@ -42,10 +43,17 @@ interface ValueDictionary {
   readonly values: string[];
   /** `values[id]` escaped for exposition (usually the same string). */
   readonly escaped: string[];
+  /**
+   * `values[id]` (with the position's name) as one encoder made it (see
+   * `LabelTextSource.labelBytesOf`), filled on demand: one entry per distinct value.
+   */
+  readonly encoded: (Uint8Array | undefined)[];
+  /** The encoder `encoded` holds the output of. */
+  encoder: LabelEncoder | undefined;
 }
 
 function emptyDictionary(): ValueDictionary {
-  return { idByValue: new Map(), values: [], escaped: [] };
+  return { idByValue: new Map(), values: [], escaped: [], encoded: [], encoder: undefined };
 }
 
 /** Where compaction moved each old slot (`-1` when removed), and the removed series' labels. */
@@ -621,6 +629,28 @@ class LabelSetsView implements LabelTextSource {
       after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - cut + 1];
     }
     return { before, after };
+  }
+
+  /** The position (declared order) of the own label `name`, or -1. */
+  positionOf(name: string): number {
+    return this.#shape.labelNames.indexOf(name);
+  }
+
+  /** `encode(name, value)` of the label at `position` of `slot`, kept per value id. */
+  labelBytesOf(slot: number, position: number, encode: LabelEncoder): Uint8Array {
+    const dictionary = this.#dictionaries[position];
+    const id = this.#seriesIds[slot * this.#shape.labelNames.length + position];
+    if (dictionary.encoder !== encode) {
+      // Another encoder's bytes are no use: start over (one encoder is expected).
+      dictionary.encoded.length = 0;
+      dictionary.encoder = encode;
+    }
+    let bytes = dictionary.encoded[id];
+    if (bytes === undefined) {
+      bytes = encode(this.#shape.labelNames[position], dictionary.values[id]);
+      dictionary.encoded[id] = bytes;
+    }
+    return bytes;
   }
 
   /** The escaped value at `position` (declared order) of the series at `slot`. */

@@ -18,6 +18,7 @@ import {
   formatBounds,
   formatFloat,
   hasSum,
+  labelSlotOf,
   labelSourceOf,
   type LabelTextSource,
 } from "../exposition/format.ts";
@@ -296,6 +297,15 @@ class SeriesWriter {
   #copyLength = 0;
   /** The merge of the last point's labels with the added ones. */
   #plan: PointPlan | undefined;
+  /** `#writeDirect`'s layout of the last plan with its `__name__` label. */
+  #direct: DirectPlan | undefined;
+  /** `#writeDirect`'s own labels' bytes of the current series, and of the one before. */
+  #own: Uint8Array[] = [];
+  #previousOwn: Uint8Array[] = [];
+  /** The plan, start and length of the series `#writeDirect` wrote last (if nothing since). */
+  #previousDirect: DirectPlan | undefined;
+  #previousStart = 0;
+  #previousSeriesLength = 0;
   /** The pre-encoded start of each own label's message, by name (see `PlanStep`). */
   readonly #heads = new Map<string, Uint8Array | undefined>();
   // Compressed mode (see `#compressedSeries`): the block, the uncompressed length so far, the
@@ -360,6 +370,7 @@ class SeriesWriter {
   clear(): void {
     if (this.#length > this.largestBatch) this.largestBatch = this.#length;
     this.#length = 0;
+    this.#previousDirect = undefined;
   }
 
   /** In compressed mode, the Snappy block of everything written. */
@@ -369,6 +380,7 @@ class SeriesWriter {
 
   /** Appends bytes as they are (the metadata after the series). */
   append(bytes: Uint8Array): void {
+    this.#previousDirect = undefined;
     if (this.#snappy !== undefined) {
       this.#snappy.bytes(bytes, 0, bytes.length);
       this.#position += bytes.length;
@@ -384,29 +396,30 @@ class SeriesWriter {
    * `quantile`, a state set's name), which replaces a label of that name.
    */
   point(labels: Labels, family: string, extraName?: string): void {
-    // The labels of one metric's series share their names (and come one after another): their
-    // merge with the added labels is worked out once and reused.
-    // Other labels objects (a custom collector's, a merged snapshot's) reuse the last plan
-    // when they have the same keys in the same order.
     const source = labelSourceOf(labels);
-    const keys = source === undefined ? Object.keys(labels) : undefined;
-    let plan = this.#plan;
-    if (
-      plan === undefined || plan.source !== source || plan.extraName !== extraName ||
-      (keys !== undefined && !sameKeys(plan.keys!, keys))
-    ) {
-      plan = this.#plan = planPoint(labels, source, keys, this.#extra, extraName, this.#heads);
-    }
+    const plan = this.#planOf(labels, source, extraName);
     if (this.#snappy !== undefined) this.#nextPoint();
     this.#pointLength = 0;
     let nameCut = -1;
     let extraCut = -1;
     let hasJob = plan.hasJob;
     const steps = plan.steps;
+    // A metric's series: its own labels' Label messages come pre-encoded, one per distinct value.
+    const slot = plan.encodes ? labelSlotOf(labels) : -1;
     for (let k = 0; k < steps.length; k++) {
       if (k === plan.nameCut) nameCut = this.#pointLength;
       if (k === plan.extraCut) extraCut = this.#pointLength;
       const step = steps[k];
+      if (step.position >= 0 && slot >= 0) {
+        const bytes = source!.labelBytesOf!(slot, step.position, encodeLabel);
+        if (bytes.length === 0) {
+          if (step.added !== undefined) this.#addToPoint(step.added);
+        } else {
+          if (step.name === "job") hasJob = true;
+          this.#addToPoint(bytes);
+        }
+        continue;
+      }
       const head = step.head;
       if (head === undefined && step.name === undefined) {
         this.#addToPoint(step.added!);
@@ -435,6 +448,127 @@ class SeriesWriter {
     this.#cut2 = this.#nameFirst ? extraCut : nameCut;
     this.#written.fill(-1);
     if (this.#snappy !== undefined) this.#comparePoints();
+  }
+
+  /**
+   * The merge of a point's labels with the added ones. The labels of one metric's series share
+   * their names (and come one after another): their merge is worked out once and reused. Other
+   * labels objects (a custom collector's, a merged snapshot's) reuse the last plan when they
+   * have the same keys in the same order.
+   */
+  #planOf(labels: Labels, source: LabelTextSource | undefined, extraName?: string): PointPlan {
+    const keys = source === undefined ? Object.keys(labels) : undefined;
+    let plan = this.#plan;
+    if (
+      plan === undefined || plan.source !== source || plan.extraName !== extraName ||
+      (keys !== undefined && !sameKeys(plan.keys!, keys))
+    ) {
+      plan = this.#plan = planPoint(labels, source, keys, this.#extra, extraName, this.#heads);
+    }
+    return plan;
+  }
+
+  /**
+   * A point with one series (a counter's, a gauge's, an info's): `point` then `sample`, or in
+   * flat mode, for a metric's series with the added labels' `job`, written straight into the
+   * request from the series' pre-encoded labels (see `#writeDirect`).
+   */
+  single(labels: Labels, family: string, nameLabel: Piece, value: number): void {
+    if (this.#snappy === undefined) {
+      const source = labelSourceOf(labels);
+      if (source !== undefined) {
+        const plan = this.#planOf(labels, source, undefined);
+        if (plan.encodes && plan.hasJob) {
+          this.#writeDirect(plan, source, labels, nameLabel, value);
+          return;
+        }
+      }
+    }
+    this.point(labels, family);
+    this.sample(nameLabel, value);
+  }
+
+  /**
+   * Flat mode: one TimeSeries of a point whose own labels come pre-encoded from `source`, its
+   * labels written in name order without going through the point's buffer: the runs of
+   * constant labels (`__name__`, the added ones) as one block each (see `directPlan`), each own
+   * label's bytes (or the added label of its name when its value is empty), then the sample.
+   */
+  #writeDirect(
+    plan: PointPlan,
+    source: LabelTextSource,
+    labels: Labels,
+    nameLabel: Piece,
+    value: number,
+  ): void {
+    let direct = this.#direct;
+    if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
+      direct = this.#direct = directPlan(plan, labels, nameLabel);
+    }
+    const slot = labelSlotOf(labels);
+    const own = this.#own;
+    const previous = this.#previousOwn;
+    const positions = direct.positions;
+    const start = this.#length;
+    // Whether this series is laid out like the one just written (same labels, own labels as
+    // long): then it is a copy of it with the labels that differ and the value written over.
+    let sameLayout = this.#previousDirect === direct &&
+      this.#previousStart + this.#previousSeriesLength === start;
+    let content = 2 + this.#sampleLength + direct.constantBytes;
+    for (let k = 0; k < positions.length; k++) {
+      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+      if (bytes.length === 0) bytes = direct.fallbacks[k];
+      own[k] = bytes;
+      content += bytes.length;
+      if (sameLayout && bytes.length !== previous[k].length) sameLayout = false;
+    }
+    this.#ensure(content + 6);
+    const buffer = this.#buffer;
+    const view = this.#view;
+    const blocks = direct.blocks;
+    const timestamp = this.#timestamp;
+    let at: number;
+    if (sameLayout) {
+      const length = this.#previousSeriesLength;
+      copyInside(buffer, view, this.#previousStart, length, start);
+      // Past the head (as long as the copied one's: same content length), then label by label.
+      at = start + writeSeriesHead(this.#head, 0, content);
+      for (let k = 0; k < positions.length; k++) {
+        at += blocks[k].length;
+        const bytes = own[k];
+        if (bytes !== previous[k]) {
+          for (let i = 0; i < bytes.length; i++) buffer[at + i] = bytes[i];
+        }
+        at += bytes.length;
+      }
+      view.setFloat64(start + length - timestamp.length - 8, value, true);
+      at = start + length;
+    } else {
+      at = writeSeriesHead(buffer, start, content);
+      for (let k = 0; k < blocks.length; k++) {
+        const block = blocks[k];
+        if (block.length > 0) {
+          copyBytes(block, direct.views[k], 0, block.length, buffer, view, at);
+          at += block.length;
+        }
+        if (k < positions.length) {
+          const bytes = own[k];
+          for (let i = 0; i < bytes.length; i++) buffer[at++] = bytes[i];
+        }
+      }
+      buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      buffer[at++] = this.#sampleLength;
+      buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+      view.setFloat64(at, value, true);
+      at += 8;
+      for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    }
+    this.#length = at;
+    this.#own = previous;
+    this.#previousOwn = own;
+    this.#previousDirect = direct;
+    this.#previousStart = start;
+    this.#previousSeriesLength = at - start;
   }
 
   /** Compressed mode: the current point becomes the previous one. */
@@ -560,6 +694,7 @@ class SeriesWriter {
     addedBytes: number,
     value: number,
   ): void {
+    this.#previousDirect = undefined;
     const pointLength = this.#pointLength;
     const sampleLength = this.#sampleLength;
     const content = pointLength + addedBytes + 2 + sampleLength;
@@ -1058,6 +1193,8 @@ class PointSeries {
  */
 interface PlanStep {
   readonly name: string | undefined;
+  /** The own label's position in the plan's source (see `LabelTextSource.positionOf`), or -1. */
+  readonly position: number;
   readonly head: Uint8Array | undefined;
   readonly added: Uint8Array | undefined;
 }
@@ -1075,6 +1212,8 @@ interface PointPlan {
   readonly extraCut: number;
   /** Whether the added labels have a `job`. */
   readonly hasJob: boolean;
+  /** Whether the source gives own labels pre-encoded (`LabelTextSource.labelBytesOf`). */
+  readonly encodes: boolean;
 }
 
 /**
@@ -1098,6 +1237,7 @@ function planPoint(
     if (namesake >= 0) own.splice(namesake, 1);
   }
   if (!isSorted(own)) own.sort(byCodeUnits);
+  const encodes = source?.labelBytesOf !== undefined && source.positionOf !== undefined;
   const steps: PlanStep[] = [];
   let nameCut = -1;
   let extraCut = -1;
@@ -1112,11 +1252,17 @@ function planPoint(
         head = labelHead(name);
         heads.set(name, head);
       }
-      step = { name, head, added: name === extraNames[j] ? extra.encoded[j++] : undefined };
+      const position = encodes ? source!.positionOf!(name) : -1;
+      step = {
+        name,
+        position,
+        head,
+        added: name === extraNames[j] ? extra.encoded[j++] : undefined,
+      };
     } else {
       const added = j++;
       if (extraNames[added] === extraName) continue;
-      step = { name: undefined, head: undefined, added: extra.encoded[added] };
+      step = { name: undefined, position: -1, head: undefined, added: extra.encoded[added] };
     }
     // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless a
     // label name starts with an upper-case letter).
@@ -1125,7 +1271,74 @@ function planPoint(
     if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = steps.length;
     steps.push(step);
   }
-  return { source, keys, extraName, steps, nameCut, extraCut, hasJob: extra.hasJob };
+  return { source, keys, extraName, steps, nameCut, extraCut, hasJob: extra.hasJob, encodes };
+}
+
+/**
+ * A point with one series laid out for `SeriesWriter.#writeDirect`: `blocks[k]` (the constant
+ * labels, `__name__` among them, joined) goes before own label `positions[k]`, the last block
+ * after all; `fallbacks[k]` is what an own label with an empty value is written as (the added
+ * label of its name, else nothing).
+ */
+interface DirectPlan {
+  readonly plan: PointPlan;
+  readonly nameLabel: Piece;
+  readonly blocks: readonly Uint8Array[];
+  readonly views: readonly DataView[];
+  readonly positions: readonly number[];
+  readonly fallbacks: readonly Uint8Array[];
+  /** The blocks' bytes together. */
+  readonly constantBytes: number;
+}
+
+/**
+ * Lays out `plan` (of a point with pre-encoded own labels) with `nameLabel` spliced in; the
+ * source's constant labels (the same in all its series) are read from `labels`.
+ */
+function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPlan {
+  const blocks: Uint8Array[] = [];
+  const positions: number[] = [];
+  const fallbacks: Uint8Array[] = [];
+  let block: Uint8Array[] = [];
+  const join = (parts: Uint8Array[]) => {
+    const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      joined.set(part, at);
+      at += part.length;
+    }
+    return joined;
+  };
+  const steps = plan.steps;
+  for (let k = 0; k <= steps.length; k++) {
+    if (k === plan.nameCut || (k === steps.length && plan.nameCut < 0)) {
+      block.push(nameLabel.bytes);
+    }
+    if (k === steps.length) break;
+    const step = steps[k];
+    if (step.position >= 0) {
+      blocks.push(join(block));
+      block = [];
+      positions.push(step.position);
+      fallbacks.push(step.added ?? NO_LABEL);
+    } else if (step.name !== undefined) {
+      // A constant label of the metric; empty (no label), the added one of its name applies.
+      const bytes = encodeLabel(step.name, labels[step.name]);
+      block.push(bytes.length > 0 ? bytes : step.added ?? NO_LABEL);
+    } else {
+      block.push(step.added!);
+    }
+  }
+  blocks.push(join(block));
+  return {
+    plan,
+    nameLabel,
+    blocks,
+    views: blocks.map((joined) => new DataView(joined.buffer)),
+    positions,
+    fallbacks,
+    constantBytes: blocks.reduce((sum, joined) => sum + joined.length, 0),
+  };
 }
 
 /** Whether two key lists are the same, in the same order. */
@@ -1212,6 +1425,20 @@ function writeLabel(out: ProtoWriter, name: string, value: string): void {
   out.string(LABEL_NAME, name);
   out.string(LABEL_VALUE, value);
   out.end(label);
+}
+
+const NO_LABEL = new Uint8Array(0);
+
+/**
+ * A point's own label as the `Label` message (field `labels` of a TimeSeries) a series' labels
+ * are written from; no bytes for an empty value, which is no label (see `SeriesWriter.point`).
+ * Label sources keep these per distinct value (`LabelTextSource.labelBytesOf`).
+ */
+function encodeLabel(name: string, value: string): Uint8Array {
+  if (value === "") return NO_LABEL;
+  const writer = new ProtoWriter(name.length + value.length + 8);
+  writeLabel(writer, name, value);
+  return writer.finish();
 }
 
 /**
@@ -1348,19 +1575,13 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
   switch (family.type) {
     case "counter": {
       const sampleName = cache.metricName(name + "_total");
-      for (const point of family.points) {
-        series.point(point.labels, name);
-        series.sample(sampleName, point.value);
-      }
+      for (const point of family.points) series.single(point.labels, name, sampleName, point.value);
       return;
     }
     case "gauge":
     case "unknown": {
       const sampleName = cache.metricName(name);
-      for (const point of family.points) {
-        series.point(point.labels, name);
-        series.sample(sampleName, point.value);
-      }
+      for (const point of family.points) series.single(point.labels, name, sampleName, point.value);
       return;
     }
     case "histogram": {
@@ -1395,10 +1616,7 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
     }
     case "info": {
       const sampleName = cache.metricName(name + "_info");
-      for (const point of family.points) {
-        series.point(point.labels, name);
-        series.sample(sampleName, 1);
-      }
+      for (const point of family.points) series.single(point.labels, name, sampleName, 1);
       return;
     }
     case "stateset": {
