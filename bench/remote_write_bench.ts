@@ -16,7 +16,7 @@ import {
   encodeCompressedWriteRequest,
   encodeWriteRequest,
   remoteWriteLabels,
-} from "../src/push/remote_write.ts";
+} from "../src/push/write_request.ts";
 import { fillOurs, labelPairs, labelsLiteral } from "./fixtures.ts";
 
 const SERIES = 10_000;

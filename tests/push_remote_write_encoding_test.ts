@@ -18,7 +18,7 @@ import {
   encodeCompressedWriteRequest,
   encodeWriteRequest,
   remoteWriteLabels,
-} from "../src/push/remote_write.ts";
+} from "../src/push/write_request.ts";
 import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 import { decodeWriteRequest } from "./push_remote_write_support.ts";
 

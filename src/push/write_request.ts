@@ -1,0 +1,1502 @@
+/**
+ * The remote-write 1.0 `WriteRequest` encoder: families as `TimeSeries` (named as a scrape of
+ * the text format 0.0.4 stores them) and `MetricMetadata`, in protobuf, and Snappy-compressed
+ * while they are encoded where the encoder knows which bytes repeat (see
+ * `encodeCompressedWriteRequest`). Sending is `remote_write.ts`'s.
+ *
+ * @module
+ */
+
+import { ProtoWriter } from "../encoding/protobuf.ts";
+import { SnappyBlockWriter } from "../encoding/snappy.ts";
+import {
+  formatBounds,
+  formatFloat,
+  hasSum,
+  labelSlotOf,
+  labelSourceOf,
+  type LabelTextSource,
+} from "../exposition/format.ts";
+import type { Labels, MetricFamily } from "../model.ts";
+import { escapeName, validateLabelName } from "../validation.ts";
+
+/** The extra labels, sorted, with each Label message pre-encoded. */
+export interface ExtraLabels {
+  readonly names: readonly string[];
+  /** Each one's `Label` message. */
+  readonly encoded: readonly Uint8Array[];
+  readonly hasJob: boolean;
+}
+
+/** The extra labels of a request for `url`, validated, escaped and sorted. */
+export function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new TypeError(`labels for ${url} must be an object of label names to string values`);
+  }
+  const given = labels;
+  const escaped: Record<string, string> = {};
+  for (const name of Object.keys(given)) {
+    try {
+      validateLabelName(name);
+    } catch (error) {
+      throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
+    }
+    if (typeof given[name] !== "string") {
+      throw new TypeError(
+        `label "${name}" for ${url} must be a string, got ${typeof given[name]}`,
+      );
+    }
+    escaped[escapeName(name, "underscores", "label")] = given[name];
+  }
+  labels = escaped;
+  const names = Object.keys(labels).sort(byCodeUnits);
+  // An empty value is no label at all (Prometheus' data model): nothing to add.
+  const added = names.filter((name) => labels[name] !== "");
+  const encoded = added.map((name) => {
+    const writer = new ProtoWriter(64);
+    writeLabel(writer, name, labels[name]);
+    return writer.finish();
+  });
+  return { names: added, encoded, hasJob: added.includes("job") };
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Field numbers of prometheus/prompb (remote.proto, types.proto).
+const WRITE_REQUEST_TIMESERIES = 1;
+const WRITE_REQUEST_METADATA = 3;
+const TIMESERIES_LABELS = 1;
+const TIMESERIES_SAMPLES = 2;
+const LABEL_NAME = 1;
+const LABEL_VALUE = 2;
+const SAMPLE_VALUE = 1;
+const SAMPLE_TIMESTAMP = 2;
+const METADATA_TYPE = 1;
+const METADATA_FAMILY_NAME = 2;
+const METADATA_HELP = 4;
+const METADATA_UNIT = 5;
+/** `MetricMetadata.MetricType` values. */
+const METADATA_TYPES = {
+  unknown: 0,
+  counter: 1,
+  gauge: 2,
+  histogram: 3,
+  summary: 5,
+} as const;
+
+/** Bytes a request repeats (a `__name__`, `le` or `quantile` label) and where they went last. */
+interface Piece {
+  readonly bytes: Uint8Array;
+  /** Position of their latest copy in the request, -1 before it is written. */
+  at: number;
+}
+
+/**
+ * Writes the `TimeSeries` messages of a request into one growable buffer. Each point's labels
+ * (plus the extra labels it lacks) are encoded once as `Label` messages; every sample series
+ * splices in its `__name__` (and `le`, `quantile` or state) label at the sorted position. The
+ * parts a series repeats — the point's labels in its later series, a name or bound already
+ * written — are copied from where they first appeared in the buffer (a native `copyWithin`),
+ * and each series' length is known before it is written, so nothing is moved afterwards.
+ *
+ * In compressed mode (`remoteWrite`'s) the same repeats become Snappy copies and nothing is
+ * laid out: see `#compressedSeries`.
+ */
+class SeriesWriter {
+  #buffer: Uint8Array<ArrayBuffer>;
+  #view: DataView;
+  #length = 0;
+  // The current point's Label messages (`#pointLength` bytes), and a writer for the labels that
+  // need more than the short-ASCII fast form.
+  #point = new Uint8Array(256);
+  #pointView = new DataView(this.#point.buffer);
+  #pointLength = 0;
+  readonly #slowLabel = new ProtoWriter(256);
+  // A TimeSeries' or Sample's first bytes, for literals in compressed mode.
+  readonly #head = new Uint8Array(8);
+  readonly #extra: ExtraLabels;
+  // The Sample message's tail: `timestamp` (field 2) with the request's one timestamp.
+  readonly #timestamp: Uint8Array;
+  readonly #sampleLength: number;
+  // The current point: its Label messages, cut in three where `__name__` and the extra label
+  // go (cut1 for the one that sorts first), and where each part was first written in the
+  // buffer (-1: not yet).
+  #cut1 = 0;
+  #cut2 = 0;
+  #nameFirst = true;
+  readonly #written = [-1, -1, -1];
+  // A copy inside the buffer not made yet (see `#copy`).
+  #copyFrom = 0;
+  #copyTo = 0;
+  #copyLength = 0;
+  /** The merge of the last point's labels with the added ones. */
+  #plan: PointPlan | undefined;
+  /** `#writeDirect`'s layout of the last plan with its `__name__` label. */
+  #direct: DirectPlan | undefined;
+  /** `#writeDirect`'s own labels' bytes of the current series, and of the one before. */
+  #own: Uint8Array[] = [];
+  #previousOwn: Uint8Array[] = [];
+  /** The plan, start and length of the series `#writeDirect` wrote last (if nothing since). */
+  #previousDirect: DirectPlan | undefined;
+  #previousStart = 0;
+  #previousSeriesLength = 0;
+  /** The pre-encoded start of each own label's message, by name (see `PlanStep`). */
+  readonly #heads = new Map<string, Uint8Array | undefined>();
+  // Compressed mode (see `#compressedSeries`): the block, the uncompressed length so far, the
+  // previous point's bytes and both points' series.
+  readonly #snappy: SnappyBlockWriter | undefined;
+  #position = 0;
+  #previousPoint = new Uint8Array(256);
+  #previousView = new DataView(this.#previousPoint.buffer);
+  #previousLength = 0;
+  #series0 = new PointSeries();
+  #series1 = new PointSeries();
+  // Of the current point against the previous one: bytes equal at the start and at the end
+  // (0 when the two are cut differently).
+  #samePrefix = 0;
+  #sameSuffix = 0;
+  // Whether the current point is cut like the previous one and as long.
+  #sameShape = false;
+  // Region starts (see `HEAD`) of the series being written and of the two it copies from.
+  readonly #at = new Float64Array(STRIDE);
+  // The values' bytes: this series', then the two candidates'.
+  readonly #values = new Float64Array(3);
+  readonly #valueBytes = new Uint8Array(this.#values.buffer);
+
+  constructor(
+    extra: ExtraLabels,
+    timestampMs: number,
+    capacity: number,
+    compressed = false,
+  ) {
+    this.#snappy = compressed ? new SnappyBlockWriter(capacity) : undefined;
+    this.#buffer = new Uint8Array(compressed ? 16 : Math.max(1024, capacity));
+    this.#view = new DataView(this.#buffer.buffer);
+    this.#extra = extra;
+    const timestamp = new ProtoWriter(16);
+    timestamp.int64(SAMPLE_TIMESTAMP, timestampMs);
+    this.#timestamp = timestamp.finish();
+    // The value field (tag + 8 bytes), then the timestamp field.
+    this.#sampleLength = 9 + this.#timestamp.length;
+  }
+
+  /** The bytes written so far: a view of the buffer. */
+  view(): Uint8Array<ArrayBuffer> {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  /**
+   * Compressed mode: appends a flat writer's series (compressed by searching for repeats);
+   * the next series copies nothing from before them.
+   */
+  appendSearched(flat: SeriesWriter): void {
+    const bytes = flat.view();
+    this.#snappy!.compressed(bytes);
+    this.#position += bytes.length;
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+  }
+
+  /** Flat mode: the most bytes written between two `clear()`s. */
+  largestBatch = 0;
+
+  /** Flat mode: forgets what was written, to write the next batch into the same buffer. */
+  clear(): void {
+    if (this.#length > this.largestBatch) this.largestBatch = this.#length;
+    this.#length = 0;
+    this.#previousDirect = undefined;
+  }
+
+  /** In compressed mode, the Snappy block of everything written. */
+  finishCompressed(): Uint8Array<ArrayBuffer> {
+    return this.#snappy!.finish(this.#position);
+  }
+
+  /** Appends bytes as they are (the metadata after the series). */
+  append(bytes: Uint8Array): void {
+    this.#previousDirect = undefined;
+    if (this.#snappy !== undefined) {
+      this.#snappy.bytes(bytes, 0, bytes.length);
+      this.#position += bytes.length;
+      return;
+    }
+    this.#ensure(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /**
+   * Takes the labels of the next point; `extraName` is the label its samples add (`le`,
+   * `quantile`, a state set's name), which replaces a label of that name.
+   */
+  point(labels: Labels, family: string, extraName?: string): void {
+    const source = labelSourceOf(labels);
+    const plan = this.#planOf(labels, source, extraName);
+    if (this.#snappy !== undefined) this.#nextPoint();
+    this.#pointLength = 0;
+    let nameCut = -1;
+    let extraCut = -1;
+    let hasJob = plan.hasJob;
+    const steps = plan.steps;
+    // A metric's series: its own labels' Label messages come pre-encoded, one per distinct value.
+    const slot = plan.encodes ? labelSlotOf(labels) : -1;
+    for (let k = 0; k < steps.length; k++) {
+      if (k === plan.nameCut) nameCut = this.#pointLength;
+      if (k === plan.extraCut) extraCut = this.#pointLength;
+      const step = steps[k];
+      if (step.position >= 0 && slot >= 0) {
+        const bytes = source!.labelBytesOf!(slot, step.position, encodeLabel);
+        if (bytes.length === 0) {
+          if (step.added !== undefined) this.#addToPoint(step.added);
+        } else {
+          if (step.name === "job") hasJob = true;
+          this.#addToPoint(bytes);
+        }
+        continue;
+      }
+      const head = step.head;
+      if (head === undefined && step.name === undefined) {
+        this.#addToPoint(step.added!);
+        continue;
+      }
+      const name = step.name!;
+      const value = labels[name];
+      // An empty value is no label at all (Prometheus' data model), as a scrape stores it; an
+      // added label of that name then applies.
+      if (value === "") {
+        if (step.added !== undefined) this.#addToPoint(step.added);
+        continue;
+      }
+      if (name === "job") hasJob = true;
+      this.#labelToPoint(name, head, value);
+    }
+    if (!hasJob) {
+      throw new TypeError(
+        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+      );
+    }
+    if (nameCut < 0) nameCut = this.#pointLength;
+    if (extraCut < 0) extraCut = this.#pointLength;
+    this.#nameFirst = extraName === undefined || "__name__" < extraName;
+    this.#cut1 = this.#nameFirst ? nameCut : extraCut;
+    this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+    this.#written.fill(-1);
+    if (this.#snappy !== undefined) this.#comparePoints();
+  }
+
+  /**
+   * The merge of a point's labels with the added ones. The labels of one metric's series share
+   * their names (and come one after another): their merge is worked out once and reused. Other
+   * labels objects (a custom collector's, a merged snapshot's) reuse the last plan when they
+   * have the same keys in the same order.
+   */
+  #planOf(labels: Labels, source: LabelTextSource | undefined, extraName?: string): PointPlan {
+    const keys = source === undefined ? Object.keys(labels) : undefined;
+    let plan = this.#plan;
+    if (
+      plan === undefined || plan.source !== source || plan.extraName !== extraName ||
+      (keys !== undefined && !sameKeys(plan.keys!, keys))
+    ) {
+      plan = this.#plan = planPoint(labels, source, keys, this.#extra, extraName, this.#heads);
+    }
+    return plan;
+  }
+
+  /**
+   * A point with one series (a counter's, a gauge's, an info's): `point` then `sample`, or in
+   * flat mode, for a metric's series with the added labels' `job`, written straight into the
+   * request from the series' pre-encoded labels (see `#writeDirect`).
+   */
+  single(labels: Labels, family: string, nameLabel: Piece, value: number): void {
+    if (this.#snappy === undefined) {
+      const source = labelSourceOf(labels);
+      if (source !== undefined) {
+        const plan = this.#planOf(labels, source, undefined);
+        if (plan.encodes && plan.hasJob) {
+          this.#writeDirect(plan, source, labels, nameLabel, value);
+          return;
+        }
+      }
+    }
+    this.point(labels, family);
+    this.sample(nameLabel, value);
+  }
+
+  /**
+   * Flat mode: one TimeSeries of a point whose own labels come pre-encoded from `source`, its
+   * labels written in name order without going through the point's buffer: the runs of
+   * constant labels (`__name__`, the added ones) as one block each (see `directPlan`), each own
+   * label's bytes (or the added label of its name when its value is empty), then the sample.
+   */
+  #writeDirect(
+    plan: PointPlan,
+    source: LabelTextSource,
+    labels: Labels,
+    nameLabel: Piece,
+    value: number,
+  ): void {
+    let direct = this.#direct;
+    if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
+      direct = this.#direct = directPlan(plan, labels, nameLabel);
+    }
+    const slot = labelSlotOf(labels);
+    const own = this.#own;
+    const previous = this.#previousOwn;
+    const positions = direct.positions;
+    const start = this.#length;
+    // Whether this series is laid out like the one just written (same labels, own labels as
+    // long): then it is a copy of it with the labels that differ and the value written over.
+    let sameLayout = this.#previousDirect === direct &&
+      this.#previousStart + this.#previousSeriesLength === start;
+    let content = 2 + this.#sampleLength + direct.constantBytes;
+    for (let k = 0; k < positions.length; k++) {
+      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+      if (bytes.length === 0) bytes = direct.fallbacks[k];
+      own[k] = bytes;
+      content += bytes.length;
+      if (sameLayout && bytes.length !== previous[k].length) sameLayout = false;
+    }
+    this.#ensure(content + 6);
+    const buffer = this.#buffer;
+    const view = this.#view;
+    const blocks = direct.blocks;
+    const timestamp = this.#timestamp;
+    let at: number;
+    if (sameLayout) {
+      const length = this.#previousSeriesLength;
+      copyInside(buffer, view, this.#previousStart, length, start);
+      // Past the head (as long as the copied one's: same content length), then label by label.
+      at = start + writeSeriesHead(this.#head, 0, content);
+      for (let k = 0; k < positions.length; k++) {
+        at += blocks[k].length;
+        const bytes = own[k];
+        if (bytes !== previous[k]) {
+          for (let i = 0; i < bytes.length; i++) buffer[at + i] = bytes[i];
+        }
+        at += bytes.length;
+      }
+      view.setFloat64(start + length - timestamp.length - 8, value, true);
+      at = start + length;
+    } else {
+      at = writeSeriesHead(buffer, start, content);
+      for (let k = 0; k < blocks.length; k++) {
+        const block = blocks[k];
+        if (block.length > 0) {
+          copyBytes(block, direct.views[k], 0, block.length, buffer, view, at);
+          at += block.length;
+        }
+        if (k < positions.length) {
+          const bytes = own[k];
+          for (let i = 0; i < bytes.length; i++) buffer[at++] = bytes[i];
+        }
+      }
+      buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      buffer[at++] = this.#sampleLength;
+      buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+      view.setFloat64(at, value, true);
+      at += 8;
+      for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    }
+    this.#length = at;
+    this.#own = previous;
+    this.#previousOwn = own;
+    this.#previousDirect = direct;
+    this.#previousStart = start;
+    this.#previousSeriesLength = at - start;
+  }
+
+  /** Compressed mode: the current point becomes the previous one. */
+  #nextPoint(): void {
+    const previous = this.#previousPoint;
+    const previousView = this.#previousView;
+    this.#previousPoint = this.#point;
+    this.#previousView = this.#pointView;
+    this.#previousLength = this.#pointLength;
+    this.#point = previous;
+    this.#pointView = previousView;
+    const older = this.#series1;
+    this.#series1 = this.#series0;
+    this.#series0 = older;
+    older.count = 0;
+  }
+
+  /** Compressed mode: which bytes of the new point equal the previous point's. */
+  #comparePoints(): void {
+    const current = this.#series0;
+    const previous = this.#series1;
+    current.cut1 = this.#cut1;
+    current.cut2 = this.#cut2;
+    current.pointLength = this.#pointLength;
+    this.#samePrefix = 0;
+    this.#sameSuffix = 0;
+    this.#sameShape = previous.count > 0 && previous.cut1 === this.#cut1 &&
+      previous.cut2 === this.#cut2 && previous.pointLength === this.#pointLength;
+    if (previous.count === 0 || previous.cut1 !== this.#cut1 || previous.cut2 !== this.#cut2) {
+      return;
+    }
+    const a = this.#point;
+    const b = this.#previousPoint;
+    const length = Math.min(this.#pointLength, this.#previousLength);
+    const aView = this.#pointView;
+    const bView = this.#previousView;
+    let prefix = 0;
+    while (prefix + 4 <= length && aView.getInt32(prefix) === bView.getInt32(prefix)) prefix += 4;
+    while (prefix < length && a[prefix] === b[prefix]) prefix++;
+    this.#samePrefix = prefix;
+    if (this.#pointLength !== this.#previousLength || prefix === length) return;
+    let suffix = 0;
+    while (
+      suffix + 4 <= length - prefix &&
+      aView.getInt32(length - suffix - 4) === bView.getInt32(length - suffix - 4)
+    ) {
+      suffix += 4;
+    }
+    const last = length - 1;
+    while (suffix < length - prefix && a[last - suffix] === b[last - suffix]) suffix++;
+    this.#sameSuffix = suffix;
+  }
+
+  /**
+   * Appends a Label message of the point: a short ASCII one written by hand after its
+   * pre-encoded `head` (see `PlanStep`), the rest by ProtoWriter.
+   */
+  #labelToPoint(name: string, head: Uint8Array | undefined, value: string): void {
+    if (head !== undefined) {
+      const valueLength = value.length;
+      const content = head.length + 1 + valueLength;
+      if (content < 128) {
+        if (this.#pointLength + content + 2 > this.#point.length) this.#growPoint(content + 2);
+        const point = this.#point;
+        let at = this.#pointLength;
+        point[at++] = TIMESERIES_LABELS * 8 + LENGTH_DELIMITED;
+        point[at++] = content;
+        for (let i = 0; i < head.length; i++) point[at++] = head[i];
+        point[at++] = valueLength;
+        let ascii = true;
+        for (let i = 0; i < valueLength; i++) {
+          const unit = value.charCodeAt(i);
+          if (unit >= 0x80) {
+            ascii = false;
+            break;
+          }
+          point[at++] = unit;
+        }
+        if (ascii) {
+          this.#pointLength = at;
+          return;
+        }
+      }
+    }
+    const slow = this.#slowLabel;
+    slow.reset();
+    writeLabel(slow, name, value);
+    this.#addToPoint(slow.view());
+  }
+
+  #addToPoint(bytes: Uint8Array): void {
+    if (this.#pointLength + bytes.length > this.#point.length) this.#growPoint(bytes.length);
+    const point = this.#point;
+    let at = this.#pointLength;
+    for (let i = 0; i < bytes.length; i++) point[at++] = bytes[i];
+    this.#pointLength += bytes.length;
+  }
+
+  #growPoint(extra: number): void {
+    const grown = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
+    grown.set(this.#point.subarray(0, this.#pointLength));
+    this.#point = grown;
+    this.#pointView = new DataView(grown.buffer);
+  }
+
+  /** One series of the current point: its `__name__` label and one sample. */
+  sample(nameLabel: Piece, value: number): void {
+    if (this.#nameFirst) this.#series(nameLabel, undefined, nameLabel.bytes.length, value);
+    else this.#series(undefined, nameLabel, nameLabel.bytes.length, value);
+  }
+
+  /** One series with the point's extra label too (`le`, `quantile`, a state). */
+  sampleWith(nameLabel: Piece, extraLabel: Piece, value: number): void {
+    const added = nameLabel.bytes.length + extraLabel.bytes.length;
+    if (this.#nameFirst) this.#series(nameLabel, extraLabel, added, value);
+    else this.#series(extraLabel, nameLabel, added, value);
+  }
+
+  /** A TimeSeries: tag, length, the point's labels with `atCut1`/`atCut2` spliced in, sample. */
+  #series(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    addedBytes: number,
+    value: number,
+  ): void {
+    this.#previousDirect = undefined;
+    const pointLength = this.#pointLength;
+    const sampleLength = this.#sampleLength;
+    const content = pointLength + addedBytes + 2 + sampleLength;
+    if (this.#snappy !== undefined) {
+      this.#compressedSeries(atCut1, atCut2, content, value);
+      return;
+    }
+    this.#ensure(content + 6);
+    const buffer = this.#buffer;
+    let at = writeSeriesHead(buffer, this.#length, content);
+    const cut1 = this.#cut1;
+    const cut2 = this.#cut2;
+    at = this.#part(0, 0, cut1, at);
+    if (atCut1 !== undefined) at = this.#piece(atCut1, at);
+    at = this.#part(1, cut1, cut2, at);
+    if (atCut2 !== undefined) at = this.#piece(atCut2, at);
+    at = this.#part(2, cut2, pointLength, at);
+    this.#flushCopy();
+    buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+    buffer[at++] = sampleLength;
+    buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+    this.#view.setFloat64(at, value, true);
+    at += 8;
+    const timestamp = this.#timestamp;
+    for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    this.#length = at;
+  }
+
+  /**
+   * Compressed mode: one TimeSeries as Snappy elements, without writing its bytes. Each region
+   * (see `HEAD`) is copied from the same region of one of two earlier series whose bytes there
+   * are known to be equal — the same series of the previous point (`r`: same name, same bound,
+   * labels equal up to where the points differ) or the previous series (`a`: same point) —
+   * preferring the one the last copy continues, so that runs span series; a `le` or `quantile`
+   * label can also come from its latest appearance. What no candidate has is a literal.
+   */
+  #compressedSeries(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    value: number,
+  ): void {
+    const current = this.#series0;
+    const previous = this.#series1;
+    const index = current.count;
+    const start = this.#position;
+    if (
+      this.#sameShape && index < previous.count && previous.contents[index] === content &&
+      previous.firsts[index] === atCut1 && previous.seconds[index] === atCut2 &&
+      this.#seriesLikePrevious(atCut1, atCut2, content, value)
+    ) {
+      return;
+    }
+    const first = atCut1 === undefined ? 0 : atCut1.bytes.length;
+    const second = atCut2 === undefined ? 0 : atCut2.bytes.length;
+    layout(this.#at, start, content, first, second, current, this.#sampleLength);
+    const values = this.#values;
+    values[0] = value;
+    // Candidate r: this series' counterpart in the previous point.
+    const hasR = index < previous.count;
+    const atR = hasR ? index * STRIDE : 0;
+    if (hasR) values[2] = previous.values[index];
+    // Candidate a: the series before this one.
+    const aSeries = index > 0 ? current : previous;
+    const aIndex = index > 0 ? index - 1 : previous.count - 1;
+    const hasA = aIndex >= 0;
+    const atA = hasA ? aIndex * STRIDE : 0;
+    if (hasA) values[1] = aSeries.values[aIndex];
+    const rStarts = previous.regions;
+    const aStarts = aSeries.regions;
+    const starts = this.#at;
+    for (let region = 0; region < REGIONS; region++) {
+      const length = starts[region + 1] - starts[region];
+      if (length === 0) continue;
+      const piece = region === FIRST ? atCut1 : region === SECOND ? atCut2 : undefined;
+      let k = 0;
+      while (k < length) {
+        const want = this.#position - this.#snappy!.copyOffset;
+        let from = -1;
+        let run = 0;
+        if (hasR) {
+          const m = this.#match(region, previous, index, k, length, piece, content, 2);
+          if (m > 0) {
+            from = rStarts[atR + region] + k;
+            run = m;
+          }
+        }
+        if (hasA && from !== want) {
+          const m = this.#match(
+            region,
+            aSeries,
+            aIndex,
+            k,
+            length,
+            piece,
+            content,
+            1,
+          );
+          const at = aStarts[atA + region] + k;
+          if (m > 0 && (at === want || m > run)) {
+            from = at;
+            run = m;
+          }
+        }
+        if (run === 0 && piece !== undefined && piece.at >= 0 && k === 0) {
+          from = piece.at;
+          run = length;
+        }
+        if (run > 0) {
+          this.#snappy!.copy(this.#position - from, run);
+        } else {
+          run = this.#literal(region, k, length, atCut1, atCut2, content, index > 0);
+        }
+        this.#position += run;
+        k += run;
+      }
+      if (piece !== undefined) piece.at = starts[region];
+    }
+    current.add(starts, content, atCut1, atCut2, value);
+  }
+
+  /**
+   * The common case of `#compressedSeries`, when this series is laid out like its counterpart
+   * `r` in the previous point (same length, same spliced-in labels, points cut alike): it is
+   * `r` except where the points' bytes differ and in its value. Copies, in order: the start
+   * from the previous series `a` as far as that has the same labels (so a run from `a` spans
+   * from one series into the next), from `r` up to where the points differ, the differing
+   * bytes from `a` (same point) or as a literal, then up to the value from `a` when it is laid
+   * out alike from there on, else from `r`; the value byte by byte; the timestamp. Returns
+   * false, having written nothing, when the points differ across a spliced-in label.
+   */
+  #seriesLikePrevious(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    value: number,
+  ): boolean {
+    const current = this.#series0;
+    const previous = this.#series1;
+    const index = current.count;
+    const cut1 = this.#cut1;
+    const cut2 = this.#cut2;
+    const pointLength = this.#pointLength;
+    const diffStart = this.#samePrefix;
+    const diffEnd = pointLength - this.#sameSuffix;
+    const differ = diffStart < diffEnd;
+    let part = VALUE;
+    let partStart = 0;
+    if (differ) {
+      part = diffStart < cut1 ? PART0 : diffStart < cut2 ? PART1 : PART2;
+      partStart = this.#partStart(part);
+      if (diffEnd > (part === PART0 ? cut1 : part === PART1 ? cut2 : pointLength)) return false;
+    }
+    const at = current.reserve();
+    const regions = current.regions;
+    const rRegions = previous.regions;
+    const rAt = index * STRIDE;
+    const start = this.#position;
+    const toR = start - rRegions[rAt];
+    for (let k = 0; k < STRIDE; k++) regions[at + k] = rRegions[rAt + k] + toR;
+    const valueStart = regions[at + VALUE];
+    const diffAt = differ ? regions[at + part] + diffStart - partStart : valueStart;
+    const diffEndAt = differ ? diffAt + diffEnd - diffStart : valueStart;
+    const snappy = this.#snappy!;
+    const values = this.#values;
+    values[0] = value;
+    values[2] = previous.values[index];
+    let tail = toR;
+    let slot = 2;
+    if (index > 0) {
+      const aAt = at - STRIDE;
+      const toA = start - regions[aAt];
+      const a = index - 1;
+      const sameFirst = current.firsts[a] === atCut1;
+      const sameSecond = current.seconds[a] === atCut2;
+      let aUntil = current.contents[a] !== content
+        ? start
+        : !sameFirst
+        ? regions[at + FIRST]
+        : !sameSecond
+        ? regions[at + SECOND]
+        : valueStart;
+      if (aUntil > diffAt) aUntil = diffAt;
+      if (aUntil > start) snappy.copy(toA, aUntil - start);
+      if (diffAt > aUntil) snappy.copy(toR, diffAt - aUntil);
+      if (differ) {
+        const toAPart = regions[at + part] - regions[aAt + part];
+        snappy.copy(toAPart, diffEndAt - diffAt);
+        if (part === PART2 || (sameSecond && (part === PART1 || sameFirst))) {
+          tail = toAPart;
+          slot = 1;
+          values[1] = current.values[a];
+        }
+      }
+    } else {
+      if (diffAt > start) snappy.copy(toR, diffAt - start);
+      if (differ) snappy.bytes(this.#point, diffStart, diffEnd);
+    }
+    if (valueStart > diffEndAt) snappy.copy(tail, valueStart - diffEndAt);
+    const bytes = this.#valueBytes;
+    const other = slot * 8;
+    let k = 0;
+    while (k < 8 && bytes[k] === bytes[other + k]) k++;
+    if (k > 0) snappy.copy(tail, k);
+    if (k < 8) {
+      let t = 8;
+      while (t > k && bytes[t - 1] === bytes[other + t - 1]) t--;
+      snappy.bytes(bytes, k, t);
+      if (t < 8) snappy.copy(tail, 8 - t);
+    }
+    snappy.copy(tail, this.#timestamp.length);
+    this.#position = regions[at + REGIONS];
+    if (atCut1 !== undefined) atCut1.at = regions[at + FIRST];
+    if (atCut2 !== undefined) atCut2.at = regions[at + SECOND];
+    current.contents[index] = content;
+    current.firsts[index] = atCut1;
+    current.seconds[index] = atCut2;
+    current.values[index] = value;
+    current.count++;
+    return true;
+  }
+
+  /** Where part `region` (`PART0`, `PART1` or `PART2`) starts in the point's bytes. */
+  #partStart(region: number): number {
+    return region === PART0 ? 0 : region === PART1 ? this.#cut1 : this.#cut2;
+  }
+
+  /**
+   * How many bytes of `region`, from byte `k` on, equal those of series `index` of `series`
+   * (the current point's or the previous one's) at the same place in the region.
+   */
+  #match(
+    region: number,
+    series: PointSeries,
+    index: number,
+    k: number,
+    length: number,
+    piece: Piece | undefined,
+    content: number,
+    valueSlot: number,
+  ): number {
+    switch (region) {
+      case HEAD:
+        return series.contents[index] === content ? length - k : 0;
+      case PART0:
+      case PART1:
+      case PART2: {
+        if (series === this.#series0) return length - k;
+        const partStart = this.#partStart(region);
+        const at = partStart + k;
+        const end = partStart + length;
+        if (at < this.#samePrefix) return Math.min(this.#samePrefix, end) - at;
+        if (this.#sameSuffix > 0 && at >= this.#pointLength - this.#sameSuffix) return end - at;
+        return 0;
+      }
+      case FIRST:
+        return series.firsts[index] === piece ? length - k : 0;
+      case SECOND:
+        return series.seconds[index] === piece ? length - k : 0;
+      case VALUE: {
+        const bytes = this.#valueBytes;
+        const other = valueSlot * 8;
+        let m = 0;
+        while (k + m < 8 && bytes[k + m] === bytes[other + k + m]) m++;
+        return m;
+      }
+      default:
+        return length - k;
+    }
+  }
+
+  /** Writes literal bytes of `region` from byte `k` on: as many as no candidate can match. */
+  #literal(
+    region: number,
+    k: number,
+    length: number,
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    samePointCandidate: boolean,
+  ): number {
+    const snappy = this.#snappy!;
+    switch (region) {
+      case HEAD: {
+        writeSeriesHead(this.#head, 0, content);
+        snappy.bytes(this.#head, k, length);
+        return length - k;
+      }
+      case PART0:
+      case PART1:
+      case PART2: {
+        const partStart = this.#partStart(region);
+        let end = partStart + length;
+        // Up to where the previous point's bytes are the same again.
+        const suffixStart = this.#pointLength - this.#sameSuffix;
+        if (
+          !samePointCandidate && this.#sameSuffix > 0 && suffixStart > partStart + k &&
+          suffixStart < end
+        ) {
+          end = suffixStart;
+        }
+        snappy.bytes(this.#point, partStart + k, end);
+        return end - partStart - k;
+      }
+      case FIRST:
+        snappy.bytes(atCut1!.bytes, k, length);
+        return length - k;
+      case SECOND:
+        snappy.bytes(atCut2!.bytes, k, length);
+        return length - k;
+      case SAMPLE: {
+        const head = this.#head;
+        head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+        head[1] = this.#sampleLength;
+        head[2] = SAMPLE_VALUE * 8 + FIXED64;
+        snappy.bytes(head, k, length);
+        return length - k;
+      }
+      case VALUE:
+        // One byte: the candidates may match again after it.
+        snappy.byte(this.#valueBytes[k]);
+        return 1;
+      default:
+        snappy.bytes(this.#timestamp, k, length);
+        return length - k;
+    }
+  }
+
+  /** Part `index` of the point's labels at `at`: from the point's bytes once, then copied. */
+  #part(index: number, start: number, end: number, at: number): number {
+    const length = end - start;
+    if (length === 0) return at;
+    const from = this.#written[index];
+    if (from >= 0) {
+      this.#copy(from, length, at);
+    } else {
+      copyBytes(this.#point, this.#pointView, start, end, this.#buffer, this.#view, at);
+    }
+    // The next series copies from here, right after the pieces it copies from this series too:
+    // one copy for all of them.
+    this.#written[index] = at;
+    return at + length;
+  }
+
+  /** A repeated piece at `at`: copied from its latest appearance, or written the first time. */
+  #piece(piece: Piece, at: number): number {
+    const bytes = piece.bytes;
+    if (piece.at >= 0) {
+      this.#copy(piece.at, bytes.length, at);
+    } else {
+      this.#buffer.set(bytes, at);
+    }
+    piece.at = at;
+    return at + bytes.length;
+  }
+
+  /**
+   * Copies `length` bytes at `from` (written before this series) to `at`: later, joined with
+   * the next copy when that one continues it in both places (fewer, longer copies).
+   */
+  #copy(from: number, length: number, at: number): void {
+    const pending = this.#copyLength;
+    if (pending > 0) {
+      if (this.#copyFrom + pending === from && this.#copyTo + pending === at) {
+        this.#copyLength = pending + length;
+        return;
+      }
+      this.#flushCopy();
+    }
+    this.#copyFrom = from;
+    this.#copyTo = at;
+    this.#copyLength = length;
+  }
+
+  #flushCopy(): void {
+    const length = this.#copyLength;
+    if (length === 0) return;
+    copyInside(this.#buffer, this.#view, this.#copyFrom, length, this.#copyTo);
+    this.#copyLength = 0;
+  }
+
+  #ensure(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+/** A TimeSeries' tag and `content` length at `at`; returns where its content starts. */
+function writeSeriesHead(out: Uint8Array, at: number, content: number): number {
+  out[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
+  let size = content;
+  while (size >= 0x80) {
+    out[at++] = (size & 0x7f) | 0x80;
+    size >>>= 7;
+  }
+  out[at++] = size;
+  return at;
+}
+
+/**
+ * The parts of a TimeSeries message, in order, as compressed mode copies them: the tag and
+ * length, the point's labels in three parts with the two spliced-in labels between them
+ * (`First` at cut1, `Second` at cut2), the Sample's tag, length and value tag, its value, its
+ * timestamp field.
+ */
+const HEAD = 0;
+const PART0 = 1;
+const FIRST = 2;
+const PART1 = 3;
+const SECOND = 4;
+const PART2 = 5;
+const SAMPLE = 6;
+const VALUE = 7;
+const TIMESTAMP = 8;
+const REGIONS = 9;
+/** Numbers kept per series: each region's start, and the end. */
+const STRIDE = REGIONS + 1;
+
+/**
+ * Where each region of a series starts (and, at `REGIONS`, where the series ends), given its
+ * start, content length, spliced-in labels' lengths and its point's cuts.
+ */
+function layout(
+  out: Float64Array,
+  start: number,
+  content: number,
+  first: number,
+  second: number,
+  point: PointSeries,
+  sampleLength: number,
+): void {
+  let head = 2;
+  for (let size = content; size >= 0x80; size >>>= 7) head++;
+  out[HEAD] = start;
+  out[PART0] = start + head;
+  out[FIRST] = out[PART0] + point.cut1;
+  out[PART1] = out[FIRST] + first;
+  out[SECOND] = out[PART1] + point.cut2 - point.cut1;
+  out[PART2] = out[SECOND] + second;
+  out[SAMPLE] = out[PART2] + point.pointLength - point.cut2;
+  out[VALUE] = out[SAMPLE] + 3;
+  out[TIMESTAMP] = out[VALUE] + 8;
+  out[REGIONS] = out[SAMPLE] + 2 + sampleLength;
+}
+
+/** The series written for one point in compressed mode: where each went and what it holds. */
+class PointSeries {
+  count = 0;
+  cut1 = 0;
+  cut2 = 0;
+  pointLength = 0;
+  /** Each series' region starts, `STRIDE` numbers per series. */
+  regions = new Float64Array(64 * STRIDE);
+  readonly contents: number[] = [];
+  readonly firsts: (Piece | undefined)[] = [];
+  readonly seconds: (Piece | undefined)[] = [];
+  readonly values: number[] = [];
+
+  /** Makes room for the next series' region starts; returns where they go. */
+  reserve(): number {
+    const at = this.count * STRIDE;
+    if (at + STRIDE > this.regions.length) {
+      const grown = new Float64Array(this.regions.length * 2);
+      grown.set(this.regions);
+      this.regions = grown;
+    }
+    return at;
+  }
+
+  add(
+    starts: Float64Array,
+    content: number,
+    first: Piece | undefined,
+    second: Piece | undefined,
+    value: number,
+  ): void {
+    const at = this.reserve();
+    this.regions.set(starts, at);
+    const i = this.count++;
+    this.contents[i] = content;
+    this.firsts[i] = first;
+    this.seconds[i] = second;
+    this.values[i] = value;
+  }
+}
+
+/**
+ * One label of a point, in name order: an added one (`added` its Label message) or the point's
+ * own `name`, whose value is read from each point. An own label's `head` is its Label message
+ * from the name's tag to the value's tag (`undefined` for a long or non-ASCII name), and
+ * `added` is the added label of the same name that applies when its value is empty.
+ */
+interface PlanStep {
+  readonly name: string | undefined;
+  /** The own label's position in the plan's source (see `LabelTextSource.positionOf`), or -1. */
+  readonly position: number;
+  readonly head: Uint8Array | undefined;
+  readonly added: Uint8Array | undefined;
+}
+
+/** How the labels of a point merge with the added ones (see `planPoint`). */
+interface PointPlan {
+  /** Where the labels came from, when they came from a metric's series (see `labelSourceOf`). */
+  readonly source: LabelTextSource | undefined;
+  /** Otherwise, their keys in their order. */
+  readonly keys: readonly string[] | undefined;
+  readonly extraName: string | undefined;
+  readonly steps: readonly PlanStep[];
+  /** The step before which `__name__` goes, and the one before which the extra label goes. */
+  readonly nameCut: number;
+  readonly extraCut: number;
+  /** Whether the added labels have a `job`. */
+  readonly hasJob: boolean;
+  /** Whether the source gives own labels pre-encoded (`LabelTextSource.labelBytesOf`). */
+  readonly encodes: boolean;
+}
+
+/**
+ * Merges the names of `labels` (without one named `extraName`, which gives way to the extra
+ * label) with the added ones, both in code-unit order; a label of the point's own wins over
+ * an added one of the same name unless its value is empty.
+ */
+function planPoint(
+  labels: Labels,
+  source: LabelTextSource | undefined,
+  keys: readonly string[] | undefined,
+  extra: ExtraLabels,
+  extraName: string | undefined,
+  heads: Map<string, Uint8Array | undefined>,
+): PointPlan {
+  const extraNames = extra.names;
+  // A fresh array: ours to sort.
+  const own = Object.keys(labels);
+  if (extraName !== undefined) {
+    const namesake = own.indexOf(extraName);
+    if (namesake >= 0) own.splice(namesake, 1);
+  }
+  if (!isSorted(own)) own.sort(byCodeUnits);
+  const encodes = source?.labelBytesOf !== undefined && source.positionOf !== undefined;
+  const steps: PlanStep[] = [];
+  let nameCut = -1;
+  let extraCut = -1;
+  let i = 0;
+  let j = 0;
+  while (i < own.length || j < extraNames.length) {
+    let step: PlanStep;
+    if (j >= extraNames.length || (i < own.length && own[i] <= extraNames[j])) {
+      const name = own[i++];
+      let head = heads.get(name);
+      if (head === undefined && !heads.has(name)) {
+        head = labelHead(name);
+        heads.set(name, head);
+      }
+      const position = encodes ? source!.positionOf!(name) : -1;
+      step = {
+        name,
+        position,
+        head,
+        added: name === extraNames[j] ? extra.encoded[j++] : undefined,
+      };
+    } else {
+      const added = j++;
+      if (extraNames[added] === extraName) continue;
+      step = { name: undefined, position: -1, head: undefined, added: extra.encoded[added] };
+    }
+    // Labels sort by name in code-unit order; "__name__" goes where it falls (first unless a
+    // label name starts with an upper-case letter).
+    const name = step.name ?? extraNames[j - 1];
+    if (nameCut < 0 && name > "__name__") nameCut = steps.length;
+    if (extraCut < 0 && extraName !== undefined && name > extraName) extraCut = steps.length;
+    steps.push(step);
+  }
+  return { source, keys, extraName, steps, nameCut, extraCut, hasJob: extra.hasJob, encodes };
+}
+
+/**
+ * A point with one series laid out for `SeriesWriter.#writeDirect`: `blocks[k]` (the constant
+ * labels, `__name__` among them, joined) goes before own label `positions[k]`, the last block
+ * after all; `fallbacks[k]` is what an own label with an empty value is written as (the added
+ * label of its name, else nothing).
+ */
+interface DirectPlan {
+  readonly plan: PointPlan;
+  readonly nameLabel: Piece;
+  readonly blocks: readonly Uint8Array[];
+  readonly views: readonly DataView[];
+  readonly positions: readonly number[];
+  readonly fallbacks: readonly Uint8Array[];
+  /** The blocks' bytes together. */
+  readonly constantBytes: number;
+}
+
+/**
+ * Lays out `plan` (of a point with pre-encoded own labels) with `nameLabel` spliced in; the
+ * source's constant labels (the same in all its series) are read from `labels`.
+ */
+function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPlan {
+  const blocks: Uint8Array[] = [];
+  const positions: number[] = [];
+  const fallbacks: Uint8Array[] = [];
+  let block: Uint8Array[] = [];
+  const join = (parts: Uint8Array[]) => {
+    const joined = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      joined.set(part, at);
+      at += part.length;
+    }
+    return joined;
+  };
+  const steps = plan.steps;
+  for (let k = 0; k <= steps.length; k++) {
+    if (k === plan.nameCut || (k === steps.length && plan.nameCut < 0)) {
+      block.push(nameLabel.bytes);
+    }
+    if (k === steps.length) break;
+    const step = steps[k];
+    if (step.position >= 0) {
+      blocks.push(join(block));
+      block = [];
+      positions.push(step.position);
+      fallbacks.push(step.added ?? NO_LABEL);
+    } else if (step.name !== undefined) {
+      // A constant label of the metric; empty (no label), the added one of its name applies.
+      const bytes = encodeLabel(step.name, labels[step.name]);
+      block.push(bytes.length > 0 ? bytes : step.added ?? NO_LABEL);
+    } else {
+      block.push(step.added!);
+    }
+  }
+  blocks.push(join(block));
+  return {
+    plan,
+    nameLabel,
+    blocks,
+    views: blocks.map((joined) => new DataView(joined.buffer)),
+    positions,
+    fallbacks,
+    constantBytes: blocks.reduce((sum, joined) => sum + joined.length, 0),
+  };
+}
+
+/** Whether two key lists are the same, in the same order. */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * A Label message's bytes from the name's tag to the value's tag, for a short ASCII `name`
+ * (else `undefined`).
+ */
+function labelHead(name: string): Uint8Array | undefined {
+  if (name.length > 100) return undefined;
+  const head = new Uint8Array(name.length + 3);
+  head[0] = LABEL_NAME * 8 + LENGTH_DELIMITED;
+  head[1] = name.length;
+  for (let i = 0; i < name.length; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit >= 0x80) return undefined;
+    head[i + 2] = unit;
+  }
+  head[name.length + 2] = LABEL_VALUE * 8 + LENGTH_DELIMITED;
+  return head;
+}
+
+/** Whether names are in code-unit order already (a metric's label names usually are). */
+function isSorted(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++) if (names[i - 1] > names[i]) return false;
+  return true;
+}
+
+// Copies of more than this many bytes go to the native `copyWithin`/`set` (a fixed cost of a
+// call); shorter ones move four bytes per step through DataViews, which measured about twice
+// as fast as a byte loop and faster than the native call below this size.
+const SHORT_COPY = 96;
+
+/** Copies `length` bytes at `from` to `at` in the same buffer (not overlapping). */
+function copyInside(
+  buffer: Uint8Array,
+  view: DataView,
+  from: number,
+  length: number,
+  at: number,
+): void {
+  if (length > SHORT_COPY) {
+    buffer.copyWithin(at, from, from + length);
+    return;
+  }
+  let i = 0;
+  for (; i + 4 <= length; i += 4) view.setInt32(at + i, view.getInt32(from + i, true), true);
+  for (; i < length; i++) buffer[at + i] = buffer[from + i];
+}
+
+/** Copies `source[start, end)` to `target` at `at` (each with a DataView over all of it). */
+function copyBytes(
+  source: Uint8Array,
+  sourceView: DataView,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  targetView: DataView,
+  at: number,
+): void {
+  const length = end - start;
+  if (length > SHORT_COPY) {
+    target.set(source.subarray(start, end), at);
+    return;
+  }
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    targetView.setInt32(at + i, sourceView.getInt32(start + i, true), true);
+  }
+  for (; i < length; i++) target[at + i] = source[start + i];
+}
+
+/** Wire types of the fields written by hand. */
+const LENGTH_DELIMITED = 2;
+const FIXED64 = 1;
+
+function writeLabel(out: ProtoWriter, name: string, value: string): void {
+  const label = out.begin(TIMESERIES_LABELS);
+  out.string(LABEL_NAME, name);
+  out.string(LABEL_VALUE, value);
+  out.end(label);
+}
+
+const NO_LABEL = new Uint8Array(0);
+
+/**
+ * A point's own label as the `Label` message (field `labels` of a TimeSeries) a series' labels
+ * are written from; no bytes for an empty value, which is no label (see `SeriesWriter.point`).
+ * Label sources keep these per distinct value (`LabelTextSource.labelBytesOf`).
+ */
+function encodeLabel(name: string, value: string): Uint8Array {
+  if (value === "") return NO_LABEL;
+  const writer = new ProtoWriter(name.length + value.length + 8);
+  writeLabel(writer, name, value);
+  return writer.finish();
+}
+
+/**
+ * Pre-encoded `Label` messages for the names and extra labels one request repeats (per-request
+ * caches: nothing outlives the request, whatever values a custom collector invents).
+ */
+class LabelCache {
+  readonly #writer = new ProtoWriter(64);
+  readonly #bounds = new Map<readonly number[], Piece[]>();
+  readonly #byText = new Map<string, Piece>();
+
+  /** One `Label` message. */
+  label(name: string, value: string): Piece {
+    const writer = this.#writer;
+    writer.reset();
+    writeLabel(writer, name, value);
+    return { bytes: writer.finish(), at: -1 };
+  }
+
+  /** `__name__` = `name`. */
+  metricName(name: string): Piece {
+    return this.label("__name__", name);
+  }
+
+  /** `le` labels of a histogram's bounds, shared by the points whose bounds array is shared. */
+  bounds(upperBounds: readonly number[]): Piece[] {
+    let labels = this.#bounds.get(upperBounds);
+    if (labels === undefined) {
+      labels = formatBounds(upperBounds).map((bound) => this.label("le", bound));
+      this.#bounds.set(upperBounds, labels);
+    }
+    return labels;
+  }
+
+  /** A `quantile` label. */
+  quantile(quantile: number): Piece {
+    const text = formatFloat(quantile);
+    let label = this.#byText.get(text);
+    if (label === undefined) {
+      label = this.label("quantile", text);
+      this.#byText.set(text, label);
+    }
+    return label;
+  }
+}
+
+/**
+ * Encodes families as one remote-write 1.0 `WriteRequest` (not compressed): a `TimeSeries` per
+ * sample series, each with one sample at `timestampMs`, then one `MetricMetadata` per family.
+ * Throws a `TypeError` for a series without `job` when `labels` has none.
+ */
+export function encodeWriteRequest(
+  families: readonly MetricFamily[],
+  labels: ExtraLabels,
+  timestampMs: number,
+): Uint8Array<ArrayBuffer> {
+  // Sized like the previous request (usually the same series again), so the buffer is not
+  // grown and copied several times over.
+  const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
+  writeRequest(series, families);
+  const request = series.view();
+  lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
+  // The buffer belongs to this request alone: a view, not a copy.
+  return request;
+}
+
+/**
+ * The same `WriteRequest` as {@linkcode encodeWriteRequest}, as one Snappy block, written
+ * straight from the series' structure: the request's bytes are never laid out, and no search
+ * for repeats runs over them (the encoder knows where each part appeared before).
+ */
+export function encodeCompressedWriteRequest(
+  families: readonly MetricFamily[],
+  labels: ExtraLabels,
+  timestampMs: number,
+): Uint8Array<ArrayBuffer> {
+  const series = new SeriesWriter(
+    labels,
+    timestampMs,
+    lastCompressedBytes + (lastCompressedBytes >> 3),
+    true,
+  );
+  const flat = new SeriesWriter(labels, timestampMs, lastFlatBytes + (lastFlatBytes >> 3));
+  writeRequest(series, families, flat);
+  flat.clear();
+  lastFlatBytes = Math.min(flat.largestBatch, MAX_SIZE_HINT_BYTES);
+  const block = series.finishCompressed();
+  lastCompressedBytes = Math.min(block.length, MAX_SIZE_HINT_BYTES);
+  return block;
+}
+
+/**
+ * Writes the families' series, then their metadata. With `flat` (compressed mode), the
+ * families whose points have one series each (counters, gauges, info) go through `flat` and
+ * the Snappy search: copying from the previous point's one series gains less there than the
+ * search finds (a label value's last digits recur ten series back), and costs more.
+ */
+function writeRequest(
+  series: SeriesWriter,
+  families: readonly MetricFamily[],
+  flat?: SeriesWriter,
+): void {
+  const cache = new LabelCache();
+  // Pieces remember where they were written, in one writer's positions: one cache per writer.
+  const flatCache = flat === undefined ? undefined : new LabelCache();
+  for (const family of families) {
+    if (flat !== undefined && hasOneSeriesPerPoint(family)) {
+      flat.clear();
+      writeFamily(flat, flatCache!, family);
+      series.appendSearched(flat);
+    } else {
+      writeFamily(series, cache, family);
+    }
+  }
+  const metadata = new ProtoWriter();
+  for (const family of families) writeMetadata(metadata, family);
+  series.append(metadata.view());
+}
+
+// The size of the last request encoded (and compressed), a capacity hint for the next one
+// (capped).
+let lastRequestBytes = 0;
+let lastCompressedBytes = 0;
+let lastFlatBytes = 0;
+const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+function hasOneSeriesPerPoint(family: MetricFamily): boolean {
+  const type = family.type;
+  return type === "counter" || type === "gauge" || type === "unknown" || type === "info";
+}
+
+function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFamily): void {
+  const name = family.name;
+  switch (family.type) {
+    case "counter": {
+      const sampleName = cache.metricName(name + "_total");
+      for (const point of family.points) series.single(point.labels, name, sampleName, point.value);
+      return;
+    }
+    case "gauge":
+    case "unknown": {
+      const sampleName = cache.metricName(name);
+      for (const point of family.points) series.single(point.labels, name, sampleName, point.value);
+      return;
+    }
+    case "histogram": {
+      const bucketName = cache.metricName(name + "_bucket");
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
+      for (const point of family.points) {
+        series.point(point.labels, name, "le");
+        const bounds = cache.bounds(point.upperBounds);
+        const counts = point.bucketCounts;
+        for (let i = 0; i < bounds.length; i++) {
+          series.sampleWith(bucketName, bounds[i], counts[i]);
+        }
+        series.sample(countName, point.count);
+        if (hasSum(point)) series.sample(sumName, point.sum);
+      }
+      return;
+    }
+    case "summary": {
+      const quantileName = cache.metricName(name);
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
+      for (const point of family.points) {
+        series.point(point.labels, name, "quantile");
+        for (const { quantile, value } of point.quantiles) {
+          series.sampleWith(quantileName, cache.quantile(quantile), value);
+        }
+        series.sample(countName, point.count);
+        series.sample(sumName, point.sum);
+      }
+      return;
+    }
+    case "info": {
+      const sampleName = cache.metricName(name + "_info");
+      for (const point of family.points) series.single(point.labels, name, sampleName, 1);
+      return;
+    }
+    case "stateset": {
+      const sampleName = cache.metricName(name);
+      for (const point of family.points) {
+        series.point(point.labels, name, name);
+        for (const state of point.states) {
+          series.sampleWith(sampleName, cache.label(name, state.name), state.enabled ? 1 : 0);
+        }
+      }
+      return;
+    }
+  }
+}
+
+/** The family's metadata under the name a text-format scrape records it by. */
+function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
+  let familyName = family.name;
+  let type: number;
+  switch (family.type) {
+    case "counter":
+      familyName += "_total";
+      type = METADATA_TYPES.counter;
+      break;
+    case "info":
+      familyName += "_info";
+      type = METADATA_TYPES.gauge;
+      break;
+    case "stateset":
+    case "gauge":
+      type = METADATA_TYPES.gauge;
+      break;
+    default:
+      type = METADATA_TYPES[family.type];
+  }
+  const metadata = out.begin(WRITE_REQUEST_METADATA);
+  if (type !== 0) out.uint(METADATA_TYPE, type);
+  out.string(METADATA_FAMILY_NAME, familyName);
+  if (family.help !== "") out.string(METADATA_HELP, family.help);
+  if (family.unit !== undefined && family.unit !== "") out.string(METADATA_UNIT, family.unit);
+  out.end(metadata);
+}
+
+/** Builds the sorted extra labels of a request; exported for tests and benchmarks. */
+export function remoteWriteLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
+  return extraLabels(labels, "remote write");
+}
