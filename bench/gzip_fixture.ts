@@ -5,18 +5,13 @@
  * @module
  */
 
-import { Counter, Histogram, Registry } from "../mod.ts";
-import { labelPairs, observationsFor } from "./fixtures.ts";
+import { Histogram, Registry } from "../mod.ts";
+import { labelPairs, observationsFor, ourRequestsCounter } from "./fixtures.ts";
 
 /** 10,000 series: 9,000 counter series and 1,000 histogram series (11 bounds), two labels. */
 export function registryOf10kSeries(): Registry {
   const registry = new Registry();
-  const requests = new Counter({
-    name: "http_requests_total",
-    help: "requests",
-    labelNames: ["method", "route"],
-    registry,
-  });
+  const requests = ourRequestsCounter(registry);
   for (const [i, labels] of labelPairs(9_000).entries()) requests.labels(labels).inc(i);
   const latency = new Histogram({
     name: "http_request_duration_seconds",

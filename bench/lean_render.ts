@@ -15,8 +15,9 @@
 
 // deno-lint-ignore no-import-prefix
 import client from "npm:prom-client@15.1.3";
-import { Counter, Histogram, metricsHandler, Registry } from "../mod.ts";
-import { formatFloat } from "../src/format.ts";
+import { Histogram, metricsHandler, Registry } from "../mod.ts";
+import { ourRequestsCounter } from "./fixtures.ts";
+import { formatFloat } from "../src/exposition/format.ts";
 import { startByteRender } from "../src/exposition/direct.ts";
 import { releaseChunks } from "../src/exposition/byte_writer.ts";
 
@@ -208,12 +209,7 @@ async function readAll(response: Response): Promise<number> {
 
 function setupCounters(series: number, withProm: boolean): Setup {
   const registry = new Registry();
-  const counter = new Counter({
-    name: "http_requests_total",
-    help: "requests",
-    labelNames: ["method", "route"],
-    registry,
-  });
+  const counter = ourRequestsCounter(registry);
   const values = new Float64Array(series);
   for (let i = 0; i < series; i++) {
     counter.labels(methodOf(i), routeOf(i)).inc(i % 5000);

@@ -10,26 +10,21 @@
  */
 
 import process from "node:process";
-import { Counter, Histogram, Registry, renderText } from "../mod.ts";
+import { Histogram, Registry, renderText } from "../mod.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
 import {
   encodeCompressedWriteRequest,
   encodeWriteRequest,
   remoteWriteLabels,
 } from "../src/push/write_request.ts";
-import { fillOurs, labelPairs, labelsLiteral } from "./fixtures.ts";
+import { fillOurs, labelPairs, labelsLiteral, ourRequestsCounter } from "./fixtures.ts";
 
 const SERIES = 10_000;
 const LABELS = remoteWriteLabels({ job: "bench", instance: "host-1" });
 
 function counterRegistry(): Registry {
   const registry = new Registry();
-  const counter = new Counter({
-    name: "http_requests_total",
-    help: "requests",
-    labelNames: ["method", "route"],
-    registry,
-  });
+  const counter = ourRequestsCounter(registry);
   for (const [i, labels] of labelPairs(SERIES).entries()) {
     counter.labels(labelsLiteral(labels)).inc(i);
   }
