@@ -353,9 +353,9 @@ function goBinary(): string | undefined {
 }
 
 const cases: { kind: "counter" | "histogram"; series: number; prom: boolean; runs: number }[] = [
-  { kind: "counter", series: 10_000, prom: true, runs: 9 },
+  { kind: "counter", series: 10_000, prom: true, runs: 25 },
   { kind: "counter", series: 100_000, prom: true, runs: 5 },
-  { kind: "histogram", series: 10_000, prom: true, runs: 7 },
+  { kind: "histogram", series: 10_000, prom: true, runs: 11 },
   { kind: "histogram", series: 100_000, prom: false, runs: 3 },
   ...(large
     ? [

@@ -102,7 +102,7 @@ Deno.test("byte render equals the snapshot render over random operations", async
     const next = random(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
     const registry = new Registry();
-    const constLabels = seed % 3 === 0 ? { region: 'eu "1"', zone: "b" } : undefined;
+    const constLabels = seed % 3 === 0 ? { region: 'eu "1" Zürich', zone: "b" } : undefined;
     const utf8 = seed % 4 === 0;
     const counter = new Counter({
       name: utf8 ? "http.requests" : "requests",

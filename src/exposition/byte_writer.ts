@@ -131,6 +131,21 @@ export class ChunkWriter {
     this.position = position;
   }
 
+  /** Writes `bytes` (text encoded once, written many times). */
+  bytes(bytes: Uint8Array): void {
+    this.room(bytes.length);
+    this.putBytes(bytes);
+  }
+
+  /** `bytes` without making room (see `put`): text encoded once, written many times. */
+  putBytes(bytes: Uint8Array): void {
+    const length = bytes.length;
+    const buffer = this.buffer;
+    let position = this.position;
+    for (let i = 0; i < length; i++) buffer[position++] = bytes[i];
+    this.position = position;
+  }
+
   /** Writes one ASCII byte. */
   byte(code: number): void {
     this.room(1);

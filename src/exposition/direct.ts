@@ -60,6 +60,7 @@ export interface ByteRenderOptions extends CollectOptions {
 }
 
 const SPACE = 0x20;
+const textEncoder = new TextEncoder();
 const NEWLINE = 0x0a;
 /** The end of an OpenMetrics body. */
 const EOF_LINE = "# EOF\n";
@@ -267,6 +268,8 @@ function cursorOf(source: DirectSource, settings: CursorSettings): SeriesCursor 
 abstract class SlotCursor implements SeriesCursor {
   protected readonly labels: LabelSnapshot;
   protected readonly view: DirectView;
+  /** `labels.textPieces` encoded once per render: copied, not encoded, for every series. */
+  readonly #pieceBytes: readonly Uint8Array[];
   #slot = 0;
   /** The constant text's length, for the room a series needs. */
   readonly #piecesLength: number;
@@ -282,6 +285,7 @@ abstract class SlotCursor implements SeriesCursor {
     this.view = view;
     this.labels = view.labels;
     this.#piecesLength = this.labels.textPieces.reduce((sum, piece) => sum + piece.length, 0);
+    this.#pieceBytes = this.labels.textPieces.map((piece) => textEncoder.encode(piece));
     let length = this.#piecesLength;
     for (const position of this.labels.sortedPositions) {
       let longest = 0;
@@ -320,12 +324,12 @@ abstract class SlotCursor implements SeriesCursor {
    */
   protected writeLabels(writer: ChunkWriter, slot: number): void {
     const labels = this.labels;
-    const pieces = labels.textPieces;
+    const pieces = this.#pieceBytes;
     const positions = labels.sortedPositions;
-    writer.put(pieces[0]);
+    writer.putBytes(pieces[0]);
     for (let i = 0; i < positions.length; i++) {
       writer.put(this.escapedValue(slot, positions[i]));
-      writer.put(pieces[i + 1]);
+      writer.putBytes(pieces[i + 1]);
     }
   }
 }
@@ -353,7 +357,9 @@ class CreatedText {
 class CounterCursor extends SlotCursor {
   readonly #layout: CounterLayout;
   readonly #totalName: string;
+  readonly #totalNameBytes: Uint8Array;
   readonly #createdName: string | undefined;
+  readonly #createdNameBytes: Uint8Array;
   readonly #openMetrics: boolean;
   readonly #escaping: EscapingScheme;
   readonly #createdText = new CreatedText();
@@ -368,7 +374,9 @@ class CounterCursor extends SlotCursor {
     super(view);
     this.#layout = layout;
     this.#totalName = name + "_total";
+    this.#totalNameBytes = textEncoder.encode(this.#totalName);
     this.#createdName = settings.openMetrics && settings.created ? name + "_created" : undefined;
+    this.#createdNameBytes = textEncoder.encode(this.#createdName ?? "");
     this.#openMetrics = settings.openMetrics;
     this.#escaping = settings.escaping;
     this.#unlabelled = layout.unlabelledTotal() !== undefined;
@@ -384,7 +392,7 @@ class CounterCursor extends SlotCursor {
     const createdName = this.#createdName;
     if (!this.#openMetrics) {
       writer.room(3 * (totalName.length + this.maxLabelLength) + NUMBER_BYTES + 2);
-      writer.put(totalName);
+      writer.putBytes(this.#totalNameBytes);
       this.writeLabels(writer, slot);
       writer.putByte(SPACE);
       writer.putNumber(value);
@@ -396,7 +404,7 @@ class CounterCursor extends SlotCursor {
     writer.room(
       3 * (2 * (totalName.length + this.maxLabelLength) + exemplarLine.length) + 3 * NUMBER_BYTES,
     );
-    writer.put(totalName);
+    writer.putBytes(this.#totalNameBytes);
     const labelStart = writer.position;
     this.writeLabels(writer, slot);
     const labelEnd = writer.position;
@@ -405,7 +413,7 @@ class CounterCursor extends SlotCursor {
     writer.put(exemplarLine);
     writer.putByte(NEWLINE);
     if (createdName !== undefined) {
-      writer.put(createdName);
+      writer.putBytes(this.#createdNameBytes);
       writer.repeat(writer.buffer, labelStart, labelEnd);
       writer.putByte(SPACE);
       writer.put(this.#createdText.of(numbers[base + layout.createdOffset]));
@@ -417,11 +425,13 @@ class CounterCursor extends SlotCursor {
 class GaugeCursor extends SlotCursor {
   readonly #layout: GaugeLayout;
   readonly #name: string;
+  readonly #nameBytes: Uint8Array;
 
   constructor(name: string, view: DirectView, layout: GaugeLayout) {
     super(view);
     this.#layout = layout;
     this.#name = name;
+    this.#nameBytes = textEncoder.encode(name);
   }
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
@@ -437,7 +447,7 @@ class GaugeCursor extends SlotCursor {
       checkNumber(this.#name, value);
     }
     writer.room(3 * (this.#name.length + this.maxLabelLength) + NUMBER_BYTES + 2);
-    writer.put(this.#name);
+    writer.putBytes(this.#nameBytes);
     this.writeLabels(writer, slot);
     writer.putByte(SPACE);
     writer.putNumber(value);
@@ -452,6 +462,16 @@ class HistogramCursor extends SlotCursor {
   readonly #sumName: string | undefined;
   readonly #createdName: string | undefined;
   readonly #boundTexts: readonly string[];
+  /** The names, bounds and pieces above encoded once per render, copied for every series. */
+  readonly #encoded: {
+    readonly bucketName: Uint8Array;
+    readonly countName: Uint8Array;
+    readonly sumName: Uint8Array;
+    readonly createdName: Uint8Array;
+    readonly bounds: readonly Uint8Array[];
+    readonly before: readonly Uint8Array[];
+    readonly after: readonly Uint8Array[];
+  };
   readonly #boundsLength: number;
   readonly #openMetrics: boolean;
   readonly #escaping: EscapingScheme;
@@ -483,6 +503,16 @@ class HistogramCursor extends SlotCursor {
     this.#cut = split.cut;
     this.#before = split.before;
     this.#after = split.after;
+    const encode = (text: string) => textEncoder.encode(text);
+    this.#encoded = {
+      bucketName: encode(this.#bucketName),
+      countName: encode(this.#countName),
+      sumName: encode(this.#sumName ?? ""),
+      createdName: encode(this.#createdName ?? ""),
+      bounds: this.#boundTexts.map(encode),
+      before: this.#before.map(encode),
+      after: this.#after.map(encode),
+    };
   }
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
@@ -509,12 +539,13 @@ class HistogramCursor extends SlotCursor {
     // The first bucket line, keeping where its prefix (`x_bucket{a="1",le="`) and its
     // suffix (`",b="2"} `) are, to copy them into the other bucket lines.
     const prefixStart = writer.position;
-    writer.text(this.#bucketName);
-    this.#writePieces(writer, slot, this.#before, 0, this.#cut);
+    const encoded = this.#encoded;
+    writer.bytes(encoded.bucketName);
+    this.#writePieces(writer, slot, encoded.before, 0, this.#cut);
     const prefixEnd = writer.position;
-    writer.text(boundTexts[0]);
+    writer.bytes(encoded.bounds[0]);
     const suffixStart = writer.position;
-    this.#writePieces(writer, slot, this.#after, this.#cut, this.labels.sortedPositions.length);
+    this.#writePieces(writer, slot, encoded.after, this.#cut, this.labels.sortedPositions.length);
     writer.byte(SPACE);
     const suffixEnd = writer.position;
     const buffer = writer.buffer;
@@ -524,7 +555,7 @@ class HistogramCursor extends SlotCursor {
     writer.byte(NEWLINE);
     for (let i = 1; i < bucketCount; i++) {
       writer.repeat(buffer, prefixStart, prefixEnd);
-      writer.text(boundTexts[i]);
+      writer.bytes(encoded.bounds[i]);
       writer.repeat(buffer, suffixStart, suffixEnd);
       count += counts[slot * bucketCount + i];
       writer.number(count);
@@ -532,7 +563,7 @@ class HistogramCursor extends SlotCursor {
       writer.byte(NEWLINE);
     }
 
-    writer.text(this.#countName);
+    writer.bytes(encoded.countName);
     const labelStart = writer.position;
     this.writeLabels(writer, slot);
     const labelEnd = writer.position;
@@ -540,14 +571,14 @@ class HistogramCursor extends SlotCursor {
     writer.number(count);
     writer.byte(NEWLINE);
     if (this.#sumName !== undefined) {
-      writer.text(this.#sumName);
+      writer.bytes(encoded.sumName);
       writer.repeat(buffer, labelStart, labelEnd);
       writer.byte(SPACE);
       writer.number(numbers[base + layout.sumOffset]);
       writer.byte(NEWLINE);
     }
     if (this.#createdName !== undefined) {
-      writer.text(this.#createdName);
+      writer.bytes(encoded.createdName);
       writer.repeat(buffer, labelStart, labelEnd);
       writer.byte(SPACE);
       writer.text(this.#createdText.of(numbers[base + layout.createdOffset]));
@@ -559,15 +590,15 @@ class HistogramCursor extends SlotCursor {
   #writePieces(
     writer: ChunkWriter,
     slot: number,
-    pieces: readonly string[],
+    pieces: readonly Uint8Array[],
     from: number,
     to: number,
   ): void {
     const positions = this.labels.sortedPositions;
-    writer.text(pieces[0]);
+    writer.bytes(pieces[0]);
     for (let i = from; i < to; i++) {
       writer.text(this.escapedValue(slot, positions[i]));
-      writer.text(pieces[i - from + 1]);
+      writer.bytes(pieces[i - from + 1]);
     }
   }
 }
