@@ -17,8 +17,13 @@ import {
   labelSourceOf,
   type LabelTextSource,
 } from "../exposition/format.ts";
-import type { Labels, MetricFamily } from "../model.ts";
+import type { HistogramPoint, Labels, MetricFamily } from "../model.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
+import type { LabelSnapshot } from "../metrics/series_index.ts";
+import { gatherForBytes } from "../exposition/direct.ts";
+import type { DirectSource } from "../exposition/direct_source.ts";
+import { escapeFamily } from "../exposition/escaping.ts";
+import type { Registry } from "../registry.ts";
 
 /** The extra labels, sorted, with each Label message pre-encoded. */
 export interface ExtraLabels {
@@ -232,7 +237,21 @@ class SeriesWriter {
    * `quantile`, a state set's name), which replaces a label of that name.
    */
   point(labels: Labels, family: string, extraName?: string): void {
-    const source = labelSourceOf(labels);
+    this.pointAt(labels, labelSourceOf(labels), labelSlotOf(labels), family, extraName);
+  }
+
+  /**
+   * `point` for the series at `slot` of a label `source` (see `labelSourceOf`), `labels` being
+   * the labels object of any series of it (the names, the constant labels' values): the
+   * direct path gives no labels object per series.
+   */
+  pointAt(
+    labels: Labels,
+    source: LabelTextSource | undefined,
+    seriesSlot: number,
+    family: string,
+    extraName?: string,
+  ): void {
     const plan = this.#planOf(labels, source, extraName);
     if (this.#snappy !== undefined) this.#nextPoint();
     this.#pointLength = 0;
@@ -241,7 +260,7 @@ class SeriesWriter {
     let hasJob = plan.hasJob;
     const steps = plan.steps;
     // A metric's series: its own labels' Label messages come pre-encoded, one per distinct value.
-    const slot = plan.encodes ? labelSlotOf(labels) : -1;
+    const slot = plan.encodes ? seriesSlot : -1;
     for (let k = 0; k < steps.length; k++) {
       if (k === plan.nameCut) nameCut = this.#pointLength;
       if (k === plan.extraCut) extraCut = this.#pointLength;
@@ -310,17 +329,26 @@ class SeriesWriter {
    * request from the series' pre-encoded labels (see `#writeDirect`).
    */
   single(labels: Labels, family: string, nameLabel: Piece, value: number): void {
-    if (this.#snappy === undefined) {
-      const source = labelSourceOf(labels);
-      if (source !== undefined) {
-        const plan = this.#planOf(labels, source, undefined);
-        if (plan.encodes && plan.hasJob) {
-          this.#writeDirect(plan, source, labels, nameLabel, value);
-          return;
-        }
+    this.singleAt(labels, labelSourceOf(labels), labelSlotOf(labels), family, nameLabel, value);
+  }
+
+  /** `single` for the series at `slot` of a label `source` (see `pointAt`). */
+  singleAt(
+    labels: Labels,
+    source: LabelTextSource | undefined,
+    slot: number,
+    family: string,
+    nameLabel: Piece,
+    value: number,
+  ): void {
+    if (this.#snappy === undefined && source !== undefined) {
+      const plan = this.#planOf(labels, source, undefined);
+      if (plan.encodes && plan.hasJob) {
+        this.#writeDirect(plan, source, slot, labels, nameLabel, value);
+        return;
       }
     }
-    this.point(labels, family);
+    this.pointAt(labels, source, slot, family);
     this.sample(nameLabel, value);
   }
 
@@ -333,6 +361,7 @@ class SeriesWriter {
   #writeDirect(
     plan: PointPlan,
     source: LabelTextSource,
+    slot: number,
     labels: Labels,
     nameLabel: Piece,
     value: number,
@@ -341,7 +370,6 @@ class SeriesWriter {
     if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
       direct = this.#direct = directPlan(plan, labels, nameLabel);
     }
-    const slot = labelSlotOf(labels);
     const own = this.#own;
     const previous = this.#previousOwn;
     const positions = direct.positions;
@@ -1327,7 +1355,7 @@ class LabelCache {
  * Throws a `TypeError` for a series without `job` when `labels` has none.
  */
 export function encodeWriteRequest(
-  families: readonly MetricFamily[],
+  families: WriteItems,
   labels: ExtraLabels,
   timestampMs: number,
 ): Uint8Array<ArrayBuffer> {
@@ -1347,7 +1375,7 @@ export function encodeWriteRequest(
  * for repeats runs over them (the encoder knows where each part appeared before).
  */
 export function encodeCompressedWriteRequest(
-  families: readonly MetricFamily[],
+  families: WriteItems,
   labels: ExtraLabels,
   timestampMs: number,
 ): Uint8Array<ArrayBuffer> {
@@ -1367,31 +1395,178 @@ export function encodeCompressedWriteRequest(
 }
 
 /**
- * Writes the families' series, then their metadata. With `flat` (compressed mode), the
- * families whose points have one series each (counters, gauges, info) go through `flat` and
- * the Snappy search: copying from the previous point's one series gains less there than the
- * search finds (a label value's last digits recur ten series back), and costs more.
+ * Writes the items' series, then their metadata. With `flat` (compressed mode), the families
+ * whose points have one series each (counters, gauges, info) go through `flat` and the Snappy
+ * search: copying from the previous point's one series gains less there than the search finds
+ * (a label value's last digits recur ten series back), and costs more.
  */
-function writeRequest(
-  series: SeriesWriter,
-  families: readonly MetricFamily[],
-  flat?: SeriesWriter,
-): void {
+function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWriter): void {
   const cache = new LabelCache();
   // Pieces remember where they were written, in one writer's positions: one cache per writer.
   const flatCache = flat === undefined ? undefined : new LabelCache();
-  for (const family of families) {
-    if (flat !== undefined && hasOneSeriesPerPoint(family)) {
+  for (const item of items) {
+    if (isReading(item)) {
+      if (flat === undefined || item.metric.layout.type === "histogram") {
+        writeMetric(series, cache, item);
+      } else {
+        flat.clear();
+        writeMetric(flat, flatCache!, item);
+        series.appendSearched(flat);
+      }
+    } else if (flat !== undefined && hasOneSeriesPerPoint(item)) {
       flat.clear();
-      writeFamily(flat, flatCache!, family);
+      writeFamily(flat, flatCache!, item);
       series.appendSearched(flat);
     } else {
-      writeFamily(series, cache, family);
+      writeFamily(series, cache, item);
     }
   }
   const metadata = new ProtoWriter();
-  for (const family of families) writeMetadata(metadata, family);
+  for (const item of items) {
+    writeMetadata(metadata, isReading(item) ? describedFamily(item.metric) : item);
+  }
   series.append(metadata.view());
+}
+
+/**
+ * What a request is written from: families (snapshots), and from a `Registry` the metrics
+ * read straight from their storage (see `gatherWriteItems`).
+ */
+export type WriteItems = readonly (MetricFamily | MetricReading)[];
+
+/**
+ * A counter's, gauge's or histogram's series as they were when the request was gathered —
+ * the moment `collect()` would have taken its snapshot: the label sets (which the metric
+ * never changes in place) and a copy of the numbers, no object per series.
+ */
+export interface MetricReading {
+  readonly metric: DirectSource;
+  readonly labels: LabelSnapshot;
+  /** The labels object of the first live series (-1: none), for the names and constant labels. */
+  readonly first: number;
+  readonly firstLabels: Labels | undefined;
+  readonly numbers: Float64Array;
+  /** A histogram's bucket counts (not cumulative), `upperBounds.length` per slot. */
+  readonly counts: Uint32Array | Float64Array;
+  /** An unlabelled counter's total, which lives outside the store. */
+  readonly unlabelledTotal: number | undefined;
+}
+
+function isReading(item: MetricFamily | MetricReading): item is MetricReading {
+  return "metric" in item;
+}
+
+/** Reads `metric`'s series now (see `MetricReading`). */
+function readMetric(metric: DirectSource): MetricReading {
+  const view = metric.view();
+  const labels = view.labels;
+  const slotCount = labels.slotCount;
+  let first = 0;
+  while (first < slotCount && !labels.isLive(first)) first++;
+  const store = view.store;
+  const layout = metric.layout;
+  return {
+    metric,
+    labels,
+    first: first < slotCount ? first : -1,
+    firstLabels: first < slotCount ? view.labelsOf(first) : undefined,
+    numbers: store.numbers.slice(0, slotCount * layout.numberStride),
+    counts: layout.type === "histogram"
+      ? store.counts.slice(0, slotCount * layout.upperBounds.length)
+      : EMPTY_COUNTS,
+    unlabelledTotal: layout.type === "counter" ? layout.unlabelledTotal() : undefined,
+  };
+}
+
+const EMPTY_COUNTS = new Uint32Array(0);
+
+/**
+ * What a request for `registry` is written from, decided as the byte renderer decides it
+ * (`gatherForBytes`: the same names filter, checks and name clashes as `collect()`): its
+ * counters, gauges and histograms read from their storage when `collect()` would have
+ * collected them, with no snapshot built, and the other collectors' families, names escaped
+ * as remote write sends them. `undefined` for a registry with a prefix or default labels:
+ * encode its `collect()` instead.
+ */
+export async function gatherWriteItems(registry: Registry): Promise<WriteItems | undefined> {
+  const readings = new Map<DirectSource, MetricReading>();
+  const items = await gatherForBytes(registry, {}, (metric) => {
+    readings.set(metric, readMetric(metric));
+  });
+  return items?.map((item) =>
+    "layout" in item ? readings.get(item)! : escapeFamily(item, "underscores")
+  );
+}
+
+/** A directly read metric's family without points: its description, for the metadata. */
+function describedFamily(metric: DirectSource): MetricFamily {
+  return {
+    type: metric.layout.type,
+    name: metric.name,
+    help: metric.help,
+    unit: metric.unit,
+    points: [],
+  } as MetricFamily;
+}
+
+/**
+ * Writes a metric's series from its reading, in slot order, as `writeFamily` writes its
+ * snapshot (which lists the live slots in the same order with the same numbers): each
+ * series' labels come pre-encoded through the label source of the metric's labels objects,
+ * read by slot.
+ */
+function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricReading): void {
+  const first = reading.first;
+  if (first < 0) return;
+  const snapshot = reading.labels;
+  const slotCount = snapshot.slotCount;
+  // Any series' labels give the names and the constant labels; the rest is read by slot.
+  const labels = reading.firstLabels!;
+  const source = labelSourceOf(labels);
+  const metric = reading.metric;
+  const name = metric.name;
+  const numbers = reading.numbers;
+  const layout = metric.layout;
+  switch (layout.type) {
+    case "counter":
+    case "gauge": {
+      const counter = layout.type === "counter";
+      const sampleName = cache.metricName(counter ? name + "_total" : name);
+      const unlabelled = reading.unlabelledTotal;
+      const stride = layout.numberStride;
+      const offset = counter ? layout.totalOffset : layout.valueOffset;
+      for (let slot = first; slot < slotCount; slot++) {
+        if (!snapshot.isLive(slot)) continue;
+        const value = unlabelled ?? numbers[slot * stride + offset];
+        series.singleAt(labels, source, slot, name, sampleName, value);
+      }
+      return;
+    }
+    case "histogram": {
+      const bucketName = cache.metricName(name + "_bucket");
+      const countName = cache.metricName(name + "_count");
+      const sumName = cache.metricName(name + "_sum");
+      const bounds = cache.bounds(layout.upperBounds);
+      const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
+      const bucketCount = bounds.length;
+      const stride = layout.numberStride;
+      const sumOffset = layout.sumOffset;
+      const counts = reading.counts;
+      for (let slot = first; slot < slotCount; slot++) {
+        if (!snapshot.isLive(slot)) continue;
+        series.pointAt(labels, source, slot, name, "le");
+        const base = slot * bucketCount;
+        let count = 0;
+        for (let i = 0; i < bucketCount; i++) {
+          count += counts[base + i];
+          series.sampleWith(bucketName, bounds[i], count);
+        }
+        series.sample(countName, count);
+        if (withSum) series.sample(sumName, numbers[slot * stride + sumOffset]);
+      }
+      return;
+    }
+  }
 }
 
 // The size of the last request encoded (and compressed), a capacity hint for the next one
