@@ -169,6 +169,16 @@ class SeriesWriter {
   // The values' bytes: this series', then the two candidates'.
   readonly #values = new Float64Array(3);
   readonly #valueBytes = new Uint8Array(this.#values.buffer);
+  // Compressed mode, `#copySingle`: this request's number (see `LabelBytes`), where the last
+  // such series' head, sample and constant label blocks went, its content length and value.
+  readonly #request = ++requestCount;
+  #singleContent = -1;
+  #singleHeadAt = 0;
+  #singleSampleAt = -1;
+  readonly #singleValues = new Float64Array(2);
+  readonly #singleValueBytes = new Uint8Array(this.#singleValues.buffer);
+  #blockPlan: DirectPlan | undefined;
+  #blockAt: number[] = [];
 
   constructor(
     extra: ExtraLabels,
@@ -291,11 +301,7 @@ class SeriesWriter {
       if (name === "job") hasJob = true;
       this.#labelToPoint(name, head, value);
     }
-    if (!hasJob) {
-      throw new TypeError(
-        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
-      );
-    }
+    if (!hasJob) throw noJobError(family);
     if (nameCut < 0) nameCut = this.#pointLength;
     if (extraCut < 0) extraCut = this.#pointLength;
     this.#nameFirst = extraName === undefined || "__name__" < extraName;
@@ -341,15 +347,142 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
   ): void {
-    if (this.#snappy === undefined && source !== undefined) {
+    if (source !== undefined) {
       const plan = this.#planOf(labels, source, undefined);
-      if (plan.encodes && plan.hasJob) {
-        this.#writeDirect(plan, source, slot, labels, nameLabel, value);
-        return;
+      if (plan.encodes) {
+        if (this.#snappy !== undefined) {
+          this.#copySingle(plan, source, slot, labels, family, nameLabel, value);
+          return;
+        }
+        if (plan.hasJob) {
+          this.#writeDirect(plan, source, slot, labels, nameLabel, value);
+          return;
+        }
       }
     }
     this.pointAt(labels, source, slot, family);
     this.sample(nameLabel, value);
+  }
+
+  /** The `DirectPlan` of `plan` with `nameLabel` (the last one, or a new one). */
+  #directPlanOf(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPlan {
+    let direct = this.#direct;
+    if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
+      direct = this.#direct = directPlan(plan, labels, nameLabel);
+    }
+    return direct;
+  }
+
+  /**
+   * Compressed mode: one TimeSeries of a point whose own labels come pre-encoded from
+   * `source` (a metric's series, from its snapshot or its storage), as Snappy elements, its
+   * bytes never laid out: each part is a copy of its latest occurrence in the request, which
+   * the encoder knows without searching — the head, the sample's head, value bytes and
+   * timestamp from the last such series, each run of constant labels from the last series of
+   * this layout, each own label's bytes from where they were last written (`LabelBytes`).
+   * Parts that follow each other in both places make one copy: a run of series with the same
+   * layout costs a copy up to the first label that differs, one per such label, and one or two
+   * around the value bytes that differ. What was never written is a literal.
+   */
+  #copySingle(
+    plan: PointPlan,
+    source: LabelTextSource,
+    slot: number,
+    labels: Labels,
+    family: string,
+    nameLabel: Piece,
+    value: number,
+  ): void {
+    const direct = this.#directPlanOf(plan, labels, nameLabel);
+    if (this.#blockPlan !== direct) {
+      this.#blockPlan = direct;
+      this.#blockAt = direct.blocks.map(() => -1);
+    }
+    const own = this.#own;
+    const positions = direct.positions;
+    let content = 2 + this.#sampleLength + direct.constantBytes;
+    let hasJob = direct.hasJob;
+    for (let k = 0; k < positions.length; k++) {
+      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+      if (bytes.length === 0) bytes = direct.fallbacks[k];
+      else if (k === direct.jobPosition) hasJob = true;
+      own[k] = bytes;
+      content += bytes.length;
+    }
+    if (!hasJob) throw noJobError(family);
+    // The histogram path's candidates are not before this series any more.
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+    const snappy = this.#snappy!;
+    const start = this.#position;
+    let at = start;
+    const head = this.#head;
+    const headLength = writeSeriesHead(head, 0, content);
+    if (content === this.#singleContent) snappy.copy(at - this.#singleHeadAt, headLength);
+    else snappy.bytes(head, 0, headLength);
+    at += headLength;
+    const blocks = direct.blocks;
+    const blockAt = this.#blockAt;
+    const request = this.#request;
+    for (let k = 0; k < blocks.length; k++) {
+      const block = blocks[k];
+      if (block.length > 0) {
+        const from = blockAt[k];
+        if (from >= 0) snappy.copy(at - from, block.length);
+        else snappy.bytes(block, 0, block.length);
+        blockAt[k] = at;
+        at += block.length;
+      }
+      if (k === positions.length) break;
+      const bytes = own[k];
+      const length = bytes.length;
+      if (length === 0) continue;
+      if (bytes instanceof LabelBytes) {
+        if (bytes.request === request) {
+          snappy.copy(at - bytes.writtenAt, length);
+        } else {
+          snappy.bytes(bytes, 0, length);
+          bytes.request = request;
+        }
+        bytes.writtenAt = at;
+      } else {
+        snappy.bytes(bytes, 0, length);
+      }
+      at += length;
+    }
+    const timestamp = this.#timestamp;
+    const values = this.#singleValues;
+    values[0] = value;
+    const sampleAt = this.#singleSampleAt;
+    if (sampleAt < 0) {
+      head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      head[1] = this.#sampleLength;
+      head[2] = SAMPLE_VALUE * 8 + FIXED64;
+      snappy.bytes(head, 0, 3);
+      snappy.bytes(this.#singleValueBytes, 0, 8);
+      snappy.bytes(timestamp, 0, timestamp.length);
+    } else {
+      // The sample's head, the value bytes equal to the last one's, the timestamp: copies at
+      // one offset, around a literal of the value bytes that differ.
+      const offset = at - sampleAt;
+      const bytes = this.#singleValueBytes;
+      let k = 0;
+      while (k < 8 && bytes[k] === bytes[8 + k]) k++;
+      snappy.copy(offset, 3 + k);
+      if (k < 8) {
+        let end = 8;
+        while (end > k && bytes[end - 1] === bytes[end + 7]) end--;
+        snappy.bytes(bytes, k, end);
+        snappy.copy(offset, 8 - end + timestamp.length);
+      } else {
+        snappy.copy(offset, timestamp.length);
+      }
+    }
+    values[1] = value;
+    this.#singleSampleAt = at;
+    this.#singleContent = content;
+    this.#singleHeadAt = start;
+    this.#position = at + 11 + timestamp.length;
   }
 
   /**
@@ -366,10 +499,7 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
   ): void {
-    let direct = this.#direct;
-    if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
-      direct = this.#direct = directPlan(plan, labels, nameLabel);
-    }
+    const direct = this.#directPlanOf(plan, labels, nameLabel);
     const own = this.#own;
     const previous = this.#previousOwn;
     const positions = direct.positions;
@@ -950,6 +1080,25 @@ class SeriesWriter {
   }
 }
 
+function noJobError(family: string): TypeError {
+  return new TypeError(
+    `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+  );
+}
+
+/** Compressed writers made so far: each one's number tells its `LabelBytes` marks apart. */
+let requestCount = 0;
+
+/**
+ * A pre-encoded `Label` message as a label source keeps it per distinct value (see
+ * `encodeLabel`), with where the compressed request numbered `request` last wrote it: the
+ * next series with this label copies it from there (`SeriesWriter.#copySingle`).
+ */
+class LabelBytes extends Uint8Array {
+  request = 0;
+  writtenAt = 0;
+}
+
 /** A TimeSeries' tag and `content` length at `at`; returns where its content starts. */
 function writeSeriesHead(out: Uint8Array, at: number, content: number): number {
   out[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
@@ -1153,6 +1302,10 @@ interface DirectPlan {
   readonly fallbacks: readonly Uint8Array[];
   /** The blocks' bytes together. */
   readonly constantBytes: number;
+  /** Whether the added or constant labels have a `job`. */
+  readonly hasJob: boolean;
+  /** Which own label (index into `positions`) is `job`, or -1. */
+  readonly jobPosition: number;
 }
 
 /**
@@ -1174,6 +1327,8 @@ function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPl
     return joined;
   };
   const steps = plan.steps;
+  let hasJob = plan.hasJob;
+  let jobPosition = -1;
   for (let k = 0; k <= steps.length; k++) {
     if (k === plan.nameCut || (k === steps.length && plan.nameCut < 0)) {
       block.push(nameLabel.bytes);
@@ -1183,11 +1338,13 @@ function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPl
     if (step.position >= 0) {
       blocks.push(join(block));
       block = [];
+      if (step.name === "job") jobPosition = positions.length;
       positions.push(step.position);
       fallbacks.push(step.added ?? NO_LABEL);
     } else if (step.name !== undefined) {
       // A constant label of the metric; empty (no label), the added one of its name applies.
       const bytes = encodeLabel(step.name, labels[step.name]);
+      if (step.name === "job" && bytes.length > 0) hasJob = true;
       block.push(bytes.length > 0 ? bytes : step.added ?? NO_LABEL);
     } else {
       block.push(step.added!);
@@ -1202,6 +1359,8 @@ function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPl
     positions,
     fallbacks,
     constantBytes: blocks.reduce((sum, joined) => sum + joined.length, 0),
+    hasJob,
+    jobPosition,
   };
 }
 
@@ -1302,7 +1461,10 @@ function encodeLabel(name: string, value: string): Uint8Array {
   if (value === "") return NO_LABEL;
   const writer = new ProtoWriter(name.length + value.length + 8);
   writeLabel(writer, name, value);
-  return writer.finish();
+  const encoded = writer.view();
+  const bytes = new LabelBytes(encoded.length);
+  bytes.set(encoded);
+  return bytes;
 }
 
 /**
@@ -1406,14 +1568,8 @@ function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWrit
   const flatCache = flat === undefined ? undefined : new LabelCache();
   for (const item of items) {
     if (isReading(item)) {
-      if (flat === undefined || item.metric.layout.type === "histogram") {
-        writeMetric(series, cache, item);
-      } else {
-        flat.clear();
-        writeMetric(flat, flatCache!, item);
-        series.appendSearched(flat);
-      }
-    } else if (flat !== undefined && hasOneSeriesPerPoint(item)) {
+      writeMetric(series, cache, item);
+    } else if (flat !== undefined && hasOneSeriesPerPoint(item) && !hasEncodedLabels(item)) {
       flat.clear();
       writeFamily(flat, flatCache!, item);
       series.appendSearched(flat);
@@ -1575,6 +1731,16 @@ let lastRequestBytes = 0;
 let lastCompressedBytes = 0;
 let lastFlatBytes = 0;
 const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Whether the family's labels come pre-encoded from a metric's series (see `labelSourceOf`):
+ * then compressed mode copies its series' parts from where they were written before
+ * (`SeriesWriter.#copySingle`) instead of laying them out and searching them.
+ */
+function hasEncodedLabels(family: MetricFamily): boolean {
+  const points = family.points as readonly { labels: Labels }[];
+  return points.length > 0 && labelSourceOf(points[0].labels)?.labelBytesOf !== undefined;
+}
 
 function hasOneSeriesPerPoint(family: MetricFamily): boolean {
   const type = family.type;
