@@ -179,6 +179,14 @@ class SeriesWriter {
   readonly #singleValueBytes = new Uint8Array(this.#singleValues.buffer);
   #blockPlan: DirectPlan | undefined;
   #blockAt: number[] = [];
+  // `#copyPoint`: the layout of the last point, the previous one so written, its start and its
+  // series' values.
+  #pointLayout: PointLayout | undefined;
+  #previousCopied: PointLayout | undefined;
+  #previousPointStart = 0;
+  #pointOwn: Uint8Array[] = [];
+  #previousPointOwn: Uint8Array[] = [];
+  #previousValues = new Float64Array(32);
 
   constructor(
     extra: ExtraLabels,
@@ -362,6 +370,164 @@ class SeriesWriter {
     }
     this.pointAt(labels, source, slot, family);
     this.sample(nameLabel, value);
+  }
+
+  /**
+   * A point with several series (a histogram's: buckets, count, sum), its labels and `source`
+   * as for `pointAt`: series `j` has name label `pieces.names[j]`, the extra label
+   * `pieces.extras[j]` if any (`extraName` the plan's) and value `values[j]`. In compressed mode,
+   * a metric's series are written as `#copyPoint` does.
+   */
+  pointSeriesAt(
+    labels: Labels,
+    source: LabelTextSource | undefined,
+    slot: number,
+    family: string,
+    extraName: string,
+    pieces: PointPieces,
+    values: ArrayLike<number>,
+  ): void {
+    if (this.#snappy !== undefined && source !== undefined) {
+      const plan = this.#planOf(labels, source, extraName);
+      if (plan.encodes) {
+        this.#copyPoint(plan, source, slot, labels, family, pieces, values);
+        return;
+      }
+    }
+    this.pointAt(labels, source, slot, family, extraName);
+    const names = pieces.names;
+    const extras = pieces.extras;
+    for (let j = 0; j < names.length; j++) {
+      const extra = extras[j];
+      if (extra === undefined) this.sample(names[j], values[j]);
+      else this.sampleWith(names[j], extra, values[j]);
+    }
+  }
+
+  /**
+   * Compressed mode: a point's series whose own labels come pre-encoded (see `#copySingle`),
+   * as Snappy elements. When the previous point so written had the same layout (same names,
+   * own labels as long), this point is that one `distance` bytes back but for the own labels
+   * that differ (copied from where they were last written: the series before, within the
+   * point) and the value bytes that differ: long copies at one offset around them. Otherwise
+   * each part is copied from where it was last written, or written once.
+   */
+  #copyPoint(
+    plan: PointPlan,
+    source: LabelTextSource,
+    slot: number,
+    labels: Labels,
+    family: string,
+    pieces: PointPieces,
+    values: ArrayLike<number>,
+  ): void {
+    let layout = this.#pointLayout;
+    if (layout === undefined || layout.plan !== plan || layout.pieces !== pieces) {
+      layout = this.#pointLayout = pointLayout(plan, labels, pieces);
+    }
+    const first = layout.series[0];
+    const own = this.#pointOwn;
+    const previousOwn = this.#previousPointOwn;
+    const positions = first.positions;
+    let ownBytes = 0;
+    let hasJob = first.hasJob;
+    const likePrevious = this.#previousCopied === layout;
+    let sameLengths = likePrevious;
+    for (let k = 0; k < positions.length; k++) {
+      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+      if (bytes.length === 0) bytes = first.fallbacks[k];
+      else if (k === first.jobPosition) hasJob = true;
+      own[k] = bytes;
+      ownBytes += bytes.length;
+      if (sameLengths && bytes.length !== previousOwn[k].length) sameLengths = false;
+    }
+    if (!hasJob) throw noJobError(family);
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+    const snappy = this.#snappy!;
+    const request = this.#request;
+    const head = this.#head;
+    const timestamp = this.#timestamp;
+    const sampleLength = this.#sampleLength;
+    const start = this.#position;
+    const distance = start - this.#previousPointStart;
+    const count = layout.series.length;
+    if (this.#previousValues.length < count) this.#previousValues = new Float64Array(count);
+    const previousValues = this.#previousValues;
+    const valueBytes = this.#singleValueBytes;
+    const pair = this.#singleValues;
+    let at = start;
+    for (let j = 0; j < count; j++) {
+      const series = layout.series[j];
+      const blocks = series.blocks;
+      const blockAt = layout.blockAt[j];
+      const headLength = writeSeriesHead(
+        head,
+        0,
+        2 + sampleLength + series.constantBytes + ownBytes,
+      );
+      if (sameLengths) snappy.copy(distance, headLength);
+      else snappy.bytes(head, 0, headLength);
+      at += headLength;
+      for (let k = 0; k < blocks.length; k++) {
+        const block = blocks[k];
+        const length = block.length;
+        if (length > 0) {
+          if (sameLengths) snappy.copy(distance, length);
+          else if (blockAt[k] >= 0) snappy.copy(at - blockAt[k], length);
+          else snappy.bytes(block, 0, length);
+          blockAt[k] = at;
+          at += length;
+        }
+        if (k === positions.length) break;
+        const bytes = own[k];
+        const ownLength = bytes.length;
+        if (ownLength === 0) continue;
+        if (bytes instanceof LabelBytes) {
+          if (sameLengths && bytes === previousOwn[k]) snappy.copy(distance, ownLength);
+          else if (bytes.request === request) snappy.copy(at - bytes.writtenAt, ownLength);
+          else snappy.bytes(bytes, 0, ownLength);
+          bytes.request = request;
+          bytes.writtenAt = at;
+        } else if (sameLengths && bytes === previousOwn[k]) {
+          snappy.copy(distance, ownLength);
+        } else {
+          snappy.bytes(bytes, 0, ownLength);
+        }
+        at += ownLength;
+      }
+      pair[0] = values[j];
+      if (sameLengths) {
+        // The sample as the previous point's: its head, the equal value bytes, the timestamp
+        // at one offset, around a literal of the bytes that differ.
+        pair[1] = previousValues[j];
+        let k = 0;
+        while (k < 8 && valueBytes[k] === valueBytes[8 + k]) k++;
+        snappy.copy(distance, 3 + k);
+        if (k < 8) {
+          let end = 8;
+          while (end > k && valueBytes[end - 1] === valueBytes[end + 7]) end--;
+          snappy.bytes(valueBytes, k, end);
+          snappy.copy(distance, 8 - end + timestamp.length);
+        } else {
+          snappy.copy(distance, timestamp.length);
+        }
+      } else {
+        head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+        head[1] = sampleLength;
+        head[2] = SAMPLE_VALUE * 8 + FIXED64;
+        snappy.bytes(head, 0, 3);
+        snappy.bytes(valueBytes, 0, 8);
+        snappy.bytes(timestamp, 0, timestamp.length);
+      }
+      previousValues[j] = pair[0];
+      at += 11 + timestamp.length;
+    }
+    this.#position = at;
+    this.#previousCopied = layout;
+    this.#previousPointStart = start;
+    this.#pointOwn = previousOwn;
+    this.#previousPointOwn = own;
   }
 
   /** The `DirectPlan` of `plan` with `nameLabel` (the last one, or a new one). */
@@ -1309,10 +1475,42 @@ interface DirectPlan {
 }
 
 /**
- * Lays out `plan` (of a point with pre-encoded own labels) with `nameLabel` spliced in; the
- * source's constant labels (the same in all its series) are read from `labels`.
+ * The series of a histogram's point, for `SeriesWriter.#copyPoint`: each one's `__name__` label
+ * and extra label (`le` of a bucket; none for `_count` and `_sum`).
  */
-function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPlan {
+interface PointPieces {
+  readonly names: readonly Piece[];
+  readonly extras: readonly (Piece | undefined)[];
+}
+
+/**
+ * A point's series laid out for `SeriesWriter.#copyPoint` (a `DirectPlan` per series, all with
+ * the same own labels), and where each series' constant blocks were last written (-1: not yet).
+ */
+interface PointLayout {
+  readonly plan: PointPlan;
+  readonly pieces: PointPieces;
+  readonly series: readonly DirectPlan[];
+  readonly blockAt: readonly number[][];
+}
+
+function pointLayout(plan: PointPlan, labels: Labels, pieces: PointPieces): PointLayout {
+  const series = pieces.names.map((name, j) => directPlan(plan, labels, name, pieces.extras[j]));
+  return { plan, pieces, series, blockAt: series.map((one) => one.blocks.map(() => -1)) };
+}
+
+/**
+ * Lays out `plan` (of a point with pre-encoded own labels) with `nameLabel` (and `extraLabel`,
+ * the plan's extra label, if given) spliced in; the source's constant labels (the same in all
+ * its series) are read from `labels`.
+ */
+function directPlan(
+  plan: PointPlan,
+  labels: Labels,
+  nameLabel: Piece,
+  extraLabel?: Piece,
+): DirectPlan {
+  const nameFirst = plan.extraName === undefined || "__name__" < plan.extraName;
   const blocks: Uint8Array[] = [];
   const positions: number[] = [];
   const fallbacks: Uint8Array[] = [];
@@ -1330,10 +1528,14 @@ function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPl
   let hasJob = plan.hasJob;
   let jobPosition = -1;
   for (let k = 0; k <= steps.length; k++) {
-    if (k === plan.nameCut || (k === steps.length && plan.nameCut < 0)) {
-      block.push(nameLabel.bytes);
-    }
-    if (k === steps.length) break;
+    const last = k === steps.length;
+    const nameHere = k === plan.nameCut || (last && plan.nameCut < 0);
+    const extraHere = extraLabel !== undefined &&
+      (k === plan.extraCut || (last && plan.extraCut < 0));
+    if (nameHere && (nameFirst || !extraHere)) block.push(nameLabel.bytes);
+    if (extraHere) block.push(extraLabel.bytes);
+    if (nameHere && !nameFirst && extraHere) block.push(nameLabel.bytes);
+    if (last) break;
     const step = steps[k];
     if (step.position >= 0) {
       blocks.push(join(block));
@@ -1699,26 +1901,21 @@ function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricRea
       return;
     }
     case "histogram": {
-      const bucketName = cache.metricName(name + "_bucket");
-      const countName = cache.metricName(name + "_count");
-      const sumName = cache.metricName(name + "_sum");
-      const bounds = cache.bounds(layout.upperBounds);
-      const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
-      const bucketCount = bounds.length;
+      const pieces = histogramPieces(cache, name)(layout.upperBounds);
+      const bucketCount = layout.upperBounds.length;
+      const withSum = pieces.names.length > bucketCount + 1;
+      const values = new Float64Array(pieces.names.length);
       const stride = layout.numberStride;
       const sumOffset = layout.sumOffset;
       const counts = reading.counts;
       for (let slot = first; slot < slotCount; slot++) {
         if (!snapshot.isLive(slot)) continue;
-        series.pointAt(labels, source, slot, name, "le");
         const base = slot * bucketCount;
         let count = 0;
-        for (let i = 0; i < bucketCount; i++) {
-          count += counts[base + i];
-          series.sampleWith(bucketName, bounds[i], count);
-        }
-        series.sample(countName, count);
-        if (withSum) series.sample(sumName, numbers[slot * stride + sumOffset]);
+        for (let i = 0; i < bucketCount; i++) values[i] = count += counts[base + i];
+        values[bucketCount] = count;
+        if (withSum) values[bucketCount + 1] = numbers[slot * stride + sumOffset];
+        series.pointSeriesAt(labels, source, slot, name, "le", pieces, values);
       }
       return;
     }
@@ -1762,18 +1959,26 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
       return;
     }
     case "histogram": {
-      const bucketName = cache.metricName(name + "_bucket");
-      const countName = cache.metricName(name + "_count");
-      const sumName = cache.metricName(name + "_sum");
+      const pieces = histogramPieces(cache, name);
+      let values = new Float64Array(0);
       for (const point of family.points) {
-        series.point(point.labels, name, "le");
-        const bounds = cache.bounds(point.upperBounds);
+        const pointPieces = pieces(point.upperBounds);
+        const seriesCount = pointPieces.names.length;
+        if (values.length < seriesCount) values = new Float64Array(seriesCount);
         const counts = point.bucketCounts;
-        for (let i = 0; i < bounds.length; i++) {
-          series.sampleWith(bucketName, bounds[i], counts[i]);
-        }
-        series.sample(countName, point.count);
-        if (hasSum(point)) series.sample(sumName, point.sum);
+        for (let i = 0; i < counts.length; i++) values[i] = counts[i];
+        values[counts.length] = point.count;
+        if (hasSum(point)) values[counts.length + 1] = point.sum;
+        const labels = point.labels;
+        series.pointSeriesAt(
+          labels,
+          labelSourceOf(labels),
+          labelSlotOf(labels),
+          name,
+          "le",
+          pointPieces,
+          values,
+        );
       }
       return;
     }
@@ -1807,6 +2012,34 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
       return;
     }
   }
+}
+
+/**
+ * The series of a histogram `name`'s points by their bounds: `_bucket` with each `le`, `_count`,
+ * and `_sum` unless a bound is negative. One object per bounds array (a metric's points share
+ * theirs), so that a point is laid out like the one before it.
+ */
+function histogramPieces(
+  cache: LabelCache,
+  name: string,
+): (upperBounds: readonly number[]) => PointPieces {
+  const bucketName = cache.metricName(name + "_bucket");
+  const countName = cache.metricName(name + "_count");
+  const sumName = cache.metricName(name + "_sum");
+  const byBounds = new Map<readonly number[], PointPieces>();
+  return (upperBounds) => {
+    let pieces = byBounds.get(upperBounds);
+    if (pieces === undefined) {
+      const bounds = cache.bounds(upperBounds);
+      const withSum = hasSum({ upperBounds } as HistogramPoint);
+      pieces = {
+        names: [...bounds.map(() => bucketName), countName, ...(withSum ? [sumName] : [])],
+        extras: [...bounds, undefined, ...(withSum ? [undefined] : [])],
+      };
+      byBounds.set(upperBounds, pieces);
+    }
+    return pieces;
+  };
 }
 
 /** The family's metadata under the name a text-format scrape records it by. */
