@@ -174,9 +174,12 @@ class SeriesWriter {
   readonly #request = ++requestCount;
   #singleContent = -1;
   #singleHeadAt = 0;
-  #singleSampleAt = -1;
-  readonly #singleValues = new Float64Array(2);
-  readonly #singleValueBytes = new Uint8Array(this.#singleValues.buffer);
+  // Where the last Sample written by `#copySample` went, its value, and room for comparing
+  // the next value's bytes with it.
+  #sampleAt = -1;
+  #sampleValue = 0;
+  readonly #sampleValues = new Float64Array(2);
+  readonly #sampleValueBytes = new Uint8Array(this.#sampleValues.buffer);
   #blockPlan: DirectPlan | undefined;
   #blockAt: number[] = [];
   // `#copyPoint`: the layout of the last point, the previous one so written, its start and its
@@ -454,8 +457,6 @@ class SeriesWriter {
     const count = layout.series.length;
     if (this.#previousValues.length < count) this.#previousValues = new Float64Array(count);
     const previousValues = this.#previousValues;
-    const valueBytes = this.#singleValueBytes;
-    const pair = this.#singleValues;
     let at = start;
     for (let j = 0; j < count; j++) {
       const series = layout.series[j];
@@ -496,31 +497,13 @@ class SeriesWriter {
         }
         at += ownLength;
       }
-      pair[0] = values[j];
-      if (sameLengths) {
-        // The sample as the previous point's: its head, the equal value bytes, the timestamp
-        // at one offset, around a literal of the bytes that differ.
-        pair[1] = previousValues[j];
-        let k = 0;
-        while (k < 8 && valueBytes[k] === valueBytes[8 + k]) k++;
-        snappy.copy(distance, 3 + k);
-        if (k < 8) {
-          let end = 8;
-          while (end > k && valueBytes[end - 1] === valueBytes[end + 7]) end--;
-          snappy.bytes(valueBytes, k, end);
-          snappy.copy(distance, 8 - end + timestamp.length);
-        } else {
-          snappy.copy(distance, timestamp.length);
-        }
-      } else {
-        head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
-        head[1] = sampleLength;
-        head[2] = SAMPLE_VALUE * 8 + FIXED64;
-        snappy.bytes(head, 0, 3);
-        snappy.bytes(valueBytes, 0, 8);
-        snappy.bytes(timestamp, 0, timestamp.length);
-      }
-      previousValues[j] = pair[0];
+      // The sample as the previous point's series, else as the series before.
+      const value = values[j];
+      if (sameLengths) this.#copySample(distance, previousValues[j], value);
+      else this.#copySample(this.#sampleAt < 0 ? 0 : at - this.#sampleAt, this.#sampleValue, value);
+      this.#sampleAt = at;
+      this.#sampleValue = value;
+      previousValues[j] = value;
       at += 11 + timestamp.length;
     }
     this.#position = at;
@@ -528,6 +511,41 @@ class SeriesWriter {
     this.#previousPointStart = start;
     this.#pointOwn = previousOwn;
     this.#previousPointOwn = own;
+  }
+
+  /**
+   * Compressed mode: a Sample field (head, `value`, timestamp) as a copy of the one `offset`
+   * bytes back, whose value was `previous`, around a literal of the value bytes that differ
+   * (all one offset: runs go on into the next series); `offset` 0: written out.
+   */
+  #copySample(offset: number, previous: number, value: number): void {
+    const snappy = this.#snappy!;
+    const timestamp = this.#timestamp;
+    const bytes = this.#sampleValueBytes;
+    const pair = this.#sampleValues;
+    pair[0] = value;
+    if (offset === 0) {
+      const head = this.#head;
+      head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      head[1] = this.#sampleLength;
+      head[2] = SAMPLE_VALUE * 8 + FIXED64;
+      snappy.bytes(head, 0, 3);
+      snappy.bytes(bytes, 0, 8);
+      snappy.bytes(timestamp, 0, timestamp.length);
+      return;
+    }
+    pair[1] = previous;
+    let k = 0;
+    while (k < 8 && bytes[k] === bytes[8 + k]) k++;
+    snappy.copy(offset, 3 + k);
+    if (k === 8) {
+      snappy.copy(offset, timestamp.length);
+      return;
+    }
+    let end = 8;
+    while (end > k && bytes[end - 1] === bytes[end + 7]) end--;
+    snappy.bytes(bytes, k, end);
+    snappy.copy(offset, 8 - end + timestamp.length);
   }
 
   /** The `DirectPlan` of `plan` with `nameLabel` (the last one, or a new one). */
@@ -617,35 +635,10 @@ class SeriesWriter {
       at += length;
     }
     const timestamp = this.#timestamp;
-    const values = this.#singleValues;
-    values[0] = value;
-    const sampleAt = this.#singleSampleAt;
-    if (sampleAt < 0) {
-      head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
-      head[1] = this.#sampleLength;
-      head[2] = SAMPLE_VALUE * 8 + FIXED64;
-      snappy.bytes(head, 0, 3);
-      snappy.bytes(this.#singleValueBytes, 0, 8);
-      snappy.bytes(timestamp, 0, timestamp.length);
-    } else {
-      // The sample's head, the value bytes equal to the last one's, the timestamp: copies at
-      // one offset, around a literal of the value bytes that differ.
-      const offset = at - sampleAt;
-      const bytes = this.#singleValueBytes;
-      let k = 0;
-      while (k < 8 && bytes[k] === bytes[8 + k]) k++;
-      snappy.copy(offset, 3 + k);
-      if (k < 8) {
-        let end = 8;
-        while (end > k && bytes[end - 1] === bytes[end + 7]) end--;
-        snappy.bytes(bytes, k, end);
-        snappy.copy(offset, 8 - end + timestamp.length);
-      } else {
-        snappy.copy(offset, timestamp.length);
-      }
-    }
-    values[1] = value;
-    this.#singleSampleAt = at;
+    const sampleAt = this.#sampleAt;
+    this.#copySample(sampleAt < 0 ? 0 : at - sampleAt, this.#sampleValue, value);
+    this.#sampleAt = at;
+    this.#sampleValue = value;
     this.#singleContent = content;
     this.#singleHeadAt = start;
     this.#position = at + 11 + timestamp.length;
