@@ -2,7 +2,9 @@
  * The remote-write 1.0 `WriteRequest` encoder: families as `TimeSeries` (named as a scrape of
  * the text format 0.0.4 stores them) and `MetricMetadata`, in protobuf, and Snappy-compressed
  * while they are encoded where the encoder knows which bytes repeat (see
- * `encodeCompressedWriteRequest`). Sending is `remote_write.ts`'s.
+ * `encodeCompressedWriteRequest`). A `Registry`'s counters, gauges and histograms are read
+ * straight from their storage, as the byte renderer reads them (`gatherWriteItems`), into the
+ * same bytes as their snapshots. Sending is `remote_write.ts`'s.
  *
  * @module
  */
@@ -107,7 +109,8 @@ interface Piece {
  * and each series' length is known before it is written, so nothing is moved afterwards.
  *
  * In compressed mode (`remoteWrite`'s) the same repeats become Snappy copies and nothing is
- * laid out: see `#compressedSeries`.
+ * laid out: see `#copySingle` and `#copyPoint` for a metric's series (whose labels come
+ * pre-encoded), `#compressedSeries` for other points.
  */
 class SeriesWriter {
   #buffer: Uint8Array<ArrayBuffer>;
@@ -1707,9 +1710,10 @@ class LabelCache {
 }
 
 /**
- * Encodes families as one remote-write 1.0 `WriteRequest` (not compressed): a `TimeSeries` per
- * sample series, each with one sample at `timestampMs`, then one `MetricMetadata` per family.
- * Throws a `TypeError` for a series without `job` when `labels` has none.
+ * Encodes families (and metrics read from storage: see `gatherWriteItems`) as one remote-write
+ * 1.0 `WriteRequest` (not compressed): a `TimeSeries` per sample series, each with one sample
+ * at `timestampMs`, then one `MetricMetadata` per family. Throws a `TypeError` for a series
+ * without `job` when `labels` has none.
  */
 export function encodeWriteRequest(
   families: WriteItems,
@@ -1753,9 +1757,11 @@ export function encodeCompressedWriteRequest(
 
 /**
  * Writes the items' series, then their metadata. With `flat` (compressed mode), the families
- * whose points have one series each (counters, gauges, info) go through `flat` and the Snappy
- * search: copying from the previous point's one series gains less there than the search finds
- * (a label value's last digits recur ten series back), and costs more.
+ * whose points have one series each (counters, gauges, info) and whose labels do not come
+ * pre-encoded from a metric go through `flat` and the Snappy search: copying from the previous
+ * point's one series gains less there than the search finds (a label value's last digits recur
+ * ten series back), and costs more. A metric's series are copied from where each label value
+ * was last written (`SeriesWriter.#copySingle`), which needs no search.
  */
 function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWriter): void {
   const cache = new LabelCache();
