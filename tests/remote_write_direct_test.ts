@@ -22,7 +22,7 @@ import {
   type WriteItems,
 } from "../src/push/write_request.ts";
 import { remoteWrite } from "../src/push/remote_write.ts";
-import { snappyDecompress } from "./support/snappy.ts";
+import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
 
 const TIMESTAMP = 1_700_000_000_123;
@@ -338,4 +338,44 @@ Deno.test("remoteWrite: a Registry's metrics are read without collect(); other s
     fetch,
   });
   assert.deepEqual(seriesLines(decodeWriteRequest(snappyDecompress(bodies[1]))), ['g{job="t"} 2']);
+});
+
+Deno.test("remote write direct: a label value last written more than 64 KiB back is copied with a 4-byte offset", async () => {
+  const registry = new Registry();
+  const counter = new Counter({ name: "far", help: "f", labelNames: ["route", "n"], registry });
+  // Each route recurs 2,000 series (about 200 KB) after its last occurrence.
+  for (let i = 0; i < 5000; i++) counter.labels(`/route/${i % 2000}`, String(i)).inc(i);
+  await assertSameBothWays(registry, { job: "t" }, "far");
+  const block = encodeCompressedWriteRequest(
+    (await gatherWriteItems(registry))!,
+    remoteWriteLabels({ job: "t" }),
+    TIMESTAMP,
+  );
+  assert.ok(snappyElements(block).some((element) => element.kind === "copy4"));
+});
+
+Deno.test("remote write direct: series with the same bytes (an empty own label and the added one) are copied whole", async () => {
+  const registry = new Registry();
+  const counter = new Counter({ name: "twin", help: "t", labelNames: ["instance"], registry });
+  const histogram = new Histogram({
+    name: "twin_h",
+    help: "t",
+    labelNames: ["instance"],
+    registry,
+  });
+  // An empty own label is no label: the added `instance="x"` applies, as for the series "x".
+  for (const instance of ["", "x", "", "x"]) {
+    counter.labels(instance).inc(2);
+    histogram.labels(instance).observe(0.3);
+  }
+  await assertSameBothWays(registry, { job: "t", instance: "x" }, "twins");
+  const lines = seriesLines(decodeWriteRequest(snappyDecompress(encodeCompressedWriteRequest(
+    (await gatherWriteItems(registry))!,
+    remoteWriteLabels({ job: "t", instance: "x" }),
+    TIMESTAMP,
+  ))));
+  assert.deepEqual(lines.slice(0, 2), [
+    'twin_total{instance="x",job="t"} 4',
+    'twin_total{instance="x",job="t"} 4',
+  ]);
 });
