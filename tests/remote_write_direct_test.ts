@@ -22,6 +22,7 @@ import {
   type WriteItems,
 } from "../src/push/write_request.ts";
 import { remoteWrite } from "../src/push/remote_write.ts";
+import { seededRandom } from "./support/random.ts";
 import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
 
@@ -71,17 +72,6 @@ async function assertSameBothWays(
   return readDirectly(items);
 }
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const VALUES = [
   "GET",
   "POST",
@@ -106,7 +96,7 @@ const EXTRAS: Record<string, string>[] = [
 
 Deno.test("remote write direct: the request equals the snapshot encoder's over random operations", async () => {
   for (let seed = 1; seed <= 14; seed++) {
-    const next = random(seed);
+    const next = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
     const registry = new Registry();
     const constLabels = seed % 3 === 0 ? { region: 'eu "1"', zone: "b" } : undefined;

@@ -104,7 +104,7 @@ function headerOf(source: DirectSource, format: "text" | "openmetrics"): string 
 }
 
 /** The family without points that a directly rendered metric takes part in checks with. */
-function standInOf(source: DirectSource): MetricFamily {
+export function standInOf(source: DirectSource): MetricFamily {
   return {
     type: source.layout.type,
     name: source.name,

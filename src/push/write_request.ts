@@ -22,7 +22,7 @@ import {
 import type { HistogramPoint, Labels, MetricFamily } from "../model.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
 import type { LabelSnapshot } from "../metrics/series_index.ts";
-import { gatherForBytes } from "../exposition/direct.ts";
+import { gatherForBytes, standInOf } from "../exposition/direct.ts";
 import type { DirectSource } from "../exposition/direct_source.ts";
 import { escapeFamily } from "../exposition/escaping.ts";
 import type { Registry } from "../registry.ts";
@@ -435,19 +435,11 @@ class SeriesWriter {
     const own = this.#pointOwn;
     const previousOwn = this.#previousPointOwn;
     const positions = first.positions;
-    let ownBytes = 0;
-    let hasJob = first.hasJob;
-    const likePrevious = this.#previousCopied === layout;
-    let sameLengths = likePrevious;
-    for (let k = 0; k < positions.length; k++) {
-      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
-      if (bytes.length === 0) bytes = first.fallbacks[k];
-      else if (k === first.jobPosition) hasJob = true;
-      own[k] = bytes;
-      ownBytes += bytes.length;
-      if (sameLengths && bytes.length !== previousOwn[k].length) sameLengths = false;
+    const ownBytes = readOwnLabels(first, source, slot, own, family);
+    let sameLengths = this.#previousCopied === layout;
+    for (let k = 0; sameLengths && k < positions.length; k++) {
+      if (own[k].length !== previousOwn[k].length) sameLengths = false;
     }
-    if (!hasJob) throw noJobError(family);
     this.#series0.count = 0;
     this.#series1.count = 0;
     const snappy = this.#snappy!;
@@ -587,16 +579,8 @@ class SeriesWriter {
     }
     const own = this.#own;
     const positions = direct.positions;
-    let content = 2 + this.#sampleLength + direct.constantBytes;
-    let hasJob = direct.hasJob;
-    for (let k = 0; k < positions.length; k++) {
-      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
-      if (bytes.length === 0) bytes = direct.fallbacks[k];
-      else if (k === direct.jobPosition) hasJob = true;
-      own[k] = bytes;
-      content += bytes.length;
-    }
-    if (!hasJob) throw noJobError(family);
+    const content = 2 + this.#sampleLength + direct.constantBytes +
+      readOwnLabels(direct, source, slot, own, family);
     // The histogram path's candidates are not before this series any more.
     this.#series0.count = 0;
     this.#series1.count = 0;
@@ -1242,6 +1226,32 @@ class SeriesWriter {
   }
 }
 
+/**
+ * Fills `own` with the `Label` messages of the own labels (in `direct`'s order) of the series
+ * at `slot` of `source` — for an empty value, the added label of its name if any — and returns
+ * their length. Throws when the series has no `job` label then.
+ */
+function readOwnLabels(
+  direct: DirectPlan,
+  source: LabelTextSource,
+  slot: number,
+  own: Uint8Array[],
+  family: string,
+): number {
+  const positions = direct.positions;
+  let length = 0;
+  let hasJob = direct.hasJob;
+  for (let k = 0; k < positions.length; k++) {
+    let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+    if (bytes.length === 0) bytes = direct.fallbacks[k];
+    else if (k === direct.jobPosition) hasJob = true;
+    own[k] = bytes;
+    length += bytes.length;
+  }
+  if (!hasJob) throw noJobError(family);
+  return length;
+}
+
 function noJobError(family: string): TypeError {
   return new TypeError(
     `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
@@ -1780,7 +1790,7 @@ function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWrit
   }
   const metadata = new ProtoWriter();
   for (const item of items) {
-    writeMetadata(metadata, isReading(item) ? describedFamily(item.metric) : item);
+    writeMetadata(metadata, isReading(item) ? standInOf(item.metric) : item);
   }
   series.append(metadata.view());
 }
@@ -1853,17 +1863,6 @@ export async function gatherWriteItems(registry: Registry): Promise<WriteItems |
   return items?.map((item) =>
     "layout" in item ? readings.get(item)! : escapeFamily(item, "underscores")
   );
-}
-
-/** A directly read metric's family without points: its description, for the metadata. */
-function describedFamily(metric: DirectSource): MetricFamily {
-  return {
-    type: metric.layout.type,
-    name: metric.name,
-    help: metric.help,
-    unit: metric.unit,
-    points: [],
-  } as MetricFamily;
 }
 
 /**
