@@ -1,26 +1,33 @@
 /**
- * Remote write's hot path side by side with the text exposition of the same registry: encoding
- * 10,000 series as a snappy-compressed `WriteRequest` (collect + protobuf + snappy) against
- * producing the 0.0.4 text (collect + render), for counters and for histograms. Also prints the
- * request sizes and snappy's compression ratio, and the time ratio measured directly.
+ * Remote write's hot path side by side with the text exposition of the same registry, for
+ * 10,000 counter series and 10,000 histogram series: the snappy-compressed `WriteRequest` as
+ * `remoteWrite` encodes a `Registry` (its metrics read from their storage: `gatherWriteItems`
+ * + `encodeCompressedWriteRequest`) against (a) the 0.0.4 text from snapshots (collect +
+ * `renderText`) and (b) the byte renderer's 0.0.4 text (`renderRegistryBytes`: what a scrape
+ * costs). Also the request from snapshots (what any other source costs), the request sizes and
+ * snappy's compression ratio (and, for comparison, the ratio of searching the laid-out request).
  *
- * Run: `deno bench --allow-all bench/remote_write_bench.ts`
+ * Run: `deno run -A bench/remote_write_bench.ts` (the side-by-side ratios: CPU time, medians of
+ * the ratios of interleaved rounds), or `deno bench --allow-all bench/remote_write_bench.ts`.
  *
  * @module
  */
 
 import process from "node:process";
 import { Histogram, Registry, renderText } from "../mod.ts";
+import { renderRegistryBytes } from "../src/exposition/direct.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
 import {
   encodeCompressedWriteRequest,
   encodeWriteRequest,
+  gatherWriteItems,
   remoteWriteLabels,
 } from "../src/push/write_request.ts";
 import { fillOurs, labelPairs, labelsLiteral, ourRequestsCounter } from "./fixtures.ts";
 
 const SERIES = 10_000;
 const LABELS = remoteWriteLabels({ job: "bench", instance: "host-1" });
+const ROUNDS = 11;
 
 function counterRegistry(): Registry {
   const registry = new Registry();
@@ -45,18 +52,24 @@ function histogramRegistry(): Registry {
   return registry;
 }
 
+/** (a) The text from snapshots. */
 async function text(registry: Registry): Promise<string> {
   return renderText(await registry.collect());
 }
 
-/** What `remoteWrite` sends: the request compressed while it is encoded. */
-async function writeRequest(registry: Registry): Promise<Uint8Array> {
-  return encodeCompressedWriteRequest(await registry.collect(), LABELS, Date.now());
+/** (b) The text a scrape serves: the byte renderer's. */
+async function bytes(registry: Registry): Promise<Uint8Array> {
+  return (await renderRegistryBytes(registry, { format: "text" }))!;
 }
 
-/** The request laid out, then compressed by searching it (the way before). */
-async function searchedRequest(registry: Registry): Promise<Uint8Array> {
-  return snappyCompress(encodeWriteRequest(await registry.collect(), LABELS, Date.now()));
+/** What `remoteWrite` sends for a `Registry`: read from storage, compressed while encoded. */
+async function writeRequest(registry: Registry): Promise<Uint8Array> {
+  return encodeCompressedWriteRequest((await gatherWriteItems(registry))!, LABELS, Date.now());
+}
+
+/** What `remoteWrite` sends for any other source: the same request from snapshots. */
+async function snapshotRequest(registry: Registry): Promise<Uint8Array> {
+  return encodeCompressedWriteRequest(await registry.collect(), LABELS, Date.now());
 }
 
 /** CPU milliseconds per call of `body` over `calls` calls (CPU time, not wall time). */
@@ -67,29 +80,36 @@ async function cpuMs(body: () => Promise<unknown>, calls: number): Promise<numbe
   return (used.user + used.system) / 1000 / calls;
 }
 
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[values.length >> 1];
+}
+
 /**
- * The text's and the remote write's CPU time per call, measured in alternation (9 rounds of
- * `calls` calls each, after a warm-up), and the median of each round's ratio: a machine whose
- * load changes during the run then disturbs the ratio little.
+ * Each body's CPU time per call, measured in alternation (`ROUNDS` rounds of `calls` calls
+ * each, after a warm-up): `times[k][round]`.
  */
 async function sideBySide(
-  text: () => Promise<unknown>,
-  write: () => Promise<unknown>,
+  bodies: readonly (() => Promise<unknown>)[],
   calls: number,
-): Promise<{ textMs: number; writeMs: number; ratio: number }> {
-  for (let i = 0; i < 3; i++) await text(), await write();
-  const texts: number[] = [];
-  const writes: number[] = [];
-  const ratios: number[] = [];
-  for (let round = 0; round < 9; round++) {
-    const textMs = await cpuMs(text, calls);
-    const writeMs = await cpuMs(write, calls);
-    texts.push(textMs);
-    writes.push(writeMs);
-    ratios.push(writeMs / textMs);
+): Promise<number[][]> {
+  for (let i = 0; i < 3; i++) for (const body of bodies) await body();
+  const times: number[][] = bodies.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [k, body] of bodies.entries()) times[k].push(await cpuMs(body, calls));
   }
-  const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1];
-  return { textMs: median(texts), writeMs: median(writes), ratio: median(ratios) };
+  return times;
+}
+
+/**
+ * The median over the rounds of `a ÷ b` measured in the same round: a machine whose load
+ * changes during the run then disturbs the ratio little. With the spread (lowest, highest).
+ */
+function ratioOf(a: number[], b: number[]): string {
+  const ratios = a.map((ms, round) => ms / b[round]);
+  const sorted = [...ratios].sort((x, y) => x - y);
+  return `${median(ratios).toFixed(2)}× (${sorted[0].toFixed(2)}–${
+    sorted[sorted.length - 1].toFixed(2)
+  })`;
 }
 
 for (
@@ -97,51 +117,49 @@ for (
 ) {
   const registry = make();
   const group = `remote_write.${kind}.10k`;
-  Deno.bench(`text 0.0.4, 10k ${kind} series (collect + render)`, {
-    group,
+  const options = { group, n: 20, warmup: 3 };
+  Deno.bench(`text 0.0.4 bytes, 10k ${kind} series (byte renderer)`, {
+    ...options,
     baseline: true,
-    n: 20,
-    warmup: 3,
   }, async () => {
+    await bytes(registry);
+  });
+  Deno.bench(`text 0.0.4, 10k ${kind} series (collect + render)`, options, async () => {
     await text(registry);
   });
-  Deno.bench(`remote write, 10k ${kind} series (collect + protobuf + snappy)`, {
-    group,
-    n: 20,
-    warmup: 3,
-  }, async () => {
+  Deno.bench(`remote write, 10k ${kind} series (from storage)`, options, async () => {
     await writeRequest(registry);
   });
-  Deno.bench(`remote write laid out, then snappy-searched, 10k ${kind} series`, {
-    group,
-    n: 20,
-    warmup: 3,
-  }, async () => {
-    await searchedRequest(registry);
+  Deno.bench(`remote write, 10k ${kind} series (from snapshots)`, options, async () => {
+    await snapshotRequest(registry);
   });
 
-  // Sizes and the direct ratio, printed once (the bench table above shows the same comparison).
-  const textBytes = new TextEncoder().encode(await text(registry)).length;
-  const protobufBytes = encodeWriteRequest(await registry.collect(), LABELS, Date.now()).length;
+  // Sizes, and the ratios measured directly, printed once.
+  const textBytes = (await bytes(registry)).length;
+  const flat = encodeWriteRequest((await gatherWriteItems(registry))!, LABELS, Date.now());
   const snappyBytes = (await writeRequest(registry)).length;
-  const searchedBytes = (await searchedRequest(registry)).length;
-  const calls = kind === "counter" ? 20 : 2;
-  const { textMs, writeMs, ratio } = await sideBySide(
-    () => text(registry),
-    () => writeRequest(registry),
-    calls,
+  const searchedBytes = snappyCompress(flat).length;
+  const times = await sideBySide(
+    [
+      () => writeRequest(registry),
+      () => text(registry),
+      () => bytes(registry),
+      () => snapshotRequest(registry),
+    ],
+    kind === "counter" ? 20 : 2,
   );
-  const searched = await sideBySide(
-    () => text(registry),
-    () => searchedRequest(registry),
-    calls,
-  );
+  const [write, snapshotText, byteText, fromSnapshots] = times;
+  const ms = (series: number[]) => `${median(series).toFixed(2)} ms`;
   console.log(
-    `${kind}: text ${textBytes} B; protobuf ${protobufBytes} B → snappy ${snappyBytes} B ` +
-      `(ratio ${(protobufBytes / snappyBytes).toFixed(1)}:1; searched ${
-        (protobufBytes / searchedBytes).toFixed(1)
-      }:1); CPU per call: text ${textMs.toFixed(1)} ms, remote write ${writeMs.toFixed(1)} ms (${
-        ratio.toFixed(2)
-      }× the text; laid out + searched ${searched.ratio.toFixed(2)}×; medians of ratios)`,
+    `${kind}: text ${textBytes} B; protobuf ${flat.length} B → snappy ${snappyBytes} B (ratio ${
+      (flat.length / snappyBytes).toFixed(1)
+    }:1; searched ${(flat.length / searchedBytes).toFixed(1)}:1)\n` +
+      `  CPU per call: remote write ${ms(write)}; (a) collect + renderText ${
+        ms(snapshotText)
+      }; (b) byte renderer ${ms(byteText)}; remote write from snapshots ${ms(fromSnapshots)}\n` +
+      `  remote write ÷ (a) ${ratioOf(write, snapshotText)}, ÷ (b) ${
+        ratioOf(write, byteText)
+      }; from snapshots ÷ (a) ${ratioOf(fromSnapshots, snapshotText)} ` +
+      `(medians of ${ROUNDS} rounds' ratios, lowest–highest)`,
   );
 }

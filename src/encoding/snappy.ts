@@ -282,18 +282,19 @@ export class SnappyBlockWriter {
 
   /** `length` bytes equal to those `offset` bytes back (offset >= 1). */
   copy(offset: number, length: number): void {
-    if (this.#literalLength > 0) this.#flushLiteral();
+    // At most one of a literal and a copy is pending.
     if (this.#copyLength > 0) {
       if (offset === this.#copyOffset) {
         this.#copyLength += length;
         return;
       }
       this.#flushCopy();
+    } else if (this.#literalLength > 0) {
+      this.#flushLiteral();
     }
     this.#copyOffset = offset;
     this.#copyLength = length;
   }
-
   /** The block, for `uncompressedLength` bytes of data in all. */
   finish(uncompressedLength: number): Uint8Array<ArrayBuffer> {
     if (this.#literalLength > 0) this.#flushLiteral();
@@ -313,15 +314,46 @@ export class SnappyBlockWriter {
   }
 
   #flushLiteral(): void {
-    writeLiteral(this.#literal, 0, this.#literalLength, this.#output);
+    const length = this.#literalLength;
     this.#literalLength = 0;
+    const output = this.#output;
+    // The usual short literal (a value's bytes that changed), written here: no call, one
+    // check for room.
+    if (length <= 60 && output.o + 61 <= output.bytes.length) {
+      const out = output.bytes;
+      const literal = this.#literal;
+      let o = output.o;
+      out[o++] = ((length - 1) << 2) | TAG_LITERAL;
+      for (let i = 0; i < length; i++) out[o++] = literal[i];
+      output.o = o;
+      return;
+    }
+    writeLiteral(this.#literal, 0, length, output);
   }
 
   #flushCopy(): void {
     const output = this.#output;
     const length = this.#copyLength;
-    output.ensure(5 * Math.ceil(length / 60) + 5);
-    output.o = writeCopy(this.#copyOffset, length, output.bytes, output.o);
+    const offset = this.#copyOffset;
     this.#copyLength = 0;
+    // The usual copy (up to 64 bytes within 64 KiB) in one element, written here; the same
+    // bytes as `writeCopy`.
+    if (length <= 64 && offset <= MAX_OFFSET && output.o + 3 <= output.bytes.length) {
+      const out = output.bytes;
+      const o = output.o;
+      if (length >= 4 && length < 12 && offset < 2048) {
+        out[o] = ((offset >>> 8) << 5) | ((length - 4) << 2) | TAG_COPY_1;
+        out[o + 1] = offset & 0xff;
+        output.o = o + 2;
+      } else {
+        out[o] = ((length - 1) << 2) | TAG_COPY_2;
+        out[o + 1] = offset & 0xff;
+        out[o + 2] = offset >>> 8;
+        output.o = o + 3;
+      }
+      return;
+    }
+    output.ensure(5 * Math.ceil(length / 60) + 5);
+    output.o = writeCopy(offset, length, output.bytes, output.o);
   }
 }

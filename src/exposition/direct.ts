@@ -105,7 +105,7 @@ function headerOf(source: DirectSource, format: "text" | "openmetrics"): string 
 }
 
 /** The family without points that a directly rendered metric takes part in checks with. */
-function standInOf(source: DirectSource): MetricFamily {
+export function standInOf(source: DirectSource): MetricFamily {
   return {
     type: source.layout.type,
     name: source.name,
@@ -122,16 +122,20 @@ export type RenderItems = readonly (MetricFamily | DirectSource)[];
  * Gathers what rendering `registry` takes: the families of the collectors rendered from
  * snapshots (awaiting async ones, validating and reporting as `collect()` does) and the
  * metrics rendered directly, in registration order. `undefined` when the registry has a
- * prefix or default labels: render `registry.collect()` instead.
+ * prefix or default labels: render `registry.collect()` instead. `taken` is told of each
+ * directly rendered metric when `collect()` would have collected it (remote write reads its
+ * numbers then).
  */
 export async function gatherForBytes(
   registry: Registry,
   options: CollectOptions,
+  taken?: (source: DirectSource) => void,
 ): Promise<RenderItems | undefined> {
   const direct = new Map<MetricFamily, DirectSource>();
   const gathering = gatherWithStandIns(registry, options, (collector) => {
     const source = directSourceOf(collector);
     if (source === undefined || !rendersDirectly(source)) return undefined;
+    taken?.(source);
     const standIn = standInOf(source);
     direct.set(standIn, source);
     return standIn;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Collector, Exemplar } from "../model.ts";
+import type { Collector, Exemplar, Labels } from "../model.ts";
 import type { LabelSnapshot } from "../metrics/series_index.ts";
 import type { SeriesStore } from "../metrics/series_store.ts";
 import type { SeriesHome } from "../metrics/handle.ts";
@@ -18,6 +18,12 @@ export interface DirectView {
   readonly labels: LabelSnapshot;
   /** The store holding the series' numbers (re-read per series: it may grow meanwhile). */
   readonly store: SeriesStore;
+  /**
+   * The labels object of the series at `slot`, carrying its label source (`labelSourceOf`),
+   * read from the index as it is now: the same series as `labels` within the turn `view()` was
+   * called in (remote write reads its label bytes through it).
+   */
+  readonly labelsOf: (slot: number) => Labels;
 }
 
 /** A counter's layout in its store. */
@@ -87,7 +93,11 @@ export function offerDirectRender(
     help: metric.help,
     unit: metric.unit,
     layout,
-    view: () => ({ labels: home.index.labelSnapshot(), store: home.store }),
+    view: () => ({
+      labels: home.index.labelSnapshot(),
+      store: home.store,
+      labelsOf: (slot) => home.index.labelsOf(slot),
+    }),
   });
 }
 

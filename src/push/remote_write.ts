@@ -17,7 +17,7 @@ import {
   defaultRegistry,
   hasCollect,
   type MetricsSource,
-  type Registry,
+  Registry,
 } from "../registry.ts";
 import { escapeFamily } from "../exposition/escaping.ts";
 import { type Auth, authorizationHeader } from "../auth.ts";
@@ -37,7 +37,13 @@ import {
   retryAfterMs,
   sendRequest,
 } from "./request.ts";
-import { encodeCompressedWriteRequest, type ExtraLabels, extraLabels } from "./write_request.ts";
+import {
+  encodeCompressedWriteRequest,
+  type ExtraLabels,
+  extraLabels,
+  gatherWriteItems,
+  type WriteItems,
+} from "./write_request.ts";
 
 /** Options of {@linkcode remoteWrite}. */
 export interface RemoteWriteOptions {
@@ -149,15 +155,27 @@ async function writeOnce(prepared: PreparedWrite, timestampMs: number): Promise<
     signal: prepared.signal,
     fetch: prepared.fetch,
     body: async () => {
-      // Remote write 1.0 has no way to say which names a receiver takes: names outside the
-      // legacy alphabet go as a scrape that names no escaping gets them (underscores).
-      const families = (await prepared.checked.collect()).map((family) =>
-        escapeFamily(family, "underscores")
+      const block = encodeCompressedWriteRequest(
+        await itemsOf(prepared),
+        prepared.labels,
+        timestampMs,
       );
-      const block = encodeCompressedWriteRequest(families, prepared.labels, timestampMs);
       return { bytes: block, encoding: "snappy" };
     },
   }, remoteWriteErrorOf);
+}
+
+/**
+ * What a write encodes: a `Registry`'s metrics read from their storage where the byte renderer
+ * reads them so (see `gatherWriteItems`), else the source's families. Remote write 1.0 has no
+ * way to say which names a receiver takes: names outside the legacy alphabet go as a scrape
+ * that names no escaping gets them (underscores).
+ */
+async function itemsOf(prepared: PreparedWrite): Promise<WriteItems> {
+  const source = prepared.source;
+  const items = source instanceof Registry ? await gatherWriteItems(source) : undefined;
+  if (items !== undefined) return items;
+  return (await prepared.checked.collect()).map((family) => escapeFamily(family, "underscores"));
 }
 
 function remoteWriteErrorOf(

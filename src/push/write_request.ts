@@ -2,7 +2,9 @@
  * The remote-write 1.0 `WriteRequest` encoder: families as `TimeSeries` (named as a scrape of
  * the text format 0.0.4 stores them) and `MetricMetadata`, in protobuf, and Snappy-compressed
  * while they are encoded where the encoder knows which bytes repeat (see
- * `encodeCompressedWriteRequest`). Sending is `remote_write.ts`'s.
+ * `encodeCompressedWriteRequest`). A `Registry`'s counters, gauges and histograms are read
+ * straight from their storage, as the byte renderer reads them (`gatherWriteItems`), into the
+ * same bytes as their snapshots. Sending is `remote_write.ts`'s.
  *
  * @module
  */
@@ -17,8 +19,13 @@ import {
   labelSourceOf,
   type LabelTextSource,
 } from "../exposition/format.ts";
-import type { Labels, MetricFamily } from "../model.ts";
+import type { HistogramPoint, Labels, MetricFamily } from "../model.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
+import type { LabelSnapshot } from "../metrics/series_index.ts";
+import { gatherForBytes, standInOf } from "../exposition/direct.ts";
+import type { DirectSource } from "../exposition/direct_source.ts";
+import { escapeFamily } from "../exposition/escaping.ts";
+import type { Registry } from "../registry.ts";
 
 /** The extra labels, sorted, with each Label message pre-encoded. */
 export interface ExtraLabels {
@@ -102,7 +109,8 @@ interface Piece {
  * and each series' length is known before it is written, so nothing is moved afterwards.
  *
  * In compressed mode (`remoteWrite`'s) the same repeats become Snappy copies and nothing is
- * laid out: see `#compressedSeries`.
+ * laid out: see `#copySingle` and `#copyPoint` for a metric's series (whose labels come
+ * pre-encoded), `#compressedSeries` for other points.
  */
 class SeriesWriter {
   #buffer: Uint8Array<ArrayBuffer>;
@@ -164,6 +172,27 @@ class SeriesWriter {
   // The values' bytes: this series', then the two candidates'.
   readonly #values = new Float64Array(3);
   readonly #valueBytes = new Uint8Array(this.#values.buffer);
+  // Compressed mode, `#copySingle`: this request's number (see `LabelBytes`), where the last
+  // such series' head, sample and constant label blocks went, its content length and value.
+  readonly #request = ++requestCount;
+  #singleContent = -1;
+  #singleHeadAt = 0;
+  // Where the last Sample written by `#copySample` went, its value, and room for comparing
+  // the next value's bytes with it.
+  #sampleAt = -1;
+  #sampleValue = 0;
+  readonly #sampleValues = new Float64Array(2);
+  readonly #sampleValueBytes = new Uint8Array(this.#sampleValues.buffer);
+  #blockPlan: DirectPlan | undefined;
+  #blockAt: number[] = [];
+  // `#copyPoint`: the layout of the last point, the previous one so written, its start and its
+  // series' values.
+  #pointLayout: PointLayout | undefined;
+  #previousCopied: PointLayout | undefined;
+  #previousPointStart = 0;
+  #pointOwn: Uint8Array[] = [];
+  #previousPointOwn: Uint8Array[] = [];
+  #previousValues = new Float64Array(32);
 
   constructor(
     extra: ExtraLabels,
@@ -232,7 +261,21 @@ class SeriesWriter {
    * `quantile`, a state set's name), which replaces a label of that name.
    */
   point(labels: Labels, family: string, extraName?: string): void {
-    const source = labelSourceOf(labels);
+    this.pointAt(labels, labelSourceOf(labels), labelSlotOf(labels), family, extraName);
+  }
+
+  /**
+   * `point` for the series at `slot` of a label `source` (see `labelSourceOf`), `labels` being
+   * the labels object of any series of it (the names, the constant labels' values): the
+   * direct path gives no labels object per series.
+   */
+  pointAt(
+    labels: Labels,
+    source: LabelTextSource | undefined,
+    seriesSlot: number,
+    family: string,
+    extraName?: string,
+  ): void {
     const plan = this.#planOf(labels, source, extraName);
     if (this.#snappy !== undefined) this.#nextPoint();
     this.#pointLength = 0;
@@ -241,7 +284,7 @@ class SeriesWriter {
     let hasJob = plan.hasJob;
     const steps = plan.steps;
     // A metric's series: its own labels' Label messages come pre-encoded, one per distinct value.
-    const slot = plan.encodes ? labelSlotOf(labels) : -1;
+    const slot = plan.encodes ? seriesSlot : -1;
     for (let k = 0; k < steps.length; k++) {
       if (k === plan.nameCut) nameCut = this.#pointLength;
       if (k === plan.extraCut) extraCut = this.#pointLength;
@@ -272,11 +315,7 @@ class SeriesWriter {
       if (name === "job") hasJob = true;
       this.#labelToPoint(name, head, value);
     }
-    if (!hasJob) {
-      throw new TypeError(
-        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
-      );
-    }
+    if (!hasJob) throw noJobError(family);
     if (nameCut < 0) nameCut = this.#pointLength;
     if (extraCut < 0) extraCut = this.#pointLength;
     this.#nameFirst = extraName === undefined || "__name__" < extraName;
@@ -310,18 +349,286 @@ class SeriesWriter {
    * request from the series' pre-encoded labels (see `#writeDirect`).
    */
   single(labels: Labels, family: string, nameLabel: Piece, value: number): void {
-    if (this.#snappy === undefined) {
-      const source = labelSourceOf(labels);
-      if (source !== undefined) {
-        const plan = this.#planOf(labels, source, undefined);
-        if (plan.encodes && plan.hasJob) {
-          this.#writeDirect(plan, source, labels, nameLabel, value);
+    this.singleAt(labels, labelSourceOf(labels), labelSlotOf(labels), family, nameLabel, value);
+  }
+
+  /** `single` for the series at `slot` of a label `source` (see `pointAt`). */
+  singleAt(
+    labels: Labels,
+    source: LabelTextSource | undefined,
+    slot: number,
+    family: string,
+    nameLabel: Piece,
+    value: number,
+  ): void {
+    if (source !== undefined) {
+      const plan = this.#planOf(labels, source, undefined);
+      if (plan.encodes) {
+        if (this.#snappy !== undefined) {
+          this.#copySingle(plan, source, slot, labels, family, nameLabel, value);
+          return;
+        }
+        if (plan.hasJob) {
+          this.#writeDirect(plan, source, slot, labels, nameLabel, value);
           return;
         }
       }
     }
-    this.point(labels, family);
+    this.pointAt(labels, source, slot, family);
     this.sample(nameLabel, value);
+  }
+
+  /**
+   * A point with several series (a histogram's: buckets, count, sum), its labels and `source`
+   * as for `pointAt`: series `j` has name label `pieces.names[j]`, the extra label
+   * `pieces.extras[j]` if any (`extraName` the plan's) and value `values[j]`. In compressed mode,
+   * a metric's series are written as `#copyPoint` does.
+   */
+  pointSeriesAt(
+    labels: Labels,
+    source: LabelTextSource | undefined,
+    slot: number,
+    family: string,
+    extraName: string,
+    pieces: PointPieces,
+    values: ArrayLike<number>,
+  ): void {
+    if (this.#snappy !== undefined && source !== undefined) {
+      const plan = this.#planOf(labels, source, extraName);
+      if (plan.encodes) {
+        this.#copyPoint(plan, source, slot, labels, family, pieces, values);
+        return;
+      }
+    }
+    this.pointAt(labels, source, slot, family, extraName);
+    const names = pieces.names;
+    const extras = pieces.extras;
+    for (let j = 0; j < names.length; j++) {
+      const extra = extras[j];
+      if (extra === undefined) this.sample(names[j], values[j]);
+      else this.sampleWith(names[j], extra, values[j]);
+    }
+  }
+
+  /**
+   * Compressed mode: a point's series whose own labels come pre-encoded (see `#copySingle`),
+   * as Snappy elements. When the previous point so written had the same layout (same names,
+   * own labels as long), this point is that one `distance` bytes back but for the own labels
+   * that differ (copied from where they were last written: the series before, within the
+   * point) and the value bytes that differ: long copies at one offset around them. Otherwise
+   * each part is copied from where it was last written, or written once.
+   */
+  #copyPoint(
+    plan: PointPlan,
+    source: LabelTextSource,
+    slot: number,
+    labels: Labels,
+    family: string,
+    pieces: PointPieces,
+    values: ArrayLike<number>,
+  ): void {
+    let layout = this.#pointLayout;
+    if (layout === undefined || layout.plan !== plan || layout.pieces !== pieces) {
+      layout = this.#pointLayout = pointLayout(plan, labels, pieces);
+    }
+    const first = layout.series[0];
+    const own = this.#pointOwn;
+    const previousOwn = this.#previousPointOwn;
+    const positions = first.positions;
+    const ownBytes = readOwnLabels(first, source, slot, own, family);
+    let sameLengths = this.#previousCopied === layout;
+    for (let k = 0; sameLengths && k < positions.length; k++) {
+      if (own[k].length !== previousOwn[k].length) sameLengths = false;
+    }
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+    const snappy = this.#snappy!;
+    const request = this.#request;
+    const head = this.#head;
+    const timestamp = this.#timestamp;
+    const sampleLength = this.#sampleLength;
+    const start = this.#position;
+    const distance = start - this.#previousPointStart;
+    const count = layout.series.length;
+    if (this.#previousValues.length < count) this.#previousValues = new Float64Array(count);
+    const previousValues = this.#previousValues;
+    let at = start;
+    for (let j = 0; j < count; j++) {
+      const series = layout.series[j];
+      const blocks = series.blocks;
+      const blockAt = layout.blockAt[j];
+      const headLength = writeSeriesHead(
+        head,
+        0,
+        2 + sampleLength + series.constantBytes + ownBytes,
+      );
+      if (sameLengths) snappy.copy(distance, headLength);
+      else snappy.bytes(head, 0, headLength);
+      at += headLength;
+      for (let k = 0; k < blocks.length; k++) {
+        const block = blocks[k];
+        const length = block.length;
+        if (length > 0) {
+          if (sameLengths) snappy.copy(distance, length);
+          else if (blockAt[k] >= 0) snappy.copy(at - blockAt[k], length);
+          else snappy.bytes(block, 0, length);
+          blockAt[k] = at;
+          at += length;
+        }
+        if (k === positions.length) break;
+        const bytes = own[k];
+        const ownLength = bytes.length;
+        if (ownLength === 0) continue;
+        if (bytes instanceof LabelBytes) {
+          if (sameLengths && bytes === previousOwn[k]) snappy.copy(distance, ownLength);
+          else if (bytes.request === request) snappy.copy(at - bytes.writtenAt, ownLength);
+          else snappy.bytes(bytes, 0, ownLength);
+          bytes.request = request;
+          bytes.writtenAt = at;
+        } else if (sameLengths && bytes === previousOwn[k]) {
+          snappy.copy(distance, ownLength);
+        } else {
+          snappy.bytes(bytes, 0, ownLength);
+        }
+        at += ownLength;
+      }
+      // The sample as the previous point's series, else as the series before.
+      const value = values[j];
+      if (sameLengths) this.#copySample(distance, previousValues[j], value);
+      else this.#copySample(this.#sampleAt < 0 ? 0 : at - this.#sampleAt, this.#sampleValue, value);
+      this.#sampleAt = at;
+      this.#sampleValue = value;
+      previousValues[j] = value;
+      at += 11 + timestamp.length;
+    }
+    this.#position = at;
+    this.#previousCopied = layout;
+    this.#previousPointStart = start;
+    this.#pointOwn = previousOwn;
+    this.#previousPointOwn = own;
+  }
+
+  /**
+   * Compressed mode: a Sample field (head, `value`, timestamp) as a copy of the one `offset`
+   * bytes back, whose value was `previous`, around a literal of the value bytes that differ
+   * (all one offset: runs go on into the next series); `offset` 0: written out.
+   */
+  #copySample(offset: number, previous: number, value: number): void {
+    const snappy = this.#snappy!;
+    const timestamp = this.#timestamp;
+    const bytes = this.#sampleValueBytes;
+    const pair = this.#sampleValues;
+    pair[0] = value;
+    if (offset === 0) {
+      const head = this.#head;
+      head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      head[1] = this.#sampleLength;
+      head[2] = SAMPLE_VALUE * 8 + FIXED64;
+      snappy.bytes(head, 0, 3);
+      snappy.bytes(bytes, 0, 8);
+      snappy.bytes(timestamp, 0, timestamp.length);
+      return;
+    }
+    pair[1] = previous;
+    let k = 0;
+    while (k < 8 && bytes[k] === bytes[8 + k]) k++;
+    snappy.copy(offset, 3 + k);
+    if (k === 8) {
+      snappy.copy(offset, timestamp.length);
+      return;
+    }
+    let end = 8;
+    while (end > k && bytes[end - 1] === bytes[end + 7]) end--;
+    snappy.bytes(bytes, k, end);
+    snappy.copy(offset, 8 - end + timestamp.length);
+  }
+
+  /** The `DirectPlan` of `plan` with `nameLabel` (the last one, or a new one). */
+  #directPlanOf(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPlan {
+    let direct = this.#direct;
+    if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
+      direct = this.#direct = directPlan(plan, labels, nameLabel);
+    }
+    return direct;
+  }
+
+  /**
+   * Compressed mode: one TimeSeries of a point whose own labels come pre-encoded from
+   * `source` (a metric's series, from its snapshot or its storage), as Snappy elements, its
+   * bytes never laid out: each part is a copy of its latest occurrence in the request, which
+   * the encoder knows without searching — the head, the sample's head, value bytes and
+   * timestamp from the last such series, each run of constant labels from the last series of
+   * this layout, each own label's bytes from where they were last written (`LabelBytes`).
+   * Parts that follow each other in both places make one copy: a run of series with the same
+   * layout costs a copy up to the first label that differs, one per such label, and one or two
+   * around the value bytes that differ. What was never written is a literal.
+   */
+  #copySingle(
+    plan: PointPlan,
+    source: LabelTextSource,
+    slot: number,
+    labels: Labels,
+    family: string,
+    nameLabel: Piece,
+    value: number,
+  ): void {
+    const direct = this.#directPlanOf(plan, labels, nameLabel);
+    if (this.#blockPlan !== direct) {
+      this.#blockPlan = direct;
+      this.#blockAt = direct.blocks.map(() => -1);
+    }
+    const own = this.#own;
+    const positions = direct.positions;
+    const content = 2 + this.#sampleLength + direct.constantBytes +
+      readOwnLabels(direct, source, slot, own, family);
+    // The histogram path's candidates are not before this series any more.
+    this.#series0.count = 0;
+    this.#series1.count = 0;
+    const snappy = this.#snappy!;
+    const start = this.#position;
+    let at = start;
+    const head = this.#head;
+    const headLength = writeSeriesHead(head, 0, content);
+    if (content === this.#singleContent) snappy.copy(at - this.#singleHeadAt, headLength);
+    else snappy.bytes(head, 0, headLength);
+    at += headLength;
+    const blocks = direct.blocks;
+    const blockAt = this.#blockAt;
+    const request = this.#request;
+    for (let k = 0; k < blocks.length; k++) {
+      const block = blocks[k];
+      if (block.length > 0) {
+        const from = blockAt[k];
+        if (from >= 0) snappy.copy(at - from, block.length);
+        else snappy.bytes(block, 0, block.length);
+        blockAt[k] = at;
+        at += block.length;
+      }
+      if (k === positions.length) break;
+      const bytes = own[k];
+      const length = bytes.length;
+      if (length === 0) continue;
+      if (bytes instanceof LabelBytes) {
+        if (bytes.request === request) {
+          snappy.copy(at - bytes.writtenAt, length);
+        } else {
+          snappy.bytes(bytes, 0, length);
+          bytes.request = request;
+        }
+        bytes.writtenAt = at;
+      } else {
+        snappy.bytes(bytes, 0, length);
+      }
+      at += length;
+    }
+    const timestamp = this.#timestamp;
+    const sampleAt = this.#sampleAt;
+    this.#copySample(sampleAt < 0 ? 0 : at - sampleAt, this.#sampleValue, value);
+    this.#sampleAt = at;
+    this.#sampleValue = value;
+    this.#singleContent = content;
+    this.#singleHeadAt = start;
+    this.#position = at + 11 + timestamp.length;
   }
 
   /**
@@ -333,15 +640,12 @@ class SeriesWriter {
   #writeDirect(
     plan: PointPlan,
     source: LabelTextSource,
+    slot: number,
     labels: Labels,
     nameLabel: Piece,
     value: number,
   ): void {
-    let direct = this.#direct;
-    if (direct === undefined || direct.plan !== plan || direct.nameLabel !== nameLabel) {
-      direct = this.#direct = directPlan(plan, labels, nameLabel);
-    }
-    const slot = labelSlotOf(labels);
+    const direct = this.#directPlanOf(plan, labels, nameLabel);
     const own = this.#own;
     const previous = this.#previousOwn;
     const positions = direct.positions;
@@ -922,6 +1226,51 @@ class SeriesWriter {
   }
 }
 
+/**
+ * Fills `own` with the `Label` messages of the own labels (in `direct`'s order) of the series
+ * at `slot` of `source` — for an empty value, the added label of its name if any — and returns
+ * their length. Throws when the series has no `job` label then.
+ */
+function readOwnLabels(
+  direct: DirectPlan,
+  source: LabelTextSource,
+  slot: number,
+  own: Uint8Array[],
+  family: string,
+): number {
+  const positions = direct.positions;
+  let length = 0;
+  let hasJob = direct.hasJob;
+  for (let k = 0; k < positions.length; k++) {
+    let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+    if (bytes.length === 0) bytes = direct.fallbacks[k];
+    else if (k === direct.jobPosition) hasJob = true;
+    own[k] = bytes;
+    length += bytes.length;
+  }
+  if (!hasJob) throw noJobError(family);
+  return length;
+}
+
+function noJobError(family: string): TypeError {
+  return new TypeError(
+    `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+  );
+}
+
+/** Compressed writers made so far: each one's number tells its `LabelBytes` marks apart. */
+let requestCount = 0;
+
+/**
+ * A pre-encoded `Label` message as a label source keeps it per distinct value (see
+ * `encodeLabel`), with where the compressed request numbered `request` last wrote it: the
+ * next series with this label copies it from there (`SeriesWriter.#copySingle`).
+ */
+class LabelBytes extends Uint8Array {
+  request = 0;
+  writtenAt = 0;
+}
+
 /** A TimeSeries' tag and `content` length at `at`; returns where its content starts. */
 function writeSeriesHead(out: Uint8Array, at: number, content: number): number {
   out[at++] = WRITE_REQUEST_TIMESERIES * 8 + LENGTH_DELIMITED;
@@ -1125,13 +1474,49 @@ interface DirectPlan {
   readonly fallbacks: readonly Uint8Array[];
   /** The blocks' bytes together. */
   readonly constantBytes: number;
+  /** Whether the added or constant labels have a `job`. */
+  readonly hasJob: boolean;
+  /** Which own label (index into `positions`) is `job`, or -1. */
+  readonly jobPosition: number;
 }
 
 /**
- * Lays out `plan` (of a point with pre-encoded own labels) with `nameLabel` spliced in; the
- * source's constant labels (the same in all its series) are read from `labels`.
+ * The series of a histogram's point, for `SeriesWriter.#copyPoint`: each one's `__name__` label
+ * and extra label (`le` of a bucket; none for `_count` and `_sum`).
  */
-function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPlan {
+interface PointPieces {
+  readonly names: readonly Piece[];
+  readonly extras: readonly (Piece | undefined)[];
+}
+
+/**
+ * A point's series laid out for `SeriesWriter.#copyPoint` (a `DirectPlan` per series, all with
+ * the same own labels), and where each series' constant blocks were last written (-1: not yet).
+ */
+interface PointLayout {
+  readonly plan: PointPlan;
+  readonly pieces: PointPieces;
+  readonly series: readonly DirectPlan[];
+  readonly blockAt: readonly number[][];
+}
+
+function pointLayout(plan: PointPlan, labels: Labels, pieces: PointPieces): PointLayout {
+  const series = pieces.names.map((name, j) => directPlan(plan, labels, name, pieces.extras[j]));
+  return { plan, pieces, series, blockAt: series.map((one) => one.blocks.map(() => -1)) };
+}
+
+/**
+ * Lays out `plan` (of a point with pre-encoded own labels) with `nameLabel` (and `extraLabel`,
+ * the plan's extra label, if given) spliced in; the source's constant labels (the same in all
+ * its series) are read from `labels`.
+ */
+function directPlan(
+  plan: PointPlan,
+  labels: Labels,
+  nameLabel: Piece,
+  extraLabel?: Piece,
+): DirectPlan {
+  const nameFirst = plan.extraName === undefined || "__name__" < plan.extraName;
   const blocks: Uint8Array[] = [];
   const positions: number[] = [];
   const fallbacks: Uint8Array[] = [];
@@ -1146,20 +1531,28 @@ function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPl
     return joined;
   };
   const steps = plan.steps;
+  let hasJob = plan.hasJob;
+  let jobPosition = -1;
   for (let k = 0; k <= steps.length; k++) {
-    if (k === plan.nameCut || (k === steps.length && plan.nameCut < 0)) {
-      block.push(nameLabel.bytes);
-    }
-    if (k === steps.length) break;
+    const last = k === steps.length;
+    const nameHere = k === plan.nameCut || (last && plan.nameCut < 0);
+    const extraHere = extraLabel !== undefined &&
+      (k === plan.extraCut || (last && plan.extraCut < 0));
+    if (nameHere && (nameFirst || !extraHere)) block.push(nameLabel.bytes);
+    if (extraHere) block.push(extraLabel.bytes);
+    if (nameHere && !nameFirst && extraHere) block.push(nameLabel.bytes);
+    if (last) break;
     const step = steps[k];
     if (step.position >= 0) {
       blocks.push(join(block));
       block = [];
+      if (step.name === "job") jobPosition = positions.length;
       positions.push(step.position);
       fallbacks.push(step.added ?? NO_LABEL);
     } else if (step.name !== undefined) {
       // A constant label of the metric; empty (no label), the added one of its name applies.
       const bytes = encodeLabel(step.name, labels[step.name]);
+      if (step.name === "job" && bytes.length > 0) hasJob = true;
       block.push(bytes.length > 0 ? bytes : step.added ?? NO_LABEL);
     } else {
       block.push(step.added!);
@@ -1174,6 +1567,8 @@ function directPlan(plan: PointPlan, labels: Labels, nameLabel: Piece): DirectPl
     positions,
     fallbacks,
     constantBytes: blocks.reduce((sum, joined) => sum + joined.length, 0),
+    hasJob,
+    jobPosition,
   };
 }
 
@@ -1274,7 +1669,10 @@ function encodeLabel(name: string, value: string): Uint8Array {
   if (value === "") return NO_LABEL;
   const writer = new ProtoWriter(name.length + value.length + 8);
   writeLabel(writer, name, value);
-  return writer.finish();
+  const encoded = writer.view();
+  const bytes = new LabelBytes(encoded.length);
+  bytes.set(encoded);
+  return bytes;
 }
 
 /**
@@ -1322,12 +1720,13 @@ class LabelCache {
 }
 
 /**
- * Encodes families as one remote-write 1.0 `WriteRequest` (not compressed): a `TimeSeries` per
- * sample series, each with one sample at `timestampMs`, then one `MetricMetadata` per family.
- * Throws a `TypeError` for a series without `job` when `labels` has none.
+ * Encodes families (and metrics read from storage: see `gatherWriteItems`) as one remote-write
+ * 1.0 `WriteRequest` (not compressed): a `TimeSeries` per sample series, each with one sample
+ * at `timestampMs`, then one `MetricMetadata` per family. Throws a `TypeError` for a series
+ * without `job` when `labels` has none.
  */
 export function encodeWriteRequest(
-  families: readonly MetricFamily[],
+  families: WriteItems,
   labels: ExtraLabels,
   timestampMs: number,
 ): Uint8Array<ArrayBuffer> {
@@ -1347,7 +1746,7 @@ export function encodeWriteRequest(
  * for repeats runs over them (the encoder knows where each part appeared before).
  */
 export function encodeCompressedWriteRequest(
-  families: readonly MetricFamily[],
+  families: WriteItems,
   labels: ExtraLabels,
   timestampMs: number,
 ): Uint8Array<ArrayBuffer> {
@@ -1367,31 +1766,158 @@ export function encodeCompressedWriteRequest(
 }
 
 /**
- * Writes the families' series, then their metadata. With `flat` (compressed mode), the
- * families whose points have one series each (counters, gauges, info) go through `flat` and
- * the Snappy search: copying from the previous point's one series gains less there than the
- * search finds (a label value's last digits recur ten series back), and costs more.
+ * Writes the items' series, then their metadata. With `flat` (compressed mode), the families
+ * whose points have one series each (counters, gauges, info) and whose labels do not come
+ * pre-encoded from a metric go through `flat` and the Snappy search: copying from the previous
+ * point's one series gains less there than the search finds (a label value's last digits recur
+ * ten series back), and costs more. A metric's series are copied from where each label value
+ * was last written (`SeriesWriter.#copySingle`), which needs no search.
  */
-function writeRequest(
-  series: SeriesWriter,
-  families: readonly MetricFamily[],
-  flat?: SeriesWriter,
-): void {
+function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWriter): void {
   const cache = new LabelCache();
   // Pieces remember where they were written, in one writer's positions: one cache per writer.
   const flatCache = flat === undefined ? undefined : new LabelCache();
-  for (const family of families) {
-    if (flat !== undefined && hasOneSeriesPerPoint(family)) {
+  for (const item of items) {
+    if (isReading(item)) {
+      writeMetric(series, cache, item);
+    } else if (flat !== undefined && hasOneSeriesPerPoint(item) && !hasEncodedLabels(item)) {
       flat.clear();
-      writeFamily(flat, flatCache!, family);
+      writeFamily(flat, flatCache!, item);
       series.appendSearched(flat);
     } else {
-      writeFamily(series, cache, family);
+      writeFamily(series, cache, item);
     }
   }
   const metadata = new ProtoWriter();
-  for (const family of families) writeMetadata(metadata, family);
+  for (const item of items) {
+    writeMetadata(metadata, isReading(item) ? standInOf(item.metric) : item);
+  }
   series.append(metadata.view());
+}
+
+/**
+ * What a request is written from: families (snapshots), and from a `Registry` the metrics
+ * read straight from their storage (see `gatherWriteItems`).
+ */
+export type WriteItems = readonly (MetricFamily | MetricReading)[];
+
+/**
+ * A counter's, gauge's or histogram's series as they were when the request was gathered —
+ * the moment `collect()` would have taken its snapshot: the label sets (which the metric
+ * never changes in place) and a copy of the numbers, no object per series.
+ */
+export interface MetricReading {
+  readonly metric: DirectSource;
+  readonly labels: LabelSnapshot;
+  /** The labels object of the first live series (-1: none), for the names and constant labels. */
+  readonly first: number;
+  readonly firstLabels: Labels | undefined;
+  readonly numbers: Float64Array;
+  /** A histogram's bucket counts (not cumulative), `upperBounds.length` per slot. */
+  readonly counts: Uint32Array | Float64Array;
+  /** An unlabelled counter's total, which lives outside the store. */
+  readonly unlabelledTotal: number | undefined;
+}
+
+function isReading(item: MetricFamily | MetricReading): item is MetricReading {
+  return "metric" in item;
+}
+
+/** Reads `metric`'s series now (see `MetricReading`). */
+function readMetric(metric: DirectSource): MetricReading {
+  const view = metric.view();
+  const labels = view.labels;
+  const slotCount = labels.slotCount;
+  let first = 0;
+  while (first < slotCount && !labels.isLive(first)) first++;
+  const store = view.store;
+  const layout = metric.layout;
+  return {
+    metric,
+    labels,
+    first: first < slotCount ? first : -1,
+    firstLabels: first < slotCount ? view.labelsOf(first) : undefined,
+    numbers: store.numbers.slice(0, slotCount * layout.numberStride),
+    counts: layout.type === "histogram"
+      ? store.counts.slice(0, slotCount * layout.upperBounds.length)
+      : EMPTY_COUNTS,
+    unlabelledTotal: layout.type === "counter" ? layout.unlabelledTotal() : undefined,
+  };
+}
+
+const EMPTY_COUNTS = new Uint32Array(0);
+
+/**
+ * What a request for `registry` is written from, decided as the byte renderer decides it
+ * (`gatherForBytes`: the same names filter, checks and name clashes as `collect()`): its
+ * counters, gauges and histograms read from their storage when `collect()` would have
+ * collected them, with no snapshot built, and the other collectors' families, names escaped
+ * as remote write sends them. `undefined` for a registry with a prefix or default labels:
+ * encode its `collect()` instead.
+ */
+export async function gatherWriteItems(registry: Registry): Promise<WriteItems | undefined> {
+  const readings = new Map<DirectSource, MetricReading>();
+  const items = await gatherForBytes(registry, {}, (metric) => {
+    readings.set(metric, readMetric(metric));
+  });
+  return items?.map((item) =>
+    "layout" in item ? readings.get(item)! : escapeFamily(item, "underscores")
+  );
+}
+
+/**
+ * Writes a metric's series from its reading, in slot order, as `writeFamily` writes its
+ * snapshot (which lists the live slots in the same order with the same numbers): each
+ * series' labels come pre-encoded through the label source of the metric's labels objects,
+ * read by slot.
+ */
+function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricReading): void {
+  const first = reading.first;
+  if (first < 0) return;
+  const snapshot = reading.labels;
+  const slotCount = snapshot.slotCount;
+  // Any series' labels give the names and the constant labels; the rest is read by slot.
+  const labels = reading.firstLabels!;
+  const source = labelSourceOf(labels);
+  const metric = reading.metric;
+  const name = metric.name;
+  const numbers = reading.numbers;
+  const layout = metric.layout;
+  switch (layout.type) {
+    case "counter":
+    case "gauge": {
+      const counter = layout.type === "counter";
+      const sampleName = cache.metricName(counter ? name + "_total" : name);
+      const unlabelled = reading.unlabelledTotal;
+      const stride = layout.numberStride;
+      const offset = counter ? layout.totalOffset : layout.valueOffset;
+      for (let slot = first; slot < slotCount; slot++) {
+        if (!snapshot.isLive(slot)) continue;
+        const value = unlabelled ?? numbers[slot * stride + offset];
+        series.singleAt(labels, source, slot, name, sampleName, value);
+      }
+      return;
+    }
+    case "histogram": {
+      const pieces = histogramPieces(cache, name)(layout.upperBounds);
+      const bucketCount = layout.upperBounds.length;
+      const withSum = pieces.names.length > bucketCount + 1;
+      const values = new Float64Array(pieces.names.length);
+      const stride = layout.numberStride;
+      const sumOffset = layout.sumOffset;
+      const counts = reading.counts;
+      for (let slot = first; slot < slotCount; slot++) {
+        if (!snapshot.isLive(slot)) continue;
+        const base = slot * bucketCount;
+        let count = 0;
+        for (let i = 0; i < bucketCount; i++) values[i] = count += counts[base + i];
+        values[bucketCount] = count;
+        if (withSum) values[bucketCount + 1] = numbers[slot * stride + sumOffset];
+        series.pointSeriesAt(labels, source, slot, name, "le", pieces, values);
+      }
+      return;
+    }
+  }
 }
 
 // The size of the last request encoded (and compressed), a capacity hint for the next one
@@ -1400,6 +1926,16 @@ let lastRequestBytes = 0;
 let lastCompressedBytes = 0;
 let lastFlatBytes = 0;
 const MAX_SIZE_HINT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Whether the family's labels come pre-encoded from a metric's series (see `labelSourceOf`):
+ * then compressed mode copies its series' parts from where they were written before
+ * (`SeriesWriter.#copySingle`) instead of laying them out and searching them.
+ */
+function hasEncodedLabels(family: MetricFamily): boolean {
+  const points = family.points as readonly { labels: Labels }[];
+  return points.length > 0 && labelSourceOf(points[0].labels)?.labelBytesOf !== undefined;
+}
 
 function hasOneSeriesPerPoint(family: MetricFamily): boolean {
   const type = family.type;
@@ -1421,18 +1957,26 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
       return;
     }
     case "histogram": {
-      const bucketName = cache.metricName(name + "_bucket");
-      const countName = cache.metricName(name + "_count");
-      const sumName = cache.metricName(name + "_sum");
+      const pieces = histogramPieces(cache, name);
+      let values = new Float64Array(0);
       for (const point of family.points) {
-        series.point(point.labels, name, "le");
-        const bounds = cache.bounds(point.upperBounds);
+        const pointPieces = pieces(point.upperBounds);
+        const seriesCount = pointPieces.names.length;
+        if (values.length < seriesCount) values = new Float64Array(seriesCount);
         const counts = point.bucketCounts;
-        for (let i = 0; i < bounds.length; i++) {
-          series.sampleWith(bucketName, bounds[i], counts[i]);
-        }
-        series.sample(countName, point.count);
-        if (hasSum(point)) series.sample(sumName, point.sum);
+        for (let i = 0; i < counts.length; i++) values[i] = counts[i];
+        values[counts.length] = point.count;
+        if (hasSum(point)) values[counts.length + 1] = point.sum;
+        const labels = point.labels;
+        series.pointSeriesAt(
+          labels,
+          labelSourceOf(labels),
+          labelSlotOf(labels),
+          name,
+          "le",
+          pointPieces,
+          values,
+        );
       }
       return;
     }
@@ -1466,6 +2010,34 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
       return;
     }
   }
+}
+
+/**
+ * The series of a histogram `name`'s points by their bounds: `_bucket` with each `le`, `_count`,
+ * and `_sum` unless a bound is negative. One object per bounds array (a metric's points share
+ * theirs), so that a point is laid out like the one before it.
+ */
+function histogramPieces(
+  cache: LabelCache,
+  name: string,
+): (upperBounds: readonly number[]) => PointPieces {
+  const bucketName = cache.metricName(name + "_bucket");
+  const countName = cache.metricName(name + "_count");
+  const sumName = cache.metricName(name + "_sum");
+  const byBounds = new Map<readonly number[], PointPieces>();
+  return (upperBounds) => {
+    let pieces = byBounds.get(upperBounds);
+    if (pieces === undefined) {
+      const bounds = cache.bounds(upperBounds);
+      const withSum = hasSum({ upperBounds } as HistogramPoint);
+      pieces = {
+        names: [...bounds.map(() => bucketName), countName, ...(withSum ? [sumName] : [])],
+        extras: [...bounds, undefined, ...(withSum ? [undefined] : [])],
+      };
+      byBounds.set(upperBounds, pieces);
+    }
+    return pieces;
+  };
 }
 
 /** The family's metadata under the name a text-format scrape records it by. */
