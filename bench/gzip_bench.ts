@@ -33,8 +33,8 @@ interface Variant {
 
 const VARIANTS: readonly Variant[] = [
   { name: "plain", gzip: false },
-  { name: "gzip node:zlib level 1", gzip: true, level: 1 },
-  { name: "gzip node:zlib level 2 (default)", gzip: true },
+  { name: "gzip node:zlib level 1 (default)", gzip: true },
+  { name: "gzip node:zlib level 2", gzip: true, level: 2 },
   { name: "gzip node:zlib level 6", gzip: true, level: 6 },
   { name: "gzip CompressionStream (fallback)", gzip: true, webFallback: true },
 ];

@@ -116,7 +116,7 @@ async function main(): Promise<void> {
         } | ${go.errors} |`,
       );
       console.log(
-        `| ${label} | ours (level 2) | ${ours.bytes} B | ${ours.rps.toFixed(0)} | ${ours.errors} |`,
+        `| ${label} | ours (level 1) | ${ours.bytes} B | ${ours.rps.toFixed(0)} | ${ours.errors} |`,
       );
       console.log(`| ${label} | ours ÷ client_golang | | ${(ours.rps / go.rps).toFixed(2)}× | |`);
     }

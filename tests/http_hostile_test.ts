@@ -336,7 +336,11 @@ Deno.test("compressionLevel: node:zlib honours it; every level round-trips", asy
   const fastest = await gzipped(metricsHandler({ registry, compressionLevel: 1 }));
   const byDefault = await gzipped(metricsHandler({ registry }));
   const smallest = await gzipped(metricsHandler({ registry, compressionLevel: 9 }));
+  const level2 = await gzipped(metricsHandler({ registry, compressionLevel: 2 }));
   for (const body of [fastest, byDefault, smallest]) assert.equal(await gunzip(body), plain);
+  // The default is level 1 (the fastest): the same bytes as asking for it, not level 2's.
+  assert.deepEqual(byDefault, fastest, "the default level is 1");
+  assert.notDeepEqual(byDefault, level2, "level 2 compresses differently");
   // The gzip header's XFL byte says which end of the scale zlib was asked for.
   assert.equal(fastest[8], 4, "level 1: XFL 'fastest'");
   assert.equal(smallest[8], 2, "level 9: XFL 'maximum compression'");

@@ -23,7 +23,7 @@ interface NodeZlib {
 }
 
 /** The gzip level used when none is given: see `compressionLevel` in `MetricsHandlerOptions`. */
-export const DEFAULT_COMPRESSION_LEVEL = 2;
+export const DEFAULT_COMPRESSION_LEVEL = 1;
 
 /** gzip through the Web Compression Streams API (always level 6 in practice). */
 async function gzipWithCompressionStream(

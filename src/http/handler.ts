@@ -47,13 +47,14 @@ export interface MetricsHandlerOptions {
   /** Gzip the body when the client's `Accept-Encoding` allows it (default `true`). */
   readonly compression?: boolean;
   /**
-   * The gzip level, 1 (fastest) to 9 (smallest); default 2. Measured on a 10,000-series body
-   * (770 KB of text) with `node:zlib` in Deno 2.9: level 1 takes 0.45 ms but compresses only
-   * 9.6×; level 2 takes 0.7 ms for 14.1×; level 6 (zlib's usual default) 3.5 ms for 14.9×;
-   * level 9 10 ms for 15.3×. Level 2 gives nearly all of the size for a fifth of level 6's
-   * time. Through the whole handler (`bench/gzip_bench.ts`, 10,000 series, 1.66 MB of text),
-   * a gzipped scrape takes 1.2–1.3× a plain one at level 2, 2.2–2.7× at level 6. Runtimes
-   * without `node:zlib` use `CompressionStream`, whose level is fixed (2.7–3.1× a plain scrape).
+   * The gzip level, 1 (fastest) to 9 (smallest); default 1. Prometheus asks for gzip on every
+   * scrape, so this is the cost of a scrape in practice. Measured through the whole handler
+   * (`bench/gzip_bench.ts`, 10,000 series, 1.66 MB of text, `node:zlib` in Deno 2.9): level 1
+   * compresses 10.8× and a gzipped scrape takes 1.37–1.47× a plain one; level 2 compresses
+   * 15.5× at 1.61–1.65×; level 6 (zlib's usual default) 17.5× at 4.4×. Level 1 is the default
+   * because it keeps a gzipped scrape within 1.6× a plain one; choose 2 where bandwidth costs
+   * more than CPU. Runtimes without `node:zlib` use `CompressionStream`, whose level is fixed
+   * (5.4× a plain scrape).
    */
   readonly compressionLevel?: number;
   /**
