@@ -10,12 +10,14 @@
 import type { Labels } from "../model.ts";
 import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
 import { SeriesHandle } from "./handle.ts";
-import { nextHash, SeriesIndex } from "./series_index.ts";
+import { idOfGiven, nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
 import { wellFormed } from "../validation.ts";
 
 /** How many recently used children a table keeps (a power of two). */
 const RECENT_CHILDREN = 256;
+/** The recent slots of a table before its first child: none (never written). */
+const NO_RECENT_SLOTS = new Int32Array(RECENT_CHILDREN).fill(-1);
 
 /** What a metric type tells its table. */
 export interface SeriesType<Child> extends StoreLayout {
@@ -41,7 +43,8 @@ export class SeriesTable<Child> {
   /** The store of the live series (replaced when the table compacts). */
   store: SeriesStore;
   readonly #type: SeriesType<Child>;
-  #recentSlots: Int32Array | undefined;
+  /** The slot of each recent child (`NO_RECENT_SLOTS` until the first child is made). */
+  #recentSlots: Int32Array = NO_RECENT_SLOTS;
   #recentChildren: (Child | undefined)[] = [];
   #unlabelled: Child | undefined;
   // The first three label names, each read by its own line of `slotOfObject`.
@@ -88,20 +91,17 @@ export class SeriesTable<Child> {
    * call). More than four go to `childOfValues`.
    */
   childOf(count: number, a0: unknown, a1: unknown, a2: unknown, a3: unknown): Child {
-    let slot = -1;
-    if (count === 1 && a0 !== null && typeof a0 === "object") {
-      if (this.width > 0) slot = this.slotOfObject(a0 as LabelValues);
-    } else if (count === this.width && count > 0) {
-      slot = this.#slotOfPositional(a0, a1, a2, a3);
-    }
+    const slot = count === 1 && typeof a0 === "object" && a0 !== null
+      ? this.slotOfObject(a0 as LabelValues)
+      : count === this.width
+      ? this.#slotOfPositional(a0, a1, a2, a3)
+      : -1;
     // The hit of the recent children here, everything else in one call: V8 inlines this path
     // whole into the caller's `labels(...)`.
-    const recentSlots = this.#recentSlots;
     const entry = slot & (RECENT_CHILDREN - 1);
-    if (slot >= 0 && recentSlots !== undefined && recentSlots[entry] === slot) {
-      return this.#recentChildren[entry]!;
-    }
-    return this.#childOfMiss(slot, count, a0, a1, a2, a3);
+    return slot >= 0 && this.#recentSlots[entry] === slot
+      ? this.#recentChildren[entry]!
+      : this.#childOfMiss(slot, count, a0, a1, a2, a3);
   }
 
   /** `childOf` past the recent children: a new child, of a series found or made. */
@@ -130,9 +130,9 @@ export class SeriesTable<Child> {
   /**
    * The slot of the live series with the labels of `given`, or -1 (also for wrong labels,
    * which `slotFor` then reports). Reads each label by name, one property read per label
-   * written out (no loop over names), so that each read sees one name; then checks that
-   * `given` has no other key. One small function per width, so that V8 inlines only the one a
-   * metric uses into `labels(...)` and can drop the caller's labels object literal.
+   * written out (no loop over names), so that each read sees one name; then, for a series
+   * found, checks that `given` has no other key. One small function per width, so that V8
+   * inlines only the one a metric uses into `labels(...)`.
    */
   slotOfObject(given: LabelValues): number {
     switch (this.width) {
@@ -148,30 +148,21 @@ export class SeriesTable<Child> {
   }
 
   #slotOfObject1(given: LabelValues): number {
-    const index = this.index;
-    const id0 = idOf(index.idMaps[0], given[this.#name0]);
-    if (id0 < 0 || !hasKeys(given, 1)) return -1;
-    return index.findOne(id0);
+    const slot = this.index.slotOfOne(given[this.#name0]);
+    return slot >= 0 && hasKeys(given, 1) ? slot : -1;
   }
 
   #slotOfObject2(given: LabelValues): number {
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const id0 = idOf(idMaps[0], given[this.#name0]);
-    if (id0 < 0) return -1;
-    const id1 = idOf(idMaps[1], given[this.#name1]);
-    if (id1 < 0 || !hasKeys(given, 2)) return -1;
-    return index.findTwo(id0, id1);
+    const slot = this.index.slotOfTwo(given[this.#name0], given[this.#name1]);
+    return slot >= 0 && hasKeys(given, 2) ? slot : -1;
   }
 
   #slotOfObject3(given: LabelValues): number {
     const idMaps = this.index.idMaps;
-    const id0 = idOf(idMaps[0], given[this.#name0]);
-    if (id0 < 0) return -1;
-    const id1 = idOf(idMaps[1], given[this.#name1]);
-    if (id1 < 0) return -1;
-    const id2 = idOf(idMaps[2], given[this.#name2]);
-    if (id2 < 0 || !hasKeys(given, 3)) return -1;
+    const id0 = idOfGiven(idMaps[0], given[this.#name0]);
+    const id1 = idOfGiven(idMaps[1], given[this.#name1]);
+    const id2 = idOfGiven(idMaps[2], given[this.#name2]);
+    if ((id0 | id1 | id2) < 0 || !hasKeys(given, 3)) return -1;
     return this.#findWide(id0, id1, id2, 0);
   }
 
@@ -181,12 +172,12 @@ export class SeriesTable<Child> {
     const idMaps = index.idMaps;
     let hash = 0;
     for (let position = 0; position < labelNames.length; position++) {
-      const id = idOf(idMaps[position], given[labelNames[position]]);
+      const id = idOfGiven(idMaps[position], given[labelNames[position]]);
       if (id < 0) return -1;
       index.lookupIds[position] = id;
       hash = nextHash(hash, id);
     }
-    if (!hasKeys(given, labelNames.length)) return -1;
+    if (labelNames.length === 0 || !hasKeys(given, labelNames.length)) return -1;
     return index.findHashed(hash);
   }
 
@@ -199,33 +190,32 @@ export class SeriesTable<Child> {
 
   /** The slot for a labels object, found or created: the child-free calls' lookup. */
   slotForObject(given: LabelValues): number {
-    const slot = given !== null && typeof given === "object" && this.width > 0
-      ? this.slotOfObject(given)
-      : -1;
+    const slot = given !== null && typeof given === "object" ? this.slotOfObject(given) : -1;
     return slot >= 0 ? slot : this.slotFor(given, []);
   }
 
   /** The slot of the live series with these values (`width` of them, at most four), or -1. */
   #slotOfPositional(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const width = this.width;
-    const id0 = idOf(idMaps[0], a0);
-    if (id0 < 0) return -1;
-    if (width === 1) return index.findOne(id0);
-    const id1 = idOf(idMaps[1], a1);
-    if (id1 < 0) return -1;
-    if (width === 2) return index.findTwo(id0, id1);
-    return this.#slotOfPositionalWide(id0, id1, a2, a3);
+    switch (this.width) {
+      case 1:
+        return this.index.slotOfOne(a0);
+      case 2:
+        return this.index.slotOfTwo(a0, a1);
+      default:
+        return this.#slotOfPositionalWide(a0, a1, a2, a3);
+    }
   }
 
-  /** `#slotOfPositional` of three or four values, given the first two ids. */
-  #slotOfPositionalWide(id0: number, id1: number, a2: unknown, a3: unknown): number {
+  /** `#slotOfPositional` of three or four values (-1 for none: `labels()` of no labels). */
+  #slotOfPositionalWide(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
+    const width = this.width;
+    if (width < 3) return -1;
     const idMaps = this.index.idMaps;
-    const id2 = idOf(idMaps[2], a2);
-    if (id2 < 0) return -1;
-    const id3 = this.width > 3 ? idOf(idMaps[3], a3) : 0;
-    return id3 < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
+    const id0 = idOfGiven(idMaps[0], a0);
+    const id1 = idOfGiven(idMaps[1], a1);
+    const id2 = idOfGiven(idMaps[2], a2);
+    const id3 = width > 3 ? idOfGiven(idMaps[3], a3) : 0;
+    return (id0 | id1 | id2 | id3) < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
   }
 
   /** The slot of the series with these ids (`id3` only read with four labels), or -1. */
@@ -245,9 +235,8 @@ export class SeriesTable<Child> {
 
   /** The child of the series at `slot`, from the recent ones when it is among them. */
   childAt(slot: number): Child {
-    const recentSlots = this.#recentSlots;
     const entry = slot & (RECENT_CHILDREN - 1);
-    if (recentSlots !== undefined && recentSlots[entry] === slot) {
+    if (this.#recentSlots[entry] === slot) {
       return this.#recentChildren[entry]!;
     }
     const child = this.#type.newChild(new SeriesHandle(this, slot));
@@ -257,7 +246,7 @@ export class SeriesTable<Child> {
 
   #remember(entry: number, slot: number, child: Child): void {
     let recentSlots = this.#recentSlots;
-    if (recentSlots === undefined) {
+    if (recentSlots === NO_RECENT_SLOTS) {
       recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
       this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
     }
@@ -291,7 +280,7 @@ export class SeriesTable<Child> {
 
   /** Drops removed series: live ones move to a new store, handles follow on their next use. */
   #compact(): void {
-    this.#recentSlots = undefined;
+    this.#recentSlots = NO_RECENT_SLOTS;
     this.#recentChildren = [];
     const compaction = this.index.compact();
     this.store = this.store.compact(
@@ -374,12 +363,6 @@ export class SeriesTable<Child> {
         `numbers or booleans`,
     );
   }
-}
-
-/** The id of a label value in its dictionary `ids`, or -1 (also for a value of a wrong type). */
-function idOf(ids: ReadonlyMap<string, number>, given: unknown): number {
-  const id = typeof given === "string" ? ids.get(given) : ids.get(toLabelValue(given)!);
-  return id === undefined ? -1 : id;
 }
 
 /**
