@@ -150,18 +150,20 @@ export class SeriesIndex {
   }
 
   /**
-   * The slot of the live series of a one-label metric with the value `given` (as `labels(...)`
-   * got it: a string, a number or boolean to turn into one, or anything else to refuse), or -1.
+   * The slot of the live series of a one-label metric with the value `given` as `labels(...)`
+   * got it, or -1. Finds only a string (a dictionary's keys are strings, so anything else
+   * misses): turning numbers and booleans into strings is the caller's slower path, so that
+   * this one is a few loads and no call.
    */
   slotOfOne(given: unknown): number {
-    const id0 = idOfGiven(this.#ids0, given);
+    const id0 = this.#ids0.get(given) ?? -1;
     return id0 < 0 ? -1 : this.findOne(id0);
   }
 
   /** `slotOfOne` for a two-label metric, given both values. */
   slotOfTwo(given0: unknown, given1: unknown): number {
-    const id0 = idOfGiven(this.#ids0, given0);
-    const id1 = idOfGiven(this.#ids1, given1);
+    const id0 = this.#ids0.get(given0) ?? -1;
+    const id1 = this.#ids1.get(given1) ?? -1;
     return (id0 | id1) < 0 ? -1 : this.findTwo(id0, id1);
   }
 
@@ -219,7 +221,10 @@ export class SeriesIndex {
   /** `find()` for a one-label metric given its id: nothing written to `lookupIds`. */
   findOne(id0: number): number {
     const grid = this.#grid;
-    if (grid.length > 0) return grid[id0] - 1;
+    return grid.length > 0 ? grid[id0] - 1 : this.#findOneHashed(id0);
+  }
+
+  #findOneHashed(id0: number): number {
     const seriesIds = this.#seriesIds;
     const table = this.#table;
     const mask = table.length - 1;
@@ -234,8 +239,9 @@ export class SeriesIndex {
   /** `find()` for a two-label metric given its ids: nothing written to `lookupIds`. */
   findTwo(id0: number, id1: number): number {
     const grid = this.#grid;
-    if (grid.length > 0) return grid[(id0 << this.#gridShift) | id1] - 1;
-    return this.#findTwoHashed(id0, id1);
+    return grid.length > 0
+      ? grid[(id0 << this.#gridShift) | id1] - 1
+      : this.#findTwoHashed(id0, id1);
   }
 
   #findTwoHashed(id0: number, id1: number): number {
@@ -821,24 +827,6 @@ function hashIds(ids: SeriesIds | Int32Array, start: number, width: number): num
   let hash = 0;
   for (let k = 0; k < width; k++) hash = nextHash(hash, ids[start + k]);
   return hash;
-}
-
-/**
- * The id in `ids` of a value as `labels(...)` got it, or -1. A dictionary's keys are strings,
- * so any other value misses at once and goes on to `idOfNonString`: a string pays for no
- * type check.
- */
-export function idOfGiven(ids: ReadonlyMap<unknown, number>, given: unknown): number {
-  const id = ids.get(given);
-  return id !== undefined ? id : idOfNonString(ids, given);
-}
-
-/** `idOfGiven` past the first miss: a number or boolean is looked up as its string. */
-function idOfNonString(ids: ReadonlyMap<unknown, number>, given: unknown): number {
-  const id = typeof given === "number" || typeof given === "boolean"
-    ? ids.get(String(given))
-    : undefined;
-  return id === undefined ? -1 : id;
 }
 
 /** The smallest power of two at least `count` (and at least 1). */

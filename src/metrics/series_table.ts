@@ -10,7 +10,7 @@
 import type { Labels } from "../model.ts";
 import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
 import { SeriesHandle } from "./handle.ts";
-import { idOfGiven, nextHash, SeriesIndex } from "./series_index.ts";
+import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
 import { wellFormed } from "../validation.ts";
 
@@ -104,7 +104,12 @@ export class SeriesTable<Child> {
       : this.#childOfMiss(slot, count, a0, a1, a2, a3);
   }
 
-  /** `childOf` past the recent children: a new child, of a series found or made. */
+  /**
+   * `childOf` past the recent children, its one call out (V8 then keeps the hit path free of
+   * branches that merge back into it): a new child, of a series found or made. `slot` is -1
+   * when the quick lookup found none, which also happens for values still to be turned into
+   * strings and for wrong labels.
+   */
   #childOfMiss(
     slot: number,
     count: number,
@@ -114,10 +119,55 @@ export class SeriesTable<Child> {
     a3: unknown,
   ): Child {
     if (slot < 0) {
+      slot = count === 1 && typeof a0 === "object" && a0 !== null
+        ? this.#slotOfConverted(a0 as LabelValues, a0, a1, a2, a3)
+        : count === this.width
+        ? this.#slotOfConverted(undefined, a0, a1, a2, a3)
+        : -1;
+    }
+    if (slot < 0) {
       const given = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
       slot = this.slotFor(given[0], given.slice(1));
     }
     return this.childAt(slot);
+  }
+
+  /**
+   * The slot of the live series with the labels of `given` (an object), or else of the values
+   * `a0`…`a3` (`width` of them, at most four), numbers and booleans turned into strings as
+   * `labels(...)` does; -1 when there is none or the labels are wrong (`slotFor` says how).
+   * The quick lookups find strings only; this is where a number such as a status code goes.
+   */
+  #slotOfConverted(
+    given: LabelValues | undefined,
+    a0: unknown,
+    a1: unknown,
+    a2: unknown,
+    a3: unknown,
+  ): number {
+    const width = this.width;
+    if (width === 0) return -1;
+    const index = this.index;
+    const idMaps = index.idMaps;
+    const labelNames = this.labelNames;
+    for (let position = 0; position < width; position++) {
+      const value = toLabelValue(
+        given !== undefined
+          ? given[labelNames[position]]
+          : position === 0
+          ? a0
+          : position === 1
+          ? a1
+          : position === 2
+          ? a2
+          : a3,
+      );
+      const id = value === undefined ? undefined : idMaps[position].get(value);
+      if (id === undefined) return -1;
+      index.lookupIds[position] = id;
+    }
+    if (given !== undefined && !hasKeys(given, width)) return -1;
+    return index.find();
   }
 
   /** `labels(...)` given more than four values. */
@@ -158,10 +208,10 @@ export class SeriesTable<Child> {
   }
 
   #slotOfObject3(given: LabelValues): number {
-    const idMaps = this.index.idMaps;
-    const id0 = idOfGiven(idMaps[0], given[this.#name0]);
-    const id1 = idOfGiven(idMaps[1], given[this.#name1]);
-    const id2 = idOfGiven(idMaps[2], given[this.#name2]);
+    const idMaps = this.index.idMaps as ReadonlyMap<unknown, number>[];
+    const id0 = idMaps[0].get(given[this.#name0]) ?? -1;
+    const id1 = idMaps[1].get(given[this.#name1]) ?? -1;
+    const id2 = idMaps[2].get(given[this.#name2]) ?? -1;
     if ((id0 | id1 | id2) < 0 || !hasKeys(given, 3)) return -1;
     return this.#findWide(id0, id1, id2, 0);
   }
@@ -169,10 +219,10 @@ export class SeriesTable<Child> {
   #slotOfObjectByLoop(given: LabelValues): number {
     const index = this.index;
     const labelNames = this.labelNames;
-    const idMaps = index.idMaps;
+    const idMaps = index.idMaps as ReadonlyMap<unknown, number>[];
     let hash = 0;
     for (let position = 0; position < labelNames.length; position++) {
-      const id = idOfGiven(idMaps[position], given[labelNames[position]]);
+      const id = idMaps[position].get(given[labelNames[position]]) ?? -1;
       if (id < 0) return -1;
       index.lookupIds[position] = id;
       hash = nextHash(hash, id);
@@ -190,7 +240,15 @@ export class SeriesTable<Child> {
 
   /** The slot for a labels object, found or created: the child-free calls' lookup. */
   slotForObject(given: LabelValues): number {
-    const slot = given !== null && typeof given === "object" ? this.slotOfObject(given) : -1;
+    const slot = typeof given === "object" && given !== null ? this.slotOfObject(given) : -1;
+    return slot >= 0 ? slot : this.#slotForObjectMiss(given);
+  }
+
+  /** `slotForObject` past the quick lookup (its one call out, as in `childOf`). */
+  #slotForObjectMiss(given: LabelValues): number {
+    const slot = typeof given === "object" && given !== null
+      ? this.#slotOfConverted(given, undefined, undefined, undefined, undefined)
+      : -1;
     return slot >= 0 ? slot : this.slotFor(given, []);
   }
 
@@ -210,11 +268,11 @@ export class SeriesTable<Child> {
   #slotOfPositionalWide(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
     const width = this.width;
     if (width < 3) return -1;
-    const idMaps = this.index.idMaps;
-    const id0 = idOfGiven(idMaps[0], a0);
-    const id1 = idOfGiven(idMaps[1], a1);
-    const id2 = idOfGiven(idMaps[2], a2);
-    const id3 = width > 3 ? idOfGiven(idMaps[3], a3) : 0;
+    const idMaps = this.index.idMaps as ReadonlyMap<unknown, number>[];
+    const id0 = idMaps[0].get(a0) ?? -1;
+    const id1 = idMaps[1].get(a1) ?? -1;
+    const id2 = idMaps[2].get(a2) ?? -1;
+    const id3 = width > 3 ? idMaps[3].get(a3) ?? -1 : 0;
     return (id0 | id1 | id2 | id3) < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
   }
 
