@@ -71,6 +71,11 @@ export interface Compaction {
   readonly slotCount: number;
   /** The labels a removed series had (by old slot), for children still held by callers. */
   readonly labelsOfRemoved: (oldSlot: number) => Labels;
+  /**
+   * The creation number of the series at each old slot (see `seqOf`), by which a handle of the
+   * old slots finds its series again (the old storage keeps it, see `SeriesStore.compact`).
+   */
+  readonly oldSeqs: Uint32Array;
 }
 
 /** The label sets of one metric's series: see the module documentation. */
@@ -503,6 +508,7 @@ export class SeriesIndex {
       forwarding,
       slotCount: liveCount,
       labelsOfRemoved: (oldSlot) => oldView.labelsOf(oldSlot),
+      oldSeqs,
     };
   }
 

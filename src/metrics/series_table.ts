@@ -345,6 +345,7 @@ export class SeriesTable<Child> {
       compaction.forwarding,
       compaction.slotCount,
       compaction.labelsOfRemoved,
+      compaction.oldSeqs,
     );
   }
 
