@@ -169,7 +169,13 @@ export class SeriesIndex {
   slotOfTwo(given0: unknown, given1: unknown): number {
     const id0 = this.#ids0.get(given0) ?? -1;
     const id1 = this.#ids1.get(given1) ?? -1;
-    return (id0 | id1) < 0 ? -1 : this.findTwo(id0, id1);
+    const grid = this.#grid;
+    // `findTwo` written out (one call less to inline into `labels(...)`).
+    return (id0 | id1) < 0
+      ? -1
+      : grid.length > 0
+      ? grid[(id0 << this.#gridShift) | id1] - 1
+      : this.#findTwoHashed(id0, id1);
   }
 
   /** The id of `value` at label `position`, or -1 when no series has it there. */

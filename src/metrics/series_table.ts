@@ -91,11 +91,18 @@ export class SeriesTable<Child> {
    * call). More than four go to `childOfValues`.
    */
   childOf(count: number, a0: unknown, a1: unknown, a2: unknown, a3: unknown): Child {
+    // V8 inlines both forms into a caller that uses one (it cannot tell which one from what
+    // it knows when it inlines), within a budget of bytecode: two labels, the usual case,
+    // take the shortest way.
     const slot = count === 1 && typeof a0 === "object" && a0 !== null
-      ? this.slotOfObject(a0 as LabelValues)
-      : count === this.width
-      ? this.#slotOfPositional(a0, a1, a2, a3)
-      : -1;
+      ? this.width === 2
+        ? this.#slotOfObject2(a0 as LabelValues)
+        : this.slotOfObject(a0 as LabelValues)
+      : count !== this.width
+      ? -1
+      : count === 2
+      ? this.index.slotOfTwo(a0, a1)
+      : this.#slotOfPositional(a0, a1, a2, a3);
     // The hit of the recent children here, everything else in one call: V8 inlines this path
     // whole into the caller's `labels(...)`.
     const entry = slot & (RECENT_CHILDREN - 1);
