@@ -91,20 +91,26 @@ export class SeriesTable<Child> {
    * call). More than four go to `childOfValues`.
    */
   childOf(count: number, a0: unknown, a1: unknown, a2: unknown, a3: unknown): Child {
-    // V8 inlines both forms into a caller that uses one (it cannot tell which one from what
-    // it knows when it inlines), within a budget of bytecode: two labels, the usual case,
-    // take the shortest way.
-    const slot = count === 1 && typeof a0 === "object" && a0 !== null
-      ? this.width === 2
-        ? this.#slotOfObject2(a0 as LabelValues)
-        : this.slotOfObject(a0 as LabelValues)
-      : count !== this.width
-      ? -1
-      : count === 2
-      ? this.index.slotOfTwo(a0, a1)
-      : this.#slotOfPositional(a0, a1, a2, a3);
-    // The hit of the recent children here, everything else in one call: V8 inlines this path
-    // whole into the caller's `labels(...)`.
+    // V8 inlines this into the caller's `labels(...)` within a budget of bytecode, counting
+    // both forms (it cannot tell which one a caller uses when it inlines): so two labels, the
+    // usual case, take one short way for both, and everything past the hit is one call.
+    const isObject = count === 1 && typeof a0 === "object" && a0 !== null;
+    let slot = -1;
+    if (this.width === 2) {
+      if (isObject || count === 2) {
+        slot = this.index.slotOfTwo(
+          isObject ? (a0 as LabelValues)[this.#name0] : a0,
+          isObject ? (a0 as LabelValues)[this.#name1] : a1,
+        );
+      }
+      if (isObject && slot >= 0 && !hasKeys(a0 as LabelValues, 2)) slot = -1;
+    } else {
+      slot = isObject
+        ? this.slotOfObject(a0 as LabelValues)
+        : count === this.width
+        ? this.#slotOfPositional(a0, a1, a2, a3)
+        : -1;
+    }
     const entry = slot & (RECENT_CHILDREN - 1);
     return slot >= 0 && this.#recentSlots[entry] === slot
       ? this.#recentChildren[entry]!
