@@ -191,6 +191,14 @@ export class SeriesIndex {
     return this.#idMaps;
   }
 
+  /**
+   * Whether the series are found through the grid of their ids rather than the hash table
+   * (for tests and benchmarks: the answers are the same either way).
+   */
+  get usesGrid(): boolean {
+    return this.#grid.length > 0;
+  }
+
   /** The slot of the live series whose ids are in `lookupIds`, or -1. */
   find(): number {
     const lookupIds = this.lookupIds;
