@@ -86,9 +86,10 @@ export class SeriesTable<Child> {
   }
 
   /**
-   * `labels(...)` given `count` arguments, the first four of them here (the metric types read
-   * them from `arguments`, which never escapes: a rest parameter would be a new array per
-   * call). More than four go to `childOfValues`.
+   * `labels(...)` given `count` arguments, the first four of them here (the metric types take
+   * them as parameters and their count from `arguments.length`, which makes no `arguments`
+   * object: a rest parameter would be a new array per call). More than four go to
+   * `childOfValues`.
    */
   childOf(count: number, a0: unknown, a1: unknown, a2: unknown, a3: unknown): Child {
     // V8 inlines this into the caller's `labels(...)` within a budget of bytecode, counting
