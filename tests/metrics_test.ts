@@ -358,7 +358,12 @@ Deno.test("series store: counts move to doubles past 2^32 - 1, and stay doubles 
   store.numbers[1] = 7;
   store.side(0)[0] = "removed's";
   store.side(0)[1] = "kept's";
-  const next = store.compact(Int32Array.of(-1, 0), 1, () => ({ gone: "yes" }));
+  const next = store.compact(
+    Int32Array.of(-1, 0),
+    1,
+    () => ({ gone: "yes" }),
+    Uint32Array.of(0, 1),
+  );
   assert.equal(store.current, false);
   assert.equal(next.current, true);
   assert.ok(next.counts instanceof Float64Array);

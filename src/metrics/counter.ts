@@ -112,9 +112,14 @@ export class CounterChild {
   inc(amount = 1, exemplar?: Labels): void {
     const handle = this.#handle;
     let store = handle.store;
-    checkAmount(store.metricName, amount);
+    // Written out rather than through `checkAmount` and `addTo`: V8 inlines `labels(...)` and
+    // `inc()` into their caller within a budget of bytecode, which this leaves to the lookup.
+    if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
+      checkCounterIncrement(store.metricName, amount);
+    }
     if (!store.current) store = handle.current();
-    addTo(store, handle.slot, amount, exemplar);
+    store.numbers[handle.slot * NUMBER_STRIDE + TOTAL] += amount;
+    if (exemplar !== undefined) setExemplar(store, handle.slot, amount, exemplar);
   }
 
   /** Sets the total back to zero (a restart, as Prometheus sees it). */
@@ -236,12 +241,11 @@ export class Counter {
    * (`labels("GET")`); both reach the same series.
    */
   labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): CounterChild;
-  labels(first: LabelValues | LabelValue): CounterChild {
-    // `arguments`, not a rest parameter (a new array per call): see `SeriesTable.childOf`.
+  labels(first: LabelValues | LabelValue, a1?: unknown, a2?: unknown, a3?: unknown): CounterChild {
+    // Four parameters and `arguments` for more, not a rest parameter (a new array per call):
+    // see `SeriesTable.childOf`.
     const count = arguments.length;
-    if (count <= 4) {
-      return this.#table.childOf(count, first, arguments[1], arguments[2], arguments[3]);
-    }
+    if (count <= 4) return this.#table.childOf(count, first, a1, a2, a3);
     const values: unknown[] = [];
     for (let i = 0; i < count; i++) values.push(arguments[i]);
     return this.#table.childOfValues(values);

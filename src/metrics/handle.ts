@@ -40,26 +40,29 @@ export class SeriesHandle {
   /** The series' slot in `store`. */
   slot: number;
   readonly #home: SeriesHome;
-  readonly #seq: number;
 
-  /** A handle on the series at `slot` of `home`'s current store. */
+  /**
+   * A handle on the series at `slot` of `home`'s current store. It reads nothing of the series
+   * (a metric with many series makes one at most `labels(...)` calls): the series' identity,
+   * its creation number, is asked of the store only once the store is replaced.
+   */
   constructor(home: SeriesHome, slot: number) {
     this.#home = home;
     this.store = home.store;
     this.slot = slot;
-    this.#seq = home.index.seqOf(slot);
   }
 
   /**
    * The store holding the series now (children call it when `store.current` is false, which
-   * happens once per compaction): the metric's current store at the series' new slot, or a
-   * detached store of its own when the series was removed.
+   * happens once per compaction): the metric's current store at the series' new slot (found
+   * by the creation number the replaced store keeps for the slot), or a detached store of its
+   * own when the series was removed.
    */
   current(): SeriesStore {
     const store = this.store;
     if (store.current) return store;
     const home = this.#home;
-    const slot = home.index.slotOfSeq(this.#seq);
+    const slot = home.index.slotOfSeq(store.seqOf(this.slot));
     if (slot >= 0) {
       this.store = home.store;
       this.slot = slot;

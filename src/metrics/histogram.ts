@@ -356,12 +356,16 @@ export class Histogram {
    * (`labels("GET")`); both reach the same series.
    */
   labels(first: LabelValues | LabelValue, ...rest: LabelValue[]): HistogramChild;
-  labels(first: LabelValues | LabelValue): HistogramChild {
-    // `arguments`, not a rest parameter (a new array per call): see `SeriesTable.childOf`.
+  labels(
+    first: LabelValues | LabelValue,
+    a1?: unknown,
+    a2?: unknown,
+    a3?: unknown,
+  ): HistogramChild {
+    // Four parameters and `arguments` for more, not a rest parameter (a new array per call):
+    // see `SeriesTable.childOf`.
     const count = arguments.length;
-    if (count <= 4) {
-      return this.#table.childOf(count, first, arguments[1], arguments[2], arguments[3]);
-    }
+    if (count <= 4) return this.#table.childOf(count, first, a1, a2, a3);
     const values: unknown[] = [];
     for (let i = 0; i < count; i++) values.push(arguments[i]);
     return this.#table.childOfValues(values);

@@ -7,7 +7,10 @@
  * routes). A series is then its ids, a few 4-byte integers in one packed array, found through
  * an open-addressing hash table of 4-byte entries keyed by those ids. V8 hashes each value
  * string once and keeps the hash in the string, so a lookup costs one `Map.get` per label and
- * a probe or two among integers, and builds no key string.
+ * a probe or two among integers, and builds no key string. A metric with one or two labels
+ * whose series fill most of the grid of their ids (methods × routes, say) is found instead in
+ * that grid, one 4-byte cell per pair of ids, kept only while it is no larger than the hash
+ * table would be: one read, no hash, no probe, no comparison.
  *
  * A series keeps its slot, which is also its place in creation order (the order of exposition),
  * until it is removed. Removed slots are not reused, so that a child still held by a caller
@@ -36,6 +39,10 @@ const MAX_UINT16_ID = 0xffff;
 const MAX_LOAD = 0.7;
 /** Removed slots tolerated before `needsCompaction` may say yes. */
 const MIN_REMOVED_FOR_COMPACTION = 16;
+/** The lookup not in use (the grid or the hash table). */
+const EMPTY = new Int32Array(0);
+/** The dictionary of a label position the metric does not have. */
+const NO_IDS: ReadonlyMap<unknown, number> = new Map();
 
 /** One label position's distinct values, each with its id (its index in `values`). */
 interface ValueDictionary {
@@ -64,6 +71,11 @@ export interface Compaction {
   readonly slotCount: number;
   /** The labels a removed series had (by old slot), for children still held by callers. */
   readonly labelsOfRemoved: (oldSlot: number) => Labels;
+  /**
+   * The creation number of the series at each old slot (see `seqOf`), by which a handle of the
+   * old slots finds its series again (the old storage keeps it, see `SeriesStore.compact`).
+   */
+  readonly oldSeqs: Uint32Array;
 }
 
 /** The label sets of one metric's series: see the module documentation. */
@@ -79,7 +91,10 @@ export class SeriesIndex {
   readonly lookupIds: Int32Array;
   #dictionaries: ValueDictionary[];
   /** `#dictionaries[position].idByValue`, one load nearer for lookups. */
-  #idMaps: readonly Map<string, number>[];
+  #idMaps: readonly Map<string, number>[] = [];
+  /** `#idMaps[0]` and `#idMaps[1]` (empty when the metric has fewer labels), nearer still. */
+  #ids0: ReadonlyMap<unknown, number> = NO_IDS;
+  #ids1: ReadonlyMap<unknown, number> = NO_IDS;
   /**
    * `width` value ids per slot: two bytes each while every label has at most 65,536 distinct
    * values (the usual case), four once one has more.
@@ -95,8 +110,20 @@ export class SeriesIndex {
   #nextSeq = 0;
   #slotCount = 0;
   #removed = new Set<number>();
-  /** Slot + 1 of a live series, or 0 for an empty entry; linear probing. */
+  /**
+   * Slot + 1 of a live series, or 0 for an empty entry; linear probing. Empty (length 0) while
+   * the grid finds the series.
+   */
   #table: Int32Array;
+  /**
+   * With one or two labels and series dense enough (see `#chooseLookup`): slot + 1 of the live
+   * series at cell `(id0 << #gridShift) | id1` (`id1` 0 with one label), or 0; a grid of
+   * `#gridRows` rows of `2 ** #gridShift` cells, as many as the ids of each position need
+   * (rounded up to powers of two). Otherwise empty (length 0), and `#table` finds the series.
+   */
+  #grid = EMPTY;
+  #gridShift = 0;
+  #gridRows = 0;
   readonly #shape: LabelShape;
   /** Reads the label sets of the current arrays; replaced with them. */
   #view: LabelSetsView;
@@ -111,12 +138,44 @@ export class SeriesIndex {
     this.width = width;
     this.lookupIds = new Int32Array(width);
     this.#dictionaries = Array.from({ length: width }, emptyDictionary);
-    this.#idMaps = this.#dictionaries.map((dictionary) => dictionary.idByValue);
+    this.#useIdMaps(this.#dictionaries);
     this.#seriesIds = new Uint16Array(width * (width === 0 ? 1 : 8));
     this.#seqs = new Uint32Array(width === 0 ? 1 : 8);
-    this.#table = new Int32Array(width === 0 ? 2 : 16);
+    this.#table = width === 0 || width > 2 ? new Int32Array(width === 0 ? 2 : 16) : EMPTY;
+    if (width === 1 || width === 2) this.#useGrid(1, 1);
     this.#shape = new LabelShape(labelNames, constLabels);
     this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
+  }
+
+  #useIdMaps(dictionaries: readonly ValueDictionary[]): void {
+    const idMaps = dictionaries.map((dictionary) => dictionary.idByValue);
+    this.#idMaps = idMaps;
+    this.#ids0 = idMaps[0] ?? NO_IDS;
+    this.#ids1 = idMaps[1] ?? NO_IDS;
+  }
+
+  /**
+   * The slot of the live series of a one-label metric with the value `given` as `labels(...)`
+   * got it, or -1. Finds only a string (a dictionary's keys are strings, so anything else
+   * misses): turning numbers and booleans into strings is the caller's slower path, so that
+   * this one is a few loads and no call.
+   */
+  slotOfOne(given: unknown): number {
+    const id0 = this.#ids0.get(given) ?? -1;
+    return id0 < 0 ? -1 : this.findOne(id0);
+  }
+
+  /** `slotOfOne` for a two-label metric, given both values. */
+  slotOfTwo(given0: unknown, given1: unknown): number {
+    const id0 = this.#ids0.get(given0) ?? -1;
+    const id1 = this.#ids1.get(given1) ?? -1;
+    const grid = this.#grid;
+    // `findTwo` written out (one call less to inline into `labels(...)`).
+    return (id0 | id1) < 0
+      ? -1
+      : grid.length > 0
+      ? grid[(id0 << this.#gridShift) | id1] - 1
+      : this.#findTwoHashed(id0, id1);
   }
 
   /** The id of `value` at label `position`, or -1 when no series has it there. */
@@ -132,14 +191,31 @@ export class SeriesIndex {
     return this.#idMaps;
   }
 
+  /**
+   * Whether the series are found through the grid of their ids rather than the hash table
+   * (for tests and benchmarks: the answers are the same either way).
+   */
+  get usesGrid(): boolean {
+    return this.#grid.length > 0;
+  }
+
   /** The slot of the live series whose ids are in `lookupIds`, or -1. */
   find(): number {
-    return this.findHashed(hashIds(this.lookupIds, 0, this.width));
+    const lookupIds = this.lookupIds;
+    switch (this.width) {
+      case 1:
+        return this.findOne(lookupIds[0]);
+      case 2:
+        return this.findTwo(lookupIds[0], lookupIds[1]);
+      default:
+        return this.findHashed(hashIds(lookupIds, 0, this.width));
+    }
   }
 
   /**
    * `find()` for a caller that hashed the ids as it wrote them into `lookupIds`, with
-   * `nextHash` from the first to the last id.
+   * `nextHash` from the first to the last id (three labels or more: one or two go to
+   * `findOne` or `findTwo`).
    */
   findHashed(hash: number): number {
     const lookupIds = this.lookupIds;
@@ -163,6 +239,11 @@ export class SeriesIndex {
 
   /** `find()` for a one-label metric given its id: nothing written to `lookupIds`. */
   findOne(id0: number): number {
+    const grid = this.#grid;
+    return grid.length > 0 ? grid[id0] - 1 : this.#findOneHashed(id0);
+  }
+
+  #findOneHashed(id0: number): number {
     const seriesIds = this.#seriesIds;
     const table = this.#table;
     const mask = table.length - 1;
@@ -176,6 +257,13 @@ export class SeriesIndex {
 
   /** `find()` for a two-label metric given its ids: nothing written to `lookupIds`. */
   findTwo(id0: number, id1: number): number {
+    const grid = this.#grid;
+    return grid.length > 0
+      ? grid[(id0 << this.#gridShift) | id1] - 1
+      : this.#findTwoHashed(id0, id1);
+  }
+
+  #findTwoHashed(id0: number, id1: number): number {
     const seriesIds = this.#seriesIds;
     const table = this.#table;
     const mask = table.length - 1;
@@ -228,17 +316,71 @@ export class SeriesIndex {
     }
     this.#slotCount = slot + 1;
     const liveCount = this.#slotCount - this.#removed.size;
-    if (liveCount > this.#table.length * MAX_LOAD) {
-      this.#table = new Int32Array(this.#table.length * 2);
-      for (let live = 0; live < slot; live++) {
-        if (!this.#removed.has(live)) this.#insert(live);
-      }
+    const grid = this.#grid;
+    if (
+      grid.length > 0
+        ? this.#dictionaries[0].values.length > this.#gridRows ||
+          (width === 2 && this.#dictionaries[1].values.length > 1 << this.#gridShift)
+        : liveCount > this.#table.length * MAX_LOAD
+    ) {
+      this.#chooseLookup(liveCount);
+    } else {
+      this.#insert(slot);
     }
-    this.#insert(slot);
     return slot;
   }
 
+  /**
+   * Builds the lookup anew for the live series, after it filled up: the grid when the metric
+   * has one or two labels and the grid their ids need is no larger than the hash table for
+   * `liveCount` series (so it never costs more memory), else the hash table.
+   */
+  #chooseLookup(liveCount: number): void {
+    let tableSize = 16;
+    while (liveCount > tableSize * MAX_LOAD) tableSize *= 2;
+    const width = this.width;
+    if (width === 1 || width === 2) {
+      const rows = powerOfTwoAtLeast(this.#dictionaries[0].values.length);
+      const columns = width === 2 ? powerOfTwoAtLeast(this.#dictionaries[1].values.length) : 1;
+      if (rows * columns <= tableSize) {
+        this.#table = EMPTY;
+        this.#useGrid(rows, columns);
+        return;
+      }
+    }
+    this.#grid = EMPTY;
+    this.#table = new Int32Array(tableSize);
+    this.#insertLive();
+  }
+
+  /** Switches to a grid of `rows` × `columns` cells (powers of two) holding the live series. */
+  #useGrid(rows: number, columns: number): void {
+    this.#grid = new Int32Array(rows * columns);
+    this.#gridRows = rows;
+    this.#gridShift = Math.log2(columns);
+    this.#insertLive();
+  }
+
+  #insertLive(): void {
+    const removed = this.#removed;
+    for (let slot = 0; slot < this.#slotCount; slot++) {
+      if (!removed.has(slot)) this.#insert(slot);
+    }
+  }
+
+  /** The grid cell of the series at `slot`. */
+  #cellOf(slot: number): number {
+    const seriesIds = this.#seriesIds;
+    return this.width === 1
+      ? seriesIds[slot]
+      : (seriesIds[slot * 2] << this.#gridShift) | seriesIds[slot * 2 + 1];
+  }
+
   #insert(slot: number): void {
+    if (this.#grid.length > 0) {
+      this.#grid[this.#cellOf(slot)] = slot + 1;
+      return;
+    }
     const table = this.#table;
     const mask = table.length - 1;
     let entry = entryOf(hashIds(this.#seriesIds, slot * this.width, this.width), mask);
@@ -251,6 +393,15 @@ export class SeriesIndex {
    * its ids stay until compaction.
    */
   remove(slot: number): void {
+    const grid = this.#grid;
+    if (grid.length > 0) {
+      const cell = this.#cellOf(slot);
+      // Not a live series (removed before, its cell maybe reused): nothing to remove.
+      if (grid[cell] !== slot + 1) return;
+      grid[cell] = 0;
+      this.#removed.add(slot);
+      return;
+    }
     const table = this.#table;
     const mask = table.length - 1;
     const width = this.width;
@@ -282,6 +433,7 @@ export class SeriesIndex {
   /** Removes every live series. */
   removeAll(): void {
     this.#table.fill(0);
+    this.#grid.fill(0);
     for (let slot = 0; slot < this.#slotCount; slot++) this.#removed.add(slot);
   }
 
@@ -359,20 +511,18 @@ export class SeriesIndex {
       slot++;
     }
     this.#dictionaries = dictionaries;
-    this.#idMaps = dictionaries.map((dictionary) => dictionary.idByValue);
+    this.#useIdMaps(dictionaries);
     this.#seriesIds = seriesIds;
     this.#seqs = seqs;
     this.#view = new LabelSetsView(this.#shape, dictionaries, seriesIds);
     this.#slotCount = liveCount;
     this.#removed = new Set();
-    let tableSize = 16;
-    while (liveCount > tableSize * MAX_LOAD) tableSize *= 2;
-    this.#table = new Int32Array(tableSize);
-    for (let live = 0; live < liveCount; live++) this.#insert(live);
+    this.#chooseLookup(liveCount);
     return {
       forwarding,
       slotCount: liveCount,
       labelsOfRemoved: (oldSlot) => oldView.labelsOf(oldSlot),
+      oldSeqs,
     };
   }
 
@@ -697,6 +847,13 @@ function hashIds(ids: SeriesIds | Int32Array, start: number, width: number): num
   let hash = 0;
   for (let k = 0; k < width; k++) hash = nextHash(hash, ids[start + k]);
   return hash;
+}
+
+/** The smallest power of two at least `count` (and at least 1). */
+function powerOfTwoAtLeast(count: number): number {
+  let power = 1;
+  while (power < count) power *= 2;
+  return power;
 }
 
 /** The hash of a label set's ids so far, given the next id (see `hashIds`). */

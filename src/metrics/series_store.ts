@@ -64,6 +64,8 @@ export class SeriesStore {
   #forwarding: Int32Array | undefined;
   /** Once replaced: the detached stores made from it, by slot, shared by the handles of a series. */
   #detached: Map<number, SeriesStore> | undefined;
+  /** Once replaced: the creation number (identity) of the series at each slot. */
+  #seqs: Uint32Array | undefined;
 
   /** An empty store with room for `capacity` series, whose labels `labelsOf` gives. */
   constructor(
@@ -112,12 +114,14 @@ export class SeriesStore {
   /**
    * Moves the live series to a new store as `forwarding` says (`forwarding[oldSlot]` is the
    * new slot, or -1 for a removed series) and retires this one: from now on its labels come
-   * from `labelsOfOld`, which reads the label arrays of its time.
+   * from `labelsOfOld`, which reads the label arrays of its time, and `seqOf` answers from
+   * `seqsOfOld`, the creation numbers of its slots.
    */
   compact(
     forwarding: Int32Array,
     liveCount: number,
     labelsOfOld: (slot: number) => Labels,
+    seqsOfOld: Uint32Array,
   ): SeriesStore {
     const next = this.#emptyMatching(Math.max(liveCount, 4), this.#labelsOf);
     for (let slot = 0; slot < forwarding.length; slot++) {
@@ -126,7 +130,17 @@ export class SeriesStore {
     this.current = false;
     this.#labelsOf = labelsOfOld;
     this.#forwarding = forwarding;
+    this.#seqs = seqsOfOld;
     return next;
+  }
+
+  /**
+   * The creation number of the series at `slot` of this replaced store: its identity, by which
+   * a handle still holding this store finds the series' slot now (see `SeriesHandle`). A
+   * handle learns it only then, so that making one reads nothing but its slot.
+   */
+  seqOf(slot: number): number {
+    return this.#seqs![slot];
   }
 
   /**

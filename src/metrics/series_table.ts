@@ -16,6 +16,8 @@ import { wellFormed } from "../validation.ts";
 
 /** How many recently used children a table keeps (a power of two). */
 const RECENT_CHILDREN = 256;
+/** The recent slots of a table before its first child: none (never written). */
+const NO_RECENT_SLOTS = new Int32Array(RECENT_CHILDREN).fill(-1);
 
 /** What a metric type tells its table. */
 export interface SeriesType<Child> extends StoreLayout {
@@ -41,7 +43,8 @@ export class SeriesTable<Child> {
   /** The store of the live series (replaced when the table compacts). */
   store: SeriesStore;
   readonly #type: SeriesType<Child>;
-  #recentSlots: Int32Array | undefined;
+  /** The slot of each recent child (`NO_RECENT_SLOTS` until the first child is made). */
+  #recentSlots: Int32Array = NO_RECENT_SLOTS;
   #recentChildren: (Child | undefined)[] = [];
   #unlabelled: Child | undefined;
   // The first three label names, each read by its own line of `slotOfObject`.
@@ -83,28 +86,44 @@ export class SeriesTable<Child> {
   }
 
   /**
-   * `labels(...)` given `count` arguments, the first four of them here (the metric types read
-   * them from `arguments`, which never escapes: a rest parameter would be a new array per
-   * call). More than four go to `childOfValues`.
+   * `labels(...)` given `count` arguments, the first four of them here (the metric types take
+   * them as parameters and their count from `arguments.length`, which makes no `arguments`
+   * object: a rest parameter would be a new array per call). More than four go to
+   * `childOfValues`.
    */
   childOf(count: number, a0: unknown, a1: unknown, a2: unknown, a3: unknown): Child {
+    // V8 inlines this into the caller's `labels(...)` within a budget of bytecode, counting
+    // both forms (it cannot tell which one a caller uses when it inlines): so two labels, the
+    // usual case, take one short way for both, and everything past the hit is one call.
+    const isObject = count === 1 && typeof a0 === "object" && a0 !== null;
     let slot = -1;
-    if (count === 1 && a0 !== null && typeof a0 === "object") {
-      if (this.width > 0) slot = this.slotOfObject(a0 as LabelValues);
-    } else if (count === this.width && count > 0) {
-      slot = this.#slotOfPositional(a0, a1, a2, a3);
+    if (this.width === 2) {
+      if (isObject || count === 2) {
+        slot = this.index.slotOfTwo(
+          isObject ? (a0 as LabelValues)[this.#name0] : a0,
+          isObject ? (a0 as LabelValues)[this.#name1] : a1,
+        );
+      }
+      if (isObject && slot >= 0 && !hasKeys(a0 as LabelValues, 2)) slot = -1;
+    } else {
+      slot = isObject
+        ? this.slotOfObject(a0 as LabelValues)
+        : count === this.width
+        ? this.#slotOfPositional(a0, a1, a2, a3)
+        : -1;
     }
-    // The hit of the recent children here, everything else in one call: V8 inlines this path
-    // whole into the caller's `labels(...)`.
-    const recentSlots = this.#recentSlots;
     const entry = slot & (RECENT_CHILDREN - 1);
-    if (slot >= 0 && recentSlots !== undefined && recentSlots[entry] === slot) {
-      return this.#recentChildren[entry]!;
-    }
-    return this.#childOfMiss(slot, count, a0, a1, a2, a3);
+    return slot >= 0 && this.#recentSlots[entry] === slot
+      ? this.#recentChildren[entry]!
+      : this.#childOfMiss(slot, count, a0, a1, a2, a3);
   }
 
-  /** `childOf` past the recent children: a new child, of a series found or made. */
+  /**
+   * `childOf` past the recent children, its one call out (V8 then keeps the hit path free of
+   * branches that merge back into it): a new child, of a series found or made. `slot` is -1
+   * when the quick lookup found none, which also happens for values still to be turned into
+   * strings and for wrong labels.
+   */
   #childOfMiss(
     slot: number,
     count: number,
@@ -114,10 +133,55 @@ export class SeriesTable<Child> {
     a3: unknown,
   ): Child {
     if (slot < 0) {
+      slot = count === 1 && typeof a0 === "object" && a0 !== null
+        ? this.#slotOfConverted(a0 as LabelValues, a0, a1, a2, a3)
+        : count === this.width
+        ? this.#slotOfConverted(undefined, a0, a1, a2, a3)
+        : -1;
+    }
+    if (slot < 0) {
       const given = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
       slot = this.slotFor(given[0], given.slice(1));
     }
     return this.childAt(slot);
+  }
+
+  /**
+   * The slot of the live series with the labels of `given` (an object), or else of the values
+   * `a0`…`a3` (`width` of them, at most four), numbers and booleans turned into strings as
+   * `labels(...)` does; -1 when there is none or the labels are wrong (`slotFor` says how).
+   * The quick lookups find strings only; this is where a number such as a status code goes.
+   */
+  #slotOfConverted(
+    given: LabelValues | undefined,
+    a0: unknown,
+    a1: unknown,
+    a2: unknown,
+    a3: unknown,
+  ): number {
+    const width = this.width;
+    if (width === 0) return -1;
+    const index = this.index;
+    const idMaps = index.idMaps;
+    const labelNames = this.labelNames;
+    for (let position = 0; position < width; position++) {
+      const value = toLabelValue(
+        given !== undefined
+          ? given[labelNames[position]]
+          : position === 0
+          ? a0
+          : position === 1
+          ? a1
+          : position === 2
+          ? a2
+          : a3,
+      );
+      const id = value === undefined ? undefined : idMaps[position].get(value);
+      if (id === undefined) return -1;
+      index.lookupIds[position] = id;
+    }
+    if (given !== undefined && !hasKeys(given, width)) return -1;
+    return index.find();
   }
 
   /** `labels(...)` given more than four values. */
@@ -130,9 +194,9 @@ export class SeriesTable<Child> {
   /**
    * The slot of the live series with the labels of `given`, or -1 (also for wrong labels,
    * which `slotFor` then reports). Reads each label by name, one property read per label
-   * written out (no loop over names), so that each read sees one name; then checks that
-   * `given` has no other key. One small function per width, so that V8 inlines only the one a
-   * metric uses into `labels(...)` and can drop the caller's labels object literal.
+   * written out (no loop over names), so that each read sees one name; then, for a series
+   * found, checks that `given` has no other key. One small function per width, so that V8
+   * inlines only the one a metric uses into `labels(...)`.
    */
   slotOfObject(given: LabelValues): number {
     switch (this.width) {
@@ -148,45 +212,36 @@ export class SeriesTable<Child> {
   }
 
   #slotOfObject1(given: LabelValues): number {
-    const index = this.index;
-    const id0 = idOf(index.idMaps[0], given[this.#name0]);
-    if (id0 < 0 || !hasKeys(given, 1)) return -1;
-    return index.findOne(id0);
+    const slot = this.index.slotOfOne(given[this.#name0]);
+    return slot >= 0 && hasKeys(given, 1) ? slot : -1;
   }
 
   #slotOfObject2(given: LabelValues): number {
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const id0 = idOf(idMaps[0], given[this.#name0]);
-    if (id0 < 0) return -1;
-    const id1 = idOf(idMaps[1], given[this.#name1]);
-    if (id1 < 0 || !hasKeys(given, 2)) return -1;
-    return index.findTwo(id0, id1);
+    const slot = this.index.slotOfTwo(given[this.#name0], given[this.#name1]);
+    return slot >= 0 && hasKeys(given, 2) ? slot : -1;
   }
 
   #slotOfObject3(given: LabelValues): number {
-    const idMaps = this.index.idMaps;
-    const id0 = idOf(idMaps[0], given[this.#name0]);
-    if (id0 < 0) return -1;
-    const id1 = idOf(idMaps[1], given[this.#name1]);
-    if (id1 < 0) return -1;
-    const id2 = idOf(idMaps[2], given[this.#name2]);
-    if (id2 < 0 || !hasKeys(given, 3)) return -1;
+    const idMaps = this.index.idMaps as ReadonlyMap<unknown, number>[];
+    const id0 = idMaps[0].get(given[this.#name0]) ?? -1;
+    const id1 = idMaps[1].get(given[this.#name1]) ?? -1;
+    const id2 = idMaps[2].get(given[this.#name2]) ?? -1;
+    if ((id0 | id1 | id2) < 0 || !hasKeys(given, 3)) return -1;
     return this.#findWide(id0, id1, id2, 0);
   }
 
   #slotOfObjectByLoop(given: LabelValues): number {
     const index = this.index;
     const labelNames = this.labelNames;
-    const idMaps = index.idMaps;
+    const idMaps = index.idMaps as ReadonlyMap<unknown, number>[];
     let hash = 0;
     for (let position = 0; position < labelNames.length; position++) {
-      const id = idOf(idMaps[position], given[labelNames[position]]);
+      const id = idMaps[position].get(given[labelNames[position]]) ?? -1;
       if (id < 0) return -1;
       index.lookupIds[position] = id;
       hash = nextHash(hash, id);
     }
-    if (!hasKeys(given, labelNames.length)) return -1;
+    if (labelNames.length === 0 || !hasKeys(given, labelNames.length)) return -1;
     return index.findHashed(hash);
   }
 
@@ -199,33 +254,40 @@ export class SeriesTable<Child> {
 
   /** The slot for a labels object, found or created: the child-free calls' lookup. */
   slotForObject(given: LabelValues): number {
-    const slot = given !== null && typeof given === "object" && this.width > 0
-      ? this.slotOfObject(given)
+    const slot = typeof given === "object" && given !== null ? this.slotOfObject(given) : -1;
+    return slot >= 0 ? slot : this.#slotForObjectMiss(given);
+  }
+
+  /** `slotForObject` past the quick lookup (its one call out, as in `childOf`). */
+  #slotForObjectMiss(given: LabelValues): number {
+    const slot = typeof given === "object" && given !== null
+      ? this.#slotOfConverted(given, undefined, undefined, undefined, undefined)
       : -1;
     return slot >= 0 ? slot : this.slotFor(given, []);
   }
 
   /** The slot of the live series with these values (`width` of them, at most four), or -1. */
   #slotOfPositional(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const width = this.width;
-    const id0 = idOf(idMaps[0], a0);
-    if (id0 < 0) return -1;
-    if (width === 1) return index.findOne(id0);
-    const id1 = idOf(idMaps[1], a1);
-    if (id1 < 0) return -1;
-    if (width === 2) return index.findTwo(id0, id1);
-    return this.#slotOfPositionalWide(id0, id1, a2, a3);
+    switch (this.width) {
+      case 1:
+        return this.index.slotOfOne(a0);
+      case 2:
+        return this.index.slotOfTwo(a0, a1);
+      default:
+        return this.#slotOfPositionalWide(a0, a1, a2, a3);
+    }
   }
 
-  /** `#slotOfPositional` of three or four values, given the first two ids. */
-  #slotOfPositionalWide(id0: number, id1: number, a2: unknown, a3: unknown): number {
-    const idMaps = this.index.idMaps;
-    const id2 = idOf(idMaps[2], a2);
-    if (id2 < 0) return -1;
-    const id3 = this.width > 3 ? idOf(idMaps[3], a3) : 0;
-    return id3 < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
+  /** `#slotOfPositional` of three or four values (-1 for none: `labels()` of no labels). */
+  #slotOfPositionalWide(a0: unknown, a1: unknown, a2: unknown, a3: unknown): number {
+    const width = this.width;
+    if (width < 3) return -1;
+    const idMaps = this.index.idMaps as ReadonlyMap<unknown, number>[];
+    const id0 = idMaps[0].get(a0) ?? -1;
+    const id1 = idMaps[1].get(a1) ?? -1;
+    const id2 = idMaps[2].get(a2) ?? -1;
+    const id3 = width > 3 ? idMaps[3].get(a3) ?? -1 : 0;
+    return (id0 | id1 | id2 | id3) < 0 ? -1 : this.#findWide(id0, id1, id2, id3);
   }
 
   /** The slot of the series with these ids (`id3` only read with four labels), or -1. */
@@ -245,9 +307,8 @@ export class SeriesTable<Child> {
 
   /** The child of the series at `slot`, from the recent ones when it is among them. */
   childAt(slot: number): Child {
-    const recentSlots = this.#recentSlots;
     const entry = slot & (RECENT_CHILDREN - 1);
-    if (recentSlots !== undefined && recentSlots[entry] === slot) {
+    if (this.#recentSlots[entry] === slot) {
       return this.#recentChildren[entry]!;
     }
     const child = this.#type.newChild(new SeriesHandle(this, slot));
@@ -257,7 +318,7 @@ export class SeriesTable<Child> {
 
   #remember(entry: number, slot: number, child: Child): void {
     let recentSlots = this.#recentSlots;
-    if (recentSlots === undefined) {
+    if (recentSlots === NO_RECENT_SLOTS) {
       recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
       this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
     }
@@ -291,13 +352,14 @@ export class SeriesTable<Child> {
 
   /** Drops removed series: live ones move to a new store, handles follow on their next use. */
   #compact(): void {
-    this.#recentSlots = undefined;
+    this.#recentSlots = NO_RECENT_SLOTS;
     this.#recentChildren = [];
     const compaction = this.index.compact();
     this.store = this.store.compact(
       compaction.forwarding,
       compaction.slotCount,
       compaction.labelsOfRemoved,
+      compaction.oldSeqs,
     );
   }
 
@@ -374,12 +436,6 @@ export class SeriesTable<Child> {
         `numbers or booleans`,
     );
   }
-}
-
-/** The id of a label value in its dictionary `ids`, or -1 (also for a value of a wrong type). */
-function idOf(ids: ReadonlyMap<string, number>, given: unknown): number {
-  const id = typeof given === "string" ? ids.get(given) : ids.get(toLabelValue(given)!);
-  return id === undefined ? -1 : id;
 }
 
 /**
