@@ -76,10 +76,25 @@ function checkAmount(metricName: string, amount: number): void {
  */
 export class CounterChild {
   readonly #handle: SeriesHandle;
+  // The handle's store and slot, copied so that `inc()` reads them one load nearer; taken
+  // again from the handle when the store is no longer current (see `#moved`).
+  #store: SeriesStore;
+  #slot: number;
 
   /** @ignore Made by {@linkcode Counter}. */
   constructor(handle: SeriesHandle) {
     this.#handle = handle;
+    this.#store = handle.store;
+    this.#slot = handle.slot;
+  }
+
+  /** The series' store now, after the handle followed the series (or detached it). */
+  #moved(): SeriesStore {
+    const handle = this.#handle;
+    const store = handle.current();
+    this.#store = store;
+    this.#slot = handle.slot;
+    return store;
   }
 
   /** This series' labels (with the metric's constant labels). */
@@ -110,16 +125,15 @@ export class CounterChild {
    * `exemplar` labels (e.g. `{ trace_id }`) are kept as the series' latest exemplar.
    */
   inc(amount = 1, exemplar?: Labels): void {
-    const handle = this.#handle;
-    let store = handle.store;
+    let store = this.#store;
     // Written out rather than through `checkAmount` and `addTo`: V8 inlines `labels(...)` and
     // `inc()` into their caller within a budget of bytecode, which this leaves to the lookup.
     if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
       checkCounterIncrement(store.metricName, amount);
     }
-    if (!store.current) store = handle.current();
-    store.numbers[handle.slot * NUMBER_STRIDE + TOTAL] += amount;
-    if (exemplar !== undefined) setExemplar(store, handle.slot, amount, exemplar);
+    if (!store.current) store = this.#moved();
+    store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] += amount;
+    if (exemplar !== undefined) setExemplar(store, this.#slot, amount, exemplar);
   }
 
   /** Sets the total back to zero (a restart, as Prometheus sees it). */
