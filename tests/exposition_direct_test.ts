@@ -18,6 +18,7 @@ import {
 import { renderRegistryBytes, startByteRender } from "../src/exposition/direct.ts";
 import { withoutCreated } from "../src/exposition/created.ts";
 import { CHUNK_SIZE } from "../src/exposition/byte_writer.ts";
+import { seededRandom as random } from "./support/random.ts";
 
 const SCHEMES: EscapingScheme[] = ["underscores", "dots", "values", "allow-utf-8"];
 const FORMATS = ["text", "openmetrics"] as const;
@@ -70,18 +71,6 @@ async function assertSameBothWays(registry: Registry, label: string, names?: str
       }
     }
   }
-}
-
-/** mulberry32: the same seed gives the same operations. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const VALUES = [

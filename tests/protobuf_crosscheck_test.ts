@@ -25,6 +25,7 @@ import {
 } from "../mod.ts";
 import { which } from "./support/process.ts";
 import { splitDelimited } from "./support/protobuf.ts";
+import { seededRandom as random } from "./support/random.ts";
 
 const GOPATH = "/usr/share/gocode";
 const CLIENT_GOLANG = `${GOPATH}/src/github.com/prometheus/client_golang/prometheus`;
@@ -73,18 +74,6 @@ async function goBytes(binary: string, spec: unknown): Promise<Uint8Array> {
     throw new Error(`crosscheck failed:\n${new TextDecoder().decode(out.stderr)}`);
   }
   return out.stdout;
-}
-
-/** A seeded generator (mulberry32), so both sides see the same observations. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Log-normal latencies around `median` seconds. */
