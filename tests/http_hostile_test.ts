@@ -189,6 +189,59 @@ Deno.test("maxConcurrentScrapes: beyond it, 503 at once; the others complete", a
   await (await again).body?.cancel();
 });
 
+/** A registry whose plain text is streamed (several chunks), not answered whole. */
+function largeRegistry(): Registry {
+  const registry = new Registry();
+  const counter = new Counter({ name: "big_total", help: "h", labelNames: ["id"], registry });
+  for (let i = 0; i < 20_000; i++) counter.labels(`series-${i}`).inc(i);
+  return registry;
+}
+
+Deno.test("maxConcurrentScrapes: a streamed body holds its place until it is read or cancelled", async () => {
+  const handle = metricsHandler({
+    registry: largeRegistry(),
+    maxConcurrentScrapes: 1,
+    compression: false,
+  });
+  const streamed = await handle(request());
+  assert.equal(streamed.headers.get("content-length"), null, "streamed, not whole");
+  // Its body is not read yet: the one place is still taken.
+  assert.equal((await handle(request())).status, 503);
+  await streamed.text();
+  const next = await handle(request());
+  assert.equal(next.status, 200, "reading to the end gives the place back");
+  assert.equal((await handle(request())).status, 503);
+  await next.body!.cancel();
+  const last = await handle(request());
+  assert.equal(last.status, 200, "cancelling gives the place back");
+  await last.body!.cancel();
+});
+
+Deno.test("a streamed body not read within the scrape deadline is cut off and gives its place back", async () => {
+  const handle = metricsHandler({
+    registry: largeRegistry(),
+    maxConcurrentScrapes: 1,
+    compression: false,
+    scrapeTimeoutMs: 200,
+  });
+  const stalled = await handle(request());
+  const reader = stalled.body!.getReader();
+  await reader.read(); // one chunk, then the reader stalls
+  await waitFor(async () => {
+    const response = await handle(request());
+    await response.body?.cancel();
+    return response.status === 200;
+  }, { timeoutMs: 5_000, what: "the stalled body's place to be given back" });
+  await assert.rejects(
+    async () => {
+      for (let part = await reader.read(); !part.done; part = await reader.read()) {
+        // read what was queued before the cut
+      }
+    },
+    /not read to its end within \d+ ms; cut off/,
+  );
+});
+
 Deno.test("malformed Host header: 400 from the handler, nothing reported", async () => {
   const reported: unknown[] = [];
   const handle = metricsHandler({ registry: new Registry(), onError: (e) => reported.push(e) });

@@ -8,6 +8,20 @@
 
 import { concatChunks } from "./byte_writer.ts";
 import type { ByteRender } from "./direct.ts";
+import { unrefTimer } from "../platform.ts";
+
+/** What a reader's stream tells, and how long it may take. */
+export interface StreamOptions {
+  /** Hears of a render that fails midway (the stream then errors: the client sees a cut-off body). */
+  readonly onError: (error: unknown) => void;
+  /** Called once when the stream is over: read to its end, cancelled, failed or cut off. */
+  readonly onEnd?: () => void;
+  /**
+   * Milliseconds the stream may take to be read to its end; past them it errors (the client
+   * sees a cut-off body) and is over. No limit when left out.
+   */
+  readonly deadlineMs?: number;
+}
 
 /** A body rendered lazily by a {@linkcode ByteRender}, read by one or more streams. */
 export class SharedBody {
@@ -51,21 +65,40 @@ export class SharedBody {
   }
 
   /**
-   * A new stream of the body, which renders further chunks as it is read. `onError` hears of
-   * a render that fails midway (the stream then errors: the client sees a cut-off body).
+   * A new stream of the body, which renders further chunks as it is read (see
+   * {@linkcode StreamOptions} for what it tells and how long it may take).
    */
-  stream(onError: (error: unknown) => void): ReadableStream<Uint8Array<ArrayBuffer>> {
+  stream(options: StreamOptions): ReadableStream<Uint8Array<ArrayBuffer>> {
     if (this.#dropped > 0) throw new Error("the body was streamed already");
+    const { onError, onEnd, deadlineMs } = options;
     this.#readers++;
     let position = 0;
     let done = false;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
     const leave = () => {
       if (!done) {
         done = true;
         this.#readers--;
+        clearTimeout(deadline);
+        onEnd?.();
       }
     };
     return new ReadableStream<Uint8Array<ArrayBuffer>>({
+      start: (controller) => {
+        if (deadlineMs === undefined) return;
+        // A reader that stalls (or a response nobody reads) is cut off rather than holding
+        // the body, and whatever counts it, for ever. The timer keeps no program alive.
+        deadline = setTimeout(() => {
+          if (done) return;
+          leave();
+          controller.error(
+            new Error(
+              `the body was not read to its end within ${Math.round(deadlineMs)} ms; cut off`,
+            ),
+          );
+        }, deadlineMs);
+        unrefTimer(deadline);
+      },
       pull: (controller) => {
         try {
           while (position >= this.#chunks.length && !this.#complete) this.#renderMore();

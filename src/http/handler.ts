@@ -61,11 +61,16 @@ export interface MetricsHandlerOptions {
    * How long a scrape may wait for its metrics to be collected, rendered and compressed before
    * it is answered `503` (default 10,000 ms). A scrape that carries Prometheus'
    * `X-Prometheus-Scrape-Timeout-Seconds` header waits that long instead, less a margin (a
-   * tenth, at most 500 ms) so that the answer reaches Prometheus before it gives up.
+   * tenth, at most 500 ms) so that the answer reaches Prometheus before it gives up. A body
+   * streamed as it is rendered (plain text of a large registry) must also be read to its end
+   * within that time, counted from the request; past it the stream is cut off (the client
+   * sees a truncated body), as the scraper has given up by then.
    */
   readonly scrapeTimeoutMs?: number;
   /**
    * How many scrapes may be in progress at once (default 64); more are answered `503` at once.
+   * A scrape whose body is streamed stays in progress until its body is read to its end,
+   * cancelled or cut off at the deadline, so slow readers cannot pile up without bound.
    * Scrapes that arrive while another is being collected share its collection (and its
    * rendered, compressed body), so a slow collector is never asked twice at the same time.
    */
@@ -515,7 +520,18 @@ export function createMetricsEndpoint(
     return body;
   }
 
-  async function answer(request: Request, url: URL): Promise<Response> {
+  /**
+   * Answers a scrape that holds one of the `maxConcurrentScrapes` places (`place`, taken at
+   * `started`). A streamed body keeps the place (`handedToBody`) until it is read to its end,
+   * cancelled or cut off at the scrape's deadline, and then releases it; otherwise the caller
+   * releases it once the response is made.
+   */
+  async function answer(
+    request: Request,
+    url: URL,
+    started: number,
+    place: { handedToBody: boolean; release(): void },
+  ): Promise<Response> {
     const method = request.method;
     const format: ExpositionFormat = formatChoice === "negotiate"
       ? negotiateFormat(request.headers.get("accept"))
@@ -553,7 +569,17 @@ export function createMetricsEndpoint(
         if (!(body instanceof SharedBody)) bytes = body;
         else if (body.complete || method === "HEAD") bytes = body.whole();
         if (bytes !== undefined) headers.set("content-length", String(bytes.byteLength));
-        const content = method === "HEAD" ? null : bytes ?? (body as SharedBody).stream(report);
+        let content: ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer> | null =
+          method === "HEAD" ? null : bytes ?? null;
+        if (content === null && method !== "HEAD") {
+          // The deadline covers reading the body too: past it the scraper has given up.
+          place.handedToBody = true;
+          content = (body as SharedBody).stream({
+            onError: report,
+            onEnd: () => place.release(),
+            deadlineMs: Math.max(0, deadlineMs - (performance.now() - started)),
+          });
+        }
         return new Response(content, {
           status: 200,
           headers,
@@ -626,10 +652,20 @@ export function createMetricsEndpoint(
       );
     }
     inProgress++;
+    let held = true;
+    const place = {
+      handedToBody: false,
+      release() {
+        if (held) {
+          held = false;
+          inProgress--;
+        }
+      },
+    };
     try {
-      return await answer(request, url);
+      return await answer(request, url, performance.now(), place);
     } finally {
-      inProgress--;
+      if (!place.handedToBody) place.release();
     }
   }
 }
