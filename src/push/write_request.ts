@@ -1824,15 +1824,18 @@ function copyBytes(
 export class SeriesTails {
   readonly #writer = new ProtoWriter(256);
   readonly #timestampMs: number;
-  /** Whether exemplars are sent (see `WriteOptions.exemplars`). */
+  /** Whether exemplars are sent (see `WriteOptions`). */
   readonly exemplars: boolean;
+  /** Whether native histograms are sent (see `WriteOptions`). */
+  readonly natives: boolean;
   bytes: Uint8Array = NO_LABEL;
   starts = new Int32Array(32);
   ends = new Int32Array(32);
 
-  constructor(timestampMs: number, exemplars: boolean) {
+  constructor(timestampMs: number, options: WriteOptions) {
     this.#timestampMs = timestampMs;
-    this.exemplars = exemplars;
+    this.exemplars = options.exemplars ?? true;
+    this.natives = options.nativeHistograms ?? true;
   }
 
   /** Starts a point of `seriesCount` series, none with a tail yet. */
@@ -1953,6 +1956,7 @@ function histogramTails(
   native: NativeBuckets | undefined,
 ): SeriesTails | undefined {
   const withExemplars = exemplars !== undefined && tails.exemplars;
+  if (!tails.natives) native = undefined;
   if (!withExemplars && native === undefined) return undefined;
   tails.start(seriesCount + 1);
   if (withExemplars) {
@@ -2064,7 +2068,7 @@ export function encodeWriteRequest(
   // Sized like the previous request (usually the same series again), so the buffer is not
   // grown and copied several times over.
   const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
-  writeRequest(series, families, new SeriesTails(timestampMs, options.exemplars ?? true));
+  writeRequest(series, families, new SeriesTails(timestampMs, options));
   const request = series.view();
   lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
   // The buffer belongs to this request alone: a view, not a copy.
@@ -2089,7 +2093,7 @@ export function encodeCompressedWriteRequest(
     true,
   );
   const flat = new SeriesWriter(labels, timestampMs, lastFlatBytes + (lastFlatBytes >> 3));
-  writeRequest(series, families, new SeriesTails(timestampMs, options.exemplars ?? true), flat);
+  writeRequest(series, families, new SeriesTails(timestampMs, options), flat);
   flat.clear();
   lastFlatBytes = Math.min(flat.largestBatch, MAX_SIZE_HINT_BYTES);
   const block = series.finishCompressed();
@@ -2136,6 +2140,8 @@ function writeRequest(
 export interface WriteOptions {
   /** Counters' and classic histogram buckets' exemplars (default true). */
   readonly exemplars?: boolean;
+  /** Native histograms, each in a series of its own (default true). */
+  readonly nativeHistograms?: boolean;
 }
 
 /**
