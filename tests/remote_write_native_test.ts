@@ -293,3 +293,33 @@ Deno.test("remoteWrite: the exemplars and nativeHistograms options reach the req
     );
   }
 });
+
+Deno.test("remote write native: buckets and exemplars are read when the request is gathered", async () => {
+  const registry = new Registry();
+  const histogram = new Histogram({
+    name: "h",
+    help: "h",
+    buckets: [1],
+    native: { bucketFactor: 2 },
+    registry,
+  });
+  const counter = new Counter({ name: "c", help: "c", registry });
+  histogram.observe(0.5, { trace_id: "first" });
+  counter.inc(1, { trace_id: "first" });
+  const gathering = gatherWriteItems(registry);
+  // After the call: not in this request (a bucket's exemplars change in place).
+  histogram.observe(0.5, { trace_id: "second" });
+  histogram.observe(-4);
+  counter.inc(1, { trace_id: "second" });
+  const decoded = decodeWriteRequest(
+    encodeWriteRequest((await gathering)!, remoteWriteLabels({ job: "t" }), TIMESTAMP),
+  );
+  const lines = seriesLines(decoded);
+  const traceOf = (line: string) => decoded.series[lines.indexOf(line)].exemplars[0].labels;
+  assert.deepEqual(traceOf('c_total{job="t"} 1'), [["trace_id", "first"]]);
+  assert.deepEqual(traceOf('h_bucket{job="t",le="1.0"} 1'), [["trace_id", "first"]]);
+  const native = decoded.series[lines.indexOf('h{job="t"} ')].histograms[0];
+  assert.equal(native.countInt, 1);
+  assert.deepEqual(native.negativeSpans, []);
+  assert.deepEqual(native.positiveDeltas, [1]);
+});
