@@ -323,3 +323,35 @@ Deno.test("remote write native: buckets and exemplars are read when the request 
   assert.deepEqual(native.negativeSpans, []);
   assert.deepEqual(native.positiveDeltas, [1]);
 });
+
+Deno.test("remote write native: plain snapshots (no pre-encoded labels) encode alike, compressed or not", async () => {
+  const registry = new Registry();
+  const histogram = new Histogram({
+    name: "p",
+    help: "p",
+    labelNames: ["Zone", "route"],
+    buckets: [0.1, 1, 10],
+    native: true,
+    registry,
+  });
+  const counter = new Counter({ name: "q", help: "q", labelNames: ["route"], registry });
+  for (let i = 0; i < 300; i++) {
+    const route = `/r/${i % 37}`;
+    const exemplar = i % 7 === 0 ? { trace_id: String(i) } : undefined;
+    histogram.labels(i % 2 ? "eu" : "US", route).observe((i % 13) - 4 + i / 1000, exemplar);
+    counter.labels(route).inc(1, exemplar);
+  }
+  const labels = remoteWriteLabels({ job: "t", instance: "i" });
+  const families = await registry.collect();
+  // A copy: the same values, without the label sources of the metric's series.
+  const plain: MetricFamily[] = structuredClone(families);
+  const flat = encodeWriteRequest(families, labels, TIMESTAMP).slice();
+  assert.deepEqual(encodeWriteRequest(plain, labels, TIMESTAMP), flat);
+  assert.deepEqual(
+    snappyDecompress(encodeCompressedWriteRequest(plain, labels, TIMESTAMP)),
+    flat,
+  );
+  const decoded = decodeWriteRequest(flat);
+  assert.equal(decoded.series.filter((series) => series.histograms.length > 0).length, 74);
+  assert.ok(decoded.series.filter((series) => series.exemplars.length > 0).length >= 37 + 10);
+});
