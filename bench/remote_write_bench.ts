@@ -39,28 +39,14 @@ function counterRegistry(): Registry {
   return registry;
 }
 
-function histogramRegistry(): Registry {
+function histogramRegistry(native = false): Registry {
   const registry = new Registry();
   fillOurs(
     new Histogram({
       name: "http_request_duration_seconds",
       help: "request durations",
       labelNames: ["method", "route"],
-      registry,
-    }),
-    labelPairs(SERIES),
-  );
-  return registry;
-}
-
-function nativeRegistry(): Registry {
-  const registry = new Registry();
-  fillOurs(
-    new Histogram({
-      name: "http_request_duration_seconds",
-      help: "request durations",
-      labelNames: ["method", "route"],
-      native: true,
+      native,
       registry,
     }),
     labelPairs(SERIES),
@@ -131,8 +117,8 @@ function ratioOf(a: number[], b: number[]): string {
 for (
   const [kind, make] of [
     ["counter", counterRegistry],
-    ["histogram", histogramRegistry],
-    ["native histogram", nativeRegistry],
+    ["histogram", () => histogramRegistry()],
+    ["native histogram", () => histogramRegistry(true)],
   ] as const
 ) {
   const registry = make();

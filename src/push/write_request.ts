@@ -25,7 +25,11 @@ import type { LabelSnapshot } from "../metrics/series_index.ts";
 import { gatherForBytes, standInOf } from "../exposition/direct.ts";
 import type { BucketExemplars, DirectSource } from "../exposition/direct_source.ts";
 import { escapeExemplar, escapeFamily } from "../exposition/escaping.ts";
-import type { NativeBuckets, NativeHistogram } from "../metrics/native_histogram.ts";
+import {
+  type NativeBuckets,
+  nativeBucketsOf,
+  type NativeHistogram,
+} from "../metrics/native_histogram.ts";
 import type { Registry } from "../registry.ts";
 
 /** The extra labels, sorted, with each Label message pre-encoded. */
@@ -212,8 +216,13 @@ class SeriesWriter {
   #pointOwn: Uint8Array[] = [];
   #previousPointOwn: Uint8Array[] = [];
   #previousValues = new Float64Array(32);
-  /** Whether the last point `#copyPoint` wrote had tails (then the next is not copied whole). */
-  #previousHadTails = false;
+  /** Whether the last point `#copyPoint` wrote had exemplars (then the next is not copied whole). */
+  #previousHadExemplars = false;
+  // The last native histogram written (its bytes, and where), which the next one copies the
+  // bytes they share from (see `#nativeTail`).
+  #lastNative = new Uint8Array(64);
+  #lastNativeLength = 0;
+  #lastNativeAt = -1;
 
   constructor(
     extra: ExtraLabels,
@@ -466,8 +475,9 @@ class SeriesWriter {
    * own labels as long), this point is that one `distance` bytes back but for the own labels
    * that differ (copied from where they were last written: the series before, within the
    * point) and the value bytes that differ: long copies at one offset around them. Otherwise
-   * each part is copied from where it was last written, or written once. A point with tails
-   * (exemplars, a native histogram: literals) and the one after it are never copied whole.
+   * each part is copied from where it was last written, or written once. A point with exemplars
+   * (literals after their samples) and the one after it are never copied whole; a native
+   * histogram's series follows the others (see `#nativeTail`).
    */
   #copyPoint(
     plan: PointPlan,
@@ -488,8 +498,11 @@ class SeriesWriter {
     const previousOwn = this.#previousPointOwn;
     const positions = first.positions;
     const ownBytes = readOwnLabels(first, source, slot, own, family);
-    let sameLengths = this.#previousCopied === layout && tails === undefined &&
-      !this.#previousHadTails;
+    // Exemplars change the lengths of the series they follow; a native histogram's series comes
+    // after the others.
+    const withExemplars = tails !== undefined && tails.anyBefore(pieces.names.length);
+    let sameLengths = this.#previousCopied === layout && !withExemplars &&
+      !this.#previousHadExemplars;
     for (let k = 0; sameLengths && k < positions.length; k++) {
       if (own[k].length !== previousOwn[k].length) sameLengths = false;
     }
@@ -563,9 +576,9 @@ class SeriesWriter {
       const headLength = writeSeriesHead(head, 0, series.constantBytes + ownBytes + tailLength);
       snappy.bytes(head, 0, headLength);
       at = this.#copyLabels(series, layout.blockAt[count], own, at + headLength);
-      at = this.#tail(tails, count, at);
+      at = this.#nativeTail(tails, count, at);
     }
-    this.#previousHadTails = tails !== undefined;
+    this.#previousHadExemplars = withExemplars;
     this.#position = at;
     this.#previousCopied = layout;
     this.#previousPointStart = start;
@@ -707,6 +720,59 @@ class SeriesWriter {
       at += length;
     }
     return at;
+  }
+
+  /**
+   * Compressed mode: series `j`'s tail, a native histogram, at `at`: the runs of bytes it shares
+   * with the last one written, at the same place counted from the start (and from the end when
+   * the two differ in length: the timestamp, the last deltas), as copies of it; the rest as
+   * literals. Returns where it ends.
+   */
+  #nativeTail(tails: SeriesTails, j: number, at: number): number {
+    const snappy = this.#snappy!;
+    const bytes = tails.bytes;
+    const start = tails.starts[j];
+    const length = tails.ends[j] - start;
+    const last = this.#lastNative;
+    const lastLength = this.#lastNativeLength;
+    if (this.#lastNativeAt < 0) {
+      snappy.bytes(bytes, start, start + length);
+    } else {
+      const offset = at - this.#lastNativeAt;
+      const shared = Math.min(length, lastLength);
+      let suffix = 0;
+      if (length !== lastLength) {
+        while (
+          suffix < shared && bytes[start + length - 1 - suffix] === last[lastLength - 1 - suffix]
+        ) suffix++;
+        if (suffix < MIN_COPY) suffix = 0;
+      }
+      const front = length - suffix;
+      const limit = Math.min(front, lastLength);
+      let i = 0;
+      while (i < front) {
+        const run = sameRun(bytes, start, last, i, limit);
+        if (run >= MIN_COPY) {
+          snappy.copy(offset, run);
+          i += run;
+          continue;
+        }
+        // A literal up to the next run worth a copy.
+        let end = i + 1;
+        while (
+          end < front &&
+          sameRun(bytes, start, last, end, Math.min(end + MIN_COPY, limit)) < MIN_COPY
+        ) end++;
+        snappy.bytes(bytes, start + i, start + end);
+        i = end;
+      }
+      if (suffix > 0) snappy.copy(offset + length - lastLength, suffix);
+    }
+    if (last.length < length) this.#lastNative = new Uint8Array(length * 2);
+    this.#lastNative.set(bytes.subarray(start, start + length));
+    this.#lastNativeLength = length;
+    this.#lastNativeAt = at;
+    return at + length;
   }
 
   /** Compressed mode: series `j`'s tail at `at`, as a literal; returns where it ends. */
@@ -1025,7 +1091,7 @@ class SeriesWriter {
       snappy.bytes(this.#timestamp, 0, this.#timestamp.length);
       at += 2 + this.#sampleLength;
     }
-    this.#position = this.#tail(tails, j, at);
+    this.#position = withSample ? this.#tail(tails, j, at) : this.#nativeTail(tails, j, at);
   }
 
   /**
@@ -1850,6 +1916,12 @@ export class SeriesTails {
     }
   }
 
+  /** Whether a series before series `count` has a tail. */
+  anyBefore(count: number): boolean {
+    for (let j = 0; j < count; j++) if (this.ends[j] > this.starts[j]) return true;
+    return false;
+  }
+
   /** Series `j`'s tail's length (0: none). */
   lengthOf(j: number): number {
     return this.ends[j] - this.starts[j];
@@ -1979,6 +2051,22 @@ function counterTails(
   tails.exemplar(0, exemplar);
   tails.finish();
   return tails;
+}
+
+/** The shortest run of shared bytes copied rather than written out (a copy takes 2–3 bytes). */
+const MIN_COPY = 4;
+
+/** How many bytes from `i` on (up to `limit`) `bytes` (from `start`) and `last` have alike. */
+function sameRun(
+  bytes: Uint8Array,
+  start: number,
+  last: Uint8Array,
+  i: number,
+  limit: number,
+): number {
+  let run = 0;
+  while (i + run < limit && bytes[start + i + run] === last[i + run]) run++;
+  return run;
 }
 
 /** Wire types of the fields written by hand. */
@@ -2387,7 +2475,7 @@ function writeFamily(
         values[counts.length] = point.count;
         if (hasSum(point)) values[counts.length + 1] = point.sum;
         const labels = point.labels;
-        const native = point.schema === undefined ? undefined : nativeBucketsOf(point);
+        const native = nativeBucketsOf(point);
         const pointTails = point.exemplars === undefined && native === undefined
           ? undefined
           : histogramTails(tails, seriesCount, point.exemplars, point.count, point.sum, native);
@@ -2434,19 +2522,6 @@ function writeFamily(
       return;
     }
   }
-}
-
-/** A native histogram point's buckets (see `HistogramPoint`). */
-function nativeBucketsOf(point: HistogramPoint): NativeBuckets {
-  return {
-    schema: point.schema!,
-    zeroThreshold: point.zeroThreshold ?? 0,
-    zeroCount: point.zeroCount ?? 0,
-    positiveSpans: point.positiveSpans ?? [],
-    positiveDeltas: point.positiveDeltas ?? [],
-    negativeSpans: point.negativeSpans ?? [],
-    negativeDeltas: point.negativeDeltas ?? [],
-  };
 }
 
 /**
