@@ -1,6 +1,7 @@
 /**
  * Remote write's hot path side by side with the text exposition of the same registry, for
- * 10,000 counter series and 10,000 histogram series: the snappy-compressed `WriteRequest` as
+ * 10,000 counter series, 10,000 histogram series and 10,000 native histogram series (native
+ * only: the `+Inf` bucket, count and sum, and the native series, which the text leaves out): the snappy-compressed `WriteRequest` as
  * `remoteWrite` encodes a `Registry` (its metrics read from their storage: `gatherWriteItems`
  * + `encodeCompressedWriteRequest`) against (a) the 0.0.4 text from snapshots (collect +
  * `renderText`) and (b) the byte renderer's 0.0.4 text (`renderRegistryBytes`: what a scrape
@@ -38,13 +39,14 @@ function counterRegistry(): Registry {
   return registry;
 }
 
-function histogramRegistry(): Registry {
+function histogramRegistry(native = false): Registry {
   const registry = new Registry();
   fillOurs(
     new Histogram({
       name: "http_request_duration_seconds",
       help: "request durations",
       labelNames: ["method", "route"],
+      native,
       registry,
     }),
     labelPairs(SERIES),
@@ -113,10 +115,14 @@ function ratioOf(a: number[], b: number[]): string {
 }
 
 for (
-  const [kind, make] of [["counter", counterRegistry], ["histogram", histogramRegistry]] as const
+  const [kind, make] of [
+    ["counter", counterRegistry],
+    ["histogram", () => histogramRegistry()],
+    ["native histogram", () => histogramRegistry(true)],
+  ] as const
 ) {
   const registry = make();
-  const group = `remote_write.${kind}.10k`;
+  const group = `remote_write.${kind.replace(" ", "_")}.10k`;
   const options = { group, n: 20, warmup: 3 };
   Deno.bench(`text 0.0.4 bytes, 10k ${kind} series (byte renderer)`, {
     ...options,

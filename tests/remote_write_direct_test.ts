@@ -20,6 +20,7 @@ import {
   gatherWriteItems,
   remoteWriteLabels,
   type WriteItems,
+  type WriteOptions,
 } from "../src/push/write_request.ts";
 import { remoteWrite } from "../src/push/remote_write.ts";
 import { seededRandom } from "./support/random.ts";
@@ -46,6 +47,7 @@ async function assertSameBothWays(
   registry: Registry,
   extra: Record<string, string>,
   what: string,
+  options: WriteOptions = {},
 ): Promise<number> {
   const labels = remoteWriteLabels(extra);
   const items = await gatherWriteItems(registry);
@@ -53,21 +55,25 @@ async function assertSameBothWays(
   const families = await snapshotItems(registry);
   let expected: Uint8Array | Error;
   try {
-    expected = encodeCompressedWriteRequest(families, labels, TIMESTAMP).slice();
+    expected = encodeCompressedWriteRequest(families, labels, TIMESTAMP, options).slice();
   } catch (error) {
     expected = error as Error;
   }
   if (expected instanceof Error) {
-    assert.throws(() => encodeCompressedWriteRequest(items, labels, TIMESTAMP), {
+    assert.throws(() => encodeCompressedWriteRequest(items, labels, TIMESTAMP, options), {
       name: expected.name,
       message: expected.message,
     }, what);
     return readDirectly(items);
   }
-  const block = encodeCompressedWriteRequest(items, labels, TIMESTAMP);
+  const block = encodeCompressedWriteRequest(items, labels, TIMESTAMP, options);
   assert.deepEqual(block, expected, `${what}: compressed block`);
-  const flat = encodeWriteRequest(families, labels, TIMESTAMP).slice();
-  assert.deepEqual(encodeWriteRequest(items, labels, TIMESTAMP).slice(), flat, `${what}: request`);
+  const flat = encodeWriteRequest(families, labels, TIMESTAMP, options).slice();
+  assert.deepEqual(
+    encodeWriteRequest(items, labels, TIMESTAMP, options).slice(),
+    flat,
+    `${what}: request`,
+  );
   assert.deepEqual(snappyDecompress(block), flat, `${what}: block decodes to the request`);
   return readDirectly(items);
 }
@@ -95,6 +101,9 @@ const EXTRAS: Record<string, string>[] = [
 ];
 
 Deno.test("remote write direct: the request equals the snapshot encoder's over random operations", async () => {
+  const realNow = Date.now;
+  // What the narrow native histogram went through, over all seeds.
+  const seen = { schemaDropped: false, zeroWidened: false, reset: false, negative: false };
   for (let seed = 1; seed <= 14; seed++) {
     const next = seededRandom(seed);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
@@ -133,6 +142,20 @@ Deno.test("remote write direct: the request equals the snapshot encoder's over r
       registry,
     });
     const unlabelledHistogram = new Histogram({ name: "unl", help: "u", registry });
+    // Few buckets allowed: the schema drops, the zero bucket widens, or the series resets.
+    const narrow = new Histogram({
+      name: "narrow",
+      help: "native, few buckets",
+      labelNames: ["k"],
+      buckets: [0],
+      native: {
+        maxBuckets: 6,
+        maxZeroThreshold: seed % 3 === 1 ? 0.5 : 0,
+        minResetDurationMs: seed % 3 === 2 ? 50 : 0,
+        zeroThreshold: seed % 2 === 0 ? 0.01 : 0,
+      },
+      registry,
+    });
     const summary = new Summary({ name: "sizes", help: "s", labelNames: ["k"], registry });
     new Info({ name: "build", help: "b", registry }).info({ version: "1.0" });
     const state = new Enum({ name: "mode", help: "m", states: ["a", "b"], registry });
@@ -145,12 +168,18 @@ Deno.test("remote write direct: the request equals the snapshot encoder's over r
         points: [{ labels: { job: "custom", z: String(seed) } as Labels, value: seed }],
       }],
     });
+    const observed = new Map<string, number>();
+    let clock = realNow();
+    Date.now = () => clock;
     for (let op = 0; op < 400; op++) {
+      clock += 10;
       const method = pick(VALUES);
       const route = pick(VALUES);
-      switch (Math.floor(next() * 11)) {
+      switch (Math.floor(next() * 12)) {
         case 0:
-          counter.labels(method, route).inc(pick(AMOUNTS));
+          if (next() < 0.2) {
+            counter.labels(method, route).inc(pick(AMOUNTS), { trace_id: route.slice(0, 20) });
+          } else counter.labels(method, route).inc(pick(AMOUNTS));
           break;
         case 1:
           owned.labels(pick(["", "own"]), pick(["", "i-1", "i-2"]), method).inc(op);
@@ -164,6 +193,7 @@ Deno.test("remote write direct: the request equals the snapshot encoder's over r
         case 4:
           histogram.labels(pick(VALUES), method, route).observe(
             pick(AMOUNTS) * (next() < 0.5 ? 1 : -1),
+            next() < 0.2 ? { "span.id": method.slice(0, 20), trace_id: String(op) } : undefined,
           );
           break;
         case 5:
@@ -191,7 +221,27 @@ Deno.test("remote write direct: the request equals the snapshot encoder's over r
             for (let i = 0; i < 40; i++) if (i % 8) counter.remove("bulk", String(i));
           }
           break;
+        case 11: {
+          // Positive, negative and zero observations over a wide range; removals.
+          const magnitude = next() < 0.2 ? 0 : 10 ** (next() * 12 - 6);
+          const key = pick(["a", "b", ""]);
+          narrow.labels(key).observe(next() < 0.4 ? -magnitude : magnitude);
+          observed.set(key, (observed.get(key) ?? 0) + 1);
+          if (next() < 0.02) {
+            const removed = pick(["a", "b", ""]);
+            narrow.remove(removed);
+            observed.delete(removed);
+          }
+          break;
+        }
       }
+    }
+    Date.now = realNow;
+    for (const point of narrow.collect()[0].points) {
+      if (point.schema! < 3) seen.schemaDropped = true;
+      if (point.zeroThreshold! > 0.01) seen.zeroWidened = true;
+      if (point.count < observed.get(point.labels.k)!) seen.reset = true;
+      if (point.negativeSpans!.length > 0) seen.negative = true;
     }
     for (const extra of EXTRAS) {
       const direct = await assertSameBothWays(
@@ -203,7 +253,12 @@ Deno.test("remote write direct: the request equals the snapshot encoder's over r
       // unless it has value functions.
       assert.ok(direct >= 6, `seed ${seed}: ${direct} metrics read directly`);
     }
+    await assertSameBothWays(registry, EXTRAS[0], `seed ${seed} without exemplars, natives`, {
+      exemplars: false,
+      nativeHistograms: false,
+    });
   }
+  assert.deepEqual(seen, { schemaDropped: true, zeroWidened: true, reset: true, negative: true });
 });
 
 Deno.test("remote write direct: many series, twice (label bytes kept from the first request)", async () => {

@@ -54,6 +54,11 @@ export interface HistogramLayout {
   readonly sumOffset: number;
   readonly createdOffset: number;
   readonly exemplarSide: number;
+  /**
+   * The side array of native-histogram state (a `NativeHistogram` per series), when the
+   * histogram is native: remote write sends it (the text formats do not).
+   */
+  readonly nativeSide?: number;
 }
 
 /** What a built-in metric offers the byte renderer. */

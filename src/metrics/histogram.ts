@@ -346,6 +346,7 @@ export class Histogram {
       sumOffset: SUM,
       createdOffset: CREATED,
       exemplarSide: EXEMPLARS,
+      nativeSide: settings === undefined ? undefined : NATIVE,
     });
     registerMetric(this, description);
   }

@@ -43,6 +43,7 @@ import {
   extraLabels,
   gatherWriteItems,
   type WriteItems,
+  type WriteOptions,
 } from "./write_request.ts";
 
 /** Options of {@linkcode remoteWrite}. */
@@ -69,6 +70,39 @@ export interface RemoteWriteOptions {
   readonly signal?: AbortSignal;
   /** The `fetch` to use; default: the global `fetch`. */
   readonly fetch?: FetchFunction;
+  /**
+   * Whether counters' and classic histogram buckets' exemplars are sent (default `true`), in
+   * the `exemplars` of their series, as an OpenMetrics scrape shows them. A receiver keeps them
+   * only where exemplar storage is on (Prometheus: `--enable-feature=exemplar-storage`) and
+   * ignores them otherwise; `false` leaves them out (smaller requests, no trace ids sent).
+   *
+   * @example
+   * ```ts ignore
+   * import { remoteWrite } from "@deno-prom/client";
+   * await remoteWrite("http://localhost:9090/api/v1/write", {
+   *   labels: { job: "billing", instance: "cli" },
+   *   exemplars: false,
+   * });
+   * ```
+   */
+  readonly exemplars?: boolean;
+  /**
+   * Whether native histograms (`new Histogram({ native: true })`) are sent (default `true`),
+   * each as one more series named after the histogram, next to its classic series. Prometheus
+   * takes them only with `--enable-feature=native-histograms`: without it, it refuses the
+   * whole request (HTTP 500 "native histograms are disabled"). `false` leaves them out, for a
+   * receiver that cannot store them.
+   *
+   * @example
+   * ```ts ignore
+   * import { remoteWrite } from "@deno-prom/client";
+   * await remoteWrite("http://localhost:9090/api/v1/write", {
+   *   labels: { job: "billing", instance: "cli" },
+   *   nativeHistograms: false,
+   * });
+   * ```
+   */
+  readonly nativeHistograms?: boolean;
 }
 
 /** Default timeout of one remote write, as Prometheus' own `remote_timeout`. */
@@ -114,6 +148,7 @@ interface PreparedWrite {
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
   readonly fetch?: FetchFunction;
+  readonly write: WriteOptions;
 }
 
 function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite {
@@ -128,6 +163,13 @@ function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite 
   }
   const headers = new Headers(options.headers);
   for (const [name, value] of Object.entries(PROTOCOL_HEADERS)) headers.set(name, value);
+  const exemplars = options.exemplars ?? true;
+  const nativeHistograms = options.nativeHistograms ?? true;
+  for (const [name, value] of [["exemplars", exemplars], ["nativeHistograms", nativeHistograms]]) {
+    if (typeof value !== "boolean") {
+      throw new TypeError(`${name} for ${target} must be true or false, got ${typeof value}`);
+    }
+  }
   const auth = options.auth ?? urlAuth;
   if (auth !== undefined) headers.set("authorization", authorizationHeader(auth, target));
   return {
@@ -142,6 +184,7 @@ function prepare(url: string | URL, options: RemoteWriteOptions): PreparedWrite 
     ),
     signal: options.signal,
     fetch: options.fetch,
+    write: { exemplars, nativeHistograms },
   };
 }
 
@@ -159,6 +202,7 @@ async function writeOnce(prepared: PreparedWrite, timestampMs: number): Promise<
         await itemsOf(prepared),
         prepared.labels,
         timestampMs,
+        prepared.write,
       );
       return { bytes: block, encoding: "snappy" };
     },

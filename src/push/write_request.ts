@@ -19,12 +19,17 @@ import {
   labelSourceOf,
   type LabelTextSource,
 } from "../exposition/format.ts";
-import type { HistogramPoint, Labels, MetricFamily } from "../model.ts";
+import type { Exemplar, HistogramPoint, Labels, MetricFamily } from "../model.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
 import type { LabelSnapshot } from "../metrics/series_index.ts";
 import { gatherForBytes, standInOf } from "../exposition/direct.ts";
-import type { DirectSource } from "../exposition/direct_source.ts";
-import { escapeFamily } from "../exposition/escaping.ts";
+import type { BucketExemplars, DirectSource } from "../exposition/direct_source.ts";
+import { escapeExemplar, escapeFamily } from "../exposition/escaping.ts";
+import {
+  type NativeBuckets,
+  nativeBucketsOf,
+  type NativeHistogram,
+} from "../metrics/native_histogram.ts";
 import type { Registry } from "../registry.ts";
 
 /** The extra labels, sorted, with each Label message pre-encoded. */
@@ -76,10 +81,28 @@ const WRITE_REQUEST_TIMESERIES = 1;
 const WRITE_REQUEST_METADATA = 3;
 const TIMESERIES_LABELS = 1;
 const TIMESERIES_SAMPLES = 2;
+const TIMESERIES_EXEMPLARS = 3;
+const TIMESERIES_HISTOGRAMS = 4;
 const LABEL_NAME = 1;
 const LABEL_VALUE = 2;
 const SAMPLE_VALUE = 1;
 const SAMPLE_TIMESTAMP = 2;
+const EXEMPLAR_LABELS = 1;
+const EXEMPLAR_VALUE = 2;
+const EXEMPLAR_TIMESTAMP = 3;
+// `Histogram` (prompb/types.proto, Prometheus 2.40 on): the integer forms of the oneofs.
+const HISTOGRAM_COUNT_INT = 1;
+const HISTOGRAM_SUM = 3;
+const HISTOGRAM_SCHEMA = 4;
+const HISTOGRAM_ZERO_THRESHOLD = 5;
+const HISTOGRAM_ZERO_COUNT_INT = 6;
+const HISTOGRAM_NEGATIVE_SPANS = 8;
+const HISTOGRAM_NEGATIVE_DELTAS = 9;
+const HISTOGRAM_POSITIVE_SPANS = 11;
+const HISTOGRAM_POSITIVE_DELTAS = 12;
+const HISTOGRAM_TIMESTAMP = 15;
+const SPAN_OFFSET = 1;
+const SPAN_LENGTH = 2;
 const METADATA_TYPE = 1;
 const METADATA_FAMILY_NAME = 2;
 const METADATA_HELP = 4;
@@ -193,6 +216,13 @@ class SeriesWriter {
   #pointOwn: Uint8Array[] = [];
   #previousPointOwn: Uint8Array[] = [];
   #previousValues = new Float64Array(32);
+  /** Whether the last point `#copyPoint` wrote had exemplars (then the next is not copied whole). */
+  #previousHadExemplars = false;
+  // The last native histogram written (its bytes, and where), which the next one copies the
+  // bytes they share from (see `#nativeTail`).
+  #lastNative = new Uint8Array(64);
+  #lastNativeLength = 0;
+  #lastNativeAt = -1;
 
   constructor(
     extra: ExtraLabels,
@@ -348,11 +378,28 @@ class SeriesWriter {
    * flat mode, for a metric's series with the added labels' `job`, written straight into the
    * request from the series' pre-encoded labels (see `#writeDirect`).
    */
-  single(labels: Labels, family: string, nameLabel: Piece, value: number): void {
-    this.singleAt(labels, labelSourceOf(labels), labelSlotOf(labels), family, nameLabel, value);
+  single(
+    labels: Labels,
+    family: string,
+    nameLabel: Piece,
+    value: number,
+    tails?: SeriesTails,
+  ): void {
+    this.singleAt(
+      labels,
+      labelSourceOf(labels),
+      labelSlotOf(labels),
+      family,
+      nameLabel,
+      value,
+      tails,
+    );
   }
 
-  /** `single` for the series at `slot` of a label `source` (see `pointAt`). */
+  /**
+   * `single` for the series at `slot` of a label `source` (see `pointAt`); `tails` (series 0)
+   * what its sample is followed by (an exemplar), if anything.
+   */
   singleAt(
     labels: Labels,
     source: LabelTextSource | undefined,
@@ -360,29 +407,33 @@ class SeriesWriter {
     family: string,
     nameLabel: Piece,
     value: number,
+    tails?: SeriesTails,
   ): void {
     if (source !== undefined) {
       const plan = this.#planOf(labels, source, undefined);
       if (plan.encodes) {
         if (this.#snappy !== undefined) {
-          this.#copySingle(plan, source, slot, labels, family, nameLabel, value);
+          this.#copySingle(plan, source, slot, labels, family, nameLabel, value, tails);
           return;
         }
         if (plan.hasJob) {
-          this.#writeDirect(plan, source, slot, labels, nameLabel, value);
+          this.#writeDirect(plan, source, slot, labels, nameLabel, value, tails);
           return;
         }
       }
     }
     this.pointAt(labels, source, slot, family);
-    this.sample(nameLabel, value);
+    this.sample(nameLabel, value, tails, 0);
   }
 
   /**
    * A point with several series (a histogram's: buckets, count, sum), its labels and `source`
    * as for `pointAt`: series `j` has name label `pieces.names[j]`, the extra label
-   * `pieces.extras[j]` if any (`extraName` the plan's) and value `values[j]`. In compressed mode,
-   * a metric's series are written as `#copyPoint` does.
+   * `pieces.extras[j]` if any (`extraName` the plan's) and value `values[j]`, followed by what
+   * `tails` has for it (an exemplar). When `tails` has a native histogram (as series
+   * `names.length`), one more series named `pieces.nativeName`, with the labels of the ones
+   * without an extra label, carries it instead of a sample. In compressed mode, a metric's
+   * series are written as `#copyPoint` does.
    */
   pointSeriesAt(
     labels: Labels,
@@ -392,11 +443,12 @@ class SeriesWriter {
     extraName: string,
     pieces: PointPieces,
     values: ArrayLike<number>,
+    tails?: SeriesTails,
   ): void {
     if (this.#snappy !== undefined && source !== undefined) {
       const plan = this.#planOf(labels, source, extraName);
       if (plan.encodes) {
-        this.#copyPoint(plan, source, slot, labels, family, pieces, values);
+        this.#copyPoint(plan, source, slot, labels, family, pieces, values, tails);
         return;
       }
     }
@@ -405,8 +457,15 @@ class SeriesWriter {
     const extras = pieces.extras;
     for (let j = 0; j < names.length; j++) {
       const extra = extras[j];
-      if (extra === undefined) this.sample(names[j], values[j]);
-      else this.sampleWith(names[j], extra, values[j]);
+      if (extra === undefined) this.sample(names[j], values[j], tails, j);
+      else this.sampleWith(names[j], extra, values[j], tails, j);
+    }
+    const native = names.length;
+    if (tails !== undefined && tails.lengthOf(native) > 0) {
+      const nameLabel = pieces.nativeName!;
+      const added = nameLabel.bytes.length;
+      if (this.#nameFirst) this.#series(nameLabel, undefined, added, 0, tails, native, false);
+      else this.#series(undefined, nameLabel, added, 0, tails, native, false);
     }
   }
 
@@ -416,7 +475,9 @@ class SeriesWriter {
    * own labels as long), this point is that one `distance` bytes back but for the own labels
    * that differ (copied from where they were last written: the series before, within the
    * point) and the value bytes that differ: long copies at one offset around them. Otherwise
-   * each part is copied from where it was last written, or written once.
+   * each part is copied from where it was last written, or written once. A point with exemplars
+   * (literals after their samples) and the one after it are never copied whole; a native
+   * histogram's series follows the others (see `#nativeTail`).
    */
   #copyPoint(
     plan: PointPlan,
@@ -426,6 +487,7 @@ class SeriesWriter {
     family: string,
     pieces: PointPieces,
     values: ArrayLike<number>,
+    tails: SeriesTails | undefined,
   ): void {
     let layout = this.#pointLayout;
     if (layout === undefined || layout.plan !== plan || layout.pieces !== pieces) {
@@ -436,7 +498,11 @@ class SeriesWriter {
     const previousOwn = this.#previousPointOwn;
     const positions = first.positions;
     const ownBytes = readOwnLabels(first, source, slot, own, family);
-    let sameLengths = this.#previousCopied === layout;
+    // Exemplars change the lengths of the series they follow; a native histogram's series comes
+    // after the others.
+    const withExemplars = tails !== undefined && tails.anyBefore(pieces.names.length);
+    let sameLengths = this.#previousCopied === layout && !withExemplars &&
+      !this.#previousHadExemplars;
     for (let k = 0; sameLengths && k < positions.length; k++) {
       if (own[k].length !== previousOwn[k].length) sameLengths = false;
     }
@@ -449,7 +515,7 @@ class SeriesWriter {
     const sampleLength = this.#sampleLength;
     const start = this.#position;
     const distance = start - this.#previousPointStart;
-    const count = layout.series.length;
+    const count = pieces.names.length;
     if (this.#previousValues.length < count) this.#previousValues = new Float64Array(count);
     const previousValues = this.#previousValues;
     let at = start;
@@ -457,10 +523,11 @@ class SeriesWriter {
       const series = layout.series[j];
       const blocks = series.blocks;
       const blockAt = layout.blockAt[j];
+      const tailLength = tails === undefined ? 0 : tails.lengthOf(j);
       const headLength = writeSeriesHead(
         head,
         0,
-        2 + sampleLength + series.constantBytes + ownBytes,
+        2 + sampleLength + series.constantBytes + ownBytes + tailLength,
       );
       if (sameLengths) snappy.copy(distance, headLength);
       else snappy.bytes(head, 0, headLength);
@@ -500,7 +567,18 @@ class SeriesWriter {
       this.#sampleValue = value;
       previousValues[j] = value;
       at += 11 + timestamp.length;
+      if (tailLength > 0) at = this.#tail(tails!, j, at);
     }
+    if (tails !== undefined && tails.lengthOf(count) > 0) {
+      // The native histogram's series: the labels as above, the Histogram as a literal.
+      const series = layout.series[count];
+      const tailLength = tails.lengthOf(count);
+      const headLength = writeSeriesHead(head, 0, series.constantBytes + ownBytes + tailLength);
+      snappy.bytes(head, 0, headLength);
+      at = this.#copyLabels(series, layout.blockAt[count], own, at + headLength);
+      at = this.#nativeTail(tails, count, at);
+    }
+    this.#previousHadExemplars = withExemplars;
     this.#position = at;
     this.#previousCopied = layout;
     this.#previousPointStart = start;
@@ -561,7 +639,8 @@ class SeriesWriter {
    * this layout, each own label's bytes from where they were last written (`LabelBytes`).
    * Parts that follow each other in both places make one copy: a run of series with the same
    * layout costs a copy up to the first label that differs, one per such label, and one or two
-   * around the value bytes that differ. What was never written is a literal.
+   * around the value bytes that differ. What was never written is a literal, and so is the
+   * tail (an exemplar) after the sample.
    */
   #copySingle(
     plan: PointPlan,
@@ -571,6 +650,7 @@ class SeriesWriter {
     family: string,
     nameLabel: Piece,
     value: number,
+    tails: SeriesTails | undefined,
   ): void {
     const direct = this.#directPlanOf(plan, labels, nameLabel);
     if (this.#blockPlan !== direct) {
@@ -578,22 +658,40 @@ class SeriesWriter {
       this.#blockAt = direct.blocks.map(() => -1);
     }
     const own = this.#own;
-    const positions = direct.positions;
+    const tailLength = tails === undefined ? 0 : tails.lengthOf(0);
     const content = 2 + this.#sampleLength + direct.constantBytes +
-      readOwnLabels(direct, source, slot, own, family);
+      readOwnLabels(direct, source, slot, own, family) + tailLength;
     // The histogram path's candidates are not before this series any more.
     this.#series0.count = 0;
     this.#series1.count = 0;
     const snappy = this.#snappy!;
     const start = this.#position;
-    let at = start;
     const head = this.#head;
     const headLength = writeSeriesHead(head, 0, content);
-    if (content === this.#singleContent) snappy.copy(at - this.#singleHeadAt, headLength);
+    if (content === this.#singleContent) snappy.copy(start - this.#singleHeadAt, headLength);
     else snappy.bytes(head, 0, headLength);
-    at += headLength;
+    const at = this.#copyLabels(direct, this.#blockAt, own, start + headLength);
+    const timestamp = this.#timestamp;
+    const sampleAt = this.#sampleAt;
+    this.#copySample(sampleAt < 0 ? 0 : at - sampleAt, this.#sampleValue, value);
+    this.#sampleAt = at;
+    this.#sampleValue = value;
+    this.#singleContent = content;
+    this.#singleHeadAt = start;
+    this.#position = at + 11 + timestamp.length;
+    if (tailLength > 0) this.#position = this.#tail(tails!, 0, this.#position);
+  }
+
+  /**
+   * Compressed mode: the labels of a series laid out as `direct` at `at` (the head written),
+   * each constant block copied from where `blockAt` says it was last written, each own label
+   * (`own`, see `readOwnLabels`) from where it was last written, else as a literal. Returns
+   * where the labels end.
+   */
+  #copyLabels(direct: DirectPlan, blockAt: number[], own: Uint8Array[], at: number): number {
+    const snappy = this.#snappy!;
+    const positions = direct.positions;
     const blocks = direct.blocks;
-    const blockAt = this.#blockAt;
     const request = this.#request;
     for (let k = 0; k < blocks.length; k++) {
       const block = blocks[k];
@@ -621,21 +719,76 @@ class SeriesWriter {
       }
       at += length;
     }
-    const timestamp = this.#timestamp;
-    const sampleAt = this.#sampleAt;
-    this.#copySample(sampleAt < 0 ? 0 : at - sampleAt, this.#sampleValue, value);
-    this.#sampleAt = at;
-    this.#sampleValue = value;
-    this.#singleContent = content;
-    this.#singleHeadAt = start;
-    this.#position = at + 11 + timestamp.length;
+    return at;
+  }
+
+  /**
+   * Compressed mode: series `j`'s tail, a native histogram, at `at`: the runs of bytes it shares
+   * with the last one written, at the same place counted from the start (and from the end when
+   * the two differ in length: the timestamp, the last deltas), as copies of it; the rest as
+   * literals. Returns where it ends.
+   */
+  #nativeTail(tails: SeriesTails, j: number, at: number): number {
+    const snappy = this.#snappy!;
+    const bytes = tails.bytes;
+    const start = tails.starts[j];
+    const length = tails.ends[j] - start;
+    const last = this.#lastNative;
+    const lastLength = this.#lastNativeLength;
+    if (this.#lastNativeAt < 0) {
+      snappy.bytes(bytes, start, start + length);
+    } else {
+      const offset = at - this.#lastNativeAt;
+      const shared = Math.min(length, lastLength);
+      let suffix = 0;
+      if (length !== lastLength) {
+        while (
+          suffix < shared && bytes[start + length - 1 - suffix] === last[lastLength - 1 - suffix]
+        ) suffix++;
+        if (suffix < MIN_COPY) suffix = 0;
+      }
+      const front = length - suffix;
+      const limit = Math.min(front, lastLength);
+      let i = 0;
+      while (i < front) {
+        const run = sameRun(bytes, start, last, i, limit);
+        if (run >= MIN_COPY) {
+          snappy.copy(offset, run);
+          i += run;
+          continue;
+        }
+        // A literal up to the next run worth a copy.
+        let end = i + 1;
+        while (
+          end < front &&
+          sameRun(bytes, start, last, end, Math.min(end + MIN_COPY, limit)) < MIN_COPY
+        ) end++;
+        snappy.bytes(bytes, start + i, start + end);
+        i = end;
+      }
+      if (suffix > 0) snappy.copy(offset + length - lastLength, suffix);
+    }
+    if (last.length < length) this.#lastNative = new Uint8Array(length * 2);
+    this.#lastNative.set(bytes.subarray(start, start + length));
+    this.#lastNativeLength = length;
+    this.#lastNativeAt = at;
+    return at + length;
+  }
+
+  /** Compressed mode: series `j`'s tail at `at`, as a literal; returns where it ends. */
+  #tail(tails: SeriesTails, j: number, at: number): number {
+    const start = tails.starts[j];
+    const end = tails.ends[j];
+    this.#snappy!.bytes(tails.bytes, start, end);
+    return at + end - start;
   }
 
   /**
    * Flat mode: one TimeSeries of a point whose own labels come pre-encoded from `source`, its
    * labels written in name order without going through the point's buffer: the runs of
    * constant labels (`__name__`, the added ones) as one block each (see `directPlan`), each own
-   * label's bytes (or the added label of its name when its value is empty), then the sample.
+   * label's bytes (or the added label of its name when its value is empty), the sample, then
+   * the tail (an exemplar) if any: a series with one is not copied by the next.
    */
   #writeDirect(
     plan: PointPlan,
@@ -644,6 +797,7 @@ class SeriesWriter {
     labels: Labels,
     nameLabel: Piece,
     value: number,
+    tails: SeriesTails | undefined,
   ): void {
     const direct = this.#directPlanOf(plan, labels, nameLabel);
     const own = this.#own;
@@ -652,9 +806,10 @@ class SeriesWriter {
     const start = this.#length;
     // Whether this series is laid out like the one just written (same labels, own labels as
     // long): then it is a copy of it with the labels that differ and the value written over.
-    let sameLayout = this.#previousDirect === direct &&
+    const tailLength = tails === undefined ? 0 : tails.lengthOf(0);
+    let sameLayout = this.#previousDirect === direct && tailLength === 0 &&
       this.#previousStart + this.#previousSeriesLength === start;
-    let content = 2 + this.#sampleLength + direct.constantBytes;
+    let content = 2 + this.#sampleLength + direct.constantBytes + tailLength;
     for (let k = 0; k < positions.length; k++) {
       let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
       if (bytes.length === 0) bytes = direct.fallbacks[k];
@@ -702,11 +857,12 @@ class SeriesWriter {
       view.setFloat64(at, value, true);
       at += 8;
       for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+      if (tailLength > 0) at = this.#flatTail(tails!, 0, at);
     }
     this.#length = at;
     this.#own = previous;
     this.#previousOwn = own;
-    this.#previousDirect = direct;
+    this.#previousDirect = tailLength === 0 ? direct : undefined;
     this.#previousStart = start;
     this.#previousSeriesLength = at - start;
   }
@@ -814,32 +970,51 @@ class SeriesWriter {
     this.#pointView = new DataView(grown.buffer);
   }
 
-  /** One series of the current point: its `__name__` label and one sample. */
-  sample(nameLabel: Piece, value: number): void {
-    if (this.#nameFirst) this.#series(nameLabel, undefined, nameLabel.bytes.length, value);
-    else this.#series(undefined, nameLabel, nameLabel.bytes.length, value);
+  /**
+   * One series of the current point: its `__name__` label and one sample, followed by series
+   * `j`'s tail in `tails` if any.
+   */
+  sample(nameLabel: Piece, value: number, tails?: SeriesTails, j = 0): void {
+    const added = nameLabel.bytes.length;
+    if (this.#nameFirst) this.#series(nameLabel, undefined, added, value, tails, j, true);
+    else this.#series(undefined, nameLabel, added, value, tails, j, true);
   }
 
   /** One series with the point's extra label too (`le`, `quantile`, a state). */
-  sampleWith(nameLabel: Piece, extraLabel: Piece, value: number): void {
+  sampleWith(
+    nameLabel: Piece,
+    extraLabel: Piece,
+    value: number,
+    tails?: SeriesTails,
+    j = 0,
+  ): void {
     const added = nameLabel.bytes.length + extraLabel.bytes.length;
-    if (this.#nameFirst) this.#series(nameLabel, extraLabel, added, value);
-    else this.#series(extraLabel, nameLabel, added, value);
+    if (this.#nameFirst) this.#series(nameLabel, extraLabel, added, value, tails, j, true);
+    else this.#series(extraLabel, nameLabel, added, value, tails, j, true);
   }
 
-  /** A TimeSeries: tag, length, the point's labels with `atCut1`/`atCut2` spliced in, sample. */
+  /**
+   * A TimeSeries: tag, length, the point's labels with `atCut1`/`atCut2` spliced in, the
+   * sample (unless `withSample` is false), then series `j`'s tail in `tails` if any.
+   */
   #series(
     atCut1: Piece | undefined,
     atCut2: Piece | undefined,
     addedBytes: number,
     value: number,
+    tails: SeriesTails | undefined,
+    j: number,
+    withSample: boolean,
   ): void {
     this.#previousDirect = undefined;
     const pointLength = this.#pointLength;
     const sampleLength = this.#sampleLength;
-    const content = pointLength + addedBytes + 2 + sampleLength;
+    const tailLength = tails === undefined ? 0 : tails.lengthOf(j);
+    const content = pointLength + addedBytes + (withSample ? 2 + sampleLength : 0) + tailLength;
     if (this.#snappy !== undefined) {
-      this.#compressedSeries(atCut1, atCut2, content, value);
+      if (tailLength > 0) {
+        this.#literalSeries(atCut1, atCut2, content, value, tails!, j, withSample);
+      } else this.#compressedSeries(atCut1, atCut2, content, value);
       return;
     }
     this.#ensure(content + 6);
@@ -853,14 +1028,70 @@ class SeriesWriter {
     if (atCut2 !== undefined) at = this.#piece(atCut2, at);
     at = this.#part(2, cut2, pointLength, at);
     this.#flushCopy();
-    buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
-    buffer[at++] = sampleLength;
-    buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
-    this.#view.setFloat64(at, value, true);
-    at += 8;
-    const timestamp = this.#timestamp;
-    for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    if (withSample) {
+      buffer[at++] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      buffer[at++] = sampleLength;
+      buffer[at++] = SAMPLE_VALUE * 8 + FIXED64;
+      this.#view.setFloat64(at, value, true);
+      at += 8;
+      const timestamp = this.#timestamp;
+      for (let i = 0; i < timestamp.length; i++) buffer[at++] = timestamp[i];
+    }
+    if (tailLength > 0) at = this.#flatTail(tails!, j, at);
     this.#length = at;
+  }
+
+  /** Flat mode: series `j`'s tail at `at` (room made); returns where it ends. */
+  #flatTail(tails: SeriesTails, j: number, at: number): number {
+    const bytes = tails.bytes;
+    const end = tails.ends[j];
+    const buffer = this.#buffer;
+    for (let i = tails.starts[j]; i < end; i++) buffer[at++] = bytes[i];
+    return at;
+  }
+
+  /**
+   * Compressed mode: a series with a tail (exemplars, a native histogram), all literals but
+   * the spliced-in labels (copied from where they were last written). It is no candidate for
+   * later series (see `#compressedSeries`), which copy only from where they know the bytes.
+   */
+  #literalSeries(
+    atCut1: Piece | undefined,
+    atCut2: Piece | undefined,
+    content: number,
+    value: number,
+    tails: SeriesTails,
+    j: number,
+    withSample: boolean,
+  ): void {
+    const snappy = this.#snappy!;
+    const head = this.#head;
+    const point = this.#point;
+    let at = this.#position + writeSeriesHead(head, 0, content);
+    snappy.bytes(head, 0, at - this.#position);
+    const cuts = [0, this.#cut1, this.#cut2, this.#pointLength];
+    for (let part = 0; part < 3; part++) {
+      if (cuts[part + 1] > cuts[part]) snappy.bytes(point, cuts[part], cuts[part + 1]);
+      at += cuts[part + 1] - cuts[part];
+      const piece = part === 0 ? atCut1 : part === 1 ? atCut2 : undefined;
+      if (piece === undefined) continue;
+      const length = piece.bytes.length;
+      if (piece.at >= 0) snappy.copy(at - piece.at, length);
+      else snappy.bytes(piece.bytes, 0, length);
+      piece.at = at;
+      at += length;
+    }
+    if (withSample) {
+      head[0] = TIMESERIES_SAMPLES * 8 + LENGTH_DELIMITED;
+      head[1] = this.#sampleLength;
+      head[2] = SAMPLE_VALUE * 8 + FIXED64;
+      snappy.bytes(head, 0, 3);
+      this.#values[0] = value;
+      snappy.bytes(this.#valueBytes, 0, 8);
+      snappy.bytes(this.#timestamp, 0, this.#timestamp.length);
+      at += 2 + this.#sampleLength;
+    }
+    this.#position = withSample ? this.#tail(tails, j, at) : this.#nativeTail(tails, j, at);
   }
 
   /**
@@ -1487,11 +1718,13 @@ interface DirectPlan {
 interface PointPieces {
   readonly names: readonly Piece[];
   readonly extras: readonly (Piece | undefined)[];
+  /** The `__name__` label of the series a native histogram goes in (the family's own name). */
+  readonly nativeName?: Piece;
 }
 
 /**
  * A point's series laid out for `SeriesWriter.#copyPoint` (a `DirectPlan` per series, all with
- * the same own labels), and where each series' constant blocks were last written (-1: not yet).
+ * the same own labels, the native histogram's last), and where each series' constant blocks were last written (-1: not yet).
  */
 interface PointLayout {
   readonly plan: PointPlan;
@@ -1502,6 +1735,7 @@ interface PointLayout {
 
 function pointLayout(plan: PointPlan, labels: Labels, pieces: PointPieces): PointLayout {
   const series = pieces.names.map((name, j) => directPlan(plan, labels, name, pieces.extras[j]));
+  if (pieces.nativeName !== undefined) series.push(directPlan(plan, labels, pieces.nativeName));
   return { plan, pieces, series, blockAt: series.map((one) => one.blocks.map(() => -1)) };
 }
 
@@ -1647,6 +1881,194 @@ function copyBytes(
   for (; i < length; i++) target[at + i] = source[start + i];
 }
 
+/**
+ * What some series of a point carry besides (or instead of) their one sample, encoded for the
+ * point: exemplars, after a sample, and a native histogram, in a series of its own. Series
+ * `j`'s bytes are `bytes[starts[j], ends[j])` (none when equal); one buffer is reused for every
+ * point of a request, and a point with nothing to add passes no tails at all.
+ */
+export class SeriesTails {
+  readonly #writer = new ProtoWriter(256);
+  readonly #timestampMs: number;
+  /** Whether exemplars are sent (see `WriteOptions`). */
+  readonly exemplars: boolean;
+  /** Whether native histograms are sent (see `WriteOptions`). */
+  readonly natives: boolean;
+  bytes: Uint8Array = NO_LABEL;
+  starts = new Int32Array(32);
+  ends = new Int32Array(32);
+
+  constructor(timestampMs: number, options: WriteOptions) {
+    this.#timestampMs = timestampMs;
+    this.exemplars = options.exemplars ?? true;
+    this.natives = options.nativeHistograms ?? true;
+  }
+
+  /** Starts a point of `seriesCount` series, none with a tail yet. */
+  start(seriesCount: number): void {
+    this.#writer.reset();
+    if (this.starts.length < seriesCount) {
+      this.starts = new Int32Array(seriesCount * 2);
+      this.ends = new Int32Array(seriesCount * 2);
+    } else {
+      this.starts.fill(0, 0, seriesCount);
+      this.ends.fill(0, 0, seriesCount);
+    }
+  }
+
+  /** Whether a series before series `count` has a tail. */
+  anyBefore(count: number): boolean {
+    for (let j = 0; j < count; j++) if (this.ends[j] > this.starts[j]) return true;
+    return false;
+  }
+
+  /** Series `j`'s tail's length (0: none). */
+  lengthOf(j: number): number {
+    return this.ends[j] - this.starts[j];
+  }
+
+  /** Series `j` carries `exemplar` (names escaped as remote write sends names). */
+  exemplar(j: number, exemplar: Exemplar): void {
+    const writer = this.#writer;
+    this.starts[j] = writer.length;
+    writeExemplar(writer, escapeExemplar(exemplar, "underscores"), this.#timestampMs);
+    this.ends[j] = writer.length;
+  }
+
+  /** Series `j` is a native histogram of `count` observations summing to `sum`. */
+  native(j: number, count: number, sum: number, buckets: NativeBuckets): void {
+    const writer = this.#writer;
+    this.starts[j] = writer.length;
+    writeNativeHistogram(writer, count, sum, buckets, this.#timestampMs);
+    this.ends[j] = writer.length;
+  }
+
+  /** Ends the point: whether any series has a tail (`bytes` then holds them). */
+  finish(): boolean {
+    if (this.#writer.length === 0) return false;
+    this.bytes = this.#writer.view();
+    return true;
+  }
+}
+
+/**
+ * A `TimeSeries.exemplars` field: the exemplar's labels (sorted by name, empty values left
+ * out), value, and timestamp in milliseconds (the request's when it has none, as a scrape
+ * stamps an exemplar without one with the scrape's time).
+ */
+function writeExemplar(out: ProtoWriter, exemplar: Exemplar, timestampMs: number): void {
+  const message = out.begin(TIMESERIES_EXEMPLARS);
+  const labels = exemplar.labels;
+  const names = Object.keys(labels);
+  if (!isSorted(names)) names.sort(byCodeUnits);
+  for (const name of names) {
+    const value = labels[name];
+    if (value === "") continue;
+    const label = out.begin(EXEMPLAR_LABELS);
+    out.string(LABEL_NAME, name);
+    out.string(LABEL_VALUE, value);
+    out.end(label);
+  }
+  out.double(EXEMPLAR_VALUE, exemplar.value);
+  const timestamp = exemplar.timestamp;
+  out.int64(
+    EXEMPLAR_TIMESTAMP,
+    timestamp === undefined ? timestampMs : Math.round(timestamp * 1000),
+  );
+  out.end(message);
+}
+
+/**
+ * A `TimeSeries.histograms` field: one integer `Histogram` (prompb, Prometheus 2.40 on) at
+ * `timestampMs`. Both oneofs (`count_int`, `zero_count_int`) are written even when 0, as Go
+ * writes a set oneof; the other scalars only when not 0, the deltas packed (proto3), no reset
+ * hint (the receiver finds resets itself).
+ */
+function writeNativeHistogram(
+  out: ProtoWriter,
+  count: number,
+  sum: number,
+  buckets: NativeBuckets,
+  timestampMs: number,
+): void {
+  const message = out.begin(TIMESERIES_HISTOGRAMS);
+  out.uint(HISTOGRAM_COUNT_INT, count);
+  if (sum !== 0) out.double(HISTOGRAM_SUM, sum);
+  if (buckets.schema !== 0) out.sint(HISTOGRAM_SCHEMA, buckets.schema);
+  if (buckets.zeroThreshold !== 0) out.double(HISTOGRAM_ZERO_THRESHOLD, buckets.zeroThreshold);
+  out.uint(HISTOGRAM_ZERO_COUNT_INT, buckets.zeroCount);
+  writeSpans(out, HISTOGRAM_NEGATIVE_SPANS, buckets.negativeSpans);
+  out.packedSint(HISTOGRAM_NEGATIVE_DELTAS, buckets.negativeDeltas);
+  writeSpans(out, HISTOGRAM_POSITIVE_SPANS, buckets.positiveSpans);
+  out.packedSint(HISTOGRAM_POSITIVE_DELTAS, buckets.positiveDeltas);
+  out.int64(HISTOGRAM_TIMESTAMP, timestampMs);
+  out.end(message);
+}
+
+function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["positiveSpans"]): void {
+  for (const span of spans) {
+    const message = out.begin(field);
+    if (span.offset !== 0) out.sint(SPAN_OFFSET, span.offset);
+    if (span.length !== 0) out.uint(SPAN_LENGTH, span.length);
+    out.end(message);
+  }
+}
+
+/**
+ * Fills `tails` for a histogram point of `bucketCount` buckets (series 0…) and `seriesCount`
+ * classic series: the buckets' exemplars, and the native histogram (series `seriesCount`) if
+ * any. Returns `tails`, or `undefined` when there is nothing to add.
+ */
+function histogramTails(
+  tails: SeriesTails,
+  seriesCount: number,
+  exemplars: readonly (Exemplar | undefined)[] | undefined,
+  count: number,
+  sum: number,
+  native: NativeBuckets | undefined,
+): SeriesTails | undefined {
+  const withExemplars = exemplars !== undefined && tails.exemplars;
+  if (!tails.natives) native = undefined;
+  if (!withExemplars && native === undefined) return undefined;
+  tails.start(seriesCount + 1);
+  if (withExemplars) {
+    for (let i = 0; i < exemplars.length; i++) {
+      const exemplar = exemplars[i];
+      if (exemplar !== undefined) tails.exemplar(i, exemplar);
+    }
+  }
+  if (native !== undefined) tails.native(seriesCount, count, sum, native);
+  return tails.finish() ? tails : undefined;
+}
+
+/** Fills `tails` for a counter's series with `exemplar`; `undefined` when there is none. */
+function counterTails(
+  tails: SeriesTails,
+  exemplar: Exemplar | undefined,
+): SeriesTails | undefined {
+  if (exemplar === undefined || !tails.exemplars) return undefined;
+  tails.start(1);
+  tails.exemplar(0, exemplar);
+  tails.finish();
+  return tails;
+}
+
+/** The shortest run of shared bytes copied rather than written out (a copy takes 2–3 bytes). */
+const MIN_COPY = 4;
+
+/** How many bytes from `i` on (up to `limit`) `bytes` (from `start`) and `last` have alike. */
+function sameRun(
+  bytes: Uint8Array,
+  start: number,
+  last: Uint8Array,
+  i: number,
+  limit: number,
+): number {
+  let run = 0;
+  while (i + run < limit && bytes[start + i + run] === last[i + run]) run++;
+  return run;
+}
+
 /** Wire types of the fields written by hand. */
 const LENGTH_DELIMITED = 2;
 const FIXED64 = 1;
@@ -1729,11 +2151,12 @@ export function encodeWriteRequest(
   families: WriteItems,
   labels: ExtraLabels,
   timestampMs: number,
+  options: WriteOptions = {},
 ): Uint8Array<ArrayBuffer> {
   // Sized like the previous request (usually the same series again), so the buffer is not
   // grown and copied several times over.
   const series = new SeriesWriter(labels, timestampMs, lastRequestBytes + (lastRequestBytes >> 3));
-  writeRequest(series, families);
+  writeRequest(series, families, new SeriesTails(timestampMs, options));
   const request = series.view();
   lastRequestBytes = Math.min(request.length, MAX_SIZE_HINT_BYTES);
   // The buffer belongs to this request alone: a view, not a copy.
@@ -1749,6 +2172,7 @@ export function encodeCompressedWriteRequest(
   families: WriteItems,
   labels: ExtraLabels,
   timestampMs: number,
+  options: WriteOptions = {},
 ): Uint8Array<ArrayBuffer> {
   const series = new SeriesWriter(
     labels,
@@ -1757,7 +2181,7 @@ export function encodeCompressedWriteRequest(
     true,
   );
   const flat = new SeriesWriter(labels, timestampMs, lastFlatBytes + (lastFlatBytes >> 3));
-  writeRequest(series, families, flat);
+  writeRequest(series, families, new SeriesTails(timestampMs, options), flat);
   flat.clear();
   lastFlatBytes = Math.min(flat.largestBatch, MAX_SIZE_HINT_BYTES);
   const block = series.finishCompressed();
@@ -1773,19 +2197,24 @@ export function encodeCompressedWriteRequest(
  * ten series back), and costs more. A metric's series are copied from where each label value
  * was last written (`SeriesWriter.#copySingle`), which needs no search.
  */
-function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWriter): void {
+function writeRequest(
+  series: SeriesWriter,
+  items: WriteItems,
+  tails: SeriesTails,
+  flat?: SeriesWriter,
+): void {
   const cache = new LabelCache();
   // Pieces remember where they were written, in one writer's positions: one cache per writer.
   const flatCache = flat === undefined ? undefined : new LabelCache();
   for (const item of items) {
     if (isReading(item)) {
-      writeMetric(series, cache, item);
+      writeMetric(series, cache, item, tails);
     } else if (flat !== undefined && hasOneSeriesPerPoint(item) && !hasEncodedLabels(item)) {
       flat.clear();
-      writeFamily(flat, flatCache!, item);
+      writeFamily(flat, flatCache!, item, tails);
       series.appendSearched(flat);
     } else {
-      writeFamily(series, cache, item);
+      writeFamily(series, cache, item, tails);
     }
   }
   const metadata = new ProtoWriter();
@@ -1793,6 +2222,14 @@ function writeRequest(series: SeriesWriter, items: WriteItems, flat?: SeriesWrit
     writeMetadata(metadata, isReading(item) ? standInOf(item.metric) : item);
   }
   series.append(metadata.view());
+}
+
+/** What else than samples a request carries. */
+export interface WriteOptions {
+  /** Counters' and classic histogram buckets' exemplars (default true). */
+  readonly exemplars?: boolean;
+  /** Native histograms, each in a series of its own (default true). */
+  readonly nativeHistograms?: boolean;
 }
 
 /**
@@ -1817,6 +2254,15 @@ export interface MetricReading {
   readonly counts: Uint32Array | Float64Array;
   /** An unlabelled counter's total, which lives outside the store. */
   readonly unlabelledTotal: number | undefined;
+  /**
+   * By slot, a counter's exemplar or a histogram's bucket exemplars (a copy), when the metric
+   * has any.
+   */
+  readonly exemplars:
+    | readonly (Exemplar | readonly (Exemplar | undefined)[] | undefined)[]
+    | undefined;
+  /** By slot, a native histogram's buckets, when the histogram is native. */
+  readonly natives: readonly (NativeBuckets | undefined)[] | undefined;
 }
 
 function isReading(item: MetricFamily | MetricReading): item is MetricReading {
@@ -1832,6 +2278,7 @@ function readMetric(metric: DirectSource): MetricReading {
   while (first < slotCount && !labels.isLive(first)) first++;
   const store = view.store;
   const layout = metric.layout;
+  const gauge = layout.type === "gauge";
   return {
     metric,
     labels,
@@ -1842,7 +2289,42 @@ function readMetric(metric: DirectSource): MetricReading {
       ? store.counts.slice(0, slotCount * layout.upperBounds.length)
       : EMPTY_COUNTS,
     unlabelledTotal: layout.type === "counter" ? layout.unlabelledTotal() : undefined,
+    exemplars: gauge ? undefined : readExemplars(store.sides[layout.exemplarSide], slotCount),
+    natives: layout.type === "histogram" && layout.nativeSide !== undefined
+      ? readNatives(store.sides[layout.nativeSide], labels, slotCount)
+      : undefined,
   };
+}
+
+/**
+ * The exemplars of a side array (a counter's: one per slot; a histogram's: one array per
+ * slot, which observations change in place, so copied), as they are now.
+ */
+function readExemplars(
+  side: readonly unknown[] | undefined,
+  slotCount: number,
+): (Exemplar | readonly (Exemplar | undefined)[] | undefined)[] | undefined {
+  if (side === undefined) return undefined;
+  const exemplars = new Array<Exemplar | (Exemplar | undefined)[] | undefined>(slotCount);
+  for (let slot = 0; slot < slotCount && slot < side.length; slot++) {
+    const held = side[slot] as Exemplar | (Exemplar | undefined)[] | undefined;
+    exemplars[slot] = Array.isArray(held) ? held.slice() : held;
+  }
+  return exemplars;
+}
+
+/** The buckets of each live series' native state, as they are now. */
+function readNatives(
+  side: readonly unknown[] | undefined,
+  labels: LabelSnapshot,
+  slotCount: number,
+): (NativeBuckets | undefined)[] | undefined {
+  if (side === undefined) return undefined;
+  const natives = new Array<NativeBuckets | undefined>(slotCount);
+  for (let slot = 0; slot < slotCount; slot++) {
+    if (labels.isLive(slot)) natives[slot] = (side[slot] as NativeHistogram | undefined)?.buckets();
+  }
+  return natives;
 }
 
 const EMPTY_COUNTS = new Uint32Array(0);
@@ -1871,7 +2353,12 @@ export async function gatherWriteItems(registry: Registry): Promise<WriteItems |
  * series' labels come pre-encoded through the label source of the metric's labels objects,
  * read by slot.
  */
-function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricReading): void {
+function writeMetric(
+  series: SeriesWriter,
+  cache: LabelCache,
+  reading: MetricReading,
+  tails: SeriesTails,
+): void {
   const first = reading.first;
   if (first < 0) return;
   const snapshot = reading.labels;
@@ -1883,6 +2370,7 @@ function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricRea
   const name = metric.name;
   const numbers = reading.numbers;
   const layout = metric.layout;
+  const exemplars = reading.exemplars;
   switch (layout.type) {
     case "counter":
     case "gauge": {
@@ -1894,7 +2382,9 @@ function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricRea
       for (let slot = first; slot < slotCount; slot++) {
         if (!snapshot.isLive(slot)) continue;
         const value = unlabelled ?? numbers[slot * stride + offset];
-        series.singleAt(labels, source, slot, name, sampleName, value);
+        const exemplar = exemplars?.[slot] as Exemplar | undefined;
+        const seriesTails = exemplar === undefined ? undefined : counterTails(tails, exemplar);
+        series.singleAt(labels, source, slot, name, sampleName, value, seriesTails);
       }
       return;
     }
@@ -1906,14 +2396,22 @@ function writeMetric(series: SeriesWriter, cache: LabelCache, reading: MetricRea
       const stride = layout.numberStride;
       const sumOffset = layout.sumOffset;
       const counts = reading.counts;
+      const natives = reading.natives;
+      const seriesCount = pieces.names.length;
       for (let slot = first; slot < slotCount; slot++) {
         if (!snapshot.isLive(slot)) continue;
         const base = slot * bucketCount;
         let count = 0;
         for (let i = 0; i < bucketCount; i++) values[i] = count += counts[base + i];
         values[bucketCount] = count;
-        if (withSum) values[bucketCount + 1] = numbers[slot * stride + sumOffset];
-        series.pointSeriesAt(labels, source, slot, name, "le", pieces, values);
+        const sum = numbers[slot * stride + sumOffset];
+        if (withSum) values[bucketCount + 1] = sum;
+        const bucketExemplars = exemplars?.[slot] as BucketExemplars | undefined;
+        const native = natives?.[slot];
+        const pointTails = bucketExemplars === undefined && native === undefined
+          ? undefined
+          : histogramTails(tails, seriesCount, bucketExemplars, count, sum, native);
+        series.pointSeriesAt(labels, source, slot, name, "le", pieces, values, pointTails);
       }
       return;
     }
@@ -1942,12 +2440,21 @@ function hasOneSeriesPerPoint(family: MetricFamily): boolean {
   return type === "counter" || type === "gauge" || type === "unknown" || type === "info";
 }
 
-function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFamily): void {
+function writeFamily(
+  series: SeriesWriter,
+  cache: LabelCache,
+  family: MetricFamily,
+  tails: SeriesTails,
+): void {
   const name = family.name;
   switch (family.type) {
     case "counter": {
       const sampleName = cache.metricName(name + "_total");
-      for (const point of family.points) series.single(point.labels, name, sampleName, point.value);
+      for (const point of family.points) {
+        const exemplar = point.exemplar;
+        const pointTails = exemplar === undefined ? undefined : counterTails(tails, exemplar);
+        series.single(point.labels, name, sampleName, point.value, pointTails);
+      }
       return;
     }
     case "gauge":
@@ -1968,6 +2475,10 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
         values[counts.length] = point.count;
         if (hasSum(point)) values[counts.length + 1] = point.sum;
         const labels = point.labels;
+        const native = nativeBucketsOf(point);
+        const pointTails = point.exemplars === undefined && native === undefined
+          ? undefined
+          : histogramTails(tails, seriesCount, point.exemplars, point.count, point.sum, native);
         series.pointSeriesAt(
           labels,
           labelSourceOf(labels),
@@ -1976,6 +2487,7 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
           "le",
           pointPieces,
           values,
+          pointTails,
         );
       }
       return;
@@ -2014,7 +2526,8 @@ function writeFamily(series: SeriesWriter, cache: LabelCache, family: MetricFami
 
 /**
  * The series of a histogram `name`'s points by their bounds: `_bucket` with each `le`, `_count`,
- * and `_sum` unless a bound is negative. One object per bounds array (a metric's points share
+ * and `_sum` unless a bound is negative (and the series named `name` that carries a native
+ * histogram). One object per bounds array (a metric's points share
  * theirs), so that a point is laid out like the one before it.
  */
 function histogramPieces(
@@ -2024,6 +2537,7 @@ function histogramPieces(
   const bucketName = cache.metricName(name + "_bucket");
   const countName = cache.metricName(name + "_count");
   const sumName = cache.metricName(name + "_sum");
+  const nativeName = cache.metricName(name);
   const byBounds = new Map<readonly number[], PointPieces>();
   return (upperBounds) => {
     let pieces = byBounds.get(upperBounds);
@@ -2033,6 +2547,7 @@ function histogramPieces(
       pieces = {
         names: [...bounds.map(() => bucketName), countName, ...(withSum ? [sumName] : [])],
         extras: [...bounds, undefined, ...(withSum ? [undefined] : [])],
+        nativeName,
       };
       byBounds.set(upperBounds, pieces);
     }
