@@ -94,6 +94,44 @@ Deno.test("labels: a removed series is not found through the recent children", (
   assert.equal(old.value, 5);
 });
 
+Deno.test("labels: past the quick lookup, a new child is made once, also right after clear() and compaction", () => {
+  // Everything past the quick lookup (new series, values turned into strings, a series not
+  // among the recent children) is one call that makes and remembers the child: the child
+  // handed back must be the one remembered, also when that call replaced the recent children
+  // (the first child of a table, the first after clear() or compaction).
+  const counter = new Counter({
+    name: "c_total",
+    help: "h",
+    labelNames: ["code", "ok"],
+    registry: null,
+  });
+  const first = counter.labels({ code: 200, ok: true });
+  first.inc();
+  assert.equal(counter.labels("200", "true"), first);
+  assert.equal(counter.labels(200, true), first);
+  counter.incWith({ code: 200, ok: true }, 2);
+  assert.equal(first.value, 3);
+  for (let round = 0; round < 3; round++) {
+    counter.clear();
+    const made = counter.labels(404, false);
+    assert.notEqual(made, first);
+    made.inc(round + 1);
+    assert.equal(counter.labels({ code: "404", ok: "false" }), made);
+    assert.equal(counter.labels({ code: "404", ok: "false" }).value, round + 1);
+  }
+  // Compaction (enough removals) replaces the recent children too.
+  for (let i = 0; i < 100; i++) counter.labels(i, true).inc();
+  for (let i = 0; i < 100; i++) counter.remove(i, true);
+  const afterCompaction = counter.labels(7, false);
+  afterCompaction.inc(4);
+  assert.equal(counter.labels("7", "false").value, 4);
+  assert.deepEqual(afterCompaction.labels, { code: "7", ok: "false" });
+  // Wrong labels past the quick lookup still throw and create nothing.
+  assert.throws(() => counter.labels({ code: 1, ok: true, extra: "x" }), TypeError);
+  assert.throws(() => counter.incWith({ code: 1 }), TypeError);
+  assert.throws(() => counter.labels(1), TypeError);
+});
+
 for (const width of [1, 2]) {
   Deno.test(`series index: find${width === 1 ? "One" : "Two"} answers like a Map through removal and compaction`, () => {
     const random = randomGenerator(7 + width);

@@ -118,12 +118,7 @@ export class SeriesTable<Child> {
       : this.#childOfMiss(slot, count, a0, a1, a2, a3);
   }
 
-  /**
-   * `childOf` past the recent children, its one call out (V8 then keeps the hit path free of
-   * branches that merge back into it): a new child, of a series found or made. `slot` is -1
-   * when the quick lookup found none, which also happens for values still to be turned into
-   * strings and for wrong labels.
-   */
+  /** `childOf` past the recent children: the child `#slowSlot` remembered. */
   #childOfMiss(
     slot: number,
     count: number,
@@ -132,56 +127,79 @@ export class SeriesTable<Child> {
     a2: unknown,
     a3: unknown,
   ): Child {
-    if (slot < 0) {
-      slot = count === 1 && typeof a0 === "object" && a0 !== null
-        ? this.#slotOfConverted(a0 as LabelValues, a0, a1, a2, a3)
-        : count === this.width
-        ? this.#slotOfConverted(undefined, a0, a1, a2, a3)
-        : -1;
-    }
-    if (slot < 0) {
-      const given = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
-      slot = this.slotFor(given[0], given.slice(1));
-    }
-    return this.childAt(slot);
+    // The call first: it may replace `#recentChildren` (the first child, after compaction).
+    const entry = this.#slowSlot(slot, count, a0, a1, a2, a3, true) & (RECENT_CHILDREN - 1);
+    return this.#recentChildren[entry]!;
   }
 
   /**
-   * The slot of the live series with the labels of `given` (an object), or else of the values
-   * `a0`…`a3` (`width` of them, at most four), numbers and booleans turned into strings as
-   * `labels(...)` does; -1 when there is none or the labels are wrong (`slotFor` says how).
-   * The quick lookups find strings only; this is where a number such as a status code goes.
+   * Everything past the quick lookups of `childOf` and `slotForObject`, their one call out
+   * (V8 then keeps the hit path free of branches that merge back into it): values turned into
+   * strings (the quick lookups find strings only), wrong labels reported, a new series made,
+   * and, `withChild`, a new child of the series remembered among the recent ones. `slot` is
+   * the quick lookup's, -1 for none; the answer is the slot found or made.
+   *
+   * One function on purpose, the remembering written out: it is more bytecode than V8 inlines
+   * (494 bytes in V8 13, whose limit is 460), so it stays a call wherever the quick lookup is
+   * compiled. Splitting it up again (or shrinking it by 35 bytes) undoes that. V8 compiles `childOf` on its own early, while
+   * every call makes a series; with this inlined there, that code counted so much against the
+   * inlining budget of a caller's loop that the loop compiled later called `childOf` instead
+   * of inlining it (`labels({...}).inc()` 2.8× its floor instead of 2.4×).
    */
-  #slotOfConverted(
-    given: LabelValues | undefined,
+  #slowSlot(
+    slot: number,
+    count: number,
     a0: unknown,
     a1: unknown,
     a2: unknown,
     a3: unknown,
+    withChild: boolean,
   ): number {
     const width = this.width;
-    if (width === 0) return -1;
-    const index = this.index;
-    const idMaps = index.idMaps;
-    const labelNames = this.labelNames;
-    for (let position = 0; position < width; position++) {
-      const value = toLabelValue(
-        given !== undefined
-          ? given[labelNames[position]]
-          : position === 0
-          ? a0
-          : position === 1
-          ? a1
-          : position === 2
-          ? a2
-          : a3,
-      );
-      const id = value === undefined ? undefined : idMaps[position].get(value);
-      if (id === undefined) return -1;
-      index.lookupIds[position] = id;
+    const given = count === 1 && typeof a0 === "object" && a0 !== null
+      ? a0 as LabelValues
+      : undefined;
+    if (slot < 0 && width > 0 && (given !== undefined || count === width)) {
+      const index = this.index;
+      const idMaps = index.idMaps;
+      const labelNames = this.labelNames;
+      let position = 0;
+      for (; position < width; position++) {
+        const value = toLabelValue(
+          given !== undefined
+            ? given[labelNames[position]]
+            : position === 0
+            ? a0
+            : position === 1
+            ? a1
+            : position === 2
+            ? a2
+            : a3,
+        );
+        const id = value === undefined ? undefined : idMaps[position].get(value);
+        if (id === undefined) break;
+        index.lookupIds[position] = id;
+      }
+      if (position === width && (given === undefined || hasKeys(given, width))) {
+        slot = index.find();
+      }
     }
-    if (given !== undefined && !hasKeys(given, width)) return -1;
-    return index.find();
+    if (slot < 0) {
+      const values = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
+      slot = this.slotFor(values[0], values.slice(1));
+    }
+    const entry = slot & (RECENT_CHILDREN - 1);
+    if (withChild && this.#recentSlots[entry] !== slot) {
+      const child = this.#type.newChild(new SeriesHandle(this, slot));
+      let recentSlots = this.#recentSlots;
+      if (recentSlots === NO_RECENT_SLOTS) {
+        recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
+        this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
+      }
+      recentSlots[entry] = slot;
+      this.#recentChildren[entry] = child;
+    }
+    return slot;
   }
 
   /** `labels(...)` given more than four values. */
@@ -255,15 +273,9 @@ export class SeriesTable<Child> {
   /** The slot for a labels object, found or created: the child-free calls' lookup. */
   slotForObject(given: LabelValues): number {
     const slot = typeof given === "object" && given !== null ? this.slotOfObject(given) : -1;
-    return slot >= 0 ? slot : this.#slotForObjectMiss(given);
-  }
-
-  /** `slotForObject` past the quick lookup (its one call out, as in `childOf`). */
-  #slotForObjectMiss(given: LabelValues): number {
-    const slot = typeof given === "object" && given !== null
-      ? this.#slotOfConverted(given, undefined, undefined, undefined, undefined)
-      : -1;
-    return slot >= 0 ? slot : this.slotFor(given, []);
+    return slot >= 0
+      ? slot
+      : this.#slowSlot(slot, 1, given, undefined, undefined, undefined, false);
   }
 
   /** The slot of the live series with these values (`width` of them, at most four), or -1. */
@@ -307,23 +319,7 @@ export class SeriesTable<Child> {
 
   /** The child of the series at `slot`, from the recent ones when it is among them. */
   childAt(slot: number): Child {
-    const entry = slot & (RECENT_CHILDREN - 1);
-    if (this.#recentSlots[entry] === slot) {
-      return this.#recentChildren[entry]!;
-    }
-    const child = this.#type.newChild(new SeriesHandle(this, slot));
-    this.#remember(entry, slot, child);
-    return child;
-  }
-
-  #remember(entry: number, slot: number, child: Child): void {
-    let recentSlots = this.#recentSlots;
-    if (recentSlots === NO_RECENT_SLOTS) {
-      recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);
-      this.#recentChildren = new Array(RECENT_CHILDREN).fill(undefined);
-    }
-    recentSlots[entry] = slot;
-    this.#recentChildren[entry] = child;
+    return this.#childOfMiss(slot, 0, undefined, undefined, undefined, undefined);
   }
 
   #add(labelValues: readonly string[]): number {
