@@ -424,3 +424,47 @@ Deno.test("remote write direct: series with the same bytes (an empty own label a
     'twin_total{instance="x",job="t"} 4',
   ]);
 });
+
+Deno.test("remote write direct: series that repeat the one before but for a few labels and value bytes", async () => {
+  // Runs of series whose own labels keep their ids (copied with the series before), labels that
+  // change at the same length, labels whose lengths change while the series' length does not
+  // (then nothing may be copied at the old places), empty values standing in for added labels,
+  // removed series between, values differing in any byte (NaN, -0, large, fractional).
+  const registry = new Registry();
+  const counter = new Counter({
+    name: "runs",
+    help: "r",
+    labelNames: ["job", "instance", "Zed"],
+    registry,
+  });
+  const gauge = new Gauge({ name: "levels", help: "l", labelNames: ["a", "b"], registry });
+  const words = ["GET", "PUT", "", "x".repeat(20), "POST"];
+  const numbers = [0, -0, 1, 2, 2.5, 1e21, 0.1 + 0.2, NaN, 123456789, 4095];
+  for (let i = 0; i < 400; i++) {
+    const job = words[Math.floor(i / 50) % words.length];
+    const instance = words[(i >> 3) % words.length];
+    const zed = words[(i * 7) % words.length];
+    counter.labels(job, instance, zed).inc(Math.abs(numbers[i % 9]) || 0);
+    gauge.labels(`a${Math.floor(i / 20)}`, `b${i % 13}`).set(numbers[(i * 3) % numbers.length]);
+  }
+  counter.remove("GET", "GET", "GET");
+  gauge.remove("a3", "b5");
+  const extras: Record<string, string>[] = [{ job: "test", instance: "host-1", Zed: "z" }, {
+    job: "t",
+  }];
+  for (const extra of extras) {
+    assert.equal(await assertSameBothWays(registry, extra, JSON.stringify(extra)), 2);
+  }
+  // The length swap of the fast path's bug: the same total, labels moved.
+  const swapped = new Registry();
+  const owned = new Counter({
+    name: "owned",
+    help: "o",
+    labelNames: ["a", "b"],
+    registry: swapped,
+  });
+  owned.labels("GET", "POSTED").inc();
+  owned.labels("POSTED", "GET").inc();
+  owned.labels("PUT", "GETTER").inc(2);
+  assert.equal(await assertSameBothWays(swapped, { job: "j" }, "lengths swapped"), 1);
+});

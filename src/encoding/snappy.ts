@@ -333,14 +333,24 @@ export class SnappyBlockWriter {
 
   #flushCopy(): void {
     const output = this.#output;
-    const length = this.#copyLength;
+    const total = this.#copyLength;
     const offset = this.#copyOffset;
     this.#copyLength = 0;
-    // The usual copy (up to 64 bytes within 64 KiB) in one element, written here; the same
-    // bytes as `writeCopy`.
-    if (length <= 64 && offset <= MAX_OFFSET && output.o + 3 <= output.bytes.length) {
+    // The usual copy (up to 128 bytes within 64 KiB) in one or two elements, written here; the
+    // same bytes as `writeCopy`.
+    if (total <= 128 && offset <= MAX_OFFSET && output.o + 6 <= output.bytes.length) {
       const out = output.bytes;
-      const o = output.o;
+      let o = output.o;
+      let length = total;
+      if (length > 64) {
+        // As `writeCopy`: 64 bytes first when at least 4 remain, else 60.
+        const first = length >= 68 ? 64 : 60;
+        out[o] = ((first - 1) << 2) | TAG_COPY_2;
+        out[o + 1] = offset & 0xff;
+        out[o + 2] = offset >>> 8;
+        o += 3;
+        length -= first;
+      }
       if (length >= 4 && length < 12 && offset < 2048) {
         out[o] = ((offset >>> 8) << 5) | ((length - 4) << 2) | TAG_COPY_1;
         out[o + 1] = offset & 0xff;
@@ -353,7 +363,7 @@ export class SnappyBlockWriter {
       }
       return;
     }
-    output.ensure(5 * Math.ceil(length / 60) + 5);
-    output.o = writeCopy(offset, length, output.bytes, output.o);
+    output.ensure(5 * Math.ceil(total / 60) + 5);
+    output.o = writeCopy(offset, total, output.bytes, output.o);
   }
 }

@@ -206,8 +206,21 @@ class SeriesWriter {
   #sampleValue = 0;
   readonly #sampleValues = new Float64Array(2);
   readonly #sampleValueBytes = new Uint8Array(this.#sampleValues.buffer);
+  readonly #sampleValueWords = new Int32Array(this.#sampleValues.buffer);
   #blockPlan: DirectPlan | undefined;
   #blockAt: number[] = [];
+  // `#copySingleRun`: the series `#copySingle` wrote last, when the next one may repeat it — its
+  // plan, label source and value ids (a metric's reading), its own labels' ids, start, end (-1:
+  // the next series may not repeat it), head length and own labels' length.
+  #runDirect: DirectPlan | undefined;
+  #runSource: LabelTextSource | undefined;
+  #runIds: LabelSnapshot | undefined;
+  #runLastIds = new Int32Array(8);
+  #runStart = 0;
+  #runEnd = -1;
+  #runHeadLength = 0;
+  /** One bit per own label that is no `LabelBytes` (an added label standing in: a literal). */
+  #runPlain = 0;
   // `#copyPoint`: the layout of the last point, the previous one so written, its start and its
   // series' values.
   #pointLayout: PointLayout | undefined;
@@ -408,12 +421,13 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
     tails?: SeriesTails,
+    ids?: LabelSnapshot,
   ): void {
     if (source !== undefined) {
       const plan = this.#planOf(labels, source, undefined);
       if (plan.encodes) {
         if (this.#snappy !== undefined) {
-          this.#copySingle(plan, source, slot, labels, family, nameLabel, value, tails);
+          this.#copySingle(plan, source, slot, labels, family, nameLabel, value, tails, ids);
           return;
         }
         if (plan.hasJob) {
@@ -651,8 +665,16 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
     tails: SeriesTails | undefined,
+    ids?: LabelSnapshot,
   ): void {
     const direct = this.#directPlanOf(plan, labels, nameLabel);
+    if (
+      ids !== undefined && tails === undefined && this.#position === this.#runEnd &&
+      direct === this.#runDirect && source === this.#runSource && ids === this.#runIds &&
+      this.#copySingleRun(direct, source, slot, ids, value)
+    ) {
+      return;
+    }
     if (this.#blockPlan !== direct) {
       this.#blockPlan = direct;
       this.#blockAt = direct.blocks.map(() => -1);
@@ -680,6 +702,144 @@ class SeriesWriter {
     this.#singleHeadAt = start;
     this.#position = at + 11 + timestamp.length;
     if (tailLength > 0) this.#position = this.#tail(tails!, 0, this.#position);
+    this.#runEnd = -1;
+    const positions = direct.positions;
+    if (ids !== undefined && tailLength === 0 && positions.length <= MAX_RUN_LABELS) {
+      // The next series of this reading may repeat this one (see `#copySingleRun`).
+      if (this.#runLastIds.length < positions.length) {
+        this.#runLastIds = new Int32Array(positions.length);
+      }
+      const base = slot * ids.width;
+      const seriesIds = ids.seriesIds;
+      let plain = 0;
+      for (let k = 0; k < positions.length; k++) {
+        this.#runLastIds[k] = seriesIds[base + positions[k]];
+        if (!(own[k] instanceof LabelBytes)) plain |= 1 << k;
+      }
+      this.#runPlain = plain;
+      this.#runDirect = direct;
+      this.#runSource = source;
+      this.#runIds = ids;
+      this.#runStart = start;
+      this.#runEnd = this.#position;
+      this.#runHeadLength = headLength;
+    }
+  }
+
+  /**
+   * Compressed mode: `#copySingle` for a series right after one it wrote from the same
+   * reading (`ids`, its value ids) and plan, without tails, when the two are as long: the
+   * series is then the one before, `distance` bytes back, but for the own labels whose value
+   * id changed and the value bytes that differ. The same elements as `#copySingle`, found with
+   * fewer steps: own labels whose id did not change are neither read (`labelBytesOf`) nor
+   * copied on their own, but counted into the run copied from the series before. Returns false
+   * (nothing written) when the lengths differ.
+   */
+  #copySingleRun(
+    direct: DirectPlan,
+    source: LabelTextSource,
+    slot: number,
+    ids: LabelSnapshot,
+    value: number,
+  ): boolean {
+    const positions = direct.positions;
+    const lastIds = this.#runLastIds;
+    const own = this.#own;
+    const seriesIds = ids.seriesIds;
+    const base = slot * ids.width;
+    let mismatch = false;
+    let changed = 0;
+    for (let k = 0; k < positions.length; k++) {
+      const id = seriesIds[base + positions[k]];
+      if (id === lastIds[k]) continue;
+      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+      if (bytes.length === 0) {
+        // No job any more: `#copySingle` throws the error.
+        if (k === direct.jobPosition && !direct.hasJob) return false;
+        bytes = direct.fallbacks[k];
+      }
+      // Another length moves what follows: not the series before with a few bytes changed.
+      if (bytes.length !== own[k].length) mismatch = true;
+      own[k] = bytes;
+      lastIds[k] = id;
+      changed |= 1 << k;
+      if (bytes instanceof LabelBytes) this.#runPlain &= ~(1 << k);
+      else this.#runPlain |= 1 << k;
+    }
+    if (mismatch) {
+      // `own` holds this series' labels; `#copySingle` reads them again.
+      this.#runEnd = -1;
+      return false;
+    }
+    const snappy = this.#snappy!;
+    const start = this.#position;
+    const distance = start - this.#runStart;
+    const blocks = direct.blocks;
+    const blockAt = this.#blockAt;
+    const request = this.#request;
+    // Own labels written as `#copyLabels` writes them: not copied with the series before.
+    const special = changed | this.#runPlain;
+    // The bytes since the last element that is not a copy from the series before.
+    let run = this.#runHeadLength;
+    let at = start + run;
+    for (let k = 0; k < blocks.length; k++) {
+      const blockLength = blocks[k].length;
+      if (blockLength > 0) {
+        blockAt[k] = at;
+        at += blockLength;
+        run += blockLength;
+      }
+      if (k === positions.length) break;
+      const bytes = own[k];
+      const length = bytes.length;
+      if (length === 0) continue;
+      if ((special & (1 << k)) === 0) {
+        run += length;
+        (bytes as LabelBytes).writtenAt = at;
+      } else {
+        if (run > 0) snappy.copy(distance, run);
+        run = 0;
+        if (bytes instanceof LabelBytes) {
+          if (bytes.request === request) {
+            snappy.copy(at - bytes.writtenAt, length);
+          } else {
+            snappy.bytes(bytes, 0, length);
+            bytes.request = request;
+          }
+          bytes.writtenAt = at;
+        } else {
+          snappy.bytes(bytes, 0, length);
+        }
+      }
+      at += length;
+    }
+    // The sample: as the one before but for the value bytes that differ (see `#copySample`).
+    const timestampLength = this.#timestamp.length;
+    const pair = this.#sampleValues;
+    pair[0] = value;
+    pair[1] = this.#sampleValue;
+    // The bytes that differ (little-endian), from the XOR of each half: the lowest differing
+    // byte is the lowest set bit's, the highest the highest set bit's.
+    const words = this.#sampleValueWords;
+    const low = words[0] ^ words[2];
+    const high = words[1] ^ words[3];
+    if ((low | high) === 0) {
+      snappy.copy(distance, run + 11 + timestampLength);
+    } else {
+      const same = low !== 0
+        ? (31 - Math.clz32(low & -low)) >> 3
+        : 4 + ((31 - Math.clz32(high & -high)) >> 3);
+      const end = high !== 0 ? 8 - (Math.clz32(high) >> 3) : 4 - (Math.clz32(low) >> 3);
+      snappy.copy(distance, run + 3 + same);
+      snappy.bytes(this.#sampleValueBytes, same, end);
+      snappy.copy(distance, 8 - end + timestampLength);
+    }
+    this.#sampleAt = at;
+    this.#sampleValue = value;
+    this.#singleHeadAt = start;
+    this.#runStart = start;
+    this.#position = this.#runEnd = at + 11 + timestampLength;
+    return true;
   }
 
   /**
@@ -1488,6 +1648,9 @@ function noJobError(family: string): TypeError {
     `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
   );
 }
+
+/** The most own labels `SeriesWriter.#copySingleRun` takes (one bit each in a number). */
+const MAX_RUN_LABELS = 30;
 
 /** Compressed writers made so far: each one's number tells its `LabelBytes` marks apart. */
 let requestCount = 0;
@@ -2384,7 +2547,7 @@ function writeMetric(
         const value = unlabelled ?? numbers[slot * stride + offset];
         const exemplar = exemplars?.[slot] as Exemplar | undefined;
         const seriesTails = exemplar === undefined ? undefined : counterTails(tails, exemplar);
-        series.singleAt(labels, source, slot, name, sampleName, value, seriesTails);
+        series.singleAt(labels, source, slot, name, sampleName, value, seriesTails, snapshot);
       }
       return;
     }
