@@ -776,7 +776,6 @@ class SeriesWriter {
     const distance = start - this.#runStart;
     const blocks = direct.blocks;
     const blockAt = this.#blockAt;
-    const request = this.#request;
     // Own labels written as `#copyLabels` writes them: not copied with the series before.
     const special = changed | this.#runPlain;
     // The bytes since the last element that is not a copy from the series before.
@@ -799,17 +798,7 @@ class SeriesWriter {
       } else {
         if (run > 0) snappy.copy(distance, run);
         run = 0;
-        if (bytes instanceof LabelBytes) {
-          if (bytes.request === request) {
-            snappy.copy(at - bytes.writtenAt, length);
-          } else {
-            snappy.bytes(bytes, 0, length);
-            bytes.request = request;
-          }
-          bytes.writtenAt = at;
-        } else {
-          snappy.bytes(bytes, 0, length);
-        }
+        this.#copyOwnLabel(bytes, at);
       }
       at += length;
     }
@@ -852,7 +841,6 @@ class SeriesWriter {
     const snappy = this.#snappy!;
     const positions = direct.positions;
     const blocks = direct.blocks;
-    const request = this.#request;
     for (let k = 0; k < blocks.length; k++) {
       const block = blocks[k];
       if (block.length > 0) {
@@ -866,20 +854,30 @@ class SeriesWriter {
       const bytes = own[k];
       const length = bytes.length;
       if (length === 0) continue;
-      if (bytes instanceof LabelBytes) {
-        if (bytes.request === request) {
-          snappy.copy(at - bytes.writtenAt, length);
-        } else {
-          snappy.bytes(bytes, 0, length);
-          bytes.request = request;
-        }
-        bytes.writtenAt = at;
-      } else {
-        snappy.bytes(bytes, 0, length);
-      }
+      this.#copyOwnLabel(bytes, at);
       at += length;
     }
     return at;
+  }
+
+  /**
+   * Compressed mode: an own label's bytes at `at`, copied from where this request last wrote
+   * them (`LabelBytes`), else as a literal.
+   */
+  #copyOwnLabel(bytes: Uint8Array, at: number): void {
+    const snappy = this.#snappy!;
+    const length = bytes.length;
+    if (bytes instanceof LabelBytes) {
+      if (bytes.request === this.#request) {
+        snappy.copy(at - bytes.writtenAt, length);
+      } else {
+        snappy.bytes(bytes, 0, length);
+        bytes.request = this.#request;
+      }
+      bytes.writtenAt = at;
+    } else {
+      snappy.bytes(bytes, 0, length);
+    }
   }
 
   /**
