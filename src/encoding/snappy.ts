@@ -295,6 +295,46 @@ export class SnappyBlockWriter {
     this.#copyOffset = offset;
     this.#copyLength = length;
   }
+
+  /**
+   * `copy(offset, length)` when the caller knows that the next element is no copy at `offset`
+   * (nothing joins it): written at once, with no pending state. The same bytes as `copy`.
+   */
+  copyLast(offset: number, length: number): void {
+    let total = length;
+    if (this.#copyLength > 0) {
+      if (offset === this.#copyOffset) {
+        total += this.#copyLength;
+        this.#copyLength = 0;
+      } else {
+        this.#flushCopy();
+      }
+    } else if (this.#literalLength > 0) {
+      this.#flushLiteral();
+    }
+    this.#writeCopy(offset, total);
+  }
+
+  /**
+   * `bytes(bytes, start, end)` when the caller knows that the next element is a copy (no
+   * literal bytes join these): written at once. The same bytes as `bytes`.
+   */
+  bytesLast(bytes: Uint8Array, start: number, end: number): void {
+    if (this.#copyLength > 0) this.#flushCopy();
+    const length = end - start;
+    const output = this.#output;
+    if (this.#literalLength > 0 || length > 60 || output.o + 61 > output.bytes.length) {
+      this.bytes(bytes, start, end);
+      this.#flushLiteral();
+      return;
+    }
+    const out = output.bytes;
+    let o = output.o;
+    out[o++] = ((length - 1) << 2) | TAG_LITERAL;
+    for (let i = start; i < end; i++) out[o++] = bytes[i];
+    output.o = o;
+  }
+
   /** The block, for `uncompressedLength` bytes of data in all. */
   finish(uncompressedLength: number): Uint8Array<ArrayBuffer> {
     if (this.#literalLength > 0) this.#flushLiteral();
@@ -332,10 +372,13 @@ export class SnappyBlockWriter {
   }
 
   #flushCopy(): void {
-    const output = this.#output;
     const total = this.#copyLength;
-    const offset = this.#copyOffset;
     this.#copyLength = 0;
+    this.#writeCopy(this.#copyOffset, total);
+  }
+
+  #writeCopy(offset: number, total: number): void {
+    const output = this.#output;
     // The usual copy (up to 128 bytes within 64 KiB) in one or two elements, written here; the
     // same bytes as `writeCopy`.
     if (total <= 128 && offset <= MAX_OFFSET && output.o + 6 <= output.bytes.length) {

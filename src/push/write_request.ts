@@ -819,8 +819,10 @@ class SeriesWriter {
         ? (31 - Math.clz32(low & -low)) >> 3
         : 4 + ((31 - Math.clz32(high & -high)) >> 3);
       const end = high !== 0 ? 8 - (Math.clz32(high) >> 3) : 4 - (Math.clz32(low) >> 3);
-      snappy.copy(distance, run + 3 + same);
-      snappy.bytes(this.#sampleValueBytes, same, end);
+      // Elements that nothing joins (a literal between two copies at one offset) are written
+      // at once.
+      snappy.copyLast(distance, run + 3 + same);
+      snappy.bytesLast(this.#sampleValueBytes, same, end);
       snappy.copy(distance, 8 - end + timestampLength);
     }
     this.#sampleAt = at;
