@@ -429,7 +429,8 @@ Deno.test("remote write direct: series that repeat the one before but for a few 
   // Runs of series whose own labels keep their ids (copied with the series before), labels that
   // change at the same length, labels whose lengths change while the series' length does not
   // (then nothing may be copied at the old places), empty values standing in for added labels,
-  // removed series between, values differing in any byte (NaN, -0, large, fractional).
+  // removed series between, exemplars after runs, values differing in any byte (NaN, -0, large,
+  // fractional).
   const registry = new Registry();
   const counter = new Counter({
     name: "runs",
@@ -438,16 +439,20 @@ Deno.test("remote write direct: series that repeat the one before but for a few 
     registry,
   });
   const gauge = new Gauge({ name: "levels", help: "l", labelNames: ["a", "b"], registry });
-  const words = ["GET", "PUT", "", "x".repeat(20), "POST"];
   const numbers = [0, -0, 1, 2, 2.5, 1e21, 0.1 + 0.2, NaN, 123456789, 4095];
   for (let i = 0; i < 400; i++) {
-    const job = words[Math.floor(i / 50) % words.length];
-    const instance = words[(i >> 3) % words.length];
-    const zed = words[(i * 7) % words.length];
-    counter.labels(job, instance, zed).inc(Math.abs(numbers[i % 9]) || 0);
+    // `job` in runs of 40 (one of them empty: the added label stands in), `instance` flipping
+    // between two values of one length every 8 series (each comes back after the other),
+    // `Zed` changing every series, one series in 50 longer.
+    const job = ["GET", "PUT", "", "POST"][Math.floor(i / 40) % 4];
+    const instance = ["GET", "PUT"][(i >> 3) % 2];
+    const zed = ["a1", "a2", "a3"][i % 3] + (i % 50 === 49 ? "x" : "");
+    // Now and then an exemplar (a tail: not copied with the series before).
+    const exemplar = i % 37 === 36 ? { trace_id: `t${i}` } : undefined;
+    counter.labels(job, instance, zed).inc(Math.abs(numbers[i % 9]) || 0, exemplar);
     gauge.labels(`a${Math.floor(i / 20)}`, `b${i % 13}`).set(numbers[(i * 3) % numbers.length]);
   }
-  counter.remove("GET", "GET", "GET");
+  counter.remove("PUT", "GET", "a2");
   gauge.remove("a3", "b5");
   const extras: Record<string, string>[] = [{ job: "test", instance: "host-1", Zed: "z" }, {
     job: "t",

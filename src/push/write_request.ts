@@ -219,6 +219,12 @@ class SeriesWriter {
   #runStart = 0;
   #runEnd = -1;
   #runHeadLength = 0;
+  /** Within a run's series: where each constant block and own label starts, where labels end. */
+  #runBlockAt = new Int32Array(8);
+  #runOwnAt = new Int32Array(8);
+  #runLabelsEnd = 0;
+  /** Whether the places of the last run's parts are recorded (see `#settleRun`). */
+  #runSettled = true;
   /** One bit per own label that is no `LabelBytes` (an added label standing in: a literal). */
   #runPlain = 0;
   // `#copyPoint`: the layout of the last point, the previous one so written, its start and its
@@ -675,6 +681,7 @@ class SeriesWriter {
     ) {
       return;
     }
+    if (!this.#runSettled) this.#settleRun(0);
     if (this.#blockPlan !== direct) {
       this.#blockPlan = direct;
       this.#blockAt = direct.blocks.map(() => -1);
@@ -711,11 +718,24 @@ class SeriesWriter {
       }
       const base = slot * ids.width;
       const seriesIds = ids.seriesIds;
+      const blocks = direct.blocks;
+      if (this.#runBlockAt.length < blocks.length) {
+        this.#runBlockAt = new Int32Array(blocks.length);
+        this.#runOwnAt = new Int32Array(blocks.length);
+      }
+      // Where each part is within the series: the same in every series of the run.
       let plain = 0;
-      for (let k = 0; k < positions.length; k++) {
+      let relative = headLength;
+      for (let k = 0; k < blocks.length; k++) {
+        this.#runBlockAt[k] = relative;
+        relative += blocks[k].length;
+        if (k === positions.length) break;
         this.#runLastIds[k] = seriesIds[base + positions[k]];
         if (!(own[k] instanceof LabelBytes)) plain |= 1 << k;
+        this.#runOwnAt[k] = relative;
+        relative += own[k].length;
       }
+      this.#runLabelsEnd = relative;
       this.#runPlain = plain;
       this.#runDirect = direct;
       this.#runSource = source;
@@ -723,6 +743,30 @@ class SeriesWriter {
       this.#runStart = start;
       this.#runEnd = this.#position;
       this.#runHeadLength = headLength;
+    }
+  }
+
+  /**
+   * Ends a run of `#copySingleRun` series: where the last one put its constant blocks and its
+   * own labels (but those in `skip`, replaced since), which `#copySingle` copies from and
+   * `#copySingleRun` leaves unrecorded while they repeat.
+   */
+  #settleRun(skip: number): void {
+    this.#runSettled = true;
+    const direct = this.#runDirect!;
+    const blocks = direct.blocks;
+    const positions = direct.positions;
+    const start = this.#runStart;
+    const kept = ~(skip | this.#runPlain);
+    if (this.#blockPlan === direct) {
+      for (let k = 0; k < blocks.length; k++) {
+        if (blocks[k].length > 0) this.#blockAt[k] = start + this.#runBlockAt[k];
+      }
+    }
+    for (let k = 0; k < positions.length; k++) {
+      if ((kept & (1 << k)) !== 0 && this.#own[k].length > 0) {
+        (this.#own[k] as LabelBytes).writtenAt = start + this.#runOwnAt[k];
+      }
     }
   }
 
@@ -747,6 +791,8 @@ class SeriesWriter {
     const own = this.#own;
     const seriesIds = ids.seriesIds;
     const base = slot * ids.width;
+    const ownAt = this.#runOwnAt;
+    const previousStart = this.#runStart;
     let mismatch = false;
     let changed = 0;
     for (let k = 0; k < positions.length; k++) {
@@ -754,12 +800,20 @@ class SeriesWriter {
       if (id === lastIds[k]) continue;
       let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
       if (bytes.length === 0) {
-        // No job any more: `#copySingle` throws the error.
-        if (k === direct.jobPosition && !direct.hasJob) return false;
+        if (k === direct.jobPosition && !direct.hasJob) {
+          // No job any more: `#copySingle` throws the error.
+          mismatch = true;
+          break;
+        }
         bytes = direct.fallbacks[k];
       }
       // Another length moves what follows: not the series before with a few bytes changed.
       if (bytes.length !== own[k].length) mismatch = true;
+      // The label replaced was last written in the series before.
+      const replaced = own[k];
+      if ((this.#runPlain & (1 << k)) === 0 && replaced.length > 0) {
+        (replaced as LabelBytes).writtenAt = previousStart + ownAt[k];
+      }
       own[k] = bytes;
       lastIds[k] = id;
       changed |= 1 << k;
@@ -767,41 +821,33 @@ class SeriesWriter {
       else this.#runPlain |= 1 << k;
     }
     if (mismatch) {
-      // `own` holds this series' labels; `#copySingle` reads them again.
+      // `own` holds this series' labels (but where it broke off); `#copySingle` reads them again.
+      if (!this.#runSettled) this.#settleRun(changed);
+      this.#runSettled = true;
       this.#runEnd = -1;
       return false;
     }
+    this.#runSettled = false;
     const snappy = this.#snappy!;
     const start = this.#position;
-    const distance = start - this.#runStart;
-    const blocks = direct.blocks;
-    const blockAt = this.#blockAt;
-    // Own labels written as `#copyLabels` writes them: not copied with the series before.
+    const distance = start - previousStart;
+    // Own labels written as `#copyLabels` writes them: not copied with the series before. The
+    // others, and the constant blocks, are where they were in the series before (`distance`
+    // back): their places are recorded when the run ends (`#settleRun`).
     const special = changed | this.#runPlain;
     // The bytes since the last element that is not a copy from the series before.
-    let run = this.#runHeadLength;
-    let at = start + run;
-    for (let k = 0; k < blocks.length; k++) {
-      const blockLength = blocks[k].length;
-      if (blockLength > 0) {
-        blockAt[k] = at;
-        at += blockLength;
-        run += blockLength;
-      }
-      if (k === positions.length) break;
+    let from = 0;
+    for (let k = 0; special >>> k !== 0; k++) {
+      if ((special & (1 << k)) === 0) continue;
       const bytes = own[k];
-      const length = bytes.length;
-      if (length === 0) continue;
-      if ((special & (1 << k)) === 0) {
-        run += length;
-        (bytes as LabelBytes).writtenAt = at;
-      } else {
-        if (run > 0) snappy.copy(distance, run);
-        run = 0;
-        this.#copyOwnLabel(bytes, at);
-      }
-      at += length;
+      if (bytes.length === 0) continue;
+      const relative = ownAt[k];
+      if (relative > from) snappy.copy(distance, relative - from);
+      this.#copyOwnLabel(bytes, start + relative);
+      from = relative + bytes.length;
     }
+    const run = this.#runLabelsEnd - from;
+    const at = start + this.#runLabelsEnd;
     // The sample: as the one before but for the value bytes that differ (see `#copySample`).
     const timestampLength = this.#timestamp.length;
     const pair = this.#sampleValues;
