@@ -429,6 +429,19 @@ class SeriesWriter {
     tails?: SeriesTails,
     ids?: LabelSnapshot,
   ): void {
+    // The next series of a run (see `#copySingleRun`), without looking up the plans: the last
+    // ones, `#planOf` and `#directPlanOf` would give them again.
+    const run = this.#runDirect;
+    if (
+      ids !== undefined && tails === undefined && this.#position === this.#runEnd &&
+      run !== undefined && ids === this.#runIds && source !== undefined &&
+      source === this.#runSource &&
+      nameLabel === run.nameLabel &&
+      this.#direct === run && this.#plan === run.plan &&
+      this.#copySingleRun(run, source, slot, ids, value)
+    ) {
+      return;
+    }
     if (source !== undefined) {
       const plan = this.#planOf(labels, source, undefined);
       if (plan.encodes) {
