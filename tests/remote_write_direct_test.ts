@@ -460,7 +460,8 @@ Deno.test("remote write direct: series that repeat the one before but for a few 
   for (const extra of extras) {
     assert.equal(await assertSameBothWays(registry, extra, JSON.stringify(extra)), 2);
   }
-  // The length swap of the fast path's bug: the same total, labels moved.
+  // Own labels that swap lengths: each series as long as the one before, its parts moved (so
+  // not the series before with a few bytes changed).
   const swapped = new Registry();
   const owned = new Counter({
     name: "owned",
