@@ -166,3 +166,57 @@ Deno.test("snappy: matches extended eight bytes at a time stop at 0 against -0 a
     }
   }
 });
+
+Deno.test("snappy block writer: copyLast and bytesLast write what copy and bytes write", () => {
+  // Random elements; the second writer takes the `…Last` form whenever the next element does
+  // not join this one (another kind, or a copy at another offset): the blocks must be equal.
+  // Copies of 1 to 200 bytes at offsets near and far (1- to 4-byte offsets, one and several
+  // elements), literals of 1 to 80 bytes, after pending literals and copies of either kind.
+  const source = randomBytes(80_000, 7);
+  for (let seed = 1; seed <= 20; seed++) {
+    let x = seed * 2654435761;
+    const next = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    type Step = { copy: boolean; offset: number; length: number; start: number };
+    const steps: Step[] = [];
+    let position = 70_000;
+    for (let i = 0; i < 300; i++) {
+      const copy = next(3) !== 0;
+      const offsets = [1, 7, 100, 2047, 2048, 30_000, 65_535, 65_536, 69_000];
+      const offset = steps.length > 0 && next(2) === 0
+        ? steps[steps.length - 1].offset
+        : offsets[next(9)];
+      const length = copy ? 1 + next(200) : 1 + next(80);
+      steps.push({ copy, offset: Math.min(offset, position), length, start: next(70_000) });
+      position += length;
+    }
+    const plain = new SnappyBlockWriter(16);
+    const last = new SnappyBlockWriter(16);
+    plain.bytes(source, 0, 70_000);
+    last.bytes(source, 0, 70_000);
+    for (const [i, step] of steps.entries()) {
+      const following = steps[i + 1];
+      const joined = following !== undefined && following.copy === step.copy &&
+        (!step.copy || following.offset === step.offset);
+      for (const writer of [plain, last]) {
+        const final = writer === last && !joined;
+        if (step.copy) {
+          if (final) writer.copyLast(step.offset, step.length);
+          else writer.copy(step.offset, step.length);
+        } else if (final) {
+          writer.bytesLast(source, step.start, step.start + step.length);
+        } else {
+          writer.bytes(source, step.start, step.start + step.length);
+        }
+      }
+    }
+    const expected = plain.finish(position);
+    const block = last.finish(position);
+    assert.deepEqual(block, expected, `seed ${seed}`);
+    assert.equal(snappyDecompress(block).length, position);
+  }
+});

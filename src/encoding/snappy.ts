@@ -295,6 +295,46 @@ export class SnappyBlockWriter {
     this.#copyOffset = offset;
     this.#copyLength = length;
   }
+
+  /**
+   * `copy(offset, length)` when the caller knows that the next element is no copy at `offset`
+   * (nothing joins it): written at once, with no pending state. The same bytes as `copy`.
+   */
+  copyLast(offset: number, length: number): void {
+    let total = length;
+    if (this.#copyLength > 0) {
+      if (offset === this.#copyOffset) {
+        total += this.#copyLength;
+        this.#copyLength = 0;
+      } else {
+        this.#flushCopy();
+      }
+    } else if (this.#literalLength > 0) {
+      this.#flushLiteral();
+    }
+    this.#writeCopy(offset, total);
+  }
+
+  /**
+   * `bytes(bytes, start, end)` when the caller knows that the next element is a copy (no
+   * literal bytes join these): written at once. The same bytes as `bytes`.
+   */
+  bytesLast(bytes: Uint8Array, start: number, end: number): void {
+    if (this.#copyLength > 0) this.#flushCopy();
+    const length = end - start;
+    const output = this.#output;
+    if (this.#literalLength > 0 || length > 60 || output.o + 61 > output.bytes.length) {
+      this.bytes(bytes, start, end);
+      this.#flushLiteral();
+      return;
+    }
+    const out = output.bytes;
+    let o = output.o;
+    out[o++] = ((length - 1) << 2) | TAG_LITERAL;
+    for (let i = start; i < end; i++) out[o++] = bytes[i];
+    output.o = o;
+  }
+
   /** The block, for `uncompressedLength` bytes of data in all. */
   finish(uncompressedLength: number): Uint8Array<ArrayBuffer> {
     if (this.#literalLength > 0) this.#flushLiteral();
@@ -332,15 +372,28 @@ export class SnappyBlockWriter {
   }
 
   #flushCopy(): void {
-    const output = this.#output;
-    const length = this.#copyLength;
-    const offset = this.#copyOffset;
+    const total = this.#copyLength;
     this.#copyLength = 0;
-    // The usual copy (up to 64 bytes within 64 KiB) in one element, written here; the same
-    // bytes as `writeCopy`.
-    if (length <= 64 && offset <= MAX_OFFSET && output.o + 3 <= output.bytes.length) {
+    this.#writeCopy(this.#copyOffset, total);
+  }
+
+  #writeCopy(offset: number, total: number): void {
+    const output = this.#output;
+    // The usual copy (up to 128 bytes within 64 KiB) in one or two elements, written here; the
+    // same bytes as `writeCopy`.
+    if (total <= 128 && offset <= MAX_OFFSET && output.o + 6 <= output.bytes.length) {
       const out = output.bytes;
-      const o = output.o;
+      let o = output.o;
+      let length = total;
+      if (length > 64) {
+        // As `writeCopy`: 64 bytes first when at least 4 remain, else 60.
+        const first = length >= 68 ? 64 : 60;
+        out[o] = ((first - 1) << 2) | TAG_COPY_2;
+        out[o + 1] = offset & 0xff;
+        out[o + 2] = offset >>> 8;
+        o += 3;
+        length -= first;
+      }
       if (length >= 4 && length < 12 && offset < 2048) {
         out[o] = ((offset >>> 8) << 5) | ((length - 4) << 2) | TAG_COPY_1;
         out[o + 1] = offset & 0xff;
@@ -353,7 +406,7 @@ export class SnappyBlockWriter {
       }
       return;
     }
-    output.ensure(5 * Math.ceil(length / 60) + 5);
-    output.o = writeCopy(offset, length, output.bytes, output.o);
+    output.ensure(5 * Math.ceil(total / 60) + 5);
+    output.o = writeCopy(offset, total, output.bytes, output.o);
   }
 }

@@ -206,8 +206,27 @@ class SeriesWriter {
   #sampleValue = 0;
   readonly #sampleValues = new Float64Array(2);
   readonly #sampleValueBytes = new Uint8Array(this.#sampleValues.buffer);
+  readonly #sampleValueWords = new Int32Array(this.#sampleValues.buffer);
   #blockPlan: DirectPlan | undefined;
   #blockAt: number[] = [];
+  // `#copySingleRun`: the series `#copySingle` wrote last, when the next one may repeat it — its
+  // plan, label source and value ids (a metric's reading), its own labels' ids, start, end (-1:
+  // the next series may not repeat it), head length and own labels' length.
+  #runDirect: DirectPlan | undefined;
+  #runSource: LabelTextSource | undefined;
+  #runIds: LabelSnapshot | undefined;
+  #runLastIds = new Int32Array(8);
+  #runStart = 0;
+  #runEnd = -1;
+  #runHeadLength = 0;
+  /** Within a run's series: where each constant block and own label starts, where labels end. */
+  #runBlockAt = new Int32Array(8);
+  #runOwnAt = new Int32Array(8);
+  #runLabelsEnd = 0;
+  /** Whether the places of the last run's parts are recorded (see `#settleRun`). */
+  #runSettled = true;
+  /** One bit per own label that is no `LabelBytes` (an added label standing in: a literal). */
+  #runPlain = 0;
   // `#copyPoint`: the layout of the last point, the previous one so written, its start and its
   // series' values.
   #pointLayout: PointLayout | undefined;
@@ -408,12 +427,26 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
     tails?: SeriesTails,
+    ids?: LabelSnapshot,
   ): void {
+    // The next series of a run (see `#copySingleRun`), without looking up the plans: the last
+    // ones, `#planOf` and `#directPlanOf` would give them again.
+    const run = this.#runDirect;
+    if (
+      ids !== undefined && tails === undefined && this.#position === this.#runEnd &&
+      run !== undefined && ids === this.#runIds && source !== undefined &&
+      source === this.#runSource &&
+      nameLabel === run.nameLabel &&
+      this.#direct === run && this.#plan === run.plan &&
+      this.#copySingleRun(run, source, slot, ids, value)
+    ) {
+      return;
+    }
     if (source !== undefined) {
       const plan = this.#planOf(labels, source, undefined);
       if (plan.encodes) {
         if (this.#snappy !== undefined) {
-          this.#copySingle(plan, source, slot, labels, family, nameLabel, value, tails);
+          this.#copySingle(plan, source, slot, labels, family, nameLabel, value, tails, ids);
           return;
         }
         if (plan.hasJob) {
@@ -651,8 +684,17 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
     tails: SeriesTails | undefined,
+    ids?: LabelSnapshot,
   ): void {
     const direct = this.#directPlanOf(plan, labels, nameLabel);
+    if (
+      ids !== undefined && tails === undefined && this.#position === this.#runEnd &&
+      direct === this.#runDirect && source === this.#runSource && ids === this.#runIds &&
+      this.#copySingleRun(direct, source, slot, ids, value)
+    ) {
+      return;
+    }
+    if (!this.#runSettled) this.#settleRun(0);
     if (this.#blockPlan !== direct) {
       this.#blockPlan = direct;
       this.#blockAt = direct.blocks.map(() => -1);
@@ -680,6 +722,174 @@ class SeriesWriter {
     this.#singleHeadAt = start;
     this.#position = at + 11 + timestamp.length;
     if (tailLength > 0) this.#position = this.#tail(tails!, 0, this.#position);
+    this.#runEnd = -1;
+    const positions = direct.positions;
+    if (ids !== undefined && tailLength === 0 && positions.length <= MAX_RUN_LABELS) {
+      // The next series of this reading may repeat this one (see `#copySingleRun`).
+      if (this.#runLastIds.length < positions.length) {
+        this.#runLastIds = new Int32Array(positions.length);
+      }
+      const base = slot * ids.width;
+      const seriesIds = ids.seriesIds;
+      const blocks = direct.blocks;
+      if (this.#runBlockAt.length < blocks.length) {
+        this.#runBlockAt = new Int32Array(blocks.length);
+        this.#runOwnAt = new Int32Array(blocks.length);
+      }
+      // Where each part is within the series: the same in every series of the run.
+      let plain = 0;
+      let relative = headLength;
+      for (let k = 0; k < blocks.length; k++) {
+        this.#runBlockAt[k] = relative;
+        relative += blocks[k].length;
+        if (k === positions.length) break;
+        this.#runLastIds[k] = seriesIds[base + positions[k]];
+        if (!(own[k] instanceof LabelBytes)) plain |= 1 << k;
+        this.#runOwnAt[k] = relative;
+        relative += own[k].length;
+      }
+      this.#runLabelsEnd = relative;
+      this.#runPlain = plain;
+      this.#runDirect = direct;
+      this.#runSource = source;
+      this.#runIds = ids;
+      this.#runStart = start;
+      this.#runEnd = this.#position;
+      this.#runHeadLength = headLength;
+    }
+  }
+
+  /**
+   * Ends a run of `#copySingleRun` series: where the last one put its constant blocks and its
+   * own labels (but those in `skip`, replaced since), which `#copySingle` copies from and
+   * `#copySingleRun` leaves unrecorded while they repeat.
+   */
+  #settleRun(skip: number): void {
+    this.#runSettled = true;
+    const direct = this.#runDirect!;
+    const blocks = direct.blocks;
+    const positions = direct.positions;
+    const start = this.#runStart;
+    const kept = ~(skip | this.#runPlain);
+    if (this.#blockPlan === direct) {
+      for (let k = 0; k < blocks.length; k++) {
+        if (blocks[k].length > 0) this.#blockAt[k] = start + this.#runBlockAt[k];
+      }
+    }
+    for (let k = 0; k < positions.length; k++) {
+      if ((kept & (1 << k)) !== 0 && this.#own[k].length > 0) {
+        (this.#own[k] as LabelBytes).writtenAt = start + this.#runOwnAt[k];
+      }
+    }
+  }
+
+  /**
+   * Compressed mode: `#copySingle` for a series right after one it wrote from the same
+   * reading (`ids`, its value ids) and plan, without tails, when the two are as long: the
+   * series is then the one before, `distance` bytes back, but for the own labels whose value
+   * id changed and the value bytes that differ. The same elements as `#copySingle`, found with
+   * fewer steps: own labels whose id did not change are neither read (`labelBytesOf`) nor
+   * copied on their own, but counted into the run copied from the series before. Returns false
+   * (nothing written) when the lengths differ.
+   */
+  #copySingleRun(
+    direct: DirectPlan,
+    source: LabelTextSource,
+    slot: number,
+    ids: LabelSnapshot,
+    value: number,
+  ): boolean {
+    const positions = direct.positions;
+    const lastIds = this.#runLastIds;
+    const own = this.#own;
+    const seriesIds = ids.seriesIds;
+    const base = slot * ids.width;
+    const ownAt = this.#runOwnAt;
+    const previousStart = this.#runStart;
+    let mismatch = false;
+    let changed = 0;
+    for (let k = 0; k < positions.length; k++) {
+      const id = seriesIds[base + positions[k]];
+      if (id === lastIds[k]) continue;
+      let bytes = source.labelBytesOf!(slot, positions[k], encodeLabel);
+      if (bytes.length === 0) {
+        if (k === direct.jobPosition && !direct.hasJob) {
+          // No job any more: `#copySingle` throws the error.
+          mismatch = true;
+          break;
+        }
+        bytes = direct.fallbacks[k];
+      }
+      // Another length moves what follows: not the series before with a few bytes changed.
+      if (bytes.length !== own[k].length) mismatch = true;
+      // The label replaced was last written in the series before.
+      const replaced = own[k];
+      if ((this.#runPlain & (1 << k)) === 0 && replaced.length > 0) {
+        (replaced as LabelBytes).writtenAt = previousStart + ownAt[k];
+      }
+      own[k] = bytes;
+      lastIds[k] = id;
+      changed |= 1 << k;
+      if (bytes instanceof LabelBytes) this.#runPlain &= ~(1 << k);
+      else this.#runPlain |= 1 << k;
+    }
+    if (mismatch) {
+      // `own` holds this series' labels (but where it broke off); `#copySingle` reads them again.
+      if (!this.#runSettled) this.#settleRun(changed);
+      this.#runSettled = true;
+      this.#runEnd = -1;
+      return false;
+    }
+    this.#runSettled = false;
+    const snappy = this.#snappy!;
+    const start = this.#position;
+    const distance = start - previousStart;
+    // Own labels written as `#copyLabels` writes them: not copied with the series before. The
+    // others, and the constant blocks, are where they were in the series before (`distance`
+    // back): their places are recorded when the run ends (`#settleRun`).
+    const special = changed | this.#runPlain;
+    // The bytes since the last element that is not a copy from the series before.
+    let from = 0;
+    for (let k = 0; special >>> k !== 0; k++) {
+      if ((special & (1 << k)) === 0) continue;
+      const bytes = own[k];
+      if (bytes.length === 0) continue;
+      const relative = ownAt[k];
+      if (relative > from) snappy.copy(distance, relative - from);
+      this.#copyOwnLabel(bytes, start + relative);
+      from = relative + bytes.length;
+    }
+    const run = this.#runLabelsEnd - from;
+    const at = start + this.#runLabelsEnd;
+    // The sample: as the one before but for the value bytes that differ (see `#copySample`).
+    const timestampLength = this.#timestamp.length;
+    const pair = this.#sampleValues;
+    pair[0] = value;
+    pair[1] = this.#sampleValue;
+    // The bytes that differ (little-endian), from the XOR of each half: the lowest differing
+    // byte is the lowest set bit's, the highest the highest set bit's.
+    const words = this.#sampleValueWords;
+    const low = words[0] ^ words[2];
+    const high = words[1] ^ words[3];
+    if ((low | high) === 0) {
+      snappy.copy(distance, run + 11 + timestampLength);
+    } else {
+      const same = low !== 0
+        ? (31 - Math.clz32(low & -low)) >> 3
+        : 4 + ((31 - Math.clz32(high & -high)) >> 3);
+      const end = high !== 0 ? 8 - (Math.clz32(high) >> 3) : 4 - (Math.clz32(low) >> 3);
+      // Elements that nothing joins (a literal between two copies at one offset) are written
+      // at once.
+      snappy.copyLast(distance, run + 3 + same);
+      snappy.bytesLast(this.#sampleValueBytes, same, end);
+      snappy.copy(distance, 8 - end + timestampLength);
+    }
+    this.#sampleAt = at;
+    this.#sampleValue = value;
+    this.#singleHeadAt = start;
+    this.#runStart = start;
+    this.#position = this.#runEnd = at + 11 + timestampLength;
+    return true;
   }
 
   /**
@@ -692,7 +902,6 @@ class SeriesWriter {
     const snappy = this.#snappy!;
     const positions = direct.positions;
     const blocks = direct.blocks;
-    const request = this.#request;
     for (let k = 0; k < blocks.length; k++) {
       const block = blocks[k];
       if (block.length > 0) {
@@ -706,20 +915,30 @@ class SeriesWriter {
       const bytes = own[k];
       const length = bytes.length;
       if (length === 0) continue;
-      if (bytes instanceof LabelBytes) {
-        if (bytes.request === request) {
-          snappy.copy(at - bytes.writtenAt, length);
-        } else {
-          snappy.bytes(bytes, 0, length);
-          bytes.request = request;
-        }
-        bytes.writtenAt = at;
-      } else {
-        snappy.bytes(bytes, 0, length);
-      }
+      this.#copyOwnLabel(bytes, at);
       at += length;
     }
     return at;
+  }
+
+  /**
+   * Compressed mode: an own label's bytes at `at`, copied from where this request last wrote
+   * them (`LabelBytes`), else as a literal.
+   */
+  #copyOwnLabel(bytes: Uint8Array, at: number): void {
+    const snappy = this.#snappy!;
+    const length = bytes.length;
+    if (bytes instanceof LabelBytes) {
+      if (bytes.request === this.#request) {
+        snappy.copy(at - bytes.writtenAt, length);
+      } else {
+        snappy.bytes(bytes, 0, length);
+        bytes.request = this.#request;
+      }
+      bytes.writtenAt = at;
+    } else {
+      snappy.bytes(bytes, 0, length);
+    }
   }
 
   /**
@@ -1488,6 +1707,9 @@ function noJobError(family: string): TypeError {
     `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
   );
 }
+
+/** The most own labels `SeriesWriter.#copySingleRun` takes (one bit each in a number). */
+const MAX_RUN_LABELS = 30;
 
 /** Compressed writers made so far: each one's number tells its `LabelBytes` marks apart. */
 let requestCount = 0;
@@ -2384,7 +2606,7 @@ function writeMetric(
         const value = unlabelled ?? numbers[slot * stride + offset];
         const exemplar = exemplars?.[slot] as Exemplar | undefined;
         const seriesTails = exemplar === undefined ? undefined : counterTails(tails, exemplar);
-        series.singleAt(labels, source, slot, name, sampleName, value, seriesTails);
+        series.singleAt(labels, source, slot, name, sampleName, value, seriesTails, snapshot);
       }
       return;
     }
