@@ -12,7 +12,7 @@ import { unrefTimer } from "../platform.ts";
 
 /** What a reader's stream tells, and how long it may take. */
 export interface StreamOptions {
-  /** Hears of a render that fails midway (the stream then errors: the client sees a cut-off body). */
+  /** Hears of a render that fails midway (the stream then errors: the client sees a cut body). */
   readonly onError: (error: unknown) => void;
   /** Called once when the stream is over: read to its end, cancelled, failed or cut off. */
   readonly onEnd?: () => void;

@@ -141,10 +141,11 @@ export class SeriesTable<Child> {
    *
    * One function on purpose, the remembering written out: it is more bytecode than V8 inlines
    * (494 bytes in V8 15, whose limit is 460), so it stays a call wherever the quick lookup is
-   * compiled. Splitting it up again (or shrinking it by 35 bytes) undoes that. V8 compiles `childOf` on its own early, while
-   * every call makes a series; with this inlined there, that code counted so much against the
-   * inlining budget of a caller's loop that the loop compiled later called `childOf` instead
-   * of inlining it (`labels({...}).inc()` 2.8× its floor instead of 2.4×).
+   * compiled. Splitting it up again (or shrinking it by 35 bytes) undoes that. V8 compiles
+   * `childOf` on its own early, while every call makes a series; with this inlined there, that
+   * code counted so much against the inlining budget of a caller's loop that the loop compiled
+   * later called `childOf` instead of inlining it (`labels({...}).inc()` 2.8× its floor
+   * instead of 2.4×).
    */
   #slowSlot(
     slot: number,
