@@ -60,8 +60,8 @@ export interface ByteRenderOptions extends CollectOptions {
 }
 
 const SPACE = 0x20;
-const textEncoder = new TextEncoder();
 const NEWLINE = 0x0a;
+const textEncoder = new TextEncoder();
 /** The end of an OpenMetrics body. */
 const EOF_LINE = "# EOF\n";
 
@@ -360,10 +360,10 @@ class CreatedText {
 
 class CounterCursor extends SlotCursor {
   readonly #layout: CounterLayout;
-  readonly #totalName: string;
-  readonly #totalNameBytes: Uint8Array;
-  readonly #createdName: string | undefined;
-  readonly #createdNameBytes: Uint8Array;
+  // The names, encoded once per render (a metric rendered directly has an ASCII name).
+  readonly #totalName: Uint8Array;
+  /** `x_created`, or `undefined` when no `_created` lines are written. */
+  readonly #createdName: Uint8Array | undefined;
   readonly #openMetrics: boolean;
   readonly #escaping: EscapingScheme;
   readonly #createdText = new CreatedText();
@@ -377,10 +377,10 @@ class CounterCursor extends SlotCursor {
   ) {
     super(view);
     this.#layout = layout;
-    this.#totalName = name + "_total";
-    this.#totalNameBytes = textEncoder.encode(this.#totalName);
-    this.#createdName = settings.openMetrics && settings.created ? name + "_created" : undefined;
-    this.#createdNameBytes = textEncoder.encode(this.#createdName ?? "");
+    this.#totalName = textEncoder.encode(name + "_total");
+    this.#createdName = settings.openMetrics && settings.created
+      ? textEncoder.encode(name + "_created")
+      : undefined;
     this.#openMetrics = settings.openMetrics;
     this.#escaping = settings.escaping;
     this.#unlabelled = layout.unlabelledTotal() !== undefined;
@@ -396,7 +396,7 @@ class CounterCursor extends SlotCursor {
     const createdName = this.#createdName;
     if (!this.#openMetrics) {
       writer.room(3 * (totalName.length + this.maxLabelLength) + NUMBER_BYTES + 2);
-      writer.putBytes(this.#totalNameBytes);
+      writer.putBytes(totalName);
       this.writeLabels(writer, slot);
       writer.putByte(SPACE);
       writer.putNumber(value);
@@ -408,7 +408,7 @@ class CounterCursor extends SlotCursor {
     writer.room(
       3 * (2 * (totalName.length + this.maxLabelLength) + exemplarLine.length) + 3 * NUMBER_BYTES,
     );
-    writer.putBytes(this.#totalNameBytes);
+    writer.putBytes(totalName);
     const labelStart = writer.position;
     this.writeLabels(writer, slot);
     const labelEnd = writer.position;
@@ -417,7 +417,7 @@ class CounterCursor extends SlotCursor {
     writer.put(exemplarLine);
     writer.putByte(NEWLINE);
     if (createdName !== undefined) {
-      writer.putBytes(this.#createdNameBytes);
+      writer.putBytes(createdName);
       writer.repeat(writer.buffer, labelStart, labelEnd);
       writer.putByte(SPACE);
       writer.put(this.#createdText.of(numbers[base + layout.createdOffset]));
@@ -429,6 +429,7 @@ class CounterCursor extends SlotCursor {
 class GaugeCursor extends SlotCursor {
   readonly #layout: GaugeLayout;
   readonly #name: string;
+  /** `#name` encoded once per render. */
   readonly #nameBytes: Uint8Array;
 
   constructor(name: string, view: DirectView, layout: GaugeLayout) {
@@ -461,29 +462,23 @@ class GaugeCursor extends SlotCursor {
 
 class HistogramCursor extends SlotCursor {
   readonly #layout: HistogramLayout;
-  readonly #bucketName: string;
-  readonly #countName: string;
-  readonly #sumName: string | undefined;
-  readonly #createdName: string | undefined;
-  readonly #boundTexts: readonly string[];
-  /** The names, bounds and pieces above encoded once per render, copied for every series. */
-  readonly #encoded: {
-    readonly bucketName: Uint8Array;
-    readonly countName: Uint8Array;
-    readonly sumName: Uint8Array;
-    readonly createdName: Uint8Array;
-    readonly bounds: readonly Uint8Array[];
-    readonly before: readonly Uint8Array[];
-    readonly after: readonly Uint8Array[];
-  };
+  // The names, bound texts and pieces, encoded once per render and copied for every series
+  // (a metric rendered directly has an ASCII name).
+  readonly #bucketName: Uint8Array;
+  readonly #countName: Uint8Array;
+  /** `x_sum`, or `undefined` for bounds that leave out the sum (see `hasSum`). */
+  readonly #sumName: Uint8Array | undefined;
+  /** `x_created`, or `undefined` when no `_created` lines are written. */
+  readonly #createdName: Uint8Array | undefined;
+  readonly #bounds: readonly Uint8Array[];
   readonly #boundsLength: number;
   readonly #openMetrics: boolean;
   readonly #escaping: EscapingScheme;
   readonly #createdText = new CreatedText();
   /** The pieces around the values with `le` inserted: before it (`cut` values), after it. */
   readonly #cut: number;
-  readonly #before: readonly string[];
-  readonly #after: readonly string[];
+  readonly #before: readonly Uint8Array[];
+  readonly #after: readonly Uint8Array[];
 
   constructor(
     name: string,
@@ -493,38 +488,31 @@ class HistogramCursor extends SlotCursor {
   ) {
     super(view);
     this.#layout = layout;
-    this.#bucketName = name + "_bucket";
-    this.#countName = name + "_count";
+    const encode = (text: string) => textEncoder.encode(text);
+    this.#bucketName = encode(name + "_bucket");
+    this.#countName = encode(name + "_count");
     const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
-    this.#sumName = withSum ? name + "_sum" : undefined;
-    this.#createdName = settings.openMetrics && settings.created ? name + "_created" : undefined;
-    this.#boundTexts = formatBounds(layout.upperBounds);
-    this.#boundsLength = this.#boundTexts.reduce((sum, text) => sum + text.length, 0);
+    this.#sumName = withSum ? encode(name + "_sum") : undefined;
+    this.#createdName = settings.openMetrics && settings.created
+      ? encode(name + "_created")
+      : undefined;
+    this.#bounds = formatBounds(layout.upperBounds).map(encode);
+    this.#boundsLength = this.#bounds.reduce((sum, bytes) => sum + bytes.length, 0);
     this.#openMetrics = settings.openMetrics;
     this.#escaping = settings.escaping;
     // `le` is reserved for histograms, so no label of theirs has that name.
     const split = view.labels.split("le")!;
     this.#cut = split.cut;
-    this.#before = split.before;
-    this.#after = split.after;
-    const encode = (text: string) => textEncoder.encode(text);
-    this.#encoded = {
-      bucketName: encode(this.#bucketName),
-      countName: encode(this.#countName),
-      sumName: encode(this.#sumName ?? ""),
-      createdName: encode(this.#createdName ?? ""),
-      bounds: this.#boundTexts.map(encode),
-      before: this.#before.map(encode),
-      after: this.#after.map(encode),
-    };
+    this.#before = split.before.map(encode);
+    this.#after = split.after.map(encode);
   }
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
     const layout = this.#layout;
     const store = this.view.store;
     const counts = store.counts;
-    const boundTexts = this.#boundTexts;
-    const bucketCount = boundTexts.length;
+    const bounds = this.#bounds;
+    const bucketCount = bounds.length;
     const numbers = store.numbers;
     const base = slot * layout.numberStride;
     const exemplars = this.#openMetrics
@@ -543,13 +531,12 @@ class HistogramCursor extends SlotCursor {
     // The first bucket line, keeping where its prefix (`x_bucket{a="1",le="`) and its
     // suffix (`",b="2"} `) are, to copy them into the other bucket lines.
     const prefixStart = writer.position;
-    const encoded = this.#encoded;
-    writer.bytes(encoded.bucketName);
-    this.#writePieces(writer, slot, encoded.before, 0, this.#cut);
+    writer.bytes(this.#bucketName);
+    this.#writePieces(writer, slot, this.#before, 0, this.#cut);
     const prefixEnd = writer.position;
-    writer.bytes(encoded.bounds[0]);
+    writer.bytes(bounds[0]);
     const suffixStart = writer.position;
-    this.#writePieces(writer, slot, encoded.after, this.#cut, this.labels.sortedPositions.length);
+    this.#writePieces(writer, slot, this.#after, this.#cut, this.labels.sortedPositions.length);
     writer.byte(SPACE);
     const suffixEnd = writer.position;
     const buffer = writer.buffer;
@@ -559,7 +546,7 @@ class HistogramCursor extends SlotCursor {
     writer.byte(NEWLINE);
     for (let i = 1; i < bucketCount; i++) {
       writer.repeat(buffer, prefixStart, prefixEnd);
-      writer.bytes(encoded.bounds[i]);
+      writer.bytes(bounds[i]);
       writer.repeat(buffer, suffixStart, suffixEnd);
       count += counts[slot * bucketCount + i];
       writer.number(count);
@@ -567,22 +554,24 @@ class HistogramCursor extends SlotCursor {
       writer.byte(NEWLINE);
     }
 
-    writer.bytes(encoded.countName);
+    writer.bytes(this.#countName);
     const labelStart = writer.position;
     this.writeLabels(writer, slot);
     const labelEnd = writer.position;
     writer.byte(SPACE);
     writer.number(count);
     writer.byte(NEWLINE);
-    if (this.#sumName !== undefined) {
-      writer.bytes(encoded.sumName);
+    const sumName = this.#sumName;
+    if (sumName !== undefined) {
+      writer.bytes(sumName);
       writer.repeat(buffer, labelStart, labelEnd);
       writer.byte(SPACE);
       writer.number(numbers[base + layout.sumOffset]);
       writer.byte(NEWLINE);
     }
-    if (this.#createdName !== undefined) {
-      writer.bytes(encoded.createdName);
+    const createdName = this.#createdName;
+    if (createdName !== undefined) {
+      writer.bytes(createdName);
       writer.repeat(buffer, labelStart, labelEnd);
       writer.byte(SPACE);
       writer.text(this.#createdText.of(numbers[base + layout.createdOffset]));
