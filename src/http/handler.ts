@@ -569,17 +569,17 @@ export function createMetricsEndpoint(
         if (!(body instanceof SharedBody)) bytes = body;
         else if (body.complete || method === "HEAD") bytes = body.whole();
         if (bytes !== undefined) headers.set("content-length", String(bytes.byteLength));
-        let content: ReadableStream<Uint8Array<ArrayBuffer>> | Uint8Array<ArrayBuffer> | null =
-          method === "HEAD" ? null : bytes ?? null;
-        if (content === null && method !== "HEAD") {
-          // The deadline covers reading the body too: past it the scraper has given up.
+        const streamed = (shared: SharedBody) => {
+          // The stream keeps the scrape's place, and the deadline covers reading it too: past
+          // it the scraper has given up.
           place.handedToBody = true;
-          content = (body as SharedBody).stream({
+          return shared.stream({
             onError: report,
             onEnd: () => place.release(),
             deadlineMs: Math.max(0, deadlineMs - (performance.now() - started)),
           });
-        }
+        };
+        const content = method === "HEAD" ? null : bytes ?? streamed(body as SharedBody);
         return new Response(content, {
           status: 200,
           headers,
