@@ -313,9 +313,14 @@ async function runChild(flags: string[], source: string) {
   }
 }
 
-const PRINT_METRICS = `import { collectDefaultMetrics, Registry } from ${JSON.stringify(MOD_URL)};
+// A process collector registered by hand asks for the /proc metrics, so their absence is
+// announced, even after collectDefaultMetrics' own collector (quiet: tests/collectors/) ran first.
+const PRINT_METRICS = `import { collectDefaultMetrics, ProcessCollector, Registry } from ${
+  JSON.stringify(MOD_URL)
+};
 const registry = new Registry();
 using _defaults = collectDefaultMetrics({ registry });
+registry.register(new ProcessCollector({ prefix: "by_hand_" }));
 console.log(await registry.metrics());
 console.log(await registry.metrics());
 console.log("now", Date.now() / 1000);

@@ -5,7 +5,7 @@
  */
 
 import { defaultRegistry, type Registry } from "../registry.ts";
-import { ProcessCollector } from "./process.ts";
+import { announceNothing, ProcessCollector } from "./process.ts";
 import { RuntimeCollector } from "./runtime.ts";
 
 /** Options of {@linkcode collectDefaultMetrics}. */
@@ -18,7 +18,10 @@ export interface DefaultMetricsOptions {
   readonly eventLoopLag?: boolean;
   /** How often the lag probe fires, in milliseconds (default 20). */
   readonly eventLoopLagResolutionMs?: number;
-  /** Told once per process which `/proc` metrics are missing; default `console.warn`. */
+  /**
+   * Told once per process which `/proc` metrics are missing. By default nobody is told: the
+   * defaults are whatever this process may read, and the missing ones are simply absent.
+   */
   readonly onUnavailable?: (message: string) => void;
 }
 
@@ -38,9 +41,11 @@ export interface DefaultMetrics extends Disposable {
  * `process_start_time_seconds`, `process_open_fds`, `process_max_fds`) and Deno's own (memory,
  * event-loop lag and its distribution, active resources, heap spaces, `deno_info`: see
  * {@linkcode RuntimeCollector}). Values are read on every scrape. Process metrics that cannot
- * be read here are left out; on Linux, those missing for want of `/proc` are announced once
- * (see {@linkcode ProcessCollector}). Registering twice in one registry throws a `TypeError`,
- * as for any duplicate name.
+ * be read here are left out, silently unless `onUnavailable` is given: on Linux,
+ * `process_virtual_memory_bytes`, `process_open_fds` and `process_max_fds` need `/proc/self`,
+ * which Deno 2 grants only under `--allow-all`. A {@linkcode ProcessCollector} registered by
+ * hand announces them, since there they were asked for. Registering twice in one registry throws
+ * a `TypeError`, as for any duplicate name.
  *
  * @example
  * ```ts
@@ -57,7 +62,9 @@ export function collectDefaultMetrics(options: DefaultMetricsOptions = {}): Defa
   const registry = options.registry ?? defaultRegistry;
   const process = new ProcessCollector({
     prefix: options.prefix,
-    onUnavailable: options.onUnavailable,
+    // The caller asked for whatever defaults this process can give, not for the /proc metrics
+    // by name: their absence is no news worth a line on stderr at every start.
+    onUnavailable: options.onUnavailable ?? announceNothing,
   });
   const runtime = new RuntimeCollector({
     prefix: options.prefix,

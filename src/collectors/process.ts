@@ -9,7 +9,8 @@
  * What cannot be read is left out, never guessed, and Deno is never made to prompt. On Linux,
  * the metrics only `/proc` has (`process_virtual_memory_bytes`, `process_open_fds`,
  * `process_max_fds`) are then missing: this is announced once per process, in one line on
- * stderr (or to `onUnavailable`). Note that Deno 2 grants `/proc/self` only to programs run
+ * stderr (or to `onUnavailable`), by a collector registered by hand; `collectDefaultMetrics()`
+ * leaves them out quietly unless given an `onUnavailable`. Note that Deno 2 grants `/proc/self` only to programs run
  * with `--allow-all`; `--allow-read=/proc` is not enough.
  *
  * @module
@@ -38,6 +39,12 @@ export const PROC_UNAVAILABLE_MESSAGE =
   "deno-prom: process_virtual_memory_bytes, process_open_fds and process_max_fds are left " +
   "out: Deno 2 lets a program read /proc/self only when run with --allow-all " +
   "(--allow-read=/proc is not enough)";
+
+/**
+ * The `onUnavailable` of a collector nobody asked for by name (`collectDefaultMetrics()` without
+ * one): it stays quiet and leaves the once-per-process announcement to a collector that was.
+ */
+export function announceNothing(): void {}
 
 /** `USER_HZ`: the unit of the CPU times in `/proc/<pid>/stat`, 100 on every Linux build. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -159,7 +166,7 @@ export class ProcessCollector implements Collector {
 
   /** Announces (once per process) that the `/proc`-only metrics are missing; returns false. */
   #announceProcUnavailable(): false {
-    if (!procAnnounced) {
+    if (!procAnnounced && this.#onUnavailable !== announceNothing) {
       procAnnounced = true;
       try {
         this.#onUnavailable(PROC_UNAVAILABLE_MESSAGE);
