@@ -7,7 +7,9 @@
 //   deno run --allow-net examples/push_job.ts
 //   deno run --allow-net examples/push_job.ts --gateway http://localhost:9091 --runs 3 --max-sleep 0.2 --linger 0
 //
-// The pushed group is then at http://localhost:9091/metrics (job="moni").
+// The pushed group is then at http://localhost:9091/metrics (job="moni"). Like Python's
+// push_to_gateway, which raises, the program fails (exit code 1, the error on stderr) when its
+// final push fails: the gateway then does not hold the job's last values.
 import { type Histogram, Pusher, Registry } from "../mod.ts";
 import { job, jobHistogram, parseJobFlags, sleep } from "./guide_job.ts";
 
@@ -21,6 +23,8 @@ class Moni {
   readonly registry = new Registry();
   readonly histogram: Histogram = jobHistogram(this.registry);
   readonly #pusher: Pusher;
+  /** The latest failed push's error, kept for the final report. */
+  #lastError: Error | undefined;
 
   constructor(gateway: string, intervalSeconds: number) {
     this.#pusher = new Pusher({
@@ -28,6 +32,11 @@ class Moni {
       job: "moni",
       registry: this.registry,
       intervalMs: intervalSeconds * 1000,
+      onError: (error, { consecutiveFailures }) => {
+        this.#lastError = error;
+        // One line per streak of failures: the job goes on while the gateway is away.
+        if (consecutiveFailures === 1) console.error(`push failed, retrying: ${error.message}`);
+      },
     });
   }
 
@@ -35,9 +44,15 @@ class Moni {
     this.#pusher.start();
   }
 
-  /** Stops pushing after one final push, so the last observations reach the gateway. */
-  stop(): Promise<void> {
-    return this.#pusher.stop();
+  /**
+   * Stops pushing after one final push, so the last observations reach the gateway; rejects with
+   * that push's error when it failed.
+   */
+  async stop(): Promise<void> {
+    await this.#pusher.stop();
+    if (this.#pusher.consecutiveFailures > 0) {
+      throw this.#lastError ?? new Error(`the final push to ${this.#pusher.url} failed`);
+    }
   }
 }
 
@@ -50,5 +65,10 @@ for (let run = 1; run <= flags.runs; run++) {
   console.log(`job ran ${seconds.toFixed(2)} s`);
 }
 await sleep(flags.linger * 1000);
-await moni.stop();
+try {
+  await moni.stop();
+} catch (error) {
+  console.error(`error: the final push failed: ${(error as Error).message}`);
+  Deno.exit(1);
+}
 console.log(`pushed to ${flags.push} under job "moni"`);
