@@ -1,17 +1,19 @@
 // `deno task demo`: the guide's job, end to end, with nothing else running. Pull mode by
 // default: a /metrics server (plus /healthz) on port 8000 while the job runs 10 times, each
 // run sleeping a random 0–10 s; at the end it prints what /metrics serves. With --push it also
-// pushes to a Pushgateway every 5 s under job "moni", with a final push at the end.
+// pushes the job's histogram (only it: runtime metrics of a process that has ended would outlive
+// it on the gateway) to a Pushgateway every 5 s under job "moni", with a final push at the end.
 //
 //   deno task demo
 //   deno task demo --runs 3 --max-sleep 0.2 --linger 0
-//   deno task demo --push http://localhost:9091 --port 8001
+//   deno task demo --push http://localhost:9091 --port 8001    (--port 0: any free port)
 //   deno task demo --native    (a native histogram too; Prometheus needs
 //                               --enable-feature=native-histograms and scrapes it over protobuf)
 //   deno run --allow-net --allow-read=/tmp --allow-write=/tmp examples/demo.ts --textfile /tmp/demo.prom
 //
 // Permissions: --allow-net (server, push). Deno 2.9 lets a program read /proc/self only with
-// --allow-all, so the /proc-only process metrics (open fds, virtual memory) appear under -A.
+// --allow-all, so the /proc-only process metrics (open fds, virtual memory) appear only under -A;
+// without it collectDefaultMetrics() leaves them out quietly.
 import {
   collectDefaultMetrics,
   PortInUseError,
@@ -25,7 +27,7 @@ import { job, jobHistogram, parseJobFlags, sleep } from "./guide_job.ts";
 const USAGE = `usage: deno task demo [options]
   --runs N        how many times the job runs (default 10)
   --max-sleep S   longest run, in seconds (default 10)
-  --port P        port of the /metrics server (default 8000)
+  --port P        port of the /metrics server (default 8000; 0 takes any free port)
   --push URL      also push to this Pushgateway every --interval s (default 5)
   --linger S      keep serving S seconds after the last run (default 10)
   --native        make the histogram native too (see docs/native-histograms.md)
@@ -43,8 +45,11 @@ function isPermissionError(error: unknown): boolean {
   return error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied;
 }
 
+// The job's own registry is what gets pushed; /metrics serves it and the runtime metrics.
+const jobRegistry = new Registry();
+const histogram = jobHistogram(jobRegistry, flags.native);
 const registry = new Registry();
-const histogram = jobHistogram(registry, flags.native);
+registry.register(jobRegistry);
 const runtimeMetrics = collectDefaultMetrics({ registry });
 const timedJob = histogram.labels({ job_name: "test_job" }).time(job);
 
@@ -74,7 +79,7 @@ if (flags.push !== undefined) {
   pusher = new Pusher({
     gateway: flags.push,
     job: "moni",
-    registry,
+    registry: jobRegistry,
     intervalMs: flags.interval * 1000,
   });
   pusher.start();
@@ -96,7 +101,7 @@ if (pusher !== undefined) {
 }
 
 if (flags.textfile !== undefined) {
-  await writeToTextfile(flags.textfile, registry).then(
+  await writeToTextfile(flags.textfile, jobRegistry).then(
     () => console.log(`metrics written to ${flags.textfile} for node_exporter`),
     (error) => fail(error.message),
   );
