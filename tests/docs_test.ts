@@ -110,3 +110,8 @@ Deno.test("README links every page of docs/, and docs/failure-behaviour.md every
     }
   }
 });
+
+Deno.test("README.md stays at most 20 KB", async () => {
+  const size = (await Deno.stat(`${ROOT}/README.md`)).size;
+  assert.ok(size <= 20_000, `README.md is ${size} bytes; move detail to a page under docs/`);
+});
