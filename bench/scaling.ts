@@ -144,7 +144,7 @@ async function warmUp(side: Side, kind: Kind): Promise<void> {
     labelPairs(1_000).map((pair) => ({ ...pair, method: "w" + pair.method })),
   );
   // Several scrapes, so that V8 has optimised the exposition code before the baseline is taken
-  // (two left its optimised code, about 20–80 KB, to be counted in the first measured scrape).
+  // (two left its optimised code to be counted in the first measured scrape).
   for (let scrape = 0; scrape < 8; scrape++) await scrapeLength(metrics);
 }
 

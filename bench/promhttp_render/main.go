@@ -1,4 +1,4 @@
-// The client_golang side of bench/lean_render_bench.ts: builds N counter or histogram series
+// The client_golang side of bench/lean_render.ts: builds N counter or histogram series
 // (11 bounds) with the same label values and numbers as the Deno side, then times promhttp's
 // handler answering a plain (not gzipped) text scrape in process, through an
 // httptest.ResponseRecorder, and prints the median in ms and the body size.

@@ -27,8 +27,8 @@ export interface RuntimeCollectorOptions {
 
 /**
  * How often the lag probe fires by default, in milliseconds. prom-client samples every 10 ms with
- * a native timer; a JavaScript timer costs more (about 1.5% of a core at 10 ms on a loaded
- * machine, half that at 20 ms), so we default to 20 ms.
+ * a native timer; a JavaScript timer costs more CPU per firing, and firing half as often halves
+ * that cost, so we default to 20 ms.
  */
 const DEFAULT_LAG_RESOLUTION_MS = 20;
 /** How far back the lag distribution looks: the probes of the last minute. */

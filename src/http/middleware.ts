@@ -228,9 +228,9 @@ function routeFinder(templates: readonly string[]): (pathname: string, url: stri
 // A response whose body is a stream must be timed until the stream ends, which means wrapping
 // it. A body given as a string or bytes is complete when the handler returns. No public Web API
 // tells the two apart: reading `response.body` turns any body into a stream, and wrapping every
-// body costs about 4 µs more per response in-process and, through Deno.serve, loses its fast
-// path for fixed bodies (chunked instead of Content-Length; about 1.8× the time of a minimal
-// request end to end). Measured by `bench/middleware_body_bench.ts`.
+// body costs time per response and, through Deno.serve, loses its fast path for fixed bodies
+// (chunked instead of Content-Length), which weighs on a small request end to end.
+// `bench/middleware_body_bench.ts` measures it.
 //
 // So, on Deno only, this section reads the runtime's private fields: the inner response (whose
 // `body.streamOrStatic` holds a ReadableStream or the string/bytes given) and, since Deno 2.9's

@@ -205,7 +205,7 @@ function observeInto(
 export class HistogramChild {
   readonly #handle: SeriesHandle;
   // Not frozen, shared by every child for the bucket search: V8 stores a frozen array's
-  // numbers boxed and reads them an order of magnitude slower in `observe`.
+  // numbers boxed and reads them much more slowly in `observe`.
   readonly #searchBounds: readonly number[];
 
   /** @ignore Made by {@linkcode Histogram}. */

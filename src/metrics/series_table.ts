@@ -144,8 +144,8 @@ export class SeriesTable<Child> {
    * compiled. Splitting it up again (or shrinking it by 35 bytes) undoes that. V8 compiles
    * `childOf` on its own early, while every call makes a series; with this inlined there, that
    * code counted so much against the inlining budget of a caller's loop that the loop compiled
-   * later called `childOf` instead of inlining it (`labels({...}).inc()` 2.8× its floor
-   * instead of 2.4×).
+   * later called `childOf` instead of inlining it, and `labels({...}).inc()` got slower
+   * (`bench/labels_bench.ts` shows it).
    */
   #slowSlot(
     slot: number,
