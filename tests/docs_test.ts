@@ -115,3 +115,31 @@ Deno.test("README.md stays at most 20 KB", async () => {
   const size = (await Deno.stat(`${ROOT}/README.md`)).size;
   assert.ok(size <= 20_000, `README.md is ${size} bytes; move detail to a page under docs/`);
 });
+
+Deno.test("benchmark figures appear only in docs/performance.md's one table", async () => {
+  // Ratios, nanosecond or microsecond timings and compression ratios go stale; a page says how
+  // to measure instead (bench/README.md), and docs/performance.md holds one dated run.
+  const figures =
+    /\d(?:\.\d+)?×|\d(?:\.\d+)?x (?:faster|slower)|\d(?:\.\d+)? ?(?:ns|µs)\b|\b\d+(?:\.\d+)?:1\b/;
+  const found: string[] = [];
+  const pages = [...await documents(), [
+    "bench/README.md",
+    await Deno.readTextFile(`${ROOT}/bench/README.md`),
+  ]];
+  for (const [path, text] of pages) {
+    if (path === "docs/performance.md") continue;
+    text.split("\n").forEach((line, index) => {
+      if (figures.test(line)) found.push(`${path}:${index + 1}: ${line}`);
+    });
+  }
+  assert.deepEqual(found, []);
+});
+
+Deno.test("docs/performance.md stays short: one table of figures", async () => {
+  const text = await Deno.readTextFile(`${ROOT}/docs/performance.md`);
+  assert.ok(text.length <= 10_000, `docs/performance.md is ${text.length} characters`);
+  const rowsWithFigures = text.split("\n").filter((line) =>
+    line.startsWith("| ") && /\d×/.test(line)
+  );
+  assert.ok(rowsWithFigures.length > 0 && rowsWithFigures.length <= 12, rowsWithFigures.join("\n"));
+});
