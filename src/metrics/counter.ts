@@ -19,7 +19,7 @@ import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, wrapperFor } from "./timer.ts";
 import { offerDirectRender } from "../exposition/direct_source.ts";
-import { activeTraceLabels, isTraceLabels, traceExemplar } from "../otel/trace_context.ts";
+import { activeTraceLabels, traceExemplar } from "../otel/trace_context.ts";
 
 /** Options of a {@linkcode Counter}. */
 export interface CounterOptions extends MetricOptions {
@@ -80,9 +80,9 @@ function setTraceExemplar(
   amount: number,
   exemplar: Labels | undefined,
 ): void {
-  const labels = exemplar ?? activeTraceLabels();
+  if (exemplar !== undefined) return setExemplar(store, slot, amount, exemplar);
+  const labels = activeTraceLabels();
   if (labels === undefined) return;
-  if (!isTraceLabels(labels)) return setExemplar(store, slot, amount, labels);
   const exemplars = store.side(EXEMPLARS);
   exemplars[slot] = traceExemplar(exemplars[slot] as Exemplar | undefined, labels, amount);
 }

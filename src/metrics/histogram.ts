@@ -15,12 +15,7 @@ import {
   startLabelledTimer,
 } from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
-import {
-  activeTraceLabels,
-  isTraceLabels,
-  traceExemplar,
-  type TraceLabels,
-} from "../otel/trace_context.ts";
+import { activeTraceLabels, traceExemplar, type TraceLabels } from "../otel/trace_context.ts";
 import {
   NativeHistogram,
   type NativeHistogramOptions,
@@ -229,8 +224,8 @@ function keepTraceExemplar(
 
 /**
  * `observeInto` of a histogram with `traceExemplars`: without `exemplar`, the active sampled
- * span's ids become the exemplar. Labels given by the caller take the usual (validating) path;
- * labels made by the span lookup are valid by construction.
+ * span's ids become the exemplar (valid by construction); labels given by the caller take the
+ * usual (validating) path.
  */
 function observeTraced(
   store: SeriesStore,
@@ -239,12 +234,12 @@ function observeTraced(
   value: number,
   exemplar: Labels | undefined,
 ): void {
-  if (exemplar !== undefined && !isTraceLabels(exemplar)) {
+  if (exemplar !== undefined) {
     observeInto(store, slot, upperBounds, value, exemplar);
     return;
   }
   const index = observeInto(store, slot, upperBounds, value, undefined);
-  const labels = exemplar ?? activeTraceLabels();
+  const labels = activeTraceLabels();
   if (labels !== undefined) {
     keepTraceExemplar(store, slot, upperBounds.length, index, value, labels);
   }

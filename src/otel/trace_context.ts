@@ -19,9 +19,9 @@ const OTEL_API_KEY: unique symbol = Symbol.for("opentelemetry.js.api.1") as neve
 const SPAN_KEY: symbol = Symbol.for("OpenTelemetry Context Key SPAN");
 /** The `sampled` bit of W3C trace flags. */
 const SAMPLED = 1;
-/** A valid trace id (32 lowercase hex digits, not all zero) and span id (16). */
-const TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
-const SPAN_ID = /^(?!0{16})[0-9a-f]{16}$/;
+/** The ids `@opentelemetry/api` gives spans that are not valid. */
+const INVALID_TRACE_ID = "00000000000000000000000000000000";
+const INVALID_SPAN_ID = "0000000000000000";
 
 /** The part of an OpenTelemetry context manager read here. */
 interface ContextSource {
@@ -36,14 +36,32 @@ interface SpanLike {
 /** The exemplar labels of a span: always 63 characters, within OpenMetrics' 128. */
 export type TraceLabels = Readonly<{ trace_id: string; span_id: string }>;
 
+/** Whether `id` is `length` lowercase hexadecimal digits, not all zero. */
+function isHexId(id: unknown, length: number, invalid: string): id is string {
+  if (typeof id !== "string" || id.length !== length || id === invalid) return false;
+  for (let i = 0; i < length; i++) {
+    const code = id.charCodeAt(i);
+    if (!((code >= 0x30 && code <= 0x39) || (code >= 0x61 && code <= 0x66))) return false;
+  }
+  return true;
+}
+
+/** The part of the OpenTelemetry API's global registration read here. */
+interface OtelGlobal {
+  context?: ContextSource;
+}
+
 /** `Deno.telemetry.contextManager`, once looked for: `null` when there is none. */
 let denoContextSource: ContextSource | null | undefined;
-// The span of the latest lookup and its labels: a metric updated several times within one
-// span (the usual case) reads the span's ids and builds their labels once.
+// The API's global registration once found: `@opentelemetry/api` keeps one object there for
+// good (unregistering deletes its `context`, not the object), so it is read from the global
+// object (a slow, dictionary-mode load) only until it appears.
+let otelGlobal: OtelGlobal | undefined;
+// The context and span of the latest lookup, and the span's labels: a metric updated several
+// times within one span (the usual case) compares one object and builds the labels once.
+let lastContext: unknown;
 let lastSpan: unknown;
 let lastLabels: TraceLabels | undefined;
-/** Label sets made here: known valid, so exemplars of them skip validation. */
-const madeLabels = new WeakSet<object>();
 
 function denoContext(): ContextSource | null {
   if (denoContextSource === undefined) {
@@ -72,14 +90,11 @@ function labelsOfSpan(span: unknown): TraceLabels | undefined {
   const { traceId, spanId, traceFlags } = spanContext;
   if (
     typeof traceFlags !== "number" || (traceFlags & SAMPLED) === 0 ||
-    typeof traceId !== "string" || !TRACE_ID.test(traceId) ||
-    typeof spanId !== "string" || !SPAN_ID.test(spanId)
+    !isHexId(traceId, 32, INVALID_TRACE_ID) || !isHexId(spanId, 16, INVALID_SPAN_ID)
   ) {
     return undefined;
   }
-  const labels = Object.freeze({ trace_id: traceId, span_id: spanId });
-  madeLabels.add(labels);
-  return labels;
+  return Object.freeze({ trace_id: traceId, span_id: spanId });
 }
 
 /**
@@ -94,33 +109,22 @@ function labelsOfSpan(span: unknown): TraceLabels | undefined {
  */
 export function activeTraceLabels(): TraceLabels | undefined {
   try {
-    const api = (globalThis as { [OTEL_API_KEY]?: { context?: ContextSource } })[OTEL_API_KEY];
+    const api = otelGlobal ??= (globalThis as { [OTEL_API_KEY]?: OtelGlobal })[OTEL_API_KEY];
     const source = api?.context ?? denoContext();
     if (source === undefined || source === null) return undefined;
-    const span = source.active()?.getValue(SPAN_KEY);
-    if (span === lastSpan) return lastLabels;
-    const labels = labelsOfSpan(span);
-    lastSpan = span;
-    lastLabels = labels;
-    return labels;
+    const context = source.active();
+    if (context === lastContext) return lastLabels;
+    const span = context?.getValue(SPAN_KEY);
+    lastContext = context;
+    if (span !== lastSpan) {
+      lastSpan = span;
+      lastLabels = labelsOfSpan(span);
+    }
+    return lastLabels;
   } catch {
     // A context manager that throws gives no exemplar; the metric is updated all the same.
     return undefined;
   }
-}
-
-/**
- * Whether `labels` were made by {@linkcode activeTraceLabels} (valid exemplar labels by
- * construction).
- *
- * @example
- * ```ts
- * import { isTraceLabels } from "./trace_context.ts";
- * isTraceLabels({ trace_id: "x" }); // false
- * ```
- */
-export function isTraceLabels(labels: Labels): labels is TraceLabels {
-  return madeLabels.has(labels);
 }
 
 /**
@@ -156,6 +160,8 @@ export function traceExemplar(
  */
 export function resetTraceContextCache(): void {
   denoContextSource = undefined;
+  otelGlobal = undefined;
+  lastContext = undefined;
   lastSpan = undefined;
   lastLabels = undefined;
 }
