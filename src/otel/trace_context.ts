@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Exemplar, Labels } from "../model.ts";
+import type { Exemplar } from "../model.ts";
 
 /** Where `@opentelemetry/api` (major version 1) keeps its registered globals. */
 const OTEL_API_KEY: unique symbol = Symbol.for("opentelemetry.js.api.1") as never;
