@@ -9,7 +9,7 @@ import {
   pathnameOf,
 } from "../src/http/request_labels.ts";
 import { all, decodeMessage, splitDelimited, toText, unzigzag } from "./support/protobuf.ts";
-import { freePort, sleep, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
+import { freePort, startProcess, waitFor, waitForReadyUrl } from "./support/process.ts";
 
 /** The exposition lines of one family's samples (no comments, no buckets). */
 async function samples(registry: Registry, prefix: string): Promise<string[]> {

@@ -41,7 +41,10 @@ const app = (request: Request): Response => {
 function serve(handler: (request: Request) => Response | Promise<Response>) {
   if (typeof Bun !== "undefined") {
     const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: handler });
-    return { url: `http://127.0.0.1:${server.port}`, stop: async () => server.stop(true) };
+    return {
+      url: `http://127.0.0.1:${server.port}`,
+      stop: () => Promise.resolve(server.stop(true)),
+    };
   }
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
   return { url: `http://127.0.0.1:${server.addr.port}`, stop: () => server.shutdown() };
