@@ -12,7 +12,6 @@ import type { NativeHistogramOptions } from "../metrics/native_histogram.ts";
 import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
-import { activeTraceLabels, type TraceLabels } from "../otel/trace_context.ts";
 import { contentLengthOf, countedBody } from "./body_sizes.ts";
 import {
   HookFailures,
@@ -86,9 +85,9 @@ export interface InstrumentHandlerOptions {
    */
   readonly bodySizes?: boolean;
   /**
-   * Keep `{ trace_id, span_id }` of the sampled OpenTelemetry span active when the request
-   * arrives as the exemplar of its `http_requests_total` and `http_request_duration_seconds`
-   * samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry JS SDK registered globally; see
+   * Keep `{ trace_id, span_id }` of the request's sampled OpenTelemetry span (the one active
+   * where the handler returns its response) as the exemplar of its `http_requests_total` and
+   * `http_request_duration_seconds` samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry JS SDK registered globally; see
    * `docs/instrumenting-http.md`). Default `false`.
    */
   readonly traceExemplars?: boolean;
@@ -256,6 +255,7 @@ class HttpMetrics {
           help: "HTTP requests answered, by method, route and status.",
           labelNames,
           registry,
+          traceExemplars: config.traceExemplars,
         })
       );
       this.#duration = register(() =>
@@ -266,6 +266,7 @@ class HttpMetrics {
           buckets: config.buckets,
           native: config.native,
           registry,
+          traceExemplars: config.traceExemplars,
         })
       );
       const inFlight = register(() =>
@@ -321,16 +322,10 @@ class HttpMetrics {
       series = this.#seriesFor(exchange, status);
       if (key >= 0) this.#cache.set(key, series);
     }
-    // The span is the one active when the request arrived (a streamed body ends outside it);
-    // its labels go through the plain children's exemplar path.
-    const trace = exchange.trace;
-    if (trace === undefined) {
-      series.requests.inc();
-      series.duration.observe(seconds);
-    } else {
-      series.requests.inc(1, trace);
-      series.duration.observe(seconds, trace);
-    }
+    // With `traceExemplars`, these children attach the active span: recording happens where the
+    // handler's response is returned (in its async context), so that is the request's span.
+    series.requests.inc();
+    series.duration.observe(seconds);
     if (series.requestSize !== undefined && exchange.requestBytes >= 0) {
       series.requestSize.observe(exchange.requestBytes);
     }
@@ -409,7 +404,7 @@ export function instrumentHandler<H extends FetchHandler>(
   // Routes first: a bad template must fail before any metric is registered.
   const routes = new RouteNamer(config.templates, config.routeOf, failures);
   const metrics = new HttpMetrics(config);
-  const { excludedPaths, excludes, hookNames, hooks, traceExemplars } = config;
+  const { excludedPaths, excludes, hookNames, hooks } = config;
 
   const instrumented = function (this: unknown, request: Request): Response | Promise<Response> {
     const url = request.url;
@@ -428,7 +423,6 @@ export function instrumentHandler<H extends FetchHandler>(
       routeId,
       hookValuesOf(hookNames, hooks, request, failures),
       metrics.bodySizes ? contentLengthOf(request.headers) : -1,
-      traceExemplars ? activeTraceLabels() : undefined,
     );
     let result: Response | Promise<Response>;
     try {
@@ -457,7 +451,6 @@ class Exchange {
     readonly routeId: number,
     readonly hookValues: readonly string[] | undefined,
     readonly requestBytes: number,
-    readonly trace: TraceLabels | undefined,
   ) {}
 
   /**
