@@ -401,6 +401,7 @@ export function instrumentHandler<H extends FetchHandler>(
   }
   const config = configOf(options);
   const failures = new HookFailures();
+  const excludeFailures = new HookFailures();
   // Routes first: a bad template must fail before any metric is registered.
   const routes = new RouteNamer(config.templates, config.routeOf, failures);
   const metrics = new HttpMetrics(config);
@@ -409,7 +410,11 @@ export function instrumentHandler<H extends FetchHandler>(
   const instrumented = function (this: unknown, request: Request): Response | Promise<Response> {
     const url = request.url;
     const pathname = pathnameOf(url);
-    if (excludes === undefined ? excludedPaths.has(pathname) : excludes(request)) {
+    if (
+      excludes === undefined
+        ? excludedPaths.has(pathname)
+        : isExcluded(excludes, request, excludeFailures)
+    ) {
       return handler.apply(this, arguments as unknown as Parameters<H>);
     }
     const started = clock.now();
@@ -439,6 +444,22 @@ export function instrumentHandler<H extends FetchHandler>(
     );
   };
   return instrumented as unknown as (...args: Parameters<H>) => Response | Promise<Response>;
+}
+
+/** What an `exclude` function says of `request`; a throw means measured, and is reported. */
+function isExcluded(
+  excludes: (request: Request) => boolean,
+  request: Request,
+  failures: HookFailures,
+): boolean {
+  try {
+    const excluded = Boolean(excludes(request));
+    failures.ok();
+    return excluded;
+  } catch (error) {
+    failures.failed("exclude(request)", error, "measuring the requests");
+    return false;
+  }
 }
 
 /** One request on its way through the handler: what its series needs once it is answered. */

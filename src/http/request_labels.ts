@@ -161,13 +161,13 @@ export class HookFailures {
     this.#failing = false;
   }
 
-  failed(what: string, error: unknown): void {
+  failed(what: string, error: unknown, fallback = "using a fallback label"): void {
     if (this.#failing) return;
     this.#failing = true;
     console.error(
       `instrumentHandler(): ${what} threw (${
         error instanceof Error ? error.message : String(error)
-      }); using a fallback label until it succeeds again`,
+      }); ${fallback} until it succeeds again`,
     );
   }
 }

@@ -105,3 +105,28 @@ Deno.test("not a response, or a throw of anything: a 500 counted once, passed ba
     "http_requests_in_flight 0.0",
   ]);
 });
+
+Deno.test("an exclude function that throws: the request is measured, the error reported once", async () => {
+  const registry = new Registry();
+  const reported: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => reported.push(args);
+  try {
+    const handle = instrumentHandler((_request: Request) => new Response("ok"), {
+      registry,
+      exclude: () => {
+        throw new Error("no config");
+      },
+    });
+    for (let i = 0; i < 3; i++) await handle(new Request("http://localhost/x"));
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(await counts(registry), [
+    'http_requests_total{method="GET",route="other",status="200"} 3.0',
+    'http_request_duration_seconds_count{method="GET",route="other",status="200"} 3.0',
+    "http_requests_in_flight 0.0",
+  ]);
+  assert.equal(reported.length, 1);
+  assert.match(String(reported[0][0]), /exclude\(request\) threw \(no config\); measuring/);
+});
