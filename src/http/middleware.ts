@@ -87,8 +87,8 @@ export interface InstrumentHandlerOptions {
   /**
    * Keep `{ trace_id, span_id }` of the request's sampled OpenTelemetry span (the one active
    * where the handler returns its response) as the exemplar of its `http_requests_total` and
-   * `http_request_duration_seconds` samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry JS SDK registered globally; see
-   * `docs/instrumenting-http.md`). Default `false`.
+   * `http_request_duration_seconds` samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry
+   * JS SDK registered globally; see `docs/instrumenting-http.md`). Default `false`.
    */
   readonly traceExemplars?: boolean;
 }
