@@ -10,10 +10,13 @@
 import { formatLabels } from "./format.ts";
 import type { Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
 import {
+  describeClash,
   escapedNameClash,
   escapeName,
+  type EscapingScheme,
   EXEMPLAR_MAX_CHARACTERS,
   isLegacyLabelName,
+  isLegacyMetricName,
   validateLabelName,
   validateMetricName,
   validateUnit,
@@ -136,10 +139,7 @@ function problemOfLabels(labels: unknown, reserved: string | undefined): string 
   }
   if (allLegacy) return undefined;
   const clash = escapedNameClash(names);
-  return clash === undefined
-    ? undefined
-    : `label names "${clash[0]}" and "${clash[1]}" both read as "${clash[2]}" by scrapers ` +
-      `without UTF-8 support`;
+  return clash === undefined ? undefined : describeClash(clash, "");
 }
 
 // deno-lint-ignore no-explicit-any
@@ -315,14 +315,85 @@ export function exposedNames(name: string, type: MetricType): string[] {
   }
 }
 
+/** The suffixes sample names add to their family's name (see {@linkcode exposedNames}). */
+const SAMPLE_SUFFIXES = ["_total", "_created", "_bucket", "_count", "_sum", "_info"];
+
 /**
- * The names a family claims in the output, as scrapers without UTF-8 support read them (the
- * `underscores` escaping, where names can only merge). Two families claiming one name would
- * give two HELP/TYPE blocks for it.
+ * The family a sample name among a collector's `sampleNames` belongs to: the name itself, or
+ * the one it is with a sample suffix (`jobs` for `jobs_total` when `jobs` is among them).
  */
-function claimedNames(family: MetricFamily): string[] {
-  return exposedNames(escapeName(family.name, "underscores"), family.type);
+export function familyOfSample(sampleName: string, sampleNames: readonly string[]): string {
+  for (const suffix of SAMPLE_SUFFIXES) {
+    if (!sampleName.endsWith(suffix)) continue;
+    const family = sampleName.slice(0, -suffix.length);
+    if (sampleNames.includes(family)) return family;
+  }
+  return sampleName;
 }
+
+/** What a sample name is written as under a scheme that changes it. */
+export interface WrittenSampleName {
+  /** The sample name as registered. */
+  readonly sampleName: string;
+  /** The family it belongs to. */
+  readonly family: string;
+  /** The escaping. */
+  readonly scheme: EscapingScheme;
+  /** What the escaping writes it as: the family's name escaped, then the suffix. */
+  readonly written: string;
+}
+
+/**
+ * What a collector's UTF-8 sample names (family names, and family names with a suffix such as
+ * `_total`) are written as under `underscores` and `values`; legacy names, which both write as
+ * they are, are left out. These two schemes are where distinct names can meet: two names that
+ * `dots` writes alike are written alike by `underscores` too (see `UTF8_CLAIM_SCHEMES`).
+ */
+export function writtenSampleNames(sampleNames: readonly string[]): WrittenSampleName[] {
+  const written: WrittenSampleName[] = [];
+  for (const sampleName of sampleNames) {
+    if (isLegacyMetricName(sampleName)) continue;
+    const family = familyOfSample(sampleName, sampleNames);
+    const suffix = sampleName.slice(family.length);
+    for (const scheme of REGISTRATION_SCHEMES) {
+      written.push({ sampleName, family, scheme, written: escapeName(family, scheme) + suffix });
+    }
+  }
+  return written;
+}
+
+const REGISTRATION_SCHEMES: readonly EscapingScheme[] = ["underscores", "values"];
+
+/**
+ * The names a family claims in the output under `scheme`. Two families claiming one name
+ * would give two HELP/TYPE blocks for it. A state set's name is also a label name, and is
+ * written with the label alphabet.
+ */
+function claimedNames(family: MetricFamily, scheme: EscapingScheme): string[] {
+  const kind = family.type === "stateset" ? "label" : "metric";
+  return exposedNames(escapeName(family.name, scheme, kind), family.type);
+}
+
+/** Whether a family's name is outside the legacy alphabet (of label names for a state set). */
+function hasUtf8Name(family: MetricFamily): boolean {
+  const name: unknown = (family as { name?: unknown } | null)?.name;
+  if (typeof name !== "string") return false;
+  return family.type === "stateset" ? !isLegacyLabelName(name) : !isLegacyMetricName(name);
+}
+
+/**
+ * The schemes whose outputs are checked for a name two families claim, when some family has
+ * a UTF-8 name. `dots` is not among them: it writes `_`, `.` and every other character outside
+ * the alphabet apart where `underscores` writes them all as `_`, so two names that `dots` writes
+ * alike are written alike by `underscores` too. `allow-utf-8` is, for a state set and a metric
+ * of one name with a `:` (escaped in a label name, not in a metric name).
+ */
+const UTF8_CLAIM_SCHEMES: readonly EscapingScheme[] = ["underscores", "values", "allow-utf-8"];
+/**
+ * Without UTF-8 names, `underscores` (which then writes every name as it is) is enough: no
+ * scheme writes two distinct legacy names alike.
+ */
+const LEGACY_CLAIM_SCHEMES: readonly EscapingScheme[] = ["underscores"];
 
 /** Options of {@linkcode checkFamilies}. */
 export interface CheckFamiliesOptions {
@@ -337,31 +408,42 @@ export interface CheckFamiliesOptions {
 
 /**
  * Keeps the families that can be exposed: every untrusted family must pass
- * {@linkcode validateFamily}, and no family may claim a name another one already has (trusted
- * families first, then in order). Each family dropped goes to `onInvalid`.
+ * {@linkcode validateFamily}, and no family may claim a name another one already has under
+ * any escaping a scraper can ask for (trusted families first, then in order). A family is
+ * dropped whatever the scraper at hand asked for, so that every scraper sees the same
+ * families. Each family dropped goes to `onInvalid`.
  */
 export function checkFamilies(
   families: readonly MetricFamily[],
   options: CheckFamiliesOptions,
 ): MetricFamily[] {
   const trusted = options.trusted;
-  const claimed = new Map<string, MetricFamily>();
+  const schemes = families.some(hasUtf8Name) ? UTF8_CLAIM_SCHEMES : LEGACY_CLAIM_SCHEMES;
+  // Per scheme, each name claimed in its output and the family claiming it.
+  const claimedBy = schemes.map(() => new Map<string, MetricFamily>());
   const kept = new Set<MetricFamily>();
   const claim = (family: MetricFamily): void => {
-    const names = claimedNames(family);
-    const clash = names.find((name) => claimed.has(name));
-    if (clash !== undefined) {
+    const namesBy = schemes.map((scheme) => claimedNames(family, scheme));
+    for (let i = 0; i < schemes.length; i++) {
+      const claimed = claimedBy[i];
+      const clash = namesBy[i].find((name) => claimed.has(name));
+      if (clash === undefined) continue;
+      const how = exposedNames(family.name, family.type).includes(clash)
+        ? ""
+        : ` (as the ${schemes[i]} escaping writes it)`;
       options.onInvalid(
         new InvalidFamilyError(
           family.name,
-          `it exposes "${clash}", which metric family "${
+          `it exposes "${clash}"${how}, which metric family "${
             claimed.get(clash)!.name
           }" exposes already`,
         ),
       );
       return;
     }
-    for (const name of names) claimed.set(name, family);
+    for (let i = 0; i < schemes.length; i++) {
+      for (const name of namesBy[i]) claimedBy[i].set(name, family);
+    }
     kept.add(family);
   };
   if (trusted !== undefined) {
