@@ -227,6 +227,20 @@ Deno.test("merged families that meet under any scheme: the later one is dropped 
   assert.deepEqual(await gate(apart, () => assert.fail("nothing is dropped")), apart);
 });
 
+Deno.test("names that meet only once prefixed: the later family is dropped at each scrape", async () => {
+  const registry = new Registry({ prefix: "U" });
+  // `__Ua_2e_b` and `a.b` never meet; `U__Ua_2e_b` and `Ua.b` (`U__Ua_2e_b` under values) do.
+  new Gauge({ name: "__Ua_2e_b", help: "h", registry }).set(1);
+  new Gauge({ name: "a.b", help: "h", registry }).set(2);
+  const errors: string[] = [];
+  const families = await registry.collect({ onError: (error) => errors.push(error.message) });
+  assert.deepEqual(families.map((family) => family.name), ["U__Ua_2e_b"]);
+  assert.deepEqual(errors, [
+    'metric family "Ua.b" dropped: it exposes "U__Ua_2e_b" (as the values escaping writes it), ' +
+    'which metric family "U__Ua_2e_b" exposes already',
+  ]);
+});
+
 /** A `# TYPE` line; the name is quoted under allow-utf-8 when outside the legacy alphabet. */
 const TYPE_LINE = /^# TYPE ("(?:[^"\\]|\\.)*"|\S+) /gm;
 
