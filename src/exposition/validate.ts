@@ -374,15 +374,8 @@ function claimedNames(family: MetricFamily, scheme: EscapingScheme): string[] {
   return exposedNames(escapeName(family.name, scheme, kind), family.type);
 }
 
-/** Whether a family's name is outside the legacy alphabet (of label names for a state set). */
-function hasUtf8Name(family: MetricFamily): boolean {
-  const name: unknown = (family as { name?: unknown } | null)?.name;
-  if (typeof name !== "string") return false;
-  return family.type === "stateset" ? !isLegacyLabelName(name) : !isLegacyMetricName(name);
-}
-
 /**
- * The schemes whose outputs are checked for a name two families claim, when some family has
+ * The schemes whose outputs are checked for a name two families claim, once some family has
  * a UTF-8 name. `dots` is not among them: it writes `_`, `.` and every other character outside
  * the alphabet apart where `underscores` writes them all as `_`, so two names that `dots` writes
  * alike are written alike by `underscores` too. `allow-utf-8` is, for a state set and a metric
@@ -418,15 +411,24 @@ export function checkFamilies(
   options: CheckFamiliesOptions,
 ): MetricFamily[] {
   const trusted = options.trusted;
-  const schemes = families.some(hasUtf8Name) ? UTF8_CLAIM_SCHEMES : LEGACY_CLAIM_SCHEMES;
+  let schemes = LEGACY_CLAIM_SCHEMES;
   // Per scheme, each name claimed in its output and the family claiming it.
-  const claimedBy = schemes.map(() => new Map<string, MetricFamily>());
+  const claimedBy = [new Map<string, MetricFamily>()];
+  // The names of the family at hand under each scheme (claim() runs to its end each time).
+  const namesBy: string[][] = [];
   const kept = new Set<MetricFamily>();
   const claim = (family: MetricFamily): void => {
-    const namesBy = schemes.map((scheme) => claimedNames(family, scheme));
+    namesBy[0] = claimedNames(family, "underscores");
+    if (schemes === LEGACY_CLAIM_SCHEMES && namesBy[0][0] !== family.name) {
+      // The first UTF-8 name: every name claimed so far is legacy, written as it is under
+      // every scheme checked.
+      schemes = UTF8_CLAIM_SCHEMES;
+      for (let i = 1; i < schemes.length; i++) claimedBy.push(new Map(claimedBy[0]));
+    }
     for (let i = 0; i < schemes.length; i++) {
+      const names = i === 0 ? namesBy[0] : namesBy[i] = claimedNames(family, schemes[i]);
       const claimed = claimedBy[i];
-      const clash = namesBy[i].find((name) => claimed.has(name));
+      const clash = names.find((name) => claimed.has(name));
       if (clash === undefined) continue;
       const how = exposedNames(family.name, family.type).includes(clash)
         ? ""

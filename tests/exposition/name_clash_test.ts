@@ -10,7 +10,7 @@ import {
   type EscapingScheme,
   Gauge,
   Histogram,
-  InvalidFamilyError,
+  type InvalidFamilyError,
   type MetricFamily,
   Registry,
   render,
