@@ -378,8 +378,9 @@ function claimedNames(family: MetricFamily, scheme: EscapingScheme): string[] {
  * The schemes whose outputs are checked for a name two families claim, once some family has
  * a UTF-8 name. `dots` is not among them: it writes `_`, `.` and every other character outside
  * the alphabet apart where `underscores` writes them all as `_`, so two names that `dots` writes
- * alike are written alike by `underscores` too. `allow-utf-8` is, for a state set and a metric
- * of one name with a `:` (escaped in a label name, not in a metric name).
+ * alike are written alike by `underscores` too. `allow-utf-8` is checked: a state set's name is
+ * escaped as a label name, where `:` is outside the alphabet, so a state set and a gauge both
+ * named `a:b` are written apart under the other schemes, but alike there.
  */
 const UTF8_CLAIM_SCHEMES: readonly EscapingScheme[] = ["underscores", "values", "allow-utf-8"];
 /**

@@ -208,11 +208,19 @@ Deno.test("merged families that meet under any scheme: the later one is dropped 
     help: "",
     points: [{ labels: {}, value: 1 }],
   });
+  const stateSet = (name: string): MetricFamily => ({
+    type: "stateset",
+    name,
+    help: "",
+    points: [{ labels: {}, states: [{ name: "ok", enabled: true }] }],
+  });
   const cases: [MetricFamily[], string][] = [
     [[family("a.b"), family("U__a_2e_b")], '"U__a_2e_b"'],
     [[family("U__a_2e_b"), family("a.b")], '"U__a_2e_b" (as the values escaping writes it)'],
     [[family("a-b"), family("a_b")], '"a_b"'],
     [[family("a_b", "counter"), family("a.b_total")], '"a_b_total" (as the underscores'],
+    // A state set's name is escaped as a label name (`a_b`): only allow-utf-8 writes both `a:b`.
+    [[family("a:b"), stateSet("a:b")], '"a:b"'],
   ];
   for (const [families, clash] of cases) {
     const errors: string[] = [];
