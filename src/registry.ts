@@ -8,14 +8,8 @@
 
 import { type ExpositionFormat, render } from "./exposition/render.ts";
 import { withoutCreated } from "./exposition/created.ts";
-import {
-  checkFamilies,
-  exposedNames,
-  familyOfSample,
-  InvalidFamilyError,
-  type WrittenSampleName as WrittenName,
-  writtenSampleNames,
-} from "./exposition/validate.ts";
+import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
+import { WrittenNames } from "./exposition/written_names.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
@@ -323,10 +317,8 @@ export class Registry implements MetricsSource {
   readonly #scope: RegistryScope;
   // Sample name → owning collector: a second collector exposing a taken name is refused.
   readonly #owners = new Map<string, Collector>();
-  // For UTF-8 sample names: `scheme + "\n" + what the scheme writes` → owner, so that a name
-  // some scraper would read as a taken one is refused too (legacy names, written as they are,
-  // are found in #owners).
-  readonly #writtenOwners = new Map<string, { collector: Collector; family: string }>();
+  // What UTF-8 sample names are written as, to refuse one some scraper would read as taken.
+  readonly #written = new WrittenNames();
 
   /**
    * Creates an empty registry. With `defaultLabels`, every sample it exposes carries those
@@ -344,7 +336,7 @@ export class Registry implements MetricsSource {
     this.#scope = registryScopeOf(options);
   }
 
-  /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */
+  /** Adds a collector; a `TypeError` if a sample name is taken, or read as a taken one. */
   register(collector: Collector): void {
     if (!hasCollect(collector)) {
       throw new TypeError("register() takes a metric or a collector (an object with collect())");
@@ -358,63 +350,25 @@ export class Registry implements MetricsSource {
         );
       }
     }
-    const written = writtenSampleNames(sampleNames);
-    this.#checkWrittenNames(sampleNames, written);
+    this.#written.add(collector, (name) => this.#owners.get(name));
     for (const sampleName of sampleNames) this.#owners.set(sampleName, collector);
-    for (const { scheme, written: name, family } of written) {
-      this.#writtenOwners.set(scheme + "\n" + name, { collector, family });
-    }
     this.#collectors.add(collector);
-  }
-
-  /**
-   * Throws a `TypeError` when a scraper asking for some escaping would read one of a new
-   * collector's names (`sampleNames`, `written` as the schemes write its UTF-8 ones) as a
-   * registered one: like a duplicate, two families of one name would be exposed.
-   */
-  #checkWrittenNames(sampleNames: readonly string[], written: readonly WrittenName[]): void {
-    const refuse = (name: string, as: string, scheme: string, other: string): never => {
-      throw new TypeError(
-        `a metric named "${name}" cannot be registered: scrapers that ask for the ${scheme} ` +
-          `escaping would read "${as}" both from it and from the registered metric "${other}"`,
-      );
-    };
-    for (const { family, scheme, written: name } of written) {
-      const legacyOwner = this.#owners.get(name);
-      if (legacyOwner !== undefined) {
-        refuse(family, name, scheme, familyOfSample(name, legacyOwner.sampleNames ?? []));
-      }
-      const owner = this.#writtenOwners.get(scheme + "\n" + name);
-      if (owner !== undefined) refuse(family, name, scheme, owner.family);
-    }
-    if (this.#writtenOwners.size === 0) return;
-    for (const sampleName of sampleNames) {
-      for (const scheme of ["underscores", "values"]) {
-        const owner = this.#writtenOwners.get(scheme + "\n" + sampleName);
-        if (owner === undefined) continue;
-        refuse(familyOfSample(sampleName, sampleNames), sampleName, scheme, owner.family);
-      }
-    }
   }
 
   /** Removes a collector (no error when it was not registered). */
   unregister(collector: Collector): void {
     if (!this.#collectors.delete(collector)) return;
-    const sampleNames = collector.sampleNames ?? [];
-    for (const sampleName of sampleNames) {
+    for (const sampleName of collector.sampleNames ?? []) {
       if (this.#owners.get(sampleName) === collector) this.#owners.delete(sampleName);
     }
-    for (const { scheme, written } of writtenSampleNames(sampleNames)) {
-      const key = scheme + "\n" + written;
-      if (this.#writtenOwners.get(key)?.collector === collector) this.#writtenOwners.delete(key);
-    }
+    this.#written.delete(collector);
   }
 
   /** Removes every collector. */
   clear(): void {
     this.#collectors.clear();
     this.#owners.clear();
-    this.#writtenOwners.clear();
+    this.#written.clear();
   }
 
   /**

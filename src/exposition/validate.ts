@@ -16,7 +16,6 @@ import {
   type EscapingScheme,
   EXEMPLAR_MAX_CHARACTERS,
   isLegacyLabelName,
-  isLegacyMetricName,
   validateLabelName,
   validateMetricName,
   validateUnit,
@@ -314,55 +313,6 @@ export function exposedNames(name: string, type: MetricType): string[] {
       return [name];
   }
 }
-
-/** The suffixes sample names add to their family's name (see {@linkcode exposedNames}). */
-const SAMPLE_SUFFIXES = ["_total", "_created", "_bucket", "_count", "_sum", "_info"];
-
-/**
- * The family a sample name among a collector's `sampleNames` belongs to: the name itself, or
- * the one it is with a sample suffix (`jobs` for `jobs_total` when `jobs` is among them).
- */
-export function familyOfSample(sampleName: string, sampleNames: readonly string[]): string {
-  for (const suffix of SAMPLE_SUFFIXES) {
-    if (!sampleName.endsWith(suffix)) continue;
-    const family = sampleName.slice(0, -suffix.length);
-    if (sampleNames.includes(family)) return family;
-  }
-  return sampleName;
-}
-
-/** What a sample name is written as under a scheme that changes it. */
-export interface WrittenSampleName {
-  /** The sample name as registered. */
-  readonly sampleName: string;
-  /** The family it belongs to. */
-  readonly family: string;
-  /** The escaping. */
-  readonly scheme: EscapingScheme;
-  /** What the escaping writes it as: the family's name escaped, then the suffix. */
-  readonly written: string;
-}
-
-/**
- * What a collector's UTF-8 sample names (family names, and family names with a suffix such as
- * `_total`) are written as under `underscores` and `values`; legacy names, which both write as
- * they are, are left out. These two schemes are where distinct names can meet: two names that
- * `dots` writes alike are written alike by `underscores` too (see `UTF8_CLAIM_SCHEMES`).
- */
-export function writtenSampleNames(sampleNames: readonly string[]): WrittenSampleName[] {
-  const written: WrittenSampleName[] = [];
-  for (const sampleName of sampleNames) {
-    if (isLegacyMetricName(sampleName)) continue;
-    const family = familyOfSample(sampleName, sampleNames);
-    const suffix = sampleName.slice(family.length);
-    for (const scheme of REGISTRATION_SCHEMES) {
-      written.push({ sampleName, family, scheme, written: escapeName(family, scheme) + suffix });
-    }
-  }
-  return written;
-}
-
-const REGISTRATION_SCHEMES: readonly EscapingScheme[] = ["underscores", "values"];
 
 /**
  * The names a family claims in the output under `scheme`. Two families claiming one name
