@@ -57,8 +57,8 @@ export interface MetricsOptions extends CollectOptions {
   /** `"text"` (0.0.4, the default), `"openmetrics"`, or `"protobuf"` (bytes). */
   readonly format?: ExpositionFormat;
   /**
-   * How names outside the legacy alphabet are written: `"underscores"` (the default),
-   * `"dots"`, `"values"`, or `"allow-utf-8"` (quoted as they are).
+   * How names are written (see `EscapingScheme`): `"underscores"` (the default), `"dots"`,
+   * `"values"`, or `"allow-utf-8"` (outside the legacy alphabet, quoted as they are).
    */
   readonly escaping?: EscapingScheme;
   /**
