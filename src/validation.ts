@@ -193,10 +193,12 @@ function toWellFormed(text: string): string {
 }
 
 /**
- * The schemes that can write two distinct names alike (`allow-utf-8` writes each as it is, so
- * a clash there is a plain duplicate).
+ * The schemes under which two distinct names can be written alike. `allow-utf-8` writes each as
+ * it is; `dots` writes `_`, `.` and every other character outside the alphabet apart where
+ * `underscores` writes them all as `_`, so two names `dots` writes alike are written alike by
+ * `underscores` too (a property tests/exposition/name_clash_test.ts checks).
  */
-const MERGING_SCHEMES: readonly EscapingScheme[] = Object.freeze(["underscores", "dots", "values"]);
+const MERGING_SCHEMES: readonly EscapingScheme[] = Object.freeze(["underscores", "values"]);
 
 /** Two names that a scraper asking for `scheme` would read as one, `written`. */
 export interface EscapedNameClash {
