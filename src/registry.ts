@@ -350,7 +350,7 @@ export class Registry implements MetricsSource {
         );
       }
     }
-    this.#written.add(collector, (name) => this.#owners.get(name));
+    this.#written.add(collector, (name) => this.#owners.get(name), this.#scope.defaultLabels);
     for (const sampleName of sampleNames) this.#owners.set(sampleName, collector);
     this.#collectors.add(collector);
   }

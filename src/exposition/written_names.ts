@@ -13,8 +13,14 @@
  * @module
  */
 
-import type { Collector } from "../model.ts";
-import { escapeName, type EscapingScheme, isLegacyMetricName } from "../validation.ts";
+import type { Collector, Labels } from "../model.ts";
+import {
+  describeClash,
+  escapedNameClash,
+  escapeName,
+  type EscapingScheme,
+  isLegacyMetricName,
+} from "../validation.ts";
 
 const SCHEMES: readonly EscapingScheme[] = ["underscores", "values"];
 
@@ -62,10 +68,16 @@ export class WrittenNames {
 
   /**
    * Throws a `TypeError` when a scraper asking for some escaping would read one of
-   * `collector`'s names as a registered one; `ownerOf` gives the collector registered under a
-   * name as it is. Otherwise records the collector's written names.
+   * `collector`'s names as a registered one (`ownerOf` gives the collector registered under a
+   * name as it is), or one of its label names as one of the registry's `defaultLabels`, which
+   * every series gets. Otherwise records the collector's written names.
    */
-  add(collector: Collector, ownerOf: (name: string) => Collector | undefined): void {
+  add(
+    collector: Collector,
+    ownerOf: (name: string) => Collector | undefined,
+    defaultLabels: Labels | undefined,
+  ): void {
+    if (defaultLabels !== undefined) checkDefaultLabels(collector, defaultLabels);
     const sampleNames = collector.sampleNames ?? [];
     const written = writtenNames(sampleNames);
     for (const { family, key } of written) {
@@ -109,5 +121,21 @@ function refuse(name: string, key: string, other: string): never {
   throw new TypeError(
     `a metric named "${name}" cannot be registered: scrapers that ask for the ${scheme} ` +
       `escaping would read "${written}" both from it and from the registered metric "${other}"`,
+  );
+}
+
+/**
+ * Throws a `TypeError` when a label name of a metric (its `labelNames`) and one of the
+ * registry's default labels would be written alike; a label of the very same name is not a
+ * clash (the series keeps its own value).
+ */
+function checkDefaultLabels(collector: Collector, defaultLabels: Labels): void {
+  const labelNames = (collector as { labelNames?: unknown }).labelNames;
+  if (!Array.isArray(labelNames)) return;
+  const clash = escapedNameClash([...new Set([...labelNames, ...Object.keys(defaultLabels)])]);
+  if (clash === undefined) return;
+  const name = (collector as { name?: unknown }).name;
+  throw new TypeError(
+    describeClash(clash, ` of metric ${JSON.stringify(name)} and its registry's defaultLabels`),
   );
 }

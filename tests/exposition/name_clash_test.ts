@@ -155,6 +155,23 @@ Deno.test("label names that meet under any scheme are refused at construction", 
   });
 });
 
+Deno.test("a label name that meets one of the registry's default labels is refused", () => {
+  const registry = new Registry({ defaultLabels: { "zone.id": "eu", region: "x" } });
+  throwsNaming(
+    () => new Counter({ name: "c", help: "h", labelNames: ["zone_id"], registry }),
+    TypeError,
+    ['"c"', '"zone.id"', '"zone_id"', "defaultLabels"],
+  );
+  throwsNaming(
+    () => new Gauge({ name: "g", help: "h", labelNames: ["U__zone_2e_id"], registry }),
+    TypeError,
+    ['"g"', '"zone.id"', '"U__zone_2e_id"', "values"],
+  );
+  // The very same name is no clash: the series keeps its own value.
+  new Gauge({ name: "same", help: "h", labelNames: ["zone.id", "region"], registry });
+  new Gauge({ name: "unlabelled", help: "h", registry });
+});
+
 Deno.test("a custom family meeting a metric under values is dropped and reported", async () => {
   const registry = new Registry();
   new Counter({ name: "jobs.done", help: "jobs", registry }).inc();
