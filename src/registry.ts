@@ -9,6 +9,7 @@
 import { type ExpositionFormat, render } from "./exposition/render.ts";
 import { withoutCreated } from "./exposition/created.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
+import { WrittenNames } from "./exposition/written_names.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
@@ -56,8 +57,8 @@ export interface MetricsOptions extends CollectOptions {
   /** `"text"` (0.0.4, the default), `"openmetrics"`, or `"protobuf"` (bytes). */
   readonly format?: ExpositionFormat;
   /**
-   * How names outside the legacy alphabet are written: `"underscores"` (the default),
-   * `"dots"`, `"values"`, or `"allow-utf-8"` (quoted as they are).
+   * How names are written (see `EscapingScheme`): `"underscores"` (the default), `"dots"`,
+   * `"values"`, or `"allow-utf-8"` (outside the legacy alphabet, quoted as they are).
    */
   readonly escaping?: EscapingScheme;
   /**
@@ -316,6 +317,8 @@ export class Registry implements MetricsSource {
   readonly #scope: RegistryScope;
   // Sample name → owning collector: a second collector exposing a taken name is refused.
   readonly #owners = new Map<string, Collector>();
+  // What UTF-8 sample names are written as, to refuse one some scraper would read as taken.
+  readonly #written = new WrittenNames();
 
   /**
    * Creates an empty registry. With `defaultLabels`, every sample it exposes carries those
@@ -333,7 +336,7 @@ export class Registry implements MetricsSource {
     this.#scope = registryScopeOf(options);
   }
 
-  /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */
+  /** Adds a collector; a `TypeError` if a sample name is taken, or read as a taken one. */
   register(collector: Collector): void {
     if (!hasCollect(collector)) {
       throw new TypeError("register() takes a metric or a collector (an object with collect())");
@@ -347,6 +350,7 @@ export class Registry implements MetricsSource {
         );
       }
     }
+    this.#written.add(collector, (name) => this.#owners.get(name), this.#scope.defaultLabels);
     for (const sampleName of sampleNames) this.#owners.set(sampleName, collector);
     this.#collectors.add(collector);
   }
@@ -357,12 +361,14 @@ export class Registry implements MetricsSource {
     for (const sampleName of collector.sampleNames ?? []) {
       if (this.#owners.get(sampleName) === collector) this.#owners.delete(sampleName);
     }
+    this.#written.delete(collector);
   }
 
   /** Removes every collector. */
   clear(): void {
     this.#collectors.clear();
     this.#owners.clear();
+    this.#written.clear();
   }
 
   /**

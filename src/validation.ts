@@ -26,17 +26,23 @@ export function isLegacyLabelName(name: string): boolean {
 }
 
 /**
- * How names outside the legacy alphabet are written for a scraper (Prometheus' "UTF-8 escaping
- * schemes", negotiated with `escaping=` in `Accept`):
+ * How names are written for a scraper (Prometheus' "UTF-8 escaping schemes", negotiated with
+ * `escaping=` in `Accept`), as prometheus/common's `EscapeName` and client_java's
+ * `escapeName` write them:
  *
  * - `allow-utf-8`: as they are (quoted where the format needs it);
  * - `underscores`: every character outside the legacy alphabet becomes `_` (the default for
- *   scrapers that do not say);
- * - `dots`: `.` becomes `_dot_`, `_` becomes `__`, any other such character `__`;
- * - `values`: `U__`, then `_` becomes `__` and any other such character `_<hex code point>_`.
+ *   scrapers that do not say); legacy names are unchanged;
+ * - `dots`: `_` becomes `__`, `.` becomes `_dot_`, any other character outside the alphabet
+ *   `__`. This applies to legacy names too (`a_b` is written `a__b`), so that the scheme can
+ *   be read back;
+ * - `values`: legacy names are unchanged; any other name is written `U__`, then each `_` as
+ *   `__` and each character outside the alphabet as `_<hex code point>_` (`_FFFD_` for a lone
+ *   surrogate).
  *
- * Names already in the legacy alphabet are never changed, whatever the scheme (as
- * client_golang's `EscapeMetricFamily` does), so legacy output stays byte for byte the same.
+ * Label names have no `:` in their alphabet, so a `:` in a label name is escaped (unlike
+ * prometheus/common, which keeps it and so writes label names the text parsers refuse:
+ * prometheus/prometheus#18380).
  */
 export type EscapingScheme = "allow-utf-8" | "underscores" | "dots" | "values";
 
@@ -49,16 +55,32 @@ export const ESCAPING_SCHEMES: readonly EscapingScheme[] = Object.freeze([
 ]);
 
 /**
- * Writes `name` in the legacy alphabet as `scheme` says (see {@linkcode EscapingScheme}); a
- * legacy name, or any name under `allow-utf-8`, is returned as it is. `kind` picks the alphabet:
- * metric names may hold `:`, label names may not.
+ * Whether `scheme` changes `name` (see {@linkcode EscapingScheme}): a name outside the legacy
+ * alphabet under any scheme but `allow-utf-8`, and under `dots` also a legacy name holding `_`.
+ */
+export function needsEscaping(
+  name: string,
+  scheme: EscapingScheme,
+  kind: "metric" | "label" = "metric",
+): boolean {
+  if (scheme === "allow-utf-8" || name === "") return false;
+  const legacy = kind === "metric" ? isLegacyMetricName(name) : isLegacyLabelName(name);
+  return !legacy || (scheme === "dots" && name.includes("_"));
+}
+
+/**
+ * Writes `name` as `scheme` says (see {@linkcode EscapingScheme}), byte for byte as
+ * prometheus/common's `EscapeName` does; the name itself when the scheme leaves it as it is.
+ * `kind` picks the alphabet: metric names may hold `:`, label names may not.
  *
  * @example
  * ```ts
  * import { escapeName } from "@deno-prom/client";
  * escapeName("http.server.duration", "underscores"); // "http_server_duration"
  * escapeName("http.server_duration", "dots"); // "http_dot_server__duration"
+ * escapeName("http_server_duration", "dots"); // "http__server__duration"
  * escapeName("http.server", "values"); // "U__http_2e_server"
+ * escapeName("http_server", "values"); // "http_server"
  * ```
  */
 export function escapeName(
@@ -66,8 +88,7 @@ export function escapeName(
   scheme: EscapingScheme,
   kind: "metric" | "label" = "metric",
 ): string {
-  const legacy = kind === "metric" ? isLegacyMetricName(name) : isLegacyLabelName(name);
-  if (legacy || scheme === "allow-utf-8" || name === "") return name;
+  if (!needsEscaping(name, scheme, kind)) return name;
   const allowsColon = kind === "metric";
   let escaped = scheme === "values" ? "U__" : "";
   let position = 0;
@@ -172,36 +193,63 @@ function toWellFormed(text: string): string {
 }
 
 /**
- * Two of `labelNames` that scrapers without UTF-8 support would read as one (both escape to the
- * same name under `underscores`, as `http.method` and `http_method` do): `[first, second,
- * escaped]`, or `undefined`. Legacy names escape to themselves, so only a set with a UTF-8 name
- * is looked at closely.
+ * The schemes under which two distinct names can be written alike. `allow-utf-8` writes each as
+ * it is; `dots` writes `_`, `.` and every other character outside the alphabet apart where
+ * `underscores` writes them all as `_`, so two names `dots` writes alike are written alike by
+ * `underscores` too (a property tests/exposition/name_clash_test.ts checks).
  */
-export function escapedNameClash(
-  labelNames: readonly string[],
-): [string, string, string] | undefined {
-  if (labelNames.every(isLegacyLabelName)) return undefined;
-  const seen = new Map<string, string>();
-  for (const labelName of labelNames) {
-    const escaped = escapeName(labelName, "underscores", "label");
-    const first = seen.get(escaped);
-    if (first !== undefined) return [first, labelName, escaped];
-    seen.set(escaped, labelName);
+const MERGING_SCHEMES: readonly EscapingScheme[] = Object.freeze(["underscores", "values"]);
+
+/** Two names that a scraper asking for `scheme` would read as one, `written`. */
+export interface EscapedNameClash {
+  /** The name met first. */
+  readonly first: string;
+  /** The name that meets it. */
+  readonly second: string;
+  /** What both are written as. */
+  readonly written: string;
+  /** The escaping under which they meet. */
+  readonly scheme: EscapingScheme;
+}
+
+/**
+ * Two of `labelNames` that some scraper would read as one, because the escaping it asks for
+ * writes both alike (`http.method` and `http_method` under `underscores`, `a-b` and `a_b`
+ * under `dots`, `a.b` and `U__a_2e_b` under `values`), or `undefined`. Legacy names never meet
+ * (each scheme writes distinct legacy names apart), so only a set with a UTF-8 name is looked
+ * at closely.
+ */
+export function escapedNameClash(labelNames: readonly string[]): EscapedNameClash | undefined {
+  if (labelNames.length < 2 || labelNames.every(isLegacyLabelName)) return undefined;
+  for (const scheme of MERGING_SCHEMES) {
+    const seen = new Map<string, string>();
+    for (const labelName of labelNames) {
+      const written = escapeName(labelName, scheme, "label");
+      const first = seen.get(written);
+      if (first !== undefined) return { first, second: labelName, written, scheme };
+      seen.set(written, labelName);
+    }
   }
   return undefined;
 }
 
-/** Throws a `TypeError` when two of `labelNames` would be one label for an old scraper. */
+/** How a clash reads in a message: `"a.b" and "a_b" … both be "a_b" for scrapers that ask for …`. */
+export function describeClash(clash: EscapedNameClash, owner: string): string {
+  return `label names "${clash.first}" and "${clash.second}"${owner} would both be ` +
+    `"${clash.written}" for scrapers that ask for the ${clash.scheme} escaping`;
+}
+
+/**
+ * Throws a `TypeError` when two of `labelNames` would be one label for some scraper (see
+ * {@linkcode escapedNameClash}).
+ */
 export function checkEscapedNamesDistinct(
   metricName: string,
   labelNames: readonly string[],
 ): void {
   const clash = escapedNameClash(labelNames);
   if (clash === undefined) return;
-  throw new TypeError(
-    `label names "${clash[0]}" and "${clash[1]}" of metric "${metricName}" would both be ` +
-      `"${clash[2]}" for scrapers that do not support UTF-8 names`,
-  );
+  throw new TypeError(describeClash(clash, ` of metric "${metricName}"`));
 }
 
 /**

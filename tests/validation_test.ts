@@ -49,14 +49,14 @@ Deno.test("invalid, reserved and repeated label names", () => {
     'invalid label name "a\\nb" of metric "c": it must be a non-empty UTF-8 string without ' +
       "control characters",
   );
-  // UTF-8 label names are fine, unless scrapers without UTF-8 support would read two as one.
+  // UTF-8 label names are fine, unless the escaping some scraper asks for would write two alike.
   new Counter({ name: "c", help: "h", labelNames: ["a:b", "http.method", "日本"], registry });
   throwsWith(
     () =>
       new Counter({ name: "c", help: "h", labelNames: ["http.method", "http_method"], registry }),
     TypeError,
     'label names "http.method" and "http_method" of metric "c" would both be "http_method" for ' +
-      "scrapers that do not support UTF-8 names",
+      "scrapers that ask for the underscores escaping",
   );
   throwsWith(
     () => new Counter({ name: "c", help: "h", labelNames: ["__name"], registry }),
@@ -456,7 +456,7 @@ Deno.test("info and exemplar labels that an old scraper would read as one are re
     () => build.labels("abc").info({ git_sha: "def" }),
     TypeError,
     'label names "git.sha" and "git_sha" of metric "build" would both be "git_sha" for scrapers ' +
-      "that do not support UTF-8 names",
+      "that ask for the underscores escaping",
   );
   build.labels("abc").info({ "git.branch": "main" });
   const jobs = new Counter({ name: "jobs", help: "h", registry });

@@ -7,8 +7,9 @@
  * differential tests (`tests/exposition_direct_test.ts`) compare both paths.
  *
  * Which path serves what:
- * - a registry with a `prefix` or `defaultLabels` (which apply to snapshots): the whole
- *   registry is rendered from `collect()` (`startByteRender` returns `undefined`);
+ * - a registry with a `prefix` or `defaultLabels` (which apply to snapshots), or a render
+ *   under the `dots` escaping (which rewrites legacy names too): the whole registry is
+ *   rendered from `collect()` (`startByteRender` returns `undefined`);
  * - a custom collector, a summary, an info, an enum, a gauge with value functions
  *   (`setFunction`), and a metric whose name or label names are outside the legacy alphabet:
  *   that collector is rendered from its snapshot, the others directly;
@@ -42,7 +43,7 @@ import {
   type GaugeLayout,
   type HistogramLayout,
 } from "./direct_source.ts";
-import { DEFAULT_ESCAPING, escapeExemplar } from "./escaping.ts";
+import { DEFAULT_ESCAPING, escapeExemplar, keepsLegacyNames } from "./escaping.ts";
 import { formatExemplar, renderOpenMetrics } from "./openmetrics.ts";
 import { renderText } from "./text.ts";
 import type { CollectOptions } from "../registry.ts";
@@ -150,6 +151,8 @@ export async function startByteRender(
   registry: Registry,
   options: ByteRenderOptions,
 ): Promise<ByteRender | undefined> {
+  // Direct rendering writes legacy names as they are, which `dots` does not.
+  if (!keepsLegacyNames(options.escaping)) return undefined;
   const items = await gatherForBytes(registry, options);
   return items === undefined ? undefined : new ByteRender(items, options);
 }

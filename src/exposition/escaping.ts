@@ -1,22 +1,26 @@
 /**
- * Writing UTF-8 metric and label names for a scraper: each family is renamed as the negotiated
- * escaping scheme says before a text format writes it. Families whose names are all in the
- * legacy alphabet (nearly all of them) are passed through untouched.
+ * Writing metric and label names for a scraper: each family is renamed as the negotiated
+ * escaping scheme says before a format writes it. Under every scheme but `dots`, families
+ * whose names are all in the legacy alphabet (nearly all of them) are passed through untouched.
  *
  * @module
  */
 
 import { labelSourceOf, type LabelTextSource } from "./format.ts";
 import type { Exemplar, Labels, MetricFamily } from "../model.ts";
-import {
-  escapeName,
-  type EscapingScheme,
-  isLegacyLabelName,
-  isLegacyMetricName,
-} from "../validation.ts";
+import { escapeName, type EscapingScheme, needsEscaping } from "../validation.ts";
 
 /** What a scraper gets when it does not name an escaping scheme (the Prometheus 3 default). */
 export const DEFAULT_ESCAPING: EscapingScheme = "underscores";
+
+/**
+ * Whether `scheme` writes every name of the legacy alphabet as it is: all but `dots`, which
+ * doubles their underscores. A renderer that writes legacy names from its own copy of them
+ * can serve only these schemes.
+ */
+export function keepsLegacyNames(scheme: EscapingScheme | undefined): boolean {
+  return scheme !== "dots";
+}
 
 /**
  * The family with its name, label names and exemplar label names written as `scheme` says:
@@ -35,10 +39,9 @@ export const DEFAULT_ESCAPING: EscapingScheme = "underscores";
 export function escapeFamily(family: MetricFamily, scheme: EscapingScheme): MetricFamily {
   if (scheme === "allow-utf-8") return family;
   const nameKind = family.type === "stateset" ? "label" : "metric";
-  const legacyName = nameKind === "label"
-    ? isLegacyLabelName(family.name)
-    : isLegacyMetricName(family.name);
-  if (legacyName && !anyPointNeedsEscaping(family)) return family;
+  if (!needsEscaping(family.name, scheme, nameKind) && !anyPointNeedsEscaping(family, scheme)) {
+    return family;
+  }
   const name = escapeName(family.name, scheme, nameKind);
   // deno-lint-ignore no-explicit-any
   const points = (family.points as readonly any[]).map((point) => {
@@ -55,40 +58,40 @@ export function escapeFamily(family: MetricFamily, scheme: EscapingScheme): Metr
 }
 
 /**
- * Whether a point has a label (or exemplar label) name outside the legacy alphabet. The labels
- * of a metric's own series all come from one label index with the same names, so only the first
+ * Whether `scheme` changes a label (or exemplar label) name of a point. The labels of a
+ * metric's own series all come from one label index with the same names, so only the first
  * point from each index is looked at.
  */
-function anyPointNeedsEscaping(family: MetricFamily): boolean {
+function anyPointNeedsEscaping(family: MetricFamily, scheme: EscapingScheme): boolean {
   let checkedSource: LabelTextSource | undefined;
   for (const point of family.points) {
     const labels = point.labels;
     const source = labelSourceOf(labels);
     if (source === undefined || source !== checkedSource) {
-      if (!legacyNames(labels)) return true;
+      if (anyNeedsEscaping(labels, scheme)) return true;
       checkedSource = source;
     }
     if ("exemplar" in point && point.exemplar !== undefined) {
-      if (!legacyNames(point.exemplar.labels)) return true;
+      if (anyNeedsEscaping(point.exemplar.labels, scheme)) return true;
     }
     if ("exemplars" in point && point.exemplars !== undefined) {
       for (const exemplar of point.exemplars) {
-        if (exemplar !== undefined && !legacyNames(exemplar.labels)) return true;
+        if (exemplar !== undefined && anyNeedsEscaping(exemplar.labels, scheme)) return true;
       }
     }
   }
   return false;
 }
 
-function legacyNames(labels: Labels): boolean {
+function anyNeedsEscaping(labels: Labels, scheme: EscapingScheme): boolean {
   for (const name in labels) {
-    if (!isLegacyLabelName(name)) return false;
+    if (needsEscaping(name, scheme, "label")) return true;
   }
-  return true;
+  return false;
 }
 
 function escapeLabels(labels: Labels, scheme: EscapingScheme): Labels {
-  if (legacyNames(labels)) return labels;
+  if (!anyNeedsEscaping(labels, scheme)) return labels;
   const escaped: Record<string, string> = {};
   for (const name of Object.keys(labels)) {
     escaped[escapeName(name, scheme, "label")] = labels[name];
@@ -96,8 +99,8 @@ function escapeLabels(labels: Labels, scheme: EscapingScheme): Labels {
   return escaped;
 }
 
-/** The exemplar with its label names written as `scheme` says (the same object if legacy). */
+/** The exemplar with its label names written as `scheme` says (the same object if unchanged). */
 export function escapeExemplar(exemplar: Exemplar, scheme: EscapingScheme): Exemplar {
-  if (legacyNames(exemplar.labels)) return exemplar;
+  if (!anyNeedsEscaping(exemplar.labels, scheme)) return exemplar;
   return { ...exemplar, labels: escapeLabels(exemplar.labels, scheme) };
 }

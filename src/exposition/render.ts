@@ -26,8 +26,8 @@ export function contentTypeOf(format: ExpositionFormat): string {
 }
 
 /**
- * Renders families in a text format, writing names outside the legacy alphabet as `escaping`
- * says (default `underscores`).
+ * Renders families in a text format, writing names as `escaping` says (default
+ * `underscores`).
  */
 export function render(
   families: readonly MetricFamily[],

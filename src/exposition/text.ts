@@ -26,8 +26,8 @@ import { DEFAULT_ESCAPING, escapeFamily } from "./escaping.ts";
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /**
- * Renders families in the text format 0.0.4. Names outside the legacy alphabet are written as
- * `escaping` says (default `underscores`); under `allow-utf-8` they are quoted, as in
+ * Renders families in the text format 0.0.4. Names are written as `escaping` says (default
+ * `underscores`); under `allow-utf-8` those outside the legacy alphabet are quoted, as in
  * `{"http.requests_total",method="GET"} 1.0`.
  *
  * @example

@@ -10,8 +10,10 @@
 import { formatLabels } from "./format.ts";
 import type { Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
 import {
+  describeClash,
   escapedNameClash,
   escapeName,
+  type EscapingScheme,
   EXEMPLAR_MAX_CHARACTERS,
   isLegacyLabelName,
   validateLabelName,
@@ -136,10 +138,7 @@ function problemOfLabels(labels: unknown, reserved: string | undefined): string 
   }
   if (allLegacy) return undefined;
   const clash = escapedNameClash(names);
-  return clash === undefined
-    ? undefined
-    : `label names "${clash[0]}" and "${clash[1]}" both read as "${clash[2]}" by scrapers ` +
-      `without UTF-8 support`;
+  return clash === undefined ? undefined : describeClash(clash, "");
 }
 
 // deno-lint-ignore no-explicit-any
@@ -316,13 +315,29 @@ export function exposedNames(name: string, type: MetricType): string[] {
 }
 
 /**
- * The names a family claims in the output, as scrapers without UTF-8 support read them (the
- * `underscores` escaping, where names can only merge). Two families claiming one name would
- * give two HELP/TYPE blocks for it.
+ * The names a family claims in the output under `scheme`. Two families claiming one name
+ * would give two HELP/TYPE blocks for it. A state set's name is also a label name, and is
+ * written with the label alphabet.
  */
-function claimedNames(family: MetricFamily): string[] {
-  return exposedNames(escapeName(family.name, "underscores"), family.type);
+function claimedNames(family: MetricFamily, scheme: EscapingScheme): string[] {
+  const kind = family.type === "stateset" ? "label" : "metric";
+  return exposedNames(escapeName(family.name, scheme, kind), family.type);
 }
+
+/**
+ * The schemes whose outputs are checked for a name two families claim, once some family has
+ * a UTF-8 name. `dots` is not among them: it writes `_`, `.` and every other character outside
+ * the alphabet apart where `underscores` writes them all as `_`, so two names that `dots` writes
+ * alike are written alike by `underscores` too. `allow-utf-8` is checked: a state set's name is
+ * escaped as a label name, where `:` is outside the alphabet, so a state set and a gauge both
+ * named `a:b` are written apart under the other schemes, but alike there.
+ */
+const UTF8_CLAIM_SCHEMES: readonly EscapingScheme[] = ["underscores", "values", "allow-utf-8"];
+/**
+ * Without UTF-8 names, `underscores` (which then writes every name as it is) is enough: no
+ * scheme writes two distinct legacy names alike.
+ */
+const LEGACY_CLAIM_SCHEMES: readonly EscapingScheme[] = ["underscores"];
 
 /** Options of {@linkcode checkFamilies}. */
 export interface CheckFamiliesOptions {
@@ -337,31 +352,51 @@ export interface CheckFamiliesOptions {
 
 /**
  * Keeps the families that can be exposed: every untrusted family must pass
- * {@linkcode validateFamily}, and no family may claim a name another one already has (trusted
- * families first, then in order). Each family dropped goes to `onInvalid`.
+ * {@linkcode validateFamily}, and no family may claim a name another one already has under
+ * any escaping a scraper can ask for (trusted families first, then in order). A family is
+ * dropped whatever the scraper at hand asked for, so that every scraper sees the same
+ * families. Each family dropped goes to `onInvalid`.
  */
 export function checkFamilies(
   families: readonly MetricFamily[],
   options: CheckFamiliesOptions,
 ): MetricFamily[] {
   const trusted = options.trusted;
-  const claimed = new Map<string, MetricFamily>();
+  let schemes = LEGACY_CLAIM_SCHEMES;
+  // Per scheme, each name claimed in its output and the family claiming it.
+  const claimedBy = [new Map<string, MetricFamily>()];
+  // The names of the family at hand under each scheme (claim() runs to its end each time).
+  const namesBy: string[][] = [];
   const kept = new Set<MetricFamily>();
   const claim = (family: MetricFamily): void => {
-    const names = claimedNames(family);
-    const clash = names.find((name) => claimed.has(name));
-    if (clash !== undefined) {
+    namesBy[0] = claimedNames(family, "underscores");
+    if (schemes === LEGACY_CLAIM_SCHEMES && namesBy[0][0] !== family.name) {
+      // The first UTF-8 name: every name claimed so far is legacy, written as it is under
+      // every scheme checked.
+      schemes = UTF8_CLAIM_SCHEMES;
+      for (let i = 1; i < schemes.length; i++) claimedBy.push(new Map(claimedBy[0]));
+    }
+    for (let i = 0; i < schemes.length; i++) {
+      const names = i === 0 ? namesBy[0] : namesBy[i] = claimedNames(family, schemes[i]);
+      const claimed = claimedBy[i];
+      const clash = names.find((name) => claimed.has(name));
+      if (clash === undefined) continue;
+      const how = exposedNames(family.name, family.type).includes(clash)
+        ? ""
+        : ` (as the ${schemes[i]} escaping writes it)`;
       options.onInvalid(
         new InvalidFamilyError(
           family.name,
-          `it exposes "${clash}", which metric family "${
+          `it exposes "${clash}"${how}, which metric family "${
             claimed.get(clash)!.name
           }" exposes already`,
         ),
       );
       return;
     }
-    for (const name of names) claimed.set(name, family);
+    for (let i = 0; i < schemes.length; i++) {
+      for (const name of namesBy[i]) claimedBy[i].set(name, family);
+    }
     kept.add(family);
   };
   if (trusted !== undefined) {

@@ -29,6 +29,7 @@ import { contentTypeOf, type ExpositionFormat, renderBytes } from "../exposition
 import { ByteRender, gatherForBytes, type RenderItems } from "../exposition/direct.ts";
 import { SharedBody } from "../exposition/shared_body.ts";
 import { withoutCreated } from "../exposition/created.ts";
+import { keepsLegacyNames } from "../exposition/escaping.ts";
 
 /** How the handler picks the wire format. */
 export type FormatChoice = "negotiate" | ExpositionFormat;
@@ -486,7 +487,8 @@ export function createMetricsEndpoint(
       familiesOf(key, round).then((families) =>
         renderBytes(createdSeries ? families : families.map(withoutCreated), format, escaping)
       );
-    if (!(source instanceof Registry)) return fromSnapshots();
+    // The byte renderer writes legacy names as they are, which `dots` does not.
+    if (!(source instanceof Registry) || !keepsLegacyNames(escaping)) return fromSnapshots();
     return itemsOf(key, round, source).then((items): Body | Promise<Body> => {
       if (items === undefined) return fromSnapshots();
       const body = new SharedBody(new ByteRender(items, { format, escaping, createdSeries }));

@@ -9,6 +9,7 @@
 import type { Collector, Labels } from "../model.ts";
 import { defaultRegistry, markBuiltIn, type Registry } from "../registry.ts";
 import {
+  checkEscapedNamesDistinct,
   validateHelp,
   validateLabelName,
   validateLabelNames,
@@ -59,6 +60,8 @@ export interface MetricKind {
   readonly sampleSuffixes: readonly string[];
   /** Whether the type can have a unit (info and state sets cannot). */
   readonly allowsUnit?: boolean;
+  /** Whether the metric's name is also a label name of its series (an enum's state label). */
+  readonly nameIsLabel?: boolean;
 }
 
 /** A metric's validated options. */
@@ -100,13 +103,24 @@ export function describeMetric(options: MetricOptions, kind: MetricKind): Metric
   }
   validateHelp(name, options.help);
   const labelNames = validateLabelNames(name, options.labelNames, kind.reservedLabels);
+  const constLabels = validateConstLabels(
+    name,
+    options.constLabels,
+    labelNames,
+    kind.reservedLabels,
+  );
+  // Every series carries its label names, the constant ones and (for an enum) the state label
+  // side by side: no two of them may be written alike under any escaping.
+  const sideBySide = [...labelNames, ...Object.keys(constLabels)];
+  if (kind.nameIsLabel && !sideBySide.includes(name)) sideBySide.push(name);
+  if (sideBySide.length > labelNames.length) checkEscapedNamesDistinct(name, sideBySide);
   const registry = options.registry === undefined ? defaultRegistry : options.registry;
   return {
     name,
     help: wellFormed(options.help),
     unit: unit === "" ? undefined : unit,
     labelNames,
-    constLabels: validateConstLabels(name, options.constLabels, labelNames, kind.reservedLabels),
+    constLabels,
     sampleNames: Object.freeze([name, ...kind.sampleSuffixes.map((suffix) => name + suffix)]),
     registry: registry ?? undefined,
   };

@@ -100,6 +100,7 @@ export class Enum {
       typeName: "enum",
       sampleSuffixes: [],
       allowsUnit: false,
+      nameIsLabel: true,
     });
     this.name = description.name;
     this.help = description.help;
