@@ -55,7 +55,7 @@ export const ESCAPING_SCHEMES: readonly EscapingScheme[] = Object.freeze([
  *
  * @example
  * ```ts
- * import { escapeName } from "@deno-prom/client";
+ * import { escapeName } from "@deno-prom/client/exposition";
  * escapeName("http.server.duration", "underscores"); // "http_server_duration"
  * escapeName("http.server_duration", "dots"); // "http_dot_server__duration"
  * escapeName("http.server", "values"); // "U__http_2e_server"

@@ -1,12 +1,7 @@
 // Process and Deno runtime collectors: names, plausible values, silence without permissions.
 import assert from "node:assert/strict";
-import {
-  collectDefaultMetrics,
-  type MetricFamily,
-  ProcessCollector,
-  Registry,
-  RuntimeCollector,
-} from "../mod.ts";
+import { collectDefaultMetrics, type MetricFamily, Registry } from "../mod.ts";
+import { ProcessCollector, RuntimeCollector } from "../src/collectors/mod.ts";
 import {
   parseBootTime,
   parseMaxOpenFiles,

@@ -1,15 +1,13 @@
 // aggregateWorkers over a BroadcastChannel: several aggregators in this isolate, then real Web
 // Workers (4 × 1000 increments, one terminated mid-run), then a program that must exit by itself.
 import assert from "node:assert/strict";
+import { Counter, Gauge, Registry } from "../mod.ts";
+import { renderText } from "../src/exposition/mod.ts";
 import {
   aggregateWorkers,
   type AggregateWorkersOptions,
-  Counter,
-  Gauge,
-  Registry,
-  renderText,
   type WorkerAggregator,
-} from "../mod.ts";
+} from "../src/workers/mod.ts";
 import { run, sleep, waitFor } from "./support/process.ts";
 import { valueOf } from "./support/workers_support.ts";
 

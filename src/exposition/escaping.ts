@@ -25,7 +25,7 @@ export const DEFAULT_ESCAPING: EscapingScheme = "underscores";
  *
  * @example
  * ```ts
- * import { escapeFamily } from "@deno-prom/client";
+ * import { escapeFamily } from "@deno-prom/client/exposition";
  * escapeFamily(
  *   { type: "gauge", name: "queue.depth", help: "", points: [{ labels: { "queue.name": "a" }, value: 1 }] },
  *   "underscores",
