@@ -426,8 +426,9 @@ Deno.test("Web Workers: one terminated mid-run keeps its counted increments; liv
 
 Deno.test("an open aggregator never keeps a program alive", async () => {
   const script = `
-    import { aggregateWorkers, Counter } from ${
-    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    import { Counter } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    import { aggregateWorkers } from ${
+    JSON.stringify(new URL("../src/workers/mod.ts", import.meta.url).href)
   };
     new Counter({ name: "x_total", help: "x" }).inc();
     const cluster = aggregateWorkers();
