@@ -15,7 +15,8 @@
  * };
  * const problem = validateFamily(family); // undefined: nothing wrong
  * const format = negotiateFormat("application/openmetrics-text; version=1.0.0"); // "openmetrics"
- * const text = render([family], format); // "# TYPE queue_depth gauge\n…queue_depth 3\n# EOF\n"
+ * const text = render([family], format);
+ * // "# HELP queue_depth jobs waiting\n# TYPE queue_depth gauge\nqueue_depth 3.0\n# EOF\n"
  * ```
  *
  * @module
