@@ -1,9 +1,10 @@
 /**
  * Many workers, one view alone: merging snapshots, aggregation over a `BroadcastChannel`
  * (isolates, Web Workers) and through a directory (processes), and how each gauge merges
- * (`GaugeAggregation`, the type of a gauge's `aggregate` option). Only here: the package root
- * leaves these out. Each aggregator is made by its function (`aggregateWorkers`,
- * `publishToDirectory`, `directoryCollector`); its class is exported as a type.
+ * (`GaugeAggregation`, the type of a gauge's `aggregate` option, also in `./exposition`). The
+ * package root leaves all of these out. Each aggregator is made by its function
+ * (`aggregateWorkers`, `publishToDirectory`, `directoryCollector`); its class is exported as a
+ * type only.
  *
  * @example
  * ```ts
