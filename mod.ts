@@ -21,44 +21,16 @@
  * console.log(await registry.metrics());
  * ```
  *
+ * The root holds what most programs use. Subpaths hold the rest: `./exposition` (the snapshot
+ * data model, renderers, content negotiation, escaping and validation of families, native
+ * bucket helpers), `./workers` (one view of many isolates, Web Workers or processes),
+ * `./collectors` (the process and runtime collectors one by one), and `./http` and `./push`
+ * (each mode alone, with its constants and helper types).
+ *
  * @module
  */
 
-export type {
-  BucketSpan,
-  Collector,
-  CounterFamily,
-  CounterPoint,
-  Exemplar,
-  GaugeFamily,
-  GaugePoint,
-  HistogramFamily,
-  HistogramPoint,
-  InfoFamily,
-  InfoPoint,
-  Labels,
-  MetricFamily,
-  MetricFamilyBase,
-  MetricType,
-  Quantile,
-  State,
-  StateSetFamily,
-  StateSetPoint,
-  SummaryFamily,
-  SummaryPoint,
-  UnknownFamily,
-} from "./src/model.ts";
-export {
-  type CollectOptions,
-  defaultRegistry,
-  type MetricsOptions,
-  type MetricsSource,
-  Registry,
-  type RegistryOptions,
-} from "./src/registry.ts";
-export { contentTypeOf, type ExpositionFormat, render } from "./src/exposition/render.ts";
-export type { LabelValue, LabelValues, MetricOptions } from "./src/metrics/base.ts";
-export type { FunctionWrapper } from "./src/metrics/timer.ts";
+// --- Metric types, their options and children ---
 export {
   Counter,
   type CounterChild,
@@ -74,56 +46,25 @@ export {
   type HistogramOptions,
   linearBuckets,
 } from "./src/metrics/histogram.ts";
-export {
-  mergeNativeBuckets,
-  type NativeBuckets,
-  NativeHistogram,
-  type NativeHistogramOptions,
-  type NativeSettings,
-  schemaForBucketFactor,
-} from "./src/metrics/native_histogram.ts";
+export type { NativeHistogramOptions } from "./src/metrics/native_histogram.ts";
 export { Summary, type SummaryChild, type SummaryOptions } from "./src/metrics/summary.ts";
 export { Info, type InfoChild, type InfoOptions } from "./src/metrics/info.ts";
 export { Enum, type EnumChild, type EnumOptions } from "./src/metrics/enum.ts";
-export { PROMETHEUS_CONTENT_TYPE, renderText } from "./src/exposition/text.ts";
-export { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./src/exposition/openmetrics.ts";
-export { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./src/exposition/protobuf.ts";
+export type { LabelValue, LabelValues, MetricOptions } from "./src/metrics/base.ts";
+export type { FunctionWrapper } from "./src/metrics/timer.ts";
 
-// --- Push mode: Pushgateway client and background pusher (src/push/) ---
-export { PushError, type PushErrorDetails, RemoteWriteError } from "./src/push/errors.ts";
+// --- Registries, and the types a custom collector returns ---
 export {
-  DEFAULT_GZIP_MIN_BYTES,
-  DEFAULT_PUSH_TIMEOUT_MS,
-  deleteFromGateway,
-  type DeleteOptions,
-  type FetchFunction,
-  type GatewayRequestOptions,
-  gatewayUrl,
-  type GroupingKey,
-  pushAddToGateway,
-  type PushOptions,
-  pushToGateway,
-} from "./src/push/gateway.ts";
-export {
-  type BackoffOptions,
-  Pusher,
-  type PusherOptions,
-  type PushFailureInfo,
-  type PushRecoveryInfo,
-} from "./src/push/pusher.ts";
-export {
-  DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
-  remoteWrite,
-  type RemoteWriteOptions,
-  RemoteWriter,
-  type RemoteWriterOptions,
-} from "./src/push/remote_write.ts";
+  type CollectOptions,
+  defaultRegistry,
+  type MetricsOptions,
+  type MetricsSource,
+  Registry,
+  type RegistryOptions,
+} from "./src/registry.ts";
+export type { Collector, Exemplar, Labels, MetricFamily } from "./src/model.ts";
 
-// --- Pull mode: content negotiation, /metrics handler and server, runtime metrics ---
-export { negotiateEscaping, negotiateFormat } from "./src/exposition/negotiate.ts";
-export { escapeName, type EscapingScheme } from "./src/validation.ts";
-export { escapeFamily } from "./src/exposition/escaping.ts";
-export { InvalidFamilyError, validateFamily } from "./src/exposition/validate.ts";
+// --- Pull mode: the /metrics handler and server, request metrics, runtime metrics ---
 export {
   type FormatChoice,
   metricsHandler,
@@ -136,40 +77,33 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
-export type { Auth, Auth as PushAuth, BasicAuth, BearerAuth } from "./src/auth.ts";
+export type { Auth } from "./src/auth.ts";
 export {
   type FetchHandler,
   instrumentHandler,
   type InstrumentHandlerOptions,
 } from "./src/http/middleware.ts";
-export { writeToTextfile } from "./src/textfile.ts";
-export { ProcessCollector, type ProcessCollectorOptions } from "./src/collectors/process.ts";
-export { RuntimeCollector, type RuntimeCollectorOptions } from "./src/collectors/runtime.ts";
 export {
   collectDefaultMetrics,
   type DefaultMetrics,
   type DefaultMetricsOptions,
 } from "./src/collectors/defaults.ts";
 
-// --- Many workers, one view: aggregation across isolates, Web Workers and processes (src/workers/) ---
-export { GAUGE_AGGREGATIONS, type GaugeAggregation } from "./src/model.ts";
+// --- Push mode: Pushgateway, remote write, node_exporter's textfile ---
+export { PushError, type PushErrorDetails, RemoteWriteError } from "./src/push/errors.ts";
 export {
-  DEFAULT_WORKER_LABEL,
-  type MergeOptions,
-  mergeSnapshots,
-  type WorkerSnapshot,
-} from "./src/workers/merge.ts";
+  deleteFromGateway,
+  type GatewayRequestOptions,
+  type GroupingKey,
+  pushAddToGateway,
+  type PushOptions,
+  pushToGateway,
+} from "./src/push/gateway.ts";
+export { Pusher, type PusherOptions } from "./src/push/pusher.ts";
 export {
-  aggregateWorkers,
-  type AggregateWorkersOptions,
-  type PeerStatus,
-  WorkerAggregator,
-} from "./src/workers/broadcast.ts";
-export {
-  DirectoryCollector,
-  directoryCollector,
-  type DirectoryCollectorOptions,
-  DirectoryPublisher,
-  type DirectoryPublisherOptions,
-  publishToDirectory,
-} from "./src/workers/directory.ts";
+  remoteWrite,
+  type RemoteWriteOptions,
+  RemoteWriter,
+  type RemoteWriterOptions,
+} from "./src/push/remote_write.ts";
+export { writeToTextfile } from "./src/textfile.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { Histogram, NativeHistogram, Registry, renderProtobuf } from "../mod.ts";
+import { Histogram, Registry } from "../mod.ts";
+import { NativeHistogram, renderProtobuf } from "../src/exposition/mod.ts";
 
 // Log-normal latencies around 50 ms (1 ms … 3 s): about 90 populated buckets at factor 1.1, and a
 // different bucket from call to call for both kinds.

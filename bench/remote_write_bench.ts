@@ -15,7 +15,8 @@
  */
 
 import process from "node:process";
-import { Histogram, Registry, renderText } from "../mod.ts";
+import { Histogram, Registry } from "../mod.ts";
+import { renderText } from "../src/exposition/mod.ts";
 import { renderRegistryBytes } from "../src/exposition/direct.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
 import {

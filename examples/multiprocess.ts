@@ -11,7 +11,8 @@
 // it ends; the exporter serves `directoryCollector({ dir })`. Without --serve the program prints
 // the merged numbers and exits (removing the directory it made); with it, it serves until Ctrl-C.
 import { parseArgs } from "node:util";
-import { Counter, directoryCollector, publishToDirectory, startHttpServer } from "../mod.ts";
+import { Counter, startHttpServer } from "../mod.ts";
+import { directoryCollector, publishToDirectory } from "../src/workers/mod.ts";
 
 const flags = parseArgs({
   args: Deno.args,

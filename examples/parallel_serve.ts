@@ -6,7 +6,8 @@
 //   curl -s localhost:8000/metrics | grep 'http_requests_total{'   # path="/" 100, at every scrape
 //
 // (`--allow-net` is all it needs; `DENO_JOBS` sets the number of isolates, default: one per CPU.)
-import { aggregateWorkers, Counter, metricsHandler } from "../mod.ts";
+import { Counter, metricsHandler } from "../mod.ts";
+import { aggregateWorkers } from "../src/workers/mod.ts";
 
 const requests = new Counter({
   name: "http_requests_total",

@@ -7,7 +7,8 @@
 //
 // Without --serve it exits after printing; with it, it serves until Ctrl-C.
 import { parseArgs } from "node:util";
-import { aggregateWorkers, startHttpServer } from "../mod.ts";
+import { startHttpServer } from "../mod.ts";
+import { aggregateWorkers } from "../src/workers/mod.ts";
 
 const flags = parseArgs({
   args: Deno.args,

@@ -3,7 +3,8 @@
 // part of the main thread's /metrics is `aggregateWorkers()`.
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { aggregateWorkers, Counter, Gauge, Histogram } from "../mod.ts";
+import { Counter, Gauge, Histogram } from "../mod.ts";
+import { aggregateWorkers } from "../src/workers/mod.ts";
 
 const jobs = new Counter({ name: "jobs_processed_total", help: "jobs processed" });
 const duration = new Histogram({

@@ -75,7 +75,7 @@ export function needsEscaping(
  *
  * @example
  * ```ts
- * import { escapeName } from "@deno-prom/client";
+ * import { escapeName } from "@deno-prom/client/exposition";
  * escapeName("http.server.duration", "underscores"); // "http_server_duration"
  * escapeName("http.server_duration", "dots"); // "http_dot_server__duration"
  * escapeName("http_server_duration", "dots"); // "http__server__duration"

@@ -3,17 +3,13 @@
 // (`metricsHandler({ registry: cluster })`, `remoteWrite(url, { registry: collector })`), with
 // no Registry in between, a bad family must be dropped and reported, never exposed.
 import assert from "node:assert/strict";
+import { Counter, type MetricFamily, metricsHandler, Registry, remoteWrite } from "../mod.ts";
 import {
   aggregateWorkers,
-  Counter,
   directoryCollector,
-  type MetricFamily,
-  metricsHandler,
   publishToDirectory,
-  Registry,
-  remoteWrite,
   type WorkerAggregator,
-} from "../mod.ts";
+} from "../src/workers/mod.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 import { sleep, waitFor, which } from "./support/process.ts";
 import { promtoolCheckMetrics } from "./support/python.ts";

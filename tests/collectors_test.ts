@@ -1,12 +1,7 @@
 // Process and Deno runtime collectors: names, plausible values, silence without permissions.
 import assert from "node:assert/strict";
-import {
-  collectDefaultMetrics,
-  type MetricFamily,
-  ProcessCollector,
-  Registry,
-  RuntimeCollector,
-} from "../mod.ts";
+import { collectDefaultMetrics, type MetricFamily, Registry } from "../mod.ts";
+import { ProcessCollector, RuntimeCollector } from "../src/collectors/mod.ts";
 import {
   parseBootTime,
   parseMaxOpenFiles,
@@ -18,6 +13,7 @@ import { countByType, lagStatistics, utilizationFamilies } from "../src/collecto
 import { missingTool, run, sleep, startProcess, waitFor } from "./support/process.ts";
 
 const MOD_URL = new URL("../mod.ts", import.meta.url).href;
+const COLLECTORS_URL = new URL("../src/collectors/mod.ts", import.meta.url).href;
 const IS_LINUX = Deno.build.os === "linux";
 
 /** Family value by name, for unlabelled gauges and counters. */
@@ -315,9 +311,8 @@ async function runChild(flags: string[], source: string) {
 
 // A process collector registered by hand asks for the /proc metrics, so their absence is
 // announced, even after collectDefaultMetrics' own collector (quiet: tests/collectors/) ran first.
-const PRINT_METRICS = `import { collectDefaultMetrics, ProcessCollector, Registry } from ${
-  JSON.stringify(MOD_URL)
-};
+const PRINT_METRICS = `import { collectDefaultMetrics, Registry } from ${JSON.stringify(MOD_URL)};
+import { ProcessCollector } from ${JSON.stringify(COLLECTORS_URL)};
 const registry = new Registry();
 using _defaults = collectDefaultMetrics({ registry });
 registry.register(new ProcessCollector({ prefix: "by_hand_" }));
@@ -355,7 +350,8 @@ for (
 Deno.test("onUnavailable gets the announcement instead of stderr, once for many collectors and scrapes", async () => {
   const result = await runChild(
     [],
-    `import { collectDefaultMetrics, ProcessCollector, Registry } from ${JSON.stringify(MOD_URL)};
+    `import { collectDefaultMetrics, Registry } from ${JSON.stringify(MOD_URL)};
+import { ProcessCollector } from ${JSON.stringify(COLLECTORS_URL)};
 const told = [];
 const registry = new Registry();
 using _defaults = collectDefaultMetrics({ registry, onUnavailable: (m) => told.push(m) });
@@ -374,7 +370,8 @@ Deno.test("in a worker without /proc, the start time (unknowable there) is left 
   try {
     await Deno.writeTextFile(
       `${dir}/worker.ts`,
-      `import { ProcessCollector, Registry } from ${JSON.stringify(MOD_URL)};
+      `import { Registry } from ${JSON.stringify(MOD_URL)};
+import { ProcessCollector } from ${JSON.stringify(COLLECTORS_URL)};
 const registry = new Registry();
 registry.register(new ProcessCollector());
 self.postMessage(await registry.metrics());

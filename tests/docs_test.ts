@@ -1,38 +1,21 @@
 // The docs stay true to the code: docs/reference.md lists every name mod.ts exports and no name
-// it does not, names that left the public API appear nowhere in README or docs, and every
-// relative link of README and docs/ reaches a file that exists.
+// it does not, and what each subpath adds; README and docs import each name from an entry point
+// that exports it, and names that left the public API appear nowhere; every relative link of
+// README and docs/ reaches a file that exists.
 import assert from "node:assert/strict";
+import { exportedNames, listedNames, tableRows } from "./support/exports.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-/** The names `mod.ts` exports (from its `export { … }` lists; `type` markers dropped). */
-export function exportedNames(source: string): Set<string> {
-  const names = new Set<string>();
-  for (const match of source.matchAll(/export (?:type )?\{([^}]*)\}/g)) {
-    for (const part of match[1].split(",")) {
-      // `Auth as PushAuth` exports `PushAuth`.
-      const name = part.replace(/^\s*type\s+/, "").replace(/^.*\sas\s+/, "").trim();
-      if (name !== "") names.add(name);
-    }
+/** The entry points of deno.json's `exports`, as import specifier → the names it exports. */
+async function entryPoints(): Promise<Map<string, Set<string>>> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const entries = new Map<string, Set<string>>();
+  for (const [subpath, file] of Object.entries(config.exports) as [string, string][]) {
+    const specifier = subpath === "." ? config.name : `${config.name}${subpath.slice(1)}`;
+    entries.set(specifier, exportedNames(await Deno.readTextFile(`${ROOT}/${file}`)));
   }
-  return names;
-}
-
-/** The backticked identifiers of the "Every exported name" table of docs/reference.md. */
-export function listedNames(reference: string): Set<string> {
-  const start = reference.indexOf("\n## Every exported name\n");
-  assert.ok(start >= 0, 'docs/reference.md has an "## Every exported name" section');
-  const end = reference.indexOf("\n## ", start + 1);
-  const section = reference.slice(start, end < 0 ? undefined : end);
-  const names = new Set<string>();
-  for (const line of section.split("\n")) {
-    if (!line.startsWith("| ") || line.startsWith("| area") || line.startsWith("| ---")) continue;
-    const cells = line.split(" | ");
-    for (const match of cells.slice(1).join(" | ").matchAll(/`([A-Za-z_$][\w$]*)`/g)) {
-      names.add(match[1]);
-    }
-  }
-  return names;
+  return entries;
 }
 
 /** README.md and every page under docs/, as [path relative to the root, text]. */
@@ -48,7 +31,7 @@ async function documents(): Promise<[string, string][]> {
   ) as [string, string][];
 }
 
-Deno.test("exportedNames and listedNames read what they should", () => {
+Deno.test("exportedNames and tableRows read what they should", () => {
   assert.deepEqual(
     [...exportedNames(
       'export { a, type B,\n  c, type E as F } from "./x.ts";\nexport type { D } from "./y.ts";',
@@ -56,27 +39,85 @@ Deno.test("exportedNames and listedNames read what they should", () => {
     ["a", "B", "c", "F", "D"],
   );
   const reference = "# R\n\n## Every exported name\n\n| area | names |\n| --- | --- |\n" +
-    "| metric types (`Counter` page) | `Counter`, `Gauge` (a `note`) |\n\n## Next\n`Other`\n";
-  assert.deepEqual([...listedNames(reference)], ["Counter", "Gauge", "note"]);
+    "| metric types (`Counter` page) | `Counter`, `Gauge` (a `note`) |\n| more | `Enum` |\n\n" +
+    "## Next\n`Other`\n";
+  assert.deepEqual([...listedNames(reference, "Every exported name")], [
+    "Counter",
+    "Gauge",
+    "note",
+    "Enum",
+  ]);
+  assert.deepEqual(tableRows(reference, "Every exported name").map(([first]) => first), [
+    "| metric types (`Counter` page)",
+    "| more",
+  ]);
 });
 
 Deno.test("docs/reference.md lists every export of mod.ts, and nothing else", async () => {
   const exported = exportedNames(await Deno.readTextFile(`${ROOT}/mod.ts`));
-  const listed = listedNames(await Deno.readTextFile(`${ROOT}/docs/reference.md`));
-  assert.ok(exported.size > 100, `found ${exported.size} exports in mod.ts`);
+  const listed = listedNames(
+    await Deno.readTextFile(`${ROOT}/docs/reference.md`),
+    "Every exported name",
+  );
+  assert.ok(exported.size > 40, `found ${exported.size} exports in mod.ts`);
   const missing = [...exported].filter((name) => !listed.has(name));
   const gone = [...listed].filter((name) => !exported.has(name));
   assert.deepEqual(missing, [], "exported by mod.ts but not listed in docs/reference.md");
   assert.deepEqual(gone, [], "listed in docs/reference.md but not exported by mod.ts");
 });
 
+Deno.test("docs/reference.md lists what each subpath exports beyond the root, and nothing else", async () => {
+  const entries = await entryPoints();
+  const root = entries.get("@deno-prom/client")!;
+  const rows = tableRows(await Deno.readTextFile(`${ROOT}/docs/reference.md`), "Subpath exports");
+  const subpaths = [...entries.keys()].filter((specifier) => specifier !== "@deno-prom/client");
+  assert.deepEqual(
+    rows.map(([first]) => first.match(/`(@deno-prom\/client\/\w+)`/)?.[1]).sort(),
+    subpaths.sort(),
+    "one row per subpath",
+  );
+  for (const [first, listed] of rows) {
+    const specifier = first.match(/`(@deno-prom\/client\/\w+)`/)![1];
+    const beyondRoot = [...entries.get(specifier)!].filter((name) => !root.has(name)).sort();
+    assert.deepEqual([...listed].sort(), beyondRoot, specifier);
+  }
+});
+
+Deno.test("README and docs import every name from an entry point that exports it", async () => {
+  const entries = await entryPoints();
+  const wrong: string[] = [];
+  for (const [path, text] of await documents()) {
+    const imports = text.matchAll(
+      /import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*"(?:jsr:)?(@deno-prom\/client(?:\/\w+)?)(?:@[^"/]*)?"/g,
+    );
+    for (const [, list, specifier] of imports) {
+      const exported = entries.get(specifier);
+      for (const part of list.split(",")) {
+        const name = part.replace(/^\s*type\s+/, "").replace(/\s+as\s+.*$/, "").trim();
+        if (name !== "" && !exported?.has(name)) wrong.push(`${path}: ${name} from ${specifier}`);
+      }
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
+
 Deno.test("names that left the public API appear nowhere in README or docs", async () => {
-  const removed = ["Metric", "ObjectSeriesMetric", "Compaction", "AnyFunction"];
+  const removed = [
+    "Metric",
+    "ObjectSeriesMetric",
+    "Compaction",
+    "AnyFunction",
+    "PushAuth",
+    "DeleteOptions",
+  ];
+  // The worker classes are exported as types only: each is made by its function.
+  const constructors = /\bnew (?:WorkerAggregator|DirectoryCollector|DirectoryPublisher)\b/;
   for (const [path, text] of await documents()) {
     for (const name of removed) {
       assert.ok(!text.includes("`" + name + "`"), `${path} mentions \`${name}\``);
       assert.doesNotMatch(text, new RegExp(`\\bimport\\b[^;]*\\b${name}\\b[^;]*from`), path);
     }
+    assert.doesNotMatch(text, constructors, path);
   }
 });
 

@@ -2,7 +2,8 @@
 // format first, scrapes native histograms from a `Deno.serve` target and from the guide's demo
 // (`--native`), and answers histogram_count / histogram_sum / histogram_quantile over them.
 import assert from "node:assert/strict";
-import { Histogram, metricsHandler, PROTOBUF_CONTENT_TYPE, Registry } from "../mod.ts";
+import { Histogram, metricsHandler, Registry } from "../mod.ts";
+import { PROTOBUF_CONTENT_TYPE } from "../src/exposition/mod.ts";
 import { freePort, missingTool, waitFor } from "./support/process.ts";
 import { type PromSample, startPrometheus } from "./support/prometheus.ts";
 

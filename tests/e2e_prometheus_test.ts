@@ -6,10 +6,10 @@ import {
   collectDefaultMetrics,
   Histogram,
   metricsHandler,
-  OPENMETRICS_CONTENT_TYPE,
   Registry,
   startHttpServer,
 } from "../mod.ts";
+import { OPENMETRICS_CONTENT_TYPE } from "../src/exposition/mod.ts";
 import { missingTool } from "./support/process.ts";
 import {
   PROMETHEUS_2_42_ACCEPT,

@@ -1,6 +1,7 @@
-// One module for every Web-standard runtime: a `deno bundle` of mod.ts runs the same
-// instrumentation (tests/support/edge_app.js) on Deno without its `Deno` global, Node.js, Bun and
-// workerd, and each exposes exactly the bytes Deno exposes (only `_created` timestamps differ).
+// One module for every Web-standard runtime: a `deno bundle` of the package (mod.ts and the
+// subpaths in tests/support/edge_entry.ts) runs the same instrumentation
+// (tests/support/edge_app.js) on Deno without its `Deno` global, Node.js, Bun and workerd, and
+// each exposes exactly the bytes Deno exposes (only `_created` timestamps differ).
 // Deno-only features fail there with an Error naming the feature and the runtime, and a push
 // from Bun reaches a real Pushgateway.
 import assert from "node:assert/strict";

@@ -5,16 +5,14 @@ import assert from "node:assert/strict";
 import {
   Counter,
   Enum,
-  type EscapingScheme,
   Gauge,
   Histogram,
   Info,
   type MetricFamily,
   Registry,
-  renderOpenMetrics,
-  renderText,
   Summary,
 } from "../mod.ts";
+import { type EscapingScheme, renderOpenMetrics, renderText } from "../src/exposition/mod.ts";
 import { renderRegistryBytes, startByteRender } from "../src/exposition/direct.ts";
 import { withoutCreated } from "../src/exposition/created.ts";
 import { CHUNK_SIZE } from "../src/exposition/byte_writer.ts";

@@ -3,7 +3,6 @@
 // aggregators serving it.
 import assert from "node:assert/strict";
 import {
-  aggregateWorkers,
   Counter,
   Enum,
   Gauge,
@@ -11,13 +10,16 @@ import {
   Info,
   type MetricFamily,
   metricsHandler,
+  Registry,
+  Summary,
+} from "../mod.ts";
+import {
   negotiateFormat,
   PROTOBUF_CONTENT_TYPE,
-  Registry,
   renderProtobuf,
-  Summary,
   type SummaryPoint,
-} from "../mod.ts";
+} from "../src/exposition/mod.ts";
+import { aggregateWorkers } from "../src/workers/mod.ts";
 import { waitFor } from "./support/process.ts";
 import {
   decodeMessage,

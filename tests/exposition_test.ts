@@ -3,22 +3,24 @@ import assert from "node:assert/strict";
 import {
   Counter,
   Enum,
-  escapeName,
-  type EscapingScheme,
-  gatewayUrl,
   Gauge,
   Histogram,
   Info,
   type MetricFamily,
   metricsHandler,
+  Registry,
+  Summary,
+} from "../mod.ts";
+import {
+  escapeName,
+  type EscapingScheme,
   negotiateEscaping,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
-  Registry,
   renderOpenMetrics,
   renderText,
-  Summary,
-} from "../mod.ts";
+} from "../src/exposition/mod.ts";
+import { gatewayUrl } from "../src/push/mod.ts";
 
 /** Replaces `_created` values (wall-clock dependent) with `<created>` after checking them. */
 function maskCreated(text: string): string {

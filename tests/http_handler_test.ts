@@ -7,11 +7,13 @@ import {
   type MetricFamily,
   metricsHandler,
   type MetricsSource,
+  Registry,
+} from "../mod.ts";
+import {
   negotiateFormat,
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
-  Registry,
-} from "../mod.ts";
+} from "../src/exposition/mod.ts";
 import { acceptsGzip } from "../src/exposition/negotiate.ts";
 
 const PROMETHEUS_ACCEPT =

@@ -1,14 +1,7 @@
 // startHttpServer(): routing, health check, auth, TLS, shutdown paths, port-in-use, keep-alive.
 import assert from "node:assert/strict";
-import {
-  Counter,
-  metricsHandler,
-  OPENMETRICS_CONTENT_TYPE,
-  PortInUseError,
-  PROMETHEUS_CONTENT_TYPE,
-  Registry,
-  startHttpServer,
-} from "../mod.ts";
+import { Counter, metricsHandler, PortInUseError, Registry, startHttpServer } from "../mod.ts";
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from "../src/exposition/mod.ts";
 import { startProcess, waitFor } from "./support/process.ts";
 
 const MOD_URL = new URL("../mod.ts", import.meta.url).href;

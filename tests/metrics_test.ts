@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import {
   Counter,
-  type CounterPoint,
   defaultRegistry,
   Enum,
   exponentialBuckets,
@@ -12,10 +11,9 @@ import {
   type Labels,
   linearBuckets,
   Registry,
-  renderText,
   Summary,
-  type SummaryPoint,
 } from "../mod.ts";
+import { type CounterPoint, renderText, type SummaryPoint } from "../src/exposition/mod.ts";
 import { formatFloat } from "../src/exposition/format.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,15 +1,14 @@
 import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { Histogram, Registry } from "../mod.ts";
 import {
-  Histogram,
   type HistogramPoint,
   mergeNativeBuckets,
-  mergeSnapshots,
   NativeHistogram,
-  Registry,
   schemaForBucketFactor,
-} from "../mod.ts";
+} from "../src/exposition/mod.ts";
+import { mergeSnapshots } from "../src/workers/mod.ts";
 import {
   bucketIndex,
   bucketUpperBound,

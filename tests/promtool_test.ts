@@ -9,15 +9,13 @@ import {
   Gauge,
   Histogram,
   Info,
-  InvalidFamilyError,
   type Labels,
   type MetricFamily,
   metricsHandler,
   Registry,
-  render,
   Summary,
-  validateFamily,
 } from "../mod.ts";
+import { InvalidFamilyError, render, validateFamily } from "../src/exposition/mod.ts";
 import { numberText, runPythonOps } from "./support/differential_python.ts";
 import { missingTool } from "./support/process.ts";
 import { promtoolCheckMetrics, skipWithoutPythonClient } from "./support/python.ts";

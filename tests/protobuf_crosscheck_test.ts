@@ -20,9 +20,9 @@ import {
   Info,
   type MetricFamily,
   Registry,
-  renderProtobuf,
   Summary,
 } from "../mod.ts";
+import { renderProtobuf } from "../src/exposition/mod.ts";
 import { which } from "./support/process.ts";
 import { splitDelimited } from "./support/protobuf.ts";
 import { seededRandom as random } from "./support/random.ts";

@@ -1,15 +1,9 @@
 // Pushgateway bodies: gzip above a size threshold (on by default), or always, or never; the
 // receiving side decompresses and finds the exact text the registry renders.
 import assert from "node:assert/strict";
-import {
-  DEFAULT_GZIP_MIN_BYTES,
-  Gauge,
-  pushAddToGateway,
-  Pusher,
-  pushToGateway,
-  Registry,
-  renderText,
-} from "../mod.ts";
+import { Gauge, pushAddToGateway, Pusher, pushToGateway, Registry } from "../mod.ts";
+import { renderText } from "../src/exposition/mod.ts";
+import { DEFAULT_GZIP_MIN_BYTES } from "../src/push/mod.ts";
 import { fakeServer } from "./push_support.ts";
 
 /** A gateway stand-in recording the raw request bytes (Deno.serve does not decompress them). */

@@ -4,13 +4,13 @@ import assert from "node:assert/strict";
 import {
   deleteFromGateway,
   Gauge,
-  PROMETHEUS_CONTENT_TYPE,
   pushAddToGateway,
   Pusher,
   PushError,
   pushToGateway,
   Registry,
 } from "../mod.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../src/exposition/mod.ts";
 import { fakeServer } from "./push_support.ts";
 import { freePort, sleep, waitFor } from "./support/process.ts";
 

@@ -4,23 +4,18 @@
 // merged view those sources expose.
 import assert from "node:assert/strict";
 import {
-  aggregateWorkers,
   type Auth,
-  type BasicAuth,
-  type BearerAuth,
   Counter,
-  directoryCollector,
-  type FetchFunction,
   type HttpServerOptions,
   type MetricsSource,
-  publishToDirectory,
-  type PushAuth,
   Pusher,
   pushToGateway,
   Registry,
   remoteWrite,
-  renderText,
 } from "../mod.ts";
+import { renderText } from "../src/exposition/mod.ts";
+import { aggregateWorkers, directoryCollector, publishToDirectory } from "../src/workers/mod.ts";
+import type { BasicAuth, BearerAuth, FetchFunction } from "../src/push/mod.ts";
 import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 import { waitFor } from "./support/process.ts";
@@ -159,7 +154,7 @@ Deno.test("one auth type: the server's credentials and the senders' are the same
   const basic: BasicAuth = { username: "prometheus", password: "s3cret:ü" };
   const bearer: BearerAuth = { bearerToken: "t0ken" };
   const serverOptions: HttpServerOptions[] = [{ auth: basic }, { auth: bearer }];
-  const pushAuths: PushAuth[] = serverOptions.map((options) => options.auth as Auth);
+  const pushAuths: Auth[] = serverOptions.map((options) => options.auth as Auth);
   const { fetch, sent } = capturingFetch();
   const registry = registryWithJobs(1);
   for (const auth of pushAuths) {

@@ -2,7 +2,8 @@
 // and the errors for bad input. Expected base64 strings come from Python's
 // base64.urlsafe_b64encode (padding dropped) and from the Pushgateway README's own examples.
 import assert from "node:assert/strict";
-import { gatewayUrl, type GroupingKey } from "../mod.ts";
+import type { GroupingKey } from "../mod.ts";
+import { gatewayUrl } from "../src/push/mod.ts";
 
 const cases: [string, string | URL, string, GroupingKey | undefined, string][] = [
   [

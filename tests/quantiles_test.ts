@@ -1,7 +1,8 @@
 // Summary quantiles: the documented relative error bound at every accepted accuracy, and a clear
 // RangeError for settings that cannot keep it.
 import assert from "node:assert/strict";
-import { Registry, Summary, type SummaryPoint } from "../mod.ts";
+import { Registry, Summary } from "../mod.ts";
+import type { SummaryPoint } from "../src/exposition/mod.ts";
 import { MIN_RELATIVE_ACCURACY, QuantileWindow } from "../src/metrics/quantiles.ts";
 
 /** A deterministic pseudo-random sequence in [0, 1). */

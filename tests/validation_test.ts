@@ -4,7 +4,6 @@ import {
   Counter,
   Enum,
   exponentialBuckets,
-  gatewayUrl,
   Gauge,
   Histogram,
   Info,
@@ -12,6 +11,7 @@ import {
   Registry,
   Summary,
 } from "../mod.ts";
+import { gatewayUrl } from "../src/push/mod.ts";
 import { positiveMs } from "../src/validation.ts";
 
 const registry = null; // these metrics register nowhere

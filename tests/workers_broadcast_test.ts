@@ -1,15 +1,13 @@
 // aggregateWorkers over a BroadcastChannel: several aggregators in this isolate, then real Web
 // Workers (4 × 1000 increments, one terminated mid-run), then a program that must exit by itself.
 import assert from "node:assert/strict";
+import { Counter, Gauge, Registry } from "../mod.ts";
+import { renderText } from "../src/exposition/mod.ts";
 import {
   aggregateWorkers,
   type AggregateWorkersOptions,
-  Counter,
-  Gauge,
-  Registry,
-  renderText,
   type WorkerAggregator,
-} from "../mod.ts";
+} from "../src/workers/mod.ts";
 import { run, sleep, waitFor } from "./support/process.ts";
 import { valueOf } from "./support/workers_support.ts";
 
@@ -428,8 +426,9 @@ Deno.test("Web Workers: one terminated mid-run keeps its counted increments; liv
 
 Deno.test("an open aggregator never keeps a program alive", async () => {
   const script = `
-    import { aggregateWorkers, Counter } from ${
-    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+    import { Counter } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    import { aggregateWorkers } from ${
+    JSON.stringify(new URL("../src/workers/mod.ts", import.meta.url).href)
   };
     new Counter({ name: "x_total", help: "x" }).inc();
     const cluster = aggregateWorkers();

@@ -2,7 +2,8 @@
 // `deno run` writers and one exporter process with only --allow-read/--allow-write on the
 // directory; then writers killed with SIGKILL in the middle of their writes.
 import assert from "node:assert/strict";
-import { Counter, directoryCollector, Gauge, publishToDirectory, Registry } from "../mod.ts";
+import { Counter, Gauge, Registry } from "../mod.ts";
+import { directoryCollector, publishToDirectory } from "../src/workers/mod.ts";
 import {
   freePort,
   type ManagedProcess,

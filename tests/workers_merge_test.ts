@@ -6,17 +6,14 @@ import {
   Enum,
   type Exemplar,
   Gauge,
-  type GaugeAggregation,
   Histogram,
-  type HistogramFamily,
   Info,
-  mergeSnapshots,
   type MetricFamily,
   Registry,
-  renderText,
   Summary,
-  type WorkerSnapshot,
 } from "../mod.ts";
+import { type GaugeAggregation, type HistogramFamily, renderText } from "../src/exposition/mod.ts";
+import { mergeSnapshots, type WorkerSnapshot } from "../src/workers/mod.ts";
 import { decodeFamilies, encodeSnapshot } from "../src/workers/codec.ts";
 import { subtractBaseline } from "../src/workers/merge.ts";
 

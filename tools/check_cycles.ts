@@ -103,18 +103,22 @@ function cyclePath(graph: ReadonlyMap<string, readonly string[]>, members: Set<s
 
 async function main(entries: string[]): Promise<number> {
   const root = new URL("../", import.meta.url);
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", ...entries],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  if (!output.success) {
-    console.error(`deno info ${entries.join(" ")} failed`);
-    return 2;
+  // `deno info` takes one entry point; the graphs of several (the package's subpaths) are merged.
+  const modules: InfoModule[] = [];
+  for (const entry of entries) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: root,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!output.success) {
+      console.error(`deno info ${entry} failed`);
+      return 2;
+    }
+    modules.push(...JSON.parse(new TextDecoder().decode(output.stdout)).modules);
   }
-  const info = JSON.parse(new TextDecoder().decode(output.stdout));
-  const graph = importGraph(info.modules);
+  const graph = importGraph(modules);
   const cycles = findCycles(graph);
   const relative = (specifier: string) => specifier.slice(root.href.length);
   for (const cycle of cycles) console.error(`import cycle: ${cycle.map(relative).join(" → ")}`);

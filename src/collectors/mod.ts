@@ -1,7 +1,7 @@
 /**
  * The built-in collectors alone: process metrics from `/proc`, runtime metrics (memory, event
- * loop lag) and `collectDefaultMetrics`, which registers both. The same names are exported by
- * the package root; import them from here to keep a bundle to what it uses.
+ * loop lag) and `collectDefaultMetrics`, which registers both (the root exports only
+ * `collectDefaultMetrics` and its types). Import the collectors from here to register one alone.
  *
  * @example
  * ```ts

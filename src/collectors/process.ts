@@ -129,7 +129,8 @@ function gauge(name: string, help: string, value: number, unit?: string): Metric
  *
  * @example
  * ```ts
- * import { ProcessCollector, Registry } from "@deno-prom/client";
+ * import { Registry } from "@deno-prom/client";
+ * import { ProcessCollector } from "@deno-prom/client/collectors";
  * const registry = new Registry();
  * registry.register(new ProcessCollector());
  * const text = await registry.metrics(); // process_resident_memory_bytes 3.1e+07 …

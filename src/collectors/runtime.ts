@@ -290,7 +290,8 @@ export function heapSpaceFamilies(
  *
  * @example
  * ```ts
- * import { Registry, RuntimeCollector } from "@deno-prom/client";
+ * import { Registry } from "@deno-prom/client";
+ * import { RuntimeCollector } from "@deno-prom/client/collectors";
  * const registry = new Registry();
  * using runtime = new RuntimeCollector();
  * registry.register(runtime);

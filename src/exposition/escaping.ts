@@ -29,7 +29,7 @@ export function keepsLegacyNames(scheme: EscapingScheme | undefined): boolean {
  *
  * @example
  * ```ts
- * import { escapeFamily } from "@deno-prom/client";
+ * import { escapeFamily } from "@deno-prom/client/exposition";
  * escapeFamily(
  *   { type: "gauge", name: "queue.depth", help: "", points: [{ labels: { "queue.name": "a" }, value: 1 }] },
  *   "underscores",

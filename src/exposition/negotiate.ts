@@ -151,7 +151,7 @@ function preferenceFor(ranges: readonly WeightedValue[], offer: Offer): Preferen
  *
  * @example The header Prometheus 2.x sends
  * ```ts
- * import { negotiateFormat } from "@deno-prom/client";
+ * import { negotiateFormat } from "@deno-prom/client/exposition";
  * negotiateFormat(
  *   "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75," +
  *     "text/plain;version=0.0.4;q=0.5,*\/*;q=0.1",
@@ -197,7 +197,7 @@ export function negotiateFormat(accept: string | null | undefined): ExpositionFo
  *
  * @example
  * ```ts
- * import { negotiateEscaping, negotiateFormat } from "@deno-prom/client";
+ * import { negotiateEscaping, negotiateFormat } from "@deno-prom/client/exposition";
  * const accept = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5," +
  *   "text/plain;version=0.0.4;q=0.2,*\/*;q=0.1";
  * negotiateEscaping(accept, negotiateFormat(accept)); // "allow-utf-8"

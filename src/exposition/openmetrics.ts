@@ -33,7 +33,7 @@ export const OPENMETRICS_CONTENT_TYPE =
  *
  * @example
  * ```ts
- * import { renderOpenMetrics } from "@deno-prom/client";
+ * import { renderOpenMetrics } from "@deno-prom/client/exposition";
  * renderOpenMetrics([{ type: "gauge", name: "up_jobs", help: "jobs", points: [{ labels: {}, value: 2 }] }]);
  * // "# HELP up_jobs jobs\n# TYPE up_jobs gauge\nup_jobs 2.0\n# EOF\n"
  * ```

@@ -66,7 +66,8 @@ const TIMESTAMP_SECONDS = 1, TIMESTAMP_NANOS = 2;
  *
  * @example
  * ```ts
- * import { Counter, Registry, renderProtobuf } from "@deno-prom/client";
+ * import { Counter, Registry } from "@deno-prom/client";
+ * import { renderProtobuf } from "@deno-prom/client/exposition";
  * const registry = new Registry();
  * new Counter({ name: "jobs", help: "jobs run", registry }).inc();
  * const bytes: Uint8Array = renderProtobuf(await registry.collect());

@@ -32,7 +32,7 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
  *
  * @example
  * ```ts
- * import { renderText } from "@deno-prom/client";
+ * import { renderText } from "@deno-prom/client/exposition";
  * renderText([{ type: "gauge", name: "up_jobs", help: "jobs", points: [{ labels: {}, value: 2 }] }]);
  * // "# HELP up_jobs jobs\n# TYPE up_jobs gauge\nup_jobs 2.0\n"
  * ```

@@ -28,7 +28,8 @@ import {
  *
  * @example
  * ```ts
- * import { InvalidFamilyError, Registry } from "@deno-prom/client";
+ * import { Registry } from "@deno-prom/client";
+ * import { InvalidFamilyError } from "@deno-prom/client/exposition";
  * const registry = new Registry();
  * registry.register({
  *   collect: () => [{ type: "counter", name: "jobs", help: "", points: [{ labels: {}, value: -1 }] }],
@@ -67,7 +68,7 @@ const RESERVED_LABELS: Readonly<Record<string, string>> = { histogram: "le", sum
  *
  * @example
  * ```ts
- * import { validateFamily } from "@deno-prom/client";
+ * import { validateFamily } from "@deno-prom/client/exposition";
  * validateFamily({ type: "gauge", name: "ok", help: "", points: [{ labels: {}, value: 1 }] }); // undefined
  * validateFamily({ type: "gauge", name: "a\nb", help: "", points: [] })?.message;
  * // 'metric family "a\nb" dropped: invalid metric name "a\nb": …'

@@ -1,7 +1,8 @@
 /**
  * Pull mode alone: the `/metrics` handler, the standalone server (Deno only, checked when
- * called) and the HTTP middleware, with the credential types the server takes. The same names
- * are exported by the package root; import them from here to keep a bundle to what it uses.
+ * called) and the HTTP middleware, with the credential types the server takes (`BasicAuth` and
+ * `BearerAuth`, the two shapes of `Auth`, only here and in `./push`). Import from here to keep a
+ * bundle to what it uses.
  *
  * @example
  * ```ts

@@ -73,7 +73,7 @@ export interface NativeSettings {
  *
  * @example
  * ```ts
- * import { schemaForBucketFactor } from "@deno-prom/client";
+ * import { schemaForBucketFactor } from "@deno-prom/client/exposition";
  * schemaForBucketFactor(1.1); // 3
  * schemaForBucketFactor(2); // 0
  * ```
@@ -337,7 +337,7 @@ const EMPTY = new Uint32Array(0);
  *
  * @example
  * ```ts
- * import { NativeHistogram } from "@deno-prom/client";
+ * import { NativeHistogram } from "@deno-prom/client/exposition";
  * const h = new NativeHistogram({ bucketFactor: 1.1 });
  * h.observe(0.25);
  * h.observe(-3);
@@ -692,7 +692,7 @@ function absorbBelow(
  *
  * @example
  * ```ts
- * import { mergeNativeBuckets, NativeHistogram } from "@deno-prom/client";
+ * import { mergeNativeBuckets, NativeHistogram } from "@deno-prom/client/exposition";
  * const fine = new NativeHistogram({ bucketFactor: 1.1 }); // schema 3
  * const coarse = new NativeHistogram({ bucketFactor: 2 }); // schema 0
  * fine.observe(3);

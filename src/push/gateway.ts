@@ -26,7 +26,7 @@ export type { FetchFunction } from "./request.ts";
 /** Grouping labels besides `job`, e.g. `{ instance: "host-1" }`; values may be any string. */
 export type GroupingKey = Readonly<Record<string, string>>;
 
-/** Options shared by every gateway request. */
+/** Options shared by every gateway request, and all that {@linkcode deleteFromGateway} takes. */
 export interface GatewayRequestOptions {
   /** The `job` label of the group (non-empty). */
   readonly job: string;
@@ -62,9 +62,6 @@ export interface PushOptions extends GatewayRequestOptions {
   readonly gzip?: boolean | number;
 }
 
-/** Options of {@linkcode deleteFromGateway}. */
-export type DeleteOptions = GatewayRequestOptions;
-
 /** Default request timeout, as in the official Python client. */
 export const DEFAULT_PUSH_TIMEOUT_MS = 30_000;
 
@@ -91,7 +88,7 @@ interface GatewayTarget {
  *
  * @example
  * ```ts
- * import { gatewayUrl } from "@deno-prom/client";
+ * import { gatewayUrl } from "@deno-prom/client/push";
  * gatewayUrl("localhost:9091", "moni"); // "http://localhost:9091/metrics/job/moni"
  * gatewayUrl("http://pgw:9091/", "backup", { path: "/var/tmp", shard: "" });
  * // "http://pgw:9091/metrics/job/backup/path@base64/L3Zhci90bXA/shard@base64/="
@@ -153,7 +150,7 @@ export async function pushAddToGateway(gateway: string | URL, options: PushOptio
  */
 export async function deleteFromGateway(
   gateway: string | URL,
-  options: DeleteOptions,
+  options: GatewayRequestOptions,
 ): Promise<void> {
   checkOptionsObject(options);
   const target = resolveTarget(gateway, options.job, options.groupingKey);

@@ -1,7 +1,8 @@
 /**
  * Push mode alone: Pushgateway requests and the background `Pusher`, remote write and the
- * background `RemoteWriter`, their errors and credential types. The same names are exported by
- * the package root; import them from here to keep a bundle to what it uses.
+ * background `RemoteWriter`, their errors and credential types, and what the root leaves out:
+ * the default timeouts and gzip threshold, `gatewayUrl`, and the types of the `fetch`, backoff
+ * and failure/recovery callback options. Import from here to keep a bundle to what it uses.
  *
  * @example
  * ```ts ignore
@@ -15,13 +16,12 @@
  * @module
  */
 
-export type { Auth, Auth as PushAuth, BasicAuth, BearerAuth } from "../auth.ts";
+export type { Auth, BasicAuth, BearerAuth } from "../auth.ts";
 export { PushError, type PushErrorDetails, RemoteWriteError } from "./errors.ts";
 export {
   DEFAULT_GZIP_MIN_BYTES,
   DEFAULT_PUSH_TIMEOUT_MS,
   deleteFromGateway,
-  type DeleteOptions,
   type FetchFunction,
   type GatewayRequestOptions,
   gatewayUrl,

@@ -618,7 +618,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  *
  * @example A module for `DENO_JOBS=4 deno serve --parallel --allow-net app.ts`
  * ```ts
- * import { aggregateWorkers, Counter, metricsHandler } from "@deno-prom/client";
+ * import { Counter, metricsHandler } from "@deno-prom/client";
+ * import { aggregateWorkers } from "@deno-prom/client/workers";
  * const requests = new Counter({ name: "http_requests_total", help: "requests", labelNames: ["path"] });
  * const cluster = aggregateWorkers(); // every worker: defaultRegistry, shared over a BroadcastChannel
  * const serveMetrics = metricsHandler({ registry: cluster });

@@ -868,7 +868,7 @@ export class DirectoryCollector implements MetricsSource {
  *
  * @example An exporter process
  * ```ts
- * import { directoryCollector } from "@deno-prom/client";
+ * import { directoryCollector } from "@deno-prom/client/workers";
  * const dir = await Deno.makeTempDir();
  * const merged = directoryCollector({ dir });
  * const families = await merged.collect(); // every process's metrics, merged
@@ -1143,7 +1143,8 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
  *
  * @example
  * ```ts
- * import { Counter, publishToDirectory, Registry } from "@deno-prom/client";
+ * import { Counter, Registry } from "@deno-prom/client";
+ * import { publishToDirectory } from "@deno-prom/client/workers";
  * const dir = await Deno.makeTempDir();
  * const registry = new Registry();
  * const jobs = new Counter({ name: "jobs_total", help: "jobs done", registry });

@@ -77,7 +77,7 @@ export const DEFAULT_WORKER_LABEL = "worker";
  *
  * @example
  * ```ts
- * import { mergeSnapshots } from "@deno-prom/client";
+ * import { mergeSnapshots } from "@deno-prom/client/workers";
  * const requests = (value: number) => ({
  *   type: "counter" as const, name: "requests", help: "requests served",
  *   points: [{ labels: { path: "/" }, value }],

@@ -1,7 +1,10 @@
 /**
  * Many workers, one view alone: merging snapshots, aggregation over a `BroadcastChannel`
- * (isolates, Web Workers) and through a directory (processes). The same names are exported by
- * the package root; import them from here to keep a bundle to what it uses.
+ * (isolates, Web Workers) and through a directory (processes), and how each gauge merges
+ * (`GaugeAggregation`, the type of a gauge's `aggregate` option, also in `./exposition`). The
+ * package root leaves all of these out. Each aggregator is made by its function
+ * (`aggregateWorkers`, `publishToDirectory`, `directoryCollector`); its class is exported as a
+ * type only.
  *
  * @example
  * ```ts
@@ -31,13 +34,13 @@ export {
   aggregateWorkers,
   type AggregateWorkersOptions,
   type PeerStatus,
-  WorkerAggregator,
+  type WorkerAggregator,
 } from "./broadcast.ts";
 export {
-  DirectoryCollector,
+  type DirectoryCollector,
   directoryCollector,
   type DirectoryCollectorOptions,
-  DirectoryPublisher,
+  type DirectoryPublisher,
   type DirectoryPublisherOptions,
   publishToDirectory,
 } from "./directory.ts";

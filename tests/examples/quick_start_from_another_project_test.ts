@@ -23,13 +23,18 @@ function fenced(text: string, language: string): string {
   return text.slice(from, text.indexOf("\n```", from) + 1);
 }
 
-/** README's quick start, on any free port, plus one import through a subpath. */
+/** README's quick start, on any free port, plus imports through every subpath. */
 async function quickStart(): Promise<string> {
   const code = fenced(await readmeSection("Quick start"), "ts");
   assert.ok(code.includes("port: 8000"), "the quick start serves on port 8000");
   return code.replace("port: 8000", "port: 0") +
     `import { metricsHandler } from "@deno-prom/client/http";
-console.log("subpath:", typeof metricsHandler);
+import { pushToGateway } from "@deno-prom/client/push";
+import { aggregateWorkers } from "@deno-prom/client/workers";
+import { ProcessCollector } from "@deno-prom/client/collectors";
+import { renderText } from "@deno-prom/client/exposition";
+const subpaths = [metricsHandler, pushToGateway, aggregateWorkers, ProcessCollector, renderText];
+console.log("subpath:", subpaths.every((value) => typeof value === "function") ? "function" : "?");
 `;
 }
 

@@ -64,7 +64,10 @@ export function requireRuntime(name: "bun" | "node" | "workerd"): string {
   return path;
 }
 
-/** Bundles mod.ts into `dir/mod.js` with `deno bundle` (esbuild, fetched from npm once). */
+/**
+ * Bundles mod.ts and the subpaths of `edge_entry.ts` into `dir/mod.js` with `deno bundle`
+ * (esbuild, fetched from npm once).
+ */
 export async function bundleMod(dir: string): Promise<string> {
   const output = `${dir}/mod.js`;
   const result = await run(Deno.execPath(), [
@@ -74,7 +77,7 @@ export async function bundleMod(dir: string): Promise<string> {
     "browser",
     "--output",
     output,
-    new URL("mod.ts", REPO).pathname,
+    new URL("edge_entry.ts", SUPPORT).pathname,
   ]);
   if (result.code !== 0) {
     throw new Error(`deno bundle mod.ts failed (${result.code}):\n${result.stderr}`);

@@ -7,15 +7,8 @@
 //     On SIGUSR1 it counts one more job, flushes, and prints "counted <total>".
 //   export --dir D --port P [--retire-after MS] [--dead-after MS]
 //     serves the merged view of D at http://127.0.0.1:P/metrics.
-import {
-  Counter,
-  directoryCollector,
-  Gauge,
-  Histogram,
-  publishToDirectory,
-  Registry,
-  startHttpServer,
-} from "../../mod.ts";
+import { Counter, Gauge, Histogram, Registry, startHttpServer } from "../../mod.ts";
+import { directoryCollector, publishToDirectory } from "../../src/workers/mod.ts";
 
 function option(name: string): string | undefined {
   const index = Deno.args.indexOf(`--${name}`);

@@ -5,7 +5,8 @@
 // Each worker sets `workers_up` (livesum), `worker_seen` (liveall) and `workers_ever` (sum) to 1.
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
-import { aggregateWorkers, Counter, Gauge, Registry, type WorkerAggregator } from "../../mod.ts";
+import { Counter, Gauge, Registry } from "../../mod.ts";
+import { aggregateWorkers, type WorkerAggregator } from "../../src/workers/mod.ts";
 
 const registry = new Registry();
 const jobs = new Counter({ name: "jobs_total", help: "jobs done", registry });

@@ -1,7 +1,8 @@
 // A `deno serve --parallel` module for tests/workers_serve_test.ts: `/work` increments a counter
 // and observes a histogram; `/metrics` serves the aggregated view. Every answer names the
 // worker that gave it in `x-worker`, so the test can check that both workers took part.
-import { aggregateWorkers, Counter, Histogram, metricsHandler, Registry } from "../../mod.ts";
+import { Counter, Histogram, metricsHandler, Registry } from "../../mod.ts";
+import { aggregateWorkers } from "../../src/workers/mod.ts";
 
 const registry = new Registry();
 const jobs = new Counter({ name: "jobs_total", help: "jobs done", registry });
