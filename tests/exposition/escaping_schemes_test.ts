@@ -7,18 +7,15 @@ import assert from "node:assert/strict";
 import {
   Counter,
   Enum,
-  escapeFamily,
-  escapeName,
-  type EscapingScheme,
   Gauge,
   Histogram,
   Info,
   type MetricFamily,
   metricsHandler,
   Registry,
-  render,
   Summary,
 } from "../../mod.ts";
+import { escapeFamily, escapeName, type EscapingScheme, render } from "../../src/exposition/mod.ts";
 import { startByteRender } from "../../src/exposition/direct.ts";
 import { runPythonOps } from "../support/differential_python.ts";
 import { hasPromtool, promtoolCheckMetrics, skipWithoutPythonClient } from "../support/python.ts";

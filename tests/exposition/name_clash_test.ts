@@ -3,18 +3,13 @@
 // are dropped and reported, under every escaping a scraper can ask for (underscores, dots,
 // values), not only the default one.
 import assert from "node:assert/strict";
+import { Counter, Enum, Gauge, Histogram, type MetricFamily, Registry } from "../../mod.ts";
 import {
-  Counter,
-  Enum,
   escapeName,
   type EscapingScheme,
-  Gauge,
-  Histogram,
   type InvalidFamilyError,
-  type MetricFamily,
-  Registry,
   render,
-} from "../../mod.ts";
+} from "../../src/exposition/mod.ts";
 import { familyGate } from "../../src/registry.ts";
 import { seededRandom } from "../support/random.ts";
 import { hasPromtool, promtoolCheckMetrics } from "../support/python.ts";
