@@ -23,6 +23,7 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./server.ts";
+export { type OtlpHandler, otlpHandler, type OtlpHandlerOptions } from "./otlp.ts";
 export {
   type FetchHandler,
   instrumentHandler,
