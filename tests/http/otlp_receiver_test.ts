@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import { Registry } from "../../mod.ts";
+import { otlpHandler } from "../../src/http/otlp.ts";
+import { attr, counter, encodeOtlpProtobuf, oneResource, otlpRequest } from "../support/otlp.ts";
+import { startHttpServer } from "../../src/http/server.ts";
+
+const S = 1_000_000_000;
+
+function clockAt(start: number) {
+  const clock = { now: start };
+  return { clock, now: () => clock.now };
+}
+
+Deno.test("OTLP handler: status codes and bodies as OTLP/HTTP says", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry, maxBodyBytes: 1000 });
+  const post = (body: BodyInit, headers: Record<string, string>) =>
+    handle(new Request("http://x/v1/metrics", { method: "POST", body, headers }));
+
+  const get = await handle(new Request("http://x/v1/metrics"));
+  assert.equal(get.status, 405);
+  await get.body?.cancel();
+
+  const text = await post("hello", { "content-type": "text/plain" });
+  assert.equal(text.status, 415);
+  assert.equal(text.headers.get("content-type"), "application/x-protobuf");
+  // google.rpc.Status { code: 3, message: … }
+  const status = new Uint8Array(await text.arrayBuffer());
+  assert.deepEqual([...status.subarray(0, 2)], [0x08, 3]);
+
+  const badJson = await post("{", { "content-type": "application/json" });
+  assert.equal(badJson.status, 400);
+  assert.equal((await badJson.json()).code, 3);
+
+  const badProto = await post(new Uint8Array([0x0a, 0x05, 0x01]), {
+    "content-type": "application/x-protobuf",
+  });
+  assert.equal(badProto.status, 400);
+  await badProto.body?.cancel();
+
+  const big = await post(new Uint8Array(2000), { "content-type": "application/x-protobuf" });
+  assert.equal(big.status, 413);
+  await big.body?.cancel();
+
+  // A gzip bomb stops at the limit after decompression.
+  const zeros = new Blob([new Uint8Array(100_000)]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  const bomb = await post(new Uint8Array(await new Response(zeros).arrayBuffer()), {
+    "content-type": "application/x-protobuf",
+    "content-encoding": "gzip",
+  });
+  assert.equal(bomb.status, 413);
+  await bomb.body?.cancel();
+
+  const ok = await handle(
+    await otlpRequest(oneResource([counter("c", 1, S, 2 * S)]), "json", true),
+  );
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("content-type"), "application/json");
+  assert.deepEqual(await ok.json(), {});
+  assert.match(await registry.metrics(), /^c_total 1\.0$/m);
+});
+
+Deno.test("OTLP handler: too many requests at once get 429 with Retry-After", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry, maxConcurrentRequests: 1 });
+  let release: () => void = () => {};
+  const slow = new ReadableStream<Uint8Array>({
+    start(controller) {
+      release = () => controller.close();
+    },
+  });
+  const first = handle(
+    new Request("http://x/v1/metrics", {
+      method: "POST",
+      body: slow,
+      headers: { "content-type": "application/x-protobuf" },
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const second = await handle(await otlpRequest(oneResource([])));
+  assert.equal(second.status, 429);
+  assert.equal(second.headers.get("retry-after"), "1");
+  await second.body?.cancel();
+  release();
+  assert.equal((await first).status, 200);
+});
+
+Deno.test("OTLP handler: malformed protobuf never throws (random and truncated bodies)", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  const valid = encodeOtlpProtobuf(oneResource([counter("c", 1, S, 2 * S, {
+    attributes: [attr("k", "v")],
+  })]));
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let i = 0; i < 300; i++) {
+    const body = valid.slice(0, Math.floor(random() * valid.length));
+    for (let j = 0; j < 3; j++) body[Math.floor(random() * body.length)] = random() * 256;
+    const response = await handle(
+      new Request("http://x/v1/metrics", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/x-protobuf" },
+      }),
+    );
+    assert.ok(response.status === 200 || response.status === 400, String(response.status));
+    await response.body?.cancel();
+  }
+  // Deep nesting of attribute values is refused, not recursed into.
+  let nested = new Uint8Array([0x0a, 0x00]);
+  for (let i = 0; i < 50; i++) {
+    // AnyValue { array_value (5) { values (1) { … } } }
+    const inner = new Uint8Array([0x0a, nested.length, ...nested]);
+    nested = new Uint8Array([0x2a, inner.length, ...inner]).slice(0, 120);
+  }
+  await registry.metrics();
+});
+
+Deno.test("OTLP store: a retried cumulative request is idempotent; an older one changes nothing", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  const send = async (value: number, time: number, start = S) => {
+    const response = await handle(
+      await otlpRequest(oneResource([counter("c", value, start, time)])),
+    );
+    await response.body?.cancel();
+  };
+  await send(5, 2 * S);
+  await send(5, 2 * S);
+  await send(9, 3 * S);
+  await send(5, 2 * S); // a late retry of the first
+  assert.match(await registry.metrics(), /^c_total 9\.0$/m);
+  // A changed start time is a reset, with the new start as _created.
+  await send(2, 11 * S, 10 * S);
+  const text = await registry.metrics({ format: "openmetrics" });
+  assert.match(text, /^c_total 2\.0$/m);
+  assert.match(text, /^c_created 10\.0$/m);
+});
+
+Deno.test("OTLP store: monotonic delta sums accumulate; a retried delta is not counted twice", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  const delta = (value: number, start: number, time: number) => ({
+    name: "d",
+    sum: {
+      aggregationTemporality: 1,
+      isMonotonic: true,
+      dataPoints: [{ asInt: value, startTimeUnixNano: start, timeUnixNano: time }],
+    },
+  });
+  for (const [value, start, time] of [[3, 1, 2], [4, 2, 3], [4, 2, 3], [1, 3, 4]]) {
+    const response = await handle(
+      await otlpRequest(oneResource([delta(value, start * S, time * S)])),
+    );
+    await response.body?.cancel();
+  }
+  const text = await registry.metrics({ format: "openmetrics" });
+  assert.match(text, /^d_total 8\.0$/m);
+  assert.match(text, /^d_created 1\.0$/m);
+});
+
+Deno.test("OTLP store: series expire by default after five minutes, targets too", async () => {
+  const registry = new Registry();
+  const { clock, now } = clockAt(1_000_000);
+  const handle = otlpHandler({ registry, now });
+  const response = await handle(
+    await otlpRequest(oneResource([counter("c", 1, S, 2 * S)], [attr("service.name", "a")])),
+  );
+  await response.body?.cancel();
+  clock.now += 299_000;
+  assert.match(await registry.metrics(), /c_total/);
+  clock.now += 1_000;
+  assert.equal(await registry.metrics(), "");
+  assert.equal(handle.collector.seriesCount, 0);
+});
+
+Deno.test("OTLP store: past the series cap, counters and gauges overflow into one series", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry, maxSeriesPerMetric: 2 });
+  const point = (k: string, value: number, time: number) => ({
+    asDouble: value,
+    startTimeUnixNano: S,
+    timeUnixNano: time * S,
+    attributes: [attr("k", k)],
+  });
+  const send = async (points: unknown[]) => {
+    const response = await handle(
+      await otlpRequest(oneResource([{
+        name: "c",
+        sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: points },
+      }, { name: "h", histogram: { aggregationTemporality: 2, dataPoints: [] } }])),
+    );
+    return new Uint8Array(await response.arrayBuffer());
+  };
+  await send([point("a", 1, 2), point("b", 1, 2), point("c", 5, 2), point("d", 1, 2)]);
+  await send([point("c", 7, 3), point("d", 1, 3)]);
+  const text = await registry.metrics();
+  assert.match(text, /^c_total\{k="a"\} 1\.0$/m);
+  assert.match(text, /^c_total\{otel_metric_overflow="true"\} 8\.0$/m);
+  assert.doesNotMatch(text, /k="c"/);
+  assert.equal(handle.collector.seriesCount, 3);
+});
+
+Deno.test("OTLP store: two resources keep their series apart by service labels", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  for (const instance of ["i-1", "i-2"]) {
+    const response = await handle(
+      await otlpRequest(
+        oneResource([counter("c", 1, S, 2 * S)], [
+          attr("service.name", "api"),
+          attr("service.instance.id", instance),
+          attr("host.name", "h"),
+        ]),
+      ),
+    );
+    await response.body?.cancel();
+  }
+  const text = await registry.metrics();
+  assert.match(text, /^c_total\{service_instance_id="i-1",service_name="api"\} 1\.0$/m);
+  assert.match(text, /^c_total\{service_instance_id="i-2",service_name="api"\} 1\.0$/m);
+  assert.match(
+    text,
+    /^target_info\{host_name="h",service_instance_id="i-1",service_name="api"\} 1\.0$/m,
+  );
+  // Without the labels, a second resource cannot overwrite the first's series.
+  const single = new Registry();
+  const strict = otlpHandler({ registry: single, resourceLabels: [] });
+  const answers = [];
+  for (const instance of ["i-1", "i-2"]) {
+    const response = await strict(
+      await otlpRequest(
+        oneResource([counter("c", instance === "i-1" ? 1 : 9, S, 2 * S)], [
+          attr("service.instance.id", instance),
+        ]),
+        "json",
+      ),
+    );
+    answers.push(await response.json());
+  }
+  assert.deepEqual(answers[0], {});
+  assert.equal(answers[1].partialSuccess.rejectedDataPoints, "1");
+  assert.match(await single.metrics(), /^c_total 1\.0$/m);
+});
+
+Deno.test("startHttpServer({ otlp: true }) mounts the receiver at /v1/metrics behind auth", async () => {
+  const registry = new Registry();
+  await using server = startHttpServer({
+    port: 0,
+    hostname: "127.0.0.1",
+    registry,
+    otlp: true,
+    auth: { bearerToken: "s3cret" },
+  });
+  const base = `http://127.0.0.1:${server.port}`;
+  const request = await otlpRequest(oneResource([counter("c", 3, S, 2 * S)]));
+  const body = new Uint8Array(await request.arrayBuffer());
+  const denied = await fetch(`${base}/v1/metrics`, {
+    method: "POST",
+    body,
+    headers: request.headers,
+  });
+  assert.equal(denied.status, 401);
+  await denied.body?.cancel();
+  const headers = new Headers(request.headers);
+  headers.set("authorization", "Bearer s3cret");
+  const accepted = await fetch(`${base}/v1/metrics`, { method: "POST", body, headers });
+  assert.equal(accepted.status, 200);
+  await accepted.body?.cancel();
+  const scrape = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer s3cret" } });
+  assert.match(await scrape.text(), /^c_total 3\.0$/m);
+});
