@@ -12,6 +12,7 @@ import type { NativeHistogramOptions } from "../metrics/native_histogram.ts";
 import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
+import { activeTraceLabels, type TraceLabels } from "../otel/trace_context.ts";
 
 // Deno defines `performance`, `Response` and `ReadableStream` as lazy getters on the global
 // object: each read is a getter call, which shows on a per-request path. Read once here.
@@ -73,6 +74,13 @@ export interface InstrumentHandlerOptions {
    * observed) and `http_response_size_bytes` (default `false`).
    */
   readonly bodySizes?: boolean;
+  /**
+   * Keep `{ trace_id, span_id }` of the sampled OpenTelemetry span active when the request
+   * arrives as the exemplar of its `http_requests_total` and `http_request_duration_seconds`
+   * samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry JS SDK registered globally; see
+   * `docs/instrumenting-http.md`). Default `false`.
+   */
+  readonly traceExemplars?: boolean;
 }
 
 /** Buckets of the body size histograms: 100 B to 100 MB, by powers of ten. */
@@ -427,6 +435,7 @@ interface WrapperConfig {
   readonly buckets: readonly number[] | undefined;
   readonly native: boolean | NativeHistogramOptions | undefined;
   readonly bodySizes: boolean;
+  readonly traceExemplars: boolean;
   readonly constantNames: readonly string[];
   readonly constantValues: readonly string[];
   readonly hookNames: readonly string[];
@@ -524,6 +533,7 @@ function configOf(options: InstrumentHandlerOptions): WrapperConfig {
     buckets: options.buckets,
     native,
     bodySizes: options.bodySizes === true,
+    traceExemplars: options.traceExemplars === true,
     constantNames,
     constantValues,
     hookNames,
@@ -712,8 +722,16 @@ class HttpMetrics implements Recorder {
       series = this.#seriesFor(exchange, status);
       if (key >= 0) this.#cache.set(key, series);
     }
-    series.requests.inc();
-    series.duration.observe(seconds);
+    // The span is the one active when the request arrived (a streamed body ends outside it);
+    // its labels go through the plain children's exemplar path.
+    const trace = exchange.trace;
+    if (trace === undefined) {
+      series.requests.inc();
+      series.duration.observe(seconds);
+    } else {
+      series.requests.inc(1, trace);
+      series.duration.observe(seconds, trace);
+    }
     if (series.requestSize !== undefined && exchange.requestBytes >= 0) {
       series.requestSize.observe(exchange.requestBytes);
     }
@@ -808,6 +826,7 @@ export function instrumentHandler<H extends FetchHandler>(
       routeId,
       hookValuesOf(config, request, failures),
       metrics.bodySizes ? contentLengthOf(request.headers) : -1,
+      config.traceExemplars ? activeTraceLabels() : undefined,
     );
     let result: Response | Promise<Response>;
     try {
@@ -842,6 +861,7 @@ class Exchange {
     readonly routeId: number,
     readonly hookValues: readonly string[] | undefined,
     readonly requestBytes: number,
+    readonly trace: TraceLabels | undefined,
   ) {}
 
   /** Records a response, at once or (for a streamed body) when the body ends. */

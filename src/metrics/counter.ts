@@ -19,9 +19,16 @@ import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, wrapperFor } from "./timer.ts";
 import { offerDirectRender } from "../exposition/direct_source.ts";
+import { activeTraceLabels, traceExemplar } from "../otel/trace_context.ts";
 
-/** Options of a {@linkcode Counter}: the common ones only. */
-export type CounterOptions = MetricOptions;
+/** Options of a {@linkcode Counter}. */
+export interface CounterOptions extends MetricOptions {
+  /**
+   * Keep `{ trace_id, span_id }` of the active sampled OpenTelemetry span as the exemplar of each
+   * increment that gives none (see `docs/metrics.md`); default `false`.
+   */
+  readonly traceExemplars?: boolean;
+}
 
 /** Which errors `countExceptions` counts. */
 export interface CountExceptionsOptions {
@@ -62,6 +69,29 @@ function setExemplar(store: SeriesStore, slot: number, amount: number, exemplar:
   const made = makeExemplar(store.metricName, exemplar, amount);
   if (made !== undefined) store.side(EXEMPLARS)[slot] = made;
 }
+
+/**
+ * With `traceExemplars`: keeps `exemplar` if given, else the active sampled span's ids, as the
+ * exemplar of the series at `slot`.
+ */
+function setTraceExemplar(
+  store: SeriesStore,
+  slot: number,
+  amount: number,
+  exemplar: Labels | undefined,
+): void {
+  if (exemplar !== undefined) return setExemplar(store, slot, amount, exemplar);
+  const labels = activeTraceLabels();
+  if (labels === undefined) return;
+  const exemplars = store.side(EXEMPLARS);
+  exemplars[slot] = traceExemplar(exemplars[slot] as Exemplar | undefined, labels, amount);
+}
+
+/** The storage of a counter with `traceExemplars`: its children attach the span's ids. */
+const TRACED_COUNTER_SERIES: SeriesType<CounterChild> = {
+  ...COUNTER_SERIES,
+  newChild: (handle) => new TracedCounterChild(handle),
+};
 
 /** Throws the counter's `RangeError` unless `amount` is a finite, non-negative number. */
 function checkAmount(metricName: string, amount: number): void {
@@ -166,6 +196,27 @@ export class CounterChild {
   }
 }
 
+/**
+ * A counter series of a counter with `traceExemplars`: a separate class, so that the plain
+ * child's `inc` stays as it is.
+ */
+class TracedCounterChild extends CounterChild {
+  readonly #series: SeriesHandle;
+
+  constructor(handle: SeriesHandle) {
+    super(handle);
+    this.#series = handle;
+  }
+
+  override inc(amount = 1, exemplar?: Labels): void {
+    const handle = this.#series;
+    const store = handle.current();
+    checkAmount(store.metricName, amount);
+    store.numbers[handle.slot * NUMBER_STRIDE + TOTAL] += amount;
+    setTraceExemplar(store, handle.slot, amount, exemplar);
+  }
+}
+
 /** `countExceptions` of a child or of the unlabelled series: `count` adds one. */
 function countExceptionsInto<F extends (...args: never[]) => unknown>(
   count: () => void,
@@ -236,8 +287,19 @@ export class Counter {
     this.unit = description.unit;
     this.labelNames = description.labelNames;
     this.sampleNames = description.sampleNames;
-    this.#table = new SeriesTable(description, COUNTER_SERIES);
+    const traced = options.traceExemplars === true;
+    this.#table = new SeriesTable(description, traced ? TRACED_COUNTER_SERIES : COUNTER_SERIES);
     this.#isUnlabelled = this.#table.isUnlabelled;
+    // Only a traced counter gets these own methods: a plain one keeps the prototype's.
+    if (traced) {
+      Object.defineProperties(this, {
+        inc: { value: (amount?: number, exemplar?: Labels) => this.#tracedInc(amount, exemplar) },
+        incWith: {
+          value: (labels: LabelValues, amount?: number, exemplar?: Labels) =>
+            this.#tracedIncWith(labels, amount, exemplar),
+        },
+      });
+    }
     offerDirectRender(this, this.#table, {
       type: "counter",
       numberStride: NUMBER_STRIDE,
@@ -319,6 +381,26 @@ export class Counter {
     }
     this.#unlabelledTotal += amount;
     if (exemplar !== undefined) setExemplar(this.#table.store, 0, amount, exemplar);
+  }
+
+  /** `inc` of a counter with `traceExemplars`. */
+  #tracedInc(amount = 1, exemplar?: Labels): void {
+    if (!this.#isUnlabelled || typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
+      this.#requireUnlabelled();
+      checkCounterIncrement(this.name, amount);
+    }
+    this.#unlabelledTotal += amount;
+    setTraceExemplar(this.#table.store, 0, amount, exemplar);
+  }
+
+  /** `incWith` of a counter with `traceExemplars`. */
+  #tracedIncWith(labels: LabelValues, amount = 1, exemplar?: Labels): void {
+    const table = this.#table;
+    checkAmount(this.name, amount);
+    const slot = table.slotForObject(labels);
+    const store = table.store;
+    store.numbers[slot * NUMBER_STRIDE + TOTAL] += amount;
+    setTraceExemplar(store, slot, amount, exemplar);
   }
 
   /** Resets the unlabelled series to zero. */

@@ -15,6 +15,7 @@ import {
   startLabelledTimer,
 } from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
+import { activeTraceLabels, traceExemplar, type TraceLabels } from "../otel/trace_context.ts";
 import {
   NativeHistogram,
   type NativeHistogramOptions,
@@ -55,6 +56,12 @@ export interface HistogramOptions extends MetricOptions {
    * formats carry only `_count`, `_sum` and the `+Inf` bucket, as client_golang does.
    */
   readonly native?: boolean | NativeHistogramOptions;
+  /**
+   * Keep `{ trace_id, span_id }` of the active sampled OpenTelemetry span as the exemplar of
+   * each observation that gives none, in its classic bucket (the `+Inf` one of a histogram with
+   * `native` only); see `docs/metrics.md`. Default `false`.
+   */
+  readonly traceExemplars?: boolean;
 }
 
 /**
@@ -155,7 +162,7 @@ function observeInto(
   upperBounds: readonly number[],
   value: number,
   exemplar: Labels | undefined,
-): void {
+): number {
   // A linear scan beats binary search for the usual 10–20 buckets; the last bound is +Inf,
   // so the scan always stops.
   let index = 0;
@@ -193,6 +200,48 @@ function observeInto(
       }
       exemplars[index] = made;
     }
+  }
+  return index;
+}
+
+/** Keeps the span's `labels` as the exemplar of bucket `index` of the series at `slot`. */
+function keepTraceExemplar(
+  store: SeriesStore,
+  slot: number,
+  bucketCount: number,
+  index: number,
+  value: number,
+  labels: TraceLabels,
+): void {
+  const extras = store.side(EXEMPLARS);
+  let exemplars = extras[slot] as (Exemplar | undefined)[] | undefined;
+  if (exemplars === undefined) {
+    exemplars = new Array(bucketCount).fill(undefined);
+    extras[slot] = exemplars;
+  }
+  exemplars[index] = traceExemplar(exemplars[index], labels, value);
+}
+
+/**
+ * `observeInto` of a histogram with `traceExemplars`: without `exemplar`, the active sampled
+ * span's ids become the exemplar (valid by construction); labels given by the caller take the
+ * usual (validating) path.
+ */
+function observeTraced(
+  store: SeriesStore,
+  slot: number,
+  upperBounds: readonly number[],
+  value: number,
+  exemplar: Labels | undefined,
+): void {
+  if (exemplar !== undefined) {
+    observeInto(store, slot, upperBounds, value, exemplar);
+    return;
+  }
+  const index = observeInto(store, slot, upperBounds, value, undefined);
+  const labels = activeTraceLabels();
+  if (labels !== undefined) {
+    keepTraceExemplar(store, slot, upperBounds.length, index, value, labels);
   }
 }
 
@@ -267,6 +316,28 @@ export class HistogramChild {
 }
 
 /**
+ * A histogram series of a histogram with `traceExemplars`: a separate class, so that the plain
+ * child's `observe` stays as it is.
+ */
+class TracedHistogramChild extends HistogramChild {
+  readonly #series: SeriesHandle;
+  readonly #bounds: readonly number[];
+
+  constructor(handle: SeriesHandle, searchBounds: readonly number[]) {
+    super(handle, searchBounds);
+    this.#series = handle;
+    this.#bounds = searchBounds;
+  }
+
+  override observe(value: number, exemplar?: Labels): void {
+    const handle = this.#series;
+    const store = handle.current();
+    if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
+    observeTraced(store, handle.slot, this.#bounds, value, exemplar);
+  }
+}
+
+/**
  * A histogram. `le` is reserved as a label name. Its children follow the rule described at
  * {@linkcode Counter}.
  *
@@ -323,6 +394,7 @@ export class Histogram {
     );
     const searchBounds = [...upperBounds];
     this.#searchBounds = searchBounds;
+    const traced = options.traceExemplars === true;
     this.upperBounds = Object.freeze(upperBounds);
     this.#table = new SeriesTable<HistogramChild>(
       description,
@@ -335,10 +407,19 @@ export class Histogram {
           store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
           if (settings !== undefined) store.side(NATIVE)[slot] = new NativeHistogram(settings);
         },
-        newChild: (handle) => new HistogramChild(handle, searchBounds),
+        newChild: traced
+          ? (handle) => new TracedHistogramChild(handle, searchBounds)
+          : (handle) => new HistogramChild(handle, searchBounds),
       } satisfies SeriesType<HistogramChild>,
     );
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
+    // Only a traced histogram gets this own method: a plain one keeps the prototype's.
+    if (traced) {
+      Object.defineProperty(this, "observeWith", {
+        value: (labels: LabelValues, value: number, exemplar?: Labels) =>
+          this.#observeTracedWith(labels, value, exemplar),
+      });
+    }
     offerDirectRender(this, this.#table, {
       type: "histogram",
       upperBounds: this.upperBounds,
@@ -380,6 +461,14 @@ export class Histogram {
     const table = this.#table;
     if (typeof value !== "number" || value !== value) checkObservation(this.name, value);
     observeInto(table.store, table.slotForObject(labels), this.#searchBounds, value, exemplar);
+  }
+
+  /** `observeWith` of a histogram with `traceExemplars`. */
+  #observeTracedWith(labels: LabelValues, value: number, exemplar?: Labels): void {
+    const table = this.#table;
+    if (typeof value !== "number" || value !== value) checkObservation(this.name, value);
+    const slot = table.slotForObject(labels);
+    observeTraced(table.store, slot, this.#searchBounds, value, exemplar);
   }
 
   /** Removes the series for these label values (same forms as `labels`). */
