@@ -23,7 +23,12 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./server.ts";
-export { type OtlpHandler, otlpHandler, type OtlpHandlerOptions } from "./otlp.ts";
+export {
+  type OtlpCollector,
+  type OtlpHandler,
+  otlpHandler,
+  type OtlpHandlerOptions,
+} from "./otlp.ts";
 export {
   type FetchHandler,
   instrumentHandler,

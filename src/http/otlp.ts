@@ -7,6 +7,7 @@
  */
 
 import { defaultRegistry, Registry } from "../registry.ts";
+import type { Collector } from "../model.ts";
 import { exposedNames } from "../exposition/validate.ts";
 import { escapeName } from "../validation.ts";
 import { decodeProtobufRequest } from "../otel/decode_protobuf.ts";
@@ -59,18 +60,44 @@ export interface OtlpHandlerOptions {
   readonly maxConcurrentRequests?: number;
   /** How long a body may take to arrive, in milliseconds (default 10 000); then 408. */
   readonly bodyTimeoutMs?: number;
-  /** Per-request bounds: points, attributes, string lengths, buckets (see the docs). */
-  readonly limits?: Partial<DecodeLimits>;
+  /** Data points per request (default 50 000); further points are refused (`partial_success`). */
+  readonly maxPointsPerRequest?: number;
+  /** Attributes per point (default 128); a point with more is refused. */
+  readonly maxAttributes?: number;
+  /**
+   * Characters of an attribute key or value (default 4 096); a point with a longer one is
+   * refused, and a longer resource attribute left out of `target_info`.
+   */
+  readonly maxStringLength?: number;
+  /** Buckets per histogram point, each side, and quantiles per summary point (default 4 096). */
+  readonly maxBuckets?: number;
+  /**
+   * Characters of label names and values held over every series (default 8 000 000, about
+   * 16 MB): with the series caps, the bound on what senders can make the receiver keep. A new
+   * series past it is treated as one past the series cap.
+   */
+  readonly maxLabelCharacters?: number;
   /** Clock in milliseconds, for tests (default `Date.now`). */
   readonly now?: () => number;
+}
+
+/** The collector holding what an {@linkcode otlpHandler} received. */
+export interface OtlpCollector extends Collector {
+  /** How many series it holds now (overflow series included). */
+  readonly seriesCount: number;
+  /** Forgets every series. */
+  clear(): void;
 }
 
 /** The handler {@linkcode otlpHandler} returns: a fetch handler plus its series store. */
 export interface OtlpHandler {
   /** Answers one OTLP/HTTP request; never throws. */
   (request: Request): Promise<Response>;
-  /** The collector holding the received series, registered in the registry. */
-  readonly collector: OtlpStore;
+  /**
+   * The collector holding the received series, registered in the registry (unregister it to
+   * stop exposing them).
+   */
+  readonly collector: OtlpCollector;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -122,13 +149,34 @@ export function otlpHandler(options: OtlpHandlerOptions = {}): OtlpHandler {
   if (!Array.isArray(resourceLabels) || resourceLabels.some((k) => typeof k !== "string")) {
     throw new TypeError("otlpHandler(): resourceLabels must be an array of attribute keys");
   }
-  const limits: DecodeLimits = { ...DEFAULT_DECODE_LIMITS, ...options.limits };
-  for (const [name, value] of Object.entries(limits)) positiveOption(value, `limits.${name}`, 1);
+  const limits: DecodeLimits = {
+    maxPointsPerRequest: positiveOption(
+      options.maxPointsPerRequest,
+      "maxPointsPerRequest",
+      DEFAULT_DECODE_LIMITS.maxPointsPerRequest,
+    ),
+    maxAttributes: positiveOption(
+      options.maxAttributes,
+      "maxAttributes",
+      DEFAULT_DECODE_LIMITS.maxAttributes,
+    ),
+    maxStringLength: positiveOption(
+      options.maxStringLength,
+      "maxStringLength",
+      DEFAULT_DECODE_LIMITS.maxStringLength,
+    ),
+    maxBuckets: positiveOption(options.maxBuckets, "maxBuckets", DEFAULT_DECODE_LIMITS.maxBuckets),
+  };
   const store = new OtlpStore({
     expireAfterMs: positiveOption(options.expireAfterMs, "expireAfterMs", 300_000),
     maxSeriesPerMetric: positiveOption(options.maxSeriesPerMetric, "maxSeriesPerMetric", 2_000),
     maxSeries: positiveOption(options.maxSeries, "maxSeries", 50_000),
     maxMetrics: positiveOption(options.maxMetrics, "maxMetrics", 1_000),
+    maxLabelCharacters: positiveOption(
+      options.maxLabelCharacters,
+      "maxLabelCharacters",
+      8_000_000,
+    ),
     resourceLabels,
     scopeLabels: options.scopeLabels ?? true,
     now: options.now ?? Date.now,

@@ -42,6 +42,7 @@ export interface OtlpStoreOptions {
   readonly maxSeriesPerMetric: number;
   readonly maxSeries: number;
   readonly maxMetrics: number;
+  readonly maxLabelCharacters: number;
   readonly resourceLabels: readonly string[];
   readonly scopeLabels: boolean;
   /** Whether a family name is taken by a metric of the registry (then refused). */
@@ -74,6 +75,8 @@ interface Series {
   value: number;
   delta: boolean;
   seenAt: number;
+  /** Characters of its label names and values, counted in the store's budget. */
+  readonly labelCharacters: number;
 }
 
 interface Family {
@@ -90,6 +93,7 @@ interface Family {
 interface TargetInfo {
   readonly labels: Labels;
   seenAt: number;
+  readonly labelCharacters: number;
 }
 
 /** The bounded store the OTLP handler writes and the registry collects. */
@@ -98,6 +102,8 @@ export class OtlpStore implements Collector {
   readonly #families = new Map<string, Family>();
   readonly #targets = new Map<string, TargetInfo>();
   #seriesCount = 0;
+  /** Characters of label names and values held, over every series and target. */
+  #labelCharacters = 0;
 
   constructor(options: OtlpStoreOptions) {
     this.#options = options;
@@ -142,7 +148,11 @@ export class OtlpStore implements Collector {
     }
     if (this.#targets.size >= this.#options.maxSeriesPerMetric) return;
     const labels = labelsOf(resource);
-    if (labels !== undefined) this.#targets.set(key, { labels, seenAt: now });
+    if (labels === undefined) return;
+    const labelCharacters = charactersOf(labels);
+    if (this.#labelCharacters + labelCharacters > this.#options.maxLabelCharacters) return;
+    this.#labelCharacters += labelCharacters;
+    this.#targets.set(key, { labels, seenAt: now, labelCharacters });
   }
 
   #ingestMetric(
@@ -248,14 +258,14 @@ export class OtlpStore implements Collector {
     if (reserved !== undefined && Object.hasOwn(labels, reserved)) {
       return `attribute "${reserved}" is reserved for this type`;
     }
+    if (Object.hasOwn(labels, OVERFLOW_LABEL)) {
+      return `attribute "${OVERFLOW_LABEL}" is reserved for the overflow series`;
+    }
     const key = seriesKey(labels);
     let series = family.series.get(key);
     if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
       // The sender says the series ended: it leaves the output now rather than at expiry.
-      if (series !== undefined && series.resource === resource) {
-        family.series.delete(key);
-        this.#seriesCount--;
-      }
+      if (series !== undefined && series.resource === resource) this.#remove(family, key, series);
       return undefined;
     }
     if (series !== undefined && series.resource !== resource) {
@@ -269,9 +279,11 @@ export class OtlpStore implements Collector {
       if (delta ? time <= series.time : time < series.time) return undefined;
       if (start !== 0 && series.start !== 0 && start < series.start && !delta) return undefined;
     }
+    const labelCharacters = series === undefined ? charactersOf(labels) : 0;
     if (series === undefined) {
       const full = family.series.size >= this.#options.maxSeriesPerMetric ||
-        this.#seriesCount >= this.#options.maxSeries;
+        this.#seriesCount >= this.#options.maxSeries ||
+        this.#labelCharacters + labelCharacters > this.#options.maxLabelCharacters;
       if (full) return this.#overflow(family, key, point, delta, now);
     }
     const update = pointUpdate(family.kind, point, labels, series, delta);
@@ -285,9 +297,11 @@ export class OtlpStore implements Collector {
         value: update.value,
         delta,
         seenAt: now,
+        labelCharacters,
       };
       family.series.set(key, series);
       this.#seriesCount++;
+      this.#labelCharacters += labelCharacters;
     } else {
       series.point = update.point;
       series.start = update.start ?? start;
@@ -328,6 +342,7 @@ export class OtlpStore implements Collector {
         value: 0,
         delta,
         seenAt: now,
+        labelCharacters: 0,
       };
       family.overflow = series;
       this.#seriesCount++;
@@ -356,10 +371,7 @@ export class OtlpStore implements Collector {
     const limit = now - this.#options.expireAfterMs;
     for (const [name, family] of this.#families) {
       for (const [key, series] of family.series) {
-        if (series.seenAt <= limit) {
-          family.series.delete(key);
-          this.#seriesCount--;
-        }
+        if (series.seenAt <= limit) this.#remove(family, key, series);
       }
       if (family.overflow !== undefined && family.overflow.seenAt <= limit) {
         family.overflow = undefined;
@@ -369,8 +381,16 @@ export class OtlpStore implements Collector {
       if (family.series.size === 0 && family.overflow === undefined) this.#families.delete(name);
     }
     for (const [key, target] of this.#targets) {
-      if (target.seenAt <= limit) this.#targets.delete(key);
+      if (target.seenAt > limit) continue;
+      this.#targets.delete(key);
+      this.#labelCharacters -= target.labelCharacters;
     }
+  }
+
+  #remove(family: Family, key: string, series: Series): void {
+    family.series.delete(key);
+    this.#seriesCount--;
+    this.#labelCharacters -= series.labelCharacters;
   }
 
   /** Snapshots of every family held (after dropping what expired). */
@@ -407,6 +427,7 @@ export class OtlpStore implements Collector {
     this.#families.clear();
     this.#targets.clear();
     this.#seriesCount = 0;
+    this.#labelCharacters = 0;
   }
 }
 
@@ -414,6 +435,13 @@ function addReason(result: IngestResult, reason: string): void {
   if (result.reasons.length < MAX_REASONS && !result.reasons.includes(reason)) {
     result.reasons.push(reason);
   }
+}
+
+/** Characters of label names and values (UTF-16 units: what the strings hold). */
+function charactersOf(labels: Labels): number {
+  let characters = 0;
+  for (const name in labels) characters += name.length + labels[name].length;
+  return characters;
 }
 
 // deno-lint-ignore no-control-regex

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Registry } from "../../mod.ts";
+import { Registry, remoteWrite } from "../../mod.ts";
+import { fakeReceiver, seriesLines } from "../push_remote_write_support.ts";
 import { otlpHandler } from "../../src/http/otlp.ts";
 import { attr, counter, encodeOtlpProtobuf, oneResource, otlpRequest } from "../support/otlp.ts";
 import { startHttpServer } from "../../src/http/server.ts";
@@ -107,12 +108,15 @@ Deno.test("OTLP handler: malformed protobuf never throws (random and truncated b
     assert.ok(response.status === 200 || response.status === 400, String(response.status));
     await response.body?.cancel();
   }
-  // Deep nesting of attribute values is refused, not recursed into.
-  let nested = new Uint8Array([0x0a, 0x00]);
-  for (let i = 0; i < 50; i++) {
-    // AnyValue { array_value (5) { values (1) { … } } }
-    const inner = new Uint8Array([0x0a, nested.length, ...nested]);
-    nested = new Uint8Array([0x2a, inner.length, ...inner]).slice(0, 120);
+  // Deep nesting of attribute values is refused (400), not recursed into.
+  let value: unknown = { stringValue: "leaf" };
+  for (let i = 0; i < 200; i++) value = { arrayValue: { values: [value] } };
+  for (const encoding of ["protobuf", "json"] as const) {
+    const deep = await handle(
+      await otlpRequest(oneResource([counter("c", 1, S, 2 * S)], [{ key: "k", value }]), encoding),
+    );
+    assert.equal(deep.status, 400, encoding);
+    await deep.body?.cancel();
   }
   await registry.metrics();
 });
@@ -270,4 +274,83 @@ Deno.test("startHttpServer({ otlp: true }) mounts the receiver at /v1/metrics be
   await accepted.body?.cancel();
   const scrape = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer s3cret" } });
   assert.match(await scrape.text(), /^c_total 3\.0$/m);
+});
+
+Deno.test("OTLP store: the label-character budget bounds what senders can make it keep", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry, maxLabelCharacters: 100 });
+  const points = Array.from({ length: 10 }, (_, i) => ({
+    asDouble: 1,
+    startTimeUnixNano: S,
+    timeUnixNano: 2 * S,
+    attributes: [attr("k", String(i).repeat(40))],
+  }));
+  const response = await handle(
+    await otlpRequest(
+      oneResource([{
+        name: "g",
+        gauge: { dataPoints: points },
+      }]),
+      "json",
+    ),
+  );
+  assert.deepEqual(await response.json(), {});
+  // Two series fit in 100 characters (41 + 41); the others went into the overflow series.
+  assert.equal(handle.collector.seriesCount, 3);
+  assert.match(await registry.metrics(), /^g\{otel_metric_overflow="true"\} 1\.0$/m);
+});
+
+Deno.test("OTLP store: the overflow label cannot be sent as an attribute", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  const response = await handle(
+    await otlpRequest(
+      oneResource([
+        counter("c", 1, S, 2 * S, { attributes: [attr("otel.metric.overflow", "true")] }),
+      ]),
+      "json",
+    ),
+  );
+  const answer = await response.json();
+  assert.equal(answer.partialSuccess.rejectedDataPoints, "1");
+  assert.match(answer.partialSuccess.errorMessage, /reserved for the overflow series/);
+});
+
+Deno.test("OTLP: received series reach every format and remote write like any collector", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  const response = await handle(
+    await otlpRequest(oneResource([{
+      name: "lat",
+      unit: "s",
+      exponentialHistogram: {
+        aggregationTemporality: 2,
+        dataPoints: [{
+          timeUnixNano: 2 * S,
+          count: 2,
+          sum: 3,
+          scale: 0,
+          positive: { offset: 0, bucketCounts: [1, 1] },
+        }],
+      },
+    }, counter("c", 4, S, 2 * S)])),
+  );
+  await response.body?.cancel();
+  const protobuf = await registry.metrics({ format: "protobuf" });
+  assert.ok(protobuf.length > 0);
+  assert.match(new TextDecoder().decode(protobuf), /lat_seconds/);
+  const receiver = fakeReceiver();
+  try {
+    await remoteWrite(receiver.url, { registry, labels: { job: "j" } });
+    const request = receiver.decoded();
+    assert.ok(seriesLines(request).includes('c_total{job="j"} 4'), seriesLines(request).join());
+    const native = request.series.find((series) =>
+      series.labels.some(([name, value]) => name === "__name__" && value === "lat_seconds")
+    );
+    assert.equal(native?.histograms[0].schema, 0);
+    assert.deepEqual(native?.histograms[0].positiveSpans, [{ offset: 1, length: 2 }]);
+  } finally {
+    await receiver.close();
+  }
+  assert.match(await registry.metrics(), /^c_total 4\.0$/m);
 });
