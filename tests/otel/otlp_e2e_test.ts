@@ -146,3 +146,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test("e2e OTLP: Deno's exporter with OTEL_EXPORTER_OTLP_PROTOCOL=http/json and the metrics-only endpoint", async () => {
+  const port = freePort();
+  const app = startProcess(Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-env",
+    new URL("../support/otlp_deno_app.ts", import.meta.url).pathname,
+    String(port),
+  ], {
+    env: {
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${port}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_METRIC_EXPORT_INTERVAL: "300",
+    },
+  });
+  try {
+    let appPort = 0;
+    await waitFor(() => {
+      appPort = Number(/app (\d+)/.exec(app.output())?.[1] ?? 0);
+      return appPort !== 0;
+    }, { what: `the app to listen (${app.output()})` });
+    for (let i = 0; i < 3; i++) await (await fetch(`http://127.0.0.1:${appPort}/orders`)).text();
+    let text = "";
+    await waitFor(async () => {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^http_server_request_duration_seconds_count\{[^}]*status_code="201"[^}]*\} 3\.0$/m
+        .test(text);
+    }, { what: "Deno's count of 3 requests on /metrics" });
+    // Deno's GC histogram, which JavaScript cannot measure, is there too.
+    assert.match(text, /^# TYPE v8js_gc_duration_S histogram$/m);
+  } finally {
+    await app.stop();
+  }
+});
