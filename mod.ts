@@ -136,7 +136,12 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
-export type { OtlpHandlerOptions } from "./src/http/otlp.ts";
+export {
+  type OtlpCollector,
+  type OtlpHandler,
+  otlpHandler,
+  type OtlpHandlerOptions,
+} from "./src/http/otlp.ts";
 export type { Auth, Auth as PushAuth, BasicAuth, BearerAuth } from "./src/auth.ts";
 export {
   type FetchHandler,

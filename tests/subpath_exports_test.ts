@@ -34,6 +34,7 @@ Deno.test("subpath exports: every value is the root's own", () => {
     "PortInUseError",
     "instrumentHandler",
     "metricsHandler",
+    "otlpHandler",
     "startHttpServer",
   ]);
   assert.ok("Pusher" in push && "RemoteWriter" in push && "PushError" in push);
