@@ -77,6 +77,8 @@ interface Series {
   seenAt: number;
   /** Characters of its label names and values, counted in the store's budget. */
   readonly labelCharacters: number;
+  /** Its attributes as first sent (see `rawKeyOf`), a key of the family's `rawKeys`. */
+  readonly rawKey: string;
 }
 
 interface Family {
@@ -88,6 +90,8 @@ interface Family {
   overflow: Series | undefined;
   /** Last value per overflowed counter series (by key), to add only its increases. */
   readonly overflowLast: Map<string, number>;
+  /** Attributes as sent (`rawKeyOf`) → series key: one entry per series at most. */
+  readonly rawKeys: Map<string, string>;
 }
 
 interface TargetInfo {
@@ -133,7 +137,7 @@ export class OtlpStore implements Collector {
           if (scope.scopeVersion !== "") shared.push(["otel_scope_version", scope.scopeVersion]);
         }
         for (const metric of scope.metrics) {
-          this.#ingestMetric(metric, shared, resourceKey, now, result);
+          this.#ingestMetric(metric, shared, rawKeyOf(shared, ""), resourceKey, now, result);
         }
       }
     }
@@ -158,6 +162,7 @@ export class OtlpStore implements Collector {
   #ingestMetric(
     metric: OtlpMetric,
     shared: Attributes,
+    sharedKey: string,
     resource: string,
     now: number,
     result: IngestResult,
@@ -221,6 +226,7 @@ export class OtlpStore implements Collector {
         series: new Map(),
         overflow: undefined,
         overflowLast: new Map(),
+        rawKeys: new Map(),
       };
       this.#families.set(named.name, family);
     } else if (family.kind !== kind) {
@@ -230,7 +236,7 @@ export class OtlpStore implements Collector {
       family.help = metric.description;
     }
     for (const point of points) {
-      const reason = this.#ingestPoint(family, point, shared, resource, delta, now);
+      const reason = this.#ingestPoint(family, point, shared, sharedKey, resource, delta, now);
       if (reason !== undefined) refuse(reason, 1);
     }
   }
@@ -240,16 +246,56 @@ export class OtlpStore implements Collector {
     family: Family,
     point: OtlpPointBase,
     shared: Attributes,
+    sharedKey: string,
     resource: string,
     delta: boolean,
     now: number,
   ): string | undefined {
-    const labels = labelsOf(
-      shared.length === 0 ? point.attributes : [
-        ...shared,
-        ...point.attributes,
-      ],
-    );
+    // The attributes as sent find a known series without translating them again.
+    const rawKey = rawKeyOf(point.attributes, sharedKey);
+    let key = family.rawKeys.get(rawKey);
+    let series = key === undefined ? undefined : family.series.get(key);
+    if (series === undefined) {
+      const reason = this.#newSeriesKey(family, point.attributes, shared);
+      if (typeof reason === "string") return reason;
+      key = reason.key;
+      series = family.series.get(key);
+      if (series === undefined) {
+        return this.#ingestNew(family, point, reason.labels, key, rawKey, resource, delta, now);
+      }
+    }
+    key = key!;
+    if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
+      // The sender says the series ended: it leaves the output now rather than at expiry.
+      if (series.resource === resource) this.#remove(family, key, series);
+      return undefined;
+    }
+    if (series.resource !== resource) {
+      return `series ${JSON.stringify(series.point.labels)} is sent by ` +
+        `another resource; give each sender its own service.instance.id`;
+    }
+    const time = point.timeUnixNano;
+    const start = point.startTimeUnixNano;
+    // A point older than the one taken (a retry, a reordered request) changes nothing.
+    if (delta ? time <= series.time : time < series.time) return undefined;
+    if (start !== 0 && series.start !== 0 && start < series.start && !delta) return undefined;
+    const update = pointUpdate(family.kind, point, series.point.labels, series, delta);
+    if (typeof update === "string") return update;
+    series.point = update.point;
+    series.start = update.start ?? start;
+    series.time = time;
+    series.value = update.value;
+    series.seenAt = now;
+    return undefined;
+  }
+
+  /** The labels and key of a series not found by its attributes as sent, or why not. */
+  #newSeriesKey(
+    family: Family,
+    attributes: Attributes,
+    shared: Attributes,
+  ): { labels: Labels; key: string } | string {
+    const labels = labelsOf(shared.length === 0 ? attributes : [...shared, ...attributes]);
     if (labels === undefined) return "an attribute key is not a valid label name";
     const reserved = family.kind === "summary" ? "quantile" : family.kind === "gauge" ||
         family.kind === "counter"
@@ -261,54 +307,44 @@ export class OtlpStore implements Collector {
     if (Object.hasOwn(labels, OVERFLOW_LABEL)) {
       return `attribute "${OVERFLOW_LABEL}" is reserved for the overflow series`;
     }
-    const key = seriesKey(labels);
-    let series = family.series.get(key);
-    if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
-      // The sender says the series ended: it leaves the output now rather than at expiry.
-      if (series !== undefined && series.resource === resource) this.#remove(family, key, series);
-      return undefined;
-    }
-    if (series !== undefined && series.resource !== resource) {
-      return `series ${key.replaceAll("\u0000", "=").replaceAll("\u0001", ",")} is sent by ` +
-        `another resource; give each sender its own service.instance.id`;
-    }
-    const time = point.timeUnixNano;
-    const start = point.startTimeUnixNano;
-    if (series !== undefined) {
-      // A point older than the one taken (a retry, a reordered request) changes nothing.
-      if (delta ? time <= series.time : time < series.time) return undefined;
-      if (start !== 0 && series.start !== 0 && start < series.start && !delta) return undefined;
-    }
-    const labelCharacters = series === undefined ? charactersOf(labels) : 0;
-    if (series === undefined) {
-      const full = family.series.size >= this.#options.maxSeriesPerMetric ||
-        this.#seriesCount >= this.#options.maxSeries ||
-        this.#labelCharacters + labelCharacters > this.#options.maxLabelCharacters;
-      if (full) return this.#overflow(family, key, point, delta, now);
-    }
-    const update = pointUpdate(family.kind, point, labels, series, delta);
+    return { labels, key: seriesKey(labels) };
+  }
+
+  /** Takes the first point of a series (or puts it in the overflow series past the caps). */
+  #ingestNew(
+    family: Family,
+    point: OtlpPointBase,
+    labels: Labels,
+    key: string,
+    rawKey: string,
+    resource: string,
+    delta: boolean,
+    now: number,
+  ): string | undefined {
+    // A series that ended stays ended: nothing to remove.
+    if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) return undefined;
+    // The key as sent is kept beside the labels: counted in the budget as well.
+    const labelCharacters = charactersOf(labels) + rawKey.length;
+    const full = family.series.size >= this.#options.maxSeriesPerMetric ||
+      this.#seriesCount >= this.#options.maxSeries ||
+      this.#labelCharacters + labelCharacters > this.#options.maxLabelCharacters;
+    if (full) return this.#overflow(family, key, point, delta, now);
+    const update = pointUpdate(family.kind, point, labels, undefined, delta);
     if (typeof update === "string") return update;
-    if (series === undefined) {
-      series = {
-        resource,
-        point: update.point,
-        start,
-        time,
-        value: update.value,
-        delta,
-        seenAt: now,
-        labelCharacters,
-      };
-      family.series.set(key, series);
-      this.#seriesCount++;
-      this.#labelCharacters += labelCharacters;
-    } else {
-      series.point = update.point;
-      series.start = update.start ?? start;
-      series.time = time;
-      series.value = update.value;
-      series.seenAt = now;
-    }
+    family.series.set(key, {
+      resource,
+      point: update.point,
+      start: point.startTimeUnixNano,
+      time: point.timeUnixNano,
+      value: update.value,
+      delta,
+      seenAt: now,
+      labelCharacters,
+      rawKey,
+    });
+    family.rawKeys.set(rawKey, key);
+    this.#seriesCount++;
+    this.#labelCharacters += labelCharacters;
     return undefined;
   }
 
@@ -343,6 +379,7 @@ export class OtlpStore implements Collector {
         delta,
         seenAt: now,
         labelCharacters: 0,
+        rawKey: "",
       };
       family.overflow = series;
       this.#seriesCount++;
@@ -389,6 +426,7 @@ export class OtlpStore implements Collector {
 
   #remove(family: Family, key: string, series: Series): void {
     family.series.delete(key);
+    family.rawKeys.delete(series.rawKey);
     this.#seriesCount--;
     this.#labelCharacters -= series.labelCharacters;
   }
@@ -435,6 +473,16 @@ function addReason(result: IngestResult, reason: string): void {
   if (result.reasons.length < MAX_REASONS && !result.reasons.includes(reason)) {
     result.reasons.push(reason);
   }
+}
+
+/** Attributes as sent, joined: equal for the same attributes in the same order. */
+function rawKeyOf(attributes: Attributes, prefix: string): string {
+  let key = prefix;
+  // Length-prefixed, so no name or value can pass for another split.
+  for (const [name, value] of attributes) {
+    key += name.length + ":" + name + value.length + ":" + value;
+  }
+  return key;
 }
 
 /** Characters of label names and values (UTF-16 units: what the strings hold). */

@@ -244,10 +244,16 @@ export function summaryOf(
   return { count: point.count, sum: point.sum, quantiles };
 }
 
-/** Labels with the key of one series: the sorted pairs, joined. */
+/**
+ * The key of one series: its label pairs sorted by name, each length-prefixed so that no name
+ * or value can pass for another split.
+ */
 export function seriesKey(labels: Labels): string {
   const names = Object.keys(labels).sort();
   let key = "";
-  for (const name of names) key += name + "\u0000" + labels[name] + "\u0001";
+  for (const name of names) {
+    const value = labels[name];
+    key += name.length + ":" + name + value.length + ":" + value;
+  }
   return key;
 }

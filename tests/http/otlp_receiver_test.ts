@@ -278,7 +278,7 @@ Deno.test("startHttpServer({ otlp: true }) mounts the receiver at /v1/metrics be
 
 Deno.test("OTLP store: the label-character budget bounds what senders can make it keep", async () => {
   const registry = new Registry();
-  const handle = otlpHandler({ registry, maxLabelCharacters: 100 });
+  const handle = otlpHandler({ registry, maxLabelCharacters: 200 });
   const points = Array.from({ length: 10 }, (_, i) => ({
     asDouble: 1,
     startTimeUnixNano: S,
@@ -295,7 +295,8 @@ Deno.test("OTLP store: the label-character budget bounds what senders can make i
     ),
   );
   assert.deepEqual(await response.json(), {});
-  // Two series fit in 100 characters (41 + 41); the others went into the overflow series.
+  // Two series fit in 200 characters (41 of labels and 46 of attributes as sent, each); the
+  // others went into the overflow series.
   assert.equal(handle.collector.seriesCount, 3);
   assert.match(await registry.metrics(), /^g\{otel_metric_overflow="true"\} 1\.0$/m);
 });
@@ -353,4 +354,18 @@ Deno.test("OTLP: received series reach every format and remote write like any co
     await receiver.close();
   }
   assert.match(await registry.metrics(), /^c_total 4\.0$/m);
+});
+
+Deno.test("OTLP store: the same attributes in another order are the same series", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry });
+  const attributes = [attr("a", "1"), attr("b", "2")];
+  for (const [order, time] of [[attributes, 2], [[...attributes].reverse(), 3]] as const) {
+    const response = await handle(
+      await otlpRequest(oneResource([counter("c", time, S, time * S, { attributes: order })])),
+    );
+    await response.body?.cancel();
+  }
+  assert.equal(handle.collector.seriesCount, 1);
+  assert.match(await registry.metrics(), /^c_total\{a="1",b="2"\} 3\.0$/m);
 });
