@@ -38,9 +38,9 @@ export interface OtlpHandlerOptions {
    */
   readonly expireAfterMs?: number;
   /**
-   * Series per metric (default 2 000, OpenTelemetry's cap). Past it, a new series of a counter
-   * or gauge goes into one series labelled `otel.metric.overflow="true"`; a new series of a
-   * histogram or summary is refused (reported in `partial_success`).
+   * Series per metric (default 2 000, OpenTelemetry's cap). Past it, a new series goes into one
+   * series labelled `otel.metric.overflow="true"`, which adds up what such series record (see
+   * `docs/opentelemetry.md`).
    */
   readonly maxSeriesPerMetric?: number;
   /** Series over every metric (default 50 000), with the same overflow. */

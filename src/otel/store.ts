@@ -27,6 +27,7 @@ import {
   TEMPORALITY_CUMULATIVE,
   TEMPORALITY_DELTA,
 } from "./otlp_types.ts";
+import { OverflowSeries } from "./overflow.ts";
 import {
   classicOf,
   counterExemplar,
@@ -87,9 +88,8 @@ interface Family {
   help: string;
   readonly unit: string | undefined;
   readonly series: Map<string, Series>;
-  overflow: Series | undefined;
-  /** Last value per overflowed counter series (by key), to add only its increases. */
-  readonly overflowLast: Map<string, number>;
+  /** The overflow series, once a series went past the caps. */
+  overflow: { readonly values: OverflowSeries; seenAt: number; counted: boolean } | undefined;
   /** Attributes as sent (`rawKeyOf`) → series key: one entry per series at most. */
   readonly rawKeys: Map<string, string>;
 }
@@ -225,7 +225,6 @@ export class OtlpStore implements Collector {
         unit: named.unit,
         series: new Map(),
         overflow: undefined,
-        overflowLast: new Map(),
         rawKeys: new Map(),
       };
       this.#families.set(named.name, family);
@@ -349,9 +348,8 @@ export class OtlpStore implements Collector {
   }
 
   /**
-   * A point of a new series past the cap: a counter's increase or a gauge's value goes into the
-   * family's one overflow series; other types are refused (their cumulative buckets cannot be
-   * summed across series without keeping each series, which the cap is there to avoid).
+   * A point of a new series past the caps: it goes into the family's one overflow series
+   * (`overflow.ts`), which adds up what such series record.
    */
   #overflow(
     family: Family,
@@ -360,46 +358,24 @@ export class OtlpStore implements Collector {
     delta: boolean,
     now: number,
   ): string | undefined {
-    const reason = `series cap reached (${this.#options.maxSeriesPerMetric} per metric, ` +
-      `${this.#options.maxSeries} in all)`;
-    if (family.kind !== "counter" && family.kind !== "gauge") return reason;
-    const value = (point as unknown as { value: number }).value;
-    if (!Number.isFinite(value) || (family.kind === "counter" && value < 0)) {
-      return "value is not a finite number";
-    }
-    let series = family.overflow;
-    if (series === undefined) {
+    const values = pointUpdate(family.kind, point, OVERFLOW_LABELS, undefined, delta);
+    if (typeof values === "string") return values;
+    const overflow = family.overflow ??= {
       // One overflow series per family at most: bounded by `maxMetrics`.
-      series = {
-        resource: "",
-        point: { labels: OVERFLOW_LABELS, value: 0 },
-        start: 0,
-        time: 0,
-        value: 0,
-        delta,
-        seenAt: now,
-        labelCharacters: 0,
-        rawKey: "",
-      };
-      family.overflow = series;
+      values: new OverflowSeries(family.kind, OVERFLOW_LABELS, this.#options.maxSeriesPerMetric),
+      seenAt: now,
+      counted: false,
+    };
+    const reason = overflow.values.add(key, values.point, point.timeUnixNano, delta);
+    if (reason !== undefined) {
+      return `series cap reached (${this.#options.maxSeriesPerMetric} per metric, ` +
+        `${this.#options.maxSeries} in all), and ${reason}`;
+    }
+    if (!overflow.counted) {
+      overflow.counted = true;
       this.#seriesCount++;
     }
-    series.seenAt = now;
-    if (family.kind === "gauge") {
-      series.point = { labels: OVERFLOW_LABELS, value };
-      return undefined;
-    }
-    let increase = value;
-    if (!delta) {
-      const last = family.overflowLast.get(key);
-      if (last === undefined && family.overflowLast.size >= this.#options.maxSeriesPerMetric) {
-        return reason;
-      }
-      increase = last === undefined || value < last ? value : value - last;
-      family.overflowLast.set(key, value);
-    }
-    series.value += increase;
-    series.point = { labels: OVERFLOW_LABELS, value: series.value };
+    overflow.seenAt = now;
     return undefined;
   }
 
@@ -411,9 +387,8 @@ export class OtlpStore implements Collector {
         if (series.seenAt <= limit) this.#remove(family, key, series);
       }
       if (family.overflow !== undefined && family.overflow.seenAt <= limit) {
+        if (family.overflow.counted) this.#seriesCount--;
         family.overflow = undefined;
-        family.overflowLast.clear();
-        this.#seriesCount--;
       }
       if (family.series.size === 0 && family.overflow === undefined) this.#families.delete(name);
     }
@@ -446,7 +421,7 @@ export class OtlpStore implements Collector {
     for (const family of this.#families.values()) {
       const points = [];
       for (const series of family.series.values()) points.push(series.point);
-      if (family.overflow !== undefined) points.push(family.overflow.point);
+      if (family.overflow?.counted) points.push(family.overflow.values.point);
       const type = family.kind === "native" ? "histogram" : family.kind;
       const base = { type, name: family.name, help: family.help };
       families.push(

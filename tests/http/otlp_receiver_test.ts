@@ -369,3 +369,92 @@ Deno.test("OTLP store: the same attributes in another order are the same series"
   assert.equal(handle.collector.seriesCount, 1);
   assert.match(await registry.metrics(), /^c_total\{a="1",b="2"\} 3\.0$/m);
 });
+
+Deno.test("OTLP store: histograms and summaries past the cap add up in the overflow series", async () => {
+  const registry = new Registry();
+  // Two series of their own; the overflow series follows up to two others.
+  const handle = otlpHandler({ registry, maxSeriesPerMetric: 2 });
+  const classic = (k: string, counts: number[], time: number) => ({
+    attributes: [attr("k", k)],
+    startTimeUnixNano: S,
+    timeUnixNano: time * S,
+    count: counts.reduce((a, b) => a + b, 0),
+    sum: counts.reduce((a, b) => a + b, 0) * 2,
+    bucketCounts: counts,
+    explicitBounds: [1, 10],
+  });
+  const native = (k: string, scale: number, counts: number[], time: number) => ({
+    attributes: [attr("k", k)],
+    startTimeUnixNano: S,
+    timeUnixNano: time * S,
+    count: counts.reduce((a, b) => a + b, 0),
+    sum: 5,
+    scale,
+    positive: { offset: 0, bucketCounts: counts },
+  });
+  const summary = (k: string, count: number, time: number) => ({
+    attributes: [attr("k", k)],
+    startTimeUnixNano: S,
+    timeUnixNano: time * S,
+    count,
+    sum: count,
+    quantileValues: [{ quantile: 0.5, value: 1 }],
+  });
+  const send = async (
+    time: number,
+    classics: unknown[],
+    natives: unknown[],
+    summaries: unknown[],
+  ) => {
+    const response = await handle(
+      await otlpRequest(
+        oneResource([
+          { name: "h", histogram: { aggregationTemporality: 2, dataPoints: classics } },
+          { name: "n", exponentialHistogram: { aggregationTemporality: 2, dataPoints: natives } },
+          { name: "s", summary: { dataPoints: summaries } },
+        ]),
+        "json",
+      ),
+    );
+    assert.deepEqual(await response.json(), {}, `round ${time}`);
+  };
+  await send(
+    2,
+    ["a", "a2"].map((k) => classic(k, [1, 0, 0], 2))
+      .concat([classic("b", [1, 1, 0], 2), classic("c", [0, 0, 2], 2)]),
+    ["a", "a2"].map((k) => native(k, 1, [1], 2))
+      .concat([native("b", 2, [1, 1, 1, 1], 2), native("c", 1, [0, 3], 2)]),
+    ["a", "a2"].map((k) => summary(k, 1, 2)).concat([summary("b", 2, 2), summary("c", 3, 2)]),
+  );
+  // b grows by one in each bucket; c restarts (a count that went down counts whole).
+  await send(
+    3,
+    [classic("b", [2, 2, 1], 3), classic("c", [0, 0, 1], 3)],
+    [native("b", 2, [2, 1, 1, 1], 3)],
+    [summary("b", 4, 3)],
+  );
+  const families = await registry.collect();
+  // deno-lint-ignore no-explicit-any
+  const overflowOf = (name: string): any =>
+    families.find((f) => f.name === name)!.points.find((p) =>
+      p.labels["otel.metric.overflow"] === "true"
+    );
+  // b: [2, 2, 1] (its latest), c: [0, 0, 2] + [0, 0, 1] after its reset; cumulative.
+  assert.deepEqual(overflowOf("h").bucketCounts, [2, 4, 8]);
+  assert.equal(overflowOf("h").count, 8);
+  assert.equal(overflowOf("h").sum, 16);
+  // Native: b at scale 2 merged down to scale 1 with c; b's second point adds one observation.
+  const n = overflowOf("n");
+  assert.equal(n.schema, 1);
+  assert.equal(n.count, 8);
+  assert.deepEqual(n.positiveSpans, [{ offset: 1, length: 2 }]);
+  assert.deepEqual(n.positiveDeltas, [3, 2]);
+  assert.deepEqual(overflowOf("s"), {
+    labels: { "otel.metric.overflow": "true" },
+    count: 7,
+    sum: 7,
+    quantiles: [],
+  });
+  // What the scrape shows passes every exposition check.
+  await registry.metrics({ format: "openmetrics", onError: (error) => assert.fail(error.message) });
+});
