@@ -12,7 +12,7 @@ import {
   requestUrl,
 } from "./handler.ts";
 import { requireDeno } from "../platform.ts";
-import { Registry } from "../registry.ts";
+import { defaultRegistry, Registry } from "../registry.ts";
 import type { Auth } from "../auth.ts";
 import { otlpHandler, type OtlpHandlerOptions } from "./otlp.ts";
 
@@ -301,7 +301,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   const stopping = new AbortController();
   const handleMetrics = createMetricsEndpoint(settings, stopping.signal);
   const guard = auth === undefined ? undefined : authenticator(auth);
-  const handleOtlp = otlpEndpoint(settings);
+  const otlp = otlpEndpoint(settings);
   /** One line per event in the log (or one call of `onError`), never a stack per request. */
   const log = (message: string): void => {
     if (onError === undefined) {
@@ -333,7 +333,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     if (guard !== undefined && !(await guard.check(request))) {
       return textResponse(401, "unauthorized", { "www-authenticate": guard.challenge });
     }
-    if (handleOtlp !== undefined && pathname === OTLP_PATH) return handleOtlp(request);
+    if (otlp !== undefined && pathname === OTLP_PATH) return otlp.handle(request);
     if (pathname !== path) return textResponse(404, `not found; metrics are at ${path}`);
     return handleMetrics(request);
   }
@@ -361,6 +361,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   try {
     current = serve(port, true);
   } catch (error) {
+    otlp?.release();
     if (error instanceof Deno.errors.AddrInUse) {
       linkPortInUseErrorToDeno();
       throw new PortInUseError(hostname, port, error);
@@ -431,6 +432,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
       stopped = true;
       signal?.removeEventListener("abort", onAbort);
       stopping.abort();
+      otlp?.release();
       clearTimeout(retryTimer);
       await current.shutdown().catch(() => {});
       await current.finished.catch(() => {});
@@ -460,7 +462,7 @@ const OTLP_PATH = "/v1/metrics";
 /** The OTLP receiver `otlp` asks for, on the server's registry unless it names its own. */
 function otlpEndpoint(
   settings: HttpServerOptions,
-): ((r: Request) => Promise<Response>) | undefined {
+): { handle: (r: Request) => Promise<Response>; release: () => void } | undefined {
   const { otlp, registry, path } = settings;
   if (otlp === undefined || otlp === false) return undefined;
   if (path === OTLP_PATH) {
@@ -470,10 +472,10 @@ function otlpEndpoint(
   if (options.registry === undefined && registry !== undefined && !(registry instanceof Registry)) {
     throw new TypeError("startHttpServer(): otlp needs registry to be a Registry");
   }
-  return otlpHandler({
-    ...options,
-    registry: options.registry ?? registry as Registry | undefined,
-  });
+  const target = options.registry ?? registry as Registry | undefined ?? defaultRegistry;
+  const handle = otlpHandler({ ...options, registry: target });
+  // A stopped server's receiver leaves the registry: a new one may take its names.
+  return { handle, release: () => target.unregister(handle.collector) };
 }
 
 /** The first line of an error's message, for a one-line log entry. */

@@ -16,7 +16,8 @@
  */
 
 import type { Collector, Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
-import { isWellFormed, validateMetricName } from "../validation.ts";
+import { escapeName, isWellFormed, validateMetricName } from "../validation.ts";
+import { exposedNames } from "../exposition/validate.ts";
 import { attributeLabels, familyName } from "./names.ts";
 import {
   type Attributes,
@@ -83,6 +84,8 @@ interface Series {
 }
 
 interface Family {
+  /** The names it exposes to a legacy scraper (`exposedNames`), held in the store's claims. */
+  readonly claims: readonly string[];
   readonly name: string;
   readonly kind: Kind;
   help: string;
@@ -105,6 +108,8 @@ export class OtlpStore implements Collector {
   readonly #options: OtlpStoreOptions;
   readonly #families = new Map<string, Family>();
   readonly #targets = new Map<string, TargetInfo>();
+  /** Exposed names (as a legacy scraper reads them) → the family claiming them. */
+  readonly #claimed = new Map<string, string>();
   #seriesCount = 0;
   /** Characters of label names and values held, over every series and target. */
   #labelCharacters = 0;
@@ -218,7 +223,17 @@ export class OtlpStore implements Collector {
       if (this.#families.size >= this.#options.maxMetrics) {
         return refuse(`the receiver holds ${this.#options.maxMetrics} metrics already`);
       }
+      // Names as a legacy scraper reads them: two families must not expose one name.
+      const claims = exposedNames(escapeName(named.name, "underscores"), type);
+      const clash = claims.find((claim) => this.#claimed.has(claim));
+      if (clash !== undefined) {
+        return refuse(
+          `it would expose "${clash}", as metric "${this.#claimed.get(clash)}" does already`,
+        );
+      }
+      for (const claim of claims) this.#claimed.set(claim, named.name);
       family = {
+        claims,
         name: named.name,
         kind,
         help: isWellFormed(metric.description) ? metric.description : "",
@@ -390,7 +405,10 @@ export class OtlpStore implements Collector {
         if (family.overflow.counted) this.#seriesCount--;
         family.overflow = undefined;
       }
-      if (family.series.size === 0 && family.overflow === undefined) this.#families.delete(name);
+      if (family.series.size === 0 && family.overflow === undefined) {
+        this.#families.delete(name);
+        for (const claim of family.claims) this.#claimed.delete(claim);
+      }
     }
     for (const [key, target] of this.#targets) {
       if (target.seenAt > limit) continue;
@@ -438,6 +456,7 @@ export class OtlpStore implements Collector {
   /** Forgets everything. */
   clear(): void {
     this.#families.clear();
+    this.#claimed.clear();
     this.#targets.clear();
     this.#seriesCount = 0;
     this.#labelCharacters = 0;

@@ -281,3 +281,28 @@ Deno.test("OTLP: non-monotonic delta sums and delta histograms are dropped and r
   assert.equal(answer.partialSuccess.rejectedDataPoints, "2");
   assert.equal(await registry.metrics(), "");
 });
+
+Deno.test("OTLP: two metrics a legacy scraper would read as one name: the second is refused", async () => {
+  const registry = new Registry();
+  const handle = otlpHandler({ registry, now: () => 1000 });
+  const response = await handle(
+    await otlpRequest(
+      oneResource([
+        counter("queue.size", 1, S, 2 * S),
+        counter("queue_size", 2, S, 2 * S),
+        { name: "queue.size_total", gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: S }] } },
+      ]),
+      "json",
+    ),
+  );
+  const answer = await response.json();
+  assert.equal(answer.partialSuccess.rejectedDataPoints, "2");
+  assert.match(
+    answer.partialSuccess.errorMessage,
+    /"queue_size", as metric "queue.size" does already/,
+  );
+  assert.equal(
+    await registry.metrics({ onError: (error) => assert.fail(error.message) }),
+    "# HELP queue_size_total \n# TYPE queue_size_total counter\nqueue_size_total 1.0\n",
+  );
+});

@@ -2,13 +2,12 @@
 // from npm) sends a counter and an exponential histogram over OTLP/HTTP protobuf to the URL given
 // as the first argument, then exits. The histogram holds the observations 1…100.
 // Test-only dependencies, kept out of deno.json so that the package has none.
-// deno-lint-ignore no-import-prefix
+// deno-lint-ignore-file no-import-prefix
 import {
   AggregationType,
   MeterProvider,
   PeriodicExportingMetricReader,
 } from "npm:@opentelemetry/sdk-metrics@2";
-// deno-lint-ignore no-import-prefix
 import { OTLPMetricExporter } from "npm:@opentelemetry/exporter-metrics-otlp-proto@0";
 
 const exporter = new OTLPMetricExporter({ url: Deno.args[0] });
