@@ -458,3 +458,17 @@ Deno.test("OTLP store: histograms and summaries past the cap add up in the overf
   // What the scrape shows passes every exposition check.
   await registry.metrics({ format: "openmetrics", onError: (error) => assert.fail(error.message) });
 });
+
+Deno.test("startHttpServer({ otlp }): the receiver leaves the registry when the server stops", async () => {
+  const registry = new Registry();
+  const server = startHttpServer({ port: 0, hostname: "127.0.0.1", registry, otlp: true });
+  assert.equal(registry.collectors.length, 1);
+  await server.shutdown();
+  assert.equal(registry.collectors.length, 0);
+  // Nor does a server that could not listen leave one behind.
+  await using taken = startHttpServer({ port: 0, hostname: "127.0.0.1" });
+  assert.throws(() =>
+    startHttpServer({ port: taken.port, hostname: "127.0.0.1", registry, otlp: true })
+  );
+  assert.equal(registry.collectors.length, 0);
+});
