@@ -1,21 +1,17 @@
 /**
- * What timing a response body costs, per response, when the handler answered with a string (the
- * usual JSON answer). Decides how `instrumentHandler()` tells an in-memory body from a stream:
+ * What the response body costs `instrumentHandler()`, per response, when the handler answers
+ * with a string (the usual JSON answer):
  *
- * - "recognised in memory": the wrapper as shipped on Deno, which reads Deno's private inner
- *   response to see the body is a string, records at once and passes the response through;
- * - "always wrapped (pull wrapper)": the wrapper told it cannot recognise bodies
- *   (`setDenoBodyFields(null)`, what other runtimes get), so it reads `response.body` and passes
- *   it through its `ReadableStream` pull wrapper, recording when the body ends;
- * - "always wrapped (TransformStream)": the same with `body.pipeThrough(new TransformStream())`
- *   and a `flush` that records, the other public-API way to see a body end;
- * - "response.body only": the cost of asking for the stream of an in-memory body at all, which
- *   any public-API-only detection pays before wrapping.
+ * - "default": the wrapper records when the handler returns and passes the response back
+ *   untouched (its `Content-Length` kept);
+ * - "bodySizes, counted": with `bodySizes: true`, a body without `Content-Length` passes through
+ *   the wrapper's counting stream, drained through a reader as a server does with a stream;
+ * - "bodySizes, Content-Length declared": the handler declares its length, so the response goes
+ *   back untouched and the header is the size;
+ * - "TransformStream": the other public-API way to see a body end, for comparison.
  *
- * Each case includes draining the body through a reader, as a server does with a stream (an
- * in-memory body is written by Deno.serve directly, which the first case leaves out: it is the
- * server's work with or without the wrapper). The fastest of 30 batches of 5 000 responses per
- * case, the cases taking turns.
+ * The fastest of 30 batches of 5 000 responses per case, the cases taking turns; then the same
+ * end to end through `Deno.serve` and `fetch` on loopback.
  *
  * Run: `deno run --allow-all bench/middleware_body_bench.ts`
  *
@@ -23,12 +19,15 @@
  */
 
 import { instrumentHandler, Registry } from "../mod.ts";
-import { setDenoBodyFields } from "../src/http/middleware.ts";
 
 const REQUEST = new Request("http://localhost/todos");
 const BODY = '{"ok":true}';
 const app = (_request: Request): Response =>
   new Response(BODY, { headers: { "content-type": "application/json" } });
+const declaringApp = (_request: Request): Response =>
+  new Response(BODY, {
+    headers: { "content-type": "application/json", "content-length": String(BODY.length) },
+  });
 
 /** Reads a stream to its end, as a server writing it out would. */
 async function drain(body: ReadableStream<Uint8Array> | null): Promise<void> {
@@ -59,27 +58,36 @@ function transformWrapped(response: Response, done: (bytes: number) => void): Re
 }
 
 async function main(): Promise<void> {
-  const recognising = instrumentHandler(app, { routes: ["/todos"], registry: new Registry() });
-  const wrappingAll = instrumentHandler(app, { routes: ["/todos"], registry: new Registry() });
+  const plain = instrumentHandler(app, { routes: ["/todos"], registry: new Registry() });
+  const counting = instrumentHandler(app, {
+    routes: ["/todos"],
+    registry: new Registry(),
+    bodySizes: true,
+  });
+  const declared = instrumentHandler(declaringApp, {
+    routes: ["/todos"],
+    registry: new Registry(),
+    bodySizes: true,
+  });
   let recorded = 0;
   const record = (bytes: number) => recorded += bytes;
   const cases: [string, () => Promise<void> | void][] = [
     ["bare handler, body not read (Deno.serve writes it)", () => {
       app(REQUEST);
     }],
-    ["recognised in memory (private field; as shipped on Deno)", () => {
-      recognising(REQUEST);
+    ["default: recorded at return, response untouched", () => {
+      plain(REQUEST);
+    }],
+    ["bodySizes, Content-Length declared: untouched", () => {
+      declared(REQUEST);
     }],
     ["bare handler + response.body drained", async () => {
       await drain(app(REQUEST).body);
     }],
-    ["always wrapped: pull wrapper (as shipped elsewhere), drained", async () => {
-      setDenoBodyFields(null);
-      const response = wrappingAll(REQUEST) as Response;
-      setDenoBodyFields(undefined);
-      await drain(response.body);
+    ["bodySizes, counted: counting stream, drained", async () => {
+      await drain((counting(REQUEST) as Response).body);
     }],
-    ["always wrapped: TransformStream, drained", async () => {
+    ["TransformStream, drained", async () => {
       await drain(transformWrapped(app(REQUEST), record).body);
     }],
   ];
@@ -100,25 +108,19 @@ async function main(): Promise<void> {
 }
 
 /**
- * The same choice end to end: a real `Deno.serve` on loopback answering a string, bare, with
- * in-memory bodies recognised, and with every body wrapped; a client in this process sends
+ * The same end to end: a real `Deno.serve` on loopback answering a string, bare, through the
+ * wrapper, and through the wrapper counting body sizes; a client in this process sends
  * requests one after another (keep-alive). The fastest of 10 batches of 1 000 requests per case,
  * the cases taking turns; the client's own cost is in every case alike.
  */
 async function throughDenoServe(): Promise<void> {
-  const recognising = instrumentHandler(app, { routes: ["/todos"], registry: new Registry() });
-  const wrapping = instrumentHandler(app, { routes: ["/todos"], registry: new Registry() });
   const handlers: [string, (request: Request) => Response | Promise<Response>][] = [
     ["bare handler", app],
-    ["recognised in memory (as shipped on Deno)", recognising],
-    ["always wrapped (pull wrapper)", (request) => {
-      setDenoBodyFields(null);
-      try {
-        return wrapping(request);
-      } finally {
-        setDenoBodyFields(undefined);
-      }
-    }],
+    ["default (response untouched)", instrumentHandler(app, { registry: new Registry() })],
+    [
+      "bodySizes, counted (counting stream)",
+      instrumentHandler(app, { registry: new Registry(), bodySizes: true }),
+    ],
   ];
   const servers = handlers.map(([, handler]) =>
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler)

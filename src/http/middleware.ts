@@ -12,13 +12,20 @@ import type { NativeHistogramOptions } from "../metrics/native_histogram.ts";
 import type { Collector } from "../model.ts";
 import { defaultRegistry, type Registry } from "../registry.ts";
 import { validateLabelName, validateMetricName } from "../validation.ts";
-import { activeTraceLabels, type TraceLabels } from "../otel/trace_context.ts";
+import { contentLengthOf, countedBody } from "./body_sizes.ts";
+import {
+  HookFailures,
+  hookValuesOf,
+  methodIndex,
+  METHODS,
+  pathnameOf,
+  RouteNamer,
+} from "./request_labels.ts";
 
-// Deno defines `performance`, `Response` and `ReadableStream` as lazy getters on the global
-// object: each read is a getter call, which shows on a per-request path. Read once here.
+// Deno defines `performance` and `Response` as lazy getters on the global object: each read is
+// a getter call, which shows on a per-request path. Read once here.
 const clock: Performance = performance;
 const ResponseClass: typeof Response = Response;
-const ReadableStreamClass: typeof ReadableStream = ReadableStream;
 
 /** A Fetch-API handler: a request (plus whatever the framework passes after it) to a response. */
 // deno-lint-ignore no-explicit-any
@@ -71,14 +78,17 @@ export interface InstrumentHandlerOptions {
   readonly requestLabels?: Readonly<Record<string, (request: Request) => string>>;
   /**
    * Also record `http_request_size_bytes` (from `Content-Length`; requests without one are not
-   * observed) and `http_response_size_bytes` (default `false`).
+   * observed) and `http_response_size_bytes` (default `false`): a response's declared
+   * `Content-Length`, else its body's bytes counted as they are sent, which passes the body
+   * through a stream (on Deno such a response then goes out chunked; see
+   * `docs/instrumenting-http.md`).
    */
   readonly bodySizes?: boolean;
   /**
-   * Keep `{ trace_id, span_id }` of the sampled OpenTelemetry span active when the request
-   * arrives as the exemplar of its `http_requests_total` and `http_request_duration_seconds`
-   * samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry JS SDK registered globally; see
-   * `docs/instrumenting-http.md`). Default `false`.
+   * Keep `{ trace_id, span_id }` of the request's sampled OpenTelemetry span (the one active
+   * where the handler returns its response) as the exemplar of its `http_requests_total` and
+   * `http_request_duration_seconds` samples (Deno with `OTEL_DENO=true`, or an OpenTelemetry
+   * JS SDK registered globally; see `docs/instrumenting-http.md`). Default `false`.
    */
   readonly traceExemplars?: boolean;
 }
@@ -86,347 +96,7 @@ export interface InstrumentHandlerOptions {
 /** Buckets of the body size histograms: 100 B to 100 MB, by powers of ten. */
 const SIZE_BUCKETS: readonly number[] = Object.freeze(exponentialBuckets(100, 10, 7));
 
-/** The standard methods, in the order of their index; anything else is `OTHER`. */
-const METHODS = [
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-  "PATCH",
-  "OTHER",
-] as const;
-const OTHER_METHOD = METHODS.length - 1;
-
-/** The index of a method in {@linkcode METHODS} (a switch: no allocation for the usual ones). */
-export function methodIndex(method: string): number {
-  switch (method) {
-    case "GET":
-      return 0;
-    case "HEAD":
-      return 1;
-    case "POST":
-      return 2;
-    case "PUT":
-      return 3;
-    case "DELETE":
-      return 4;
-    case "CONNECT":
-      return 5;
-    case "OPTIONS":
-      return 6;
-    case "TRACE":
-      return 7;
-    case "PATCH":
-      return 8;
-  }
-  // Fetch normalises the case of most standard methods, but not of PATCH or CONNECT.
-  const upper = method.toUpperCase();
-  return upper === method ? OTHER_METHOD : methodIndex(upper);
-}
-
-/** The label a path that matches no route gets. */
-const OTHER_ROUTE = "other";
-
-/** The path of an absolute URL string, without query or fragment (no URL object built). */
-export function pathnameOf(url: string): string {
-  const authority = url.indexOf("//");
-  const start = url.indexOf("/", authority < 0 ? 0 : authority + 2);
-  if (start < 0) return "/";
-  let end = url.indexOf("?", start);
-  if (end < 0) end = url.length;
-  const hash = url.indexOf("#", start);
-  if (hash >= 0 && hash < end) end = hash;
-  return url.slice(start, end);
-}
-
-// --- Route templates -----------------------------------------------------------------------
-
-/** Characters of URLPattern syntax beyond `:name` and `*`, which need URLPattern itself. */
-const ADVANCED_SYNTAX = /[(){}?+\\]|:[A-Za-z_$][\w$]*\*/;
-/** Characters a path holds unencoded: a template with others needs URLPattern's encoding. */
-const PLAIN_TEMPLATE = /^[A-Za-z0-9\-._~!$&'*,;=:@%/]*$/;
-
-/** Whether the built-in matcher handles this template exactly as URLPattern would. */
-export function isSimpleTemplate(template: string): boolean {
-  return !ADVANCED_SYNTAX.test(template) && PLAIN_TEMPLATE.test(template);
-}
-
-/**
- * The built-in matcher of a simple template: literal text, `:name` for one non-empty segment
- * (URLPattern's `[^/]+?`) and `*` for anything (`.*`), anchored at both ends.
- */
-export function compileSimpleTemplate(template: string): RegExp {
-  let source = "^";
-  let i = 0;
-  while (i < template.length) {
-    const char = template[i];
-    if (char === ":") {
-      const name = /^:[A-Za-z_$][\w$]*/.exec(template.slice(i));
-      if (name === null) {
-        throw new TypeError(`route template "${template}": ":" must start a parameter name`);
-      }
-      source += "[^/]+";
-      i += name[0].length;
-    } else if (char === "*") {
-      source += ".*";
-      i++;
-    } else {
-      source += char.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-      i++;
-    }
-  }
-  return new RegExp(source + "$");
-}
-
-/** Tests a path against one template. */
-type PathTest = (pathname: string, url: string) => boolean;
-
-/** The test for one template: the built-in matcher when it suffices, else `URLPattern`. */
-function templateTest(template: string): PathTest {
-  if (typeof template !== "string" || !(template.startsWith("/") || template.startsWith("*"))) {
-    throw new TypeError(
-      `instrumentHandler(): route template ${JSON.stringify(template)} must be a path ` +
-        `starting with "/"`,
-    );
-  }
-  if (isSimpleTemplate(template)) {
-    const pattern = compileSimpleTemplate(template);
-    return (pathname) => pattern.test(pathname);
-  }
-  const URLPatternClass = (globalThis as {
-    URLPattern?: new (init: { pathname: string }) => { test(input: string): boolean };
-  }).URLPattern;
-  if (URLPatternClass === undefined) {
-    throw new TypeError(
-      `instrumentHandler(): route template "${template}" uses URLPattern syntax beyond ` +
-        `":name" and "*", and this runtime has no URLPattern; use simple templates or a ` +
-        `route(request) function`,
-    );
-  }
-  let pattern;
-  try {
-    pattern = new URLPatternClass({ pathname: template });
-  } catch (error) {
-    throw new TypeError(
-      `instrumentHandler(): route template "${template}" is not a valid URLPattern pathname: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-    );
-  }
-  return (_pathname, url) => pattern.test(url);
-}
-
-/** Finds the route of a path: the index of the first template that matches, else -1. */
-function routeFinder(templates: readonly string[]): (pathname: string, url: string) => number {
-  const tests = templates.map(templateTest);
-  return (pathname, url) => {
-    for (let i = 0; i < tests.length; i++) {
-      if (tests[i](pathname, url)) return i;
-    }
-    return -1;
-  };
-}
-
-// --- Deno only: recognising bodies held in memory, from Deno's private internals -------------
-//
-// A response whose body is a stream must be timed until the stream ends, which means wrapping
-// it. A body given as a string or bytes is complete when the handler returns. No public Web API
-// tells the two apart: reading `response.body` turns any body into a stream, and wrapping every
-// body costs about 4 µs more per response in-process and, through Deno.serve, loses its fast
-// path for fixed bodies (chunked instead of Content-Length; about 1.8× the time of a minimal
-// request end to end). Measured by `bench/middleware_body_bench.ts`.
-//
-// So, on Deno only, this section reads the runtime's private fields: the inner response (whose
-// `body.streamOrStatic` holds a ReadableStream or the string/bytes given) and, since Deno 2.9's
-// fast path, the field where `new Response(string)` and `Response.json()` without init keep the
-// string while the inner body stays `null`. That is fragile by nature, hence: everything private
-// is confined to this section; the fields are found once, at first use, by a self-check on six
-// probe responses of known bodies, accepted only if all six read back exactly; whatever does
-// not match — another runtime (Bun, workerd, Node), another Deno release, a throw — leaves
-// `inMemoryBodyOf` answering `undefined` for every response, so every body is wrapped, which is
-// always correct, only slower. Any later surprise errs the same way: a value that is not a
-// string, bytes or null counts as a stream.
-
-/** Where Deno keeps a response's body: the inner response, and the lazy string (Deno 2.9+). */
-interface DenoBodyFields {
-  readonly inner: symbol;
-  readonly lazy: symbol | undefined;
-}
-
-/** The fields found by the self-check; `null` once it failed; `undefined` before it. */
-let denoBodyFields: DenoBodyFields | null | undefined;
-
-/** What the body of Deno's private inner response holds, as far as it matters here. */
-interface DenoInnerBody {
-  readonly streamOrStatic?: { readonly body?: unknown } | ReadableStream;
-}
-
-/** A string or bytes as themselves; `null` for none; `undefined` for anything else. */
-function heldValue(value: unknown): string | Uint8Array | null | undefined {
-  if (value === null || value === undefined) return null;
-  return typeof value === "string" || value instanceof Uint8Array ? value : undefined;
-}
-
-/**
- * The body of a response read through `fields`: `null` when it has none, the string or bytes
- * when held in memory, `undefined` when it is (or may be) a stream.
- */
-function denoHeldBody(
-  response: object,
-  fields: DenoBodyFields,
-): string | Uint8Array | null | undefined {
-  const slots = response as Record<symbol, unknown>;
-  const inner = slots[fields.inner];
-  if (inner === null || typeof inner !== "object") return undefined;
-  const body = (inner as { body?: DenoInnerBody | null }).body;
-  if (body === null) return fields.lazy === undefined ? null : heldValue(slots[fields.lazy]);
-  const held = body?.streamOrStatic;
-  if (held === undefined || held instanceof ReadableStreamClass) return undefined;
-  return heldValue(held.body) ?? undefined;
-}
-
-/**
- * The self-check: the fields under which responses built by `ResponseType` keep their body the
- * way Deno does, or `null` when no choice reads back all six probes exactly. Internal, exported
- * for tests (fake `ResponseType`s play runtimes whose fields mislead).
- */
-export function probeDenoBodyFields(
-  ResponseType: typeof Response = ResponseClass,
-): DenoBodyFields | null {
-  try {
-    const text = new ResponseType("text", { status: 404 });
-    const bytes = new ResponseType(new Uint8Array([1]));
-    const empty = new ResponseType(null);
-    const streamed = new ResponseType(new ReadableStreamClass());
-    const plain = new ResponseType("plain"); // Deno 2.9+: the string held outside the inner body
-    const read = new ResponseType("read");
-    void read.body; // a body once asked for is a stream, however it began
-    const lazyCandidates = [undefined, ...Object.getOwnPropertySymbols(plain)];
-    for (const inner of Object.getOwnPropertySymbols(text)) {
-      const streamInside = (streamed as unknown as Record<symbol, { body?: DenoInnerBody }>)[inner]
-        ?.body?.streamOrStatic;
-      if (!(streamInside instanceof ReadableStreamClass)) continue;
-      for (const lazy of lazyCandidates) {
-        const fields = { inner, lazy };
-        if (
-          denoHeldBody(text, fields) === "text" &&
-          denoHeldBody(bytes, fields) instanceof Uint8Array &&
-          denoHeldBody(empty, fields) === null &&
-          denoHeldBody(streamed, fields) === undefined &&
-          denoHeldBody(plain, fields) === "plain" &&
-          denoHeldBody(read, fields) === undefined
-        ) {
-          return fields;
-        }
-      }
-    }
-  } catch {
-    // No usable probe: every body is then treated as a stream.
-  }
-  return null;
-}
-
-/**
- * Internal, for tests: forgets the self-check's result (`undefined`: check again at next use),
- * or sets it (`null`: behave as on a runtime where in-memory bodies cannot be recognised).
- */
-export function setDenoBodyFields(fields: DenoBodyFields | null | undefined): void {
-  denoBodyFields = fields;
-}
-
-/**
- * A response's body when it is known to be complete without reading it: `null` for none, the
- * string or bytes held in memory; `undefined` when it may be a stream — always, outside Deno.
- */
-function inMemoryBodyOf(response: Response): string | Uint8Array | null | undefined {
-  if (denoBodyFields === undefined) denoBodyFields = probeDenoBodyFields();
-  if (denoBodyFields === null) return undefined;
-  return denoHeldBody(response, denoBodyFields);
-}
-
-// --- Timing a streamed body ------------------------------------------------------------------
-
-/** The UTF-8 length of a string, without encoding it. */
-export function utf8Length(text: string): number {
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) continue;
-    if (code < 0x800) bytes += 1;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 2; // a surrogate pair (2 UTF-16 units) is 4 bytes
-        i++;
-      } else bytes += 2;
-    } else bytes += 2;
-  }
-  return bytes;
-}
-
-/**
- * `body`, passed through chunk by chunk, calling `done(bytes)` once when it ends, fails or is
- * cancelled (for instance when the client goes away). Pulls only when its reader pulls.
- */
-function timedBody(
-  body: ReadableStream<Uint8Array>,
-  done: (bytes: number) => void,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let bytes = 0;
-  let finished = false;
-  const finish = (): void => {
-    if (finished) return;
-    finished = true;
-    done(bytes);
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const chunk = await reader.read();
-        if (chunk.done) {
-          finish();
-          controller.close();
-          return;
-        }
-        bytes += chunk.value?.byteLength ?? 0;
-        controller.enqueue(chunk.value);
-      } catch (error) {
-        finish();
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      finish();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-}
-
 // --- Options ---------------------------------------------------------------------------------
-
-/** Reports a failing hook once per streak of failures, not once per request. */
-class HookFailures {
-  #failing = false;
-
-  ok(): void {
-    this.#failing = false;
-  }
-
-  failed(what: string, error: unknown): void {
-    if (this.#failing) return;
-    this.#failing = true;
-    console.error(
-      `instrumentHandler(): ${what} threw (${
-        error instanceof Error ? error.message : String(error)
-      }); using a fallback label until it succeeds again`,
-    );
-  }
-}
 
 /** The options, checked, in the shape the wrapper uses them. */
 interface WrapperConfig {
@@ -545,81 +215,6 @@ function configOf(options: InstrumentHandlerOptions): WrapperConfig {
   };
 }
 
-// --- Routes of requests ----------------------------------------------------------------------
-
-/** How many distinct names a `route()` function may give before its series stop being cached. */
-const MAX_CACHED_ROUTE_NAMES = 1000;
-
-/**
- * Names the route of each request, from the templates or the `route()` function, and numbers
- * it for the series cache (-1: a name past the cache's bound, not cached).
- */
-class RouteNamer {
-  /** The route of the latest `resolve`: kept here, so resolving allocates no result object. */
-  route = OTHER_ROUTE;
-  readonly #templates: readonly string[];
-  readonly #findTemplate: (pathname: string, url: string) => number;
-  readonly #routeOf: ((request: Request) => string | undefined) | undefined;
-  readonly #failures: HookFailures;
-  readonly #ids = new Map<string, number>();
-
-  constructor(config: WrapperConfig, failures: HookFailures) {
-    this.#templates = config.templates;
-    this.#findTemplate = routeFinder(config.templates);
-    this.#routeOf = config.routeOf;
-    this.#failures = failures;
-  }
-
-  /** Sets `route` for this request and returns its number. */
-  resolve(pathname: string, url: string, request: Request): number {
-    const templates = this.#templates;
-    const routeOf = this.#routeOf;
-    if (routeOf === undefined) {
-      const index = this.#findTemplate(pathname, url);
-      this.route = index < 0 ? OTHER_ROUTE : templates[index];
-      return index < 0 ? templates.length : index;
-    }
-    let route = OTHER_ROUTE;
-    try {
-      const named = routeOf(request);
-      if (typeof named === "string" && named !== "") route = named;
-      this.#failures.ok();
-    } catch (error) {
-      this.#failures.failed("route(request)", error);
-    }
-    this.route = route;
-    let id = this.#ids.get(route);
-    if (id === undefined) {
-      if (this.#ids.size >= MAX_CACHED_ROUTE_NAMES) return -1;
-      id = this.#ids.size;
-      this.#ids.set(route, id);
-    }
-    return id;
-  }
-}
-
-/** The values of the `requestLabels` hooks for a request ("" for a hook that throws). */
-function hookValuesOf(
-  config: WrapperConfig,
-  request: Request,
-  failures: HookFailures,
-): string[] | undefined {
-  const hooks = config.hooks;
-  if (hooks.length === 0) return undefined;
-  const values: string[] = [];
-  for (let i = 0; i < hooks.length; i++) {
-    let value = "";
-    try {
-      const given = hooks[i](request);
-      value = typeof given === "string" ? given : String(given);
-    } catch (error) {
-      failures.failed(`requestLabels.${config.hookNames[i]}(request)`, error);
-    }
-    values.push(value);
-  }
-  return values;
-}
-
 // --- The metrics -----------------------------------------------------------------------------
 
 /** The children one (method, route, status, …) combination writes to. */
@@ -631,7 +226,7 @@ interface Series {
 }
 
 /** Registers the wrapper's metrics, all or none, and records each exchange in them. */
-class HttpMetrics implements Recorder {
+class HttpMetrics {
   readonly bodySizes: boolean;
   readonly inFlight: GaugeChild | Gauge;
   readonly #config: WrapperConfig;
@@ -660,22 +255,24 @@ class HttpMetrics implements Recorder {
           help: "HTTP requests answered, by method, route and status.",
           labelNames,
           registry,
+          traceExemplars: config.traceExemplars,
         })
       );
       this.#duration = register(() =>
         new Histogram({
           name: prefix + "http_request_duration_seconds",
-          help: "Time from receiving an HTTP request to the end of its response body, in seconds.",
+          help: "Time from receiving an HTTP request to the handler's response, in seconds.",
           labelNames,
           buckets: config.buckets,
           native: config.native,
           registry,
+          traceExemplars: config.traceExemplars,
         })
       );
       const inFlight = register(() =>
         new Gauge({
           name: prefix + "http_requests_in_flight",
-          help: "HTTP requests being handled (until their response body ends).",
+          help: "HTTP requests being handled (until the handler returns its response).",
           labelNames: constantNames,
           registry,
         })
@@ -710,8 +307,11 @@ class HttpMetrics implements Recorder {
     }
   }
 
-  /** Counts, times and sizes one finished exchange, and ends its in-flight count. */
-  record(exchange: Exchange, status: number, responseBytes: number): void {
+  /**
+   * Counts and times one answered exchange, observes its sizes (a response size of -1 is left
+   * for later, or unknown), ends its in-flight count, and returns its series.
+   */
+  record(exchange: Exchange, status: number, responseBytes: number): Series {
     const seconds = (clock.now() - exchange.started) / 1000;
     const hookValues = exchange.hookValues;
     const key = hookValues === undefined && exchange.routeId >= 0
@@ -722,16 +322,10 @@ class HttpMetrics implements Recorder {
       series = this.#seriesFor(exchange, status);
       if (key >= 0) this.#cache.set(key, series);
     }
-    // The span is the one active when the request arrived (a streamed body ends outside it);
-    // its labels go through the plain children's exemplar path.
-    const trace = exchange.trace;
-    if (trace === undefined) {
-      series.requests.inc();
-      series.duration.observe(seconds);
-    } else {
-      series.requests.inc(1, trace);
-      series.duration.observe(seconds, trace);
-    }
+    // With `traceExemplars`, these children attach the active span: recording happens where the
+    // handler's response is returned (in its async context), so that is the request's span.
+    series.requests.inc();
+    series.duration.observe(seconds);
     if (series.requestSize !== undefined && exchange.requestBytes >= 0) {
       series.requestSize.observe(exchange.requestBytes);
     }
@@ -739,6 +333,7 @@ class HttpMetrics implements Recorder {
       series.responseSize.observe(responseBytes);
     }
     this.inFlight.dec();
+    return series;
   }
 
   #seriesFor(exchange: Exchange, status: number): Series {
@@ -770,11 +365,13 @@ class HttpMetrics implements Recorder {
  * - with `bodySizes: true`, `http_request_size_bytes` and `http_response_size_bytes`.
  *
  * `route` is a template from `routes` (or `route(request)`), `"other"` for a path that matches
- * none; `method` is one of the standard methods or `OTHER`. A handler that throws (or
- * rejects) is counted with `status="500"` and the error passes through unchanged. A streamed
- * body is timed until it ends or is cancelled. Paths in `exclude` are not measured. Per
- * request, a known combination costs a few hundred nanoseconds and one small object, no label
- * objects (see `docs/instrumenting-http.md`).
+ * none; `method` is one of the standard methods or `OTHER`. Each request is recorded exactly
+ * once, when the handler returns (or resolves) its response: the duration ends there, before the
+ * body is sent, and the response goes back untouched (its `Content-Length` kept), whatever its
+ * body. A handler that throws (or rejects) is counted with `status="500"` and its error passes
+ * through unchanged; anything it returns that is not a `Response` is counted as a 500 and passed
+ * back as is. Paths in `exclude` are not measured. Per request, a known combination costs a few
+ * hundred nanoseconds and one small object, no label objects (see `docs/instrumenting-http.md`).
  *
  * @example With Deno.serve
  * ```ts
@@ -804,15 +401,20 @@ export function instrumentHandler<H extends FetchHandler>(
   }
   const config = configOf(options);
   const failures = new HookFailures();
+  const excludeFailures = new HookFailures();
   // Routes first: a bad template must fail before any metric is registered.
-  const routes = new RouteNamer(config, failures);
+  const routes = new RouteNamer(config.templates, config.routeOf, failures);
   const metrics = new HttpMetrics(config);
-  const { excludedPaths, excludes } = config;
+  const { excludedPaths, excludes, hookNames, hooks } = config;
 
   const instrumented = function (this: unknown, request: Request): Response | Promise<Response> {
     const url = request.url;
     const pathname = pathnameOf(url);
-    if (excludes === undefined ? excludedPaths.has(pathname) : excludes(request)) {
+    if (
+      excludes === undefined
+        ? excludedPaths.has(pathname)
+        : isExcluded(excludes, request, excludeFailures)
+    ) {
       return handler.apply(this, arguments as unknown as Parameters<H>);
     }
     const started = clock.now();
@@ -824,9 +426,8 @@ export function instrumentHandler<H extends FetchHandler>(
       methodIndex(request.method),
       routes.route,
       routeId,
-      hookValuesOf(config, request, failures),
+      hookValuesOf(hookNames, hooks, request, failures),
       metrics.bodySizes ? contentLengthOf(request.headers) : -1,
-      config.traceExemplars ? activeTraceLabels() : undefined,
     );
     let result: Response | Promise<Response>;
     try {
@@ -845,68 +446,76 @@ export function instrumentHandler<H extends FetchHandler>(
   return instrumented as unknown as (...args: Parameters<H>) => Response | Promise<Response>;
 }
 
-/** Where an {@linkcode Exchange} records its outcome: the wrapper's metrics. */
-interface Recorder {
-  readonly bodySizes: boolean;
-  record(exchange: Exchange, status: number, responseBytes: number): void;
+/** What an `exclude` function says of `request`; a throw means measured, and is reported. */
+function isExcluded(
+  excludes: (request: Request) => boolean,
+  request: Request,
+  failures: HookFailures,
+): boolean {
+  try {
+    const excluded = Boolean(excludes(request));
+    failures.ok();
+    return excluded;
+  } catch (error) {
+    failures.failed("exclude(request)", error, "measuring the requests");
+    return false;
+  }
 }
 
 /** One request on its way through the handler: what its series needs once it is answered. */
 class Exchange {
   constructor(
-    readonly recorder: Recorder,
+    readonly metrics: HttpMetrics,
     readonly started: number,
     readonly methodIdx: number,
     readonly route: string,
     readonly routeId: number,
     readonly hookValues: readonly string[] | undefined,
     readonly requestBytes: number,
-    readonly trace: TraceLabels | undefined,
   ) {}
 
-  /** Records a response, at once or (for a streamed body) when the body ends. */
+  /**
+   * Records what the handler returned, once, and returns it: the response itself, unless its
+   * body's size has to be counted as it is sent (`bodySizes`, no `Content-Length`).
+   */
   finish(response: Response): Response {
-    const recorder = this.recorder;
+    const metrics = this.metrics;
     if (!(response instanceof ResponseClass)) {
       // Not a response: the server will fail the request; count what the client gets.
-      recorder.record(this, 500, -1);
+      metrics.record(this, 500, -1);
       return response;
     }
     const status = response.status;
-    const inMemory = inMemoryBodyOf(response);
-    if (inMemory !== undefined) {
-      const bytes = !recorder.bodySizes || inMemory === null
-        ? 0
-        : typeof inMemory === "string"
-        ? utf8Length(inMemory)
-        : inMemory.byteLength;
-      recorder.record(this, status, bytes);
+    if (!metrics.bodySizes) {
+      metrics.record(this, status, -1);
       return response;
     }
-    const body = response.body;
+    const declared = contentLengthOf(response.headers);
+    const body = declared >= 0 ? null : response.body;
     if (body === null) {
-      recorder.record(this, status, 0);
+      metrics.record(this, status, declared >= 0 ? declared : 0);
       return response;
     }
-    const timed = timedBody(body, (bytes) => recorder.record(this, status, bytes));
-    return new Response(timed, {
-      status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
+    const series = metrics.record(this, status, -1);
+    // A body already read or being read (a proxied response read through a reader) cannot be
+    // passed through a counter: it goes back as it is, its size not observed.
+    if (body.locked || response.bodyUsed || series.responseSize === undefined) return response;
+    const responseSize = series.responseSize;
+    try {
+      return new ResponseClass(countedBody(body, (bytes) => responseSize.observe(bytes)), {
+        status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+    } catch {
+      // A status `new Response` refuses (a 101 upgrade): the response as it is, size unknown.
+      return response;
+    }
   }
 
   /** Records a handler that threw or rejected as a 500, and passes the error on. */
   fail(error: unknown): never {
-    this.recorder.record(this, 500, -1);
+    this.metrics.record(this, 500, -1);
     throw error;
   }
-}
-
-/** The request's `Content-Length`, or -1 when absent or not a number. */
-function contentLengthOf(headers: Headers): number {
-  const text = headers.get("content-length");
-  if (text === null) return -1;
-  const bytes = Number(text);
-  return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : -1;
 }

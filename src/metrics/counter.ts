@@ -83,8 +83,10 @@ function setTraceExemplar(
   if (exemplar !== undefined) return setExemplar(store, slot, amount, exemplar);
   const labels = activeTraceLabels();
   if (labels === undefined) return;
-  const exemplars = store.side(EXEMPLARS);
-  exemplars[slot] = traceExemplar(exemplars[slot] as Exemplar | undefined, labels, amount);
+  const kept = store.sides[EXEMPLARS]?.[slot] as Exemplar | undefined;
+  // The span's exemplar already kept: the usual case within one span, left as it is.
+  if (kept !== undefined && kept.labels === labels) return;
+  store.side(EXEMPLARS)[slot] = traceExemplar(kept, labels, amount);
 }
 
 /** The storage of a counter with `traceExemplars`: its children attach the span's ids. */

@@ -213,13 +213,15 @@ function keepTraceExemplar(
   value: number,
   labels: TraceLabels,
 ): void {
-  const extras = store.side(EXEMPLARS);
-  let exemplars = extras[slot] as (Exemplar | undefined)[] | undefined;
+  let exemplars = store.sides[EXEMPLARS]?.[slot] as (Exemplar | undefined)[] | undefined;
+  const kept = exemplars?.[index];
+  // The span's exemplar already kept: the usual case within one span, left as it is.
+  if (kept !== undefined && kept.labels === labels) return;
   if (exemplars === undefined) {
     exemplars = new Array(bucketCount).fill(undefined);
-    extras[slot] = exemplars;
+    store.side(EXEMPLARS)[slot] = exemplars;
   }
-  exemplars[index] = traceExemplar(exemplars[index], labels, value);
+  exemplars[index] = traceExemplar(kept, labels, value);
 }
 
 /**
@@ -331,8 +333,9 @@ class TracedHistogramChild extends HistogramChild {
 
   override observe(value: number, exemplar?: Labels): void {
     const handle = this.#series;
-    const store = handle.current();
+    let store = handle.store;
     if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
+    if (!store.current) store = handle.current();
     observeTraced(store, handle.slot, this.#bounds, value, exemplar);
   }
 }

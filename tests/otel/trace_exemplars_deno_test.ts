@@ -9,7 +9,14 @@ const DENO = "4bf92f3577b34da6a3ce929d0e0e4736";
 const UNSAMPLED = "5c0e4f0a2b1d4e6f8a9b0c1d2e3f4a5b";
 
 Deno.test("Deno.serve with OTEL_DENO=true: the request's sampled trace id is the exemplar", async () => {
-  // Deno's exporter has nowhere to send to (a closed port): it drops what it cannot send.
+  // Where Deno's exporter sends its spans and metrics: accepted and dropped.
+  await using sink = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) => {
+      await request.arrayBuffer();
+      return new Response(null, { status: 200 });
+    },
+  );
   const result = await run(Deno.execPath(), [
     "run",
     "--allow-net",
@@ -23,7 +30,7 @@ Deno.test("Deno.serve with OTEL_DENO=true: the request's sampled trace id is the
       OTEL_DENO: "true",
       // Deno samples every span unless told to follow the parent's decision.
       OTEL_TRACES_SAMPLER: "parentbased_always_on",
-      OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sink.addr.port}`,
       OTEL_METRIC_EXPORT_INTERVAL: "600000",
     },
     timeoutMs: 60_000,
