@@ -472,3 +472,28 @@ Deno.test("startHttpServer({ otlp }): the receiver leaves the registry when the 
   );
   assert.equal(registry.collectors.length, 0);
 });
+
+Deno.test("OTLP handler: JSON of the wrong shape is a 400, never a throw", async () => {
+  const handle = otlpHandler({ registry: new Registry() });
+  const bodies = [
+    "null",
+    "5",
+    '{"resourceMetrics":5}',
+    '{"resourceMetrics":[null]}',
+    '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","sum":{"dataPoints":[{"asInt":"1.5"}]}}]}]}]}',
+    '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","gauge":{"dataPoints":[{"attributes":[{"key":7}]}]}}]}]}]}',
+    '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"x","histogram":{"dataPoints":[{"bucketCounts":"x"}]}}]}]}]}',
+    '{"resourceMetrics":[{"resource":{"attributes":[{"key":"k","value":{"kvlistValue":{"values":5}}}]}}]}',
+  ];
+  for (const body of bodies) {
+    const response = await handle(
+      new Request("http://x/v1/metrics", {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json" },
+      }),
+    );
+    assert.equal(response.status, 400, body);
+    assert.equal((await response.json()).code, 3);
+  }
+});
