@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Counter, Registry } from "../../mod.ts";
 import { otlpHandler } from "../../src/http/otlp.ts";
 import { attr, counter, oneResource, otlpRequest } from "../support/otlp.ts";
+import { hasPromtool, promtoolCheckMetrics } from "../support/python.ts";
 
 const S = 1_000_000_000;
 
@@ -305,4 +306,65 @@ Deno.test("OTLP: two metrics a legacy scraper would read as one name: the second
     await registry.metrics({ onError: (error) => assert.fail(error.message) }),
     "# HELP queue_size_total \n# TYPE queue_size_total counter\nqueue_size_total 1.0\n",
   );
+});
+
+Deno.test({
+  name: "OTLP: what the receiver exposes passes promtool check metrics",
+  ignore: !hasPromtool(),
+  async fn() {
+    const registry = new Registry();
+    await receive(
+      registry,
+      oneResource(
+        [
+          {
+            ...counter("http.requests", 7, 1 * S, 2 * S),
+            description: "requests",
+            unit: "{request}",
+          },
+          {
+            name: "queue.fill",
+            description: "fill",
+            unit: "1",
+            gauge: { dataPoints: [{ asDouble: 0.5, timeUnixNano: 2 * S }] },
+          },
+          {
+            name: "latency",
+            description: "latency",
+            unit: "s",
+            histogram: {
+              aggregationTemporality: 2,
+              dataPoints: [{
+                timeUnixNano: 2 * S,
+                count: 3,
+                sum: 3,
+                bucketCounts: [1, 2],
+                explicitBounds: [5],
+                attributes: [attr("http.route", "/a")],
+              }],
+            },
+          },
+          {
+            name: "rpc",
+            description: "rpc",
+            unit: "s",
+            summary: {
+              dataPoints: [{
+                timeUnixNano: 2 * S,
+                count: 1,
+                sum: 1,
+                quantileValues: [{ quantile: 0.5, value: 1 }],
+              }],
+            },
+          },
+        ],
+        [attr("service.name", "shop"), attr("host.name", "h")],
+        { name: "app" },
+      ),
+    );
+    const result = await promtoolCheckMetrics(await registry.metrics());
+    // (A unit other than a base unit, `ms` say, would pass the check with a lint remark.)
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(result.stdout + result.stderr, "", "promtool printed lint problems");
+  },
 });
