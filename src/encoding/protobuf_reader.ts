@@ -44,9 +44,10 @@ export class ProtoReader {
   /** The wire type of the last tag read by {@linkcode next}. */
   wireType = 0;
 
-  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length, view?: DataView) {
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Nested readers share their parent's view (one per message would cost more than reading it).
+    this.#view = view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#at = start;
     this.#end = end;
   }
@@ -148,7 +149,7 @@ export class ProtoReader {
   /** A nested message: a reader over its bytes. */
   message(): ProtoReader {
     const length = this.#length();
-    const reader = new ProtoReader(this.#bytes, this.#at, this.#at + length);
+    const reader = new ProtoReader(this.#bytes, this.#at, this.#at + length, this.#view);
     this.#at += length;
     return reader;
   }
