@@ -78,8 +78,15 @@ export class ProtoReader {
 
   /** An `int32`/`int64` varint: negative values are ten-byte two's complement. */
   int64(): number {
+    const start = this.#at;
     const value = this.varint();
-    return value >= 2 ** 63 ? value - 2 ** 64 : value;
+    if (value < 2 ** 63) return value;
+    // Negative: a double cannot hold 2^64 − n exactly, so the bytes are read again as a BigInt.
+    let exact = 0n;
+    for (let i = this.#at - 1; i >= start; i--) {
+      exact = (exact << 7n) | BigInt(this.#bytes[i] & 0x7f);
+    }
+    return Number(BigInt.asIntN(64, exact));
   }
 
   /** A zigzag-encoded `sint32`/`sint64`. */

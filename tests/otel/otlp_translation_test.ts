@@ -368,3 +368,26 @@ Deno.test({
     assert.equal(result.stdout + result.stderr, "", "promtool printed lint problems");
   },
 });
+
+Deno.test("OTLP: non-string attribute values are labels as the attribute spec writes them", async () => {
+  for (const encoding of ["protobuf", "json"] as const) {
+    const registry = new Registry();
+    await receive(
+      registry,
+      oneResource([counter("c", 1, S, 2 * S, {
+        attributes: [
+          { key: "i", value: { intValue: -3 } },
+          { key: "b", value: { boolValue: true } },
+          { key: "d", value: { doubleValue: 1.5 } },
+          { key: "a", value: { arrayValue: { values: [{ stringValue: "x" }, { intValue: 2 }] } } },
+        ],
+      })]),
+      encoding,
+    );
+    assert.match(
+      await registry.metrics(),
+      /^c_total\{a="\[\\"x\\",2\]",b="true",d="1.5",i="-3"\} 1\.0$/m,
+      encoding,
+    );
+  }
+});
