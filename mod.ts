@@ -77,6 +77,12 @@ export {
   startHttpServer,
   type TlsOptions,
 } from "./src/http/server.ts";
+export {
+  type OtlpCollector,
+  type OtlpHandler,
+  otlpHandler,
+  type OtlpHandlerOptions,
+} from "./src/http/otlp.ts";
 export type { Auth } from "./src/auth.ts";
 export {
   type FetchHandler,

@@ -289,3 +289,37 @@ Deno.test("README's HTTP server recipe counts, times and serves its requests", a
     await Deno.remove(path);
   }
 });
+
+Deno.test("examples/deno_otel.ts serves Deno's own metrics and ours on one /metrics, with the exemplar", async () => {
+  const port = freePort();
+  const { code, stdout, stderr } = await run(DENO, [
+    "run",
+    "--allow-net",
+    "--allow-env",
+    "examples/deno_otel.ts",
+    "--port",
+    String(port),
+    "--app-port",
+    "0",
+    "--self-test",
+    "3",
+  ], {
+    cwd: ROOT,
+    env: {
+      OTEL_DENO: "true",
+      OTEL_SERVICE_NAME: "shop",
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${port}/v1/metrics`,
+      OTEL_METRIC_EXPORT_INTERVAL: "300",
+    },
+    timeoutMs: 60_000,
+  });
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stdout,
+    /^http_server_request_duration_seconds_count\{http_response_status_code="201",service_name="shop"\} 3\.0$/m,
+  );
+  assert.match(
+    stdout,
+    /^orders_placed_total 3\.0 # \{span_id="[0-9a-f]{16}",trace_id="4bf92f3577b34da6a3ce929d0e0e4736"\} 1\.0 \d+\.\d+$/m,
+  );
+});

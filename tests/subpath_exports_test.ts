@@ -96,7 +96,15 @@ Deno.test("subpath exports: what left the root is in the subpath its documentati
     "validateFamily",
   ]);
   // The pull and push subpaths carry every value of the root's pull and push areas.
-  for (const name of ["metricsHandler", "startHttpServer", "instrumentHandler", "PortInUseError"]) {
+  for (
+    const name of [
+      "metricsHandler",
+      "startHttpServer",
+      "instrumentHandler",
+      "otlpHandler",
+      "PortInUseError",
+    ]
+  ) {
     assert.equal((http as Record<string, unknown>)[name], rootValues[name], name);
   }
   for (const name of ["pushToGateway", "Pusher", "remoteWrite", "RemoteWriter", "PushError"]) {

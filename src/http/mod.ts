@@ -25,6 +25,12 @@ export {
   type TlsOptions,
 } from "./server.ts";
 export {
+  type OtlpCollector,
+  type OtlpHandler,
+  otlpHandler,
+  type OtlpHandlerOptions,
+} from "./otlp.ts";
+export {
   type FetchHandler,
   instrumentHandler,
   type InstrumentHandlerOptions,

@@ -12,7 +12,9 @@ import {
   requestUrl,
 } from "./handler.ts";
 import { requireDeno } from "../platform.ts";
+import { defaultRegistry, Registry } from "../registry.ts";
 import type { Auth } from "../auth.ts";
+import { otlpHandler, type OtlpHandlerOptions } from "./otlp.ts";
 
 /** TLS material for HTTPS, in PEM, as `Deno.serve` takes it. */
 export interface TlsOptions {
@@ -52,6 +54,11 @@ export interface HttpServerOptions extends MetricsHandlerOptions {
    * Default: `console.error` (one line for the server's own events).
    */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Also receive OTLP/HTTP metrics at `POST /v1/metrics` (see `otlpHandler`): `true`, or its
+   * options (its `registry` defaults to this server's). A write endpoint: `auth` applies to it.
+   */
+  readonly otlp?: boolean | OtlpHandlerOptions;
   /** Called once listening, with the address. Default: print nothing. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
 }
@@ -294,6 +301,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   const stopping = new AbortController();
   const handleMetrics = createMetricsEndpoint(settings, stopping.signal);
   const guard = auth === undefined ? undefined : authenticator(auth);
+  const otlp = otlpEndpoint(settings);
   /** One line per event in the log (or one call of `onError`), never a stack per request. */
   const log = (message: string): void => {
     if (onError === undefined) {
@@ -325,6 +333,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     if (guard !== undefined && !(await guard.check(request))) {
       return textResponse(401, "unauthorized", { "www-authenticate": guard.challenge });
     }
+    if (otlp !== undefined && pathname === OTLP_PATH) return otlp.handle(request);
     if (pathname !== path) return textResponse(404, `not found; metrics are at ${path}`);
     return handleMetrics(request);
   }
@@ -352,6 +361,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
   try {
     current = serve(port, true);
   } catch (error) {
+    otlp?.release();
     if (error instanceof Deno.errors.AddrInUse) {
       linkPortInUseErrorToDeno();
       throw new PortInUseError(hostname, port, error);
@@ -422,6 +432,7 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
       stopped = true;
       signal?.removeEventListener("abort", onAbort);
       stopping.abort();
+      otlp?.release();
       clearTimeout(retryTimer);
       await current.shutdown().catch(() => {});
       await current.finished.catch(() => {});
@@ -443,6 +454,28 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** Where `otlp: true` receives OTLP/HTTP metrics, as OTLP/HTTP senders post them. */
+const OTLP_PATH = "/v1/metrics";
+
+/** The OTLP receiver `otlp` asks for, on the server's registry unless it names its own. */
+function otlpEndpoint(
+  settings: HttpServerOptions,
+): { handle: (r: Request) => Promise<Response>; release: () => void } | undefined {
+  const { otlp, registry, path } = settings;
+  if (otlp === undefined || otlp === false) return undefined;
+  if (path === OTLP_PATH) {
+    throw new TypeError(`startHttpServer(): path cannot be ${OTLP_PATH} with otlp, the receiver's`);
+  }
+  const options: OtlpHandlerOptions = otlp === true ? {} : otlp;
+  if (options.registry === undefined && registry !== undefined && !(registry instanceof Registry)) {
+    throw new TypeError("startHttpServer(): otlp needs registry to be a Registry");
+  }
+  const target = options.registry ?? registry as Registry | undefined ?? defaultRegistry;
+  const handle = otlpHandler({ ...options, registry: target });
+  // A stopped server's receiver leaves the registry: a new one may take its names.
+  return { handle, release: () => target.unregister(handle.collector) };
 }
 
 /** The first line of an error's message, for a one-line log entry. */
