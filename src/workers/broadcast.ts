@@ -63,6 +63,7 @@ import {
   unrefChannel,
 } from "./broadcast/protocol.ts";
 import { RetiredPeers } from "./broadcast/retired_peers.ts";
+import { collectWithin, OWN_COLLECTION_DEADLINE_MS } from "./deadline.ts";
 import { unrefTimer } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
 
@@ -280,7 +281,11 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const own = await this.#registry.collect();
+      const own = await collectWithin(
+        this.#registry,
+        OWN_COLLECTION_DEADLINE_MS,
+        `aggregateWorkers: worker ${this.workerId}`,
+      );
       // This timer is short-lived and cleared below; it may keep the program alive meanwhile.
       const timedOut = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#timeoutMs);
@@ -360,9 +365,15 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     const sequence = ++this.#sequence;
     let families: readonly MetricFamily[];
     try {
-      families = await this.#registry.collect();
+      families = await collectWithin(
+        this.#registry,
+        OWN_COLLECTION_DEADLINE_MS,
+        `aggregateWorkers: worker ${this.workerId}`,
+      );
     } catch {
-      return; // A failing collector fails the scrapes that include this worker, not the peers.
+      // A failing or hung collector fails the scrapes that include this worker, not the peers;
+      // a hung one delays a heartbeat, an answer or the goodbye by the deadline only.
+      return;
     }
     let snapshot: string;
     try {

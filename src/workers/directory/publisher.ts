@@ -14,6 +14,7 @@ import {
   Registry,
 } from "../../registry.ts";
 import { encodeSnapshot } from "../codec.ts";
+import { collectWithin, OWN_COLLECTION_DEADLINE_MS } from "../deadline.ts";
 import { requireDeno } from "../../platform.ts";
 import { positiveMs } from "../../validation.ts";
 import { checkDir, DirectoryCollector, type DirectoryCollectorOptions } from "./collector.ts";
@@ -225,7 +226,12 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
     this.#writing = this.#writing.then(async () => {
       this.#queuedWrites--;
       try {
-        const families = await this.#registry.collect();
+        // A hung collector fails this write (reported) rather than every later one.
+        const families = await collectWithin(
+          this.#registry,
+          OWN_COLLECTION_DEADLINE_MS,
+          `publishToDirectory: ${this.path}`,
+        );
         this.#lastFamilies = families;
         const text = this.#encode(families, final);
         try {
