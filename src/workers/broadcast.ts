@@ -9,8 +9,8 @@
  * - on `collect()` (what `/metrics` calls), asks every peer for a fresh snapshot, waits until all
  *   known live peers answered or `timeoutMs` passed (a stuck worker cannot stall a scrape: its
  *   last published snapshot is used instead), and merges them with its own by the rules of
- *   {@linkcode mergeSnapshots}. Concurrent scrapes share rounds: a scrape joins the next round
- *   to start (never one already under way, which could miss its increments). A peer likewise
+ *   {@linkcode mergeSnapshots}. Concurrent scrapes share collections: a scrape joins the next
+ *   one to start (never one already under way, which could miss its increments). A peer likewise
  *   answers the requests that arrive while it collects with one collection after it, so a burst
  *   of scrapes, on one worker or several, costs each peer about two collections.
  *
@@ -62,6 +62,7 @@ import {
   startedMsOf,
   unrefChannel,
 } from "./broadcast/protocol.ts";
+import { CollectionSharing } from "./broadcast/collection_sharing.ts";
 import { RetiredPeers } from "./broadcast/retired_peers.ts";
 import { collectWithin, OWN_COLLECTION_DEADLINE_MS } from "./deadline.ts";
 import { unrefTimer } from "../platform.ts";
@@ -156,9 +157,11 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   /** The merged data of retired peers, and which ones must not count again. */
   readonly #retired: RetiredPeers;
   #sequence = 0;
-  /** The collection round under way, and the one scrapes arriving meanwhile wait for. */
-  #round: Promise<MetricFamily[]> | undefined;
-  #nextRound: Promise<MetricFamily[]> | undefined;
+  /** The merged collection under way, and the next one that scrapes arriving meanwhile share. */
+  readonly #collections = new CollectionSharing(
+    () => this.#collectEveryWorker(),
+    () => this.#checkOpen(),
+  );
   readonly #pending = new Map<number, PendingRequest>();
   #nextRequestId = 1;
   readonly #heartbeat: ReturnType<typeof setInterval>;
@@ -235,37 +238,21 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
    * Families named in `options.names` only, when given.
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
-    if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
-    // Scrapes sharing a round share its families: each gets its own list (made by the gate).
-    const families = await this.#gate(await this.#joinRound(), options.onError ?? this.#onError);
+    this.#checkOpen();
+    // Scrapes sharing a collection share its families: each gets its own list (made by the gate).
+    const families = await this.#gate(
+      await this.#collections.join(),
+      options.onError ?? this.#onError,
+    );
     return selectFamilies(families, options);
   }
 
-  /**
-   * The merged families of a round that starts no earlier than now: the round under way when
-   * none is, else the one that follows it, shared by every scrape arriving meanwhile.
-   */
-  #joinRound(): Promise<MetricFamily[]> {
-    if (this.#round === undefined) {
-      const round = this.#collectRound().finally(() => {
-        this.#round = undefined;
-      });
-      this.#round = round;
-      return round;
-    }
-    if (this.#nextRound === undefined) {
-      const next = this.#round.catch(() => {}).then(() => {
-        this.#nextRound = undefined;
-        if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
-        return this.#joinRound();
-      });
-      this.#nextRound = next;
-    }
-    return this.#nextRound;
+  #checkOpen(): void {
+    if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
   }
 
-  /** One collection round: ask every live peer, collect our own, wait for answers or timeout. */
-  async #collectRound(): Promise<MetricFamily[]> {
+  /** Asks every live peer, collects our own, waits for the answers or `timeoutMs`; merges. */
+  async #collectEveryWorker(): Promise<MetricFamily[]> {
     const requestId = this.#nextRequestId++;
     const waitingFor = new Set(this.#livePeerIds());
     let done = () => {};
