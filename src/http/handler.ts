@@ -13,8 +13,13 @@ import {
   negotiateFormat,
 } from "../exposition/negotiate.ts";
 import type { EscapingScheme } from "../validation.ts";
-import { checkedSource, defaultRegistry, hasCollect, Registry } from "../registry.ts";
-import type { MetricsSource } from "../registry.ts";
+import {
+  checkedSource,
+  defaultRegistry,
+  hasCollect,
+  type MetricsSource,
+  Registry,
+} from "../registry.ts";
 import { contentTypeOf, type ExpositionFormat } from "../exposition/render.ts";
 import { SharedBody } from "../exposition/shared_body.ts";
 import { badRequest, plainText, requestUrl } from "./responses.ts";
@@ -45,13 +50,10 @@ export interface MetricsHandlerOptions {
   readonly compression?: boolean;
   /**
    * The gzip level, 1 (fastest) to 9 (smallest); default 1. Prometheus asks for gzip on every
-   * scrape, so this is the cost of a scrape in practice. Measured through the whole handler
-   * (`bench/gzip_bench.ts`, 10,000 series, 1.66 MB of text, `node:zlib` in Deno 2.9): level 1
-   * compresses 10.8× and a gzipped scrape takes 1.37–1.47× a plain one; level 2 compresses
-   * 15.5× at 1.61–1.65×; level 6 (zlib's usual default) 17.5× at 4.4×. Level 1 is the default
-   * because it keeps a gzipped scrape within 1.6× a plain one; choose 2 where bandwidth costs
-   * more than CPU. Runtimes without `node:zlib` use `CompressionStream`, whose level is fixed
-   * (5.4× a plain scrape).
+   * scrape, so this is the cost of a scrape in practice: level 1 keeps a gzipped scrape close to
+   * a plain one; higher levels make smaller bodies for more CPU — choose 2 where bandwidth costs
+   * more than CPU. Runtimes without `node:zlib` use `CompressionStream`, whose level is fixed.
+   * `bench/gzip_bench.ts` measures the levels.
    */
   readonly compressionLevel?: number;
   /**

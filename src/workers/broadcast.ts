@@ -560,7 +560,9 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  * Turns on aggregation across the isolates of `deno serve --parallel` or the Web Workers of a
  * program: call it once in every worker (at module top level), and serve the returned
  * aggregator instead of the registry. Whichever worker answers `/metrics` returns the merged
- * view of all of them. Timers and the channel never keep a program alive.
+ * view of all of them. Timers and the channel never keep an idle program alive. This worker's own
+ * collection is awaited at most 10 seconds: past it the scrape fails and a heartbeat, answer
+ * or goodbye is skipped, so a hung collector stops nothing for good.
  *
  * @example A module for `DENO_JOBS=4 deno serve --parallel --allow-net app.ts`
  * ```ts

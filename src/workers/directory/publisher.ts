@@ -301,7 +301,8 @@ export class DirectoryPublisher implements MetricsSource, AsyncDisposable {
  * killed (SIGKILL, or SIGTERM without a handler): at most `intervalMs` of them. While it runs,
  * the process holds a lock on `.snapshot-<pid>-<random>.lock` in `dir`, by which exporters tell
  * a stopped process (never retired) from a dead one (retired at once). A failed write is
- * reported to `onError` once per streak.
+ * reported to `onError` once per streak; a collection that has not settled after 10 seconds
+ * fails its write the same way.
  *
  * @example
  * ```ts
