@@ -62,7 +62,7 @@ import {
   startedMsOf,
   unrefChannel,
 } from "./broadcast/protocol.ts";
-import { CollectionSharing } from "./broadcast/collection_sharing.ts";
+import { CollectionSharing } from "./collection_sharing.ts";
 import { RetiredPeers } from "./broadcast/retired_peers.ts";
 import { collectWithin, OWN_COLLECTION_DEADLINE_MS } from "./deadline.ts";
 import { unrefTimer } from "../platform.ts";

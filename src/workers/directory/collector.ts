@@ -31,6 +31,7 @@ import { join, readRegularFile, removeIfPresent, writeAtomically } from "./file_
 import { lockPathOf, type ProcessState, writerState } from "./lifetime_lock.ts";
 import { type DirectoryState, readDirectory } from "./listing.ts";
 import { checkOnError, StreakReporter } from "./streak_reporter.ts";
+import { CollectionSharing } from "../collection_sharing.ts";
 
 const STALE_TEMP_MS = 60_000;
 /** Default of `maxFileBytes`. */
@@ -112,6 +113,11 @@ export class DirectoryCollector implements MetricsSource {
   readonly #tracked = new Map<string, Tracked>();
   #lastGoodRetired: RetiredFile | undefined;
   #readErrors = 0;
+  /**
+   * Concurrent collections share one pass over the directory, so a hung file system holds one
+   * pass, not one per scrape.
+   */
+  readonly #collections = new CollectionSharing(() => this.#collectDirectory(), () => {});
 
   /** Internal: use {@linkcode directoryCollector}. */
   constructor(options: DirectoryCollectorOptions, reporter?: StreakReporter) {
@@ -147,6 +153,17 @@ export class DirectoryCollector implements MetricsSource {
    * `options.names` only, when given), then retires the files of processes gone.
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
+    // Scrapes sharing a collection share its families: each gets its own list (made by the gate).
+    const families = await this.#gate(
+      await this.#collections.join(),
+      options.onError ?? this.#reporter.onError,
+    );
+    if (this.#exposeReadErrors) families.push(this.#readErrorsFamily());
+    return selectFamilies(families, options);
+  }
+
+  /** Reads and merges every file, then retires the files of processes gone. */
+  async #collectDirectory(): Promise<MetricFamily[]> {
     const state = await this.#read();
     this.#readErrors += state.errors;
     const retired = state.retired ?? this.#lastGoodRetired ?? EMPTY_RETIRED;
@@ -160,11 +177,7 @@ export class DirectoryCollector implements MetricsSource {
         families,
       }));
     snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
-    const families = await this.#gate(
-      mergeSnapshots(snapshots, { workerLabel: this.#workerLabel }),
-      options.onError ?? this.#reporter.onError,
-    );
-    if (this.#exposeReadErrors) families.push(this.#readErrorsFamily());
+    const merged = mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
     if (state.retired !== undefined && this.#hasWork(state, contributions, processes)) {
       // Retirement moves data between files without changing the totals: a failure (say, a
       // read-only directory) only postpones it.
@@ -181,7 +194,7 @@ export class DirectoryCollector implements MetricsSource {
         );
       }
     }
-    return selectFamilies(families, options);
+    return merged;
   }
 
   /** Reads the directory and updates what is remembered of each file. */

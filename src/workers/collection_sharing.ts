@@ -1,7 +1,8 @@
 /**
- * Concurrent scrapes of one aggregator share collections: a scrape joins the collection that
- * starts next, never one already under way (which could miss the increments made before the
- * scrape arrived).
+ * Concurrent scrapes of one aggregator or directory collector share collections: a scrape joins
+ * the collection that starts next, never one already under way (which could miss the increments
+ * made before the scrape arrived). At most one collection runs at a time, so a collection that
+ * hangs (a hung file system) never has others pile up behind it.
  *
  * @module
  */
