@@ -142,7 +142,7 @@ export {
   instrumentHandler,
   type InstrumentHandlerOptions,
 } from "./src/http/middleware.ts";
-export { writeToTextfile, type WriteToTextfileOptions } from "./src/textfile.ts";
+export { writeToTextfile } from "./src/textfile.ts";
 export { ProcessCollector, type ProcessCollectorOptions } from "./src/collectors/process.ts";
 export { RuntimeCollector, type RuntimeCollectorOptions } from "./src/collectors/runtime.ts";
 export {

@@ -9,15 +9,6 @@ import { renderText } from "./exposition/text.ts";
 import { checkedSource, hasCollect, type MetricsSource } from "./registry.ts";
 import { positiveMs } from "./validation.ts";
 
-/** Options of {@linkcode writeToTextfile}. */
-export interface WriteToTextfileOptions {
-  /**
-   * How long collecting and writing may take, in milliseconds (default 10000, as for a scrape).
-   * Past it the call rejects and the file is left as it was.
-   */
-  readonly timeoutMs?: number;
-}
-
 /** The default of `timeoutMs`: the default deadline of a scrape. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -68,7 +59,13 @@ function checkDeadline(deadline: Deadline): void {
 export async function writeToTextfile(
   path: string,
   registry: MetricsSource,
-  options: WriteToTextfileOptions = {},
+  options: {
+    /**
+     * How long collecting and writing may take, in milliseconds (default 10000, as for a
+     * scrape). Past it the call rejects and the file is left as it was.
+     */
+    readonly timeoutMs?: number;
+  } = {},
 ): Promise<void> {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   if (deno === undefined) {
