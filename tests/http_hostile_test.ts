@@ -10,7 +10,7 @@ import {
   Registry,
   startHttpServer,
 } from "../mod.ts";
-import { scrapeDeadlineMs } from "../src/http/handler.ts";
+import { scrapeDeadlineMs } from "../src/http/scrape_wait.ts";
 import * as gzipModule from "../src/encoding/gzip.ts";
 import { waitFor } from "./support/process.ts";
 

@@ -113,6 +113,55 @@ Deno.test("a failing collector leaves the old file as it was, and no temporary f
   });
 });
 
+Deno.test("a collector that never settles: rejected at timeoutMs naming the path, old file kept", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/job.prom`;
+    await Deno.writeTextFile(path, "# old content\n");
+    const registry = jobRegistry();
+    registry.register({ collect: () => new Promise<never>(() => {}) });
+    await assert.rejects(() => writeToTextfile(path, registry, { timeoutMs: 50 }), {
+      message: new RegExp(`could not write "${path}".*timeoutMs \\(50 ms\\)`),
+    });
+    assert.equal(await Deno.readTextFile(path), "# old content\n");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["job.prom"]);
+  });
+});
+
+Deno.test("a collection settling after the deadline never replaces the file", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/job.prom`;
+    await Deno.writeTextFile(path, "# old content\n");
+    const registry = jobRegistry();
+    let settle: (families: []) => void = () => {};
+    let collected = false;
+    registry.register({
+      collect: () =>
+        new Promise<[]>((resolve) => {
+          settle = (families) => {
+            collected = true;
+            resolve(families);
+          };
+        }),
+    });
+    await assert.rejects(() => writeToTextfile(path, registry, { timeoutMs: 20 }), /timeoutMs/);
+    settle([]);
+    // Give the abandoned work every chance to write and rename: it must do neither.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.ok(collected);
+    assert.equal(await Deno.readTextFile(path), "# old content\n");
+    assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name), ["job.prom"]);
+  });
+});
+
+Deno.test("timeoutMs must be a positive number of milliseconds", async () => {
+  for (const timeoutMs of [0, -1, NaN, Infinity, "5" as unknown as number]) {
+    await assert.rejects(
+      () => writeToTextfile("/tmp/never-written.prom", new Registry(), { timeoutMs }),
+      RangeError,
+    );
+  }
+});
+
 Deno.test("an unwritable target is an error naming the path; no temporary file is left", async () => {
   await withTempDir(async (dir) => {
     const missing = `${dir}/no/such/dir/job.prom`;

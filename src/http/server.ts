@@ -5,12 +5,9 @@
  * @module
  */
 
-import {
-  badRequest,
-  createMetricsEndpoint,
-  type MetricsHandlerOptions,
-  requestUrl,
-} from "./handler.ts";
+import { createMetricsEndpoint, type MetricsHandlerOptions } from "./handler.ts";
+import { badRequest, requestUrl, textResponse } from "./responses.ts";
+import { authenticator } from "./server_auth.ts";
 import { requireDeno } from "../platform.ts";
 import { defaultRegistry, Registry } from "../registry.ts";
 import type { Auth } from "../auth.ts";
@@ -121,8 +118,6 @@ function linkPortInUseErrorToDeno(): void {
 
 /** The health-check path, always served (without authentication). */
 const HEALTH_PATH = "/healthz";
-/** The realm named in authentication challenges. */
-const REALM = "metrics";
 /** Wait before listening again after the accept loop failed: doubles per failure up to the max. */
 const RELISTEN_FIRST_DELAY_MS = 100;
 const RELISTEN_MAX_DELAY_MS = 5_000;
@@ -179,74 +174,11 @@ function validateServerOptions(options: HttpServerOptions): void {
   }
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-}
-
-/**
- * Compares two digests in time independent of where they differ. Digests of the secrets are
- * compared rather than the secrets, so the length of the secret does not leak either.
- */
-function digestsEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
-  return difference === 0;
-}
-
-/** Returns a check of the `Authorization` header against the configured credentials. */
-function authenticator(
-  auth: Auth,
-): { challenge: string; check: (request: Request) => Promise<boolean> } {
-  const encoder = new TextEncoder();
-  const bearer = "bearerToken" in auth;
-  const scheme = bearer ? "bearer" : "basic";
-  const secret = bearer ? auth.bearerToken : `${auth.username}:${auth.password}`;
-  const expected = sha256(encoder.encode(secret));
-  const challenge = bearer ? `Bearer realm="${REALM}"` : `Basic realm="${REALM}", charset="UTF-8"`;
-
-  async function check(request: Request): Promise<boolean> {
-    const header = request.headers.get("authorization");
-    if (header === null) return false;
-    const space = header.indexOf(" ");
-    if (space < 0 || header.slice(0, space).toLowerCase() !== scheme) return false;
-    const credentials = header.slice(space + 1).trim();
-    let presented: Uint8Array<ArrayBuffer>;
-    if (bearer) {
-      presented = encoder.encode(credentials);
-    } else {
-      try {
-        // Basic credentials are base64 of the UTF-8 bytes of "user:password".
-        presented = Uint8Array.from(atob(credentials), (char) => char.charCodeAt(0));
-      } catch {
-        return false;
-      }
-    }
-    return digestsEqual(await sha256(presented), await expected);
-  }
-  return { challenge, check };
-}
-
 /** The host to put in a URL for an address we listen on (wildcards → loopback). */
 function urlHost(hostname: string): string {
   if (hostname === "0.0.0.0") return "127.0.0.1";
   if (hostname === "::" || hostname === "[::]") return "[::1]";
   return hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
-}
-
-function textResponse(
-  status: number,
-  text: string,
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(text + "\n", {
-    status,
-    headers: {
-      "content-type": "text/plain; charset=utf-8",
-      "cache-control": "no-store",
-      ...headers,
-    },
-  });
 }
 
 /**
@@ -277,7 +209,7 @@ function textResponse(
  * ```
  */
 export function startHttpServer(options: HttpServerOptions | number = {}): MetricsServer {
-  const Deno = requireDeno(
+  const deno = requireDeno(
     "startHttpServer()",
     "serve metricsHandler() from the runtime's own server",
   );
@@ -286,24 +218,107 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     throw new TypeError("startHttpServer() takes a port number or an options object");
   }
   validateServerOptions(settings);
-  const {
-    port = 8000,
-    hostname = "0.0.0.0",
-    path = "/metrics",
-    signal,
-    tls,
-    auth,
-    keepAlive = true,
-    onListen = () => {},
-    onError,
-  } = settings;
-  // Aborted by shutdown(): scrapes still waiting for a collector are answered 503 at once.
-  const stopping = new AbortController();
-  const handleMetrics = createMetricsEndpoint(settings, stopping.signal);
-  const guard = auth === undefined ? undefined : authenticator(auth);
-  const otlp = otlpEndpoint(settings);
+  const server = new RelisteningServer(deno, settings);
+  const { signal, tls, path = "/metrics" } = settings;
+  const shutdown = () => server.shutdown();
+  const onAbort = () => void shutdown();
+  if (signal?.aborted) onAbort();
+  else {
+    signal?.addEventListener("abort", onAbort, { once: true });
+    server.finished.then(() => signal?.removeEventListener("abort", onAbort));
+  }
+  const addr = server.addr;
+  const scheme = tls === undefined ? "http" : "https";
+  return {
+    port: addr.port,
+    addr,
+    url: `${scheme}://${urlHost(addr.hostname)}:${addr.port}${path}`,
+    finished: server.finished,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}
+
+/**
+ * A `Deno.serve` server of the metrics that listens again on the same port whenever its
+ * accept loop fails, until shut down.
+ */
+class RelisteningServer {
+  /** The address first listened on; every later listener uses its port. */
+  readonly addr: Deno.NetAddr;
+  /** Resolves once the server has stopped. */
+  readonly finished: Promise<void>;
+  readonly #deno: typeof Deno;
+  readonly #settings: HttpServerOptions;
+  readonly #path: string;
+  /** Where the server listens, for log lines. */
+  readonly #where: string;
+  readonly #handleMetrics: (request: Request) => Promise<Response>;
+  readonly #guard: ReturnType<typeof authenticator> | undefined;
+  /** The OTLP receiver at `/v1/metrics`, when `otlp` asks for one. */
+  readonly #otlp: OtlpEndpoint | undefined;
+  /** Aborted by shutdown(): scrapes still waiting for a collector are answered 503 at once. */
+  readonly #stopping = new AbortController();
+  /** The listener serving now. */
+  #current: Deno.HttpServer<Deno.NetAddr>;
+  /** Servers whose accept loop died, being shut down (which closes their connections). */
+  readonly #closing = new Set<Promise<void>>();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Whether the accept loop has failed and no request was served since: a streak of failures
+   * is logged once, and its end once, when a request gets through again.
+   */
+  #failing = false;
+  /** Listen attempts since the streak began, for the backoff. */
+  #attemptsInStreak = 0;
+  #stopped = false;
+  #shuttingDown: Promise<void> | undefined;
+  #resolveFinished: () => void = () => {};
+
+  constructor(deno: typeof Deno, settings: HttpServerOptions) {
+    this.#deno = deno;
+    this.#settings = settings;
+    this.#path = settings.path ?? "/metrics";
+    this.#handleMetrics = createMetricsEndpoint(settings, this.#stopping.signal);
+    this.#guard = settings.auth === undefined ? undefined : authenticator(settings.auth);
+    this.#otlp = otlpEndpoint(settings);
+    this.finished = new Promise<void>((resolve) => this.#resolveFinished = resolve);
+    const port = settings.port ?? 8000;
+    const hostname = settings.hostname ?? "0.0.0.0";
+    try {
+      this.#current = this.#serve(port, true);
+    } catch (error) {
+      this.#otlp?.release();
+      if (error instanceof deno.errors.AddrInUse) {
+        linkPortInUseErrorToDeno();
+        throw new PortInUseError(hostname, port, error);
+      }
+      throw error;
+    }
+    this.addr = this.#current.addr;
+    this.#where = `${hostname}:${this.addr.port}`;
+  }
+
+  /**
+   * Stops listening, answers scrapes still waiting 503, lets running responses finish.
+   * Idempotent.
+   */
+  shutdown(): Promise<void> {
+    return this.#shuttingDown ??= (async () => {
+      this.#stopped = true;
+      this.#stopping.abort();
+      this.#otlp?.release();
+      clearTimeout(this.#retryTimer);
+      await this.#current.shutdown().catch(() => {});
+      await this.#current.finished.catch(() => {});
+      await Promise.all(this.#closing);
+      this.#resolveFinished();
+    })();
+  }
+
   /** One line per event in the log (or one call of `onError`), never a stack per request. */
-  const log = (message: string): void => {
+  #log(message: string): void {
+    const onError = this.#settings.onError;
     if (onError === undefined) {
       console.error(message);
       return;
@@ -313,13 +328,34 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
     } catch {
       // A failing reporter must not stop the server from recovering.
     }
-  };
+  }
 
-  async function route(request: Request): Promise<Response> {
-    if (failing) {
-      failing = false;
-      attemptsInStreak = 0;
-      log(`metrics server on ${where} is serving again`);
+  #serve(listenPort: number, announce: boolean): Deno.HttpServer<Deno.NetAddr> {
+    const { hostname = "0.0.0.0", tls, keepAlive = true, onListen = () => {} } = this.#settings;
+    const route = (request: Request) => this.#route(request);
+    const serveOptions: Deno.ServeTcpOptions = {
+      port: listenPort,
+      hostname,
+      onListen: announce ? (addr) => onListen(addr as Deno.NetAddr) : () => {},
+      // Unexpected failures in `route` are reported once each, without a stack per request.
+      onError: (error) => {
+        this.#log(`metrics server: a request failed: ${oneLine(error)}`);
+        return textResponse(500, "internal error");
+      },
+    };
+    const server = tls === undefined
+      ? this.#deno.serve(serveOptions, route)
+      : this.#deno.serve({ ...serveOptions, cert: tls.cert, key: tls.key }, route);
+    if (!keepAlive) server.unref();
+    server.finished.catch((error) => this.#acceptLoopFailed(server, error));
+    return server;
+  }
+
+  async #route(request: Request): Promise<Response> {
+    if (this.#failing) {
+      this.#failing = false;
+      this.#attemptsInStreak = 0;
+      this.#log(`metrics server on ${this.#where} is serving again`);
     }
     const url = requestUrl(request);
     if (url === undefined) return badRequest(request.method);
@@ -330,57 +366,16 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
       }
       return textResponse(200, "ok");
     }
+    const guard = this.#guard;
     if (guard !== undefined && !(await guard.check(request))) {
       return textResponse(401, "unauthorized", { "www-authenticate": guard.challenge });
     }
-    if (otlp !== undefined && pathname === OTLP_PATH) return otlp.handle(request);
-    if (pathname !== path) return textResponse(404, `not found; metrics are at ${path}`);
-    return handleMetrics(request);
-  }
-
-  function serve(listenPort: number, announce: boolean): Deno.HttpServer<Deno.NetAddr> {
-    const serveOptions: Deno.ServeTcpOptions = {
-      port: listenPort,
-      hostname,
-      onListen: announce ? (addr) => onListen(addr as Deno.NetAddr) : () => {},
-      // Unexpected failures in `route` are reported once each, without a stack per request.
-      onError: (error) => {
-        log(`metrics server: a request failed: ${oneLine(error)}`);
-        return textResponse(500, "internal error");
-      },
-    };
-    const server = tls === undefined
-      ? Deno.serve(serveOptions, route)
-      : Deno.serve({ ...serveOptions, cert: tls.cert, key: tls.key }, route);
-    if (!keepAlive) server.unref();
-    server.finished.catch((error) => acceptLoopFailed(server, error));
-    return server;
-  }
-
-  let current: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    current = serve(port, true);
-  } catch (error) {
-    otlp?.release();
-    if (error instanceof Deno.errors.AddrInUse) {
-      linkPortInUseErrorToDeno();
-      throw new PortInUseError(hostname, port, error);
+    if (this.#otlp !== undefined && pathname === OTLP_PATH) return this.#otlp.handle(request);
+    if (pathname !== this.#path) {
+      return textResponse(404, `not found; metrics are at ${this.#path}`);
     }
-    throw error;
+    return this.#handleMetrics(request);
   }
-  const addr = current.addr;
-  const where = `${hostname}:${addr.port}`;
-  /** Servers whose accept loop died, being shut down (which closes their connections). */
-  const closing = new Set<Promise<void>>();
-  let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * Whether the accept loop has failed and no request was served since: a streak of failures
-   * is logged once, and its end once, when a request gets through again.
-   */
-  let failing = false;
-  /** Listen attempts since the streak began, for the backoff. */
-  let attemptsInStreak = 0;
-  let stopped = false;
 
   /**
    * Deno.serve's accept loop rejects `finished` when accepting fails (`Too many open files`)
@@ -389,80 +384,53 @@ export function startHttpServer(options: HttpServerOptions | number = {}): Metri
    * (stalled half-requests are what usually exhausts the descriptors), and a new listener on
    * the same port, retried with backoff until descriptors are free again.
    */
-  function acceptLoopFailed(server: Deno.HttpServer<Deno.NetAddr>, error: unknown): void {
-    if (stopped || server !== current) return;
-    if (!failing) {
-      failing = true;
-      log(
-        `metrics server on ${where} stopped accepting connections (${oneLine(error)}); ` +
+  #acceptLoopFailed(server: Deno.HttpServer<Deno.NetAddr>, error: unknown): void {
+    if (this.#stopped || server !== this.#current) return;
+    if (!this.#failing) {
+      this.#failing = true;
+      this.#log(
+        `metrics server on ${this.#where} stopped accepting connections (${oneLine(error)}); ` +
           `closing its connections and listening again`,
       );
     }
-    const closed = server.shutdown().catch(() => {}).finally(() => closing.delete(closed));
-    closing.add(closed);
-    listenAgain();
+    const closed = server.shutdown().catch(() => {}).finally(() => this.#closing.delete(closed));
+    this.#closing.add(closed);
+    this.#listenAgain();
   }
 
   /** Listens again after a delay that doubles with each attempt of the streak. */
-  function listenAgain(): void {
-    if (stopped) return;
+  #listenAgain(): void {
+    if (this.#stopped) return;
     const delay = Math.min(
-      RELISTEN_FIRST_DELAY_MS * 2 ** attemptsInStreak++,
+      RELISTEN_FIRST_DELAY_MS * 2 ** this.#attemptsInStreak++,
       RELISTEN_MAX_DELAY_MS,
     );
     const timer = setTimeout(() => {
-      retryTimer = undefined;
-      if (stopped) return;
+      this.#retryTimer = undefined;
+      if (this.#stopped) return;
       try {
-        current = serve(addr.port, false);
+        this.#current = this.#serve(this.addr.port, false);
       } catch {
         // Still out of descriptors (or the port was taken meanwhile): try again later.
-        listenAgain();
+        this.#listenAgain();
       }
     }, delay);
-    retryTimer = timer;
-    if (!keepAlive) Deno.unrefTimer(timer);
+    this.#retryTimer = timer;
+    if (this.#settings.keepAlive === false) this.#deno.unrefTimer(timer);
   }
-
-  let resolveFinished: () => void = () => {};
-  const finished = new Promise<void>((resolve) => resolveFinished = resolve);
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (): Promise<void> =>
-    shuttingDown ??= (async () => {
-      stopped = true;
-      signal?.removeEventListener("abort", onAbort);
-      stopping.abort();
-      otlp?.release();
-      clearTimeout(retryTimer);
-      await current.shutdown().catch(() => {});
-      await current.finished.catch(() => {});
-      await Promise.all(closing);
-      resolveFinished();
-    })();
-  const onAbort = () => void shutdown();
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
-
-  const url = `${tls === undefined ? "http" : "https"}://${
-    urlHost(addr.hostname)
-  }:${addr.port}${path}`;
-  return {
-    port: addr.port,
-    addr,
-    url,
-    finished,
-    shutdown,
-    [Symbol.asyncDispose]: shutdown,
-  };
 }
 
 /** Where `otlp: true` receives OTLP/HTTP metrics, as OTLP/HTTP senders post them. */
 const OTLP_PATH = "/v1/metrics";
 
+/** A mounted OTLP receiver, and how to take it out of its registry. */
+interface OtlpEndpoint {
+  readonly handle: (request: Request) => Promise<Response>;
+  readonly release: () => void;
+}
+
 /** The OTLP receiver `otlp` asks for, on the server's registry unless it names its own. */
-function otlpEndpoint(
-  settings: HttpServerOptions,
-): { handle: (r: Request) => Promise<Response>; release: () => void } | undefined {
+function otlpEndpoint(settings: HttpServerOptions): OtlpEndpoint | undefined {
   const { otlp, registry, path } = settings;
   if (otlp === undefined || otlp === false) return undefined;
   if (path === OTLP_PATH) {

@@ -9,8 +9,8 @@
  * - on `collect()` (what `/metrics` calls), asks every peer for a fresh snapshot, waits until all
  *   known live peers answered or `timeoutMs` passed (a stuck worker cannot stall a scrape: its
  *   last published snapshot is used instead), and merges them with its own by the rules of
- *   {@linkcode mergeSnapshots}. Concurrent scrapes share rounds: a scrape joins the next round
- *   to start (never one already under way, which could miss its increments). A peer likewise
+ *   {@linkcode mergeSnapshots}. Concurrent scrapes share collections: a scrape joins the next
+ *   one to start (never one already under way, which could miss its increments). A peer likewise
  *   answers the requests that arrive while it collects with one collection after it, so a burst
  *   of scrapes, on one worker or several, costs each peer about two collections.
  *
@@ -21,11 +21,18 @@
  *
  * A peer is dead once it said goodbye (`close()`) or has been silent for `deadAfterMs`; its
  * counters, histograms and summaries stay counted, `live*` gauges, info and state sets drop it.
- * After `retireAfterMs` of silence its data is folded into one retired snapshot, so memory does
- * not grow with every worker that ever lived. Should a peer retired for silence (not one that
- * said goodbye) speak again — an isolate blocked for long, not dead — only what it added since
- * its retirement counts: the data of the last 32 such peers is kept for that; older ones are
- * ignored if they speak again, rather than counted twice.
+ * After `retireAfterMs` of silence (`deadAfterMs` after a goodbye) its data is folded into one
+ * retired snapshot. Should a peer retired for silence (not one that said goodbye) speak again —
+ * an isolate blocked for long, not dead — only what it added since its retirement counts: the
+ * data of the last 32 such peers is kept for that; older ones are ignored if they speak again,
+ * rather than counted twice.
+ *
+ * Memory does not grow with the number of workers that ever lived: the ids of the last 10 000
+ * retired peers are remembered, and of older ones only the latest time one of them started.
+ * Every snapshot carries the time its sender started, and a peer not known here that started
+ * no later than that horizon is ignored — it may be a forgotten retired one. A worker announces
+ * itself as it starts, so only a worker first heard from after more than 10 000 younger ones
+ * retired meanwhile is ignored wrongly (visible as its missing counts).
  *
  * @module
  */
@@ -46,6 +53,18 @@ import {
   subtractBaseline,
   type WorkerSnapshot,
 } from "./merge.ts";
+import {
+  isMessage,
+  type Message,
+  PROTOCOL,
+  type Reply,
+  type SnapshotMessage,
+  startedMsOf,
+  unrefChannel,
+} from "./broadcast/protocol.ts";
+import { CollectionSharing } from "./collection_sharing.ts";
+import { RetiredPeers } from "./broadcast/retired_peers.ts";
+import { collectWithin, OWN_COLLECTION_DEADLINE_MS } from "./deadline.ts";
 import { unrefTimer } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
 
@@ -87,52 +106,14 @@ export interface PeerStatus {
   readonly lastSeenMs: number;
 }
 
-/** The protocol tag every message carries; messages without it are ignored. */
-const PROTOCOL = "deno-prometheus-workers/1";
-
-/** A worker's snapshot: a heartbeat, an answer to a request, or its goodbye. */
-interface SnapshotMessage {
-  readonly protocol: typeof PROTOCOL;
-  readonly kind: "snapshot";
-  readonly from: string;
-  /** The sending aggregator's random id: unique even when two workers share a `workerId`. */
-  readonly instance: string;
-  /** Increases with every collection the sender starts: an older snapshot never wins. */
-  readonly sequence: number;
-  /**
-   * The families as JSON text: every peer receives a copy of every message, and a string costs
-   * them nothing until the one collecting parses it.
-   */
-  readonly snapshot: string;
-  /** Set when answering collection requests: each requester's instance and request. */
-  readonly replyTo?: readonly Reply[];
-  /** Set by `close()`: the sender is gone. */
-  readonly final?: boolean;
-}
-
-/** Whom a snapshot answers. */
-interface Reply {
-  readonly instance: string;
-  readonly requestId: number;
-}
-
 /** The most requests waiting for one answer; beyond, the oldest go unanswered (they time out). */
 const MAX_WAITING_REQUESTS = 1000;
-
-/** A collection request: every peer answers with a fresh snapshot. */
-interface RequestMessage {
-  readonly protocol: typeof PROTOCOL;
-  readonly kind: "request";
-  readonly from: string;
-  readonly instance: string;
-  readonly requestId: number;
-}
-
-type Message = SnapshotMessage | RequestMessage;
 
 interface Peer {
   /** The peer's `workerId`. */
   readonly worker: string;
+  /** When the peer started, as it said (see `RetiredPeers`). */
+  readonly startedMs: number;
   /** The latest snapshot received, as sent, and its sequence number. */
   snapshot: string;
   sequence: number;
@@ -144,38 +125,9 @@ interface Peer {
   baseline?: readonly MetricFamily[];
 }
 
-/**
- * How many peers retired while perhaps only stalled keep the data they had at retirement, to
- * count only their increments should they speak again; older ones are ignored if they do.
- */
-const MAX_BASELINES = 32;
-
 interface PendingRequest {
   readonly waitingFor: Set<string>;
   readonly done: () => void;
-}
-
-function isMessage(data: unknown): data is Message {
-  if (data === null || typeof data !== "object") return false;
-  const message = data as Partial<Message>;
-  return message.protocol === PROTOCOL && typeof message.from === "string" &&
-    typeof message.instance === "string" &&
-    (message.kind === "snapshot" || message.kind === "request");
-}
-
-/**
- * Deno keeps a program running while a `BroadcastChannel` is open. Its Node compatibility layer
- * un-refs a channel through an internal method; when present it is used here, so an idle
- * aggregator never keeps a program alive (a server or a worker still receives everything).
- */
-function unrefChannel(channel: BroadcastChannel): void {
-  const unref = Object.getOwnPropertySymbols(BroadcastChannel.prototype).find((symbol) =>
-    symbol.description === "refBroadcastChannel"
-  );
-  const method = unref === undefined
-    ? undefined
-    : (channel as unknown as Record<symbol, unknown>)[unref];
-  if (typeof method === "function") method.call(channel, false);
 }
 
 /**
@@ -200,15 +152,16 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #instance = crypto.randomUUID();
   /** Peers by instance id. */
   readonly #peers = new Map<string, Peer>();
-  /** Instance ids of retired peers. */
-  readonly #retiredInstances = new Set<string>();
-  /** The families folded in of the latest peers retired for silence, by instance. */
-  readonly #baselines = new Map<string, readonly MetricFamily[]>();
+  /** When this aggregator started: sent with every snapshot. */
+  readonly #startedMs = Date.now();
+  /** The merged data of retired peers, and which ones must not count again. */
+  readonly #retired: RetiredPeers;
   #sequence = 0;
-  /** The collection round under way, and the one scrapes arriving meanwhile wait for. */
-  #round: Promise<MetricFamily[]> | undefined;
-  #nextRound: Promise<MetricFamily[]> | undefined;
-  #retiredFamilies: MetricFamily[] = [];
+  /** The merged collection under way, and the next one that scrapes arriving meanwhile share. */
+  readonly #collections = new CollectionSharing(
+    () => this.#collectEveryWorker(),
+    () => this.#checkOpen(),
+  );
   readonly #pending = new Map<number, PendingRequest>();
   #nextRequestId = 1;
   readonly #heartbeat: ReturnType<typeof setInterval>;
@@ -260,6 +213,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     mergeSnapshots([], { workerLabel: this.#workerLabel });
     this.workerId = workerId;
     this.#registry = registry;
+    this.#retired = new RetiredPeers(this.#workerLabel);
 
     this.#channel = new BroadcastChannel(channelName);
     unrefChannel(this.#channel);
@@ -284,37 +238,21 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
    * Families named in `options.names` only, when given.
    */
   async collect(options: CollectOptions = {}): Promise<MetricFamily[]> {
-    if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
-    // Scrapes sharing a round share its families: each gets its own list (made by the gate).
-    const families = await this.#gate(await this.#joinRound(), options.onError ?? this.#onError);
+    this.#checkOpen();
+    // Scrapes sharing a collection share its families: each gets its own list (made by the gate).
+    const families = await this.#gate(
+      await this.#collections.join(),
+      options.onError ?? this.#onError,
+    );
     return selectFamilies(families, options);
   }
 
-  /**
-   * The merged families of a round that starts no earlier than now: the round under way when
-   * none is, else the one that follows it, shared by every scrape arriving meanwhile.
-   */
-  #joinRound(): Promise<MetricFamily[]> {
-    if (this.#round === undefined) {
-      const round = this.#collectRound().finally(() => {
-        this.#round = undefined;
-      });
-      this.#round = round;
-      return round;
-    }
-    if (this.#nextRound === undefined) {
-      const next = this.#round.catch(() => {}).then(() => {
-        this.#nextRound = undefined;
-        if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
-        return this.#joinRound();
-      });
-      this.#nextRound = next;
-    }
-    return this.#nextRound;
+  #checkOpen(): void {
+    if (this.#closed) throw new Error(`aggregateWorkers: worker ${this.workerId} is closed`);
   }
 
-  /** One collection round: ask every live peer, collect our own, wait for answers or timeout. */
-  async #collectRound(): Promise<MetricFamily[]> {
+  /** Asks every live peer, collects our own, waits for the answers or `timeoutMs`; merges. */
+  async #collectEveryWorker(): Promise<MetricFamily[]> {
     const requestId = this.#nextRequestId++;
     const waitingFor = new Set(this.#livePeerIds());
     let done = () => {};
@@ -330,7 +268,11 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const own = await this.#registry.collect();
+      const own = await collectWithin(
+        this.#registry,
+        OWN_COLLECTION_DEADLINE_MS,
+        `aggregateWorkers: worker ${this.workerId}`,
+      );
       // This timer is short-lived and cleared below; it may keep the program alive meanwhile.
       const timedOut = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#timeoutMs);
@@ -410,9 +352,15 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     const sequence = ++this.#sequence;
     let families: readonly MetricFamily[];
     try {
-      families = await this.#registry.collect();
+      families = await collectWithin(
+        this.#registry,
+        OWN_COLLECTION_DEADLINE_MS,
+        `aggregateWorkers: worker ${this.workerId}`,
+      );
     } catch {
-      return; // A failing collector fails the scrapes that include this worker, not the peers.
+      // A failing or hung collector fails the scrapes that include this worker, not the peers;
+      // a hung one delays a heartbeat, an answer or the goodbye by the deadline only.
+      return;
     }
     let snapshot: string;
     try {
@@ -425,6 +373,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       kind: "snapshot",
       from: this.workerId,
       instance: this.#instance,
+      startedMs: this.#startedMs,
       sequence,
       snapshot,
       ...(replyTo === undefined ? {} : { replyTo }),
@@ -461,27 +410,28 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       return;
     }
     if (typeof data.snapshot !== "string" || typeof data.sequence !== "number") return;
-    let baseline: readonly MetricFamily[] | undefined;
-    if (this.#retiredInstances.has(data.instance)) {
-      // Retired for silence, it speaks again: only what it adds from now on counts.
-      baseline = this.#baselines.get(data.instance);
-      if (baseline === undefined) return; // Retired too long ago, or said goodbye: ignored.
-      this.#baselines.delete(data.instance);
-      this.#retiredInstances.delete(data.instance);
-    }
     const known = this.#peers.get(data.instance);
-    if (known === undefined && baseline === undefined) this.#checkUnique(data.from);
+    let baseline = known?.baseline;
+    if (known === undefined) {
+      const admission = this.#retired.admit(data.instance, startedMsOf(data));
+      // A retired peer, or one started before peers retired and forgotten since: counted
+      // already, or impossible to tell from one that was.
+      if (admission.kind === "refused") return;
+      if (admission.kind === "resumed") baseline = admission.baseline; // only what it adds now
+      else this.#checkUnique(data.from);
+    }
     if (known !== undefined && data.sequence <= known.sequence) {
       known.lastSeenMs = Date.now(); // A slow answer, older than what we hold: keep ours.
     } else {
       this.#peers.set(data.instance, {
         worker: data.from,
+        startedMs: known?.startedMs ?? startedMsOf(data),
         snapshot: data.snapshot,
         sequence: data.sequence,
         parsed: known?.parsed,
         lastSeenMs: Date.now(),
         exited: data.final === true,
-        baseline: baseline ?? known?.baseline,
+        baseline,
       });
     }
     // Answered even by an older snapshot: the one we hold is newer still, so it too was
@@ -575,7 +525,7 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       worker: "retired",
       live: false,
       merged: true,
-      families: this.#retiredFamilies,
+      families: this.#retired.families,
     });
     return mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
   }
@@ -591,21 +541,17 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       const silentMs = now - peer.lastSeenMs;
       if (!(peer.exited ? silentMs > this.#deadAfterMs : silentMs > this.#retireAfterMs)) continue;
       try {
-        this.#retiredFamilies = mergeSnapshots([
-          { worker: "retired", live: false, merged: true, families: this.#retiredFamilies },
-          { worker: peer.worker, live: false, families: this.#sinceBaseline(peer) },
-        ], { workerLabel: this.#workerLabel });
+        this.#retired.retire(
+          instance,
+          peer.worker,
+          peer.startedMs,
+          this.#sinceBaseline(peer),
+          peer.exited ? undefined : { lastFamilies: this.#familiesOf(peer) },
+        );
       } catch {
         continue; // Conflicting definitions: the scrapes report it; keep the peer as it is.
       }
       this.#peers.delete(instance);
-      this.#retiredInstances.add(instance);
-      if (!peer.exited) {
-        this.#baselines.set(instance, this.#familiesOf(peer));
-        if (this.#baselines.size > MAX_BASELINES) {
-          this.#baselines.delete(this.#baselines.keys().next().value!);
-        }
-      }
     }
   }
 }
@@ -614,7 +560,9 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  * Turns on aggregation across the isolates of `deno serve --parallel` or the Web Workers of a
  * program: call it once in every worker (at module top level), and serve the returned
  * aggregator instead of the registry. Whichever worker answers `/metrics` returns the merged
- * view of all of them. Timers and the channel never keep a program alive.
+ * view of all of them. Timers and the channel never keep an idle program alive. This worker's own
+ * collection is awaited at most 10 seconds: past it the scrape fails and a heartbeat, answer
+ * or goodbye is skipped, so a hung collector stops nothing for good.
  *
  * @example A module for `DENO_JOBS=4 deno serve --parallel --allow-net app.ts`
  * ```ts
