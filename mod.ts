@@ -60,6 +60,11 @@ export { contentTypeOf, type ExpositionFormat, render } from "./src/exposition/r
 export type { LabelValue, LabelValues, MetricOptions } from "./src/metrics/base.ts";
 export type { FunctionWrapper } from "./src/metrics/timer.ts";
 export {
+  type RegistryLifecycleOptions,
+  type SeriesLifecycleOptions,
+  SeriesOverflowError,
+} from "./src/metrics/series_limits.ts";
+export {
   Counter,
   type CounterChild,
   type CounterOptions,

@@ -12,6 +12,7 @@ import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/va
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
+import * as lifecycle from "./metrics/series_limits.ts";
 
 /** Options of {@linkcode Registry.collect}. */
 export interface CollectOptions {
@@ -90,7 +91,7 @@ export function selectFamilies(
 // ---------------------------------------------------------------------------------------------
 
 /** Options of {@linkcode Registry}. */
-export interface RegistryOptions {
+export interface RegistryOptions extends lifecycle.RegistryLifecycleOptions {
   /**
    * Labels added to every sample of every family this registry collects, custom collectors'
    * included, e.g. `{ region: "eu-1", version: "1.4.2" }`. A series that has a label of the
@@ -314,6 +315,8 @@ let gatherHook:
 export class Registry implements MetricsSource {
   readonly #collectors = new Set<Collector>();
   readonly #scope: RegistryScope;
+  /** The cap, expiry and overflow report its metrics default to (see docs/cardinality.md). */
+  readonly seriesLimits: lifecycle.SeriesLimits;
   // Sample name → owning collector: a second collector exposing a taken name is refused.
   readonly #owners = new Map<string, Collector>();
 
@@ -331,6 +334,7 @@ export class Registry implements MetricsSource {
    */
   constructor(options?: RegistryOptions) {
     this.#scope = registryScopeOf(options);
+    this.seriesLimits = lifecycle.registryLimitsOf(options);
   }
 
   /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */

@@ -70,6 +70,8 @@ export interface DirectSource {
   readonly layout: CounterLayout | GaugeLayout | HistogramLayout;
   /** Its label sets and store as they are now. */
   view(): DirectView;
+  /** Series lifecycle: whether it is rendered from its snapshot now (it has an overflow series). */
+  rendersBySnapshot(): boolean;
 }
 
 /** A histogram series' exemplars, one per bucket. */
@@ -98,6 +100,7 @@ export function offerDirectRender(
     help: metric.help,
     unit: metric.unit,
     layout,
+    rendersBySnapshot: () => home.rendersBySnapshot === true,
     view: () => ({
       labels: home.index.labelSnapshot(),
       store: home.store,

@@ -31,6 +31,8 @@ export interface SeriesHome {
   readonly index: SeriesIndex;
   /** The store holding the live series now. */
   readonly store: SeriesStore;
+  /** Series lifecycle: whether only snapshots show the series (an overflow series exists). */
+  readonly rendersBySnapshot?: boolean;
 }
 
 /** A handle on one series: see the module documentation for the rule it follows. */

@@ -13,6 +13,7 @@ import { SeriesHandle } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
 import { wellFormed } from "../validation.ts";
+import { SeriesCap } from "./series_caps.ts";
 
 /** How many recently used children a table keeps (a power of two). */
 const RECENT_CHILDREN = 256;
@@ -51,6 +52,8 @@ export class SeriesTable<Child> {
   readonly #name0: string;
   readonly #name1: string;
   readonly #name2: string;
+  // Series lifecycle: the cap and its overflow series (series_caps.ts).
+  readonly #cap: SeriesCap;
 
   /** A table for a described metric; an unlabelled one starts with its one series. */
   constructor(description: MetricDescription, type: SeriesType<Child>) {
@@ -60,11 +63,12 @@ export class SeriesTable<Child> {
     this.#type = type;
     [this.#name0, this.#name1, this.#name2] = [...this.labelNames, "", "", ""];
     this.index = new SeriesIndex(description.labelNames, description.constLabels);
+    this.#cap = new SeriesCap(description.name, description.limits, description.constLabels);
     this.store = new SeriesStore(
       description.name,
       type,
       this.width === 0 ? 1 : 8,
-      (slot) => this.index.labelsOf(slot),
+      (slot) => this.labelsOf(slot),
     );
     if (this.width === 0) this.#unlabelled = this.childAt(this.#add([]));
   }
@@ -324,10 +328,32 @@ export class SeriesTable<Child> {
   }
 
   #add(labelValues: readonly string[]): number {
+    // Series lifecycle: past the cap, a new label set is recorded into the overflow series.
+    if (this.#cap.isFull) return this.#overflowSlot();
     const slot = this.index.add(labelValues);
     this.store.ensureSlot(slot);
     this.#type.initSeries(this.store, slot);
+    this.#cap.added();
     return slot;
+  }
+
+  /** The slot of the overflow series (see `series_caps.ts`), made on first use. */
+  #overflowSlot(): number {
+    const cap = this.#cap;
+    if (cap.overflowSlot < 0) {
+      cap.reportOverflow();
+      const slot = this.index.add(cap.slotValues(this.width));
+      cap.hideSlotValues(this.index);
+      this.store.ensureSlot(slot);
+      this.#type.initSeries(this.store, slot);
+      cap.overflowSlot = slot;
+    }
+    return cap.overflowSlot;
+  }
+
+  /** Whether the metric has an overflow series, which only snapshots (`collect()`) show. */
+  get rendersBySnapshot(): boolean {
+    return this.#cap.overflowSlot >= 0;
   }
 
   /** Removes the series for these label values (same forms as `labels`); absent is fine. */
@@ -336,6 +362,7 @@ export class SeriesTable<Child> {
     const slot = index.findValues(this.#labelValuesOf(first, rest));
     if (slot < 0) return;
     index.remove(slot);
+    this.#cap.removed(1);
     if (index.needsCompaction()) this.#compact();
   }
 
@@ -344,6 +371,7 @@ export class SeriesTable<Child> {
     // An unlabelled metric's one series is not a child to drop (as in the Python client).
     if (this.#unlabelled !== undefined) return;
     this.index.removeAll();
+    this.#cap.cleared();
     this.#compact();
   }
 
@@ -352,10 +380,18 @@ export class SeriesTable<Child> {
     this.#recentSlots = NO_RECENT_SLOTS;
     this.#recentChildren = [];
     const compaction = this.index.compact();
+    // Series lifecycle: the overflow series moves like any other (its labels come from the cap).
+    const cap = this.#cap;
+    const oldOverflowSlot = cap.overflowSlot;
+    if (oldOverflowSlot >= 0) {
+      cap.overflowSlot = compaction.forwarding[oldOverflowSlot];
+      cap.hideSlotValues(this.index);
+    }
     this.store = this.store.compact(
       compaction.forwarding,
       compaction.slotCount,
-      compaction.labelsOfRemoved,
+      (oldSlot) =>
+        oldSlot === oldOverflowSlot ? cap.overflowLabels() : compaction.labelsOfRemoved(oldSlot),
       compaction.oldSeqs,
     );
   }
@@ -367,7 +403,7 @@ export class SeriesTable<Child> {
 
   /** A new labels object for the series at `slot` (with the metric's constant labels). */
   labelsOf(slot: number): Labels {
-    return this.index.labelsOf(slot);
+    return slot === this.#cap.overflowSlot ? this.#cap.overflowLabels() : this.index.labelsOf(slot);
   }
 
   /** Validates the arguments of `labels`/`remove` and returns the values in name order. */
