@@ -101,11 +101,14 @@ export function offerDirectRender(
     unit: metric.unit,
     layout,
     rendersBySnapshot: () => home.rendersBySnapshot === true,
-    view: () => ({
-      labels: home.index.labelSnapshot(),
-      store: home.store,
-      labelsOf: (slot) => home.index.labelsOf(slot),
-    }),
+    view: () => {
+      home.sweepIfDue?.(); // series lifecycle: expire before reading
+      return {
+        labels: home.index.labelSnapshot(),
+        store: home.store,
+        labelsOf: (slot) => home.index.labelsOf(slot),
+      };
+    },
   });
 }
 

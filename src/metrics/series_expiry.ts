@@ -145,7 +145,8 @@ export class SeriesExpiry {
     const expired: number[] = [];
     for (const slot of table.expirableSlots()) {
       const activity = this.#activityOf(store, slot);
-      if (!(since[slot] >= -Infinity) || !Object.is(activity, seen[slot])) {
+      // NaN (a gauge's value function) is never equal: such a series never expires.
+      if (!(since[slot] >= -Infinity) || activity !== seen[slot]) {
         seen[slot] = activity;
         since[slot] = now;
       } else if (now - since[slot] >= this.expireAfterMs) {
@@ -159,7 +160,10 @@ export class SeriesExpiry {
   #armTimer(): void {
     this.#timerArmed = true;
     const self = new WeakRef(this);
-    const timer = setTimeout(() => self.deref()?.#fire(), this.#period);
+    const timer = setTimeout(() => {
+      const expiry = self.deref();
+      if (expiry !== undefined) expiry.#fire();
+    }, this.#period);
     unrefTimer(timer);
   }
 
