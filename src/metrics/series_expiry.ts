@@ -8,6 +8,9 @@
  * `remove()` removes one, and the table then compacts its storage at once, so that every child
  * still held sees its store replaced on its next use; the table brings an expired series back
  * for it (from zero, with a new creation time) instead of detaching it as after `remove()`.
+ * The metric keeps no history for that: each replaced store, which lives only while a child
+ * holds it, remembers which of its series expired. A child left unused while its series first
+ * moved to a newer store and then went cannot tell how it went: it brings it back.
  *
  * A sweep runs when a scrape collects the metric (before it reads anything) and, so that memory
  * comes back when nobody scrapes, from a timer that does not keep the program alive, armed only
@@ -34,6 +37,14 @@ export interface ExpiringSeries {
 /** A number of the series at `slot` that changes with every update (see the module doc). */
 export type ActivityOf = (store: SeriesStore, slot: number) => number;
 
+/** What a replaced store of an expiring metric remembers (see `SeriesExpiry.revives`). */
+interface ReplacedStore {
+  /** Where each slot went (the array the store keeps anyway), -1 for a series gone. */
+  readonly forwarding: Int32Array;
+  /** The slots that went because they expired. */
+  readonly expired: ReadonlySet<number>;
+}
+
 /** The milliseconds clock of sweeps; tests replace it (see `useExpiryClock`). */
 let clock: () => number = Date.now;
 
@@ -44,9 +55,6 @@ let clock: () => number = Date.now;
 export function useExpiryClock(replacement: (() => number) | undefined): void {
   clock = replacement ?? Date.now;
 }
-
-/** Removed slots of a replaced store: the explicitly removed ones, or all of them (`clear()`). */
-type RemovedSlots = ReadonlySet<number> | "all";
 
 /** The expiry of one metric's series: see the module documentation. */
 export class SeriesExpiry {
@@ -60,10 +68,10 @@ export class SeriesExpiry {
   #since = new Float64Array(8).fill(NaN);
   #nextSweepAt = -Infinity;
   #timerArmed = false;
-  /** Slots removed by `remove()`/`clear()` since the last compaction. */
-  #removed: Set<number> | "all" = new Set();
-  /** Per replaced store, the slots removed explicitly then: their handles detach, not revive. */
-  readonly #removedIn = new WeakMap<SeriesStore, RemovedSlots>();
+  /** The slots the sweep in progress expires (for `compacted`). */
+  #expiring: ReadonlySet<number> = new Set();
+  /** Per replaced store: where its slots went, and which of them expired. */
+  readonly #replaced = new WeakMap<SeriesStore, ReplacedStore>();
   readonly #table: WeakRef<ExpiringSeries>;
 
   /** The expiry of `table`'s series. */
@@ -89,23 +97,10 @@ export class SeriesExpiry {
     if (!this.#timerArmed) this.#armTimer();
   }
 
-  /** `remove()` took the series at `slot` away: a handle of it detaches rather than revives. */
-  removed(slot: number): void {
-    if (this.#removed !== "all") this.#removed.add(slot);
-  }
-
-  /** `clear()` took every series away. */
-  cleared(): void {
-    this.#removed = "all";
-  }
-
-  /**
-   * The table compacted: `oldStore` was replaced, each old slot went to `forwarding[slot]`
-   * (-1: removed), `liveCount` series remain.
-   */
+  /** The table compacted `oldStore` away: each old slot went to `forwarding[slot]` (-1: gone). */
   compacted(oldStore: SeriesStore, forwarding: Int32Array, liveCount: number): void {
-    this.#removedIn.set(oldStore, this.#removed);
-    this.#removed = new Set();
+    this.#replaced.set(oldStore, { forwarding, expired: this.#expiring });
+    this.#expiring = new Set();
     const capacity = Math.max(8, liveCount);
     const seen = new Float64Array(capacity);
     const since = new Float64Array(capacity).fill(NaN);
@@ -120,13 +115,14 @@ export class SeriesExpiry {
   }
 
   /**
-   * Whether a handle whose series at `slot` of the replaced `oldStore` is gone should bring it
-   * back (it expired) rather than detach (it was removed by `remove()` or `clear()`). A handle
-   * of an older store, whose series moved on before it went, cannot tell: it brings it back.
+   * Whether a handle whose series at `slot` of the replaced `oldStore` is gone brings it back
+   * (it expired, or it moved on before it went: see the module documentation) rather than
+   * detach (it was removed by `remove()` or `clear()`).
    */
   revives(oldStore: SeriesStore, slot: number): boolean {
-    const removed = this.#removedIn.get(oldStore);
-    return !(removed === "all" || removed?.has(slot));
+    const replaced = this.#replaced.get(oldStore);
+    return replaced === undefined || replaced.forwarding[slot] >= 0 ||
+      replaced.expired.has(slot);
   }
 
   /** Sweeps when the last sweep is a period old (a scrape calls it before reading). */
@@ -153,7 +149,9 @@ export class SeriesExpiry {
         expired.push(slot);
       }
     }
-    if (expired.length > 0) table.expireSlots(expired);
+    if (expired.length === 0) return;
+    this.#expiring = new Set(expired);
+    table.expireSlots(expired);
   }
 
   /** Arms the sweep timer (unref'd: it never keeps the program alive). */

@@ -417,7 +417,6 @@ export class SeriesTable<Child> {
     if (slot < 0) return;
     index.remove(slot);
     this.#cap.removed(1);
-    this.#expiry?.removed(slot);
     if (index.needsCompaction()) this.#compact();
   }
 
@@ -427,7 +426,6 @@ export class SeriesTable<Child> {
     if (this.#unlabelled !== undefined) return;
     this.index.removeAll();
     this.#cap.cleared();
-    this.#expiry?.cleared();
     this.#compact();
   }
 
