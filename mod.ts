@@ -164,6 +164,7 @@ export {
   mergeSnapshots,
   type WorkerSnapshot,
 } from "./src/workers/merge.ts";
+export { MergedSeriesChoice } from "./src/workers/merge_caps.ts";
 export {
   aggregateWorkers,
   type AggregateWorkersOptions,

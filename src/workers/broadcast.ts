@@ -46,6 +46,7 @@ import {
   subtractBaseline,
   type WorkerSnapshot,
 } from "./merge.ts";
+import { MergedSeriesChoice } from "./merge_caps.ts";
 import { unrefTimer } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
 
@@ -191,6 +192,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #deadAfterMs: number;
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
+  /** Series lifecycle: which label sets the capped merged view keeps, stable across scrapes. */
+  readonly #mergedSeries = new MergedSeriesChoice();
   readonly #onError: (error: Error) => void;
   /** Peers' families are untrusted: checked before they leave this aggregator. */
   readonly #gate = familyGate();
@@ -577,7 +580,10 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       merged: true,
       families: this.#retiredFamilies,
     });
-    return mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
+    return mergeSnapshots(snapshots, {
+      workerLabel: this.#workerLabel,
+      mergedSeries: this.#mergedSeries,
+    });
   }
 
   #tick(): void {

@@ -47,6 +47,7 @@ import {
 } from "../registry.ts";
 import { decodeFamilies, encodeSnapshot } from "./codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "./merge.ts";
+import { MergedSeriesChoice } from "./merge_caps.ts";
 import { requireDeno } from "../platform.ts";
 import { positiveMs } from "../validation.ts";
 
@@ -540,6 +541,8 @@ export class DirectoryCollector implements MetricsSource {
   readonly #deadAfterMs: number | undefined;
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
+  /** Series lifecycle: which label sets the capped merged view keeps, stable across scrapes. */
+  readonly #mergedSeries = new MergedSeriesChoice();
   readonly #exposeReadErrors: boolean;
   readonly #maxFileBytes: number;
   readonly #reporter: StreakReporter;
@@ -597,7 +600,10 @@ export class DirectoryCollector implements MetricsSource {
       }));
     snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
     const families = await this.#gate(
-      mergeSnapshots(snapshots, { workerLabel: this.#workerLabel }),
+      mergeSnapshots(snapshots, {
+        workerLabel: this.#workerLabel,
+        mergedSeries: this.#mergedSeries,
+      }),
       options.onError ?? this.#reporter.onError,
     );
     if (this.#exposeReadErrors) families.push(this.#readErrorsFamily());
