@@ -80,6 +80,13 @@ export interface MergeOptions {
   /**
    * Keeps which label sets stay under the cap the same from merge to merge (see
    * {@linkcode MergedSeriesChoice}); without it the choice follows the label sets' order.
+   *
+   * @example
+   * ```ts
+   * import { MergedSeriesChoice, mergeSnapshots } from "@deno-prom/client";
+   * const mergedSeries = new MergedSeriesChoice(); // one per aggregator, kept across scrapes
+   * const merged = mergeSnapshots([], { mergedSeries });
+   * ```
    */
   readonly mergedSeries?: MergedSeriesChoice;
 }
