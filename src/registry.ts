@@ -315,8 +315,6 @@ let gatherHook:
 export class Registry implements MetricsSource {
   readonly #collectors = new Set<Collector>();
   readonly #scope: RegistryScope;
-  /** The cap, expiry and overflow report its metrics default to (see docs/cardinality.md). */
-  readonly seriesLimits: lifecycle.SeriesLimits;
   // Sample name → owning collector: a second collector exposing a taken name is refused.
   readonly #owners = new Map<string, Collector>();
 
@@ -334,7 +332,7 @@ export class Registry implements MetricsSource {
    */
   constructor(options?: RegistryOptions) {
     this.#scope = registryScopeOf(options);
-    this.seriesLimits = lifecycle.registryLimitsOf(options);
+    lifecycle.setRegistryLimits(this, lifecycle.registryLimitsOf(options)); // docs/cardinality.md
   }
 
   /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */

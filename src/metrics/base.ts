@@ -17,7 +17,12 @@ import {
   wellFormed,
 } from "../validation.ts";
 import { monotonicSeconds } from "./timer.ts";
-import { metricLimitsOf, type SeriesLifecycleOptions, type SeriesLimits } from "./series_limits.ts";
+import {
+  metricLimitsOf,
+  registryLimits,
+  type SeriesLifecycleOptions,
+  type SeriesLimits,
+} from "./series_limits.ts";
 
 /** A label value as accepted by `labels()`: numbers and booleans are turned into strings. */
 export type LabelValue = string | number | boolean;
@@ -112,7 +117,7 @@ export function describeMetric(options: MetricOptions, kind: MetricKind): Metric
     constLabels: validateConstLabels(name, options.constLabels, labelNames, kind.reservedLabels),
     sampleNames: Object.freeze([name, ...kind.sampleSuffixes.map((suffix) => name + suffix)]),
     registry: registry ?? undefined,
-    limits: metricLimitsOf(name, options, registry?.seriesLimits),
+    limits: metricLimitsOf(name, options, registry ? registryLimits(registry) : undefined),
   };
 }
 

@@ -152,6 +152,19 @@ export const DEFAULT_LIMITS: SeriesLimits = Object.freeze({
   onError: undefined,
 });
 
+/** The limits of each registry, for the metrics made in it (an internal interface). */
+const limitsByRegistry = new WeakMap<object, SeriesLimits>();
+
+/** Called by `new Registry(options)`: the limits its metrics default to. */
+export function setRegistryLimits(registry: object, limits: SeriesLimits): void {
+  limitsByRegistry.set(registry, limits);
+}
+
+/** The limits a registry's metrics default to (the defaults for an unknown one). */
+export function registryLimits(registry: object): SeriesLimits {
+  return limitsByRegistry.get(registry) ?? DEFAULT_LIMITS;
+}
+
 /** Checks `new Registry(options)`'s lifecycle options (a `RangeError`/`TypeError` naming one). */
 export function registryLimitsOf(options: RegistryLifecycleOptions | undefined): SeriesLimits {
   if (options === undefined || options === null || typeof options !== "object") {
