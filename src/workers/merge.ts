@@ -130,7 +130,9 @@ export function mergeSnapshots(
     mergePoints: (family: MetricFamily) =>
       mergeFamily([{ snapshot: MERGED_VIEW, family }], workerLabel),
   };
-  const groups = groupByName(snapshots);
+  const groups = groupByName(
+    options.mergedSeries?.withIdleContributions(snapshots, labelSetKey) ?? snapshots,
+  );
   const merged: MetricFamily[] = [];
   for (const parts of groups.values()) {
     const family = mergeFamily(parts, workerLabel);

@@ -9,11 +9,26 @@
  * overflow series by the family's own merge rules (counters and histograms add up, a gauge
  * follows its aggregate mode).
  *
+ * Expiry in the merged view: a series leaves it once it expired in every worker. While another
+ * worker still has it, a worker whose copy expired keeps counting with its last values (kept by
+ * the {@linkcode MergedSeriesChoice}), so that a merged counter, histogram or summary never goes
+ * backwards.
+ *
  * @module
  */
 
 import type { Labels, MetricFamily } from "../model.ts";
 import { OVERFLOW_LABEL_NAME } from "../validation.ts";
+
+/** What `withIdleContributions` reads of a worker's snapshot (see `WorkerSnapshot`). */
+interface SnapshotLike {
+  readonly worker: string;
+  readonly merged?: boolean;
+  readonly families: readonly MetricFamily[];
+}
+
+/** The types whose series add up across workers (their merged series must not go back). */
+const SUMMED: ReadonlySet<string> = new Set(["counter", "histogram", "summary"]);
 
 /**
  * Which label sets of each merged family kept their own series at the last merge, so that the
@@ -30,6 +45,55 @@ import { OVERFLOW_LABEL_NAME } from "../validation.ts";
 export class MergedSeriesChoice {
   /** Per family name, the label-set keys that kept their own series. */
   readonly #kept = new Map<string, Set<string>>();
+  /** Per worker, per family name, its points by label-set key at the last merge. */
+  #lastPoints = new Map<string, Map<string, Map<string, unknown>>>();
+
+  /**
+   * `snapshots` with, in each live worker's counters, histograms and summaries, the last
+   * points of series that worker no longer has (they expired there) while another worker
+   * still has them; remembers the points for the next merge.
+   */
+  withIdleContributions<S extends SnapshotLike>(
+    snapshots: readonly S[],
+    keyOf: (labels: Labels) => string,
+  ): S[] {
+    const present = new Map<string, Set<string>>();
+    for (const snapshot of snapshots) {
+      for (const family of snapshot.families) {
+        if (!SUMMED.has(family.type)) continue;
+        let keys = present.get(family.name);
+        if (keys === undefined) present.set(family.name, keys = new Set());
+        for (const point of family.points) keys.add(keyOf(point.labels));
+      }
+    }
+    const lastPoints = new Map<string, Map<string, Map<string, unknown>>>();
+    const result = snapshots.map((snapshot) => {
+      if (snapshot.merged) return snapshot;
+      const before = this.#lastPoints.get(snapshot.worker);
+      const byFamily = new Map<string, Map<string, unknown>>();
+      lastPoints.set(snapshot.worker, byFamily);
+      const families = snapshot.families.map((family) => {
+        if (!SUMMED.has(family.type)) return family;
+        const points = new Map<string, unknown>();
+        for (const point of family.points) points.set(keyOf(point.labels), point);
+        const kept: unknown[] = [];
+        const everywhere = present.get(family.name);
+        for (const [key, point] of before?.get(family.name) ?? []) {
+          if (!points.has(key) && everywhere?.has(key)) {
+            points.set(key, point);
+            kept.push(point);
+          }
+        }
+        byFamily.set(family.name, points);
+        return kept.length === 0
+          ? family
+          : { ...family, points: [...family.points, ...kept] } as MetricFamily;
+      });
+      return { ...snapshot, families };
+    });
+    this.#lastPoints = lastPoints;
+    return result;
+  }
 
   /** The keys kept for `family` at the last merge. */
   keptFor(family: string): ReadonlySet<string> | undefined {

@@ -93,3 +93,20 @@ Deno.test("gauges fold by their aggregate mode; the default cap is 10 000", () =
   const big = mergeSnapshots([{ worker: "a", live: true, families: [counter(many)] }]);
   assert.equal((big[0] as CounterFamily).points.length, 10_001);
 });
+
+Deno.test("a series expired in one worker keeps its last values while another has it", () => {
+  const mergedSeries = new MergedSeriesChoice();
+  const merge = (a: Record<string, number>, b: Record<string, number>) =>
+    (mergeSnapshots([
+      { worker: "a", live: true, families: [counter(a)] },
+      { worker: "b", live: true, families: [counter(b)] },
+    ], { mergedSeries })[0] as CounterFamily).points.map((
+      point,
+    ) => [point.labels.path, point.value]);
+  assert.deepEqual(merge({ "/x": 5, "/y": 1 }, { "/x": 2 }), [["/x", 7], ["/y", 1]]);
+  // "/x" expired in worker a: the merged counter does not go back.
+  assert.deepEqual(merge({ "/y": 2 }, { "/x": 3 }), [["/y", 2], ["/x", 8]]);
+  // Expired in every worker: gone from the merged view.
+  assert.deepEqual(merge({ "/y": 2 }, {}), [["/y", 2]]);
+  assert.deepEqual(merge({ "/y": 2 }, { "/x": 1 }), [["/y", 2], ["/x", 1]]);
+});
