@@ -20,13 +20,6 @@
 import type { Labels, MetricFamily } from "../model.ts";
 import { OVERFLOW_LABEL_NAME } from "../validation.ts";
 
-/** What `withIdleContributions` reads of a worker's snapshot (see `WorkerSnapshot`). */
-interface SnapshotLike {
-  readonly worker: string;
-  readonly merged?: boolean;
-  readonly families: readonly MetricFamily[];
-}
-
 /** The types whose series add up across workers (their merged series must not go back). */
 const SUMMED: ReadonlySet<string> = new Set(["counter", "histogram", "summary"]);
 
@@ -53,7 +46,13 @@ export class MergedSeriesChoice {
    * points of series that worker no longer has (they expired there) while another worker
    * still has them; remembers the points for the next merge.
    */
-  withIdleContributions<S extends SnapshotLike>(
+  withIdleContributions<
+    S extends {
+      readonly worker: string;
+      readonly merged?: boolean;
+      readonly families: readonly MetricFamily[];
+    },
+  >(
     snapshots: readonly S[],
     keyOf: (labels: Labels) => string,
   ): S[] {
