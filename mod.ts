@@ -32,6 +32,11 @@
 
 // --- Metric types, their options and children ---
 export {
+  type RegistryLifecycleOptions,
+  type SeriesLifecycleOptions,
+  SeriesOverflowError,
+} from "./src/metrics/series_limits.ts";
+export {
   Counter,
   type CounterChild,
   type CounterOptions,

@@ -108,6 +108,7 @@ function manySeries(): { counter: Counter; labelSets: { method: string; route: s
     help: "c",
     labelNames: ["method", "route"],
     registry: null,
+    maxSeries: Infinity,
   });
   const labelSets = Array.from({ length: MANY }, (_, i) => ({
     method: METHODS[i & 7],

@@ -257,6 +257,7 @@ function setupHistograms(series: number, withProm: boolean): Setup {
     buckets: BOUNDS,
     labelNames: ["method", "route"],
     registry,
+    maxSeries: Infinity, // up to 100k series
   });
   const width = BOUNDS.length + 1;
   const counts = new Uint32Array(series * width);

@@ -13,6 +13,7 @@ import { WrittenNames } from "./exposition/written_names.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
+import * as lifecycle from "./metrics/series_limits.ts";
 
 /** Options of {@linkcode Registry.collect}. */
 export interface CollectOptions {
@@ -91,7 +92,7 @@ export function selectFamilies(
 // ---------------------------------------------------------------------------------------------
 
 /** Options of {@linkcode Registry}. */
-export interface RegistryOptions {
+export interface RegistryOptions extends lifecycle.RegistryLifecycleOptions {
   /**
    * Labels added to every sample of every family this registry collects, custom collectors'
    * included, e.g. `{ region: "eu-1", version: "1.4.2" }`. A series that has a label of the
@@ -334,6 +335,7 @@ export class Registry implements MetricsSource {
    */
   constructor(options?: RegistryOptions) {
     this.#scope = registryScopeOf(options);
+    lifecycle.setRegistryLimits(this, lifecycle.registryLimitsOf(options)); // docs/cardinality.md
   }
 
   /** Adds a collector; a `TypeError` if a sample name is taken, or read as a taken one. */

@@ -252,6 +252,9 @@ export function checkEscapedNamesDistinct(
   throw new TypeError(describeClash(clash, ` of metric "${metricName}"`));
 }
 
+/** The label of the one series a metric records new label sets into past its cap (OpenTelemetry's). */
+export const OVERFLOW_LABEL_NAME = "otel.metric.overflow";
+
 /**
  * Validates a metric's label names: each valid, none repeated, none of `reserved` (such as
  * `le` for histograms). Returns a frozen copy.
@@ -268,6 +271,13 @@ export function validateLabelNames(
   const seen = new Set<string>();
   for (const labelName of labelNames) {
     validateLabelName(labelName, metricName);
+    // Series lifecycle: the label of the overflow series past a metric's cap (series_caps.ts).
+    if (labelName === OVERFLOW_LABEL_NAME) {
+      throw new TypeError(
+        `label name "${labelName}" of metric "${metricName}" is reserved for the overflow ` +
+          `series of a metric past its maxSeries cap`,
+      );
+    }
     if (reserved.includes(labelName)) {
       throw new TypeError(
         `label name "${labelName}" is reserved for metric "${metricName}" (a ${

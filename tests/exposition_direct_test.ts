@@ -265,7 +265,13 @@ Deno.test("OpenMetrics without _created lines (createdSeries: false)", async () 
 Deno.test("handler: a large body is streamed as it is rendered, without Content-Length", async () => {
   const { metricsHandler } = await import("../mod.ts");
   const registry = new Registry();
-  const counter = new Counter({ name: "big", help: "b", labelNames: ["id"], registry });
+  const counter = new Counter({
+    name: "big",
+    help: "b",
+    labelNames: ["id"],
+    registry,
+    maxSeries: Infinity,
+  });
   for (let i = 0; i < 20_000; i++) counter.labels(String(i)).inc();
   const handle = metricsHandler({ registry });
   const response = await handle(new Request("http://localhost/metrics"));

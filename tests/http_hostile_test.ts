@@ -192,7 +192,13 @@ Deno.test("maxConcurrentScrapes: beyond it, 503 at once; the others complete", a
 /** A registry whose plain text is streamed (several chunks), not answered whole. */
 function largeRegistry(): Registry {
   const registry = new Registry();
-  const counter = new Counter({ name: "big_total", help: "h", labelNames: ["id"], registry });
+  const counter = new Counter({
+    name: "big_total",
+    help: "h",
+    labelNames: ["id"],
+    registry,
+    maxSeries: Infinity,
+  });
   for (let i = 0; i < 20_000; i++) counter.labels(`series-${i}`).inc(i);
   return registry;
 }

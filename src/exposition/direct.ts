@@ -81,7 +81,7 @@ function isLegacyNamed(source: DirectSource): boolean {
 
 /** Whether a source can be rendered from its storage now (else from its snapshot). */
 function rendersDirectly(source: DirectSource): boolean {
-  if (!isLegacyNamed(source)) return false;
+  if (!isLegacyNamed(source) || source.rendersBySnapshot()) return false;
   const layout = source.layout;
   if (layout.type !== "gauge") return true;
   const functions = source.view().store.sides[layout.functionSide];

@@ -70,6 +70,8 @@ export interface DirectSource {
   readonly layout: CounterLayout | GaugeLayout | HistogramLayout;
   /** Its label sets and store as they are now. */
   view(): DirectView;
+  /** Series lifecycle: whether it is rendered from its snapshot now (it has an overflow series). */
+  rendersBySnapshot(): boolean;
 }
 
 /** A histogram series' exemplars, one per bucket. */
@@ -98,11 +100,15 @@ export function offerDirectRender(
     help: metric.help,
     unit: metric.unit,
     layout,
-    view: () => ({
-      labels: home.index.labelSnapshot(),
-      store: home.store,
-      labelsOf: (slot) => home.index.labelsOf(slot),
-    }),
+    rendersBySnapshot: () => home.rendersBySnapshot === true,
+    view: () => {
+      home.sweepIfDue?.(); // series lifecycle: expire before reading
+      return {
+        labels: home.index.labelSnapshot(),
+        store: home.store,
+        labelsOf: (slot) => home.index.labelsOf(slot),
+      };
+    },
   });
 }
 

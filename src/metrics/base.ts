@@ -18,6 +18,12 @@ import {
   wellFormed,
 } from "../validation.ts";
 import { monotonicSeconds } from "./timer.ts";
+import {
+  metricLimitsOf,
+  registryLimits,
+  type SeriesLifecycleOptions,
+  type SeriesLimits,
+} from "./series_limits.ts";
 
 /** A label value as accepted by `labels()`: numbers and booleans are turned into strings. */
 export type LabelValue = string | number | boolean;
@@ -25,8 +31,8 @@ export type LabelValue = string | number | boolean;
 /** Label values by name, as passed to `labels({ ... })`. */
 export type LabelValues = Readonly<Record<string, LabelValue>>;
 
-/** Options every metric type takes. */
-export interface MetricOptions {
+/** Options every metric type takes (the lifecycle ones: see docs/cardinality.md). */
+export interface MetricOptions extends SeriesLifecycleOptions {
   /** Metric name, any non-empty UTF-8 string without control characters (see docs/utf8-names.md). */
   readonly name: string;
   /** Help text shown in `# HELP`. */
@@ -80,6 +86,8 @@ export interface MetricDescription {
   readonly sampleNames: readonly string[];
   /** Where to register, if anywhere. */
   readonly registry: Registry | undefined;
+  /** The cap, expiry and overflow report of its series (series_limits.ts). */
+  readonly limits: SeriesLimits;
 }
 
 /** Validates a metric's options; every error is a `TypeError` naming the metric. */
@@ -123,6 +131,7 @@ export function describeMetric(options: MetricOptions, kind: MetricKind): Metric
     constLabels,
     sampleNames: Object.freeze([name, ...kind.sampleSuffixes.map((suffix) => name + suffix)]),
     registry: registry ?? undefined,
+    limits: metricLimitsOf(name, options, registry ? registryLimits(registry) : undefined),
   };
 }
 

@@ -56,6 +56,8 @@ const COUNTER_SERIES: SeriesType<CounterChild> = {
     store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
   },
   newChild: (handle) => new CounterChild(handle),
+  // Series lifecycle: a counter's total changes with every update that adds something.
+  activityOf: (store, slot) => store.numbers[slot * NUMBER_STRIDE + TOTAL],
 };
 
 /** Adds `amount` to the series at `slot` of `store`, keeping `exemplar` if given. */
@@ -352,6 +354,7 @@ export class Counter {
   /** Returns this metric's snapshot (one family). */
   collect(): CounterFamily[] {
     const table = this.#table;
+    table.sweepIfDue(); // series lifecycle: expire before reading the store
     const store = table.store;
     const numbers = store.numbers;
     const exemplars = store.sides[EXEMPLARS];

@@ -51,11 +51,32 @@ class GaugeSettings {
   // Only the `mostrecent` aggregation modes need the time of the last change; other gauges
   // skip the clock read on every change.
   readonly tracksUpdates: boolean;
+  /**
+   * Series lifecycle: where a count of updates sits, for idle expiry (-1: not counted). Any
+   * note of an update (this count, the time of the last change) is one branch on the hot path.
+   */
+  readonly updateCountOffset: number;
+  readonly #notesUpdates: boolean;
 
-  constructor(metricName: string, tracksUpdates: boolean) {
+  constructor(metricName: string, tracksUpdates: boolean, countsUpdates = false) {
     this.metricName = metricName;
     this.tracksUpdates = tracksUpdates;
-    this.stride = tracksUpdates ? 2 : 1;
+    this.stride = (tracksUpdates ? 2 : 1) + (countsUpdates ? 1 : 0);
+    this.updateCountOffset = countsUpdates ? this.stride - 1 : -1;
+    this.#notesUpdates = tracksUpdates || countsUpdates;
+  }
+
+  /** Notes an update of the series at `slot`: its time and (for expiry) its count. */
+  #noteUpdate(store: SeriesStore, slot: number): void {
+    if (this.tracksUpdates) store.numbers[slot * this.stride + UPDATED] = Date.now();
+    if (this.updateCountOffset >= 0) store.numbers[slot * this.stride + this.updateCountOffset]++;
+  }
+
+  /** Series lifecycle: a number of the series at `slot` that changes with every update. */
+  activityOf(store: SeriesStore, slot: number): number {
+    // A series reading a value function is as current as its function: it never expires.
+    if (store.sides[FUNCTIONS]?.[slot] !== undefined) return NaN;
+    return store.numbers[slot * this.stride + this.updateCountOffset];
   }
 
   /** Adds `amount` (finite) to the series at `slot`. */
@@ -64,7 +85,7 @@ class GaugeSettings {
       checkFiniteAmount(this.metricName, amount);
     }
     store.numbers[slot * this.stride + VALUE] += amount;
-    if (this.tracksUpdates) store.numbers[slot * this.stride + UPDATED] = Date.now();
+    if (this.#notesUpdates) this.#noteUpdate(store, slot);
   }
 
   /** Sets the series at `slot` to `value`, replacing a value function. */
@@ -73,7 +94,7 @@ class GaugeSettings {
     const functions = store.sides[FUNCTIONS];
     if (functions !== undefined) functions[slot] = undefined;
     store.numbers[slot * this.stride + VALUE] = value;
-    if (this.tracksUpdates) store.numbers[slot * this.stride + UPDATED] = Date.now();
+    if (this.#notesUpdates) this.#noteUpdate(store, slot);
   }
 
   /** The value of the series at `slot`, from its value function if it has one. */
@@ -253,6 +274,8 @@ export class Gauge {
     const settings = new GaugeSettings(
       this.name,
       aggregate === "mostrecent" || aggregate === "livemostrecent",
+      // Series lifecycle: a count of updates, for idle expiry.
+      description.labelNames.length > 0 && description.limits.expireAfterMs < Infinity,
     );
     this.#settings = settings;
     this.#table = new SeriesTable<GaugeChild>(description, {
@@ -262,6 +285,9 @@ export class Gauge {
       createdOffset: -1,
       initSeries() {},
       newChild: (handle) => new GaugeChild(handle, settings),
+      activityOf: settings.updateCountOffset < 0
+        ? undefined
+        : (store, slot) => settings.activityOf(store, slot),
     });
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
     offerDirectRender(this, this.#table, {
@@ -314,6 +340,7 @@ export class Gauge {
   /** Returns this metric's snapshot (one family). */
   collect(): GaugeFamily[] {
     const table = this.#table;
+    table.sweepIfDue(); // series lifecycle: expire before reading the store
     const store = table.store;
     const settings = this.#settings;
     const points = table.liveSlots().map((slot): GaugePoint => {

@@ -31,6 +31,15 @@ export interface SeriesHome {
   readonly index: SeriesIndex;
   /** The store holding the live series now. */
   readonly store: SeriesStore;
+  /** Series lifecycle: whether only snapshots show the series (an overflow series exists). */
+  readonly rendersBySnapshot?: boolean;
+  /** Series lifecycle: expires what is due before a reader reads the store. */
+  sweepIfDue?(): void;
+  /**
+   * Series lifecycle: the slot in `store` where a handle of the gone series at `slot` of the
+   * replaced `oldStore` goes on (an expired series brought back), or -1 to detach.
+   */
+  revive?(oldStore: SeriesStore, slot: number): number;
 }
 
 /** A handle on one series: see the module documentation for the rule it follows. */
@@ -63,9 +72,11 @@ export class SeriesHandle {
     if (store.current) return store;
     const home = this.#home;
     const slot = home.index.slotOfSeq(store.seqOf(this.slot));
-    if (slot >= 0) {
+    // Series lifecycle: an expired series comes back for its handle (series_expiry.ts).
+    const revived = slot >= 0 ? slot : home.revive?.(store, this.slot) ?? -1;
+    if (revived >= 0) {
       this.store = home.store;
-      this.slot = slot;
+      this.slot = revived;
     } else {
       this.store = store.detach(this.slot);
       this.slot = 0;

@@ -126,6 +126,15 @@ function resetSlot(store: SeriesStore, slot: number): void {
   store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
 }
 
+/** Series lifecycle: the observations of the series at `slot`, which every `observe` changes. */
+function observationsOf(store: SeriesStore, slot: number): number {
+  const counts = store.counts;
+  const bucketCount = store.countStride;
+  let count = 0;
+  for (let i = slot * bucketCount; i < (slot + 1) * bucketCount; i++) count += counts[i];
+  return count;
+}
+
 /** The series at `slot` of `store` as exposition needs it: cumulative counts, count, sum. */
 function histogramState(store: SeriesStore, slot: number): {
   bucketCounts: number[];
@@ -413,6 +422,7 @@ export class Histogram {
         newChild: traced
           ? (handle) => new TracedHistogramChild(handle, searchBounds)
           : (handle) => new HistogramChild(handle, searchBounds),
+        activityOf: observationsOf, // series lifecycle
       } satisfies SeriesType<HistogramChild>,
     );
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
@@ -487,6 +497,7 @@ export class Histogram {
   /** Returns this metric's snapshot (one family). */
   collect(): HistogramFamily[] {
     const table = this.#table;
+    table.sweepIfDue(); // series lifecycle: expire before reading the store
     const store = table.store;
     return [{
       type: "histogram",

@@ -13,6 +13,9 @@ import { SeriesHandle } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
 import { wellFormed } from "../validation.ts";
+import { SeriesCap } from "./series_caps.ts";
+import { type ActivityOf, SeriesExpiry } from "./series_expiry.ts";
+import { OVERFLOW_LABEL_NAME } from "../validation.ts";
 
 /** How many recently used children a table keeps (a power of two). */
 const RECENT_CHILDREN = 256;
@@ -25,6 +28,11 @@ export interface SeriesType<Child> extends StoreLayout {
   initSeries(store: SeriesStore, slot: number): void;
   /** The child `labels(...)` returns for a handle. */
   newChild(handle: SeriesHandle): Child;
+  /**
+   * Series lifecycle: a number of a series that changes with every update, for idle expiry
+   * (see `series_expiry.ts`); a type without one never expires its series.
+   */
+  readonly activityOf?: ActivityOf;
 }
 
 /**
@@ -51,6 +59,10 @@ export class SeriesTable<Child> {
   readonly #name0: string;
   readonly #name1: string;
   readonly #name2: string;
+  // Series lifecycle: the cap and its overflow series (series_caps.ts), idle expiry
+  // (series_expiry.ts, when the metric has it).
+  readonly #cap: SeriesCap;
+  readonly #expiry: SeriesExpiry | undefined;
 
   /** A table for a described metric; an unlabelled one starts with its one series. */
   constructor(description: MetricDescription, type: SeriesType<Child>) {
@@ -60,12 +72,17 @@ export class SeriesTable<Child> {
     this.#type = type;
     [this.#name0, this.#name1, this.#name2] = [...this.labelNames, "", "", ""];
     this.index = new SeriesIndex(description.labelNames, description.constLabels);
+    this.#cap = new SeriesCap(description.name, description.limits, description.constLabels);
     this.store = new SeriesStore(
       description.name,
       type,
       this.width === 0 ? 1 : 8,
-      (slot) => this.index.labelsOf(slot),
+      (slot) => this.labelsOf(slot),
     );
+    const expireAfterMs = description.limits.expireAfterMs;
+    this.#expiry = this.width > 0 && expireAfterMs < Infinity && type.activityOf !== undefined
+      ? new SeriesExpiry(this, expireAfterMs, type.activityOf)
+      : undefined;
     if (this.width === 0) this.#unlabelled = this.childAt(this.#add([]));
   }
 
@@ -324,10 +341,73 @@ export class SeriesTable<Child> {
   }
 
   #add(labelValues: readonly string[]): number {
+    // Series lifecycle: past the cap, a new label set is recorded into the overflow series.
+    if (this.#cap.isFull) return this.#overflowSlot();
     const slot = this.index.add(labelValues);
     this.store.ensureSlot(slot);
     this.#type.initSeries(this.store, slot);
+    this.#cap.added();
+    this.#expiry?.added(slot);
     return slot;
+  }
+
+  /** The slot of the overflow series (see `series_caps.ts`), made on first use. */
+  #overflowSlot(): number {
+    const cap = this.#cap;
+    if (cap.overflowSlot < 0) {
+      cap.reportOverflow();
+      const slot = this.index.add(cap.slotValues(this.width));
+      cap.hideSlotValues(this.index);
+      this.store.ensureSlot(slot);
+      this.#type.initSeries(this.store, slot);
+      cap.overflowSlot = slot;
+    }
+    return cap.overflowSlot;
+  }
+
+  /** Whether the metric has an overflow series, which only snapshots (`collect()`) show. */
+  get rendersBySnapshot(): boolean {
+    return this.#cap.overflowSlot >= 0;
+  }
+
+  /**
+   * Series lifecycle: expires the series idle long enough, when a sweep is due. Every reader
+   * calls it before it reads the store (`collect()`, the byte renderer's view): a sweep may
+   * compact.
+   */
+  sweepIfDue(): void {
+    this.#expiry?.sweepIfDue();
+  }
+
+  /** The live slots a sweep looks at: all but the overflow series', which never expires. */
+  expirableSlots(): number[] {
+    const overflowSlot = this.#cap.overflowSlot;
+    const slots = this.index.liveSlots();
+    return overflowSlot < 0 ? slots : slots.filter((slot) => slot !== overflowSlot);
+  }
+
+  /**
+   * Removes the expired series at `slots` and compacts at once, so that every handle of them
+   * sees its store replaced on its next use and brings its series back (see `revive`).
+   */
+  expireSlots(slots: readonly number[]): void {
+    for (const slot of slots) this.index.remove(slot);
+    this.#cap.removed(slots.length);
+    this.#compact();
+  }
+
+  /**
+   * Series lifecycle: the slot, in the current store, of the series a handle of `slot` of the
+   * replaced `oldStore` counts into now that its series is gone: the same labels' series,
+   * found or made again (from zero, with a new creation time), when it expired; -1 when it was
+   * removed by `remove()`/`clear()` (the handle then detaches) or the metric does not expire.
+   */
+  revive(oldStore: SeriesStore, slot: number): number {
+    if (this.#expiry === undefined || !this.#expiry.revives(oldStore, slot)) return -1;
+    const labels = oldStore.labelsOf(slot);
+    if (Object.hasOwn(labels, OVERFLOW_LABEL_NAME)) return this.#overflowSlot();
+    const values = this.labelNames.map((name) => labels[name]);
+    return this.slotFor(values[0], values.slice(1));
   }
 
   /** Removes the series for these label values (same forms as `labels`); absent is fine. */
@@ -336,6 +416,7 @@ export class SeriesTable<Child> {
     const slot = index.findValues(this.#labelValuesOf(first, rest));
     if (slot < 0) return;
     index.remove(slot);
+    this.#cap.removed(1);
     if (index.needsCompaction()) this.#compact();
   }
 
@@ -344,6 +425,7 @@ export class SeriesTable<Child> {
     // An unlabelled metric's one series is not a child to drop (as in the Python client).
     if (this.#unlabelled !== undefined) return;
     this.index.removeAll();
+    this.#cap.cleared();
     this.#compact();
   }
 
@@ -352,12 +434,22 @@ export class SeriesTable<Child> {
     this.#recentSlots = NO_RECENT_SLOTS;
     this.#recentChildren = [];
     const compaction = this.index.compact();
+    // Series lifecycle: the overflow series moves like any other (its labels come from the cap).
+    const cap = this.#cap;
+    const oldStore = this.store;
+    const oldOverflowSlot = cap.overflowSlot;
+    if (oldOverflowSlot >= 0) {
+      cap.overflowSlot = compaction.forwarding[oldOverflowSlot];
+      cap.hideSlotValues(this.index);
+    }
     this.store = this.store.compact(
       compaction.forwarding,
       compaction.slotCount,
-      compaction.labelsOfRemoved,
+      (oldSlot) =>
+        oldSlot === oldOverflowSlot ? cap.overflowLabels() : compaction.labelsOfRemoved(oldSlot),
       compaction.oldSeqs,
     );
+    this.#expiry?.compacted(oldStore, compaction.forwarding, compaction.slotCount);
   }
 
   /** The live slots in creation order (the order of exposition). */
@@ -367,7 +459,7 @@ export class SeriesTable<Child> {
 
   /** A new labels object for the series at `slot` (with the metric's constant labels). */
   labelsOf(slot: number): Labels {
-    return this.index.labelsOf(slot);
+    return slot === this.#cap.overflowSlot ? this.#cap.overflowLabels() : this.index.labelsOf(slot);
   }
 
   /** Validates the arguments of `labels`/`remove` and returns the values in name order. */

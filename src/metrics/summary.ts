@@ -193,6 +193,8 @@ export class Summary {
         }
       },
       newChild: (handle) => new SummaryChild(handle),
+      // Series lifecycle: a summary's count changes with every observation.
+      activityOf: (store, slot) => store.numbers[slot * NUMBER_STRIDE + COUNT],
     });
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
     registerMetric(this, description);
@@ -233,6 +235,7 @@ export class Summary {
   /** Returns this metric's snapshot (one family). */
   collect(): SummaryFamily[] {
     const table = this.#table;
+    table.sweepIfDue(); // series lifecycle: expire before reading the store
     const store = table.store;
     const numbers = store.numbers;
     const percentiles = this.percentiles;

@@ -53,6 +53,7 @@ import {
   subtractBaseline,
   type WorkerSnapshot,
 } from "./merge.ts";
+import { MergedSeriesChoice } from "./merge_caps.ts";
 import {
   isMessage,
   type Message,
@@ -143,6 +144,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
   readonly #deadAfterMs: number;
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
+  /** Series lifecycle: which label sets the capped merged view keeps, stable across scrapes. */
+  readonly #mergedSeries = new MergedSeriesChoice();
   readonly #onError: (error: Error) => void;
   /** Peers' families are untrusted: checked before they leave this aggregator. */
   readonly #gate = familyGate();
@@ -527,7 +530,10 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
       merged: true,
       families: this.#retired.families,
     });
-    return mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
+    return mergeSnapshots(snapshots, {
+      workerLabel: this.#workerLabel,
+      mergedSeries: this.#mergedSeries,
+    });
   }
 
   #tick(): void {

@@ -44,6 +44,8 @@ import {
   nativeBucketsOf,
 } from "../metrics/native_histogram.ts";
 import { validateLabelName } from "../validation.ts";
+import { DEFAULT_MAX_SERIES } from "../metrics/series_limits.ts";
+import { capMergedFamily, type MergedSeriesChoice } from "./merge_caps.ts";
 
 /** The families one worker reported, and whether that worker is still alive. */
 export interface WorkerSnapshot {
@@ -64,6 +66,29 @@ export interface WorkerSnapshot {
 export interface MergeOptions {
   /** The label that tells workers apart in `all`/`liveall` gauges and state sets (default `worker`). */
   readonly workerLabel?: string;
+  /**
+   * The cap on each merged family's own label sets, as a metric's `maxSeries` (default
+   * 10 000; `Infinity`: none); the others go to its `otel.metric.overflow="true"` series.
+   *
+   * @example
+   * ```ts
+   * import { mergeSnapshots } from "@deno-prom/client";
+   * const merged = mergeSnapshots([], { maxSeriesPerMetric: 50_000 });
+   * ```
+   */
+  readonly maxSeriesPerMetric?: number;
+  /**
+   * Keeps which label sets stay under the cap the same from merge to merge (see
+   * {@linkcode MergedSeriesChoice}); without it the choice follows the label sets' order.
+   *
+   * @example
+   * ```ts
+   * import { MergedSeriesChoice, mergeSnapshots } from "@deno-prom/client";
+   * const mergedSeries = new MergedSeriesChoice(); // one per aggregator, kept across scrapes
+   * const merged = mergeSnapshots([], { mergedSeries });
+   * ```
+   */
+  readonly mergedSeries?: MergedSeriesChoice;
 }
 
 /** The label added by `all` modes unless told otherwise. */
@@ -95,14 +120,34 @@ export function mergeSnapshots(
 ): MetricFamily[] {
   const workerLabel = options.workerLabel ?? DEFAULT_WORKER_LABEL;
   validateLabelName(workerLabel);
-  const groups = groupByName(snapshots);
+  const maxSeries = options.maxSeriesPerMetric ?? DEFAULT_MAX_SERIES;
+  if (!(maxSeries >= 1)) {
+    throw new RangeError(`maxSeriesPerMetric must be at least 1, got ${maxSeries}`);
+  }
+  // Series lifecycle: the merged view is capped like a metric (merge_caps.ts).
+  const capMerge = {
+    keyOf: labelSetKey,
+    mergePoints: (family: MetricFamily) =>
+      mergeFamily([{ snapshot: MERGED_VIEW, family }], workerLabel),
+  };
+  const groups = groupByName(
+    options.mergedSeries?.withIdleContributions(snapshots, labelSetKey) ?? snapshots,
+  );
   const merged: MetricFamily[] = [];
   for (const parts of groups.values()) {
     const family = mergeFamily(parts, workerLabel);
-    if (family !== undefined) merged.push(family);
+    if (family === undefined) continue;
+    merged.push(
+      maxSeries === Infinity
+        ? family
+        : capMergedFamily(family, maxSeries, options.mergedSeries, capMerge),
+    );
   }
   return merged;
 }
+
+/** The merged view as one part, to merge again (the worker label already added). */
+const MERGED_VIEW: WorkerSnapshot = { worker: "", live: true, merged: true, families: [] };
 
 /** One worker's copy of a family. */
 interface FamilyPart<F extends MetricFamily = MetricFamily> {

@@ -30,6 +30,7 @@ export {
   mergeSnapshots,
   type WorkerSnapshot,
 } from "./merge.ts";
+export { MergedSeriesChoice } from "./merge_caps.ts";
 export {
   aggregateWorkers,
   type AggregateWorkersOptions,

@@ -14,6 +14,7 @@ import {
 } from "../../registry.ts";
 import { encodeSnapshot } from "../codec.ts";
 import { mergeSnapshots, subtractBaseline, type WorkerSnapshot } from "../merge.ts";
+import { MergedSeriesChoice } from "../merge_caps.ts";
 import { requireDeno } from "../../platform.ts";
 import { positiveMs } from "../../validation.ts";
 import {
@@ -105,6 +106,8 @@ export class DirectoryCollector implements MetricsSource {
   readonly #deadAfterMs: number | undefined;
   readonly #retireAfterMs: number;
   readonly #workerLabel: string;
+  /** Series lifecycle: which label sets the capped merged view keeps, stable across scrapes. */
+  readonly #mergedSeries = new MergedSeriesChoice();
   readonly #exposeReadErrors: boolean;
   readonly #maxFileBytes: number;
   readonly #reporter: StreakReporter;
@@ -177,7 +180,10 @@ export class DirectoryCollector implements MetricsSource {
         families,
       }));
     snapshots.push({ worker: "retired", live: false, merged: true, families: retired.families });
-    const merged = mergeSnapshots(snapshots, { workerLabel: this.#workerLabel });
+    const merged = mergeSnapshots(snapshots, {
+      workerLabel: this.#workerLabel,
+      mergedSeries: this.#mergedSeries,
+    });
     if (state.retired !== undefined && this.#hasWork(state, contributions, processes)) {
       // Retirement moves data between files without changing the totals: a failure (say, a
       // read-only directory) only postpones it.
