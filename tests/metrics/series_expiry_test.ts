@@ -1,7 +1,8 @@
 // Idle expiry: what leaves, what stays, how held children behave, and that the sweep runs on
 // every read path and without any scrape.
 import assert from "node:assert/strict";
-import { Counter, Gauge, Histogram, Registry, renderProtobuf } from "../../mod.ts";
+import { Counter, Gauge, Histogram, Registry } from "../../mod.ts";
+import { renderProtobuf } from "../../src/exposition/mod.ts";
 import { useExpiryClock } from "../../src/metrics/series_expiry.ts";
 
 /** Runs `body` with the sweeps' clock under the test's control. */

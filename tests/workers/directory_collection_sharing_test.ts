@@ -1,7 +1,8 @@
 // Concurrent scrapes of a directory collector share one pass over the directory: at most one
 // pass runs at a time, so a hung file system never has passes pile up, one per scrape.
 import assert from "node:assert/strict";
-import { Counter, directoryCollector, publishToDirectory, Registry } from "../../mod.ts";
+import { Counter, Registry } from "../../mod.ts";
+import { directoryCollector, publishToDirectory } from "../../src/workers/mod.ts";
 import { valueOf } from "../support/workers_support.ts";
 
 Deno.test("10 concurrent collections of a directory make at most 2 passes over it, each complete", async () => {

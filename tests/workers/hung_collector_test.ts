@@ -1,7 +1,7 @@
 // Issue 20, point 2 on the worker paths: a worker's own collector that never settles stops
 // nothing for good — a scrape fails (reported), and close() and flush() still resolve.
 import assert from "node:assert/strict";
-import { aggregateWorkers, publishToDirectory } from "../../mod.ts";
+import { aggregateWorkers, publishToDirectory } from "../../src/workers/mod.ts";
 
 /** A source whose collections never settle. */
 const hungSource = { collect: () => new Promise<never>(() => {}) };
