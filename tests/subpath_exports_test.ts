@@ -70,6 +70,7 @@ Deno.test("subpath exports: what left the root is in the subpath its documentati
   assert.deepEqual(only(workers), [
     "DEFAULT_WORKER_LABEL",
     "GAUGE_AGGREGATIONS",
+    "MergedSeriesChoice",
     "aggregateWorkers",
     "directoryCollector",
     "mergeSnapshots",

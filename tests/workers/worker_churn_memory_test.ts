@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 
 const MOD_URL = JSON.stringify(new URL("../../mod.ts", import.meta.url).href);
+const WORKERS_URL = JSON.stringify(new URL("../../src/workers/mod.ts", import.meta.url).href);
 const CODEC_URL = JSON.stringify(new URL("../../src/workers/codec.ts", import.meta.url).href);
 
 /**
@@ -11,7 +12,8 @@ const CODEC_URL = JSON.stringify(new URL("../../src/workers/codec.ts", import.me
  */
 async function inChild(body: string): Promise<Record<string, number>> {
   const script = `
-    import { aggregateWorkers, Counter, Registry } from ${MOD_URL};
+    import { Counter, Registry } from ${MOD_URL};
+    import { aggregateWorkers } from ${WORKERS_URL};
     import { encodeSnapshot } from ${CODEC_URL};
     const usage = () => { gc(); gc(); return Deno.memoryUsage().heapUsed; };
     const channelName = "churn-" + crypto.randomUUID();
