@@ -16,7 +16,7 @@
 
 import process from "node:process";
 import { Histogram, Registry, renderText } from "../mod.ts";
-import { renderRegistryBytes } from "../src/exposition/direct.ts";
+import { renderRegistryBytes } from "../src/exposition/registry_render.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
 import {
   encodeCompressedWriteRequest,

@@ -7,7 +7,15 @@
  */
 
 import { type ExpositionFormat, render } from "./exposition/render.ts";
-import { withoutCreated } from "./exposition/created.ts";
+import {
+  ByteRender,
+  gatherItems,
+  type ReadFromStorage,
+  type RenderItems,
+  type StorageGather,
+  type StoredMetric,
+} from "./exposition/direct.ts";
+import { joinChunks } from "./exposition/byte_writer.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { formatFloat, hasSum } from "./exposition/format.ts";
@@ -174,11 +182,13 @@ function withDefaultLabels(family: MetricFamily, defaults: Labels): MetricFamily
 function applyRegistryScope(
   families: MetricFamily[],
   trusted: Set<MetricFamily>,
+  scopedAlready: ReadonlySet<MetricFamily>,
   scope: RegistryScope,
 ): MetricFamily[] {
   if (scope.prefix === "" && scope.defaultLabels === undefined) return families;
   const defaults = scope.defaultLabels;
   return families.map((family) => {
+    if (scopedAlready.has(family)) return family;
     const named = withPrefix(family, scope.prefix);
     const scoped = defaults === undefined ? named : withDefaultLabels(named, defaults);
     // A built-in family stays valid: each of its series already has or gets every default.
@@ -289,14 +299,10 @@ export function findSampleValue(
   return undefined;
 }
 
-/** Set by `Registry`'s static block: see `gatherWithStandIns`. */
-let gatherHook:
-  | ((
-    registry: Registry,
-    options: CollectOptions,
-    standIn: StandIn,
-  ) => Promise<MetricFamily[]> | undefined)
-  | undefined;
+const textDecoder = new TextDecoder();
+
+/** Each registry's `StorageGather`, entered by its constructor. */
+const storageGathers = new WeakMap<Registry, StorageGather>();
 
 /**
  * A set of collectors to expose together. Families come out in registration order.
@@ -331,6 +337,7 @@ export class Registry implements MetricsSource {
    */
   constructor(options?: RegistryOptions) {
     this.#scope = registryScopeOf(options);
+    storageGathers.set(this, this.#gatherWithStorage);
   }
 
   /** Adds a collector; throws a `TypeError` if one of its sample names is already taken. */
@@ -387,28 +394,33 @@ export class Registry implements MetricsSource {
     return selectFamilies(await this.#gather(options, undefined), options);
   }
 
-  static {
-    gatherHook = (registry, options, standIn) => {
-      const scope = registry.#scope;
-      if (scope.prefix !== "" || scope.defaultLabels !== undefined) return undefined;
-      return registry.#gather(options, standIn).then((kept) => selectFamilies(kept, options));
-    };
-  }
+  /** `collect()` with the built-in metrics `readFromStorage` takes left to its caller. */
+  readonly #gatherWithStorage: StorageGather = async (options, readFromStorage) =>
+    selectFamilies(await this.#gather(options, readFromStorage), options);
 
   /**
-   * The families that can be exposed, before the registry's scope is applied: each collector's
-   * (a built-in metric's trusted, others validated), or the family `standIn` gives for it.
+   * The families that can be exposed, under the registry's scope: each collector's (a built-in
+   * metric's trusted, others validated), or for a built-in metric the family without points
+   * `readFromStorage` gives (already scoped).
    */
-  async #gather(options: CollectOptions, standIn: StandIn | undefined): Promise<MetricFamily[]> {
+  async #gather(
+    options: CollectOptions,
+    readFromStorage: ReadFromStorage | undefined,
+  ): Promise<MetricFamily[]> {
     const families: MetricFamily[] = [];
     const trusted = new Set<MetricFamily>();
+    const fromStorage = new Set<MetricFamily>();
     const problems: InvalidFamilyError[] = [];
+    const scope = this.#scope;
     for (const collector of this.#collectors) {
       const isMetric = builtIn.has(collector);
-      const standing = isMetric ? standIn?.(collector) : undefined;
-      if (standing !== undefined) {
-        families.push(standing);
-        trusted.add(standing);
+      const stored = isMetric
+        ? readFromStorage?.(collector, scope.prefix, scope.defaultLabels)
+        : undefined;
+      if (stored !== undefined) {
+        families.push(stored);
+        trusted.add(stored);
+        fromStorage.add(stored);
         continue;
       }
       const collected = collector.collect();
@@ -430,9 +442,9 @@ export class Registry implements MetricsSource {
     }
     // Checked as exposed, after the prefix and default labels: a custom family whose series
     // differ only by a default label would otherwise print the same line twice.
-    const scoped = applyRegistryScope(families, trusted, this.#scope);
+    const scoped = applyRegistryScope(families, trusted, fromStorage, scope);
     const kept = checkFamilies(scoped, { trusted, onInvalid: (error) => problems.push(error) });
-    this.#reportOncePerStreak(problems, options.onError ?? reportToConsole);
+    this.#reports.report(problems, options.onError ?? reportToConsole);
     return kept;
   }
 
@@ -465,12 +477,54 @@ export class Registry implements MetricsSource {
     return findSampleValue(await this.collect(), name, labels);
   }
 
-  // ---- Invalid families: reported once per streak (trust) ----
-  // Per reporter, the messages reported at its last collection: a family that stays bad is
-  // not reported at every scrape.
+  /** What was reported of invalid families, per reporter. */
+  readonly #reports = new StreakReports();
+
+  /** Collects and renders in the protobuf format: the bytes Prometheus scrapes. */
+  metrics(options: MetricsOptions & { readonly format: "protobuf" }): Promise<Uint8Array>;
+  /**
+   * Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`; names outside
+   * the legacy alphabet as `escaping` says (default `underscores`).
+   */
+  metrics(
+    options?: MetricsOptions & { readonly format?: "text" | "openmetrics" },
+  ): Promise<string>;
+  /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
+  metrics(options: MetricsOptions): Promise<string | Uint8Array>;
+  async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
+    const format = options.format ?? "text";
+    if (format === "protobuf") {
+      const families = await this.collect(options);
+      return render(families, format, options.escaping);
+    }
+    const items = await gatherItems(this.#gatherWithStorage, options);
+    const byteRender = new ByteRender(items, { ...options, format });
+    return textDecoder.decode(joinChunks(byteRender.rest()));
+  }
+}
+
+/**
+ * Internal (not exported from `mod.ts`), for the byte renderer, the handler and remote write:
+ * what rendering `registry` takes (see `gatherItems`): its collectors' snapshots, checked as
+ * `registry.collect(options)` checks them, and its counters, gauges and histograms to read from
+ * storage.
+ */
+export function gatherForBytes(
+  registry: Registry,
+  options: CollectOptions,
+  taken?: (item: StoredMetric) => void,
+): Promise<RenderItems> {
+  return gatherItems(storageGathers.get(registry)!, options, taken);
+}
+
+/**
+ * Reports problems once per streak, per reporter: a message reported at the last check is not
+ * reported again until a check without it came in between.
+ */
+class StreakReports {
   readonly #reportedTo = new WeakMap<(error: InvalidFamilyError) => void, Set<string>>();
 
-  #reportOncePerStreak(
+  report(
     problems: readonly InvalidFamilyError[],
     report: (error: InvalidFamilyError) => void,
   ): void {
@@ -489,44 +543,6 @@ export class Registry implements MetricsSource {
     if (current.size === 0) this.#reportedTo.delete(report);
     else this.#reportedTo.set(report, current);
   }
-
-  /** Collects and renders in the protobuf format: the bytes Prometheus scrapes. */
-  metrics(options: MetricsOptions & { readonly format: "protobuf" }): Promise<Uint8Array>;
-  /**
-   * Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`; names outside
-   * the legacy alphabet as `escaping` says (default `underscores`).
-   */
-  metrics(
-    options?: MetricsOptions & { readonly format?: "text" | "openmetrics" },
-  ): Promise<string>;
-  /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
-  metrics(options: MetricsOptions): Promise<string | Uint8Array>;
-  async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
-    const families = await this.collect(options);
-    const kept = options.createdSeries === false ? families.map(withoutCreated) : families;
-    return render(kept, options.format ?? "text", options.escaping);
-  }
-}
-
-/**
- * Internal: gives the family a built-in metric stands in with at a scrape (a family without
- * points, which only its name and type matter for), or `undefined` to collect it.
- */
-export type StandIn = (collector: Collector) => MetricFamily | undefined;
-
-/**
- * Internal (not exported from `mod.ts`), for the byte renderer: gathers the families that
- * `registry.collect(options)` would give (the same checks, reports and `names` filter), except
- * that each built-in metric for which `standIn` gives a family is not collected and that family
- * takes its place. `undefined` when the registry has a prefix or default labels, which apply
- * to snapshots: the renderer then renders `collect()`'s snapshots instead.
- */
-export function gatherWithStandIns(
-  registry: Registry,
-  options: CollectOptions,
-  standIn: StandIn,
-): Promise<MetricFamily[]> | undefined {
-  return gatherHook!(registry, options, standIn);
 }
 
 /** Drops and reports the families no exposition may carry; see {@linkcode familyGate}. */
@@ -542,17 +558,21 @@ export type FamilyGate = (
  * rule and one streak logic for every untrusted source.
  */
 export function familyGate(): FamilyGate {
-  let current: readonly MetricFamily[] = [];
-  const registry = new Registry();
-  // Read synchronously at the start of `collect`, so concurrent calls never see each other's.
-  registry.register({ collect: () => current as MetricFamily[] });
-  return async (families, onError) => {
-    current = families;
-    try {
-      return await registry.collect({ onError });
-    } finally {
-      current = [];
+  const reports = new StreakReports();
+  return (families, onError) => {
+    const problems: InvalidFamilyError[] = [];
+    if (!Array.isArray(families)) {
+      problems.push(
+        new InvalidFamilyError(
+          "(collector)",
+          `a collector returned ${typeof families}, not an array of families`,
+        ),
+      );
+      families = [];
     }
+    const kept = checkFamilies(families, { onInvalid: (error) => problems.push(error) });
+    reports.report(problems, onError);
+    return Promise.resolve(kept);
   };
 }
 

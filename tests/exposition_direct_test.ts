@@ -11,11 +11,12 @@ import {
   Info,
   type MetricFamily,
   Registry,
+  type RegistryOptions,
   renderOpenMetrics,
   renderText,
   Summary,
 } from "../mod.ts";
-import { renderRegistryBytes, startByteRender } from "../src/exposition/direct.ts";
+import { renderRegistryBytes, startByteRender } from "../src/exposition/registry_render.ts";
 import { withoutCreated } from "../src/exposition/created.ts";
 import { CHUNK_SIZE } from "../src/exposition/byte_writer.ts";
 import { seededRandom as random } from "./support/random.ts";
@@ -229,11 +230,37 @@ Deno.test("byte render: a custom family clashing with a metric is dropped as by 
   assert.equal(errors.length, 2);
 });
 
-Deno.test("byte render: a registry with a prefix or default labels uses snapshots", async () => {
-  for (const options of [{ prefix: "app_" }, { defaultLabels: { env: "prod" } }]) {
+Deno.test("byte render: a registry's prefix and default labels are written from storage", async () => {
+  const cases: RegistryOptions[] = [
+    { prefix: "app_" },
+    { defaultLabels: { env: "prod", a: "first", method: "ignored" } },
+    { prefix: "app_", defaultLabels: { zone: 'z"1' } },
+  ];
+  for (const options of cases) {
     const registry = new Registry(options);
     new Counter({ name: "jobs", help: "j", registry }).inc();
-    assert.equal(await startByteRender(registry, { format: "text" }), undefined);
+    const requests = new Counter({
+      name: "requests",
+      help: "r",
+      labelNames: ["method"],
+      constLabels: { b: "const" },
+      registry,
+    });
+    requests.labels("GET").inc(2);
+    requests.labels("P\nUT").inc();
+    const latency = new Histogram({
+      name: "latency",
+      help: "l",
+      labelNames: ["method"],
+      buckets: [0.1, 1],
+      registry,
+    });
+    latency.labels("GET").observe(0.5);
+    new Gauge({ name: "up", help: "u", registry }).set(1);
+    new Summary({ name: "size", help: "s", registry }).observe(3);
+    const render = await startByteRender(registry, { format: "text" });
+    assert.equal(render.fromSnapshots, 1, JSON.stringify(options));
+    await assertSameBothWays(registry, JSON.stringify(options));
   }
 });
 

@@ -1,56 +1,89 @@
 /**
  * The byte renderer: a registry's text or OpenMetrics exposition written straight into chunks
- * of bytes. Counters, gauges and histograms are rendered from their storage (label text from
- * the label index in pieces, numbers from the typed arrays), without building snapshots; every
- * other collector is rendered from its `collect()` snapshot through the string renderers. The
- * bytes are those of `renderText` / `renderOpenMetrics` of `registry.collect()`: the
- * differential tests (`tests/exposition_direct_test.ts`) compare both paths.
+ * of bytes. Counters, gauges and histograms are rendered from their storage through its read
+ * interface (`metrics/storage_read.ts`: label value ids and dictionaries, numbers from the typed
+ * arrays), without building snapshots; every other collector is rendered from its `collect()`
+ * snapshot. The bytes are those of `renderText` / `renderOpenMetrics` of `registry.collect()`.
  *
  * Which path serves what:
- * - a registry with a `prefix` or `defaultLabels` (which apply to snapshots): the whole
- *   registry is rendered from `collect()` (`startByteRender` returns `undefined`);
+ * - a registry's `prefix` and `defaultLabels` apply to both: a metric read from storage is
+ *   written under its prefixed name, its default labels written into the constant label text;
  * - a custom collector, a summary, an info, an enum, a gauge with value functions
  *   (`setFunction`), and a metric whose name or label names are outside the legacy alphabet:
- *   that collector is rendered from its snapshot, the others directly;
+ *   that collector is rendered from its snapshot, the others from storage;
  * - the `names` filter, invalid families and name clashes are decided exactly as in
- *   `collect()` (a built-in metric takes part with a family without points).
+ *   `collect()` (a metric read from storage takes part with a family without points).
  *
  * A render goes on over several turns of the event loop (one chunk each, as a response stream
- * pulls them): each metric's label sets are taken when its turn comes (`labelSnapshot`), and
- * each series is written whole from its numbers at that moment.
+ * pulls them): each metric's label sets are taken when its turn comes (`read()`), and each
+ * series is written whole from its numbers at that moment.
  *
  * @module
  */
 
-import type { HistogramPoint, MetricFamily } from "../model.ts";
-import { gatherWithStandIns, type Registry } from "../registry.ts";
-import { formatBounds, formatFloat, hasSum } from "./format.ts";
+import type { Collector, HistogramPoint, Labels, MetricFamily } from "../model.ts";
+import {
+  escapedValues,
+  formatBounds,
+  formatFloat,
+  hasSum,
+  type LabelPieces,
+  labelPiecesOf,
+} from "./format.ts";
 import {
   checkNumber,
   type EscapingScheme,
   isLegacyLabelName,
   isLegacyMetricName,
 } from "../validation.ts";
-import { ChunkWriter, joinChunks, NUMBER_BYTES } from "./byte_writer.ts";
+import { ChunkWriter, NUMBER_BYTES } from "./byte_writer.ts";
 import { withoutCreated } from "./created.ts";
 import {
-  type BucketExemplars,
   type CounterLayout,
-  type DirectSource,
-  directSourceOf,
-  type DirectView,
   type GaugeLayout,
   type HistogramLayout,
-} from "./direct_source.ts";
+  type MetricStorage,
+  type SeriesRead,
+  storageOf,
+} from "../metrics/storage_read.ts";
+import type { LabelSets } from "../metrics/label_sets.ts";
 import { DEFAULT_ESCAPING, escapeExemplar } from "./escaping.ts";
 import { formatExemplar, renderOpenMetrics } from "./openmetrics.ts";
 import { renderText } from "./text.ts";
-import type { CollectOptions } from "../registry.ts";
 import type { Exemplar } from "../model.ts";
-import type { LabelSnapshot } from "../metrics/series_index.ts";
+import type { InvalidFamilyError } from "./validate.ts";
+
+/** What a gathering takes: the `names` filter and the reporter (as `Registry.collect`). */
+export interface GatherOptions {
+  /** Keep only families exposing one of these names. */
+  readonly names?: Iterable<string>;
+  /** Called with each family dropped because it cannot be exposed. */
+  readonly onError?: (error: InvalidFamilyError) => void;
+}
+
+/**
+ * Gives the family without points that a built-in metric read from its storage takes part in a
+ * registry's checks with (its name under the registry's `prefix`), or `undefined` to collect
+ * its snapshot instead.
+ */
+export type ReadFromStorage = (
+  collector: Collector,
+  prefix: string,
+  defaultLabels: Labels | undefined,
+) => MetricFamily | undefined;
+
+/**
+ * A registry's gathering (the same checks, reports and `names` filter as its `collect()`),
+ * except that each built-in metric for which `readFromStorage` gives a family is not
+ * collected: the caller reads its storage instead.
+ */
+export type StorageGather = (
+  options: GatherOptions,
+  readFromStorage: ReadFromStorage,
+) => Promise<MetricFamily[]>;
 
 /** Options of a byte render. */
-export interface ByteRenderOptions extends CollectOptions {
+export interface ByteRenderOptions extends GatherOptions {
   /** `"text"` (0.0.4) or `"openmetrics"`. */
   readonly format: "text" | "openmetrics";
   /** How names outside the legacy alphabet are written (default `underscores`). */
@@ -65,37 +98,57 @@ const textEncoder = new TextEncoder();
 /** The end of an OpenMetrics body. */
 const EOF_LINE = "# EOF\n";
 
-/** Whether a metric's name and label names are all in the legacy alphabet (cached). */
-const legacyNamed = new WeakMap<DirectSource, boolean>();
+/** A histogram series' exemplars, one per bucket. */
+type BucketExemplars = readonly (Exemplar | undefined)[];
 
-function isLegacyNamed(source: DirectSource): boolean {
-  let legacy = legacyNamed.get(source);
+/**
+ * A built-in metric rendered from its storage, as its registry exposes it: under the
+ * registry's prefix, with the registry's default labels its series lack.
+ */
+export interface StoredMetric {
+  readonly storage: MetricStorage;
+  /** The family without points it takes part in the checks with (its exposed name). */
+  readonly family: MetricFamily;
+  /** The registry's default labels (`undefined`: none). */
+  readonly defaults: Labels | undefined;
+}
+
+/** Whether a metric's name and label names are all in the legacy alphabet (cached). */
+const legacyNamed = new WeakMap<MetricStorage, boolean>();
+
+function isLegacyNamed(storage: MetricStorage): boolean {
+  let legacy = legacyNamed.get(storage);
   if (legacy === undefined) {
-    legacy = isLegacyMetricName(source.name) &&
-      source.view().labels.names.every(isLegacyLabelName);
-    legacyNamed.set(source, legacy);
+    legacy = isLegacyMetricName(storage.name) &&
+      storage.read().labels.names.every(isLegacyLabelName);
+    legacyNamed.set(storage, legacy);
   }
   return legacy;
 }
 
-/** Whether a source can be rendered from its storage now (else from its snapshot). */
-function rendersDirectly(source: DirectSource): boolean {
-  if (!isLegacyNamed(source)) return false;
-  const layout = source.layout;
+/** Whether a registry's prefix and default labels keep names in the legacy alphabet. */
+function isLegacyScope(prefix: string, defaults: Labels | undefined): boolean {
+  if (prefix !== "" && !isLegacyMetricName(prefix)) return false;
+  return defaults === undefined || Object.keys(defaults).every(isLegacyLabelName);
+}
+
+/** Whether a metric can be rendered from its storage now (else from its snapshot). */
+function rendersFromStorage(storage: MetricStorage): boolean {
+  if (!isLegacyNamed(storage)) return false;
+  const layout = storage.layout;
   if (layout.type !== "gauge") return true;
-  const functions = source.view().store.sides[layout.functionSide];
+  const functions = storage.read().store.sides[layout.functionSide];
   return functions === undefined || !functions.some((f) => f !== undefined);
 }
 
-/** The `# HELP`/`# TYPE`/`# UNIT` lines of a metric, as the string renderers write them. */
-const headers = new WeakMap<DirectSource, { text?: string; openmetrics?: string }>();
+/** The `# HELP`/`# TYPE`/`# UNIT` lines of a family without points, per format (cached). */
+const headers = new WeakMap<MetricFamily, { text?: string; openmetrics?: string }>();
 
-function headerOf(source: DirectSource, format: "text" | "openmetrics"): string {
-  let cached = headers.get(source);
-  if (cached === undefined) headers.set(source, cached = {});
+function headerOf(family: MetricFamily, format: "text" | "openmetrics"): string {
+  let cached = headers.get(family);
+  if (cached === undefined) headers.set(family, cached = {});
   let header = cached[format];
   if (header === undefined) {
-    const family = standInOf(source);
     header = format === "text"
       ? renderText([family])
       : renderOpenMetrics([family]).slice(0, -EOF_LINE.length);
@@ -104,63 +157,65 @@ function headerOf(source: DirectSource, format: "text" | "openmetrics"): string 
   return header;
 }
 
-/** The family without points that a directly rendered metric takes part in checks with. */
-export function standInOf(source: DirectSource): MetricFamily {
-  return {
-    type: source.layout.type,
-    name: source.name,
-    help: source.help,
-    unit: source.unit,
-    points: [],
-  } as MetricFamily;
+/** The family without points of a metric read from storage, per prefix (cached). */
+const familiesByPrefix = new WeakMap<MetricStorage, Map<string, MetricFamily>>();
+
+/** The family without points that a metric read from storage takes part in checks with. */
+export function familyWithoutPoints(storage: MetricStorage, prefix = ""): MetricFamily {
+  let byPrefix = familiesByPrefix.get(storage);
+  if (byPrefix === undefined) familiesByPrefix.set(storage, byPrefix = new Map());
+  let family = byPrefix.get(prefix);
+  if (family === undefined) {
+    family = {
+      type: storage.layout.type,
+      name: prefix + storage.name,
+      help: storage.help,
+      unit: storage.unit,
+      points: [],
+    } as MetricFamily;
+    byPrefix.set(prefix, family);
+  }
+  return family;
 }
 
-/** What a byte render walks: directly rendered metrics and the snapshots of the others. */
-export type RenderItems = readonly (MetricFamily | DirectSource)[];
+/** What a byte render walks: metrics read from storage and the snapshots of the others. */
+export type RenderItems = readonly (MetricFamily | StoredMetric)[];
+
+/** Whether a render item is a metric read from storage. */
+export function isStoredMetric(item: MetricFamily | StoredMetric): item is StoredMetric {
+  return "storage" in item;
+}
 
 /**
- * Gathers what rendering `registry` takes: the families of the collectors rendered from
- * snapshots (awaiting async ones, validating and reporting as `collect()` does) and the
- * metrics rendered directly, in registration order. `undefined` when the registry has a
- * prefix or default labels: render `registry.collect()` instead. `taken` is told of each
- * directly rendered metric when `collect()` would have collected it (remote write reads its
- * numbers then).
+ * Gathers what rendering a registry takes (`gather` is its `StorageGather`): the families of
+ * the collectors rendered from snapshots (awaiting async ones, validating and reporting as
+ * `collect()` does) and the metrics read from storage, in registration order. `taken` is told
+ * of each metric read from storage when `collect()` would have collected it (remote write
+ * reads its numbers then).
  */
-export async function gatherForBytes(
-  registry: Registry,
-  options: CollectOptions,
-  taken?: (source: DirectSource) => void,
-): Promise<RenderItems | undefined> {
-  const direct = new Map<MetricFamily, DirectSource>();
-  const gathering = gatherWithStandIns(registry, options, (collector) => {
-    const source = directSourceOf(collector);
-    if (source === undefined || !rendersDirectly(source)) return undefined;
-    taken?.(source);
-    const standIn = standInOf(source);
-    direct.set(standIn, source);
-    return standIn;
+export async function gatherItems(
+  gather: StorageGather,
+  options: GatherOptions,
+  taken?: (item: StoredMetric) => void,
+): Promise<RenderItems> {
+  const stored = new Map<MetricFamily, StoredMetric>();
+  const families = await gather(options, (collector, prefix, defaults) => {
+    const storage = storageOf(collector);
+    if (storage === undefined || !rendersFromStorage(storage) || !isLegacyScope(prefix, defaults)) {
+      return undefined;
+    }
+    const item: StoredMetric = {
+      storage,
+      family: familyWithoutPoints(storage, prefix),
+      defaults,
+    };
+    taken?.(item);
+    // A family of its own per gathering: a metric registered twice is told apart.
+    const family = { ...item.family };
+    stored.set(family, item);
+    return family;
   });
-  if (gathering === undefined) return undefined;
-  const families = await gathering;
-  return families.map((family) => direct.get(family) ?? family);
-}
-
-/** Starts rendering `registry` (see `gatherForBytes`; `undefined` for a scoped registry). */
-export async function startByteRender(
-  registry: Registry,
-  options: ByteRenderOptions,
-): Promise<ByteRender | undefined> {
-  const items = await gatherForBytes(registry, options);
-  return items === undefined ? undefined : new ByteRender(items, options);
-}
-
-/** Renders `registry` as one array of bytes, directly where it can (see the module doc). */
-export async function renderRegistryBytes(
-  registry: Registry,
-  options: ByteRenderOptions,
-): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const render = await startByteRender(registry, options);
-  return render === undefined ? undefined : joinChunks(render.rest());
+  return families.map((family) => stored.get(family) ?? family);
 }
 
 /**
@@ -190,7 +245,7 @@ export class ByteRender {
       escaping: this.#escaping,
       created: this.#created,
     };
-    this.fromSnapshots = items.filter((item) => !("layout" in item)).length;
+    this.fromSnapshots = items.filter((item) => !isStoredMetric(item)).length;
   }
 
   /** Whether every chunk was given. */
@@ -215,8 +270,8 @@ export class ByteRender {
         return chunks.length === 0 ? undefined : chunks;
       }
       const item = this.#items[this.#index++];
-      if ("layout" in item) {
-        writer.text(headerOf(item, this.#format));
+      if (isStoredMetric(item)) {
+        writer.text(headerOf(item.family, this.#format));
         this.#cursor = cursorOf(item, this.#settings);
       } else {
         writer.text(this.#renderSnapshot(item));
@@ -255,45 +310,50 @@ interface CursorSettings {
   readonly created: boolean;
 }
 
-function cursorOf(source: DirectSource, settings: CursorSettings): SeriesCursor {
-  const view = source.view();
-  const layout = source.layout;
+function cursorOf(item: StoredMetric, settings: CursorSettings): SeriesCursor {
+  const storage = item.storage;
+  const read = storage.read();
+  const pieces = labelPiecesOf(read.labels.shape, item.defaults);
+  const name = item.family.name;
+  const layout = storage.layout;
   switch (layout.type) {
     case "counter":
-      return new CounterCursor(source.name, view, layout, settings);
+      return new CounterCursor(name, read, pieces, layout, settings);
     case "gauge":
-      return new GaugeCursor(source.name, view, layout);
+      return new GaugeCursor(name, read, pieces, layout);
     case "histogram":
-      return new HistogramCursor(source.name, view, layout, settings);
+      return new HistogramCursor(name, read, pieces, layout, settings);
   }
 }
 
 /** What all cursors share: the slots to walk, and the label text of a series. */
 abstract class SlotCursor implements SeriesCursor {
-  protected readonly labels: LabelSnapshot;
-  protected readonly view: DirectView;
-  /** `labels.textPieces` encoded once per render: copied, not encoded, for every series. */
+  protected readonly labels: LabelSets;
+  protected readonly read: SeriesRead;
+  protected readonly pieces: LabelPieces;
+  /** Per label position (declared order), the escaped values by id. */
+  readonly #escaped: readonly (readonly string[])[];
+  /** `pieces.pieces` encoded once per render: copied, not encoded, for every series. */
   readonly #pieceBytes: readonly Uint8Array[];
   #slot = 0;
-  /** The constant text's length, for the room a series needs. */
-  readonly #piecesLength: number;
 
   /**
-   * The longest label text a series of this snapshot can have (UTF-16 units): its pieces and
+   * The longest label text a series of this read can have (UTF-16 units): its pieces and
    * the longest escaped value at each position. Found once per render, over the distinct values
    * (not the series), so that a series takes one `room()` for all its writes.
    */
   protected readonly maxLabelLength: number;
 
-  constructor(view: DirectView) {
-    this.view = view;
-    this.labels = view.labels;
-    this.#piecesLength = this.labels.textPieces.reduce((sum, piece) => sum + piece.length, 0);
-    this.#pieceBytes = this.labels.textPieces.map((piece) => textEncoder.encode(piece));
-    let length = this.#piecesLength;
-    for (const position of this.labels.sortedPositions) {
+  constructor(read: SeriesRead, pieces: LabelPieces) {
+    this.read = read;
+    this.labels = read.labels;
+    this.pieces = pieces;
+    this.#escaped = this.labels.valuesByPosition.map(escapedValues);
+    this.#pieceBytes = pieces.pieces.map((piece) => textEncoder.encode(piece));
+    let length = pieces.pieces.reduce((sum, piece) => sum + piece.length, 0);
+    for (const position of pieces.sortedPositions) {
       let longest = 0;
-      for (const value of this.labels.escapedByPosition[position]) {
+      for (const value of this.#escaped[position]) {
         if (value.length > longest) longest = value.length;
       }
       length += longest;
@@ -319,7 +379,7 @@ abstract class SlotCursor implements SeriesCursor {
   /** The escaped value of the label at `position` (declared order) of the series at `slot`. */
   protected escapedValue(slot: number, position: number): string {
     const labels = this.labels;
-    return labels.escapedByPosition[position][labels.seriesIds[slot * labels.width + position]];
+    return this.#escaped[position][labels.seriesIds[slot * labels.width + position]];
   }
 
   /**
@@ -327,9 +387,8 @@ abstract class SlotCursor implements SeriesCursor {
    * `maxLabelLength`.
    */
   protected writeLabels(writer: ChunkWriter, slot: number): void {
-    const labels = this.labels;
     const pieces = this.#pieceBytes;
-    const positions = labels.sortedPositions;
+    const positions = this.pieces.sortedPositions;
     writer.putBytes(pieces[0]);
     for (let i = 0; i < positions.length; i++) {
       writer.put(this.escapedValue(slot, positions[i]));
@@ -371,11 +430,12 @@ class CounterCursor extends SlotCursor {
 
   constructor(
     name: string,
-    view: DirectView,
+    read: SeriesRead,
+    pieces: LabelPieces,
     layout: CounterLayout,
     settings: CursorSettings,
   ) {
-    super(view);
+    super(read, pieces);
     this.#layout = layout;
     this.#totalName = textEncoder.encode(name + "_total");
     this.#createdName = settings.openMetrics && settings.created
@@ -388,7 +448,7 @@ class CounterCursor extends SlotCursor {
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
     const layout = this.#layout;
-    const store = this.view.store;
+    const store = this.read.store;
     const numbers = store.numbers;
     const base = slot * layout.numberStride;
     const value = this.#unlabelled ? layout.unlabelledTotal()! : numbers[base + layout.totalOffset];
@@ -432,8 +492,8 @@ class GaugeCursor extends SlotCursor {
   /** `#name` encoded once per render. */
   readonly #nameBytes: Uint8Array;
 
-  constructor(name: string, view: DirectView, layout: GaugeLayout) {
-    super(view);
+  constructor(name: string, read: SeriesRead, pieces: LabelPieces, layout: GaugeLayout) {
+    super(read, pieces);
     this.#layout = layout;
     this.#name = name;
     this.#nameBytes = textEncoder.encode(name);
@@ -441,7 +501,7 @@ class GaugeCursor extends SlotCursor {
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
     const layout = this.#layout;
-    const store = this.view.store;
+    const store = this.read.store;
     // A value function set since the render started is called as `collect()` would.
     const valueFunction = store.sides[layout.functionSide]?.[slot] as (() => number) | undefined;
     let value: number;
@@ -482,11 +542,12 @@ class HistogramCursor extends SlotCursor {
 
   constructor(
     name: string,
-    view: DirectView,
+    read: SeriesRead,
+    pieces: LabelPieces,
     layout: HistogramLayout,
     settings: CursorSettings,
   ) {
-    super(view);
+    super(read, pieces);
     this.#layout = layout;
     const encode = (text: string) => textEncoder.encode(text);
     this.#bucketName = encode(name + "_bucket");
@@ -501,7 +562,7 @@ class HistogramCursor extends SlotCursor {
     this.#openMetrics = settings.openMetrics;
     this.#escaping = settings.escaping;
     // `le` is reserved for histograms, so no label of theirs has that name.
-    const split = view.labels.split("le")!;
+    const split = pieces.split("le")!;
     this.#cut = split.cut;
     this.#before = split.before.map(encode);
     this.#after = split.after.map(encode);
@@ -509,7 +570,7 @@ class HistogramCursor extends SlotCursor {
 
   protected writeSeries(writer: ChunkWriter, slot: number): void {
     const layout = this.#layout;
-    const store = this.view.store;
+    const store = this.read.store;
     const counts = store.counts;
     const bounds = this.#bounds;
     const bucketCount = bounds.length;
@@ -536,7 +597,7 @@ class HistogramCursor extends SlotCursor {
     const prefixEnd = writer.position;
     writer.bytes(bounds[0]);
     const suffixStart = writer.position;
-    this.#writePieces(writer, slot, this.#after, this.#cut, this.labels.sortedPositions.length);
+    this.#writePieces(writer, slot, this.#after, this.#cut, this.pieces.sortedPositions.length);
     writer.byte(SPACE);
     const suffixEnd = writer.position;
     const buffer = writer.buffer;
@@ -587,7 +648,7 @@ class HistogramCursor extends SlotCursor {
     from: number,
     to: number,
   ): void {
-    const positions = this.labels.sortedPositions;
+    const positions = this.pieces.sortedPositions;
     writer.bytes(pieces[0]);
     for (let i = from; i < to; i++) {
       writer.text(this.escapedValue(slot, positions[i]));
