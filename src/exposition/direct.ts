@@ -36,7 +36,7 @@ import {
   isLegacyLabelName,
   isLegacyMetricName,
 } from "../validation.ts";
-import { ChunkWriter, NUMBER_BYTES } from "./byte_writer.ts";
+import { ChunkWriter, joinChunks, NUMBER_BYTES } from "./byte_writer.ts";
 import { withoutCreated } from "./created.ts";
 import {
   type CounterLayout,
@@ -48,8 +48,7 @@ import {
 } from "../metrics/storage_read.ts";
 import type { LabelSets } from "../metrics/label_sets.ts";
 import { DEFAULT_ESCAPING, escapeExemplar } from "./escaping.ts";
-import { formatExemplar, renderOpenMetrics } from "./openmetrics.ts";
-import { renderText } from "./text.ts";
+import { familyHeader, formatExemplar, writeFamily } from "./family_writer.ts";
 import type { Exemplar } from "../model.ts";
 import type { InvalidFamilyError } from "./validate.ts";
 
@@ -149,9 +148,7 @@ function headerOf(family: MetricFamily, format: "text" | "openmetrics"): string 
   if (cached === undefined) headers.set(family, cached = {});
   let header = cached[format];
   if (header === undefined) {
-    header = format === "text"
-      ? renderText([family])
-      : renderOpenMetrics([family]).slice(0, -EOF_LINE.length);
+    header = familyHeader(family, format === "openmetrics");
     cached[format] = header;
   }
   return header;
@@ -274,7 +271,7 @@ export class ByteRender {
         writer.text(headerOf(item.family, this.#format));
         this.#cursor = cursorOf(item, this.#settings);
       } else {
-        writer.text(this.#renderSnapshot(item));
+        this.#writeSnapshot(writer, item);
       }
     }
     return writer.take(false);
@@ -287,11 +284,19 @@ export class ByteRender {
     return all;
   }
 
-  #renderSnapshot(given: MetricFamily): string {
-    if (this.#format === "text") return renderText([given], this.#escaping);
-    const family = this.#created ? given : withoutCreated(given);
-    return renderOpenMetrics([family], this.#escaping).slice(0, -EOF_LINE.length);
+  #writeSnapshot(writer: ChunkWriter, given: MetricFamily): void {
+    const openMetrics = this.#format === "openmetrics";
+    const family = openMetrics && !this.#created ? withoutCreated(given) : given;
+    writeFamily(writer, family, openMetrics, this.#escaping);
   }
+}
+
+/** Renders snapshot families in a text format as one array of bytes (`renderText`'s bytes). */
+export function renderFamilies(
+  families: readonly MetricFamily[],
+  options: ByteRenderOptions,
+): Uint8Array<ArrayBuffer> {
+  return joinChunks(new ByteRender(families, options).rest());
 }
 
 /** Writes a metric's series, a chunk's worth at a time. */

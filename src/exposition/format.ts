@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { HistogramPoint, Labels, StateSetPoint, SummaryPoint } from "../model.ts";
+import type { HistogramPoint, Labels } from "../model.ts";
 import { isLegacyLabelName, wellFormed } from "../validation.ts";
 import {
   type LabelColumns,
@@ -357,10 +357,20 @@ const columnsTexts = new WeakMap<LabelColumns, ColumnsText>();
 export function labelSourceOf(labels: Labels): LabelTextSource | undefined {
   const columns = seriesColumnsOf(labels);
   if (columns === undefined) return undefined;
+  // The points of a family come from one metric's columns: the last ones asked for are
+  // usually asked for again.
+  if (columns === lastColumns) return lastText;
   let text = columnsTexts.get(columns);
   if (text === undefined) columnsTexts.set(columns, text = new ColumnsText(columns));
+  lastColumns = columns;
+  lastText = text;
   return text;
 }
+
+// The last columns `labelSourceOf` read and their text source (weakly held otherwise: these
+// two keep one metric's columns alive until another metric's labels are read).
+let lastColumns: LabelColumns | undefined;
+let lastText: ColumnsText | undefined;
 
 /** The slot `labels` has in its label text source (see `labelSourceOf`), or -1 without one. */
 export function labelSlotOf(labels: Labels): number {
@@ -432,32 +442,6 @@ function splitWithout(labels: Labels, extraName: string): LabelSplit {
   return { before: before + formatLabelName(extraName) + '="', after: after + "}" };
 }
 
-/**
- * Builds a long text out of many short lines, as exposition does. Appending each line to one
- * string makes V8 keep a rope of millions of small pieces alive until the end, and a large
- * scrape then spends most of its time in the garbage collector moving them. Lines are instead
- * gathered and joined into one flat chunk every thousand lines, so that only the chunks live on.
- */
-export class TextBuilder {
-  #lines: string[] = [];
-  #text = "";
-
-  /** Appends a line (or any piece of text). */
-  add(line: string): void {
-    const lines = this.#lines;
-    lines.push(line);
-    if (lines.length >= 1024) {
-      this.#text += lines.join("");
-      lines.length = 0;
-    }
-  }
-
-  /** The whole text. */
-  finish(): string {
-    return this.#text + this.#lines.join("");
-  }
-}
-
 // A histogram's upper bounds are one frozen array shared by all its series and scrapes.
 const boundsCache = new WeakMap<readonly number[], readonly string[]>();
 
@@ -478,41 +462,4 @@ export function formatBounds(upperBounds: readonly number[]): readonly string[] 
  */
 export function hasSum(point: HistogramPoint): boolean {
   return point.upperBounds[0] >= 0;
-}
-
-/**
- * Adds a summary series' quantile samples, `name{…,quantile="0.5"} value`: the same lines in
- * both text formats.
- */
-export function addQuantileLines(
-  out: TextBuilder,
-  name: string,
-  point: SummaryPoint,
-  quoted = false,
-): void {
-  if (point.quantiles.length === 0) return;
-  const { before, after } = formatLabelsSplit(point.labels, "quantile");
-  const prefix = seriesText(name, before, quoted);
-  for (const { quantile, value } of point.quantiles) {
-    out.add(prefix + formatFloat(quantile) + after + " " + formatFloat(value) + "\n");
-  }
-}
-
-/**
- * Adds a state set series' samples, one per state with the state in the label named after the
- * family, 1 for the current state and 0 for the others: the same lines in both text formats.
- */
-export function addStateLines(
-  out: TextBuilder,
-  name: string,
-  point: StateSetPoint,
-  quoted = false,
-): void {
-  const { before, after } = formatLabelsSplit(point.labels, name);
-  const prefix = seriesText(name, before, quoted);
-  for (const state of point.states) {
-    out.add(
-      prefix + escapeLabelValue(state.name) + after + (state.enabled ? " 1.0\n" : " 0.0\n"),
-    );
-  }
 }
