@@ -176,8 +176,8 @@ export function escapedValues(values: readonly string[]): readonly string[] {
 /** Where an extra label goes among the sorted labels, and the text around the values. */
 export interface SplitPieces {
   /** How many own labels sort before the extra one. */
-  readonly cut: number;
-  /** `cut + 1` pieces around the first `cut` values, ending with `extra="`. */
+  readonly valuesBefore: number;
+  /** `valuesBefore + 1` pieces around the first `valuesBefore` values, ending with `extra="`. */
   readonly before: readonly string[];
   /** Pieces around the other values, starting after the extra value, ending with `}`. */
   readonly after: readonly string[];
@@ -221,7 +221,7 @@ export class LabelPieces {
       const after = this.#sorted.filter((label) => label.name > extraName);
       const extra = formatLabelName(extraName) + '="';
       split = {
-        cut: before.filter((label) => label.position >= 0).length,
+        valuesBefore: before.filter((label) => label.position >= 0).length,
         before: piecesAround(before, "{", false, (before.length > 0 ? "," : "") + extra),
         after: piecesAround(after, '"', true, "}"),
       };
@@ -314,14 +314,14 @@ class ColumnsText implements LabelTextSource {
     const split = this.#pieces.split(extraName);
     if (split === undefined) return undefined;
     const sortedPositions = this.#pieces.sortedPositions;
-    const cut = split.cut;
+    const valuesBefore = split.valuesBefore;
     let before = split.before[0];
-    for (let i = 0; i < cut; i++) {
+    for (let i = 0; i < valuesBefore; i++) {
       before += this.#escapedValue(slot, sortedPositions[i]) + split.before[i + 1];
     }
     let after = split.after[0];
-    for (let i = cut; i < sortedPositions.length; i++) {
-      after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - cut + 1];
+    for (let i = valuesBefore; i < sortedPositions.length; i++) {
+      after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - valuesBefore + 1];
     }
     return { before, after };
   }
@@ -418,16 +418,16 @@ export function formatLabelsSplit(labels: Labels, extraName: string): LabelSplit
   if (text === "") return { before: "{" + extraOpening, after: '"}' };
   // The extra pair goes after every pair whose name sorts before it; each such pair takes its
   // formatted length plus a comma, after the opening brace.
-  let cut = 1;
+  let splitAt = 1;
   for (const name in labels) {
     if (name < extraName && Object.hasOwn(labels, name)) {
-      cut += formatPair(labels, name).length + 1;
+      splitAt += formatPair(labels, name).length + 1;
     }
   }
-  if (cut === text.length) {
+  if (splitAt === text.length) {
     return { before: text.slice(0, -1) + "," + extraOpening, after: '"}' };
   }
-  return { before: text.slice(0, cut) + extraOpening, after: '",' + text.slice(cut) };
+  return { before: text.slice(0, splitAt) + extraOpening, after: '",' + text.slice(splitAt) };
 }
 
 /** The split of a label set that has a label named like the extra one, which it replaces. */

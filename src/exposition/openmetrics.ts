@@ -9,7 +9,7 @@
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
 import { DEFAULT_ESCAPING } from "./escaping.ts";
-import { renderFamilies } from "./direct.ts";
+import { renderFamilies } from "./byte_render.ts";
 
 const textDecoder = new TextDecoder();
 

@@ -7,7 +7,7 @@
  */
 
 import { gatherForBytes, type Registry } from "../registry.ts";
-import { ByteRender, type ByteRenderOptions } from "./direct.ts";
+import { ByteRender, type ByteRenderOptions } from "./byte_render.ts";
 import { joinChunks } from "./byte_writer.ts";
 
 /** Starts rendering `registry` (see `gatherForBytes`). */

@@ -26,7 +26,7 @@ import {
   Registry,
 } from "../registry.ts";
 import { contentTypeOf, type ExpositionFormat, renderBytes } from "../exposition/render.ts";
-import { ByteRender, type RenderItems } from "../exposition/direct.ts";
+import { ByteRender, type RenderItems } from "../exposition/byte_render.ts";
 import { gatherForBytes } from "../registry.ts";
 import { SharedBody } from "../exposition/shared_body.ts";
 import { withoutCreated } from "../exposition/created.ts";

@@ -22,7 +22,7 @@ import {
 import type { Exemplar, HistogramPoint, Labels, MetricFamily } from "../model.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
 import type { LabelSets } from "../metrics/label_sets.ts";
-import { familyWithoutPoints, isStoredMetric } from "../exposition/direct.ts";
+import { familyWithoutPoints, isStoredMetric } from "../exposition/byte_render.ts";
 import type { MetricStorage } from "../metrics/storage_read.ts";
 
 import { escapeExemplar, escapeFamily } from "../exposition/escaping.ts";

@@ -1,27 +1,20 @@
 /**
- * The byte renderer: a registry's text or OpenMetrics exposition written straight into chunks
- * of bytes. Counters, gauges and histograms are rendered from their storage through its read
- * interface (`metrics/storage_read.ts`: label value ids and dictionaries, numbers from the typed
- * arrays), without building snapshots; every other collector is rendered from its `collect()`
- * snapshot. The bytes are those of `renderText` / `renderOpenMetrics` of `registry.collect()`.
- *
- * Which path serves what:
- * - a registry's `prefix` and `defaultLabels` apply to both: a metric read from storage is
- *   written under its prefixed name, its default labels written into the constant label text;
- * - a custom collector, a summary, an info, an enum, a gauge with value functions
- *   (`setFunction`), and a metric whose name or label names are outside the legacy alphabet:
- *   that collector is rendered from its snapshot, the others from storage;
- * - the `names` filter, invalid families and name clashes are decided exactly as in
- *   `collect()` (a metric read from storage takes part with a family without points).
- *
- * A render goes on over several turns of the event loop (one chunk each, as a response stream
- * pulls them): each metric's label sets are taken when its turn comes (`read()`), and each
- * series is written whole from its numbers at that moment.
+ * The cursors that write a counter's, gauge's or histogram's series from its storage (see
+ * `metrics/storage_read.ts`) into a `ChunkWriter`: label text from the metric's dictionaries
+ * (each distinct value escaped and encoded once per render, the constant text between values
+ * encoded once), numbers from the typed arrays, lines repeated by copying the bytes already
+ * written (a histogram's bucket lines differ only in `le` and the count). They write the bytes
+ * the snapshot writer (`family_writer.ts`) writes for the same series.
  *
  * @module
  */
 
-import type { Collector, HistogramPoint, Labels, MetricFamily } from "../model.ts";
+import type { Exemplar, HistogramPoint, Labels } from "../model.ts";
+import { checkNumber, type EscapingScheme } from "../validation.ts";
+import type { ChunkWriter } from "./byte_writer.ts";
+import { NUMBER_BYTES } from "./byte_writer.ts";
+import { escapeExemplar } from "./escaping.ts";
+import { formatExemplar } from "./family_writer.ts";
 import {
   escapedValues,
   formatBounds,
@@ -30,283 +23,30 @@ import {
   type LabelPieces,
   labelPiecesOf,
 } from "./format.ts";
-import {
-  checkNumber,
-  type EscapingScheme,
-  isLegacyLabelName,
-  isLegacyMetricName,
-} from "../validation.ts";
-import { ChunkWriter, joinChunks, NUMBER_BYTES } from "./byte_writer.ts";
-import { withoutCreated } from "./created.ts";
-import {
-  type CounterLayout,
-  type GaugeLayout,
-  type HistogramLayout,
-  type MetricStorage,
-  type SeriesRead,
-  storageOf,
+import type {
+  CounterLayout,
+  GaugeLayout,
+  HistogramLayout,
+  MetricStorage,
+  SeriesRead,
 } from "../metrics/storage_read.ts";
 import type { LabelSets } from "../metrics/label_sets.ts";
-import { DEFAULT_ESCAPING, escapeExemplar } from "./escaping.ts";
-import { familyHeader, formatExemplar, writeFamily } from "./family_writer.ts";
-import type { Exemplar } from "../model.ts";
-import type { InvalidFamilyError } from "./validate.ts";
-
-/** What a gathering takes: the `names` filter and the reporter (as `Registry.collect`). */
-export interface GatherOptions {
-  /** Keep only families exposing one of these names. */
-  readonly names?: Iterable<string>;
-  /** Called with each family dropped because it cannot be exposed. */
-  readonly onError?: (error: InvalidFamilyError) => void;
-}
-
-/**
- * Gives the family without points that a built-in metric read from its storage takes part in a
- * registry's checks with (its name under the registry's `prefix`), or `undefined` to collect
- * its snapshot instead.
- */
-export type ReadFromStorage = (
-  collector: Collector,
-  prefix: string,
-  defaultLabels: Labels | undefined,
-) => MetricFamily | undefined;
-
-/**
- * A registry's gathering (the same checks, reports and `names` filter as its `collect()`),
- * except that each built-in metric for which `readFromStorage` gives a family is not
- * collected: the caller reads its storage instead.
- */
-export type StorageGather = (
-  options: GatherOptions,
-  readFromStorage: ReadFromStorage,
-) => Promise<MetricFamily[]>;
-
-/** Options of a byte render. */
-export interface ByteRenderOptions extends GatherOptions {
-  /** `"text"` (0.0.4) or `"openmetrics"`. */
-  readonly format: "text" | "openmetrics";
-  /** How names outside the legacy alphabet are written (default `underscores`). */
-  readonly escaping?: EscapingScheme;
-  /** Whether OpenMetrics has `_created` lines (default `true`). */
-  readonly createdSeries?: boolean;
-}
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 const textEncoder = new TextEncoder();
-/** The end of an OpenMetrics body. */
-const EOF_LINE = "# EOF\n";
 
 /** A histogram series' exemplars, one per bucket. */
 type BucketExemplars = readonly (Exemplar | undefined)[];
 
-/**
- * A built-in metric rendered from its storage, as its registry exposes it: under the
- * registry's prefix, with the registry's default labels its series lack.
- */
-export interface StoredMetric {
-  readonly storage: MetricStorage;
-  /** The family without points it takes part in the checks with (its exposed name). */
-  readonly family: MetricFamily;
-  /** The registry's default labels (`undefined`: none). */
-  readonly defaults: Labels | undefined;
-}
-
-/** Whether a metric's name and label names are all in the legacy alphabet (cached). */
-const legacyNamed = new WeakMap<MetricStorage, boolean>();
-
-function isLegacyNamed(storage: MetricStorage): boolean {
-  let legacy = legacyNamed.get(storage);
-  if (legacy === undefined) {
-    legacy = isLegacyMetricName(storage.name) &&
-      storage.read().labels.names.every(isLegacyLabelName);
-    legacyNamed.set(storage, legacy);
-  }
-  return legacy;
-}
-
-/** Whether a registry's prefix and default labels keep names in the legacy alphabet. */
-function isLegacyScope(prefix: string, defaults: Labels | undefined): boolean {
-  if (prefix !== "" && !isLegacyMetricName(prefix)) return false;
-  return defaults === undefined || Object.keys(defaults).every(isLegacyLabelName);
-}
-
-/** Whether a metric can be rendered from its storage now (else from its snapshot). */
-function rendersFromStorage(storage: MetricStorage): boolean {
-  if (!isLegacyNamed(storage)) return false;
-  const layout = storage.layout;
-  if (layout.type !== "gauge") return true;
-  const functions = storage.read().store.sides[layout.functionSide];
-  return functions === undefined || !functions.some((f) => f !== undefined);
-}
-
-/** The `# HELP`/`# TYPE`/`# UNIT` lines of a family without points, per format (cached). */
-const headers = new WeakMap<MetricFamily, { text?: string; openmetrics?: string }>();
-
-function headerOf(family: MetricFamily, format: "text" | "openmetrics"): string {
-  let cached = headers.get(family);
-  if (cached === undefined) headers.set(family, cached = {});
-  let header = cached[format];
-  if (header === undefined) {
-    header = familyHeader(family, format === "openmetrics");
-    cached[format] = header;
-  }
-  return header;
-}
-
-/** The family without points of a metric read from storage, per prefix (cached). */
-const familiesByPrefix = new WeakMap<MetricStorage, Map<string, MetricFamily>>();
-
-/** The family without points that a metric read from storage takes part in checks with. */
-export function familyWithoutPoints(storage: MetricStorage, prefix = ""): MetricFamily {
-  let byPrefix = familiesByPrefix.get(storage);
-  if (byPrefix === undefined) familiesByPrefix.set(storage, byPrefix = new Map());
-  let family = byPrefix.get(prefix);
-  if (family === undefined) {
-    family = {
-      type: storage.layout.type,
-      name: prefix + storage.name,
-      help: storage.help,
-      unit: storage.unit,
-      points: [],
-    } as MetricFamily;
-    byPrefix.set(prefix, family);
-  }
-  return family;
-}
-
-/** What a byte render walks: metrics read from storage and the snapshots of the others. */
-export type RenderItems = readonly (MetricFamily | StoredMetric)[];
-
-/** Whether a render item is a metric read from storage. */
-export function isStoredMetric(item: MetricFamily | StoredMetric): item is StoredMetric {
-  return "storage" in item;
-}
-
-/**
- * Gathers what rendering a registry takes (`gather` is its `StorageGather`): the families of
- * the collectors rendered from snapshots (awaiting async ones, validating and reporting as
- * `collect()` does) and the metrics read from storage, in registration order. `taken` is told
- * of each metric read from storage when `collect()` would have collected it (remote write
- * reads its numbers then).
- */
-export async function gatherItems(
-  gather: StorageGather,
-  options: GatherOptions,
-  taken?: (item: StoredMetric) => void,
-): Promise<RenderItems> {
-  const stored = new Map<MetricFamily, StoredMetric>();
-  const families = await gather(options, (collector, prefix, defaults) => {
-    const storage = storageOf(collector);
-    if (storage === undefined || !rendersFromStorage(storage) || !isLegacyScope(prefix, defaults)) {
-      return undefined;
-    }
-    const item: StoredMetric = {
-      storage,
-      family: familyWithoutPoints(storage, prefix),
-      defaults,
-    };
-    taken?.(item);
-    // A family of its own per gathering: a metric registered twice is told apart.
-    const family = { ...item.family };
-    stored.set(family, item);
-    return family;
-  });
-  return families.map((family) => stored.get(family) ?? family);
-}
-
-/**
- * One render in progress: `next()` gives the following chunks, at least one unless the render
- * is over (then `undefined`).
- */
-export class ByteRender {
-  readonly #items: RenderItems;
-  readonly #format: "text" | "openmetrics";
-  readonly #escaping: EscapingScheme;
-  readonly #created: boolean;
-  readonly #settings: CursorSettings;
-  readonly #writer = new ChunkWriter();
-  #index = 0;
-  #cursor: SeriesCursor | undefined;
-  #over = false;
-  /** How many collectors were rendered from snapshots (for tests and benchmarks). */
-  readonly fromSnapshots: number;
-
-  constructor(items: RenderItems, options: ByteRenderOptions) {
-    this.#items = items;
-    this.#format = options.format;
-    this.#escaping = options.escaping ?? DEFAULT_ESCAPING;
-    this.#created = options.createdSeries ?? true;
-    this.#settings = {
-      openMetrics: this.#format === "openmetrics",
-      escaping: this.#escaping,
-      created: this.#created,
-    };
-    this.fromSnapshots = items.filter((item) => !isStoredMetric(item)).length;
-  }
-
-  /** Whether every chunk was given. */
-  get over(): boolean {
-    return this.#over;
-  }
-
-  /** The next chunks (at least one), or `undefined` once everything was given. */
-  next(): Uint8Array<ArrayBuffer>[] | undefined {
-    if (this.#over) return undefined;
-    const writer = this.#writer;
-    while (writer.finishedBytes === 0) {
-      const cursor = this.#cursor;
-      if (cursor !== undefined) {
-        if (!cursor.write(writer)) this.#cursor = undefined;
-        continue;
-      }
-      if (this.#index === this.#items.length) {
-        if (this.#format === "openmetrics") writer.text(EOF_LINE);
-        this.#over = true;
-        const chunks = writer.take(true);
-        return chunks.length === 0 ? undefined : chunks;
-      }
-      const item = this.#items[this.#index++];
-      if (isStoredMetric(item)) {
-        writer.text(headerOf(item.family, this.#format));
-        this.#cursor = cursorOf(item, this.#settings);
-      } else {
-        this.#writeSnapshot(writer, item);
-      }
-    }
-    return writer.take(false);
-  }
-
-  /** Every remaining chunk. */
-  rest(): Uint8Array<ArrayBuffer>[] {
-    const all: Uint8Array<ArrayBuffer>[] = [];
-    for (let chunks = this.next(); chunks !== undefined; chunks = this.next()) all.push(...chunks);
-    return all;
-  }
-
-  #writeSnapshot(writer: ChunkWriter, given: MetricFamily): void {
-    const openMetrics = this.#format === "openmetrics";
-    const family = openMetrics && !this.#created ? withoutCreated(given) : given;
-    writeFamily(writer, family, openMetrics, this.#escaping);
-  }
-}
-
-/** Renders snapshot families in a text format as one array of bytes (`renderText`'s bytes). */
-export function renderFamilies(
-  families: readonly MetricFamily[],
-  options: ByteRenderOptions,
-): Uint8Array<ArrayBuffer> {
-  return joinChunks(new ByteRender(families, options).rest());
-}
-
 /** Writes a metric's series, a chunk's worth at a time. */
-interface SeriesCursor {
+export interface SeriesCursor {
   /** Writes series until a chunk is finished; `false` once the last was written. */
   write(writer: ChunkWriter): boolean;
 }
 
 /** How the cursors of one render write. */
-interface CursorSettings {
+export interface CursorSettings {
   /** OpenMetrics (else the text format 0.0.4). */
   readonly openMetrics: boolean;
   /** How exemplar label names outside the legacy alphabet are written. */
@@ -315,11 +55,18 @@ interface CursorSettings {
   readonly created: boolean;
 }
 
-function cursorOf(item: StoredMetric, settings: CursorSettings): SeriesCursor {
-  const storage = item.storage;
+/**
+ * A cursor over `storage`'s series as they are now, writing them under `name` (the metric's
+ * name with the registry's prefix), with the registry's `defaults` labels the series lack.
+ */
+export function cursorOf(
+  storage: MetricStorage,
+  name: string,
+  defaults: Labels | undefined,
+  settings: CursorSettings,
+): SeriesCursor {
   const read = storage.read();
-  const pieces = labelPiecesOf(read.labels.shape, item.defaults);
-  const name = item.family.name;
+  const pieces = labelPiecesOf(read.labels.shape, defaults);
   const layout = storage.layout;
   switch (layout.type) {
     case "counter":
@@ -540,8 +287,8 @@ class HistogramCursor extends SlotCursor {
   readonly #openMetrics: boolean;
   readonly #escaping: EscapingScheme;
   readonly #createdText = new CreatedText();
-  /** The pieces around the values with `le` inserted: before it (`cut` values), after it. */
-  readonly #cut: number;
+  /** The pieces around the values with `le` inserted: before it (`valuesBefore` values), after it. */
+  readonly #valuesBefore: number;
   readonly #before: readonly Uint8Array[];
   readonly #after: readonly Uint8Array[];
 
@@ -568,7 +315,7 @@ class HistogramCursor extends SlotCursor {
     this.#escaping = settings.escaping;
     // `le` is reserved for histograms, so no label of theirs has that name.
     const split = pieces.split("le")!;
-    this.#cut = split.cut;
+    this.#valuesBefore = split.valuesBefore;
     this.#before = split.before.map(encode);
     this.#after = split.after.map(encode);
   }
@@ -598,11 +345,17 @@ class HistogramCursor extends SlotCursor {
     // suffix (`",b="2"} `) are, to copy them into the other bucket lines.
     const prefixStart = writer.position;
     writer.bytes(this.#bucketName);
-    this.#writePieces(writer, slot, this.#before, 0, this.#cut);
+    this.#writePieces(writer, slot, this.#before, 0, this.#valuesBefore);
     const prefixEnd = writer.position;
     writer.bytes(bounds[0]);
     const suffixStart = writer.position;
-    this.#writePieces(writer, slot, this.#after, this.#cut, this.pieces.sortedPositions.length);
+    this.#writePieces(
+      writer,
+      slot,
+      this.#after,
+      this.#valuesBefore,
+      this.pieces.sortedPositions.length,
+    );
     writer.byte(SPACE);
     const suffixEnd = writer.position;
     const buffer = writer.buffer;
