@@ -1,4 +1,4 @@
-// The byte renderer (src/exposition/direct.ts) against the snapshot path: the same registry,
+// The byte renderer (src/exposition/byte_render.ts, storage_cursors.ts) against the snapshot path: the same registry,
 // after the same seeded random operations, rendered both ways must give identical bytes, in
 // both text formats, under every escaping scheme, with and without `_created` lines.
 import assert from "node:assert/strict";

@@ -2,7 +2,7 @@
  * Writes one snapshot family (`MetricFamily`: a custom collector's, a merged worker's, a
  * summary's…) in a text format into a `ChunkWriter`: the lines of Prometheus text 0.0.4 or of
  * OpenMetrics 1.0 (without the closing `# EOF`, which the render adds once). Metrics read from
- * storage are written by the cursors of `direct.ts` with the same headers, label text rules
+ * storage are written by the cursors of `storage_cursors.ts` with the same headers, label text rules
  * (`format.ts`) and exemplar text; `renderText` and `renderOpenMetrics` are this writer's bytes.
  *
  * @module

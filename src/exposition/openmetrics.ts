@@ -1,7 +1,7 @@
 /**
  * The OpenMetrics 1.0 text format: `_total` and `_created` series, `# UNIT`, `info` and
  * `stateset` types, exemplars, and the closing `# EOF`. The lines are written by the byte
- * renderer (`direct.ts`, `family_writer.ts`), which every text path shares.
+ * renderer (`byte_render.ts`, `family_writer.ts`), which every text path shares.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * The Prometheus text exposition format, version 0.0.4 — byte for byte what the official
  * Python client prints (with its `_created` series disabled). The lines are written by the byte
- * renderer (`direct.ts`, `family_writer.ts`), which every text path shares.
+ * renderer (`byte_render.ts`, `family_writer.ts`), which every text path shares.
  *
  * @module
  */
