@@ -1,17 +1,54 @@
 /**
  * Writes one snapshot family (`MetricFamily`: a custom collector's, a merged worker's, a
- * summary's…) in a text format into a `ChunkWriter`: the lines of Prometheus text 0.0.4 or of
- * OpenMetrics 1.0 (without the closing `# EOF`, which the render adds once). Metrics read from
- * storage are written by the cursors of `storage_cursors.ts` with the same headers, label text rules
- * (`format.ts`) and exemplar text; `renderText` and `renderOpenMetrics` are this writer's bytes.
+ * summary's…) in a text format: the lines of Prometheus text 0.0.4 or of OpenMetrics 1.0
+ * (without the closing `# EOF`, which the render adds once), into a `ChunkWriter` (the byte
+ * render) or, for `renderText` and `renderOpenMetrics`, which return strings, into a
+ * `StringSink` (the same lines, never encoded and decoded back). Metrics read from storage are
+ * written by the cursors of `storage_cursors.ts` with the same headers, label text rules
+ * (`format.ts`) and exemplar text.
  *
  * @module
  */
 
 import type { Exemplar, MetricFamily, StateSetPoint, SummaryPoint } from "../model.ts";
 import { type EscapingScheme, isLegacyMetricName } from "../validation.ts";
-import type { ChunkWriter } from "./byte_writer.ts";
+import { DEFAULT_ESCAPING } from "./escaping.ts";
 import { escapeFamily } from "./escaping.ts";
+
+/** Where the lines go: a `ChunkWriter` (as UTF-8) or a `StringSink`. */
+export interface LineSink {
+  /** Appends `text` (usually many lines joined). */
+  encode(text: string): void;
+}
+
+/** Lines gathered as strings, joined once at the end. */
+export class StringSink implements LineSink {
+  readonly #parts: string[] = [];
+
+  encode(text: string): void {
+    this.#parts.push(text);
+  }
+
+  /** Everything appended, as one string. */
+  finish(): string {
+    return this.#parts.join("");
+  }
+}
+
+/**
+ * Renders snapshot families as text 0.0.4, or as OpenMetrics (ending with `# EOF`) when
+ * `openMetrics`: `renderText` and `renderOpenMetrics`.
+ */
+export function familiesText(
+  families: readonly MetricFamily[],
+  openMetrics: boolean,
+  escaping: EscapingScheme = DEFAULT_ESCAPING,
+): string {
+  const sink = new StringSink();
+  for (const family of families) writeFamily(sink, family, openMetrics, escaping);
+  if (openMetrics) sink.encode("# EOF\n");
+  return sink.finish();
+}
 import {
   escapeHelpOpenMetrics,
   escapeHelpText,
@@ -74,7 +111,7 @@ export function formatExemplar(exemplar: Exemplar | undefined): string {
  * else in the text format 0.0.4 (which has no `_created` lines nor exemplars).
  */
 export function writeFamily(
-  writer: ChunkWriter,
+  writer: LineSink,
   given: MetricFamily,
   openMetrics: boolean,
   escaping: EscapingScheme,
@@ -83,7 +120,7 @@ export function writeFamily(
   const name = family.name;
   // Only under `allow-utf-8` can a name still be outside the legacy alphabet here.
   const quoted = !isLegacyMetricName(name);
-  writer.text(familyHeader(family, openMetrics));
+  writer.encode(familyHeader(family, openMetrics));
   const out = new LineBatch(writer);
   const line = (sampleName: string, labelText: string, value: number, tail = ""): void => {
     out.add(seriesText(sampleName, labelText, quoted) + " " + formatFloat(value) + tail + "\n");
@@ -152,15 +189,15 @@ export function writeFamily(
 }
 
 /**
- * Lines on their way into a `ChunkWriter`: gathered and written a few hundred at a time as one
- * flat string (`join`), which the writer encodes natively, rather than each line walked by
+ * Lines on their way into a sink: gathered and written a few hundred at a time as one flat
+ * string (`join`), which a `ChunkWriter` encodes natively, rather than each line walked by
  * code units or kept as a rope of small pieces.
  */
 class LineBatch {
-  readonly #writer: ChunkWriter;
+  readonly #writer: LineSink;
   readonly #lines: string[] = [];
 
-  constructor(writer: ChunkWriter) {
+  constructor(writer: LineSink) {
     this.#writer = writer;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The OpenMetrics 1.0 text format: `_total` and `_created` series, `# UNIT`, `info` and
  * `stateset` types, exemplars, and the closing `# EOF`. The lines are written by the byte
- * renderer (`byte_render.ts`, `family_writer.ts`), which every text path shares.
+ * renderer's family writer (`family_writer.ts`), which every text path shares.
  *
  * @module
  */
@@ -9,9 +9,7 @@
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
 import { DEFAULT_ESCAPING } from "./escaping.ts";
-import { renderFamilies } from "./byte_render.ts";
-
-const textDecoder = new TextDecoder();
+import { familiesText } from "./family_writer.ts";
 
 /** Content type of OpenMetrics 1.0.0 text. */
 export const OPENMETRICS_CONTENT_TYPE =
@@ -33,5 +31,5 @@ export function renderOpenMetrics(
   families: readonly MetricFamily[],
   escaping: EscapingScheme = DEFAULT_ESCAPING,
 ): string {
-  return textDecoder.decode(renderFamilies(families, { format: "openmetrics", escaping }));
+  return familiesText(families, true, escaping);
 }

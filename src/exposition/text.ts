@@ -1,7 +1,7 @@
 /**
  * The Prometheus text exposition format, version 0.0.4 — byte for byte what the official
  * Python client prints (with its `_created` series disabled). The lines are written by the byte
- * renderer (`byte_render.ts`, `family_writer.ts`), which every text path shares.
+ * renderer's family writer (`family_writer.ts`), which every text path shares.
  *
  * @module
  */
@@ -9,9 +9,7 @@
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
 import { DEFAULT_ESCAPING } from "./escaping.ts";
-import { renderFamilies } from "./byte_render.ts";
-
-const textDecoder = new TextDecoder();
+import { familiesText } from "./family_writer.ts";
 
 /** Content type of the Prometheus text format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,5 +30,5 @@ export function renderText(
   families: readonly MetricFamily[],
   escaping: EscapingScheme = DEFAULT_ESCAPING,
 ): string {
-  return textDecoder.decode(renderFamilies(families, { format: "text", escaping }));
+  return familiesText(families, false, escaping);
 }
