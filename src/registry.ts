@@ -15,7 +15,6 @@ import {
   type StorageGather,
   type StoredMetric,
 } from "./exposition/byte_render.ts";
-import { joinChunks } from "./exposition/byte_writer.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
 import { findSampleValue } from "./exposition/sample_value.ts";
@@ -196,8 +195,6 @@ function applyRegistryScope(
     return scoped;
   });
 }
-
-const textDecoder = new TextDecoder();
 
 /** Each registry's `StorageGather`, entered by its constructor. */
 const storageGathers = new WeakMap<Registry, StorageGather>();
@@ -396,8 +393,7 @@ export class Registry implements MetricsSource {
       return render(families, format, options.escaping);
     }
     const items = await gatherItems(this.#gatherWithStorage, options);
-    const byteRender = new ByteRender(items, { ...options, format });
-    return textDecoder.decode(joinChunks(byteRender.rest()));
+    return new ByteRender(items, { ...options, format }).text();
   }
 }
 

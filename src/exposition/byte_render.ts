@@ -24,7 +24,7 @@
 
 import type { Collector, Labels, MetricFamily } from "../model.ts";
 import { type EscapingScheme, isLegacyLabelName, isLegacyMetricName } from "../validation.ts";
-import { ChunkWriter, joinChunks } from "./byte_writer.ts";
+import { ChunkWriter, joinChunks, releaseChunks } from "./byte_writer.ts";
 import { withoutCreated } from "./created.ts";
 import { type MetricStorage, storageOf } from "../metrics/storage_read.ts";
 import { DEFAULT_ESCAPING } from "./escaping.ts";
@@ -249,6 +249,21 @@ export class ByteRender {
       }
     }
     return writer.take(false);
+  }
+
+  /**
+   * Every remaining chunk decoded as one string, each chunk handed back to the pool once
+   * decoded (so that a render of any size reuses a few chunk buffers).
+   */
+  text(): string {
+    const decoder = new TextDecoder();
+    const parts: string[] = [];
+    for (let chunks = this.next(); chunks !== undefined; chunks = this.next()) {
+      for (const chunk of chunks) parts.push(decoder.decode(chunk, { stream: true }));
+      releaseChunks(chunks);
+    }
+    parts.push(decoder.decode());
+    return parts.join("");
   }
 
   /** Every remaining chunk. */
