@@ -12,6 +12,7 @@ import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
 import { SeriesHandle } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
+import type { SeriesRead } from "./storage_read.ts";
 import { wellFormed } from "../validation.ts";
 
 /** How many recently used children a table keeps (a power of two). */
@@ -360,14 +361,9 @@ export class SeriesTable<Child> {
     );
   }
 
-  /** The live slots in creation order (the order of exposition). */
-  liveSlots(): number[] {
-    return this.index.liveSlots();
-  }
-
-  /** A new labels object for the series at `slot` (with the metric's constant labels). */
-  labelsOf(slot: number): Labels {
-    return this.index.labelsOf(slot);
+  /** The series as they are now (see `storage_read.ts`): label sets and store. */
+  read(): SeriesRead {
+    return { labels: this.index.labelSets(), store: this.store };
   }
 
   /** Validates the arguments of `labels`/`remove` and returns the values in name order. */

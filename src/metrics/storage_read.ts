@@ -21,7 +21,6 @@
 
 import type { Collector } from "../model.ts";
 import type { LabelSets } from "./label_sets.ts";
-import type { MetricSeries } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 
 /** A counter's layout in its store. */
@@ -89,10 +88,13 @@ interface DescribedMetric extends Collector {
 
 const storages = new WeakMap<Collector, MetricStorage>();
 
-/** Called by a metric type's constructor: its series are in `series`, laid out as `layout`. */
+/**
+ * Called by a metric type's constructor: its series are read from `series` (its
+ * `SeriesTable`), laid out as `layout`.
+ */
 export function exposeStorage(
   metric: DescribedMetric,
-  series: MetricSeries,
+  series: { read(): SeriesRead },
   layout: StorageLayout,
 ): MetricStorage {
   const storage: MetricStorage = {
@@ -100,7 +102,7 @@ export function exposeStorage(
     help: metric.help,
     unit: metric.unit,
     layout,
-    read: () => ({ labels: series.index.labelSets(), store: series.store }),
+    read: () => series.read(),
   };
   storages.set(metric, storage);
   return storage;

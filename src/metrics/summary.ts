@@ -232,8 +232,7 @@ export class Summary {
 
   /** Returns this metric's snapshot (one family). */
   collect(): SummaryFamily[] {
-    const table = this.#table;
-    const store = table.store;
+    const { labels: labelSets, store } = this.#table.read();
     const numbers = store.numbers;
     const percentiles = this.percentiles;
     return [{
@@ -241,10 +240,10 @@ export class Summary {
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: table.liveSlots().map((slot) => {
+      points: labelSets.liveSlots().map((slot) => {
         const values = percentiles.length === 0 ? [] : quantilesOf(store, slot, percentiles);
         return {
-          labels: table.labelsOf(slot),
+          labels: labelSets.labelsOf(slot),
           count: numbers[slot * NUMBER_STRIDE + COUNT],
           sum: numbers[slot * NUMBER_STRIDE + SUM],
           created: numbers[slot * NUMBER_STRIDE + CREATED],
