@@ -7,7 +7,6 @@
  * @module
  */
 
-import type { Labels } from "../model.ts";
 import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
 import { SeriesHandle } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
