@@ -1,5 +1,7 @@
 /**
- * The label sets of one metric's series, and the lookup from label values to a series' slot.
+ * The index of one metric's series: adding, finding (label values → slot), removing and
+ * compacting them. The label sets themselves (dictionaries, value ids) and how readers read
+ * them are in `label_sets.ts`.
  *
  * Memory per series is what decides how many series a process can afford, so a series costs no
  * object here. Each label position has a dictionary of the distinct values seen there, giving
