@@ -257,13 +257,13 @@ export class ByteRender {
    */
   text(): string {
     const decoder = new TextDecoder();
-    const parts: string[] = [];
+    // Appended, not joined: a rope of one piece per chunk, flattened once by its reader.
+    let text = "";
     for (let chunks = this.next(); chunks !== undefined; chunks = this.next()) {
-      for (const chunk of chunks) parts.push(decoder.decode(chunk, { stream: true }));
+      for (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
       releaseChunks(chunks);
     }
-    parts.push(decoder.decode());
-    return parts.join("");
+    return text + decoder.decode();
   }
 
   /** Every remaining chunk. */

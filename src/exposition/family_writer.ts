@@ -21,17 +21,21 @@ export interface LineSink {
   encode(text: string): void;
 }
 
-/** Lines gathered as strings, joined once at the end. */
+/**
+ * Lines gathered as strings. Each batch is one flat string; the batches are appended to each
+ * other (a rope of a few hundred pieces, not of every line), which is flattened once, by
+ * whoever reads the text.
+ */
 export class StringSink implements LineSink {
-  readonly #parts: string[] = [];
+  #text = "";
 
   encode(text: string): void {
-    this.#parts.push(text);
+    this.#text += text;
   }
 
-  /** Everything appended, as one string. */
+  /** Everything appended. */
   finish(): string {
-    return this.#parts.join("");
+    return this.#text;
   }
 }
 
@@ -189,7 +193,7 @@ export function writeFamily(
 }
 
 /**
- * Lines on their way into a sink: gathered and written a few hundred at a time as one flat
+ * Lines on their way into a sink: gathered and written a thousand at a time as one flat
  * string (`join`), which a `ChunkWriter` encodes natively, rather than each line walked by
  * code units or kept as a rope of small pieces.
  */
@@ -204,7 +208,7 @@ class LineBatch {
   add(line: string): void {
     const lines = this.#lines;
     lines.push(line);
-    if (lines.length >= 256) this.flush();
+    if (lines.length >= 1024) this.flush();
   }
 
   flush(): void {
