@@ -233,7 +233,7 @@ Deno.test("byte render: a custom family clashing with a metric is dropped as by 
 Deno.test("byte render: a registry's prefix and default labels are written from storage", async () => {
   const cases: RegistryOptions[] = [
     { prefix: "app_" },
-    { defaultLabels: { env: "prod", a: "first", method: "ignored" } },
+    { defaultLabels: { env: "prod", a: "first", method: "ignored", b: "ignored too" } },
     { prefix: "app_", defaultLabels: { zone: 'z"1' } },
   ];
   for (const options of cases) {
