@@ -18,7 +18,7 @@ import client from "npm:prom-client@15.1.3";
 import { Histogram, metricsHandler, Registry } from "../mod.ts";
 import { ourRequestsCounter } from "./fixtures.ts";
 import { formatFloat } from "../src/exposition/format.ts";
-import { startByteRender } from "../src/exposition/direct.ts";
+import { startByteRender } from "../src/exposition/registry_render.ts";
 import { releaseChunks } from "../src/exposition/byte_writer.ts";
 
 /** Renders `registry` with the byte renderer alone; returns the bytes written. */

@@ -17,7 +17,7 @@
 import process from "node:process";
 import { Histogram, Registry } from "../mod.ts";
 import { renderText } from "../src/exposition/mod.ts";
-import { renderRegistryBytes } from "../src/exposition/direct.ts";
+import { renderRegistryBytes } from "../src/exposition/registry_render.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
 import {
   encodeCompressedWriteRequest,

@@ -1,19 +1,19 @@
 /**
  * The snapshot types: plain data that every metric produces on `collect()` and that every
  * exposition format, the HTTP handler, the Pushgateway client and the worker aggregation read.
- * Formats know nothing about metric classes: they read these types only. Metric classes know one
- * thing about the text formats, for speed: the labels objects of their snapshots carry where
- * their formatted label text comes from (`exposition/format.ts`, `withLabelSource`), so a scrape
- * neither sorts label names nor escapes values again; any other labels object is formatted from
- * its keys and values.
+ * Formats know nothing about metric classes: they read these types only. For speed, the labels
+ * objects of a built-in metric's snapshot remember the series they came from
+ * (`metrics/label_sets.ts`, `seriesColumnsOf`), so that a format writes their text from the
+ * metric's label dictionaries (each distinct value escaped once) rather than sorting names and
+ * escaping values per series; any other labels object is formatted from its keys and values.
  *
  * @module
  */
 
 /**
  * A set of label names and their values. Label order does not matter: formats sort by name.
- * Read-only: the labels of a metric's snapshot come with their formatted text, so to change
- * them, make a new object (`{ ...labels, env: "prod" }`) rather than assigning into them.
+ * Read-only: the labels of a metric's snapshot remember their series, so to change them, make a
+ * new object (`{ ...labels, env: "prod" }`) rather than assigning into them.
  */
 export type Labels = Readonly<Record<string, string>>;
 

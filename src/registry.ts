@@ -7,11 +7,18 @@
  */
 
 import { type ExpositionFormat, render } from "./exposition/render.ts";
-import { withoutCreated } from "./exposition/created.ts";
+import {
+  ByteRender,
+  gatherItems,
+  type ReadFromStorage,
+  type RenderItems,
+  type StorageGather,
+  type StoredMetric,
+} from "./exposition/byte_render.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import { WrittenNames } from "./exposition/written_names.ts";
 import type { Collector, Labels, MetricFamily } from "./model.ts";
-import { formatFloat, hasSum } from "./exposition/format.ts";
+import { findSampleValue } from "./exposition/sample_value.ts";
 import { type EscapingScheme, validateLabelName, validateMetricName } from "./validation.ts";
 import * as lifecycle from "./metrics/series_limits.ts";
 
@@ -176,11 +183,13 @@ function withDefaultLabels(family: MetricFamily, defaults: Labels): MetricFamily
 function applyRegistryScope(
   families: MetricFamily[],
   trusted: Set<MetricFamily>,
+  scopedAlready: ReadonlySet<MetricFamily>,
   scope: RegistryScope,
 ): MetricFamily[] {
   if (scope.prefix === "" && scope.defaultLabels === undefined) return families;
   const defaults = scope.defaultLabels;
   return families.map((family) => {
+    if (scopedAlready.has(family)) return family;
     const named = withPrefix(family, scope.prefix);
     const scoped = defaults === undefined ? named : withDefaultLabels(named, defaults);
     // A built-in family stays valid: each of its series already has or gets every default.
@@ -189,116 +198,8 @@ function applyRegistryScope(
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// `getSampleValue`: one sample's value, found the way the Python client's is.
-// ---------------------------------------------------------------------------------------------
-
-/** Whether `labels` plus the optional `extraName="extraValue"` is exactly `wanted`. */
-function sameLabels(
-  labels: Labels,
-  wanted: Labels,
-  extraName?: string,
-  extraValue?: string,
-): boolean {
-  let count = 0;
-  for (const name in labels) {
-    if (!Object.hasOwn(labels, name) || name === extraName) continue;
-    if (wanted[name] !== labels[name] || !Object.hasOwn(wanted, name)) return false;
-    count++;
-  }
-  if (extraName !== undefined) {
-    if (wanted[extraName] !== extraValue || !Object.hasOwn(wanted, extraName)) return false;
-    count++;
-  }
-  let wantedCount = 0;
-  for (const name in wanted) if (Object.hasOwn(wanted, name)) wantedCount++;
-  return count === wantedCount;
-}
-
-/**
- * The value of the sample `name{labels}` among `families`, as the text formats name samples
- * (`x_total`, `x_created`, `x_bucket` with `le`, `x_count`, `x_sum`, a summary's `quantile`,
- * `x_info`, a state set's label named after it), or `undefined` when there is none.
- */
-export function findSampleValue(
-  families: readonly MetricFamily[],
-  name: string,
-  labels: Labels,
-): number | undefined {
-  for (const family of families) {
-    const base = family.name;
-    if (!name.startsWith(base)) continue;
-    const suffix = name.slice(base.length);
-    for (const point of family.points) {
-      const created = "created" in point ? point.created : undefined;
-      if (suffix === "_created" && created !== undefined && sameLabels(point.labels, labels)) {
-        return created;
-      }
-    }
-    switch (family.type) {
-      case "counter":
-      case "gauge":
-      case "unknown":
-        // A counter's value is `x_total`; a gauge's is `x` itself.
-        if (suffix !== (family.type === "counter" ? "_total" : "")) break;
-        for (const point of family.points) {
-          if (sameLabels(point.labels, labels)) return point.value;
-        }
-        break;
-      case "histogram":
-        for (const point of family.points) {
-          if (suffix === "_bucket") {
-            const bounds = point.upperBounds;
-            for (let i = 0; i < bounds.length; i++) {
-              if (sameLabels(point.labels, labels, "le", formatFloat(bounds[i]))) {
-                return point.bucketCounts[i];
-              }
-            }
-          } else if (sameLabels(point.labels, labels)) {
-            if (suffix === "_count") return point.count;
-            if (suffix === "_sum" && hasSum(point)) return point.sum;
-          }
-        }
-        break;
-      case "summary":
-        for (const point of family.points) {
-          if (suffix === "") {
-            for (const { quantile, value } of point.quantiles) {
-              if (sameLabels(point.labels, labels, "quantile", formatFloat(quantile))) return value;
-            }
-          } else if (sameLabels(point.labels, labels)) {
-            if (suffix === "_count") return point.count;
-            if (suffix === "_sum") return point.sum;
-          }
-        }
-        break;
-      case "info":
-        if (suffix !== "_info") break;
-        for (const point of family.points) {
-          if (sameLabels(point.labels, labels)) return 1;
-        }
-        break;
-      case "stateset":
-        if (suffix !== "") break;
-        for (const point of family.points) {
-          for (const state of point.states) {
-            if (sameLabels(point.labels, labels, base, state.name)) return state.enabled ? 1 : 0;
-          }
-        }
-        break;
-    }
-  }
-  return undefined;
-}
-
-/** Set by `Registry`'s static block: see `gatherWithStandIns`. */
-let gatherHook:
-  | ((
-    registry: Registry,
-    options: CollectOptions,
-    standIn: StandIn,
-  ) => Promise<MetricFamily[]> | undefined)
-  | undefined;
+/** Each registry's `StorageGather`, entered by its constructor. */
+const storageGathers = new WeakMap<Registry, StorageGather>();
 
 /**
  * A set of collectors to expose together. Families come out in registration order.
@@ -336,6 +237,7 @@ export class Registry implements MetricsSource {
   constructor(options?: RegistryOptions) {
     this.#scope = registryScopeOf(options);
     lifecycle.setRegistryLimits(this, lifecycle.registryLimitsOf(options)); // docs/cardinality.md
+    storageGathers.set(this, this.#gatherWithStorage);
   }
 
   /** Adds a collector; a `TypeError` if a sample name is taken, or read as a taken one. */
@@ -395,28 +297,33 @@ export class Registry implements MetricsSource {
     return selectFamilies(await this.#gather(options, undefined), options);
   }
 
-  static {
-    gatherHook = (registry, options, standIn) => {
-      const scope = registry.#scope;
-      if (scope.prefix !== "" || scope.defaultLabels !== undefined) return undefined;
-      return registry.#gather(options, standIn).then((kept) => selectFamilies(kept, options));
-    };
-  }
+  /** `collect()` with the built-in metrics `readFromStorage` takes left to its caller. */
+  readonly #gatherWithStorage: StorageGather = async (options, readFromStorage) =>
+    selectFamilies(await this.#gather(options, readFromStorage), options);
 
   /**
-   * The families that can be exposed, before the registry's scope is applied: each collector's
-   * (a built-in metric's trusted, others validated), or the family `standIn` gives for it.
+   * The families that can be exposed, under the registry's scope: each collector's (a built-in
+   * metric's trusted, others validated), or for a built-in metric the family without points
+   * `readFromStorage` gives (already scoped).
    */
-  async #gather(options: CollectOptions, standIn: StandIn | undefined): Promise<MetricFamily[]> {
+  async #gather(
+    options: CollectOptions,
+    readFromStorage: ReadFromStorage | undefined,
+  ): Promise<MetricFamily[]> {
     const families: MetricFamily[] = [];
     const trusted = new Set<MetricFamily>();
+    const fromStorage = new Set<MetricFamily>();
     const problems: InvalidFamilyError[] = [];
+    const scope = this.#scope;
     for (const collector of this.#collectors) {
       const isMetric = builtIn.has(collector);
-      const standing = isMetric ? standIn?.(collector) : undefined;
-      if (standing !== undefined) {
-        families.push(standing);
-        trusted.add(standing);
+      const stored = isMetric
+        ? readFromStorage?.(collector, scope.prefix, scope.defaultLabels)
+        : undefined;
+      if (stored !== undefined) {
+        families.push(stored);
+        trusted.add(stored);
+        fromStorage.add(stored);
         continue;
       }
       const collected = collector.collect();
@@ -438,9 +345,9 @@ export class Registry implements MetricsSource {
     }
     // Checked as exposed, after the prefix and default labels: a custom family whose series
     // differ only by a default label would otherwise print the same line twice.
-    const scoped = applyRegistryScope(families, trusted, this.#scope);
+    const scoped = applyRegistryScope(families, trusted, fromStorage, scope);
     const kept = checkFamilies(scoped, { trusted, onInvalid: (error) => problems.push(error) });
-    this.#reportOncePerStreak(problems, options.onError ?? reportToConsole);
+    this.#reports.report(problems, options.onError ?? reportToConsole);
     return kept;
   }
 
@@ -473,12 +380,53 @@ export class Registry implements MetricsSource {
     return findSampleValue(await this.collect(), name, labels);
   }
 
-  // ---- Invalid families: reported once per streak (trust) ----
-  // Per reporter, the messages reported at its last collection: a family that stays bad is
-  // not reported at every scrape.
+  /** What was reported of invalid families, per reporter. */
+  readonly #reports = new StreakReports();
+
+  /** Collects and renders in the protobuf format: the bytes Prometheus scrapes. */
+  metrics(options: MetricsOptions & { readonly format: "protobuf" }): Promise<Uint8Array>;
+  /**
+   * Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`; names outside
+   * the legacy alphabet as `escaping` says (default `underscores`).
+   */
+  metrics(
+    options?: MetricsOptions & { readonly format?: "text" | "openmetrics" },
+  ): Promise<string>;
+  /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
+  metrics(options: MetricsOptions): Promise<string | Uint8Array>;
+  async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
+    const format = options.format ?? "text";
+    if (format === "protobuf") {
+      const families = await this.collect(options);
+      return render(families, format, options.escaping);
+    }
+    const items = await gatherItems(this.#gatherWithStorage, options);
+    return new ByteRender(items, { ...options, format }).text();
+  }
+}
+
+/**
+ * Internal (not exported from `mod.ts`), for the byte renderer, the handler and remote write:
+ * what rendering `registry` takes (see `gatherItems`): its collectors' snapshots, checked as
+ * `registry.collect(options)` checks them, and its counters, gauges and histograms to read from
+ * storage.
+ */
+export function gatherForBytes(
+  registry: Registry,
+  options: CollectOptions,
+  taken?: (item: StoredMetric) => void,
+): Promise<RenderItems> {
+  return gatherItems(storageGathers.get(registry)!, options, taken);
+}
+
+/**
+ * Reports problems once per streak, per reporter: a message reported at the last check is not
+ * reported again until a check without it came in between.
+ */
+class StreakReports {
   readonly #reportedTo = new WeakMap<(error: InvalidFamilyError) => void, Set<string>>();
 
-  #reportOncePerStreak(
+  report(
     problems: readonly InvalidFamilyError[],
     report: (error: InvalidFamilyError) => void,
   ): void {
@@ -497,44 +445,6 @@ export class Registry implements MetricsSource {
     if (current.size === 0) this.#reportedTo.delete(report);
     else this.#reportedTo.set(report, current);
   }
-
-  /** Collects and renders in the protobuf format: the bytes Prometheus scrapes. */
-  metrics(options: MetricsOptions & { readonly format: "protobuf" }): Promise<Uint8Array>;
-  /**
-   * Collects and renders: text 0.0.4 by default, or `{ format: "openmetrics" }`; names outside
-   * the legacy alphabet as `escaping` says (default `underscores`).
-   */
-  metrics(
-    options?: MetricsOptions & { readonly format?: "text" | "openmetrics" },
-  ): Promise<string>;
-  /** Collects and renders: text for the text formats, bytes for `"protobuf"`. */
-  metrics(options: MetricsOptions): Promise<string | Uint8Array>;
-  async metrics(options: MetricsOptions = {}): Promise<string | Uint8Array> {
-    const families = await this.collect(options);
-    const kept = options.createdSeries === false ? families.map(withoutCreated) : families;
-    return render(kept, options.format ?? "text", options.escaping);
-  }
-}
-
-/**
- * Internal: gives the family a built-in metric stands in with at a scrape (a family without
- * points, which only its name and type matter for), or `undefined` to collect it.
- */
-export type StandIn = (collector: Collector) => MetricFamily | undefined;
-
-/**
- * Internal (not exported from `mod.ts`), for the byte renderer: gathers the families that
- * `registry.collect(options)` would give (the same checks, reports and `names` filter), except
- * that each built-in metric for which `standIn` gives a family is not collected and that family
- * takes its place. `undefined` when the registry has a prefix or default labels, which apply
- * to snapshots: the renderer then renders `collect()`'s snapshots instead.
- */
-export function gatherWithStandIns(
-  registry: Registry,
-  options: CollectOptions,
-  standIn: StandIn,
-): Promise<MetricFamily[]> | undefined {
-  return gatherHook!(registry, options, standIn);
 }
 
 /** Drops and reports the families no exposition may carry; see {@linkcode familyGate}. */
@@ -550,17 +460,21 @@ export type FamilyGate = (
  * rule and one streak logic for every untrusted source.
  */
 export function familyGate(): FamilyGate {
-  let current: readonly MetricFamily[] = [];
-  const registry = new Registry();
-  // Read synchronously at the start of `collect`, so concurrent calls never see each other's.
-  registry.register({ collect: () => current as MetricFamily[] });
-  return async (families, onError) => {
-    current = families;
-    try {
-      return await registry.collect({ onError });
-    } finally {
-      current = [];
+  const reports = new StreakReports();
+  return (families, onError) => {
+    const problems: InvalidFamilyError[] = [];
+    if (!Array.isArray(families)) {
+      problems.push(
+        new InvalidFamilyError(
+          "(collector)",
+          `a collector returned ${typeof families}, not an array of families`,
+        ),
+      );
+      families = [];
     }
+    const kept = checkFamilies(families, { onInvalid: (error) => problems.push(error) });
+    reports.report(problems, onError);
+    return Promise.resolve(kept);
   };
 }
 

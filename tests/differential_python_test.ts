@@ -30,7 +30,7 @@ import {
   runPythonOps,
 } from "./support/differential_python.ts";
 import { PYTHON, skipWithoutPythonClient } from "./support/python.ts";
-import { renderRegistryBytes } from "../src/exposition/direct.ts";
+import { renderRegistryBytes } from "../src/exposition/registry_render.ts";
 
 const ignore = skipWithoutPythonClient();
 

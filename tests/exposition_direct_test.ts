@@ -1,4 +1,4 @@
-// The byte renderer (src/exposition/direct.ts) against the snapshot path: the same registry,
+// The byte renderer (src/exposition/byte_render.ts, storage_cursors.ts) against the snapshot path: the same registry,
 // after the same seeded random operations, rendered both ways must give identical bytes, in
 // both text formats, under every escaping scheme, with and without `_created` lines.
 import assert from "node:assert/strict";
@@ -10,10 +10,11 @@ import {
   Info,
   type MetricFamily,
   Registry,
+  type RegistryOptions,
   Summary,
 } from "../mod.ts";
 import { type EscapingScheme, renderOpenMetrics, renderText } from "../src/exposition/mod.ts";
-import { renderRegistryBytes, startByteRender } from "../src/exposition/direct.ts";
+import { renderRegistryBytes, startByteRender } from "../src/exposition/registry_render.ts";
 import { withoutCreated } from "../src/exposition/created.ts";
 import { CHUNK_SIZE } from "../src/exposition/byte_writer.ts";
 import { seededRandom as random } from "./support/random.ts";
@@ -229,11 +230,37 @@ Deno.test("byte render: a custom family clashing with a metric is dropped as by 
   assert.equal(errors.length, 2);
 });
 
-Deno.test("byte render: a registry with a prefix or default labels uses snapshots", async () => {
-  for (const options of [{ prefix: "app_" }, { defaultLabels: { env: "prod" } }]) {
+Deno.test("byte render: a registry's prefix and default labels are written from storage", async () => {
+  const cases: RegistryOptions[] = [
+    { prefix: "app_" },
+    { defaultLabels: { env: "prod", a: "first", method: "ignored", b: "ignored too" } },
+    { prefix: "app_", defaultLabels: { zone: 'z"1' } },
+  ];
+  for (const options of cases) {
     const registry = new Registry(options);
     new Counter({ name: "jobs", help: "j", registry }).inc();
-    assert.equal(await startByteRender(registry, { format: "text" }), undefined);
+    const requests = new Counter({
+      name: "requests",
+      help: "r",
+      labelNames: ["method"],
+      constLabels: { b: "const" },
+      registry,
+    });
+    requests.labels("GET").inc(2);
+    requests.labels("P\nUT").inc();
+    const latency = new Histogram({
+      name: "latency",
+      help: "l",
+      labelNames: ["method"],
+      buckets: [0.1, 1],
+      registry,
+    });
+    latency.labels("GET").observe(0.5);
+    new Gauge({ name: "up", help: "u", registry }).set(1);
+    new Summary({ name: "size", help: "s", registry }).observe(3);
+    const render = await startByteRender(registry, { format: "text" });
+    assert.equal(render.fromSnapshots, 1, JSON.stringify(options));
+    await assertSameBothWays(registry, JSON.stringify(options));
   }
 });
 

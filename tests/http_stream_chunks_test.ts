@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Counter, metricsHandler, Registry } from "../mod.ts";
-import { renderRegistryBytes } from "../src/exposition/direct.ts";
+import { renderRegistryBytes } from "../src/exposition/registry_render.ts";
 
 Deno.test("chunks handed to a streamed response are never reused", async () => {
   const registry = new Registry();

@@ -131,6 +131,22 @@ export class ChunkWriter {
     this.position = position;
   }
 
+  /**
+   * Writes `text` (long and flat: many lines joined) as UTF-8 with the native encoder, filling
+   * the chunk being written and going on in the next ones.
+   */
+  encode(text: string): void {
+    let rest = text;
+    for (;;) {
+      const { read, written } = encoder.encodeInto(rest, this.buffer.subarray(this.position));
+      this.position += written;
+      if (read === rest.length) return;
+      rest = rest.slice(read);
+      // Room for at least one character (4 bytes) in the next chunk.
+      this.room(this.buffer.length - this.position + 4);
+    }
+  }
+
   /** Writes `bytes` (text encoded once, written many times). */
   bytes(bytes: Uint8Array): void {
     this.room(bytes.length);

@@ -4,8 +4,15 @@
  * @module
  */
 
-import type { HistogramPoint, Labels, StateSetPoint, SummaryPoint } from "../model.ts";
+import type { HistogramPoint, Labels } from "../model.ts";
 import { isLegacyLabelName, wellFormed } from "../validation.ts";
+import {
+  type LabelColumns,
+  type LabelShape,
+  seriesColumnsOf,
+  seriesSlotOf,
+  type SortedLabel,
+} from "../metrics/label_sets.ts";
 
 /**
  * Formats a sample value the way Prometheus' official Python and Go clients do: `2.0`, `0.149`,
@@ -118,15 +125,14 @@ export interface LabelSplit {
   readonly after: string;
 }
 
-// A metric's snapshot labels come with where their formatted text is written from: the
-// metric's own pieces and escaped values, so exposition neither sorts names nor escapes values
-// for them, and no text is kept between scrapes. That source is attached to the labels object
-// as private fields, invisible to `Object.keys`, spreading and deep equality. Any other labels
+// A metric's snapshot labels remember the series they came from (`seriesColumnsOf`), so that
+// exposition writes their text from the metric's dictionaries: values escaped once per distinct
+// value, names in an order found once per metric, no text kept per series. Any other labels
 // object (a custom collector's, a merged snapshot's, an info series') has its text cached in a
 // WeakMap, since such objects are usually kept from one scrape to the next.
 const labelTextCache = new WeakMap<Labels, string>();
 
-/** Writes the label text of a metric's series (see `withLabelSource`). */
+/** Writes the label text of a metric's series (see `labelSourceOf`). */
 export interface LabelTextSource {
   /** `{a="1",b="2"}` for the series at `slot`. */
   textOf(slot: number): string;
@@ -134,94 +140,247 @@ export interface LabelTextSource {
   splitOf(slot: number, extraName: string): LabelSplit | undefined;
   /**
    * The position of the series' own label `name` among those `labelBytesOf` takes, or -1 for
-   * another label (a constant one). Optional: sources without it give no label bytes.
+   * another label (a constant one).
    */
-  positionOf?(name: string): number;
+  positionOf(name: string): number;
   /**
    * The bytes `encode` makes of the name and value of the own label at `position` of the
    * series at `slot`, kept per distinct value (not per series) for the next calls with the same
    * `encode`: an encoder's pre-encoded labels (remote write's protobuf `Label` messages).
    */
-  labelBytesOf?(slot: number, position: number, encode: LabelEncoder): Uint8Array;
+  labelBytesOf(slot: number, position: number, encode: LabelEncoder): Uint8Array;
 }
 
 /** Encodes one label for {@linkcode LabelTextSource.labelBytesOf} (always the same way). */
 export type LabelEncoder = (name: string, value: string) => Uint8Array;
 
-/** A constructor that returns the object it is given, so that a subclass can stamp it. */
-class ReturnsGiven {
-  constructor(given: object) {
-    return given;
-  }
-}
+/** Escaped dictionary values, by the dictionary's value array (which only grows). */
+const escapedCache = new WeakMap<readonly string[], string[]>();
 
 /**
- * Attaches a label text source to a plain labels object as private fields: the object keeps
- * `Object.prototype` and its own keys only, unlike an instance of a class of our own.
+ * `values` (a label dictionary's, by id) escaped for the text formats, kept per dictionary and
+ * extended when it grew: each distinct value is escaped once.
  */
-class LabelSourceStamp extends ReturnsGiven {
-  readonly #source: LabelTextSource;
-  readonly #slot: number;
-
-  constructor(labels: Labels, source: LabelTextSource, slot: number) {
-    super(labels);
-    this.#source = source;
-    this.#slot = slot;
+export function escapedValues(values: readonly string[]): readonly string[] {
+  let escaped = escapedCache.get(values);
+  if (escaped === undefined) escapedCache.set(values, escaped = []);
+  for (let id = escaped.length; id < values.length; id++) {
+    const value = values[id];
+    const text = escapeLabelValue(value);
+    // The same string when nothing needed escaping, so a value is kept once.
+    escaped.push(text === value ? value : text);
   }
+  return escaped;
+}
 
-  static textOf(labels: Labels): string | undefined {
-    if (!(#source in labels)) return undefined;
-    const stamped = labels as unknown as LabelSourceStamp;
-    return stamped.#source.textOf(stamped.#slot);
-  }
-
-  static sourceOf(labels: Labels): LabelTextSource | undefined {
-    return #source in labels ? (labels as unknown as LabelSourceStamp).#source : undefined;
-  }
-
-  static slotOf(labels: Labels): number {
-    return #source in labels ? (labels as unknown as LabelSourceStamp).#slot : -1;
-  }
-
-  static splitOf(labels: Labels, extraName: string): LabelSplit | undefined {
-    if (!(#source in labels)) return undefined;
-    const stamped = labels as unknown as LabelSourceStamp;
-    return stamped.#source.splitOf(stamped.#slot, extraName);
-  }
+/** Where an extra label goes among the sorted labels, and the text around the values. */
+export interface SplitPieces {
+  /** How many own labels sort before the extra one. */
+  readonly valuesBefore: number;
+  /** `valuesBefore + 1` pieces around the first `valuesBefore` values, ending with `extra="`. */
+  readonly before: readonly string[];
+  /** Pieces around the other values, starting after the extra value, ending with `}`. */
+  readonly after: readonly string[];
 }
 
 /**
- * Attaches to `labels` (a plain object just filled by the caller with the labels of the series
- * at `slot`) where its formatted text comes from: `formatLabels` and `formatLabelsSplit` then
- * ask `source`. The object is not frozen (freezing costs more than building it, at every
- * scrape); `Labels` is read-only, and a snapshot's labels are never changed in place.
+ * The text around the escaped values of a metric's own labels, in name order: `pieces[0]`,
+ * then for each own label (`sortedPositions`) its value and the next piece; constant labels
+ * (and a registry's default labels the series lack) are written into the pieces.
  */
-export function withLabelSource(
-  labels: Record<string, string>,
-  source: LabelTextSource,
-  slot: number,
-): Labels {
-  new LabelSourceStamp(labels, source, slot);
-  return labels;
+export class LabelPieces {
+  /** Positions (declared order) of the own labels in name order. */
+  readonly sortedPositions: readonly number[];
+  /** One more piece than own labels. */
+  readonly pieces: readonly string[];
+  readonly #sorted: readonly SortedLabel[];
+  readonly #splits = new Map<string, SplitPieces | undefined>();
+
+  constructor(shape: LabelShape, defaults: Labels | undefined) {
+    let sorted = shape.sorted;
+    if (defaults !== undefined) {
+      const taken = new Set(sorted.map((label) => label.name));
+      const added = Object.keys(defaults).filter((name) => !taken.has(name)).map((name) => ({
+        name,
+        position: -1,
+        constValue: defaults[name],
+      }));
+      sorted = [...sorted, ...added].sort((a, b) => a.name < b.name ? -1 : 1);
+    }
+    this.#sorted = sorted;
+    this.sortedPositions = shape.sortedPositions;
+    this.pieces = sorted.length === 0 ? [""] : piecesAround(sorted, "{", false, "}");
+  }
+
+  /** How to write the labels with `extraName` inserted; `undefined` if it is one of them. */
+  split(extraName: string): SplitPieces | undefined {
+    if (this.#splits.has(extraName)) return this.#splits.get(extraName);
+    let split: SplitPieces | undefined;
+    if (!this.#sorted.some((label) => label.name === extraName)) {
+      const before = this.#sorted.filter((label) => label.name < extraName);
+      const after = this.#sorted.filter((label) => label.name > extraName);
+      const extra = formatLabelName(extraName) + '="';
+      split = {
+        valuesBefore: before.filter((label) => label.position >= 0).length,
+        before: piecesAround(before, "{", false, (before.length > 0 ? "," : "") + extra),
+        after: piecesAround(after, '"', true, "}"),
+      };
+    }
+    this.#splits.set(extraName, split);
+    return split;
+  }
+}
+
+/** Pieces by label shape, then by the registry's default labels (`NO_DEFAULTS` for none). */
+const piecesCache = new WeakMap<LabelShape, WeakMap<Labels, LabelPieces>>();
+const NO_DEFAULTS: Labels = Object.freeze({});
+
+/** The label pieces of a metric's series, with a registry's `defaults` (kept per pair). */
+export function labelPiecesOf(shape: LabelShape, defaults?: Labels): LabelPieces {
+  let byDefaults = piecesCache.get(shape);
+  if (byDefaults === undefined) piecesCache.set(shape, byDefaults = new WeakMap());
+  const key = defaults ?? NO_DEFAULTS;
+  let pieces = byDefaults.get(key);
+  if (pieces === undefined) byDefaults.set(key, pieces = new LabelPieces(shape, defaults));
+  return pieces;
 }
 
 /**
- * The label text source attached to `labels` by `withLabelSource`, if any: every labels object
- * from one source has the same label names.
+ * The constant text around the values of the own labels among `labels` (in name order):
+ * `open`, then `name="` for each label (after a comma when `comma` or after the first), a
+ * constant label's value written in, then `close`. One more piece than own labels.
+ */
+function piecesAround(
+  labels: readonly SortedLabel[],
+  open: string,
+  comma: boolean,
+  close: string,
+): string[] {
+  const pieces: string[] = [];
+  let text = open;
+  for (const label of labels) {
+    text += (comma ? "," : "") + formatLabelName(label.name) + '="';
+    comma = true;
+    if (label.position < 0) {
+      text += escapeLabelValue(label.constValue) + '"';
+    } else {
+      pieces.push(text);
+      text = '"';
+    }
+  }
+  pieces.push(text + close);
+  return pieces;
+}
+
+/** Per label dictionary and encoder, the encoded labels by value id (remote write's). */
+const encodedCache = new WeakMap<
+  readonly string[],
+  { encode: LabelEncoder; bytes: Uint8Array[] }
+>();
+
+/** The label text of the series of one version of a metric's label columns. */
+class ColumnsText implements LabelTextSource {
+  readonly #columns: LabelColumns;
+  readonly #pieces: LabelPieces;
+  readonly #escaped: (readonly string[])[];
+
+  constructor(columns: LabelColumns) {
+    this.#columns = columns;
+    this.#pieces = labelPiecesOf(columns.shape);
+    this.#escaped = columns.valuesByPosition.map(escapedValues);
+  }
+
+  #escapedValue(slot: number, position: number): string {
+    const columns = this.#columns;
+    const id = columns.seriesIds[slot * columns.width + position];
+    let escaped = this.#escaped[position];
+    if (id >= escaped.length) {
+      escaped = this.#escaped[position] = escapedValues(columns.valuesByPosition[position]);
+    }
+    return escaped[id];
+  }
+
+  textOf(slot: number): string {
+    const pieces = this.#pieces.pieces;
+    const sortedPositions = this.#pieces.sortedPositions;
+    let text = pieces[0];
+    for (let i = 0; i < sortedPositions.length; i++) {
+      text += this.#escapedValue(slot, sortedPositions[i]) + pieces[i + 1];
+    }
+    return text;
+  }
+
+  splitOf(slot: number, extraName: string): LabelSplit | undefined {
+    const split = this.#pieces.split(extraName);
+    if (split === undefined) return undefined;
+    const sortedPositions = this.#pieces.sortedPositions;
+    const valuesBefore = split.valuesBefore;
+    let before = split.before[0];
+    for (let i = 0; i < valuesBefore; i++) {
+      before += this.#escapedValue(slot, sortedPositions[i]) + split.before[i + 1];
+    }
+    let after = split.after[0];
+    for (let i = valuesBefore; i < sortedPositions.length; i++) {
+      after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - valuesBefore + 1];
+    }
+    return { before, after };
+  }
+
+  positionOf(name: string): number {
+    return this.#columns.shape.labelNames.indexOf(name);
+  }
+
+  labelBytesOf(slot: number, position: number, encode: LabelEncoder): Uint8Array {
+    const columns = this.#columns;
+    const values = columns.valuesByPosition[position];
+    let cached = encodedCache.get(values);
+    if (cached === undefined || cached.encode !== encode) {
+      // Another encoder's bytes are no use: start over (one encoder is expected).
+      cached = { encode, bytes: [] };
+      encodedCache.set(values, cached);
+    }
+    const id = columns.seriesIds[slot * columns.width + position];
+    let bytes = cached.bytes[id];
+    if (bytes === undefined) {
+      bytes = cached.bytes[id] = encode(columns.shape.labelNames[position], values[id]);
+    }
+    return bytes;
+  }
+}
+
+const columnsTexts = new WeakMap<LabelColumns, ColumnsText>();
+
+/**
+ * The label text source of `labels` when it is a labels object of a metric's series (see
+ * `seriesColumnsOf`): every labels object from one source has the same label names.
  */
 export function labelSourceOf(labels: Labels): LabelTextSource | undefined {
-  return LabelSourceStamp.sourceOf(labels);
+  const columns = seriesColumnsOf(labels);
+  if (columns === undefined) return undefined;
+  // The points of a family come from one metric's columns: the last ones asked for are
+  // usually asked for again.
+  if (columns === lastColumns) return lastText;
+  let text = columnsTexts.get(columns);
+  if (text === undefined) columnsTexts.set(columns, text = new ColumnsText(columns));
+  lastColumns = columns;
+  lastText = text;
+  return text;
 }
+
+// The last columns `labelSourceOf` read and their text source (weakly held otherwise: these
+// two keep one metric's columns alive until another metric's labels are read).
+let lastColumns: LabelColumns | undefined;
+let lastText: ColumnsText | undefined;
 
 /** The slot `labels` has in its label text source (see `labelSourceOf`), or -1 without one. */
 export function labelSlotOf(labels: Labels): number {
-  return LabelSourceStamp.slotOf(labels);
+  return seriesSlotOf(labels);
 }
 
 /** `{a="1",b="2"}` (names sorted), or an empty string for no labels. */
 export function formatLabels(labels: Labels): string {
-  const stamped = LabelSourceStamp.textOf(labels);
-  if (stamped !== undefined) return stamped;
+  const source = labelSourceOf(labels);
+  if (source !== undefined) return source.textOf(seriesSlotOf(labels));
   let text = labelTextCache.get(labels);
   if (text === undefined) {
     text = formatLabelPairs(labels, Object.keys(labels).sort(byName));
@@ -251,7 +410,7 @@ function formatPair(labels: Labels, name: string): string {
 
 /** Formats `labels` plus one extra label named `extraName`, split around the extra value. */
 export function formatLabelsSplit(labels: Labels, extraName: string): LabelSplit {
-  const stamped = LabelSourceStamp.splitOf(labels, extraName);
+  const stamped = labelSourceOf(labels)?.splitOf(seriesSlotOf(labels), extraName);
   if (stamped !== undefined) return stamped;
   if (Object.hasOwn(labels, extraName)) return splitWithout(labels, extraName);
   const text = formatLabels(labels);
@@ -259,16 +418,16 @@ export function formatLabelsSplit(labels: Labels, extraName: string): LabelSplit
   if (text === "") return { before: "{" + extraOpening, after: '"}' };
   // The extra pair goes after every pair whose name sorts before it; each such pair takes its
   // formatted length plus a comma, after the opening brace.
-  let cut = 1;
+  let splitAt = 1;
   for (const name in labels) {
     if (name < extraName && Object.hasOwn(labels, name)) {
-      cut += formatPair(labels, name).length + 1;
+      splitAt += formatPair(labels, name).length + 1;
     }
   }
-  if (cut === text.length) {
+  if (splitAt === text.length) {
     return { before: text.slice(0, -1) + "," + extraOpening, after: '"}' };
   }
-  return { before: text.slice(0, cut) + extraOpening, after: '",' + text.slice(cut) };
+  return { before: text.slice(0, splitAt) + extraOpening, after: '",' + text.slice(splitAt) };
 }
 
 /** The split of a label set that has a label named like the extra one, which it replaces. */
@@ -281,32 +440,6 @@ function splitWithout(labels: Labels, extraName: string): LabelSplit {
     else before += formatPair(labels, name) + ",";
   }
   return { before: before + formatLabelName(extraName) + '="', after: after + "}" };
-}
-
-/**
- * Builds a long text out of many short lines, as exposition does. Appending each line to one
- * string makes V8 keep a rope of millions of small pieces alive until the end, and a large
- * scrape then spends most of its time in the garbage collector moving them. Lines are instead
- * gathered and joined into one flat chunk every thousand lines, so that only the chunks live on.
- */
-export class TextBuilder {
-  #lines: string[] = [];
-  #text = "";
-
-  /** Appends a line (or any piece of text). */
-  add(line: string): void {
-    const lines = this.#lines;
-    lines.push(line);
-    if (lines.length >= 1024) {
-      this.#text += lines.join("");
-      lines.length = 0;
-    }
-  }
-
-  /** The whole text. */
-  finish(): string {
-    return this.#text + this.#lines.join("");
-  }
 }
 
 // A histogram's upper bounds are one frozen array shared by all its series and scrapes.
@@ -329,41 +462,4 @@ export function formatBounds(upperBounds: readonly number[]): readonly string[] 
  */
 export function hasSum(point: HistogramPoint): boolean {
   return point.upperBounds[0] >= 0;
-}
-
-/**
- * Adds a summary series' quantile samples, `name{…,quantile="0.5"} value`: the same lines in
- * both text formats.
- */
-export function addQuantileLines(
-  out: TextBuilder,
-  name: string,
-  point: SummaryPoint,
-  quoted = false,
-): void {
-  if (point.quantiles.length === 0) return;
-  const { before, after } = formatLabelsSplit(point.labels, "quantile");
-  const prefix = seriesText(name, before, quoted);
-  for (const { quantile, value } of point.quantiles) {
-    out.add(prefix + formatFloat(quantile) + after + " " + formatFloat(value) + "\n");
-  }
-}
-
-/**
- * Adds a state set series' samples, one per state with the state in the label named after the
- * family, 1 for the current state and 0 for the others: the same lines in both text formats.
- */
-export function addStateLines(
-  out: TextBuilder,
-  name: string,
-  point: StateSetPoint,
-  quoted = false,
-): void {
-  const { before, after } = formatLabelsSplit(point.labels, name);
-  const prefix = seriesText(name, before, quoted);
-  for (const state of point.states) {
-    out.add(
-      prefix + escapeLabelValue(state.name) + after + (state.enabled ? " 1.0\n" : " 0.0\n"),
-    );
-  }
 }

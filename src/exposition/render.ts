@@ -10,6 +10,7 @@ import { OPENMETRICS_CONTENT_TYPE, renderOpenMetrics } from "./openmetrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "./text.ts";
 import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./protobuf.ts";
 import { DEFAULT_ESCAPING, escapeFamily } from "./escaping.ts";
+import { renderFamilies } from "./byte_render.ts";
 import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
 
@@ -67,5 +68,5 @@ export function renderBytes(
   escaping?: EscapingScheme,
 ): Uint8Array<ArrayBuffer> {
   if (format === "protobuf") return render(families, format, escaping) as Uint8Array<ArrayBuffer>;
-  return new TextEncoder().encode(render(families, format, escaping));
+  return renderFamilies(families, { format, escaping });
 }

@@ -7,7 +7,7 @@
  */
 
 import { concatChunks } from "./byte_writer.ts";
-import type { ByteRender } from "./direct.ts";
+import type { ByteRender } from "./byte_render.ts";
 import { unrefTimer } from "../platform.ts";
 
 /** What a reader's stream tells, and how long it may take. */

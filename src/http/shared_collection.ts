@@ -10,7 +10,8 @@ import type { MetricFamily } from "../model.ts";
 import type { EscapingScheme } from "../validation.ts";
 import { type CollectOptions, type MetricsSource, Registry } from "../registry.ts";
 import { type ExpositionFormat, renderBytes } from "../exposition/render.ts";
-import { ByteRender, gatherForBytes, type RenderItems } from "../exposition/direct.ts";
+import { ByteRender, type RenderItems } from "../exposition/byte_render.ts";
+import { gatherForBytes } from "../registry.ts";
 import { SharedBody } from "../exposition/shared_body.ts";
 import { withoutCreated } from "../exposition/created.ts";
 import { keepsLegacyNames } from "../exposition/escaping.ts";
@@ -53,7 +54,7 @@ export class SharedCollection {
   /** The snapshots, collected when a body first needs them. */
   #families: Promise<readonly MetricFamily[]> | undefined;
   /** What the byte renderer walks (a `Registry` only), gathered when first needed. */
-  #renderItems: Promise<RenderItems | undefined> | undefined;
+  #renderItems: Promise<RenderItems> | undefined;
   /** Bodies by format, escaping and encoding, each made once. */
   readonly #bodies = new Map<string, Promise<Body>>();
   /** The streamed bodies, sealed when the collection stops being shared. */
@@ -126,11 +127,8 @@ export class SharedCollection {
     );
   }
 
-  /**
-   * What the byte renderer walks, gathered once; `undefined` (render the snapshots) for a
-   * registry with a prefix or default labels.
-   */
-  #renderItemsOnce(registry: Registry): Promise<RenderItems | undefined> {
+  /** What the byte renderer walks, gathered once. */
+  #renderItemsOnce(registry: Registry): Promise<RenderItems> {
     return this.#renderItems ??= this.#track(gatherForBytes(registry, this.#collectOptions()));
   }
 
@@ -143,8 +141,7 @@ export class SharedCollection {
       );
     // The byte renderer writes legacy names as they are, which `dots` does not.
     if (!(source instanceof Registry) || !keepsLegacyNames(escaping)) return fromSnapshots();
-    return this.#renderItemsOnce(source).then((items): Body | Promise<Body> => {
-      if (items === undefined) return fromSnapshots();
+    return this.#renderItemsOnce(source).then((items): Body => {
       const body = new SharedBody(new ByteRender(items, { format, escaping, createdSeries }));
       this.#streamedBodies.push(body);
       return body;

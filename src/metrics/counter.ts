@@ -18,7 +18,7 @@ import type { SeriesHandle } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, wrapperFor } from "./timer.ts";
-import { offerDirectRender } from "../exposition/direct_source.ts";
+import { exposeStorage, type MetricStorage } from "./storage_read.ts";
 import { activeTraceLabels, traceExemplar } from "../otel/trace_context.ts";
 
 /** Options of a {@linkcode Counter}. */
@@ -271,6 +271,8 @@ export class Counter {
   readonly labelNames: readonly string[];
   /** Every sample name this metric exposes (used by registries to refuse duplicates). */
   readonly sampleNames: readonly string[];
+  /** What readers read (exposition, remote write, `collect()`). */
+  readonly #storage: MetricStorage;
   readonly #table: SeriesTable<CounterChild>;
   readonly #isUnlabelled: boolean;
   // The total of an unlabelled counter lives here, not in its store (whose total column is
@@ -304,7 +306,7 @@ export class Counter {
         },
       });
     }
-    offerDirectRender(this, this.#table, {
+    this.#storage = exposeStorage(this, this.#table, {
       type: "counter",
       numberStride: NUMBER_STRIDE,
       totalOffset: TOTAL,
@@ -353,9 +355,7 @@ export class Counter {
 
   /** Returns this metric's snapshot (one family). */
   collect(): CounterFamily[] {
-    const table = this.#table;
-    table.sweepIfDue(); // series lifecycle: expire before reading the store
-    const store = table.store;
+    const { labels, store } = this.#storage.read();
     const numbers = store.numbers;
     const exemplars = store.sides[EXEMPLARS];
     return [{
@@ -363,8 +363,8 @@ export class Counter {
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: table.liveSlots().map((slot) => ({
-        labels: table.labelsOf(slot),
+      points: labels.liveSlots().map((slot) => ({
+        labels: labels.labelsOf(slot),
         value: this.#isUnlabelled ? this.#unlabelledTotal : numbers[slot * NUMBER_STRIDE + TOTAL],
         created: numbers[slot * NUMBER_STRIDE + CREATED],
         exemplar: exemplars?.[slot] as Exemplar | undefined,

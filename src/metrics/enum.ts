@@ -158,15 +158,15 @@ export class Enum {
 
   /** Returns this metric's snapshot (one family). */
   collect(): StateSetFamily[] {
-    const table = this.#table;
-    const counts = table.store.counts;
+    const { labels: labelSets, store } = this.#table.read();
+    const counts = store.counts;
     const states = this.states;
     return [{
       type: "stateset",
       name: this.name,
       help: this.help,
-      points: table.liveSlots().map((slot) => ({
-        labels: table.labelsOf(slot),
+      points: labelSets.liveSlots().map((slot) => ({
+        labels: labelSets.labelsOf(slot),
         states: states.map((name, index) => ({ name, enabled: index === counts[slot] })),
       })),
     }];

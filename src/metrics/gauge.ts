@@ -24,7 +24,7 @@ import type { SeriesHandle } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable } from "./series_table.ts";
 import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
-import { offerDirectRender } from "../exposition/direct_source.ts";
+import { exposeStorage, type MetricStorage } from "./storage_read.ts";
 
 /** Options of a {@linkcode Gauge}. */
 export interface GaugeOptions extends MetricOptions {
@@ -251,6 +251,8 @@ export class Gauge {
   /** How the worker aggregation combines this gauge across workers; `undefined` means `all`. */
   readonly aggregate: GaugeAggregation | undefined;
   readonly #settings: GaugeSettings;
+  /** What readers read (exposition, remote write, `collect()`). */
+  readonly #storage: MetricStorage;
   readonly #table: SeriesTable<GaugeChild>;
   readonly #unlabelled: GaugeChild | undefined;
 
@@ -290,7 +292,7 @@ export class Gauge {
         : (store, slot) => settings.activityOf(store, slot),
     });
     this.#unlabelled = this.#table.isUnlabelled ? this.#table.unlabelled : undefined;
-    offerDirectRender(this, this.#table, {
+    this.#storage = exposeStorage(this, this.#table, {
       type: "gauge",
       numberStride: settings.stride,
       valueOffset: VALUE,
@@ -339,12 +341,10 @@ export class Gauge {
 
   /** Returns this metric's snapshot (one family). */
   collect(): GaugeFamily[] {
-    const table = this.#table;
-    table.sweepIfDue(); // series lifecycle: expire before reading the store
-    const store = table.store;
+    const { labels: labelSets, store } = this.#storage.read();
     const settings = this.#settings;
-    const points = table.liveSlots().map((slot): GaugePoint => {
-      const labels = table.labelsOf(slot);
+    const points = labelSets.liveSlots().map((slot): GaugePoint => {
+      const labels = labelSets.labelsOf(slot);
       const value = settings.valueOf(store, slot);
       const updated = settings.updatedOf(store, slot);
       return updated === undefined ? { labels, value } : { labels, value, updated };

@@ -26,15 +26,11 @@ import type { SeriesIndex } from "./series_index.ts";
 import type { SeriesStore } from "./series_store.ts";
 
 /** Where a metric's series are: its index (identity, labels) and its current store. */
-export interface SeriesHome {
+export interface MetricSeries {
   /** The label index, which finds a series again by its creation number. */
   readonly index: SeriesIndex;
   /** The store holding the live series now. */
   readonly store: SeriesStore;
-  /** Series lifecycle: whether only snapshots show the series (an overflow series exists). */
-  readonly rendersBySnapshot?: boolean;
-  /** Series lifecycle: expires what is due before a reader reads the store. */
-  sweepIfDue?(): void;
   /**
    * Series lifecycle: the slot in `store` where a handle of the gone series at `slot` of the
    * replaced `oldStore` goes on (an expired series brought back), or -1 to detach.
@@ -48,16 +44,16 @@ export class SeriesHandle {
   store: SeriesStore;
   /** The series' slot in `store`. */
   slot: number;
-  readonly #home: SeriesHome;
+  readonly #series: MetricSeries;
 
   /**
-   * A handle on the series at `slot` of `home`'s current store. It reads nothing of the series
+   * A handle on the series at `slot` of `series`'s current store. It reads nothing of the series
    * (a metric with many series makes one at most `labels(...)` calls): the series' identity,
    * its creation number, is asked of the store only once the store is replaced.
    */
-  constructor(home: SeriesHome, slot: number) {
-    this.#home = home;
-    this.store = home.store;
+  constructor(series: MetricSeries, slot: number) {
+    this.#series = series;
+    this.store = series.store;
     this.slot = slot;
   }
 
@@ -70,12 +66,12 @@ export class SeriesHandle {
   current(): SeriesStore {
     const store = this.store;
     if (store.current) return store;
-    const home = this.#home;
-    const slot = home.index.slotOfSeq(store.seqOf(this.slot));
+    const series = this.#series;
+    const slot = series.index.slotOfSeq(store.seqOf(this.slot));
     // Series lifecycle: an expired series comes back for its handle (series_expiry.ts).
-    const revived = slot >= 0 ? slot : home.revive?.(store, this.slot) ?? -1;
+    const revived = slot >= 0 ? slot : series.revive?.(store, this.slot) ?? -1;
     if (revived >= 0) {
-      this.store = home.store;
+      this.store = series.store;
       this.slot = revived;
     } else {
       this.store = store.detach(this.slot);

@@ -26,7 +26,7 @@ import type { SeriesHandle } from "./handle.ts";
 import { type SeriesStore, UINT32_MAX } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
-import { offerDirectRender } from "../exposition/direct_source.ts";
+import { exposeStorage, type MetricStorage } from "./storage_read.ts";
 
 /** Prometheus' default buckets, meant for web/RPC latencies in seconds. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -380,6 +380,8 @@ export class Histogram {
   readonly sampleNames: readonly string[];
   /** The upper bounds, ending with `Infinity`. */
   readonly upperBounds: readonly number[];
+  /** What readers read (exposition, remote write, `collect()`). */
+  readonly #storage: MetricStorage;
   readonly #table: SeriesTable<HistogramChild>;
   readonly #searchBounds: readonly number[];
   readonly #unlabelled: HistogramChild | undefined;
@@ -433,7 +435,7 @@ export class Histogram {
           this.#observeTracedWith(labels, value, exemplar),
       });
     }
-    offerDirectRender(this, this.#table, {
+    this.#storage = exposeStorage(this, this.#table, {
       type: "histogram",
       upperBounds: this.upperBounds,
       numberStride: NUMBER_STRIDE,
@@ -496,18 +498,16 @@ export class Histogram {
 
   /** Returns this metric's snapshot (one family). */
   collect(): HistogramFamily[] {
-    const table = this.#table;
-    table.sweepIfDue(); // series lifecycle: expire before reading the store
-    const store = table.store;
+    const { labels, store } = this.#storage.read();
     return [{
       type: "histogram",
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: table.liveSlots().map((slot) => {
+      points: labels.liveSlots().map((slot) => {
         const { bucketCounts, count, sum, exemplars } = histogramState(store, slot);
         return {
-          labels: table.labelsOf(slot),
+          labels: labels.labelsOf(slot),
           upperBounds: this.upperBounds,
           bucketCounts,
           count,

@@ -163,13 +163,12 @@ export class Info {
 
   /** Returns this metric's snapshot (one family). */
   collect(): InfoFamily[] {
-    const table = this.#table;
-    const store = table.store;
+    const { labels: labelSets, store } = this.#table.read();
     return [{
       type: "info",
       name: this.name,
       help: this.help,
-      points: table.liveSlots().map((slot) => ({ labels: exposedLabelsOf(store, slot) })),
+      points: labelSets.liveSlots().map((slot) => ({ labels: exposedLabelsOf(store, slot) })),
     }];
   }
 

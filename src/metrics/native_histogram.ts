@@ -1,6 +1,7 @@
 /**
- * Native (sparse, exponential) histograms: the state of one series and the pure functions that
- * encode, decode and merge its buckets, following the Prometheus native-histogram spec.
+ * Native (sparse, exponential) histograms: the options, and the state of one series (a dense
+ * window of counts per sign), following the Prometheus native-histogram spec. The bucket index
+ * math is in `native_buckets.ts`, the spans-and-deltas form in `native_spans.ts`.
  *
  * Bucket `i` of schema `s` holds the observations `v` with `base^(i-1) < |v| <= base^i`, where
  * `base = 2^(2^-s)`; observations with `|v| <= zeroThreshold` go to the zero bucket, negative
@@ -10,14 +11,28 @@
  * @module
  */
 
-import type { BucketSpan, HistogramPoint } from "../model.ts";
+import {
+  bucketIndex,
+  bucketUpperBound,
+  coarserIndex,
+  infinityIndex,
+  MAX_SCHEMA,
+  MIN_SCHEMA,
+} from "./native_buckets.ts";
+import { encodeBuckets, type NativeBuckets } from "./native_spans.ts";
+
+export { bucketIndex, bucketUpperBound, MAX_SCHEMA, MIN_SCHEMA } from "./native_buckets.ts";
+export {
+  decodeBuckets,
+  encodeBuckets,
+  mergeNativeBuckets,
+  mergeNativeParts,
+  type NativeBuckets,
+  nativeBucketsOf,
+} from "./native_spans.ts";
 
 /** The largest count a `Uint32Array` holds. */
 const UINT32_MAX = 0xffff_ffff;
-/** The finest and the coarsest schema the spec defines. */
-export const MAX_SCHEMA = 8;
-/** The coarsest schema the spec defines. */
-export const MIN_SCHEMA = -4;
 /** client_golang's default zero threshold, 2^-128. */
 export const DEFAULT_ZERO_THRESHOLD = 2 ** -128;
 /** client_golang's documented example and our default bucket limit. */
@@ -132,105 +147,6 @@ export function nativeSettings(
 
 /** Settings made by {@linkcode nativeSettings}: shared by every series of a metric as they are. */
 const CHECKED_SETTINGS = new WeakSet<NativeSettings>();
-
-// --- bucket indices from the float's bits -----------------------------------------------------
-
-/** Per schema > 0, the `2^schema` fraction bounds `2^(j/2^schema − 1)`, j = 0…2^schema − 1. */
-const FRACTION_BOUNDS: readonly Float64Array[] = Array.from({ length: MAX_SCHEMA + 1 }, (_, s) => {
-  const n = 2 ** s;
-  // j / n is exact, so a bound shared by two schemas is the same double in both.
-  return Float64Array.from({ length: n }, (_, j) => 2 ** (j / n - 1));
-});
-
-/**
- * Instead of a binary search (a mispredicted branch per step), the top 10 mantissa bits pick a
- * cell of [0.5, 1); cells are narrower than any bucket up to schema 8, so at most one bound lies
- * in a cell and one comparison finishes the search. Per schema > 0: the first bound index at or
- * above each cell's start, and the bounds with a sentinel 1 at the end.
- */
-const CELL_BITS = 10;
-const CELLS: (Uint16Array | undefined)[] = [];
-const BOUNDS_WITH_SENTINEL: (Float64Array | undefined)[] = [];
-
-function cellsOf(schema: number): Uint16Array {
-  let cells = CELLS[schema];
-  if (cells === undefined) {
-    const bounds = FRACTION_BOUNDS[schema];
-    const sentinel = new Float64Array(bounds.length + 1);
-    sentinel.set(bounds);
-    sentinel[bounds.length] = 1;
-    BOUNDS_WITH_SENTINEL[schema] = sentinel;
-    cells = new Uint16Array(1 << CELL_BITS);
-    let j = 0;
-    for (let c = 0; c < cells.length; c++) {
-      const start = 0.5 + c / (2 << CELL_BITS);
-      while (j < bounds.length && bounds[j] < start) j++;
-      cells[c] = j;
-    }
-    CELLS[schema] = cells;
-  }
-  return cells;
-}
-
-const scratch = new Float64Array(1);
-const scratchWords = new Uint32Array(scratch.buffer);
-/** Which 32-bit word of a double holds its sign and exponent on this machine. */
-const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
-const LOW = 1 - HIGH;
-
-/**
- * The bucket index of a positive, finite `magnitude` in `schema`: from its binary exponent and
- * mantissa (`frexp`), with a search in the schema's fraction bounds for schema > 0. No logarithm.
- */
-export function bucketIndex(magnitude: number, schema: number): number {
-  scratch[0] = magnitude;
-  let high = scratchWords[HIGH];
-  let biased = high >>> 20;
-  let shift = 0;
-  if (biased === 0) {
-    // Subnormal: scale into the normal range first.
-    scratch[0] = magnitude * 18446744073709551616; // 2^64
-    high = scratchWords[HIGH];
-    biased = high >>> 20;
-    shift = 64;
-  }
-  // magnitude = fraction × 2^exponent with fraction in [0.5, 1).
-  const exponent = biased - 1022 - shift;
-  if (schema > 0) {
-    scratchWords[HIGH] = (high & 0x000fffff) | 0x3fe00000;
-    const fraction = scratch[0];
-    // The first bound ≥ fraction: the cell's first bound, or the next one.
-    const cells = CELLS[schema] ?? cellsOf(schema);
-    let first = cells[(high >>> (20 - CELL_BITS)) & ((1 << CELL_BITS) - 1)];
-    if (BOUNDS_WITH_SENTINEL[schema]![first] < fraction) first++;
-    return first + (exponent - 1) * (1 << schema);
-  }
-  // A power of two is the upper bound of its bucket.
-  const key = (high & 0x000fffff) === 0 && scratchWords[LOW] === 0 ? exponent - 1 : exponent;
-  // ceil(key / 2^-schema), also for negative keys.
-  return 0 - ((0 - key) >> -schema);
-}
-
-/** The index ±Inf take in `schema`: one past the bucket of the largest double. */
-function infinityIndex(schema: number): number {
-  return schema > 0 ? 1024 * 2 ** schema + 1 : (1024 >> -schema) + 1;
-}
-
-/** The upper bound of bucket `index` in `schema`: `2^(index × 2^-schema)`. */
-export function bucketUpperBound(index: number, schema: number): number {
-  if (schema > 0) {
-    const n = 2 ** schema;
-    const fractionIndex = ((index % n) + n) % n;
-    const exponent = (index - fractionIndex) / n + 1;
-    return FRACTION_BOUNDS[schema][fractionIndex] * 2 ** exponent;
-  }
-  return 2 ** (index * 2 ** -schema);
-}
-
-/** A bucket index in a schema `by` steps coarser: `ceil(index / 2^by)`. */
-function coarserIndex(index: number, by: number): number {
-  return by === 0 ? index : 0 - Math.floor((0 - index) / 2 ** by);
-}
 
 // --- one sign's buckets: a dense window of counts ---------------------------------------------
 
@@ -533,243 +449,5 @@ export class NativeHistogram {
   /** Bytes of counts held by the two windows (for memory accounting in tests and docs). */
   get windowBytes(): number {
     return this.#positive.counts.byteLength + this.#negative.counts.byteLength;
-  }
-}
-
-// --- spans and deltas ------------------------------------------------------------------------
-
-/** The native part of a histogram point (see `HistogramPoint`). */
-export interface NativeBuckets {
-  /** The schema, −4…8. */
-  readonly schema: number;
-  /** The zero bucket's half-width. */
-  readonly zeroThreshold: number;
-  /** Observations in the zero bucket. */
-  readonly zeroCount: number;
-  /** Runs of positive bucket indices. */
-  readonly positiveSpans: readonly BucketSpan[];
-  /** Positive bucket counts, each as the difference to the previous one. */
-  readonly positiveDeltas: readonly number[];
-  /** Runs of negative bucket indices (by absolute value). */
-  readonly negativeSpans: readonly BucketSpan[];
-  /** Negative bucket counts, each as the difference to the previous one. */
-  readonly negativeDeltas: readonly number[];
-}
-
-/**
- * Spans and deltas of populated buckets given in index order. Gaps of one or two empty buckets
- * are written as zero counts inside a span (cheaper than a new span), as client_golang does.
- */
-export function encodeBuckets(
-  buckets: { readonly indices: readonly number[]; readonly counts: readonly number[] },
-): { spans: BucketSpan[]; deltas: number[] } {
-  const { indices, counts } = buckets;
-  const spans: { offset: number; length: number }[] = [];
-  const deltas: number[] = [];
-  let previousCount = 0;
-  let nextIndex = 0;
-  for (let n = 0; n < indices.length; n++) {
-    const index = indices[n];
-    const gap = index - nextIndex;
-    if (n === 0 || gap > 2) {
-      spans.push({ offset: gap, length: 0 });
-    } else {
-      for (let j = 0; j < gap; j++) {
-        spans[spans.length - 1].length++;
-        deltas.push(0 - previousCount);
-        previousCount = 0;
-      }
-    }
-    spans[spans.length - 1].length++;
-    deltas.push(counts[n] - previousCount);
-    previousCount = counts[n];
-    nextIndex = index + 1;
-  }
-  return { spans, deltas };
-}
-
-/**
- * The populated buckets that spans and deltas describe, in index order (zero counts skipped).
- * Throws a `TypeError` when they do not fit together or a count would be negative.
- */
-export function decodeBuckets(
-  spans: readonly BucketSpan[],
-  deltas: readonly number[],
-  what = "native histogram",
-): { indices: number[]; counts: number[] } {
-  if (!Array.isArray(spans) || !Array.isArray(deltas)) {
-    throw new TypeError(`${what}: spans and deltas must be arrays`);
-  }
-  const indices: number[] = [];
-  const counts: number[] = [];
-  let at = 0;
-  let index = 0;
-  let count = 0;
-  for (let s = 0; s < spans.length; s++) {
-    const span = spans[s];
-    if (
-      span === null || typeof span !== "object" || !Number.isInteger(span.offset) ||
-      !Number.isInteger(span.length) || span.length < 0 || (s > 0 && span.offset < 0)
-    ) {
-      throw new TypeError(`${what}: malformed bucket span ${JSON.stringify(span)}`);
-    }
-    index += span.offset;
-    for (let j = 0; j < span.length; j++, index++, at++) {
-      const delta = deltas[at];
-      if (!Number.isInteger(delta)) {
-        throw new TypeError(`${what}: ${deltas.length} deltas for longer spans`);
-      }
-      count += delta;
-      if (count < 0) throw new TypeError(`${what}: a bucket count below zero`);
-      if (count > 0) {
-        indices.push(index);
-        counts.push(count);
-      }
-    }
-  }
-  if (at !== deltas.length) {
-    throw new TypeError(`${what}: ${deltas.length} deltas for spans of ${at} buckets`);
-  }
-  return { indices, counts };
-}
-
-/** The native fields of a histogram point, or `undefined` when it has none. */
-export function nativeBucketsOf(point: HistogramPoint): NativeBuckets | undefined {
-  if (point.schema === undefined) return undefined;
-  return {
-    schema: point.schema,
-    zeroThreshold: point.zeroThreshold ?? 0,
-    zeroCount: point.zeroCount ?? 0,
-    positiveSpans: point.positiveSpans ?? [],
-    positiveDeltas: point.positiveDeltas ?? [],
-    negativeSpans: point.negativeSpans ?? [],
-    negativeDeltas: point.negativeDeltas ?? [],
-  };
-}
-
-/** One sign's buckets of one histogram, as (index, count) pairs, while merging. */
-interface SignBuckets {
-  indices: number[];
-  counts: number[];
-}
-
-/** Sums (index, count) pairs by index (at `steps` coarser), in index order. */
-function sumByIndex(lists: readonly SignBuckets[], steps: readonly number[]): SignBuckets {
-  const sums = new Map<number, number>();
-  lists.forEach((list, n) => {
-    for (let i = 0; i < list.indices.length; i++) {
-      const index = coarserIndex(list.indices[i], steps[n]);
-      sums.set(index, (sums.get(index) ?? 0) + list.counts[i]);
-    }
-  });
-  const indices = [...sums.keys()].sort((a, b) => a - b);
-  return { indices, counts: indices.map((index) => sums.get(index)!) };
-}
-
-/** Moves into the zero bucket every bucket that starts below `threshold`; returns the threshold, raised to the upper bound of a populated bucket it falls inside. */
-function absorbBelow(
-  buckets: SignBuckets,
-  schema: number,
-  threshold: number,
-): { absorbed: number; threshold: number } {
-  let absorbed = 0;
-  while (buckets.indices.length > 0) {
-    const index = buckets.indices[0];
-    if (bucketUpperBound(index - 1, schema) >= threshold) break;
-    absorbed += buckets.counts[0];
-    threshold = Math.max(threshold, bucketUpperBound(index, schema));
-    buckets.indices.shift();
-    buckets.counts.shift();
-  }
-  return { absorbed, threshold };
-}
-
-/**
- * Merges two native histograms' buckets: both are brought to the coarser schema (each bucket
- * of the finer one lands in the coarser bucket containing it), to the wider zero bucket (buckets
- * below it join the zero count, and a populated bucket the threshold falls inside widens it to
- * that bucket's upper bound, as Prometheus does), and their counts add up.
- *
- * @example
- * ```ts
- * import { mergeNativeBuckets, NativeHistogram } from "@deno-prom/client/exposition";
- * const fine = new NativeHistogram({ bucketFactor: 1.1 }); // schema 3
- * const coarse = new NativeHistogram({ bucketFactor: 2 }); // schema 0
- * fine.observe(3);
- * coarse.observe(3);
- * const merged = mergeNativeBuckets(fine.buckets(), coarse.buckets());
- * // merged.schema === 0; one bucket (index 2, upper bound 4) counting 2
- * ```
- */
-export function mergeNativeBuckets(a: NativeBuckets, b: NativeBuckets): NativeBuckets {
-  for (const side of [a, b]) {
-    if (
-      !Number.isInteger(side.schema) || side.schema < MIN_SCHEMA || side.schema > MAX_SCHEMA ||
-      !(side.zeroThreshold >= 0) || !(side.zeroCount >= 0)
-    ) {
-      throw new TypeError(
-        `native histogram with schema ${side.schema}, zero threshold ${side.zeroThreshold} ` +
-          `and zero count ${side.zeroCount} cannot be merged`,
-      );
-    }
-  }
-  const schema = Math.min(a.schema, b.schema);
-  const steps = [a.schema - schema, b.schema - schema];
-  const positive = sumByIndex([
-    decodeBuckets(a.positiveSpans, a.positiveDeltas),
-    decodeBuckets(b.positiveSpans, b.positiveDeltas),
-  ], steps);
-  const negative = sumByIndex([
-    decodeBuckets(a.negativeSpans, a.negativeDeltas),
-    decodeBuckets(b.negativeSpans, b.negativeDeltas),
-  ], steps);
-  let zeroCount = a.zeroCount + b.zeroCount;
-  let zeroThreshold = Math.max(a.zeroThreshold, b.zeroThreshold);
-  if (a.zeroThreshold !== b.zeroThreshold) {
-    // Widening may fall inside a populated bucket of the other sign: repeat until stable.
-    for (;;) {
-      const before = zeroThreshold;
-      for (const sign of [positive, negative]) {
-        const { absorbed, threshold } = absorbBelow(sign, schema, zeroThreshold);
-        zeroCount += absorbed;
-        zeroThreshold = threshold;
-      }
-      if (zeroThreshold === before) break;
-    }
-  }
-  const positiveWire = encodeBuckets(positive);
-  const negativeWire = encodeBuckets(negative);
-  return {
-    schema,
-    zeroThreshold,
-    zeroCount,
-    positiveSpans: positiveWire.spans,
-    positiveDeltas: positiveWire.deltas,
-    negativeSpans: negativeWire.spans,
-    negativeDeltas: negativeWire.deltas,
-  };
-}
-
-/**
- * Merges the native parts of two points of histogram `metricName` (see
- * {@linkcode mergeNativeBuckets}); `undefined` when neither has one. A point with native buckets
- * and one without cannot be merged: that is a `TypeError` naming the metric.
- */
-export function mergeNativeParts(
-  a: NativeBuckets | undefined,
-  b: NativeBuckets | undefined,
-  metricName: string,
-): NativeBuckets | undefined {
-  if (a === undefined && b === undefined) return undefined;
-  if (a === undefined || b === undefined) {
-    throw new TypeError(
-      `histogram "${metricName}" is native in one worker and classic only in another: ` +
-        `every worker must turn native buckets on to be merged`,
-    );
-  }
-  try {
-    return mergeNativeBuckets(a, b);
-  } catch (error) {
-    throw new TypeError(`histogram "${metricName}": ${(error as Error).message}`);
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The label sets of one metric's series, and the lookup from label values to a series' slot.
+ * The index of one metric's series: adding, finding (label values → slot), removing and
+ * compacting them. The label sets themselves (dictionaries, value ids) and how readers read
+ * them are in `label_sets.ts`.
  *
  * Memory per series is what decides how many series a process can afford, so a series costs no
  * object here. Each label position has a dictionary of the distinct values seen there, giving
@@ -22,16 +24,16 @@
 
 import type { Labels } from "../model.ts";
 import {
-  escapeLabelValue,
-  formatLabelName,
-  type LabelEncoder,
-  type LabelSplit,
-  type LabelTextSource,
-  withLabelSource,
-} from "../exposition/format.ts";
+  emptyDictionary,
+  internValue,
+  LabelColumns,
+  LabelSets,
+  LabelShape,
+  type OverflowSeries,
+  type SeriesIds,
+  type ValueDictionary,
+} from "./label_sets.ts";
 
-/** The value ids of every series, two bytes each until one passes `MAX_UINT16_ID`. */
-type SeriesIds = Uint16Array | Int32Array;
 /** The largest id two bytes hold. */
 const MAX_UINT16_ID = 0xffff;
 
@@ -43,25 +45,6 @@ const MIN_REMOVED_FOR_COMPACTION = 16;
 const EMPTY = new Int32Array(0);
 /** The dictionary of a label position the metric does not have. */
 const NO_IDS: ReadonlyMap<unknown, number> = new Map();
-
-/** One label position's distinct values, each with its id (its index in `values`). */
-interface ValueDictionary {
-  readonly idByValue: Map<string, number>;
-  readonly values: string[];
-  /** `values[id]` escaped for exposition (usually the same string). */
-  readonly escaped: string[];
-  /**
-   * `values[id]` (with the position's name) as one encoder made it (see
-   * `LabelTextSource.labelBytesOf`), filled on demand: one entry per distinct value.
-   */
-  readonly encoded: (Uint8Array | undefined)[];
-  /** The encoder `encoded` holds the output of. */
-  encoder: LabelEncoder | undefined;
-}
-
-function emptyDictionary(): ValueDictionary {
-  return { idByValue: new Map(), values: [], escaped: [], encoded: [], encoder: undefined };
-}
 
 /** Where compaction moved each old slot (`-1` when removed), and the removed series' labels. */
 export interface Compaction {
@@ -126,7 +109,7 @@ export class SeriesIndex {
   #gridRows = 0;
   readonly #shape: LabelShape;
   /** Reads the label sets of the current arrays; replaced with them. */
-  #view: LabelSetsView;
+  #columns: LabelColumns;
 
   /**
    * `constLabels` are added to every series' labels and text (names already validated, not
@@ -144,7 +127,7 @@ export class SeriesIndex {
     this.#table = width === 0 || width > 2 ? new Int32Array(width === 0 ? 2 : 16) : EMPTY;
     if (width === 1 || width === 2) this.#useGrid(1, 1);
     this.#shape = new LabelShape(labelNames, constLabels);
-    this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
+    this.#columns = new LabelColumns(this.#shape, this.#dictionaries, this.#seriesIds);
   }
 
   #useIdMaps(dictionaries: readonly ValueDictionary[]): void {
@@ -299,7 +282,7 @@ export class SeriesIndex {
         : new Int32Array(width * capacity);
       grown.set(this.#seriesIds);
       this.#seriesIds = grown;
-      this.#view = new LabelSetsView(this.#shape, this.#dictionaries, grown);
+      this.#columns = new LabelColumns(this.#shape, this.#dictionaries, grown);
       const seqs = new Uint32Array(capacity);
       seqs.set(this.#seqs);
       this.#seqs = seqs;
@@ -310,7 +293,7 @@ export class SeriesIndex {
       const id = internValue(this.#dictionaries[position], labelValues[position]);
       if (id > MAX_UINT16_ID && this.#seriesIds instanceof Uint16Array) {
         this.#seriesIds = new Int32Array(this.#seriesIds);
-        this.#view = new LabelSetsView(this.#shape, this.#dictionaries, this.#seriesIds);
+        this.#columns = new LabelColumns(this.#shape, this.#dictionaries, this.#seriesIds);
       }
       this.#seriesIds[slot * width + position] = id;
     }
@@ -411,17 +394,17 @@ export class SeriesIndex {
       hole = (hole + 1) & mask;
     }
     // Backward-shift deletion: move later entries of the probe run into the hole when their
-    // home entry is not between the hole and them, so that no lookup stops early.
+    // probe start is not between the hole and them, so that no lookup stops early.
     let next = hole;
     for (;;) {
       next = (next + 1) & mask;
       const slotPlusOne = table[next];
       if (slotPlusOne === 0) break;
-      const home = entryOf(hashIds(this.#seriesIds, (slotPlusOne - 1) * width, width), mask);
-      const homeBeforeHole = next > hole
-        ? home <= hole || home > next
-        : home <= hole && home > next;
-      if (homeBeforeHole) {
+      const probeStart = entryOf(hashIds(this.#seriesIds, (slotPlusOne - 1) * width, width), mask);
+      const startsBeforeHole = next > hole
+        ? probeStart <= hole || probeStart > next
+        : probeStart <= hole && probeStart > next;
+      if (startsBeforeHole) {
         table[hole] = slotPlusOne;
         hole = next;
       }
@@ -484,7 +467,7 @@ export class SeriesIndex {
     const oldSlotCount = this.#slotCount;
     const oldIds = this.#seriesIds;
     const oldDictionaries = this.#dictionaries;
-    const oldView = this.#view;
+    const oldColumns = this.#columns;
     const removed = this.#removed;
     const width = this.width;
     const forwarding = new Int32Array(oldSlotCount);
@@ -514,14 +497,14 @@ export class SeriesIndex {
     this.#useIdMaps(dictionaries);
     this.#seriesIds = seriesIds;
     this.#seqs = seqs;
-    this.#view = new LabelSetsView(this.#shape, dictionaries, seriesIds);
+    this.#columns = new LabelColumns(this.#shape, dictionaries, seriesIds);
     this.#slotCount = liveCount;
     this.#removed = new Set();
     this.#chooseLookup(liveCount);
     return {
       forwarding,
       slotCount: liveCount,
-      labelsOfRemoved: (oldSlot) => oldView.labelsOf(oldSlot),
+      labelsOfRemoved: (oldSlot) => oldColumns.labelsOf(oldSlot),
       oldSeqs,
     };
   }
@@ -541,301 +524,22 @@ export class SeriesIndex {
   }
 
   /**
-   * A new labels object for `slot`, whose formatted text exposition asks this index's arrays
-   * for (see `withLabelSource`); made at each call, so that a series keeps no labels object of
-   * its own.
+   * A new labels object for `slot` (see `LabelColumns.labelsOf`): made at each call, so that a
+   * series keeps no labels object of its own.
    */
   labelsOf(slot: number): Labels {
-    return this.#view.labelsOf(slot);
+    return this.#columns.labelsOf(slot);
   }
 
   /**
-   * The label sets as they are now, for the byte renderer, which reads them over several turns
-   * of the event loop: the arrays of this moment (the index only appends to them or builds new
-   * ones), the slot count, and the removed slots (copied only when there are any).
+   * The label sets as they are now, for readers that read them over several turns of the event
+   * loop: the arrays of this moment (the index only appends to them or builds new ones), the
+   * slot count, and the removed slots (copied only when there are any).
    */
-  labelSnapshot(): LabelSnapshot {
+  labelSets(overflow?: OverflowSeries): LabelSets {
     const removed = this.#removed.size === 0 ? undefined : new Set(this.#removed);
-    return new LabelSnapshot(this.#shape, this.#view, this.#slotCount, removed);
+    return new LabelSets(this.#columns, this.#slotCount, removed, overflow);
   }
-}
-
-/**
- * A metric's label sets at one moment (see `SeriesIndex.labelSnapshot`), with their text in
- * pieces: `textPieces[0]`, then for each own label in name order its escaped value and the
- * next piece.
- */
-export class LabelSnapshot {
-  /** The slots at that moment: `0 .. slotCount - 1`. */
-  readonly slotCount: number;
-  /** The text around the escaped values of the series' own labels, in name order. */
-  readonly textPieces: readonly string[];
-  /** The positions (in declared order) of the own labels in name order. */
-  readonly sortedPositions: readonly number[];
-  /** Every label name, constant ones included. */
-  readonly names: readonly string[];
-  /** Per label position (declared order), the escaped values by id. */
-  readonly escapedByPosition: readonly (readonly string[])[];
-  /** The value ids of every series: `width` per slot, in declared order. */
-  readonly seriesIds: ArrayLike<number>;
-  /** Labels per series (not counting constant ones). */
-  readonly width: number;
-  readonly #shape: LabelShape;
-  readonly #view: LabelSetsView;
-  readonly #removed: ReadonlySet<number> | undefined;
-
-  constructor(
-    shape: LabelShape,
-    view: LabelSetsView,
-    slotCount: number,
-    removed: ReadonlySet<number> | undefined,
-  ) {
-    this.#shape = shape;
-    this.#view = view;
-    this.#removed = removed;
-    this.slotCount = slotCount;
-    this.textPieces = shape.textPieces;
-    this.sortedPositions = shape.sortedPositions;
-    this.names = [...shape.labelNames, ...Object.keys(shape.constLabels)];
-    this.escapedByPosition = view.escapedByPosition;
-    this.seriesIds = view.seriesIds;
-    this.width = shape.labelNames.length;
-  }
-
-  /** Whether the series at `slot` was live at that moment. */
-  isLive(slot: number): boolean {
-    return this.#removed === undefined || !this.#removed.has(slot);
-  }
-
-  /** The escaped value of the label at `position` (declared order) of the series at `slot`. */
-  escapedValue(slot: number, position: number): string {
-    return this.#view.escapedValueAt(slot, position);
-  }
-
-  /**
-   * The pieces around the values with `extraName` inserted (see `LabelShape.split`), or
-   * `undefined` when a label has that name.
-   */
-  split(extraName: string): SplitShape | undefined {
-    return this.#shape.split(extraName);
-  }
-}
-
-/** A label in name order: a series' own (by position) or a constant one (its escaped value). */
-interface SortedLabel {
-  readonly name: string;
-  /** The label's position among the series' own labels, or -1 for a constant label. */
-  readonly position: number;
-  /** A constant label's value, escaped. */
-  readonly escapedValue: string;
-}
-
-/**
- * What the label sets of one metric have in common: the names, the constant labels, and the
- * text around the escaped values of the series' own labels, in name order (`{a="` value
- * `",b="` value `"}`, a constant label written into the text), whole or split around an extra
- * label (`le`, `quantile`, a state set's name).
- */
-class LabelShape {
-  readonly labelNames: readonly string[];
-  /** The constant labels, added to every series' labels. */
-  readonly constLabels: Labels;
-  /** Positions of the series' own labels in name order. */
-  readonly sortedPositions: readonly number[];
-  /** The text before, between and after the values, in name order. */
-  readonly textPieces: readonly string[];
-  readonly #sorted: readonly SortedLabel[];
-  readonly #splits = new Map<string, SplitShape | undefined>();
-
-  constructor(labelNames: readonly string[], constLabels: Labels) {
-    this.labelNames = labelNames;
-    this.constLabels = constLabels;
-    const sorted: SortedLabel[] = [
-      ...labelNames.map((name, position) => ({ name, position, escapedValue: "" })),
-      ...Object.keys(constLabels).map((name) => ({
-        name,
-        position: -1,
-        escapedValue: escapeLabelValue(constLabels[name]),
-      })),
-    ].sort((a, b) => a.name < b.name ? -1 : 1);
-    this.#sorted = sorted;
-    this.sortedPositions = sorted.filter((label) => label.position >= 0).map((label) =>
-      label.position
-    );
-    this.textPieces = sorted.length === 0 ? [""] : piecesAround(sorted, "{", false, "}");
-  }
-
-  /** How to write the labels with `extraName` inserted; `undefined` if it is one of them. */
-  split(extraName: string): SplitShape | undefined {
-    if (this.#splits.has(extraName)) return this.#splits.get(extraName);
-    let split: SplitShape | undefined;
-    if (!this.#sorted.some((label) => label.name === extraName)) {
-      const before = this.#sorted.filter((label) => label.name < extraName);
-      const after = this.#sorted.filter((label) => label.name > extraName);
-      const extra = formatLabelName(extraName) + '="';
-      split = {
-        cut: before.filter((label) => label.position >= 0).length,
-        before: piecesAround(before, "{", false, (before.length > 0 ? "," : "") + extra),
-        after: piecesAround(after, '"', true, "}"),
-      };
-    }
-    this.#splits.set(extraName, split);
-    return split;
-  }
-}
-
-/**
- * The constant text around the values of the series' own labels among `labels` (in name
- * order): `open`, then `name="` for each label (after a comma when `comma` or after the first),
- * a constant label's value written in, then `close`. One more piece than own labels.
- */
-function piecesAround(
-  labels: readonly SortedLabel[],
-  open: string,
-  comma: boolean,
-  close: string,
-): string[] {
-  const pieces: string[] = [];
-  let text = open;
-  for (const label of labels) {
-    text += (comma ? "," : "") + formatLabelName(label.name) + '="';
-    comma = true;
-    if (label.position < 0) {
-      text += label.escapedValue + '"';
-    } else {
-      pieces.push(text);
-      text = '"';
-    }
-  }
-  pieces.push(text + close);
-  return pieces;
-}
-
-/** Where an extra label goes among the sorted labels, and the text around the values. */
-export interface SplitShape {
-  /** How many labels sort before the extra one. */
-  readonly cut: number;
-  /** `cut + 1` pieces around the first `cut` values, ending with `extra="`. */
-  readonly before: readonly string[];
-  /** Pieces around the other values, starting after the extra value, ending with `}`. */
-  readonly after: readonly string[];
-}
-
-/**
- * The label sets of the series as one version of the index's arrays holds them. The index
- * never changes what an array holds for a slot, it only appends or builds new arrays, so a
- * view keeps giving a snapshot's labels and text even after the metric moves on.
- */
-class LabelSetsView implements LabelTextSource {
-  readonly #shape: LabelShape;
-  readonly #dictionaries: readonly ValueDictionary[];
-  readonly #seriesIds: SeriesIds;
-
-  constructor(shape: LabelShape, dictionaries: readonly ValueDictionary[], seriesIds: SeriesIds) {
-    this.#shape = shape;
-    this.#dictionaries = dictionaries;
-    this.#seriesIds = seriesIds;
-  }
-
-  /** A new labels object for `slot`, carrying where its text comes from. */
-  labelsOf(slot: number): Labels {
-    const labelNames = this.#shape.labelNames;
-    const width = labelNames.length;
-    const start = slot * width;
-    const labels: Record<string, string> = {};
-    for (let position = 0; position < width; position++) {
-      labels[labelNames[position]] =
-        this.#dictionaries[position].values[this.#seriesIds[start + position]];
-    }
-    const constLabels = this.#shape.constLabels;
-    for (const name in constLabels) labels[name] = constLabels[name];
-    return withLabelSource(labels, this, slot);
-  }
-
-  /** `{a="1",b="2"}` for `slot`. */
-  textOf(slot: number): string {
-    const shape = this.#shape;
-    const pieces = shape.textPieces;
-    const sortedPositions = shape.sortedPositions;
-    let text = pieces[0];
-    for (let i = 0; i < sortedPositions.length; i++) {
-      text += this.#escapedValue(slot, sortedPositions[i]) + pieces[i + 1];
-    }
-    return text;
-  }
-
-  /** The text of `slot` split around `extraName`, or `undefined` when it is one of its labels. */
-  splitOf(slot: number, extraName: string): LabelSplit | undefined {
-    const split = this.#shape.split(extraName);
-    if (split === undefined) return undefined;
-    const sortedPositions = this.#shape.sortedPositions;
-    const cut = split.cut;
-    let before = split.before[0];
-    for (let i = 0; i < cut; i++) {
-      before += this.#escapedValue(slot, sortedPositions[i]) + split.before[i + 1];
-    }
-    let after = split.after[0];
-    for (let i = cut; i < sortedPositions.length; i++) {
-      after += this.#escapedValue(slot, sortedPositions[i]) + split.after[i - cut + 1];
-    }
-    return { before, after };
-  }
-
-  /** The position (declared order) of the own label `name`, or -1. */
-  positionOf(name: string): number {
-    return this.#shape.labelNames.indexOf(name);
-  }
-
-  /** `encode(name, value)` of the label at `position` of `slot`, kept per value id. */
-  labelBytesOf(slot: number, position: number, encode: LabelEncoder): Uint8Array {
-    const dictionary = this.#dictionaries[position];
-    const id = this.#seriesIds[slot * this.#shape.labelNames.length + position];
-    if (dictionary.encoder !== encode) {
-      // Another encoder's bytes are no use: start over (one encoder is expected).
-      dictionary.encoded.length = 0;
-      dictionary.encoder = encode;
-    }
-    let bytes = dictionary.encoded[id];
-    if (bytes === undefined) {
-      bytes = encode(this.#shape.labelNames[position], dictionary.values[id]);
-      dictionary.encoded[id] = bytes;
-    }
-    return bytes;
-  }
-
-  /** The escaped value at `position` (declared order) of the series at `slot`. */
-  escapedValueAt(slot: number, position: number): string {
-    return this.#escapedValue(slot, position);
-  }
-
-  /** Per label position, the escaped values by id (for `LabelSnapshot`). */
-  get escapedByPosition(): readonly (readonly string[])[] {
-    return this.#dictionaries.map((dictionary) => dictionary.escaped);
-  }
-
-  /** The value ids of every series, `width` per slot (for `LabelSnapshot`). */
-  get seriesIds(): ArrayLike<number> {
-    return this.#seriesIds;
-  }
-
-  #escapedValue(slot: number, position: number): string {
-    const width = this.#shape.labelNames.length;
-    return this.#dictionaries[position].escaped[this.#seriesIds[slot * width + position]];
-  }
-}
-
-/** The id of `value` in `dictionary`, adding it when new. */
-function internValue(dictionary: ValueDictionary, value: string): number {
-  let id = dictionary.idByValue.get(value);
-  if (id === undefined) {
-    id = dictionary.values.length;
-    dictionary.idByValue.set(value, id);
-    dictionary.values.push(value);
-    const escaped = escapeLabelValue(value);
-    // The same string when nothing needed escaping, so a value is kept once.
-    dictionary.escaped.push(escaped === value ? value : escaped);
-  }
-  return id;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
 import { SeriesHandle } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
+import type { SeriesRead } from "./storage_read.ts";
 import { wellFormed } from "../validation.ts";
 import { SeriesCap } from "./series_caps.ts";
 import { type ActivityOf, SeriesExpiry } from "./series_expiry.ts";
@@ -77,7 +78,7 @@ export class SeriesTable<Child> {
       description.name,
       type,
       this.width === 0 ? 1 : 8,
-      (slot) => this.labelsOf(slot),
+      (slot) => this.#labelsOf(slot),
     );
     const expireAfterMs = description.limits.expireAfterMs;
     this.#expiry = this.width > 0 && expireAfterMs < Infinity && type.activityOf !== undefined
@@ -452,14 +453,22 @@ export class SeriesTable<Child> {
     this.#expiry?.compacted(oldStore, compaction.forwarding, compaction.slotCount);
   }
 
-  /** The live slots in creation order (the order of exposition). */
-  liveSlots(): number[] {
-    return this.index.liveSlots();
+  /** A new labels object for the series at `slot` (the overflow series' own label for it). */
+  #labelsOf(slot: number): Labels {
+    return slot === this.#cap.overflowSlot ? this.#cap.overflowLabels() : this.index.labelsOf(slot);
   }
 
-  /** A new labels object for the series at `slot` (with the metric's constant labels). */
-  labelsOf(slot: number): Labels {
-    return slot === this.#cap.overflowSlot ? this.#cap.overflowLabels() : this.index.labelsOf(slot);
+  /**
+   * The series as they are now (see `storage_read.ts`): label sets and store. Expires what is
+   * due first (series lifecycle), and shows the overflow series with its own label.
+   */
+  read(): SeriesRead {
+    this.#expiry?.sweepIfDue();
+    const cap = this.#cap;
+    const overflow = cap.overflowSlot < 0
+      ? undefined
+      : { slot: cap.overflowSlot, labelsOf: () => cap.overflowLabels() };
+    return { labels: this.index.labelSets(overflow), store: this.store };
   }
 
   /** Validates the arguments of `labels`/`remove` and returns the values in name order. */

@@ -234,9 +234,7 @@ export class Summary {
 
   /** Returns this metric's snapshot (one family). */
   collect(): SummaryFamily[] {
-    const table = this.#table;
-    table.sweepIfDue(); // series lifecycle: expire before reading the store
-    const store = table.store;
+    const { labels: labelSets, store } = this.#table.read();
     const numbers = store.numbers;
     const percentiles = this.percentiles;
     return [{
@@ -244,10 +242,10 @@ export class Summary {
       name: this.name,
       help: this.help,
       unit: this.unit,
-      points: table.liveSlots().map((slot) => {
+      points: labelSets.liveSlots().map((slot) => {
         const values = percentiles.length === 0 ? [] : quantilesOf(store, slot, percentiles);
         return {
-          labels: table.labelsOf(slot),
+          labels: labelSets.labelsOf(slot),
           count: numbers[slot * NUMBER_STRIDE + COUNT],
           sum: numbers[slot * NUMBER_STRIDE + SUM],
           created: numbers[slot * NUMBER_STRIDE + CREATED],

@@ -21,16 +21,20 @@ import {
 } from "../exposition/format.ts";
 import type { Exemplar, HistogramPoint, Labels, MetricFamily } from "../model.ts";
 import { escapeName, validateLabelName } from "../validation.ts";
-import type { LabelSnapshot } from "../metrics/series_index.ts";
-import { gatherForBytes, standInOf } from "../exposition/direct.ts";
-import type { BucketExemplars, DirectSource } from "../exposition/direct_source.ts";
+import type { LabelSets } from "../metrics/label_sets.ts";
+import { familyWithoutPoints, isStoredMetric } from "../exposition/byte_render.ts";
+import type { MetricStorage } from "../metrics/storage_read.ts";
+
 import { escapeExemplar, escapeFamily } from "../exposition/escaping.ts";
 import {
   type NativeBuckets,
   nativeBucketsOf,
   type NativeHistogram,
 } from "../metrics/native_histogram.ts";
-import type { Registry } from "../registry.ts";
+import { gatherForBytes, type Registry } from "../registry.ts";
+
+/** A histogram series' exemplars, one per bucket. */
+type BucketExemplars = readonly (Exemplar | undefined)[];
 
 /** The extra labels, sorted, with each Label message pre-encoded. */
 export interface ExtraLabels {
@@ -214,7 +218,7 @@ class SeriesWriter {
   // the next series may not repeat it), head length and own labels' length.
   #runDirect: DirectPlan | undefined;
   #runSource: LabelTextSource | undefined;
-  #runIds: LabelSnapshot | undefined;
+  #runIds: LabelSets | undefined;
   #runLastIds = new Int32Array(8);
   #runStart = 0;
   #runEnd = -1;
@@ -427,7 +431,7 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
     tails?: SeriesTails,
-    ids?: LabelSnapshot,
+    ids?: LabelSets,
   ): void {
     // The next series of a run (see `#copySingleRun`), without looking up the plans: the last
     // ones, `#planOf` and `#directPlanOf` would give them again.
@@ -684,7 +688,7 @@ class SeriesWriter {
     nameLabel: Piece,
     value: number,
     tails: SeriesTails | undefined,
-    ids?: LabelSnapshot,
+    ids?: LabelSets,
   ): void {
     const direct = this.#directPlanOf(plan, labels, nameLabel);
     if (
@@ -796,7 +800,7 @@ class SeriesWriter {
     direct: DirectPlan,
     source: LabelTextSource,
     slot: number,
-    ids: LabelSnapshot,
+    ids: LabelSets,
     value: number,
   ): boolean {
     const positions = direct.positions;
@@ -2441,7 +2445,7 @@ function writeRequest(
   }
   const metadata = new ProtoWriter();
   for (const item of items) {
-    writeMetadata(metadata, isReading(item) ? standInOf(item.metric) : item);
+    writeMetadata(metadata, isReading(item) ? familyWithoutPoints(item.metric) : item);
   }
   series.append(metadata.view());
 }
@@ -2466,8 +2470,8 @@ export type WriteItems = readonly (MetricFamily | MetricReading)[];
  * never changes in place) and a copy of the numbers, no object per series.
  */
 export interface MetricReading {
-  readonly metric: DirectSource;
-  readonly labels: LabelSnapshot;
+  readonly metric: MetricStorage;
+  readonly labels: LabelSets;
   /** The labels object of the first live series (-1: none), for the names and constant labels. */
   readonly first: number;
   readonly firstLabels: Labels | undefined;
@@ -2492,8 +2496,8 @@ function isReading(item: MetricFamily | MetricReading): item is MetricReading {
 }
 
 /** Reads `metric`'s series now (see `MetricReading`). */
-function readMetric(metric: DirectSource): MetricReading {
-  const view = metric.view();
+function readMetric(metric: MetricStorage): MetricReading {
+  const view = metric.read();
   const labels = view.labels;
   const slotCount = labels.slotCount;
   let first = 0;
@@ -2505,7 +2509,7 @@ function readMetric(metric: DirectSource): MetricReading {
     metric,
     labels,
     first: first < slotCount ? first : -1,
-    firstLabels: first < slotCount ? view.labelsOf(first) : undefined,
+    firstLabels: first < slotCount ? labels.labelsOf(first) : undefined,
     numbers: store.numbers.slice(0, slotCount * layout.numberStride),
     counts: layout.type === "histogram"
       ? store.counts.slice(0, slotCount * layout.upperBounds.length)
@@ -2538,7 +2542,7 @@ function readExemplars(
 /** The buckets of each live series' native state, as they are now. */
 function readNatives(
   side: readonly unknown[] | undefined,
-  labels: LabelSnapshot,
+  labels: LabelSets,
   slotCount: number,
 ): (NativeBuckets | undefined)[] | undefined {
   if (side === undefined) return undefined;
@@ -2560,12 +2564,15 @@ const EMPTY_COUNTS = new Uint32Array(0);
  * encode its `collect()` instead.
  */
 export async function gatherWriteItems(registry: Registry): Promise<WriteItems | undefined> {
-  const readings = new Map<DirectSource, MetricReading>();
-  const items = await gatherForBytes(registry, {}, (metric) => {
-    readings.set(metric, readMetric(metric));
+  const readings = new Map<MetricStorage, MetricReading>();
+  let scoped = false;
+  const items = await gatherForBytes(registry, {}, (item) => {
+    if (item.defaults !== undefined || item.family.name !== item.storage.name) scoped = true;
+    readings.set(item.storage, readMetric(item.storage));
   });
-  return items?.map((item) =>
-    "layout" in item ? readings.get(item)! : escapeFamily(item, "underscores")
+  if (scoped) return undefined;
+  return items.map((item) =>
+    isStoredMetric(item) ? readings.get(item.storage)! : escapeFamily(item, "underscores")
   );
 }
 
