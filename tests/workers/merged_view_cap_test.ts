@@ -1,7 +1,7 @@
 // The merged view of several workers is capped like a metric: past maxSeriesPerMetric, label
 // sets go to the overflow series, totals intact, the choice deterministic and stable.
 import assert from "node:assert/strict";
-import { type CounterFamily, type GaugeFamily } from "../../src/exposition/mod.ts";
+import type { CounterFamily, GaugeFamily } from "../../src/exposition/mod.ts";
 import { MergedSeriesChoice, mergeSnapshots } from "../../src/workers/mod.ts";
 
 const counter = (values: Record<string, number>, extra: Record<string, string> = {}) => ({
