@@ -179,6 +179,23 @@ export class ProtoWriter {
     this.#length += value.length;
   }
 
+  /** Bytes `value[start, end)` as they are, with no tag or length. */
+  rawRange(value: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    if (length <= 0) return;
+    this.#ensure(length);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    // Label messages are short: a loop beats making a subarray for `set`.
+    if (length < 64) {
+      for (let i = start; i < end; i++) bytes[at++] = value[i];
+    } else {
+      bytes.set(value.subarray(start, end), at);
+      at += length;
+    }
+    this.#length = at;
+  }
+
   /**
    * Starts a length-delimited field (a nested message or a packed repeated field); write its
    * content, then call {@linkcode end} with the returned mark. With `field` < 0 no tag is

@@ -1,0 +1,604 @@
+/**
+ * The remote-write 1.0 `WriteRequest` encoder (prometheus/prompb): families (snapshots, names
+ * already escaped) as `TimeSeries` — named as a scrape of the text format 0.0.4 stores them —
+ * each with one sample at the request's timestamp, and one `MetricMetadata` per family. The
+ * series are encoded once into one buffer with their boundaries recorded, so that batching can
+ * cut the request anywhere between two series; compression is the general Snappy compressor's.
+ *
+ * @module
+ */
+
+import { ProtoWriter } from "../../encoding/protobuf.ts";
+import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
+import { escapeExemplar } from "../../exposition/escaping.ts";
+import { nativeBucketsOf, type NativeBuckets } from "../../metrics/native_histogram.ts";
+import type { Exemplar, Labels, MetricFamily } from "../../model.ts";
+import { escapeName, validateLabelName } from "../../validation.ts";
+
+// Field numbers of prometheus/prompb (remote.proto, types.proto).
+const WRITE_REQUEST_TIMESERIES = 1;
+const WRITE_REQUEST_METADATA = 3;
+const TIMESERIES_LABELS = 1;
+const TIMESERIES_SAMPLES = 2;
+const TIMESERIES_EXEMPLARS = 3;
+const TIMESERIES_HISTOGRAMS = 4;
+const LABEL_NAME = 1;
+const LABEL_VALUE = 2;
+const SAMPLE_VALUE = 1;
+const SAMPLE_TIMESTAMP = 2;
+const EXEMPLAR_LABELS = 1;
+const EXEMPLAR_VALUE = 2;
+const EXEMPLAR_TIMESTAMP = 3;
+const HISTOGRAM_COUNT_INT = 1;
+const HISTOGRAM_SUM = 3;
+const HISTOGRAM_SCHEMA = 4;
+const HISTOGRAM_ZERO_THRESHOLD = 5;
+const HISTOGRAM_ZERO_COUNT_INT = 6;
+const HISTOGRAM_NEGATIVE_SPANS = 8;
+const HISTOGRAM_NEGATIVE_DELTAS = 9;
+const HISTOGRAM_POSITIVE_SPANS = 11;
+const HISTOGRAM_POSITIVE_DELTAS = 12;
+const HISTOGRAM_TIMESTAMP = 15;
+const SPAN_OFFSET = 1;
+const SPAN_LENGTH = 2;
+const METADATA_TYPE = 1;
+const METADATA_FAMILY_NAME = 2;
+const METADATA_HELP = 4;
+const METADATA_UNIT = 5;
+/** prompb `MetricMetadata.MetricType`. */
+const METADATA_TYPES: Readonly<Record<string, number>> = {
+  unknown: 0,
+  counter: 1,
+  gauge: 2,
+  histogram: 3,
+  summary: 5,
+  info: 2,
+  stateset: 2,
+};
+/** Tag bytes: a request's TimeSeries, a series' Sample, a sample's value and timestamp. */
+const TAG_1_BYTES = WRITE_REQUEST_TIMESERIES * 8 + 2;
+const TAG_2_BYTES = TIMESERIES_SAMPLES * 8 + 2;
+const TAG_1_DOUBLE = SAMPLE_VALUE * 8 + 1;
+const TAG_2_VARINT = SAMPLE_TIMESTAMP * 8;
+
+/**
+ * Prometheus' staleness marker: a NaN with this bit pattern (0x7ff0000000000002) says "this
+ * series ended". Any other NaN is an ordinary value.
+ */
+export const STALE_NAN_BITS = 0x7ff0000000000002n;
+const STALE_NAN = new Float64Array(new BigUint64Array([STALE_NAN_BITS]).buffer)[0];
+
+/** The labels added to every series of a request, sorted, each as its `Label` message. */
+export interface ExtraLabels {
+  readonly names: readonly string[];
+  readonly encoded: readonly Uint8Array[];
+  readonly hasJob: boolean;
+}
+
+/** What else than samples a request carries. */
+export interface WriteOptions {
+  /** Counters' and classic histogram buckets' exemplars (default true). */
+  readonly exemplars?: boolean;
+  /** Native histograms, each in a series of its own (default true). */
+  readonly nativeHistograms?: boolean;
+}
+
+/** The extra labels of requests to `url`, validated, escaped (underscores) and sorted. */
+export function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new TypeError(`labels for ${url} must be an object of label names to string values`);
+  }
+  const escaped: Record<string, string> = {};
+  for (const name of Object.keys(labels)) {
+    try {
+      validateLabelName(name);
+    } catch (error) {
+      throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
+    }
+    if (typeof labels[name] !== "string") {
+      throw new TypeError(`label "${name}" for ${url} must be a string, got ${typeof labels[name]}`);
+    }
+    escaped[escapeName(name, "underscores", "label")] = labels[name];
+  }
+  // An empty value is no label at all (Prometheus' data model): nothing to add.
+  const names = Object.keys(escaped).sort(byCodeUnits).filter((name) => escaped[name] !== "");
+  const encoded = names.map((name) => labelMessage(name, escaped[name]));
+  return { names, encoded, hasJob: names.includes("job") };
+}
+
+/** {@linkcode extraLabels} for tests and benchmarks. */
+export function remoteWriteLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
+  return extraLabels(labels, "remote write");
+}
+
+/**
+ * The encoded series of one write: every `TimeSeries` field (tag and length included) one
+ * after another in `bytes`, series `i` from `ends[i - 1]` (0 for the first) to `ends[i]`, its
+ * labels from `labelStarts[i]` to `labelEnds[i]`; `families[i]` is the index of its family in
+ * `metadata` (-1 for a staleness marker), `metadata[f]` that family's `MetricMetadata` field.
+ */
+export interface EncodedSeries {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly ends: Int32Array;
+  readonly labelStarts: Int32Array;
+  readonly labelEnds: Int32Array;
+  readonly families: Int32Array;
+  readonly metadata: readonly Uint8Array[];
+  /** Each family's name, for messages. */
+  readonly names: readonly string[];
+}
+
+/**
+ * Encodes the families' series (and `staleLabels`: the label bytes of series that ended, each
+ * sent once with a staleness marker). Throws a `TypeError` for a series without `job` when the
+ * extra labels have none.
+ */
+export function encodeSeries(
+  families: readonly MetricFamily[],
+  extra: ExtraLabels,
+  timestampMs: number,
+  options: WriteOptions = {},
+  staleLabels: readonly Uint8Array[] = [],
+): EncodedSeries {
+  const encoder = new SeriesEncoder(extra, timestampMs, options);
+  for (let f = 0; f < families.length; f++) encoder.family(families[f], f);
+  for (const labels of staleLabels) encoder.stale(labels);
+  return encoder.finish(families);
+}
+
+/**
+ * One `WriteRequest` (not compressed) of all the families' series, then their metadata: what
+ * a write sends when it fits in one request.
+ */
+export function encodeWriteRequest(
+  families: readonly MetricFamily[],
+  extra: ExtraLabels,
+  timestampMs: number,
+  options: WriteOptions = {},
+): Uint8Array<ArrayBuffer> {
+  const encoded = encodeSeries(families, extra, timestampMs, options);
+  const all = encoded.metadata.map((_, f) => f);
+  return requestBytes(encoded, 0, encoded.count, all);
+}
+
+/** A `WriteRequest` of series `[from, to)` of `encoded`, then the metadata of `families`. */
+export function requestBytes(
+  encoded: EncodedSeries,
+  from: number,
+  to: number,
+  families: readonly number[],
+): Uint8Array<ArrayBuffer> {
+  const start = from === 0 ? 0 : encoded.ends[from - 1];
+  const end = to === 0 ? 0 : encoded.ends[to - 1];
+  let length = end - start;
+  for (const f of families) length += encoded.metadata[f].length;
+  const bytes = new Uint8Array(length);
+  bytes.set(encoded.bytes.subarray(start, end));
+  let at = end - start;
+  for (const f of families) {
+    bytes.set(encoded.metadata[f], at);
+    at += encoded.metadata[f].length;
+  }
+  return bytes;
+}
+
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A `Label` message as a `TimeSeries.labels` field (tag and length included). */
+function labelMessage(name: string, value: string): Uint8Array {
+  const writer = new ProtoWriter(name.length + value.length * 3 + 8);
+  writeLabel(writer, TIMESERIES_LABELS, name, value);
+  return writer.finish();
+}
+
+function writeLabel(out: ProtoWriter, field: number, name: string, value: string): void {
+  const label = out.begin(field);
+  out.string(LABEL_NAME, name);
+  out.string(LABEL_VALUE, value);
+  out.end(label);
+}
+
+/**
+ * How a point's own labels (keys in their order, without the one named `extraName`) merge with
+ * the extra labels in code-unit order: `steps[k]` is an own label's name (its value read per
+ * point) or an extra label's message; `__name__` goes before step `nameAt`, the extra label
+ * (`le`, `quantile`, a state set's name) before step `extraAt`.
+ */
+interface MergePlan {
+  readonly keys: readonly string[];
+  readonly extraName: string | undefined;
+  readonly ownNames: readonly (string | undefined)[];
+  /** For an own label, the extra label of the same name (used when the own value is empty). */
+  readonly added: readonly (Uint8Array | undefined)[];
+  readonly nameAt: number;
+  readonly extraAt: number;
+}
+
+function mergePlan(
+  keys: readonly string[],
+  extra: ExtraLabels,
+  extraName: string | undefined,
+): MergePlan {
+  const own = keys.filter((name) => name !== extraName).sort(byCodeUnits);
+  const ownNames: (string | undefined)[] = [];
+  const added: (Uint8Array | undefined)[] = [];
+  const names: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < own.length || j < extra.names.length) {
+    if (j >= extra.names.length || (i < own.length && own[i] <= extra.names[j])) {
+      const name = own[i++];
+      ownNames.push(name);
+      added.push(name === extra.names[j] ? extra.encoded[j++] : undefined);
+      names.push(name);
+    } else {
+      const name = extra.names[j];
+      // The extra label of the point's samples (`le`, …) replaces an added one of its name.
+      if (name !== extraName) {
+        ownNames.push(undefined);
+        added.push(extra.encoded[j]);
+        names.push(name);
+      }
+      j++;
+    }
+  }
+  const after = (label: string | undefined) => {
+    if (label === undefined) return names.length;
+    const k = names.findIndex((name) => name > label);
+    return k < 0 ? names.length : k;
+  };
+  return { keys, extraName, ownNames, added, nameAt: after("__name__"), extraAt: after(extraName) };
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Grows an Int32Array to hold at least `needed` entries, keeping its contents. */
+function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
+  if (needed <= array.length) return array;
+  const bigger = new Int32Array(Math.max(needed, array.length * 2));
+  bigger.set(array);
+  return bigger;
+}
+
+/**
+ * Writes series one point at a time: a point's merged labels are laid out once in `#point`
+ * (with the byte positions where `__name__` and the extra label go), then each of its series
+ * is that layout with its name (and extra) label spliced in, a sample, and what follows the
+ * sample (an exemplar) or replaces it (a native histogram).
+ */
+export class SeriesEncoder {
+  readonly #extra: ExtraLabels;
+  readonly #timestampMs: number;
+  readonly #exemplars: boolean;
+  readonly #natives: boolean;
+  readonly #out = new ProtoWriter(64 * 1024);
+  readonly #point = new ProtoWriter(256);
+  readonly #tail = new ProtoWriter(256);
+  /** The varint of the timestamp, and a sample's length (value and timestamp fields). */
+  readonly #timestamp: Uint8Array;
+  readonly #sampleLength: number;
+  readonly #value = new Float64Array(1);
+  readonly #valueBytes = new Uint8Array(this.#value.buffer);
+  readonly #labelCache = new Map<string, Uint8Array>();
+  #plan: MergePlan | undefined;
+  /** Where `__name__` and the extra label go in the point's layout, in the order they go. */
+  #cut1 = 0;
+  #cut2 = 0;
+  #nameFirst = true;
+  #count = 0;
+  #ends = new Int32Array(1024);
+  #labelStarts = new Int32Array(1024);
+  #labelEnds = new Int32Array(1024);
+  #families = new Int32Array(1024);
+  #family = -1;
+
+  constructor(extra: ExtraLabels, timestampMs: number, options: WriteOptions) {
+    this.#extra = extra;
+    this.#timestampMs = timestampMs;
+    this.#exemplars = options.exemplars ?? true;
+    this.#natives = options.nativeHistograms ?? true;
+    const timestamp = new ProtoWriter(16);
+    timestamp.varint(timestampMs);
+    this.#timestamp = timestamp.finish();
+    this.#sampleLength = 1 + 8 + 1 + this.#timestamp.length;
+  }
+
+  /** A cached `Label` message (names, bounds, quantiles, states repeat in a request). */
+  #label(name: string, value: string): Uint8Array {
+    const key = name + "\u0000" + value;
+    let bytes = this.#labelCache.get(key);
+    if (bytes === undefined) {
+      bytes = labelMessage(name, value);
+      this.#labelCache.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  /** Writes the series of `family`, the `index`th family of the request. */
+  family(family: MetricFamily, index: number): void {
+    this.#family = index;
+    const name = family.name;
+    switch (family.type) {
+      case "counter": {
+        const nameLabel = this.#label("__name__", name + "_total");
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, undefined);
+          const exemplar = this.#exemplars ? point.exemplar : undefined;
+          const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
+          this.#series(nameLabel, undefined, point.value, true, tail);
+        }
+        return;
+      }
+      case "gauge":
+      case "unknown": {
+        const nameLabel = this.#label("__name__", name);
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, undefined);
+          this.#series(nameLabel, undefined, point.value, true, undefined);
+        }
+        return;
+      }
+      case "histogram": {
+        const bucketName = this.#label("__name__", name + "_bucket");
+        const countName = this.#label("__name__", name + "_count");
+        const sumName = this.#label("__name__", name + "_sum");
+        const nativeName = this.#label("__name__", name);
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, "le");
+          const bounds = formatBounds(point.upperBounds);
+          const counts = point.bucketCounts;
+          const exemplars = this.#exemplars ? point.exemplars : undefined;
+          for (let i = 0; i < counts.length; i++) {
+            const exemplar = exemplars?.[i];
+            const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
+            this.#series(bucketName, this.#label("le", bounds[i]), counts[i], true, tail);
+          }
+          this.#series(countName, undefined, point.count, true, undefined);
+          if (hasSum(point)) this.#series(sumName, undefined, point.sum, true, undefined);
+          const native = this.#natives ? nativeBucketsOf(point) : undefined;
+          if (native !== undefined) {
+            this.#series(nativeName, undefined, 0, false, this.#nativeTail(point, native));
+          }
+        }
+        return;
+      }
+      case "summary": {
+        const quantileName = this.#label("__name__", name);
+        const countName = this.#label("__name__", name + "_count");
+        const sumName = this.#label("__name__", name + "_sum");
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, "quantile");
+          for (const { quantile, value } of point.quantiles) {
+            const label = this.#label("quantile", formatFloat(quantile));
+            this.#series(quantileName, label, value, true, undefined);
+          }
+          this.#series(countName, undefined, point.count, true, undefined);
+          this.#series(sumName, undefined, point.sum, true, undefined);
+        }
+        return;
+      }
+      case "info": {
+        const nameLabel = this.#label("__name__", name + "_info");
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, undefined);
+          this.#series(nameLabel, undefined, 1, true, undefined);
+        }
+        return;
+      }
+      case "stateset": {
+        const nameLabel = this.#label("__name__", name);
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, name);
+          for (const state of point.states) {
+            const label = this.#label(name, state.name);
+            this.#series(nameLabel, label, state.enabled ? 1 : 0, true, undefined);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  /** How many series have been written. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The `Label` fields of series `i` as written (valid until the next write). */
+  labelsOf(i: number): Uint8Array {
+    return this.#out.view().subarray(this.#labelStarts[i], this.#labelEnds[i]);
+  }
+
+  /** A series that ended: its labels as last sent, and a staleness marker. */
+  stale(labels: Uint8Array): void {
+    this.#family = -1;
+    this.#point.reset();
+    this.#point.raw(labels);
+    this.#cut1 = this.#cut2 = labels.length;
+    this.#series(undefined, undefined, STALE_NAN, true, undefined);
+  }
+
+  /** The series written, and the metadata of `families` (those given to `family`). */
+  finish(families: readonly MetricFamily[]): EncodedSeries {
+    const metadata = new ProtoWriter(256);
+    return {
+      bytes: this.#out.view(),
+      count: this.#count,
+      ends: this.#ends,
+      labelStarts: this.#labelStarts,
+      labelEnds: this.#labelEnds,
+      families: this.#families,
+      metadata: families.map((family) => {
+        metadata.reset();
+        writeMetadata(metadata, family);
+        return metadata.finish();
+      }),
+      names: families.map((family) => family.name),
+    };
+  }
+
+  /**
+   * Lays out a point's labels merged with the extra ones (an own label with an empty value is
+   * no label: the extra one of its name, if any, applies). Throws without a `job` label.
+   */
+  #layOut(labels: Labels, family: string, extraName: string | undefined): void {
+    const keys = Object.keys(labels);
+    let plan = this.#plan;
+    if (plan === undefined || plan.extraName !== extraName || !sameKeys(plan.keys, keys)) {
+      plan = this.#plan = mergePlan(keys, this.#extra, extraName);
+    }
+    const point = this.#point;
+    point.reset();
+    let hasJob = this.#extra.hasJob;
+    let nameCut = -1;
+    let extraCut = -1;
+    const ownNames = plan.ownNames;
+    for (let k = 0; k < ownNames.length; k++) {
+      if (k === plan.nameAt) nameCut = point.length;
+      if (k === plan.extraAt) extraCut = point.length;
+      const name = ownNames[k];
+      const value = name === undefined ? "" : labels[name];
+      if (value === "") {
+        const added = plan.added[k];
+        if (added !== undefined) point.raw(added);
+        continue;
+      }
+      if (name === "job") hasJob = true;
+      writeLabel(point, TIMESERIES_LABELS, name!, value);
+    }
+    if (!hasJob) {
+      throw new TypeError(
+        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+      );
+    }
+    if (nameCut < 0) nameCut = point.length;
+    if (extraCut < 0) extraCut = point.length;
+    this.#nameFirst = extraName === undefined || "__name__" < extraName;
+    this.#cut1 = this.#nameFirst ? nameCut : extraCut;
+    this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+  }
+
+  /**
+   * One `TimeSeries`: the point's labels with `nameLabel` and `extraLabel` spliced in, a
+   * sample of `value` (unless `withSample` is false), then `tail` if any.
+   */
+  #series(
+    nameLabel: Uint8Array | undefined,
+    extraLabel: Uint8Array | undefined,
+    value: number,
+    withSample: boolean,
+    tail: Uint8Array | undefined,
+  ): void {
+    const out = this.#out;
+    const point = this.#point.view();
+    const first = this.#nameFirst ? nameLabel : extraLabel;
+    const second = this.#nameFirst ? extraLabel : nameLabel;
+    const labelsLength = point.length + (first?.length ?? 0) + (second?.length ?? 0);
+    const content = labelsLength + (withSample ? 2 + this.#sampleLength : 0) +
+      (tail?.length ?? 0);
+    out.varint(TAG_1_BYTES);
+    out.varint(content);
+    const labelStart = out.length;
+    out.rawRange(point, 0, this.#cut1);
+    if (first !== undefined) out.raw(first);
+    out.rawRange(point, this.#cut1, this.#cut2);
+    if (second !== undefined) out.raw(second);
+    out.rawRange(point, this.#cut2, point.length);
+    const labelEnd = out.length;
+    if (withSample) {
+      this.#value[0] = value;
+      out.varint(TAG_2_BYTES);
+      out.varint(this.#sampleLength);
+      out.varint(TAG_1_DOUBLE);
+      out.raw(this.#valueBytes);
+      out.varint(TAG_2_VARINT);
+      out.raw(this.#timestamp);
+    }
+    if (tail !== undefined) out.raw(tail);
+    const i = this.#count++;
+    if (i === this.#ends.length) {
+      this.#ends = grown(this.#ends, i + 1);
+      this.#labelStarts = grown(this.#labelStarts, i + 1);
+      this.#labelEnds = grown(this.#labelEnds, i + 1);
+      this.#families = grown(this.#families, i + 1);
+    }
+    this.#ends[i] = out.length;
+    this.#labelStarts[i] = labelStart;
+    this.#labelEnds[i] = labelEnd;
+    this.#families[i] = this.#family;
+  }
+
+  /**
+   * A `TimeSeries.exemplars` field: labels sorted by name (empty values left out), value, and
+   * timestamp in milliseconds (the request's when it has none, as a scrape stamps it).
+   */
+  #exemplarTail(given: Exemplar): Uint8Array {
+    const exemplar = escapeExemplar(given, "underscores");
+    const out = this.#tail;
+    out.reset();
+    const message = out.begin(TIMESERIES_EXEMPLARS);
+    const labels = exemplar.labels;
+    for (const name of Object.keys(labels).sort(byCodeUnits)) {
+      if (labels[name] !== "") writeLabel(out, EXEMPLAR_LABELS, name, labels[name]);
+    }
+    out.double(EXEMPLAR_VALUE, exemplar.value);
+    const timestamp = exemplar.timestamp;
+    out.int64(
+      EXEMPLAR_TIMESTAMP,
+      timestamp === undefined ? this.#timestampMs : Math.round(timestamp * 1000),
+    );
+    out.end(message);
+    return out.view();
+  }
+
+  /**
+   * A `TimeSeries.histograms` field: one integer `Histogram` (Prometheus 2.40 on). Both oneofs
+   * (`count_int`, `zero_count_int`) are written even when 0, as Go writes a set oneof; other
+   * scalars only when not 0; deltas packed; no reset hint (the receiver finds resets).
+   */
+  #nativeTail(point: { count: number; sum: number }, buckets: NativeBuckets): Uint8Array {
+    const out = this.#tail;
+    out.reset();
+    const message = out.begin(TIMESERIES_HISTOGRAMS);
+    out.uint(HISTOGRAM_COUNT_INT, point.count);
+    if (point.sum !== 0) out.double(HISTOGRAM_SUM, point.sum);
+    if (buckets.schema !== 0) out.sint(HISTOGRAM_SCHEMA, buckets.schema);
+    if (buckets.zeroThreshold !== 0) out.double(HISTOGRAM_ZERO_THRESHOLD, buckets.zeroThreshold);
+    out.uint(HISTOGRAM_ZERO_COUNT_INT, buckets.zeroCount);
+    writeSpans(out, HISTOGRAM_NEGATIVE_SPANS, buckets.negativeSpans);
+    out.packedSint(HISTOGRAM_NEGATIVE_DELTAS, buckets.negativeDeltas);
+    writeSpans(out, HISTOGRAM_POSITIVE_SPANS, buckets.positiveSpans);
+    out.packedSint(HISTOGRAM_POSITIVE_DELTAS, buckets.positiveDeltas);
+    out.int64(HISTOGRAM_TIMESTAMP, this.#timestampMs);
+    out.end(message);
+    return out.view();
+  }
+}
+
+function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["positiveSpans"]): void {
+  for (const span of spans) {
+    const message = out.begin(field);
+    if (span.offset !== 0) out.sint(SPAN_OFFSET, span.offset);
+    if (span.length !== 0) out.uint(SPAN_LENGTH, span.length);
+    out.end(message);
+  }
+}
+
+/** The family's `MetricMetadata`, under the name a text-format scrape records it by. */
+function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
+  const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
+  const type = METADATA_TYPES[family.type];
+  const metadata = out.begin(WRITE_REQUEST_METADATA);
+  if (type !== 0) out.uint(METADATA_TYPE, type);
+  out.string(METADATA_FAMILY_NAME, family.name + suffix);
+  if (family.help !== "") out.string(METADATA_HELP, family.help);
+  if (family.unit !== undefined && family.unit !== "") out.string(METADATA_UNIT, family.unit);
+  out.end(metadata);
+}
