@@ -45,4 +45,3 @@ import { prepareWrite, type RemoteWriteOptions, writeOnce } from "./remote_write
 export async function remoteWrite(url: string | URL, options: RemoteWriteOptions): Promise<void> {
   await writeOnce(prepareWrite(url, options), Date.now());
 }
-

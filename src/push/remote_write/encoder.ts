@@ -11,7 +11,7 @@
 import { ProtoWriter } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import { escapeExemplar } from "../../exposition/escaping.ts";
-import { nativeBucketsOf, type NativeBuckets } from "../../metrics/native_histogram.ts";
+import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
 import type { Exemplar, Labels, MetricFamily } from "../../model.ts";
 import { escapeName, validateLabelName } from "../../validation.ts";
 
@@ -96,7 +96,9 @@ export function extraLabels(labels: Readonly<Record<string, string>>, url: strin
       throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
     }
     if (typeof labels[name] !== "string") {
-      throw new TypeError(`label "${name}" for ${url} must be a string, got ${typeof labels[name]}`);
+      throw new TypeError(
+        `label "${name}" for ${url} must be a string, got ${typeof labels[name]}`,
+      );
     }
     escaped[escapeName(name, "underscores", "label")] = labels[name];
   }
@@ -355,7 +357,7 @@ export class SeriesEncoder {
           const bounds = formatBounds(point.upperBounds);
           const counts = point.bucketCounts;
           const exemplars = this.#exemplars ? point.exemplars : undefined;
-          for (let i = 0; i < counts.length; i++) {
+          for (let i = 0; i < bounds.length; i++) {
             const exemplar = exemplars?.[i];
             const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
             this.#series(bucketName, this.#label("le", bounds[i]), counts[i], true, tail);

@@ -289,7 +289,7 @@ function encode(
 ): EncodedSeries {
   const encoder = new SeriesEncoder(prepared.labels, timestampMs, prepared.write);
   for (let f = 0; f < families.length; f++) encoder.family(families[f], f);
-  if (ended !== undefined) for (const labels of ended.ended(encoder)) encoder.stale(labels);
+  if (ended !== undefined) { for (const labels of ended.ended(encoder)) encoder.stale(labels); }
   return encoder.finish(families);
 }
 
