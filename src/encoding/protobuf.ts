@@ -152,6 +152,20 @@ export class ProtoWriter {
     this.#ensure(most + 5);
     if (most < 128) {
       const lengthAt = this.#length++;
+      // ASCII (most names and label values) is written directly: faster than a native call.
+      const bytes = this.#bytes;
+      let at = this.#length;
+      let i = 0;
+      for (; i < value.length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) break;
+        bytes[at++] = unit;
+      }
+      if (i === value.length) {
+        bytes[lengthAt] = i;
+        this.#length = at;
+        return;
+      }
       const { written } = this.#encoder.encodeInto(
         value,
         this.#bytes.subarray(this.#length, this.#length + most),

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtoWriter } from "../../encoding/protobuf.ts";
+import { ProtoWriter, varintSize } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import { escapeExemplar } from "../../exposition/escaping.ts";
 import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
@@ -215,6 +215,8 @@ interface MergePlan {
   readonly ownNames: readonly (string | undefined)[];
   /** For an own label, the extra label of the same name (used when the own value is empty). */
   readonly added: readonly (Uint8Array | undefined)[];
+  /** For an own label with a short ASCII name: its `Label` message up to the value's length. */
+  readonly heads: readonly (Uint8Array | undefined)[];
   readonly nameAt: number;
   readonly extraAt: number;
 }
@@ -252,7 +254,26 @@ function mergePlan(
     const k = names.findIndex((name) => name > label);
     return k < 0 ? names.length : k;
   };
-  return { keys, extraName, ownNames, added, nameAt: after("__name__"), extraAt: after(extraName) };
+  return {
+    keys,
+    extraName,
+    ownNames,
+    added,
+    heads: ownNames.map((name) => name === undefined ? undefined : labelHead(name)),
+    nameAt: after("__name__"),
+    extraAt: after(extraName),
+  };
+}
+
+/** `name`'s field and the value's tag (see `MergePlan.heads`), for a short ASCII name. */
+function labelHead(name: string): Uint8Array | undefined {
+  if (name.length > 60 || !/^[\x00-\x7f]*$/.test(name)) return undefined;
+  const head = new Uint8Array(name.length + 3);
+  head[0] = LABEL_NAME * 8 + 2;
+  head[1] = name.length;
+  for (let i = 0; i < name.length; i++) head[2 + i] = name.charCodeAt(i);
+  head[name.length + 2] = LABEL_VALUE * 8 + 2;
+  return head;
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
@@ -280,8 +301,13 @@ export class SeriesEncoder {
   readonly #timestampMs: number;
   readonly #exemplars: boolean;
   readonly #natives: boolean;
-  readonly #out = new ProtoWriter(64 * 1024);
-  readonly #point = new ProtoWriter(256);
+  // The request's series, and the current point's merged labels, written by hand: the bytes
+  // of the hot path (labels, samples) need no general protobuf writer.
+  #out = new Uint8Array(64 * 1024);
+  #outLength = 0;
+  #point = new Uint8Array(256);
+  #pointLength = 0;
+  readonly #slowLabel = new ProtoWriter(256);
   readonly #tail = new ProtoWriter(256);
   /** The varint of the timestamp, and a sample's length (value and timestamp fields). */
   readonly #timestamp: Uint8Array;
@@ -327,14 +353,18 @@ export class SeriesEncoder {
   family(family: MetricFamily, index: number): void {
     this.#family = index;
     const name = family.name;
+    // Room for the family's series at once, rather than doubling the buffer several times.
+    const points = family.points as readonly { upperBounds?: readonly number[] }[];
+    const perPoint = family.type === "histogram" ? (points[0]?.upperBounds?.length ?? 0) + 3 : 1;
+    const expected = points.length * perPoint * 128;
+    if (this.#outLength + expected > this.#out.length) this.#growOut(expected);
     switch (family.type) {
       case "counter": {
         const nameLabel = this.#label("__name__", name + "_total");
         for (const point of family.points) {
-          this.#layOut(point.labels, name, undefined);
           const exemplar = this.#exemplars ? point.exemplar : undefined;
           const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
-          this.#series(nameLabel, undefined, point.value, true, tail);
+          this.#single(point.labels, name, nameLabel, point.value, tail);
         }
         return;
       }
@@ -342,8 +372,7 @@ export class SeriesEncoder {
       case "unknown": {
         const nameLabel = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#layOut(point.labels, name, undefined);
-          this.#series(nameLabel, undefined, point.value, true, undefined);
+          this.#single(point.labels, name, nameLabel, point.value);
         }
         return;
       }
@@ -353,7 +382,7 @@ export class SeriesEncoder {
         const sumName = this.#label("__name__", name + "_sum");
         const nativeName = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#layOut(point.labels, name, "le");
+          this.#point0(point.labels, name, "le");
           const bounds = formatBounds(point.upperBounds);
           const counts = point.bucketCounts;
           const exemplars = this.#exemplars ? point.exemplars : undefined;
@@ -376,7 +405,7 @@ export class SeriesEncoder {
         const countName = this.#label("__name__", name + "_count");
         const sumName = this.#label("__name__", name + "_sum");
         for (const point of family.points) {
-          this.#layOut(point.labels, name, "quantile");
+          this.#point0(point.labels, name, "quantile");
           for (const { quantile, value } of point.quantiles) {
             const label = this.#label("quantile", formatFloat(quantile));
             this.#series(quantileName, label, value, true, undefined);
@@ -388,16 +417,13 @@ export class SeriesEncoder {
       }
       case "info": {
         const nameLabel = this.#label("__name__", name + "_info");
-        for (const point of family.points) {
-          this.#layOut(point.labels, name, undefined);
-          this.#series(nameLabel, undefined, 1, true, undefined);
-        }
+        for (const point of family.points) this.#single(point.labels, name, nameLabel, 1);
         return;
       }
       case "stateset": {
         const nameLabel = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#layOut(point.labels, name, name);
+          this.#point0(point.labels, name, name);
           for (const state of point.states) {
             const label = this.#label(name, state.name);
             this.#series(nameLabel, label, state.enabled ? 1 : 0, true, undefined);
@@ -415,14 +441,14 @@ export class SeriesEncoder {
 
   /** The `Label` fields of series `i` as written (valid until the next write). */
   labelsOf(i: number): Uint8Array {
-    return this.#out.view().subarray(this.#labelStarts[i], this.#labelEnds[i]);
+    return this.#out.subarray(this.#labelStarts[i], this.#labelEnds[i]);
   }
 
   /** A series that ended: its labels as last sent, and a staleness marker. */
   stale(labels: Uint8Array): void {
     this.#family = -1;
-    this.#point.reset();
-    this.#point.raw(labels);
+    this.#pointLength = 0;
+    this.#addToPoint(labels);
     this.#cut1 = this.#cut2 = labels.length;
     this.#series(undefined, undefined, STALE_NAN, true, undefined);
   }
@@ -431,7 +457,7 @@ export class SeriesEncoder {
   finish(families: readonly MetricFamily[]): EncodedSeries {
     const metadata = new ProtoWriter(256);
     return {
-      bytes: this.#out.view(),
+      bytes: this.#out.subarray(0, this.#outLength),
       count: this.#count,
       ends: this.#ends,
       labelStarts: this.#labelStarts,
@@ -448,43 +474,122 @@ export class SeriesEncoder {
 
   /**
    * Lays out a point's labels merged with the extra ones (an own label with an empty value is
-   * no label: the extra one of its name, if any, applies). Throws without a `job` label.
+   * no label: the extra one of its name, if any, applies) in `#point`, `nameLabel` written
+   * where `__name__` goes when given, else its place remembered. Throws without a `job`.
    */
-  #layOut(labels: Labels, family: string, extraName: string | undefined): void {
+  #layOut(
+    labels: Labels,
+    family: string,
+    extraName: string | undefined,
+    nameLabel?: Uint8Array,
+  ): void {
     const keys = Object.keys(labels);
     let plan = this.#plan;
     if (plan === undefined || plan.extraName !== extraName || !sameKeys(plan.keys, keys)) {
       plan = this.#plan = mergePlan(keys, this.#extra, extraName);
     }
-    const point = this.#point;
-    point.reset();
     let hasJob = this.#extra.hasJob;
     let nameCut = -1;
     let extraCut = -1;
     const ownNames = plan.ownNames;
-    for (let k = 0; k < ownNames.length; k++) {
-      if (k === plan.nameAt) nameCut = point.length;
-      if (k === plan.extraAt) extraCut = point.length;
+    for (let k = 0; k <= ownNames.length; k++) {
+      if (k === plan.nameAt) {
+        nameCut = this.#pointLength;
+        if (nameLabel !== undefined) this.#addToPoint(nameLabel);
+      }
+      if (k === plan.extraAt) extraCut = this.#pointLength;
+      if (k === ownNames.length) break;
       const name = ownNames[k];
       const value = name === undefined ? "" : labels[name];
       if (value === "") {
         const added = plan.added[k];
-        if (added !== undefined) point.raw(added);
+        if (added !== undefined) this.#addToPoint(added);
         continue;
       }
       if (name === "job") hasJob = true;
-      writeLabel(point, TIMESERIES_LABELS, name!, value);
+      this.#labelToPoint(name!, plan.heads[k], value);
     }
     if (!hasJob) {
       throw new TypeError(
         `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
       );
     }
-    if (nameCut < 0) nameCut = point.length;
-    if (extraCut < 0) extraCut = point.length;
     this.#nameFirst = extraName === undefined || "__name__" < extraName;
     this.#cut1 = this.#nameFirst ? nameCut : extraCut;
     this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+  }
+
+  /** A point of several series: its labels laid out once, in the scratch buffer. */
+  #point0(labels: Labels, family: string, extraName: string | undefined): void {
+    this.#pointLength = 0;
+    this.#layOut(labels, family, extraName);
+  }
+
+  /**
+   * A point of one series (a counter's, a gauge's, an info's), its labels written straight
+   * into the request after room for the series' tag and a 2-byte length, moved when the
+   * length takes another size.
+   */
+  #single(labels: Labels, family: string, nameLabel: Uint8Array, value: number, tail?: Uint8Array) {
+    const start = this.#outLength;
+    const scratch = this.#point;
+    this.#point = this.#out;
+    this.#pointLength = start + 3;
+    try {
+      this.#layOut(labels, family, undefined, nameLabel);
+    } finally {
+      this.#out = this.#point;
+      this.#point = scratch;
+    }
+    const labelEnd = this.#pointLength;
+    const need = 2 + this.#sampleLength + (tail?.length ?? 0);
+    if (labelEnd + need > this.#out.length) {
+      this.#outLength = labelEnd;
+      this.#growOut(need);
+    }
+    const out = this.#out;
+    let end = this.#sample(out, labelEnd, value);
+    if (tail !== undefined) end = copy(tail, 0, tail.length, out, end);
+    const content = end - (start + 3);
+    const size = content < 0x80 ? 1 : content < 0x4000 ? 2 : varintSize(content);
+    if (size !== 2) {
+      if (end + size > out.length) {
+        this.#outLength = end;
+        this.#growOut(size);
+      }
+      this.#out.copyWithin(start + 1 + size, start + 3, end);
+    }
+    let at = start;
+    this.#out[at++] = TAG_1_BYTES;
+    at = writeVarint(this.#out, at, content);
+    this.#outLength = end + size - 2;
+    this.#record(at, labelEnd + size - 2);
+  }
+
+  /** A sample of `value` at the request's timestamp, at `at` of `out`; returns its end. */
+  #sample(out: Uint8Array, at: number, value: number): number {
+    out[at++] = TAG_2_BYTES;
+    out[at++] = this.#sampleLength;
+    out[at++] = TAG_1_DOUBLE;
+    this.#value[0] = value;
+    at = copy(this.#valueBytes, 0, 8, out, at);
+    out[at++] = TAG_2_VARINT;
+    return copy(this.#timestamp, 0, this.#timestamp.length, out, at);
+  }
+
+  /** Records a series that ends at `#outLength`, its labels from `labelStart` to `labelEnd`. */
+  #record(labelStart: number, labelEnd: number): void {
+    const i = this.#count++;
+    if (i === this.#ends.length) {
+      this.#ends = grown(this.#ends, i + 1);
+      this.#labelStarts = grown(this.#labelStarts, i + 1);
+      this.#labelEnds = grown(this.#labelEnds, i + 1);
+      this.#families = grown(this.#families, i + 1);
+    }
+    this.#ends[i] = this.#outLength;
+    this.#labelStarts[i] = labelStart;
+    this.#labelEnds[i] = labelEnd;
+    this.#families[i] = this.#family;
   }
 
   /**
@@ -498,43 +603,76 @@ export class SeriesEncoder {
     withSample: boolean,
     tail: Uint8Array | undefined,
   ): void {
-    const out = this.#out;
-    const point = this.#point.view();
+    const point = this.#point;
+    const pointLength = this.#pointLength;
     const first = this.#nameFirst ? nameLabel : extraLabel;
     const second = this.#nameFirst ? extraLabel : nameLabel;
-    const labelsLength = point.length + (first?.length ?? 0) + (second?.length ?? 0);
+    const labelsLength = pointLength + (first?.length ?? 0) + (second?.length ?? 0);
     const content = labelsLength + (withSample ? 2 + this.#sampleLength : 0) +
       (tail?.length ?? 0);
-    out.varint(TAG_1_BYTES);
-    out.varint(content);
-    const labelStart = out.length;
-    out.rawRange(point, 0, this.#cut1);
-    if (first !== undefined) out.raw(first);
-    out.rawRange(point, this.#cut1, this.#cut2);
-    if (second !== undefined) out.raw(second);
-    out.rawRange(point, this.#cut2, point.length);
-    const labelEnd = out.length;
-    if (withSample) {
-      this.#value[0] = value;
-      out.varint(TAG_2_BYTES);
-      out.varint(this.#sampleLength);
-      out.varint(TAG_1_DOUBLE);
-      out.raw(this.#valueBytes);
-      out.varint(TAG_2_VARINT);
-      out.raw(this.#timestamp);
+    if (this.#outLength + content + 6 > this.#out.length) this.#growOut(content + 6);
+    const out = this.#out;
+    let at = this.#outLength;
+    out[at++] = TAG_1_BYTES;
+    at = writeVarint(out, at, content);
+    const labelStart = at;
+    at = copy(point, 0, this.#cut1, out, at);
+    if (first !== undefined) at = copy(first, 0, first.length, out, at);
+    at = copy(point, this.#cut1, this.#cut2, out, at);
+    if (second !== undefined) at = copy(second, 0, second.length, out, at);
+    at = copy(point, this.#cut2, pointLength, out, at);
+    const labelEnd = at;
+    if (withSample) at = this.#sample(out, at, value);
+    if (tail !== undefined) at = copy(tail, 0, tail.length, out, at);
+    this.#outLength = at;
+    this.#record(labelStart, labelEnd);
+  }
+
+  #growOut(extra: number): void {
+    const bigger = new Uint8Array(Math.max(this.#out.length * 2, this.#outLength + extra));
+    bigger.set(this.#out.subarray(0, this.#outLength));
+    this.#out = bigger;
+  }
+
+  #addToPoint(bytes: Uint8Array): void {
+    if (this.#pointLength + bytes.length > this.#point.length) this.#growPoint(bytes.length);
+    this.#pointLength = copy(bytes, 0, bytes.length, this.#point, this.#pointLength);
+  }
+
+  /** Grows `#point`, which is the request's buffer itself while `#single` writes. */
+  #growPoint(extra: number): void {
+    const bigger = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
+    bigger.set(this.#point.subarray(0, this.#pointLength));
+    this.#point = bigger;
+  }
+
+  /** A `Label` of the point: by hand after its `head` when short and ASCII, else in general. */
+  #labelToPoint(name: string, head: Uint8Array | undefined, value: string): void {
+    const valueLength = value.length;
+    if (head !== undefined && head.length + 1 + valueLength < 128) {
+      const content = head.length + 1 + valueLength;
+      if (this.#pointLength + content + 2 > this.#point.length) this.#growPoint(content + 2);
+      const point = this.#point;
+      let at = this.#pointLength;
+      point[at++] = TIMESERIES_LABELS * 8 + 2;
+      point[at++] = content;
+      at = copy(head, 0, head.length, point, at);
+      point[at++] = valueLength;
+      let i = 0;
+      for (; i < valueLength; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) break;
+        point[at++] = unit;
+      }
+      if (i === valueLength) {
+        this.#pointLength = at;
+        return;
+      }
     }
-    if (tail !== undefined) out.raw(tail);
-    const i = this.#count++;
-    if (i === this.#ends.length) {
-      this.#ends = grown(this.#ends, i + 1);
-      this.#labelStarts = grown(this.#labelStarts, i + 1);
-      this.#labelEnds = grown(this.#labelEnds, i + 1);
-      this.#families = grown(this.#families, i + 1);
-    }
-    this.#ends[i] = out.length;
-    this.#labelStarts[i] = labelStart;
-    this.#labelEnds[i] = labelEnd;
-    this.#families[i] = this.#family;
+    const slow = this.#slowLabel;
+    slow.reset();
+    writeLabel(slow, TIMESERIES_LABELS, name, value);
+    this.#addToPoint(slow.view());
   }
 
   /**
@@ -582,6 +720,27 @@ export class SeriesEncoder {
     out.end(message);
     return out.view();
   }
+}
+
+/** Writes `value` as a varint at `at` of `out`; returns where it ends. */
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  let v = value;
+  while (v >= 0x80) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** Copies `from[start, end)` to `to` at `at`; returns where it ends. Short runs by hand. */
+function copy(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): number {
+  if (end - start > 64) {
+    to.set(from.subarray(start, end), at);
+    return at + end - start;
+  }
+  for (let i = start; i < end; i++) to[at++] = from[i];
+  return at;
 }
 
 function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["positiveSpans"]): void {
