@@ -16,50 +16,21 @@ import type { Exemplar, Labels, MetricFamily } from "../../model.ts";
 import { escapeName, validateLabelName } from "../../validation.ts";
 
 // Field numbers of prometheus/prompb (remote.proto, types.proto).
-const WRITE_REQUEST_TIMESERIES = 1;
-const WRITE_REQUEST_METADATA = 3;
-const TIMESERIES_LABELS = 1;
-const TIMESERIES_SAMPLES = 2;
-const TIMESERIES_EXEMPLARS = 3;
-const TIMESERIES_HISTOGRAMS = 4;
-const LABEL_NAME = 1;
-const LABEL_VALUE = 2;
-const SAMPLE_VALUE = 1;
-const SAMPLE_TIMESTAMP = 2;
-const EXEMPLAR_LABELS = 1;
-const EXEMPLAR_VALUE = 2;
-const EXEMPLAR_TIMESTAMP = 3;
-const HISTOGRAM_COUNT_INT = 1;
-const HISTOGRAM_SUM = 3;
-const HISTOGRAM_SCHEMA = 4;
-const HISTOGRAM_ZERO_THRESHOLD = 5;
-const HISTOGRAM_ZERO_COUNT_INT = 6;
-const HISTOGRAM_NEGATIVE_SPANS = 8;
-const HISTOGRAM_NEGATIVE_DELTAS = 9;
-const HISTOGRAM_POSITIVE_SPANS = 11;
-const HISTOGRAM_POSITIVE_DELTAS = 12;
-const HISTOGRAM_TIMESTAMP = 15;
-const SPAN_OFFSET = 1;
-const SPAN_LENGTH = 2;
-const METADATA_TYPE = 1;
-const METADATA_FAMILY_NAME = 2;
-const METADATA_HELP = 4;
-const METADATA_UNIT = 5;
-/** prompb `MetricMetadata.MetricType`. */
-const METADATA_TYPES: Readonly<Record<string, number>> = {
-  unknown: 0,
-  counter: 1,
-  gauge: 2,
-  histogram: 3,
-  summary: 5,
-  info: 2,
-  stateset: 2,
-};
-/** Tag bytes: a request's TimeSeries, a series' Sample, a sample's value and timestamp. */
-const TAG_1_BYTES = WRITE_REQUEST_TIMESERIES * 8 + 2;
-const TAG_2_BYTES = TIMESERIES_SAMPLES * 8 + 2;
-const TAG_1_DOUBLE = SAMPLE_VALUE * 8 + 1;
-const TAG_2_VARINT = SAMPLE_TIMESTAMP * 8;
+const REQUEST_SERIES = 1, REQUEST_METADATA = 3;
+const SERIES_LABELS = 1, SERIES_SAMPLES = 2, SERIES_EXEMPLARS = 3, SERIES_HISTOGRAMS = 4;
+const LABEL_NAME = 1, LABEL_VALUE = 2, SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2;
+const EXEMPLAR_LABELS = 1, EXEMPLAR_VALUE = 2, EXEMPLAR_TIMESTAMP = 3;
+const HISTOGRAM_COUNT = 1, HISTOGRAM_SUM = 3, HISTOGRAM_SCHEMA = 4, HISTOGRAM_ZERO_THRESHOLD = 5;
+const HISTOGRAM_ZERO_COUNT = 6, HISTOGRAM_NEGATIVE_SPANS = 8, HISTOGRAM_NEGATIVE_DELTAS = 9;
+const HISTOGRAM_POSITIVE_SPANS = 11, HISTOGRAM_POSITIVE_DELTAS = 12, HISTOGRAM_TIMESTAMP = 15;
+const SPAN_OFFSET = 1, SPAN_LENGTH = 2;
+const METADATA_TYPE = 1, METADATA_FAMILY_NAME = 2, METADATA_HELP = 4, METADATA_UNIT = 5;
+/** prompb `MetricMetadata.MetricType` (info and state sets are gauges in the text format). */
+const METADATA_TYPES: Readonly<Record<string, number>> = { unknown: 0, counter: 1, gauge: 2 };
+Object.assign(METADATA_TYPES, { histogram: 3, summary: 5, info: 2, stateset: 2 });
+/** Tag bytes (wire type included) of a series, a sample, a sample's value and timestamp. */
+const SERIES_TAG = REQUEST_SERIES * 8 + 2, SAMPLE_TAG = SERIES_SAMPLES * 8 + 2;
+const VALUE_TAG = SAMPLE_VALUE * 8 + 1, TIMESTAMP_TAG = SAMPLE_TIMESTAMP * 8;
 
 /**
  * Prometheus' staleness marker: a NaN with this bit pattern (0x7ff0000000000002) says "this
@@ -132,20 +103,20 @@ export interface EncodedSeries {
 }
 
 /**
- * Encodes the families' series (and `staleLabels`: the label bytes of series that ended, each
- * sent once with a staleness marker). Throws a `TypeError` for a series without `job` when the
- * extra labels have none.
+ * Encodes the families' series, then the series `ended` gives (the label bytes of series that
+ * ended, given those written) with a staleness marker each. Throws a `TypeError` for a series
+ * without `job` when the extra labels have none.
  */
 export function encodeSeries(
   families: readonly MetricFamily[],
   extra: ExtraLabels,
   timestampMs: number,
   options: WriteOptions = {},
-  staleLabels: readonly Uint8Array[] = [],
+  ended?: (encoder: SeriesEncoder) => readonly Uint8Array[],
 ): EncodedSeries {
   const encoder = new SeriesEncoder(extra, timestampMs, options);
   for (let f = 0; f < families.length; f++) encoder.family(families[f], f);
-  for (const labels of staleLabels) encoder.stale(labels);
+  for (const labels of ended?.(encoder) ?? []) encoder.stale(labels);
   return encoder.finish(families);
 }
 
@@ -172,16 +143,11 @@ export function requestBytes(
   families: readonly number[],
 ): Uint8Array<ArrayBuffer> {
   const start = from === 0 ? 0 : encoded.ends[from - 1];
-  const end = to === 0 ? 0 : encoded.ends[to - 1];
-  let length = end - start;
-  for (const f of families) length += encoded.metadata[f].length;
-  const bytes = new Uint8Array(length);
-  bytes.set(encoded.bytes.subarray(start, end));
-  let at = end - start;
-  for (const f of families) {
-    bytes.set(encoded.metadata[f], at);
-    at += encoded.metadata[f].length;
-  }
+  const parts = [encoded.bytes.subarray(start, to === 0 ? 0 : encoded.ends[to - 1])];
+  for (const f of families) parts.push(encoded.metadata[f]);
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) at = copy(part, 0, part.length, bytes, at);
   return bytes;
 }
 
@@ -192,7 +158,7 @@ function byCodeUnits(a: string, b: string): number {
 /** A `Label` message as a `TimeSeries.labels` field (tag and length included). */
 function labelMessage(name: string, value: string): Uint8Array {
   const writer = new ProtoWriter(name.length + value.length * 3 + 8);
-  writeLabel(writer, TIMESERIES_LABELS, name, value);
+  writeLabel(writer, SERIES_LABELS, name, value);
   return writer.finish();
 }
 
@@ -298,6 +264,7 @@ function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<Array
  */
 export class SeriesEncoder {
   readonly #extra: ExtraLabels;
+  readonly #extraBytes: number;
   readonly #timestampMs: number;
   readonly #exemplars: boolean;
   readonly #natives: boolean;
@@ -329,6 +296,7 @@ export class SeriesEncoder {
 
   constructor(extra: ExtraLabels, timestampMs: number, options: WriteOptions) {
     this.#extra = extra;
+    this.#extraBytes = extra.encoded.reduce((sum, label) => sum + label.length, 0);
     this.#timestampMs = timestampMs;
     this.#exemplars = options.exemplars ?? true;
     this.#natives = options.nativeHistograms ?? true;
@@ -353,11 +321,7 @@ export class SeriesEncoder {
   family(family: MetricFamily, index: number): void {
     this.#family = index;
     const name = family.name;
-    // Room for the family's series at once, rather than doubling the buffer several times.
-    const points = family.points as readonly { upperBounds?: readonly number[] }[];
-    const perPoint = family.type === "histogram" ? (points[0]?.upperBounds?.length ?? 0) + 3 : 1;
-    const expected = points.length * perPoint * 128;
-    if (this.#outLength + expected > this.#out.length) this.#growOut(expected);
+    this.#reserve(family);
     switch (family.type) {
       case "counter": {
         const nameLabel = this.#label("__name__", name + "_total");
@@ -432,6 +396,22 @@ export class SeriesEncoder {
         return;
       }
     }
+  }
+
+  /**
+   * Makes room for the family's series at once, guessed from its first point (growing a large
+   * buffer step by step costs more than the encoding).
+   */
+  #reserve(family: MetricFamily): void {
+    const points = family.points as readonly { labels: Labels; upperBounds?: readonly number[] }[];
+    if (points.length === 0) return;
+    let perSeries = 48 + family.name.length + this.#sampleLength + this.#extraBytes;
+    for (const [name, value] of Object.entries(points[0].labels)) {
+      perSeries += name.length + value.length * 3 + 6;
+    }
+    const perPoint = family.type === "histogram" ? (points[0].upperBounds?.length ?? 0) + 3 : 1;
+    const expected = Math.ceil(points.length * perPoint * perSeries * 1.1);
+    if (this.#outLength + expected > this.#out.length) this.#growOut(expected);
   }
 
   /** How many series have been written. */
@@ -560,7 +540,7 @@ export class SeriesEncoder {
       this.#out.copyWithin(start + 1 + size, start + 3, end);
     }
     let at = start;
-    this.#out[at++] = TAG_1_BYTES;
+    this.#out[at++] = SERIES_TAG;
     at = writeVarint(this.#out, at, content);
     this.#outLength = end + size - 2;
     this.#record(at, labelEnd + size - 2);
@@ -568,12 +548,12 @@ export class SeriesEncoder {
 
   /** A sample of `value` at the request's timestamp, at `at` of `out`; returns its end. */
   #sample(out: Uint8Array, at: number, value: number): number {
-    out[at++] = TAG_2_BYTES;
+    out[at++] = SAMPLE_TAG;
     out[at++] = this.#sampleLength;
-    out[at++] = TAG_1_DOUBLE;
+    out[at++] = VALUE_TAG;
     this.#value[0] = value;
     at = copy(this.#valueBytes, 0, 8, out, at);
-    out[at++] = TAG_2_VARINT;
+    out[at++] = TIMESTAMP_TAG;
     return copy(this.#timestamp, 0, this.#timestamp.length, out, at);
   }
 
@@ -613,7 +593,7 @@ export class SeriesEncoder {
     if (this.#outLength + content + 6 > this.#out.length) this.#growOut(content + 6);
     const out = this.#out;
     let at = this.#outLength;
-    out[at++] = TAG_1_BYTES;
+    out[at++] = SERIES_TAG;
     at = writeVarint(out, at, content);
     const labelStart = at;
     at = copy(point, 0, this.#cut1, out, at);
@@ -654,7 +634,7 @@ export class SeriesEncoder {
       if (this.#pointLength + content + 2 > this.#point.length) this.#growPoint(content + 2);
       const point = this.#point;
       let at = this.#pointLength;
-      point[at++] = TIMESERIES_LABELS * 8 + 2;
+      point[at++] = SERIES_LABELS * 8 + 2;
       point[at++] = content;
       at = copy(head, 0, head.length, point, at);
       point[at++] = valueLength;
@@ -671,7 +651,7 @@ export class SeriesEncoder {
     }
     const slow = this.#slowLabel;
     slow.reset();
-    writeLabel(slow, TIMESERIES_LABELS, name, value);
+    writeLabel(slow, SERIES_LABELS, name, value);
     this.#addToPoint(slow.view());
   }
 
@@ -683,7 +663,7 @@ export class SeriesEncoder {
     const exemplar = escapeExemplar(given, "underscores");
     const out = this.#tail;
     out.reset();
-    const message = out.begin(TIMESERIES_EXEMPLARS);
+    const message = out.begin(SERIES_EXEMPLARS);
     const labels = exemplar.labels;
     for (const name of Object.keys(labels).sort(byCodeUnits)) {
       if (labels[name] !== "") writeLabel(out, EXEMPLAR_LABELS, name, labels[name]);
@@ -706,12 +686,12 @@ export class SeriesEncoder {
   #nativeTail(point: { count: number; sum: number }, buckets: NativeBuckets): Uint8Array {
     const out = this.#tail;
     out.reset();
-    const message = out.begin(TIMESERIES_HISTOGRAMS);
-    out.uint(HISTOGRAM_COUNT_INT, point.count);
+    const message = out.begin(SERIES_HISTOGRAMS);
+    out.uint(HISTOGRAM_COUNT, point.count);
     if (point.sum !== 0) out.double(HISTOGRAM_SUM, point.sum);
     if (buckets.schema !== 0) out.sint(HISTOGRAM_SCHEMA, buckets.schema);
     if (buckets.zeroThreshold !== 0) out.double(HISTOGRAM_ZERO_THRESHOLD, buckets.zeroThreshold);
-    out.uint(HISTOGRAM_ZERO_COUNT_INT, buckets.zeroCount);
+    out.uint(HISTOGRAM_ZERO_COUNT, buckets.zeroCount);
     writeSpans(out, HISTOGRAM_NEGATIVE_SPANS, buckets.negativeSpans);
     out.packedSint(HISTOGRAM_NEGATIVE_DELTAS, buckets.negativeDeltas);
     writeSpans(out, HISTOGRAM_POSITIVE_SPANS, buckets.positiveSpans);
@@ -756,7 +736,7 @@ function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["posit
 function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
   const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
   const type = METADATA_TYPES[family.type];
-  const metadata = out.begin(WRITE_REQUEST_METADATA);
+  const metadata = out.begin(REQUEST_METADATA);
   if (type !== 0) out.uint(METADATA_TYPE, type);
   out.string(METADATA_FAMILY_NAME, family.name + suffix);
   if (family.help !== "") out.string(METADATA_HELP, family.help);

@@ -22,10 +22,11 @@ import {
 } from "../request.ts";
 import {
   type EncodedSeries,
+  encodeSeries,
   type ExtraLabels,
   extraLabels,
   requestBytes,
-  SeriesEncoder,
+  type SeriesEncoder,
   type WriteOptions,
 } from "./encoder.ts";
 import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts";
@@ -213,9 +214,7 @@ function positiveCount(value: unknown, option: string): number {
  * What a `RemoteWriter` adds to a write: the label bytes of the series that ended since its
  * previous write (given the series of this one), each sent once with a staleness marker.
  */
-export interface EndedSeries {
-  ended(encoder: SeriesEncoder): readonly Uint8Array[];
-}
+export type EndedSeries = (encoder: SeriesEncoder) => readonly Uint8Array[];
 
 /**
  * One write at `timestampMs`: collects, encodes and sends every request in turn. Rejects on
@@ -245,7 +244,9 @@ export async function writeOnce(
       body: async () => {
         if (encoded === undefined) {
           // The first request collects and encodes under the deadline.
-          encoded = encode(prepared, await collect(prepared), timestampMs, ended);
+          const families = await collect(prepared);
+          const { labels, write } = prepared;
+          encoded = encodeSeries(families, labels, timestampMs, write, ended);
           plan = planRequests(encoded, prepared.limits);
         }
         const request = plan!.requests[index];
@@ -264,13 +265,9 @@ export async function writeOnce(
     if (!(error instanceof RemoteWriteError) || plan === undefined || plan.requests.length < 2) {
       throw error;
     }
-    throw new RemoteWriteError(
-      `${error.message} (request ${index + 1} of ${plan.requests.length}; ` +
-        `${written} of ${encoded!.count} series were written)`,
-      detailsOf(error),
-      error.retryable,
-      error.retryAfterMs,
-    );
+    error.message += ` (request ${index + 1} of ${plan.requests.length}; ` +
+      `${written} of ${encoded!.count} series were written)`;
+    throw error;
   }
   if (plan!.oversized.length > 0) throw oversizedError(prepared, encoded!, plan!, written);
 }
@@ -279,18 +276,6 @@ async function collect(prepared: PreparedWrite): Promise<MetricFamily[]> {
   // Remote write 1.0 cannot say which names a receiver takes: names outside the legacy
   // alphabet go as a scrape that names no escaping gets them (underscores).
   return (await prepared.source.collect()).map((family) => escapeFamily(family, "underscores"));
-}
-
-function encode(
-  prepared: PreparedWrite,
-  families: readonly MetricFamily[],
-  timestampMs: number,
-  ended: EndedSeries | undefined,
-): EncodedSeries {
-  const encoder = new SeriesEncoder(prepared.labels, timestampMs, prepared.write);
-  for (let f = 0; f < families.length; f++) encoder.family(families[f], f);
-  if (ended !== undefined) { for (const labels of ended.ended(encoder)) encoder.stale(labels); }
-  return encoder.finish(families);
 }
 
 function oversizedError(
@@ -310,16 +295,6 @@ function oversizedError(
     { method: "POST", url: prepared.url },
     false,
   );
-}
-
-function detailsOf(error: RemoteWriteError): PushErrorDetails {
-  return {
-    method: error.method,
-    url: error.url,
-    ...(error.status === undefined ? {} : { status: error.status }),
-    ...(error.gatewayMessage === undefined ? {} : { gatewayMessage: error.gatewayMessage }),
-    ...(error.cause === undefined ? {} : { cause: error.cause }),
-  };
 }
 
 function remoteWriteErrorOf(

@@ -128,7 +128,7 @@ export class RemoteWriter {
       flushOnSignals: options.flushOnSignals === true,
       onError: options.onError,
       onRecover: options.onRecover,
-      send: () => writeOnce(this.#prepared, this.#nextTimestampMs(), this.#sent),
+      send: () => writeOnce(this.#prepared, this.#nextTimestampMs(), this.#sent.ended),
       isRetryable: (error) => error instanceof RemoteWriteError && error.retryable,
       retryAfterMs: (error) => error instanceof RemoteWriteError ? error.retryAfterMs : undefined,
       health: healthRegistry === undefined ? undefined : {
@@ -197,11 +197,12 @@ export class RemoteWriter {
  * byte), to find the ones that ended. Holds the last write's series only: a marker is sent
  * once, with the write after the series disappeared, whether or not that write succeeds.
  */
-class SentSeries implements EndedSeries {
+class SentSeries {
   #previous = new Set<string>();
   readonly #decoder = new TextDecoder("latin1");
 
-  ended(encoder: SeriesEncoder): readonly Uint8Array[] {
+  /** The series of the previous write that `encoder` (this write's) has not written. */
+  readonly ended: EndedSeries = (encoder: SeriesEncoder) => {
     const current = new Set<string>();
     for (let i = 0; i < encoder.count; i++) current.add(this.#decoder.decode(encoder.labelsOf(i)));
     const ended: Uint8Array[] = [];
@@ -213,5 +214,5 @@ class SentSeries implements EndedSeries {
     }
     this.#previous = current;
     return ended;
-  }
+  };
 }
