@@ -8,7 +8,7 @@
  * @module
  */
 
-import { ProtoWriter, varintSize } from "../../encoding/protobuf.ts";
+import { ProtoWriter } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import { escapeExemplar } from "../../exposition/escaping.ts";
 import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
@@ -328,7 +328,8 @@ export class SeriesEncoder {
         for (const point of family.points) {
           const exemplar = this.#exemplars ? point.exemplar : undefined;
           const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
-          this.#single(point.labels, name, nameLabel, point.value, tail);
+          this.#layOut(point.labels, name, undefined);
+          this.#series(nameLabel, undefined, point.value, true, tail);
         }
         return;
       }
@@ -336,7 +337,8 @@ export class SeriesEncoder {
       case "unknown": {
         const nameLabel = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#single(point.labels, name, nameLabel, point.value);
+          this.#layOut(point.labels, name, undefined);
+          this.#series(nameLabel, undefined, point.value, true, undefined);
         }
         return;
       }
@@ -346,7 +348,7 @@ export class SeriesEncoder {
         const sumName = this.#label("__name__", name + "_sum");
         const nativeName = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#point0(point.labels, name, "le");
+          this.#layOut(point.labels, name, "le");
           const bounds = formatBounds(point.upperBounds);
           const counts = point.bucketCounts;
           const exemplars = this.#exemplars ? point.exemplars : undefined;
@@ -369,7 +371,7 @@ export class SeriesEncoder {
         const countName = this.#label("__name__", name + "_count");
         const sumName = this.#label("__name__", name + "_sum");
         for (const point of family.points) {
-          this.#point0(point.labels, name, "quantile");
+          this.#layOut(point.labels, name, "quantile");
           for (const { quantile, value } of point.quantiles) {
             const label = this.#label("quantile", formatFloat(quantile));
             this.#series(quantileName, label, value, true, undefined);
@@ -381,13 +383,16 @@ export class SeriesEncoder {
       }
       case "info": {
         const nameLabel = this.#label("__name__", name + "_info");
-        for (const point of family.points) this.#single(point.labels, name, nameLabel, 1);
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, undefined);
+          this.#series(nameLabel, undefined, 1, true, undefined);
+        }
         return;
       }
       case "stateset": {
         const nameLabel = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#point0(point.labels, name, name);
+          this.#layOut(point.labels, name, name);
           for (const state of point.states) {
             const label = this.#label(name, state.name);
             this.#series(nameLabel, label, state.enabled ? 1 : 0, true, undefined);
@@ -454,15 +459,11 @@ export class SeriesEncoder {
 
   /**
    * Lays out a point's labels merged with the extra ones (an own label with an empty value is
-   * no label: the extra one of its name, if any, applies) in `#point`, `nameLabel` written
-   * where `__name__` goes when given, else its place remembered. Throws without a `job`.
+   * no label: the extra one of its name, if any, applies) in `#point`, with the places where
+   * `__name__` and the extra label go. Throws without a `job` label.
    */
-  #layOut(
-    labels: Labels,
-    family: string,
-    extraName: string | undefined,
-    nameLabel?: Uint8Array,
-  ): void {
+  #layOut(labels: Labels, family: string, extraName: string | undefined): void {
+    this.#pointLength = 0;
     const keys = Object.keys(labels);
     let plan = this.#plan;
     if (plan === undefined || plan.extraName !== extraName || !sameKeys(plan.keys, keys)) {
@@ -473,10 +474,7 @@ export class SeriesEncoder {
     let extraCut = -1;
     const ownNames = plan.ownNames;
     for (let k = 0; k <= ownNames.length; k++) {
-      if (k === plan.nameAt) {
-        nameCut = this.#pointLength;
-        if (nameLabel !== undefined) this.#addToPoint(nameLabel);
-      }
+      if (k === plan.nameAt) nameCut = this.#pointLength;
       if (k === plan.extraAt) extraCut = this.#pointLength;
       if (k === ownNames.length) break;
       const name = ownNames[k];
@@ -497,53 +495,6 @@ export class SeriesEncoder {
     this.#nameFirst = extraName === undefined || "__name__" < extraName;
     this.#cut1 = this.#nameFirst ? nameCut : extraCut;
     this.#cut2 = this.#nameFirst ? extraCut : nameCut;
-  }
-
-  /** A point of several series: its labels laid out once, in the scratch buffer. */
-  #point0(labels: Labels, family: string, extraName: string | undefined): void {
-    this.#pointLength = 0;
-    this.#layOut(labels, family, extraName);
-  }
-
-  /**
-   * A point of one series (a counter's, a gauge's, an info's), its labels written straight
-   * into the request after room for the series' tag and a 2-byte length, moved when the
-   * length takes another size.
-   */
-  #single(labels: Labels, family: string, nameLabel: Uint8Array, value: number, tail?: Uint8Array) {
-    const start = this.#outLength;
-    const scratch = this.#point;
-    this.#point = this.#out;
-    this.#pointLength = start + 3;
-    try {
-      this.#layOut(labels, family, undefined, nameLabel);
-    } finally {
-      this.#out = this.#point;
-      this.#point = scratch;
-    }
-    const labelEnd = this.#pointLength;
-    const need = 2 + this.#sampleLength + (tail?.length ?? 0);
-    if (labelEnd + need > this.#out.length) {
-      this.#outLength = labelEnd;
-      this.#growOut(need);
-    }
-    const out = this.#out;
-    let end = this.#sample(out, labelEnd, value);
-    if (tail !== undefined) end = copy(tail, 0, tail.length, out, end);
-    const content = end - (start + 3);
-    const size = content < 0x80 ? 1 : content < 0x4000 ? 2 : varintSize(content);
-    if (size !== 2) {
-      if (end + size > out.length) {
-        this.#outLength = end;
-        this.#growOut(size);
-      }
-      this.#out.copyWithin(start + 1 + size, start + 3, end);
-    }
-    let at = start;
-    this.#out[at++] = SERIES_TAG;
-    at = writeVarint(this.#out, at, content);
-    this.#outLength = end + size - 2;
-    this.#record(at, labelEnd + size - 2);
   }
 
   /** A sample of `value` at the request's timestamp, at `at` of `out`; returns its end. */
@@ -619,7 +570,6 @@ export class SeriesEncoder {
     this.#pointLength = copy(bytes, 0, bytes.length, this.#point, this.#pointLength);
   }
 
-  /** Grows `#point`, which is the request's buffer itself while `#single` writes. */
   #growPoint(extra: number): void {
     const bigger = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
     bigger.set(this.#point.subarray(0, this.#pointLength));
