@@ -115,9 +115,8 @@ export {
   DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
   remoteWrite,
   type RemoteWriteOptions,
-  RemoteWriter,
-  type RemoteWriterOptions,
-} from "./src/push/remote_write.ts";
+} from "./src/push/remote_write/write.ts";
+export { RemoteWriter, type RemoteWriterOptions } from "./src/push/remote_write/writer.ts";
 
 // --- Pull mode: content negotiation, /metrics handler and server, runtime metrics ---
 export { negotiateEscaping, negotiateFormat } from "./src/exposition/negotiate.ts";

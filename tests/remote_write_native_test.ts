@@ -9,7 +9,7 @@ import {
   type WriteOptions,
 } from "../src/push/remote_write/encoder.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
-import { remoteWrite } from "../src/push/remote_write.ts";
+import { remoteWrite } from "../src/push/remote_write/write.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 import { decodeMessage } from "./support/protobuf.ts";
 import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";

@@ -88,7 +88,11 @@ export class ProtoWriter {
 
   /** Writes a field's tag. */
   tag(field: number, wireType: number): void {
-    this.varint(field * 8 + wireType);
+    const tag = field * 8 + wireType;
+    if (tag >= 0x80) return this.varint(tag);
+    // Fields 1–15, the usual case: one byte.
+    if (this.#length === this.#bytes.length) this.#ensure(1);
+    this.#bytes[this.#length++] = tag;
   }
 
   /** A `uint32`/`uint64`/`bool`/`enum` field (non-negative integer). */

@@ -12,7 +12,7 @@ import { ProtoWriter } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import { escapeExemplar } from "../../exposition/escaping.ts";
 import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
-import type { Exemplar, Labels, MetricFamily } from "../../model.ts";
+import type { CounterPoint, Exemplar, Labels, MetricFamily } from "../../model.ts";
 import { escapeName, validateLabelName } from "../../validation.ts";
 
 // Field numbers of prometheus/prompb (remote.proto, types.proto).
@@ -309,11 +309,8 @@ export class SeriesEncoder {
   /** A cached `Label` message (names, bounds, quantiles, states repeat in a request). */
   #label(name: string, value: string): Uint8Array {
     const key = name + "\u0000" + value;
-    let bytes = this.#labelCache.get(key);
-    if (bytes === undefined) {
-      bytes = labelMessage(name, value);
-      this.#labelCache.set(key, bytes);
-    }
+    const bytes = this.#labelCache.get(key) ?? labelMessage(name, value);
+    this.#labelCache.set(key, bytes);
     return bytes;
   }
 
@@ -323,22 +320,17 @@ export class SeriesEncoder {
     const name = family.name;
     this.#reserve(family);
     switch (family.type) {
-      case "counter": {
-        const nameLabel = this.#label("__name__", name + "_total");
-        for (const point of family.points) {
+      case "counter":
+      case "gauge":
+      case "unknown":
+      case "info": {
+        const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
+        const nameLabel = this.#label("__name__", name + suffix);
+        for (const point of family.points as readonly CounterPoint[]) {
           const exemplar = this.#exemplars ? point.exemplar : undefined;
           const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
           this.#layOut(point.labels, name, undefined);
-          this.#series(nameLabel, undefined, point.value, true, tail);
-        }
-        return;
-      }
-      case "gauge":
-      case "unknown": {
-        const nameLabel = this.#label("__name__", name);
-        for (const point of family.points) {
-          this.#layOut(point.labels, name, undefined);
-          this.#series(nameLabel, undefined, point.value, true, undefined);
+          this.#series(nameLabel, undefined, point.value ?? 1, true, tail);
         }
         return;
       }
@@ -378,14 +370,6 @@ export class SeriesEncoder {
           }
           this.#series(countName, undefined, point.count, true, undefined);
           this.#series(sumName, undefined, point.sum, true, undefined);
-        }
-        return;
-      }
-      case "info": {
-        const nameLabel = this.#label("__name__", name + "_info");
-        for (const point of family.points) {
-          this.#layOut(point.labels, name, undefined);
-          this.#series(nameLabel, undefined, 1, true, undefined);
         }
         return;
       }

@@ -23,7 +23,7 @@ import {
   prepareWrite,
   type RemoteWriteOptions,
   writeOnce,
-} from "./send.ts";
+} from "./write.ts";
 
 /** Options of {@linkcode RemoteWriter}. */
 export interface RemoteWriterOptions extends Omit<RemoteWriteOptions, "signal"> {

@@ -1,7 +1,13 @@
 /**
- * One remote write: the options checked once, the source collected, its series encoded, split
- * into requests within the limits, each compressed on its own (Snappy block) and sent in turn
- * under one deadline.
+ * Prometheus remote write 1.0, one write: the source collected, its series encoded
+ * (`encoder.ts`), split into requests within the limits (`batching.ts`), each compressed on its
+ * own (Snappy block) and sent in turn under one deadline. `RemoteWriter` (`writer.ts`) writes
+ * in the background.
+ *
+ * Series are named as Prometheus stores them when it scrapes the text format 0.0.4: counters as
+ * `<name>_total`, histograms as `<name>_bucket` (with `le`), `<name>_count` and `<name>_sum`,
+ * summaries as `<name>` (with `quantile`), `<name>_count` and `<name>_sum`, info metrics as the
+ * gauge `<name>_info` and state sets as a gauge per state; no `_created` series.
  *
  * @module
  */
@@ -121,6 +127,31 @@ export interface RemoteWriteOptions {
    * ```
    */
   readonly maxBytesPerRequest?: number;
+}
+
+/**
+ * Sends the source's current samples to a remote-write receiver, all with one timestamp (now),
+ * in requests of at most `maxSeriesPerRequest` series and `maxBytesPerRequest` bytes, one after
+ * another. Resolves when the receiver accepted them all (2xx). A request that fails stops the
+ * write: the error's message says how many series were written before it. Rejects with a
+ * {@linkcode RemoteWriteError} (whose `retryable` says whether trying again may help) when the
+ * receiver answers anything else — a redirect included, which is never followed — cannot be
+ * reached or does not answer within `timeoutMs`; with a `TypeError` for invalid options or a
+ * series without a `job` label. An error thrown by a collector rejects unchanged.
+ *
+ * @example
+ * ```ts ignore
+ * import { Counter, Registry, remoteWrite } from "@deno-prom/client";
+ * const registry = new Registry();
+ * new Counter({ name: "invoices_sent", help: "invoices sent", registry }).inc(12);
+ * await remoteWrite("http://localhost:9090/api/v1/write", {
+ *   registry,
+ *   labels: { job: "billing", instance: "cli" },
+ * });
+ * ```
+ */
+export async function remoteWrite(url: string | URL, options: RemoteWriteOptions): Promise<void> {
+  await writeOnce(prepareWrite(url, options), Date.now());
 }
 
 /** Default timeout of one remote write, as Prometheus' own `remote_timeout`. */
