@@ -282,6 +282,8 @@ export class SeriesEncoder {
   readonly #value = new Float64Array(1);
   readonly #valueBytes = new Uint8Array(this.#value.buffer);
   readonly #labelCache = new Map<string, Uint8Array>();
+  /** The `le` labels of each bounds array (a metric's points share theirs). */
+  readonly #bounds = new Map<readonly number[], Uint8Array[]>();
   #plan: MergePlan | undefined;
   /** Where `__name__` and the extra label go in the point's layout, in the order they go. */
   #cut1 = 0;
@@ -314,6 +316,15 @@ export class SeriesEncoder {
     return bytes;
   }
 
+  #boundLabels(upperBounds: readonly number[]): Uint8Array[] {
+    let labels = this.#bounds.get(upperBounds);
+    if (labels === undefined) {
+      labels = formatBounds(upperBounds).map((bound) => this.#label("le", bound));
+      this.#bounds.set(upperBounds, labels);
+    }
+    return labels;
+  }
+
   /** Writes the series of `family`, the `index`th family of the request. */
   family(family: MetricFamily, index: number): void {
     this.#family = index;
@@ -341,13 +352,13 @@ export class SeriesEncoder {
         const nativeName = this.#label("__name__", name);
         for (const point of family.points) {
           this.#layOut(point.labels, name, "le");
-          const bounds = formatBounds(point.upperBounds);
+          const bounds = this.#boundLabels(point.upperBounds);
           const counts = point.bucketCounts;
           const exemplars = this.#exemplars ? point.exemplars : undefined;
           for (let i = 0; i < bounds.length; i++) {
             const exemplar = exemplars?.[i];
             const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
-            this.#series(bucketName, this.#label("le", bounds[i]), counts[i], true, tail);
+            this.#series(bucketName, bounds[i], counts[i], true, tail);
           }
           this.#series(countName, undefined, point.count, true, undefined);
           if (hasSum(point)) this.#series(sumName, undefined, point.sum, true, undefined);
