@@ -25,7 +25,10 @@ const LABELS = remoteWriteLabels({ job: "bench", instance: "host-1" });
 const ROUNDS = 11;
 const LIMITS = { maxSeries: 2_000, maxBytes: 4 * 1024 * 1024 };
 
-/** 10k counter series, labels `method` (5), `route` (100) and `status` (20). */
+/**
+ * 10k counter series with three labels: `method` and `route` as the other benchmarks make them
+ * (100 × 100), and `status` (5 values).
+ */
 function counterRegistry(): Registry {
   const registry = new Registry();
   const counter = new Counter({
@@ -34,12 +37,8 @@ function counterRegistry(): Registry {
     labelNames: ["method", "route", "status"],
     registry,
   });
-  for (let i = 0; i < SERIES; i++) {
-    counter.labels({
-      method: ["GET", "POST", "PUT", "DELETE", "PATCH"][i % 5],
-      route: `/api/route/${Math.floor(i / 5) % 100}`,
-      status: String(200 + Math.floor(i / 500)),
-    }).inc(i);
+  for (const [i, pair] of labelPairs(SERIES).entries()) {
+    counter.labels({ ...pair, status: String(200 + (i % 5)) }).inc(i);
   }
   return registry;
 }
