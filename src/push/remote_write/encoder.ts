@@ -233,11 +233,15 @@ function mergePlan(
 
 /** `name`'s field and the value's tag (see `MergePlan.heads`), for a short ASCII name. */
 function labelHead(name: string): Uint8Array | undefined {
-  if (name.length > 60 || !/^[\x00-\x7f]*$/.test(name)) return undefined;
+  if (name.length > 60) return undefined;
   const head = new Uint8Array(name.length + 3);
   head[0] = LABEL_NAME * 8 + 2;
   head[1] = name.length;
-  for (let i = 0; i < name.length; i++) head[2 + i] = name.charCodeAt(i);
+  for (let i = 0; i < name.length; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit >= 0x80) return undefined;
+    head[2 + i] = unit;
+  }
   head[name.length + 2] = LABEL_VALUE * 8 + 2;
   return head;
 }

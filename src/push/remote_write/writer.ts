@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Registry } from "../../registry.ts";
+import type { Registry } from "../../registry.ts";
 import { positiveMs } from "../../validation.ts";
 import {
   BackgroundLoop,
