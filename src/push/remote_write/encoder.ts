@@ -13,12 +13,20 @@ import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import { escapeExemplar } from "../../exposition/escaping.ts";
 import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
 import type { CounterPoint, Exemplar, Labels, MetricFamily } from "../../model.ts";
-import { escapeName, validateLabelName } from "../../validation.ts";
+import {
+  byCodeUnits,
+  type ExtraLabels,
+  labelMessage,
+  type MergePlan,
+  mergePlan,
+  sameKeys,
+  writeLabel,
+} from "./labels.ts";
 
 // Field numbers of prometheus/prompb (remote.proto, types.proto).
 const REQUEST_SERIES = 1, REQUEST_METADATA = 3;
 const SERIES_LABELS = 1, SERIES_SAMPLES = 2, SERIES_EXEMPLARS = 3, SERIES_HISTOGRAMS = 4;
-const LABEL_NAME = 1, LABEL_VALUE = 2, SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2;
+const SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2;
 const EXEMPLAR_LABELS = 1, EXEMPLAR_VALUE = 2, EXEMPLAR_TIMESTAMP = 3;
 const HISTOGRAM_COUNT = 1, HISTOGRAM_SUM = 3, HISTOGRAM_SCHEMA = 4, HISTOGRAM_ZERO_THRESHOLD = 5;
 const HISTOGRAM_ZERO_COUNT = 6, HISTOGRAM_NEGATIVE_SPANS = 8, HISTOGRAM_NEGATIVE_DELTAS = 9;
@@ -39,12 +47,7 @@ const VALUE_TAG = SAMPLE_VALUE * 8 + 1, TIMESTAMP_TAG = SAMPLE_TIMESTAMP * 8;
 export const STALE_NAN_BITS = 0x7ff0000000000002n;
 const STALE_NAN = new Float64Array(new BigUint64Array([STALE_NAN_BITS]).buffer)[0];
 
-/** The labels added to every series of a request, sorted, each as its `Label` message. */
-export interface ExtraLabels {
-  readonly names: readonly string[];
-  readonly encoded: readonly Uint8Array[];
-  readonly hasJob: boolean;
-}
+export { type ExtraLabels, extraLabels, remoteWriteLabels } from "./labels.ts";
 
 /** What else than samples a request carries. */
 export interface WriteOptions {
@@ -52,36 +55,6 @@ export interface WriteOptions {
   readonly exemplars?: boolean;
   /** Native histograms, each in a series of its own (default true). */
   readonly nativeHistograms?: boolean;
-}
-
-/** The extra labels of requests to `url`, validated, escaped (underscores) and sorted. */
-export function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
-  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
-    throw new TypeError(`labels for ${url} must be an object of label names to string values`);
-  }
-  const escaped: Record<string, string> = {};
-  for (const name of Object.keys(labels)) {
-    try {
-      validateLabelName(name);
-    } catch (error) {
-      throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
-    }
-    if (typeof labels[name] !== "string") {
-      throw new TypeError(
-        `label "${name}" for ${url} must be a string, got ${typeof labels[name]}`,
-      );
-    }
-    escaped[escapeName(name, "underscores", "label")] = labels[name];
-  }
-  // An empty value is no label at all (Prometheus' data model): nothing to add.
-  const names = Object.keys(escaped).sort(byCodeUnits).filter((name) => escaped[name] !== "");
-  const encoded = names.map((name) => labelMessage(name, escaped[name]));
-  return { names, encoded, hasJob: names.includes("job") };
-}
-
-/** {@linkcode extraLabels} for tests and benchmarks. */
-export function remoteWriteLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
-  return extraLabels(labels, "remote write");
 }
 
 /**
@@ -149,107 +122,6 @@ export function requestBytes(
   let at = 0;
   for (const part of parts) at = copy(part, 0, part.length, bytes, at);
   return bytes;
-}
-
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** A `Label` message as a `TimeSeries.labels` field (tag and length included). */
-function labelMessage(name: string, value: string): Uint8Array {
-  const writer = new ProtoWriter(name.length + value.length * 3 + 8);
-  writeLabel(writer, SERIES_LABELS, name, value);
-  return writer.finish();
-}
-
-function writeLabel(out: ProtoWriter, field: number, name: string, value: string): void {
-  const label = out.begin(field);
-  out.string(LABEL_NAME, name);
-  out.string(LABEL_VALUE, value);
-  out.end(label);
-}
-
-/**
- * How a point's own labels (keys in their order, without the one named `extraName`) merge with
- * the extra labels in code-unit order: `steps[k]` is an own label's name (its value read per
- * point) or an extra label's message; `__name__` goes before step `nameAt`, the extra label
- * (`le`, `quantile`, a state set's name) before step `extraAt`.
- */
-interface MergePlan {
-  readonly keys: readonly string[];
-  readonly extraName: string | undefined;
-  readonly ownNames: readonly (string | undefined)[];
-  /** For an own label, the extra label of the same name (used when the own value is empty). */
-  readonly added: readonly (Uint8Array | undefined)[];
-  /** For an own label with a short ASCII name: its `Label` message up to the value's length. */
-  readonly heads: readonly (Uint8Array | undefined)[];
-  readonly nameAt: number;
-  readonly extraAt: number;
-}
-
-function mergePlan(
-  keys: readonly string[],
-  extra: ExtraLabels,
-  extraName: string | undefined,
-): MergePlan {
-  const own = keys.filter((name) => name !== extraName).sort(byCodeUnits);
-  const ownNames: (string | undefined)[] = [];
-  const added: (Uint8Array | undefined)[] = [];
-  const names: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < own.length || j < extra.names.length) {
-    if (j >= extra.names.length || (i < own.length && own[i] <= extra.names[j])) {
-      const name = own[i++];
-      ownNames.push(name);
-      added.push(name === extra.names[j] ? extra.encoded[j++] : undefined);
-      names.push(name);
-    } else {
-      const name = extra.names[j];
-      // The extra label of the point's samples (`le`, …) replaces an added one of its name.
-      if (name !== extraName) {
-        ownNames.push(undefined);
-        added.push(extra.encoded[j]);
-        names.push(name);
-      }
-      j++;
-    }
-  }
-  const after = (label: string | undefined) => {
-    if (label === undefined) return names.length;
-    const k = names.findIndex((name) => name > label);
-    return k < 0 ? names.length : k;
-  };
-  return {
-    keys,
-    extraName,
-    ownNames,
-    added,
-    heads: ownNames.map((name) => name === undefined ? undefined : labelHead(name)),
-    nameAt: after("__name__"),
-    extraAt: after(extraName),
-  };
-}
-
-/** `name`'s field and the value's tag (see `MergePlan.heads`), for a short ASCII name. */
-function labelHead(name: string): Uint8Array | undefined {
-  if (name.length > 60) return undefined;
-  const head = new Uint8Array(name.length + 3);
-  head[0] = LABEL_NAME * 8 + 2;
-  head[1] = name.length;
-  for (let i = 0; i < name.length; i++) {
-    const unit = name.charCodeAt(i);
-    if (unit >= 0x80) return undefined;
-    head[2 + i] = unit;
-  }
-  head[name.length + 2] = LABEL_VALUE * 8 + 2;
-  return head;
-}
-
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Grows an Int32Array to hold at least `needed` entries, keeping its contents. */

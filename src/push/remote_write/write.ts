@@ -37,7 +37,20 @@ import {
 } from "./encoder.ts";
 import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts";
 
-/** Options of `remoteWrite`. */
+/**
+ * Options of `remoteWrite` (and, but for `signal`, of the `RemoteWriter`).
+ *
+ * @example
+ * ```ts ignore
+ * import { remoteWrite } from "@deno-prom/client";
+ * await remoteWrite("http://localhost:9090/api/v1/write", {
+ *   labels: { job: "billing", instance: "cli" },
+ *   exemplars: false, // no trace ids leave the process
+ *   nativeHistograms: false, // for a receiver without native histograms
+ *   maxSeriesPerRequest: 500,
+ * });
+ * ```
+ */
 export interface RemoteWriteOptions {
   /**
    * Where the samples come from: a `Registry`, a worker aggregator, or anything with
@@ -69,15 +82,6 @@ export interface RemoteWriteOptions {
    * the `exemplars` of their series, as an OpenMetrics scrape shows them. A receiver keeps them
    * only where exemplar storage is on (Prometheus: `--enable-feature=exemplar-storage`) and
    * ignores them otherwise; `false` leaves them out (smaller requests, no trace ids sent).
-   *
-   * @example
-   * ```ts ignore
-   * import { remoteWrite } from "@deno-prom/client";
-   * await remoteWrite("http://localhost:9090/api/v1/write", {
-   *   labels: { job: "billing", instance: "cli" },
-   *   exemplars: false,
-   * });
-   * ```
    */
   readonly exemplars?: boolean;
   /**
@@ -86,45 +90,18 @@ export interface RemoteWriteOptions {
    * takes them only with `--enable-feature=native-histograms`: without it, it refuses the
    * whole request (HTTP 500 "native histograms are disabled"). `false` leaves them out, for a
    * receiver that cannot store them.
-   *
-   * @example
-   * ```ts ignore
-   * import { remoteWrite } from "@deno-prom/client";
-   * await remoteWrite("http://localhost:9090/api/v1/write", {
-   *   labels: { job: "billing", instance: "cli" },
-   *   nativeHistograms: false,
-   * });
-   * ```
    */
   readonly nativeHistograms?: boolean;
   /**
    * The most series (`TimeSeries`: one per sample, e.g. one per histogram bucket) in one
    * request; default 2000, Prometheus' `max_samples_per_send`. A larger write is split into
    * several requests, sent one after another.
-   *
-   * @example
-   * ```ts ignore
-   * import { remoteWrite } from "@deno-prom/client";
-   * await remoteWrite("http://localhost:9090/api/v1/write", {
-   *   labels: { job: "billing" },
-   *   maxSeriesPerRequest: 500,
-   * });
-   * ```
    */
   readonly maxSeriesPerRequest?: number;
   /**
    * The most bytes of one request before compression (a series count does not bound bytes
    * when label values are long); default 4 MiB. A series larger than this on its own is not
    * sent: the write then fails with a `RemoteWriteError` naming it, after the rest is sent.
-   *
-   * @example
-   * ```ts ignore
-   * import { remoteWrite } from "@deno-prom/client";
-   * await remoteWrite("http://localhost:9090/api/v1/write", {
-   *   labels: { job: "billing" },
-   *   maxBytesPerRequest: 1024 * 1024,
-   * });
-   * ```
    */
   readonly maxBytesPerRequest?: number;
 }
