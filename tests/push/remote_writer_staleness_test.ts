@@ -107,6 +107,31 @@ Deno.test("RemoteWriter staleness: every series of a removed histogram, native o
   }
 });
 
+Deno.test("RemoteWriter staleness: the marker carries the exact UTF-8 bytes of non-ASCII labels", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "sales", help: "s", labelNames: ["currency"], registry });
+  // "€" is E2 82 AC and "‚" E2 80 9A in UTF-8: bytes 0x80–0x9F, which Windows-1252 remaps.
+  for (const currency of ["€", "‚", "ü", "日本"]) counter.labels(currency).inc();
+  const writer = new RemoteWriter({ url: receiver.url, registry, labels: { job: "s" } });
+  try {
+    await writer.flush();
+    counter.clear();
+    await writer.flush();
+    const markers = seriesOf(receiver.requests[1].bytes);
+    assert.deepEqual(markers.map((s) => s.labels), [
+      "__name__=sales_total,currency=€,job=s",
+      "__name__=sales_total,currency=‚,job=s",
+      "__name__=sales_total,currency=ü,job=s",
+      "__name__=sales_total,currency=日本,job=s",
+    ]);
+    assert.ok(markers.every((s) => s.bits === STALE_NAN_BITS));
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
 Deno.test("remoteWrite (one-shot) sends no staleness markers", async () => {
   const receiver = fakeReceiver();
   const registry = new Registry();

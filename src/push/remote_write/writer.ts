@@ -193,18 +193,17 @@ export class RemoteWriter {
 }
 
 /**
- * The series of the previous write, by their label bytes (as Latin-1 text: one character per
- * byte), to find the ones that ended. Holds the last write's series only: a marker is sent
+ * The series of the previous write, by their label bytes (one character per byte), to find the
+ * ones that ended. Holds the last write's series only: a marker is sent
  * once, with the write after the series disappeared, whether or not that write succeeds.
  */
 class SentSeries {
   #previous = new Set<string>();
-  readonly #decoder = new TextDecoder("latin1");
 
   /** The series of the previous write that `encoder` (this write's) has not written. */
   readonly ended: EndedSeries = (encoder: SeriesEncoder) => {
     const current = new Set<string>();
-    for (let i = 0; i < encoder.count; i++) current.add(this.#decoder.decode(encoder.labelsOf(i)));
+    for (let i = 0; i < encoder.count; i++) current.add(byteString(encoder.labelsOf(i)));
     const ended: Uint8Array[] = [];
     for (const key of this.#previous) {
       if (current.has(key)) continue;
@@ -215,4 +214,16 @@ class SentSeries {
     this.#previous = current;
     return ended;
   };
+}
+
+/**
+ * The bytes as a string of one code unit per byte, which `charCodeAt` turns back into them
+ * exactly (a `TextDecoder` for "latin1" is Windows-1252, which remaps 0x80–0x9F).
+ */
+function byteString(bytes: Uint8Array): string {
+  let text = "";
+  for (let at = 0; at < bytes.length; at += 4096) {
+    text += String.fromCharCode.apply(null, bytes.subarray(at, at + 4096) as unknown as number[]);
+  }
+  return text;
 }
