@@ -295,9 +295,12 @@ export class SeriesEncoder {
     return this.#count;
   }
 
-  /** The `Label` fields of series `i` as written (valid until the next write). */
-  labelsOf(i: number): Uint8Array {
-    return this.#out.subarray(this.#labelStarts[i], this.#labelEnds[i]);
+  /**
+   * Where the `Label` fields of each series written are: series `i`'s from `starts[i]` to
+   * `ends[i]` of `bytes` (views of the encoder's buffers, valid until it writes again).
+   */
+  labels(): { bytes: Uint8Array; starts: Int32Array; ends: Int32Array } {
+    return { bytes: this.#out, starts: this.#labelStarts, ends: this.#labelEnds };
   }
 
   /** A series that ended: its labels as last sent, and a staleness marker. */

@@ -193,37 +193,71 @@ export class RemoteWriter {
 }
 
 /**
- * The series of the previous write, by their label bytes (one character per byte), to find the
- * ones that ended. Holds the last write's series only: a marker is sent
- * once, with the write after the series disappeared, whether or not that write succeeds.
+ * The series of the previous write, to find the ones that ended: the encoded write itself
+ * (where each series' labels are) and a 64-bit hash of each series' label bytes (two 32-bit
+ * halves; two distinct label sets alike in both is a chance of about 2^-64 per pair, and would
+ * only cost a staleness marker). Holds the last write's series only: a marker is sent once,
+ * with the write after the series disappeared, whether or not that write succeeds.
  */
 class SentSeries {
-  #previous = new Set<string>();
+  #labels: { bytes: Uint8Array; starts: Int32Array; ends: Int32Array } = {
+    bytes: new Uint8Array(0),
+    starts: new Int32Array(0),
+    ends: new Int32Array(0),
+  };
+  #low = new Int32Array(0);
+  #high = new Int32Array(0);
 
   /** The series of the previous write that `encoder` (this write's) has not written. */
   readonly ended: EndedSeries = (encoder: SeriesEncoder) => {
-    const current = new Set<string>();
-    for (let i = 0; i < encoder.count; i++) current.add(byteString(encoder.labelsOf(i)));
-    const ended: Uint8Array[] = [];
-    for (const key of this.#previous) {
-      if (current.has(key)) continue;
-      const bytes = new Uint8Array(key.length);
-      for (let i = 0; i < key.length; i++) bytes[i] = key.charCodeAt(i);
-      ended.push(bytes);
+    const count = encoder.count;
+    const labels = encoder.labels();
+    const { bytes, starts, ends } = labels;
+    const low = new Int32Array(count);
+    const high = new Int32Array(count);
+    // An open-addressing table of this write's series by hash: index + 1, 0 when free.
+    const mask = (1 << Math.ceil(Math.log2(count * 2 + 2))) - 1;
+    const table = new Int32Array(mask + 1);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) {
+      // Two multiplicative hashes over four bytes at a time (byte by byte costs several times
+      // more): the two halves of the hash.
+      let a = 0x811c9dc5;
+      let b = 0x050c5d1f;
+      let k = starts[i];
+      const end = ends[i];
+      for (; k + 4 <= end; k += 4) {
+        const word = view.getInt32(k, true);
+        a = Math.imul(a ^ word, 0x01000193);
+        b = Math.imul((b ^ word) + (b >>> 13), 0x5bd1e995);
+      }
+      for (; k < end; k++) {
+        a = Math.imul(a ^ bytes[k], 0x01000193);
+        b = Math.imul((b ^ bytes[k]) + (b >>> 13), 0x5bd1e995);
+      }
+      a = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ (end - starts[i]);
+      low[i] = a;
+      high[i] = b;
+      let slot = a & mask;
+      while (table[slot] !== 0) slot = (slot + 1) & mask;
+      table[slot] = i + 1;
     }
-    this.#previous = current;
+    const ended: Uint8Array[] = [];
+    const previous = this.#labels;
+    for (let j = 0; j < this.#low.length; j++) {
+      const a = this.#low[j];
+      const b = this.#high[j];
+      let found = false;
+      for (let slot = a & mask; table[slot] !== 0 && !found; slot = (slot + 1) & mask) {
+        const i = table[slot] - 1;
+        found = low[i] === a && high[i] === b;
+      }
+      if (!found) ended.push(previous.bytes.slice(previous.starts[j], previous.ends[j]));
+    }
+    // The encoder is not used again: its buffers are this write's record.
+    this.#labels = labels;
+    this.#low = low;
+    this.#high = high;
     return ended;
   };
-}
-
-/**
- * The bytes as a string of one code unit per byte, which `charCodeAt` turns back into them
- * exactly (a `TextDecoder` for "latin1" is Windows-1252, which remaps 0x80–0x9F).
- */
-function byteString(bytes: Uint8Array): string {
-  let text = "";
-  for (let at = 0; at < bytes.length; at += 4096) {
-    text += String.fromCharCode.apply(null, bytes.subarray(at, at + 4096) as unknown as number[]);
-  }
-  return text;
 }
