@@ -111,10 +111,6 @@ export {
   pushToGateway,
 } from "./src/push/gateway.ts";
 export { Pusher, type PusherOptions } from "./src/push/pusher.ts";
-export {
-  remoteWrite,
-  type RemoteWriteOptions,
-  RemoteWriter,
-  type RemoteWriterOptions,
-} from "./src/push/remote_write.ts";
+export { remoteWrite, type RemoteWriteOptions } from "./src/push/remote_write/write.ts";
+export { RemoteWriter, type RemoteWriterOptions } from "./src/push/remote_write/writer.ts";
 export { writeToTextfile } from "./src/textfile.ts";

@@ -2,7 +2,7 @@
 // round trips through a strict decoder for random, repetitive and mixed data, and proof that
 // matches are found (copies with 1- and 2-byte offsets), not only literals written.
 import assert from "node:assert/strict";
-import { maxCompressedLength, SnappyBlockWriter, snappyCompress } from "../src/encoding/snappy.ts";
+import { maxCompressedLength, snappyCompress } from "../src/encoding/snappy.ts";
 import { snappyDecompress, snappyElements } from "./support/snappy.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -114,42 +114,6 @@ Deno.test("snappy: random, mixed and block-crossing inputs round-trip exactly", 
   assert.ok(snappyCompress(noise).length <= maxCompressedLength(noise.length));
 });
 
-Deno.test("snappy block writer: elements as given, golden bytes", () => {
-  const writer = new SnappyBlockWriter(0);
-  writer.bytes(ascii("abcd"), 0, 4);
-  writer.byte(0x65); // "e"
-  writer.copy(5, 3); // "abc": shorter than 4 bytes, so the 2-byte-offset form
-  writer.byte(0x78); // "x"
-  writer.copy(4, 2); // "ab"
-  writer.copy(4, 2); // the same offset: one copy of 4 ("abcx"), the 1-byte-offset form
-  const block = writer.finish(13);
-  assert.deepEqual(
-    block,
-    bytesOf(13, 4 << 2, "abcde", ((3 - 1) << 2) | 2, 5, 0, 0, "x", ((4 - 4) << 2) | 1, 4),
-  );
-  assert.deepEqual(snappyDecompress(block), ascii("abcdeabcxabcx"));
-});
-
-Deno.test("snappy block writer: long copies, 4-byte offsets, searched parts, long preambles", () => {
-  const far = randomBytes(70_000, 3);
-  const writer = new SnappyBlockWriter(16);
-  writer.bytes(far, 0, far.length);
-  writer.copy(70_000, 200); // beyond 64 KiB: 4-byte offsets, 64 bytes each
-  const repetitive = ascii("remote write ".repeat(500));
-  writer.compressed(repetitive);
-  writer.copy(1, 300); // the last byte, repeated
-  const block = writer.finish(70_000 + 200 + repetitive.length + 300);
-  const expected = new Uint8Array(70_000 + 200 + repetitive.length + 300);
-  expected.set(far);
-  expected.set(far.subarray(0, 200), 70_000);
-  expected.set(repetitive, 70_200);
-  expected.fill(repetitive[repetitive.length - 1], 70_200 + repetitive.length);
-  assert.deepEqual(snappyDecompress(block), expected);
-  const kinds = snappyElements(block).map((element) => element.kind);
-  assert.equal(kinds.filter((kind) => kind === "copy4").length, 4);
-  assert.ok(block.length < far.length + repetitive.length / 10, `${block.length}`);
-});
-
 Deno.test("snappy: matches extended eight bytes at a time stop at 0 against -0 and at NaNs", () => {
   // The same 12-byte start, then eight bytes that are equal as float64 numbers but not as bytes
   // (+0 and -0), or NaNs with equal bytes (equal bytes must still be found equal).
@@ -164,59 +128,5 @@ Deno.test("snappy: matches extended eight bytes at a time stop at 0 against -0 a
       // The second record is one copy of the first (plus the start of the third).
       assert.ok(snappyElements(compressed).some((e) => e.kind !== "literal" && e.length >= 24));
     }
-  }
-});
-
-Deno.test("snappy block writer: copyLast and bytesLast write what copy and bytes write", () => {
-  // Random elements; the second writer takes the `…Last` form whenever the next element does
-  // not join this one (another kind, or a copy at another offset): the blocks must be equal.
-  // Copies of 1 to 200 bytes at offsets near and far (1- to 4-byte offsets, one and several
-  // elements), literals of 1 to 80 bytes, after pending literals and copies of either kind.
-  const source = randomBytes(80_000, 7);
-  for (let seed = 1; seed <= 20; seed++) {
-    let x = seed * 2654435761;
-    const next = (n: number) => {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      return (x >>> 0) % n;
-    };
-    type Step = { copy: boolean; offset: number; length: number; start: number };
-    const steps: Step[] = [];
-    let position = 70_000;
-    for (let i = 0; i < 300; i++) {
-      const copy = next(3) !== 0;
-      const offsets = [1, 7, 100, 2047, 2048, 30_000, 65_535, 65_536, 69_000];
-      const offset = steps.length > 0 && next(2) === 0
-        ? steps[steps.length - 1].offset
-        : offsets[next(9)];
-      const length = copy ? 1 + next(200) : 1 + next(80);
-      steps.push({ copy, offset: Math.min(offset, position), length, start: next(70_000) });
-      position += length;
-    }
-    const plain = new SnappyBlockWriter(16);
-    const last = new SnappyBlockWriter(16);
-    plain.bytes(source, 0, 70_000);
-    last.bytes(source, 0, 70_000);
-    for (const [i, step] of steps.entries()) {
-      const following = steps[i + 1];
-      const joined = following !== undefined && following.copy === step.copy &&
-        (!step.copy || following.offset === step.offset);
-      for (const writer of [plain, last]) {
-        const final = writer === last && !joined;
-        if (step.copy) {
-          if (final) writer.copyLast(step.offset, step.length);
-          else writer.copy(step.offset, step.length);
-        } else if (final) {
-          writer.bytesLast(source, step.start, step.start + step.length);
-        } else {
-          writer.bytes(source, step.start, step.start + step.length);
-        }
-      }
-    }
-    const expected = plain.finish(position);
-    const block = last.finish(position);
-    assert.deepEqual(block, expected, `seed ${seed}`);
-    assert.equal(snappyDecompress(block).length, position);
   }
 });

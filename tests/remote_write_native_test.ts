@@ -4,26 +4,33 @@
 import assert from "node:assert/strict";
 import { Counter, Histogram, type MetricFamily, Registry } from "../mod.ts";
 import {
-  encodeCompressedWriteRequest,
   encodeWriteRequest,
-  gatherWriteItems,
   remoteWriteLabels,
-  type WriteItems,
   type WriteOptions,
-} from "../src/push/write_request.ts";
-import { remoteWrite } from "../src/push/remote_write.ts";
+} from "../src/push/remote_write/encoder.ts";
+import { snappyCompress } from "../src/encoding/snappy.ts";
+import { remoteWrite } from "../src/push/remote_write/write.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 import { decodeMessage } from "./support/protobuf.ts";
 import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
+
+/** What a write sends when it fits in one request: the request, compressed. */
+function encodeCompressedWriteRequest(
+  families: readonly MetricFamily[],
+  labels: ReturnType<typeof remoteWriteLabels>,
+  timestampMs: number,
+  options: WriteOptions = {},
+): Uint8Array {
+  return snappyCompress(encodeWriteRequest(families, labels, timestampMs, options));
+}
 
 const TIMESTAMP = 1_700_000_000_123;
 
 /** The request for `registry`, from storage, checked equal to the one from its snapshot. */
 async function requestOf(registry: Registry, options: WriteOptions = {}) {
   const labels = remoteWriteLabels({ job: "t" });
-  const items = (await gatherWriteItems(registry))!;
-  assert.ok(items.some((item) => "metric" in item), "read from storage");
-  const families: WriteItems = await registry.collect();
+  const items = await registry.collect();
+  const families: MetricFamily[] = await registry.collect();
   const flat = encodeWriteRequest(items, labels, TIMESTAMP, options).slice();
   assert.deepEqual(encodeWriteRequest(families, labels, TIMESTAMP, options), flat);
   const block = encodeCompressedWriteRequest(items, labels, TIMESTAMP, options).slice();
@@ -306,13 +313,13 @@ Deno.test("remote write native: buckets and exemplars are read when the request 
   const counter = new Counter({ name: "c", help: "c", registry });
   histogram.observe(0.5, { trace_id: "first" });
   counter.inc(1, { trace_id: "first" });
-  const gathering = gatherWriteItems(registry);
+  const gathering = registry.collect();
   // After the call: not in this request (a bucket's exemplars change in place).
   histogram.observe(0.5, { trace_id: "second" });
   histogram.observe(-4);
   counter.inc(1, { trace_id: "second" });
   const decoded = decodeWriteRequest(
-    encodeWriteRequest((await gathering)!, remoteWriteLabels({ job: "t" }), TIMESTAMP),
+    encodeWriteRequest(await gathering, remoteWriteLabels({ job: "t" }), TIMESTAMP),
   );
   const lines = seriesLines(decoded);
   const traceOf = (line: string) => decoded.series[lines.indexOf(line)].exemplars[0].labels;
@@ -372,7 +379,7 @@ Deno.test("remote write native: a native histogram copies the bytes it shares wi
     for (let k = 0; k < i % 4; k++) child.observe(0.5);
   }
   const labels = remoteWriteLabels({ job: "t" });
-  const items = (await gatherWriteItems(registry))!;
+  const items = await registry.collect();
   const flat = encodeWriteRequest(items, labels, TIMESTAMP);
   const block = encodeCompressedWriteRequest(items, labels, TIMESTAMP);
   assert.deepEqual(snappyDecompress(block), flat);

@@ -88,7 +88,11 @@ export class ProtoWriter {
 
   /** Writes a field's tag. */
   tag(field: number, wireType: number): void {
-    this.varint(field * 8 + wireType);
+    const tag = field * 8 + wireType;
+    if (tag >= 0x80) return this.varint(tag);
+    // Fields 1–15, the usual case: one byte.
+    if (this.#length === this.#bytes.length) this.#ensure(1);
+    this.#bytes[this.#length++] = tag;
   }
 
   /** A `uint32`/`uint64`/`bool`/`enum` field (non-negative integer). */
@@ -152,6 +156,20 @@ export class ProtoWriter {
     this.#ensure(most + 5);
     if (most < 128) {
       const lengthAt = this.#length++;
+      // ASCII (most names and label values) is written directly: faster than a native call.
+      const bytes = this.#bytes;
+      let at = this.#length;
+      let i = 0;
+      for (; i < value.length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) break;
+        bytes[at++] = unit;
+      }
+      if (i === value.length) {
+        bytes[lengthAt] = i;
+        this.#length = at;
+        return;
+      }
       const { written } = this.#encoder.encodeInto(
         value,
         this.#bytes.subarray(this.#length, this.#length + most),
@@ -177,6 +195,23 @@ export class ProtoWriter {
     this.#ensure(value.length);
     this.#bytes.set(value, this.#length);
     this.#length += value.length;
+  }
+
+  /** Bytes `value[start, end)` as they are, with no tag or length. */
+  rawRange(value: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    if (length <= 0) return;
+    this.#ensure(length);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    // Label messages are short: a loop beats making a subarray for `set`.
+    if (length < 64) {
+      for (let i = start; i < end; i++) bytes[at++] = value[i];
+    } else {
+      bytes.set(value.subarray(start, end), at);
+      at += length;
+    }
+    this.#length = at;
   }
 
   /**

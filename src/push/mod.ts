@@ -41,6 +41,5 @@ export {
   DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
   remoteWrite,
   type RemoteWriteOptions,
-  RemoteWriter,
-  type RemoteWriterOptions,
-} from "./remote_write.ts";
+} from "./remote_write/write.ts";
+export { RemoteWriter, type RemoteWriterOptions } from "./remote_write/writer.ts";

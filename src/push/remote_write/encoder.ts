@@ -1,0 +1,569 @@
+/**
+ * The remote-write 1.0 `WriteRequest` encoder (prometheus/prompb): families (snapshots, names
+ * already escaped) as `TimeSeries` — named as a scrape of the text format 0.0.4 stores them —
+ * each with one sample at the request's timestamp, and one `MetricMetadata` per family. The
+ * series are encoded once into one buffer with their boundaries recorded, so that batching can
+ * cut the request anywhere between two series; compression is the general Snappy compressor's.
+ *
+ * @module
+ */
+
+import { ProtoWriter } from "../../encoding/protobuf.ts";
+import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
+import { escapeExemplar } from "../../exposition/escaping.ts";
+import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
+import type { CounterPoint, Exemplar, Labels, MetricFamily } from "../../model.ts";
+import {
+  byCodeUnits,
+  type ExtraLabels,
+  labelMessage,
+  type MergePlan,
+  mergePlan,
+  sameKeys,
+  writeLabel,
+} from "./labels.ts";
+
+// Field numbers of prometheus/prompb (remote.proto, types.proto).
+const REQUEST_SERIES = 1, REQUEST_METADATA = 3;
+const SERIES_LABELS = 1, SERIES_SAMPLES = 2, SERIES_EXEMPLARS = 3, SERIES_HISTOGRAMS = 4;
+const SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2;
+const EXEMPLAR_LABELS = 1, EXEMPLAR_VALUE = 2, EXEMPLAR_TIMESTAMP = 3;
+const HISTOGRAM_COUNT = 1, HISTOGRAM_SUM = 3, HISTOGRAM_SCHEMA = 4, HISTOGRAM_ZERO_THRESHOLD = 5;
+const HISTOGRAM_ZERO_COUNT = 6, HISTOGRAM_NEGATIVE_SPANS = 8, HISTOGRAM_NEGATIVE_DELTAS = 9;
+const HISTOGRAM_POSITIVE_SPANS = 11, HISTOGRAM_POSITIVE_DELTAS = 12, HISTOGRAM_TIMESTAMP = 15;
+const SPAN_OFFSET = 1, SPAN_LENGTH = 2;
+const METADATA_TYPE = 1, METADATA_FAMILY_NAME = 2, METADATA_HELP = 4, METADATA_UNIT = 5;
+/** prompb `MetricMetadata.MetricType` (info and state sets are gauges in the text format). */
+const METADATA_TYPES: Readonly<Record<string, number>> = { unknown: 0, counter: 1, gauge: 2 };
+Object.assign(METADATA_TYPES, { histogram: 3, summary: 5, info: 2, stateset: 2 });
+/** Tag bytes (wire type included) of a series, a sample, a sample's value and timestamp. */
+const SERIES_TAG = REQUEST_SERIES * 8 + 2, SAMPLE_TAG = SERIES_SAMPLES * 8 + 2;
+const VALUE_TAG = SAMPLE_VALUE * 8 + 1, TIMESTAMP_TAG = SAMPLE_TIMESTAMP * 8;
+
+/**
+ * Prometheus' staleness marker: a NaN with this bit pattern (0x7ff0000000000002) says "this
+ * series ended". Any other NaN is an ordinary value.
+ */
+export const STALE_NAN_BITS = 0x7ff0000000000002n;
+const STALE_NAN = new Float64Array(new BigUint64Array([STALE_NAN_BITS]).buffer)[0];
+
+export { type ExtraLabels, extraLabels, remoteWriteLabels } from "./labels.ts";
+
+/** What else than samples a request carries. */
+export interface WriteOptions {
+  /** Counters' and classic histogram buckets' exemplars (default true). */
+  readonly exemplars?: boolean;
+  /** Native histograms, each in a series of its own (default true). */
+  readonly nativeHistograms?: boolean;
+}
+
+/**
+ * The encoded series of one write: every `TimeSeries` field (tag and length included) one
+ * after another in `bytes`, series `i` from `ends[i - 1]` (0 for the first) to `ends[i]`, its
+ * labels from `labelStarts[i]` to `labelEnds[i]`; `families[i]` is the index of its family in
+ * `metadata` (-1 for a staleness marker), `metadata[f]` that family's `MetricMetadata` field.
+ */
+export interface EncodedSeries {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly ends: Int32Array;
+  readonly labelStarts: Int32Array;
+  readonly labelEnds: Int32Array;
+  readonly families: Int32Array;
+  readonly metadata: readonly Uint8Array[];
+  /** Each family's name, for messages. */
+  readonly names: readonly string[];
+}
+
+/**
+ * Encodes the families' series, then the series `ended` gives (the label bytes of series that
+ * ended, given those written) with a staleness marker each. Throws a `TypeError` for a series
+ * without `job` when the extra labels have none.
+ */
+export function encodeSeries(
+  families: readonly MetricFamily[],
+  extra: ExtraLabels,
+  timestampMs: number,
+  options: WriteOptions = {},
+  ended?: (encoder: SeriesEncoder) => readonly Uint8Array[],
+): EncodedSeries {
+  const encoder = new SeriesEncoder(extra, timestampMs, options);
+  for (let f = 0; f < families.length; f++) encoder.family(families[f], f);
+  for (const labels of ended?.(encoder) ?? []) encoder.stale(labels);
+  return encoder.finish(families);
+}
+
+/**
+ * One `WriteRequest` (not compressed) of all the families' series, then their metadata: what
+ * a write sends when it fits in one request.
+ */
+export function encodeWriteRequest(
+  families: readonly MetricFamily[],
+  extra: ExtraLabels,
+  timestampMs: number,
+  options: WriteOptions = {},
+): Uint8Array<ArrayBuffer> {
+  const encoded = encodeSeries(families, extra, timestampMs, options);
+  const all = encoded.metadata.map((_, f) => f);
+  return requestBytes(encoded, 0, encoded.count, all);
+}
+
+/** A `WriteRequest` of series `[from, to)` of `encoded`, then the metadata of `families`. */
+export function requestBytes(
+  encoded: EncodedSeries,
+  from: number,
+  to: number,
+  families: readonly number[],
+): Uint8Array<ArrayBuffer> {
+  const start = from === 0 ? 0 : encoded.ends[from - 1];
+  const parts = [encoded.bytes.subarray(start, to === 0 ? 0 : encoded.ends[to - 1])];
+  for (const f of families) parts.push(encoded.metadata[f]);
+  const bytes = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) at = copy(part, 0, part.length, bytes, at);
+  return bytes;
+}
+
+/** Grows an Int32Array to hold at least `needed` entries, keeping its contents. */
+function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
+  if (needed <= array.length) return array;
+  const bigger = new Int32Array(Math.max(needed, array.length * 2));
+  bigger.set(array);
+  return bigger;
+}
+
+/**
+ * Writes series one point at a time: a point's merged labels are laid out once in `#point`
+ * (with the byte positions where `__name__` and the extra label go), then each of its series
+ * is that layout with its name (and extra) label spliced in, a sample, and what follows the
+ * sample (an exemplar) or replaces it (a native histogram).
+ */
+export class SeriesEncoder {
+  readonly #extra: ExtraLabels;
+  readonly #extraBytes: number;
+  readonly #timestampMs: number;
+  readonly #exemplars: boolean;
+  readonly #natives: boolean;
+  // The request's series, and the current point's merged labels, written by hand: the bytes
+  // of the hot path (labels, samples) need no general protobuf writer.
+  #out = new Uint8Array(64 * 1024);
+  #outLength = 0;
+  #point = new Uint8Array(256);
+  #pointLength = 0;
+  readonly #slowLabel = new ProtoWriter(256);
+  readonly #tail = new ProtoWriter(256);
+  /** The varint of the timestamp, and a sample's length (value and timestamp fields). */
+  readonly #timestamp: Uint8Array;
+  readonly #sampleLength: number;
+  readonly #value = new Float64Array(1);
+  readonly #valueBytes = new Uint8Array(this.#value.buffer);
+  readonly #labelCache = new Map<string, Uint8Array>();
+  /** The `le` labels of each bounds array (a metric's points share theirs). */
+  readonly #bounds = new Map<readonly number[], Uint8Array[]>();
+  #plan: MergePlan | undefined;
+  /** Where `__name__` and the extra label go in the point's layout, in the order they go. */
+  #cut1 = 0;
+  #cut2 = 0;
+  #nameFirst = true;
+  #count = 0;
+  #ends = new Int32Array(1024);
+  #labelStarts = new Int32Array(1024);
+  #labelEnds = new Int32Array(1024);
+  #families = new Int32Array(1024);
+  #family = -1;
+
+  constructor(extra: ExtraLabels, timestampMs: number, options: WriteOptions) {
+    this.#extra = extra;
+    this.#extraBytes = extra.encoded.reduce((sum, label) => sum + label.length, 0);
+    this.#timestampMs = timestampMs;
+    this.#exemplars = options.exemplars ?? true;
+    this.#natives = options.nativeHistograms ?? true;
+    const timestamp = new ProtoWriter(16);
+    timestamp.varint(timestampMs);
+    this.#timestamp = timestamp.finish();
+    this.#sampleLength = 1 + 8 + 1 + this.#timestamp.length;
+  }
+
+  /** A cached `Label` message (names, bounds, quantiles, states repeat in a request). */
+  #label(name: string, value: string): Uint8Array {
+    const key = name + "\u0000" + value;
+    const bytes = this.#labelCache.get(key) ?? labelMessage(name, value);
+    this.#labelCache.set(key, bytes);
+    return bytes;
+  }
+
+  #boundLabels(upperBounds: readonly number[]): Uint8Array[] {
+    let labels = this.#bounds.get(upperBounds);
+    if (labels === undefined) {
+      labels = formatBounds(upperBounds).map((bound) => this.#label("le", bound));
+      this.#bounds.set(upperBounds, labels);
+    }
+    return labels;
+  }
+
+  /** Writes the series of `family`, the `index`th family of the request. */
+  family(family: MetricFamily, index: number): void {
+    this.#family = index;
+    const name = family.name;
+    this.#reserve(family);
+    switch (family.type) {
+      case "counter":
+      case "gauge":
+      case "unknown":
+      case "info": {
+        const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
+        const nameLabel = this.#label("__name__", name + suffix);
+        for (const point of family.points as readonly CounterPoint[]) {
+          const exemplar = this.#exemplars ? point.exemplar : undefined;
+          const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
+          this.#layOut(point.labels, name, undefined);
+          this.#series(nameLabel, undefined, point.value ?? 1, true, tail);
+        }
+        return;
+      }
+      case "histogram": {
+        const bucketName = this.#label("__name__", name + "_bucket");
+        const countName = this.#label("__name__", name + "_count");
+        const sumName = this.#label("__name__", name + "_sum");
+        const nativeName = this.#label("__name__", name);
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, "le");
+          const bounds = this.#boundLabels(point.upperBounds);
+          const counts = point.bucketCounts;
+          const exemplars = this.#exemplars ? point.exemplars : undefined;
+          for (let i = 0; i < bounds.length; i++) {
+            const exemplar = exemplars?.[i];
+            const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
+            this.#series(bucketName, bounds[i], counts[i], true, tail);
+          }
+          this.#series(countName, undefined, point.count, true, undefined);
+          if (hasSum(point)) this.#series(sumName, undefined, point.sum, true, undefined);
+          const native = this.#natives ? nativeBucketsOf(point) : undefined;
+          if (native !== undefined) {
+            this.#series(nativeName, undefined, 0, false, this.#nativeTail(point, native));
+          }
+        }
+        return;
+      }
+      case "summary": {
+        const quantileName = this.#label("__name__", name);
+        const countName = this.#label("__name__", name + "_count");
+        const sumName = this.#label("__name__", name + "_sum");
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, "quantile");
+          for (const { quantile, value } of point.quantiles) {
+            const label = this.#label("quantile", formatFloat(quantile));
+            this.#series(quantileName, label, value, true, undefined);
+          }
+          this.#series(countName, undefined, point.count, true, undefined);
+          this.#series(sumName, undefined, point.sum, true, undefined);
+        }
+        return;
+      }
+      case "stateset": {
+        const nameLabel = this.#label("__name__", name);
+        for (const point of family.points) {
+          this.#layOut(point.labels, name, name);
+          for (const state of point.states) {
+            const label = this.#label(name, state.name);
+            this.#series(nameLabel, label, state.enabled ? 1 : 0, true, undefined);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Makes room for the family's series at once, guessed from its first point (growing a large
+   * buffer step by step costs more than the encoding).
+   */
+  #reserve(family: MetricFamily): void {
+    const points = family.points as readonly { labels: Labels; upperBounds?: readonly number[] }[];
+    if (points.length === 0) return;
+    let perSeries = 48 + family.name.length + this.#sampleLength + this.#extraBytes;
+    for (const [name, value] of Object.entries(points[0].labels)) {
+      perSeries += name.length + value.length * 3 + 6;
+    }
+    const perPoint = family.type === "histogram" ? (points[0].upperBounds?.length ?? 0) + 3 : 1;
+    const expected = Math.ceil(points.length * perPoint * perSeries * 1.1);
+    if (this.#outLength + expected > this.#out.length) this.#growOut(expected);
+  }
+
+  /** How many series have been written. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Where the `Label` fields of each series written are: series `i`'s from `starts[i]` to
+   * `ends[i]` of `bytes` (views of the encoder's buffers, valid until it writes again).
+   */
+  labels(): { bytes: Uint8Array; starts: Int32Array; ends: Int32Array } {
+    return { bytes: this.#out, starts: this.#labelStarts, ends: this.#labelEnds };
+  }
+
+  /** A series that ended: its labels as last sent, and a staleness marker. */
+  stale(labels: Uint8Array): void {
+    this.#family = -1;
+    this.#pointLength = 0;
+    this.#addToPoint(labels);
+    this.#cut1 = this.#cut2 = labels.length;
+    this.#series(undefined, undefined, STALE_NAN, true, undefined);
+  }
+
+  /** The series written, and the metadata of `families` (those given to `family`). */
+  finish(families: readonly MetricFamily[]): EncodedSeries {
+    const metadata = new ProtoWriter(256);
+    return {
+      bytes: this.#out.subarray(0, this.#outLength),
+      count: this.#count,
+      ends: this.#ends,
+      labelStarts: this.#labelStarts,
+      labelEnds: this.#labelEnds,
+      families: this.#families,
+      metadata: families.map((family) => {
+        metadata.reset();
+        writeMetadata(metadata, family);
+        return metadata.finish();
+      }),
+      names: families.map((family) => family.name),
+    };
+  }
+
+  /**
+   * Lays out a point's labels merged with the extra ones (an own label with an empty value is
+   * no label: the extra one of its name, if any, applies) in `#point`, with the places where
+   * `__name__` and the extra label go. Throws without a `job` label.
+   */
+  #layOut(labels: Labels, family: string, extraName: string | undefined): void {
+    this.#pointLength = 0;
+    const keys = Object.keys(labels);
+    let plan = this.#plan;
+    if (plan === undefined || plan.extraName !== extraName || !sameKeys(plan.keys, keys)) {
+      plan = this.#plan = mergePlan(keys, this.#extra, extraName);
+    }
+    let hasJob = this.#extra.hasJob;
+    let nameCut = -1;
+    let extraCut = -1;
+    const ownNames = plan.ownNames;
+    for (let k = 0; k <= ownNames.length; k++) {
+      if (k === plan.nameAt) nameCut = this.#pointLength;
+      if (k === plan.extraAt) extraCut = this.#pointLength;
+      if (k === ownNames.length) break;
+      const name = ownNames[k];
+      const value = name === undefined ? "" : labels[name];
+      if (value === "") {
+        const added = plan.added[k];
+        if (added !== undefined) this.#addToPoint(added);
+        continue;
+      }
+      if (name === "job") hasJob = true;
+      this.#labelToPoint(name!, plan.heads[k], value);
+    }
+    if (!hasJob) {
+      throw new TypeError(
+        `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
+      );
+    }
+    this.#nameFirst = extraName === undefined || "__name__" < extraName;
+    this.#cut1 = this.#nameFirst ? nameCut : extraCut;
+    this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+  }
+
+  /** A sample of `value` at the request's timestamp, at `at` of `out`; returns its end. */
+  #sample(out: Uint8Array, at: number, value: number): number {
+    out[at++] = SAMPLE_TAG;
+    out[at++] = this.#sampleLength;
+    out[at++] = VALUE_TAG;
+    this.#value[0] = value;
+    at = copy(this.#valueBytes, 0, 8, out, at);
+    out[at++] = TIMESTAMP_TAG;
+    return copy(this.#timestamp, 0, this.#timestamp.length, out, at);
+  }
+
+  /** Records a series that ends at `#outLength`, its labels from `labelStart` to `labelEnd`. */
+  #record(labelStart: number, labelEnd: number): void {
+    const i = this.#count++;
+    if (i === this.#ends.length) {
+      this.#ends = grown(this.#ends, i + 1);
+      this.#labelStarts = grown(this.#labelStarts, i + 1);
+      this.#labelEnds = grown(this.#labelEnds, i + 1);
+      this.#families = grown(this.#families, i + 1);
+    }
+    this.#ends[i] = this.#outLength;
+    this.#labelStarts[i] = labelStart;
+    this.#labelEnds[i] = labelEnd;
+    this.#families[i] = this.#family;
+  }
+
+  /**
+   * One `TimeSeries`: the point's labels with `nameLabel` and `extraLabel` spliced in, a
+   * sample of `value` (unless `withSample` is false), then `tail` if any.
+   */
+  #series(
+    nameLabel: Uint8Array | undefined,
+    extraLabel: Uint8Array | undefined,
+    value: number,
+    withSample: boolean,
+    tail: Uint8Array | undefined,
+  ): void {
+    const point = this.#point;
+    const pointLength = this.#pointLength;
+    const first = this.#nameFirst ? nameLabel : extraLabel;
+    const second = this.#nameFirst ? extraLabel : nameLabel;
+    const labelsLength = pointLength + (first?.length ?? 0) + (second?.length ?? 0);
+    const content = labelsLength + (withSample ? 2 + this.#sampleLength : 0) +
+      (tail?.length ?? 0);
+    if (this.#outLength + content + 6 > this.#out.length) this.#growOut(content + 6);
+    const out = this.#out;
+    let at = this.#outLength;
+    out[at++] = SERIES_TAG;
+    at = writeVarint(out, at, content);
+    const labelStart = at;
+    at = copy(point, 0, this.#cut1, out, at);
+    if (first !== undefined) at = copy(first, 0, first.length, out, at);
+    at = copy(point, this.#cut1, this.#cut2, out, at);
+    if (second !== undefined) at = copy(second, 0, second.length, out, at);
+    at = copy(point, this.#cut2, pointLength, out, at);
+    const labelEnd = at;
+    if (withSample) at = this.#sample(out, at, value);
+    if (tail !== undefined) at = copy(tail, 0, tail.length, out, at);
+    this.#outLength = at;
+    this.#record(labelStart, labelEnd);
+  }
+
+  #growOut(extra: number): void {
+    const bigger = new Uint8Array(Math.max(this.#out.length * 2, this.#outLength + extra));
+    bigger.set(this.#out.subarray(0, this.#outLength));
+    this.#out = bigger;
+  }
+
+  #addToPoint(bytes: Uint8Array): void {
+    if (this.#pointLength + bytes.length > this.#point.length) this.#growPoint(bytes.length);
+    this.#pointLength = copy(bytes, 0, bytes.length, this.#point, this.#pointLength);
+  }
+
+  #growPoint(extra: number): void {
+    const bigger = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
+    bigger.set(this.#point.subarray(0, this.#pointLength));
+    this.#point = bigger;
+  }
+
+  /** A `Label` of the point: by hand after its `head` when short and ASCII, else in general. */
+  #labelToPoint(name: string, head: Uint8Array | undefined, value: string): void {
+    const valueLength = value.length;
+    if (head !== undefined && head.length + 1 + valueLength < 128) {
+      const content = head.length + 1 + valueLength;
+      if (this.#pointLength + content + 2 > this.#point.length) this.#growPoint(content + 2);
+      const point = this.#point;
+      let at = this.#pointLength;
+      point[at++] = SERIES_LABELS * 8 + 2;
+      point[at++] = content;
+      at = copy(head, 0, head.length, point, at);
+      point[at++] = valueLength;
+      let i = 0;
+      for (; i < valueLength; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0x80) break;
+        point[at++] = unit;
+      }
+      if (i === valueLength) {
+        this.#pointLength = at;
+        return;
+      }
+    }
+    const slow = this.#slowLabel;
+    slow.reset();
+    writeLabel(slow, SERIES_LABELS, name, value);
+    this.#addToPoint(slow.view());
+  }
+
+  /**
+   * A `TimeSeries.exemplars` field: labels sorted by name (empty values left out), value, and
+   * timestamp in milliseconds (the request's when it has none, as a scrape stamps it).
+   */
+  #exemplarTail(given: Exemplar): Uint8Array {
+    const exemplar = escapeExemplar(given, "underscores");
+    const out = this.#tail;
+    out.reset();
+    const message = out.begin(SERIES_EXEMPLARS);
+    const labels = exemplar.labels;
+    for (const name of Object.keys(labels).sort(byCodeUnits)) {
+      if (labels[name] !== "") writeLabel(out, EXEMPLAR_LABELS, name, labels[name]);
+    }
+    out.double(EXEMPLAR_VALUE, exemplar.value);
+    const timestamp = exemplar.timestamp;
+    out.int64(
+      EXEMPLAR_TIMESTAMP,
+      timestamp === undefined ? this.#timestampMs : Math.round(timestamp * 1000),
+    );
+    out.end(message);
+    return out.view();
+  }
+
+  /**
+   * A `TimeSeries.histograms` field: one integer `Histogram` (Prometheus 2.40 on). Both oneofs
+   * (`count_int`, `zero_count_int`) are written even when 0, as Go writes a set oneof; other
+   * scalars only when not 0; deltas packed; no reset hint (the receiver finds resets).
+   */
+  #nativeTail(point: { count: number; sum: number }, buckets: NativeBuckets): Uint8Array {
+    const out = this.#tail;
+    out.reset();
+    const message = out.begin(SERIES_HISTOGRAMS);
+    out.uint(HISTOGRAM_COUNT, point.count);
+    if (point.sum !== 0) out.double(HISTOGRAM_SUM, point.sum);
+    if (buckets.schema !== 0) out.sint(HISTOGRAM_SCHEMA, buckets.schema);
+    if (buckets.zeroThreshold !== 0) out.double(HISTOGRAM_ZERO_THRESHOLD, buckets.zeroThreshold);
+    out.uint(HISTOGRAM_ZERO_COUNT, buckets.zeroCount);
+    writeSpans(out, HISTOGRAM_NEGATIVE_SPANS, buckets.negativeSpans);
+    out.packedSint(HISTOGRAM_NEGATIVE_DELTAS, buckets.negativeDeltas);
+    writeSpans(out, HISTOGRAM_POSITIVE_SPANS, buckets.positiveSpans);
+    out.packedSint(HISTOGRAM_POSITIVE_DELTAS, buckets.positiveDeltas);
+    out.int64(HISTOGRAM_TIMESTAMP, this.#timestampMs);
+    out.end(message);
+    return out.view();
+  }
+}
+
+/** Writes `value` as a varint at `at` of `out`; returns where it ends. */
+function writeVarint(out: Uint8Array, at: number, value: number): number {
+  let v = value;
+  while (v >= 0x80) {
+    out[at++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[at++] = v;
+  return at;
+}
+
+/** Copies `from[start, end)` to `to` at `at`; returns where it ends. Short runs by hand. */
+function copy(from: Uint8Array, start: number, end: number, to: Uint8Array, at: number): number {
+  if (end - start > 64) {
+    to.set(from.subarray(start, end), at);
+    return at + end - start;
+  }
+  for (let i = start; i < end; i++) to[at++] = from[i];
+  return at;
+}
+
+function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["positiveSpans"]): void {
+  for (const span of spans) {
+    const message = out.begin(field);
+    if (span.offset !== 0) out.sint(SPAN_OFFSET, span.offset);
+    if (span.length !== 0) out.uint(SPAN_LENGTH, span.length);
+    out.end(message);
+  }
+}
+
+/** The family's `MetricMetadata`, under the name a text-format scrape records it by. */
+function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
+  const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
+  const type = METADATA_TYPES[family.type];
+  const metadata = out.begin(REQUEST_METADATA);
+  if (type !== 0) out.uint(METADATA_TYPE, type);
+  out.string(METADATA_FAMILY_NAME, family.name + suffix);
+  if (family.help !== "") out.string(METADATA_HELP, family.help);
+  if (family.unit !== undefined && family.unit !== "") out.string(METADATA_UNIT, family.unit);
+  out.end(metadata);
+}

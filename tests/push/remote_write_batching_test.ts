@@ -1,0 +1,213 @@
+// Remote write splits a write into requests of at most `maxSeriesPerRequest` series and
+// `maxBytesPerRequest` bytes (before compression), each compressed on its own; a failure
+// part-way says how many series were written; a series too large for any request is not sent.
+import assert from "node:assert/strict";
+import {
+  Counter,
+  Gauge,
+  Registry,
+  remoteWrite,
+  RemoteWriteError,
+  RemoteWriter,
+} from "../../mod.ts";
+import { encodeSeries, remoteWriteLabels } from "../../src/push/remote_write/encoder.ts";
+import { planRequests } from "../../src/push/remote_write/batching.ts";
+import { snappyDecompress } from "../support/snappy.ts";
+import { seededRandom } from "../support/random.ts";
+import { fakeReceiver, seriesLines } from "../push_remote_write_support.ts";
+
+function counters(count: number, valueLength = 4): Registry {
+  const registry = new Registry();
+  const counter = new Counter({
+    name: "jobs",
+    help: "jobs run",
+    labelNames: ["id", "note"],
+    registry,
+  });
+  for (let i = 0; i < count; i++) counter.labels(String(i), "n".repeat(valueLength)).inc(i);
+  return registry;
+}
+
+/** Every series line of every request, and each request's decompressed size. */
+function received(receiver: ReturnType<typeof fakeReceiver>) {
+  const sizes = receiver.requests.map((request) => snappyDecompress(request.bytes).length);
+  const perRequest = receiver.requests.map((_, i) => receiver.decoded(i));
+  return { sizes, perRequest, lines: perRequest.flatMap(seriesLines) };
+}
+
+Deno.test("remote write batching: 5,000 series go as 2,000 + 2,000 + 1,000, each block on its own", async () => {
+  const receiver = fakeReceiver();
+  try {
+    await remoteWrite(receiver.url, { registry: counters(5_000), labels: { job: "b" } });
+    const { perRequest, lines } = received(receiver);
+    assert.deepEqual(perRequest.map((request) => request.series.length), [2_000, 2_000, 1_000]);
+    assert.equal(new Set(lines).size, 5_000);
+    for (let i = 0; i < 5_000; i++) {
+      assert.ok(lines.includes(`jobs_total{id="${i}",job="b",note="nnnn"} ${i}`));
+    }
+    // Every request carries the metadata of the family whose series it holds.
+    for (const request of perRequest) {
+      assert.deepEqual(request.metadata, [{
+        type: 1,
+        name: "jobs_total",
+        help: "jobs run",
+        unit: "",
+      }]);
+    }
+    // One timestamp for the whole write.
+    const stamps = new Set(perRequest.flatMap((r) => r.series.map((s) => s.samples[0].timestamp)));
+    assert.equal(stamps.size, 1);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write batching: no request exceeds maxBytesPerRequest when label values are long", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const limit = 20_000;
+    await remoteWrite(receiver.url, {
+      registry: counters(300, 500),
+      labels: { job: "b" },
+      maxBytesPerRequest: limit,
+    });
+    const { sizes, lines } = received(receiver);
+    assert.ok(sizes.length >= 8, `${sizes.length} requests`);
+    for (const size of sizes) assert.ok(size <= limit, `${size} > ${limit}`);
+    assert.equal(new Set(lines).size, 300);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write batching: a failure part-way rejects saying how many series were written", async () => {
+  let calls = 0;
+  const receiver = fakeReceiver(() =>
+    new Response(++calls === 3 ? "overloaded" : null, { status: calls === 3 ? 503 : 204 })
+  );
+  try {
+    const error = await assert.rejects(
+      remoteWrite(receiver.url, { registry: counters(5_000), labels: { job: "b" } }),
+      (error: unknown) => {
+        assert.ok(error instanceof RemoteWriteError);
+        assert.equal(error.status, 503);
+        assert.equal(error.retryable, true);
+        assert.match(error.message, /request 3 of 3; 4000 of 5000 series were written/);
+        return true;
+      },
+    );
+    assert.equal(error, undefined);
+    assert.equal(receiver.requests.length, 3);
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write batching: a series larger than the byte limit is not sent, the rest is, and the write rejects", async () => {
+  const receiver = fakeReceiver();
+  try {
+    const registry = counters(10);
+    new Gauge({ name: "huge", help: "h", labelNames: ["blob"], registry })
+      .labels("x".repeat(5_000)).set(1);
+    await assert.rejects(
+      remoteWrite(receiver.url, { registry, labels: { job: "b" }, maxBytesPerRequest: 2_000 }),
+      (error: unknown) => {
+        assert.ok(error instanceof RemoteWriteError);
+        assert.equal(error.retryable, false);
+        assert.match(
+          error.message,
+          /1 series were not sent.*maxBytesPerRequest \(2000 bytes\).*"huge"/,
+        );
+        assert.match(error.message, /10 of 11 series were written/);
+        return true;
+      },
+    );
+    const { sizes, lines } = received(receiver);
+    for (const size of sizes) assert.ok(size <= 2_000);
+    assert.equal(lines.length, 10);
+    assert.ok(lines.every((line) => !line.startsWith("huge")));
+  } finally {
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write batching: the limits are checked", () => {
+  const url = "http://127.0.0.1:9/api/v1/write";
+  for (const bad of [0, -1, 1.5, NaN, Infinity]) {
+    assert.throws(
+      () => new RemoteWriter({ url, labels: { job: "b" }, maxSeriesPerRequest: bad }),
+      RangeError,
+    );
+    assert.throws(
+      () => new RemoteWriter({ url, labels: { job: "b" }, maxBytesPerRequest: bad }),
+      RangeError,
+    );
+  }
+  assert.throws(
+    () => new RemoteWriter({ url, labels: { job: "b" }, maxSeriesPerRequest: "10" as never }),
+    TypeError,
+  );
+});
+
+Deno.test("remote write batching: the RemoteWriter sends fresh values in full after a failure part-way", async () => {
+  let calls = 0;
+  const receiver = fakeReceiver(() => new Response(null, { status: ++calls === 2 ? 500 : 204 }));
+  const registry = counters(0);
+  const gauge = new Gauge({ name: "g", help: "g", labelNames: ["i"], registry });
+  for (let i = 0; i < 25; i++) gauge.labels(String(i)).set(i);
+  const writer = new RemoteWriter({
+    url: receiver.url,
+    registry,
+    labels: { job: "b" },
+    maxSeriesPerRequest: 10,
+    onError: () => {},
+  });
+  try {
+    assert.equal(await writer.flush(), false);
+    // The second request failed: the third was never sent.
+    assert.equal(receiver.requests.length, 2);
+    for (let i = 0; i < 25; i++) gauge.labels(String(i)).set(100 + i);
+    assert.equal(await writer.flush(), true);
+    const lines = receiver.requests.slice(2).map((_, k) => receiver.decoded(2 + k)).flatMap(
+      seriesLines,
+    );
+    assert.equal(lines.length, 25);
+    for (let i = 0; i < 25; i++) assert.ok(lines.includes(`g{i="${i}",job="b"} ${100 + i}`));
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("remote write batching: random series sizes and limits — every series once, in order, within both limits", () => {
+  const random = seededRandom(7);
+  for (let round = 0; round < 50; round++) {
+    const points = Array.from({ length: Math.floor(random() * 200) }, (_, i) => ({
+      labels: { v: "x".repeat(Math.floor(random() * random() * 400)), i: String(i) },
+      value: i,
+    }));
+    const families = [
+      { type: "gauge" as const, name: "a", help: "a".repeat(Math.floor(random() * 50)), points },
+      { type: "counter" as const, name: "empty", help: "", points: [] },
+    ];
+    const encoded = encodeSeries(families, remoteWriteLabels({ job: "j" }), 1);
+    const limits = {
+      maxSeries: 1 + Math.floor(random() * 30),
+      maxBytes: 100 + Math.floor(random() * 2_000),
+    };
+    const plan = planRequests(encoded, limits);
+    const sent: number[] = [];
+    for (const request of plan.requests) {
+      assert.ok(request.to - request.from <= limits.maxSeries);
+      assert.ok(request.bytes <= limits.maxBytes, `${request.bytes} > ${limits.maxBytes}`);
+      for (let i = request.from; i < request.to; i++) sent.push(i);
+    }
+    const all = [...sent, ...plan.oversized].sort((a, b) => a - b);
+    assert.deepEqual(all, Array.from({ length: encoded.count }, (_, i) => i));
+    assert.deepEqual(sent, [...sent].sort((a, b) => a - b));
+    for (const i of plan.oversized) {
+      const size = encoded.ends[i] - (i === 0 ? 0 : encoded.ends[i - 1]);
+      assert.ok(size > limits.maxBytes);
+    }
+  }
+});

@@ -1,0 +1,148 @@
+// The RemoteWriter sends one Prometheus staleness marker (StaleNaN, 0x7ff0000000000002) for each
+// series its previous write sent that is gone now, with the labels it was sent with; the
+// one-shot remoteWrite sends none.
+import assert from "node:assert/strict";
+import { Counter, Histogram, Registry, remoteWrite, RemoteWriter } from "../../mod.ts";
+import { decodeMessage } from "../support/protobuf.ts";
+import { snappyDecompress } from "../support/snappy.ts";
+import { fakeReceiver } from "../push_remote_write_support.ts";
+
+const STALE_NAN_BITS = 0x7ff0000000000002n;
+
+/** Each series of a request: its labels as `name=value` text and its sample value's bits. */
+function seriesOf(compressed: Uint8Array): { labels: string; bits: bigint }[] {
+  const text = new TextDecoder();
+  return decodeMessage(snappyDecompress(compressed)).filter((field) => field.field === 1).map(
+    (field) => {
+      const fields = decodeMessage(field.value as Uint8Array);
+      const labels = fields.filter((f) => f.field === 1).map((f) => {
+        const [name, value] = decodeMessage(f.value as Uint8Array).map((part) =>
+          text.decode(part.value as Uint8Array)
+        );
+        return `${name}=${value}`;
+      }).join(",");
+      const sample = fields.find((f) => f.field === 2);
+      let bits = -1n;
+      if (sample !== undefined) {
+        const value = decodeMessage(sample.value as Uint8Array).find((f) => f.field === 1)!;
+        const bytes = value.value as Uint8Array;
+        bits = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+      }
+      return { labels, bits };
+    },
+  );
+}
+
+Deno.test("RemoteWriter staleness: a removed series gets one StaleNaN with its labels, once", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "hits", help: "h", labelNames: ["path"], registry });
+  counter.labels("/a").inc(1);
+  counter.labels("/b").inc(2);
+  const writer = new RemoteWriter({ url: receiver.url, registry, labels: { job: "s" } });
+  try {
+    assert.equal(await writer.flush(), true);
+    assert.deepEqual(seriesOf(receiver.requests[0].bytes).map((s) => s.labels), [
+      "__name__=hits_total,job=s,path=/a",
+      "__name__=hits_total,job=s,path=/b",
+    ]);
+    counter.remove("/a");
+    assert.equal(await writer.flush(), true);
+    const second = seriesOf(receiver.requests[1].bytes);
+    assert.deepEqual(second.map((s) => s.labels), [
+      "__name__=hits_total,job=s,path=/b",
+      "__name__=hits_total,job=s,path=/a",
+    ]);
+    assert.equal(second[1].bits, STALE_NAN_BITS);
+    assert.notEqual(second[0].bits, STALE_NAN_BITS);
+    // Once: the next write has no marker.
+    assert.equal(await writer.flush(), true);
+    const third = seriesOf(receiver.requests[2].bytes);
+    assert.deepEqual(third.map((s) => s.labels), ["__name__=hits_total,job=s,path=/b"]);
+    // A series that comes back is sent as usual, and marked again when it goes again.
+    counter.labels("/a").inc(5);
+    assert.equal(await writer.flush(), true);
+    counter.clear();
+    assert.equal(await writer.flush(), true);
+    const fifth = seriesOf(receiver.requests[4].bytes);
+    assert.equal(fifth.length, 2);
+    assert.ok(fifth.every((s) => s.bits === STALE_NAN_BITS));
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("RemoteWriter staleness: every series of a removed histogram, native one included", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const histogram = new Histogram({
+    name: "lat",
+    help: "l",
+    labelNames: ["route"],
+    buckets: [1],
+    native: true,
+    registry,
+  });
+  histogram.labels("/x").observe(0.5);
+  histogram.labels("/y").observe(2);
+  const writer = new RemoteWriter({ url: receiver.url, registry, labels: { job: "s" } });
+  try {
+    await writer.flush();
+    // `lat_bucket` ×2, `_count`, `_sum` and the native series, per route.
+    assert.equal(seriesOf(receiver.requests[0].bytes).length, 10);
+    histogram.remove("/x");
+    await writer.flush();
+    const markers = seriesOf(receiver.requests[1].bytes).filter((s) => s.bits === STALE_NAN_BITS);
+    assert.deepEqual(markers.map((s) => s.labels), [
+      "__name__=lat_bucket,job=s,le=1.0,route=/x",
+      "__name__=lat_bucket,job=s,le=+Inf,route=/x",
+      "__name__=lat_count,job=s,route=/x",
+      "__name__=lat_sum,job=s,route=/x",
+      "__name__=lat,job=s,route=/x",
+    ]);
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("RemoteWriter staleness: the marker carries the exact UTF-8 bytes of non-ASCII labels", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "sales", help: "s", labelNames: ["currency"], registry });
+  // "€" is E2 82 AC and "‚" E2 80 9A in UTF-8: bytes 0x80–0x9F, which Windows-1252 remaps.
+  for (const currency of ["€", "‚", "ü", "日本"]) counter.labels(currency).inc();
+  const writer = new RemoteWriter({ url: receiver.url, registry, labels: { job: "s" } });
+  try {
+    await writer.flush();
+    counter.clear();
+    await writer.flush();
+    const markers = seriesOf(receiver.requests[1].bytes);
+    assert.deepEqual(markers.map((s) => s.labels), [
+      "__name__=sales_total,currency=€,job=s",
+      "__name__=sales_total,currency=‚,job=s",
+      "__name__=sales_total,currency=ü,job=s",
+      "__name__=sales_total,currency=日本,job=s",
+    ]);
+    assert.ok(markers.every((s) => s.bits === STALE_NAN_BITS));
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("remoteWrite (one-shot) sends no staleness markers", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "hits", help: "h", labelNames: ["path"], registry });
+  counter.labels("/a").inc(1);
+  try {
+    await remoteWrite(receiver.url, { registry, labels: { job: "s" } });
+    counter.remove("/a");
+    await remoteWrite(receiver.url, { registry, labels: { job: "s" } });
+    assert.deepEqual(seriesOf(receiver.requests[1].bytes), []);
+  } finally {
+    await receiver.close();
+  }
+});
