@@ -14,7 +14,7 @@ import {
   remoteWrite,
   Summary,
 } from "../mod.ts";
-import { decodeWriteRequest, seriesLines } from "./push_remote_write_support.ts";
+import { decodeWriteRequest, seriesLines } from "./support/remote_write_receiver.ts";
 import { snappyDecompress } from "./support/snappy.ts";
 
 /** A custom collector, as users write them: its labels object is kept between scrapes. */

@@ -1,7 +1,7 @@
 // collectDefaultMetrics() is asked for whatever this process can give: the /proc metrics that
 // Deno 2 withholds without --allow-all are left out without a line on stderr, unless the caller
 // passes onUnavailable. A ProcessCollector registered by hand still announces them (see
-// tests/collectors_test.ts).
+// tests/collectors/process_and_runtime_collectors_test.ts).
 import assert from "node:assert/strict";
 import { PROC_UNAVAILABLE_MESSAGE } from "../../src/collectors/process.ts";
 import { run } from "../support/process.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Registry, remoteWrite } from "../../mod.ts";
-import { fakeReceiver, seriesLines } from "../push_remote_write_support.ts";
+import { fakeReceiver, seriesLines } from "../support/remote_write_receiver.ts";
 import { otlpHandler } from "../../src/http/otlp.ts";
 import { attr, counter, encodeOtlpProtobuf, oneResource, otlpRequest } from "../support/otlp.ts";
 import { startHttpServer } from "../../src/http/server.ts";

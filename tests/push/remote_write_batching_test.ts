@@ -14,7 +14,7 @@ import { encodeSeries, remoteWriteLabels } from "../../src/push/remote_write/enc
 import { planRequests } from "../../src/push/remote_write/batching.ts";
 import { snappyDecompress } from "../support/snappy.ts";
 import { seededRandom } from "../support/random.ts";
-import { fakeReceiver, seriesLines } from "../push_remote_write_support.ts";
+import { fakeReceiver, seriesLines } from "../support/remote_write_receiver.ts";
 
 function counters(count: number, valueLength = 4): Registry {
   const registry = new Registry();

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Counter, Histogram, Registry, remoteWrite, RemoteWriter } from "../../mod.ts";
 import { decodeMessage } from "../support/protobuf.ts";
 import { snappyDecompress } from "../support/snappy.ts";
-import { fakeReceiver } from "../push_remote_write_support.ts";
+import { fakeReceiver } from "../support/remote_write_receiver.ts";
 
 const STALE_NAN_BITS = 0x7ff0000000000002n;
 

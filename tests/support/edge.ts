@@ -1,5 +1,5 @@
 /**
- * Support for tests/edge_test.ts: finds Bun, Node.js and workerd, bundles mod.ts with
+ * Support for tests/http/edge_runtimes_test.ts: finds Bun, Node.js and workerd, bundles mod.ts with
  * `deno bundle`, and starts workerd on a free loopback port with the edge worker
  * (`edge_worker.js`) built on that bundle.
  *

@@ -1,4 +1,4 @@
-// The instrumentation that tests/edge_test.ts runs on every runtime: Deno (from the sources),
+// The instrumentation that tests/http/edge_runtimes_test.ts runs on every runtime: Deno (from the sources),
 // and Bun, Node.js and workerd (from a `deno bundle` of mod.ts). Plain JavaScript, so each
 // runtime loads it as it is; the library comes in as `lib` (the module namespace of mod.ts or
 // of its bundle), so all runtimes run exactly this code.

@@ -1,4 +1,4 @@
-// What tests/edge_test.ts bundles for the other runtimes: the package root and the subpaths
+// What tests/http/edge_runtimes_test.ts bundles for the other runtimes: the package root and the subpaths
 // whose Deno-only parts (the process and runtime collectors, the directory mode) the edge test
 // expects to refuse cleanly elsewhere.
 export * from "../../mod.ts";

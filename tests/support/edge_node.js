@@ -1,5 +1,5 @@
 // Runs the edge scenario (tests/support/edge_app.js) on Bun or Node.js against a `deno bundle`
-// of mod.ts, and prints one JSON line with what it saw. Used by tests/edge_test.ts:
+// of mod.ts, and prints one JSON line with what it saw. Used by tests/http/edge_runtimes_test.ts:
 //
 //   bun  tests/support/edge_node.js <bundle.js> [pushgateway-url [remote-write-url]]
 //   node tests/support/edge_node.js <bundle.js> [pushgateway-url [remote-write-url]]

@@ -1,4 +1,4 @@
-// A Cloudflare Worker (run by workerd in tests/edge_test.ts) built on a `deno bundle` of mod.ts,
+// A Cloudflare Worker (run by workerd in tests/http/edge_runtimes_test.ts) built on a `deno bundle` of mod.ts,
 // which the test's workerd config embeds as the module "mod.js". Its fetch handler is the edge
 // scenario's app (tests/support/edge_app.js): it counts every request and serves /metrics
 // through metricsHandler. GET /deno-only reports what the Deno-only features throw here, and

@@ -1,6 +1,6 @@
 /**
  * Reading the package's export lists and docs/reference.md's tables of them, for
- * tests/docs_test.ts and tests/root_exports_test.ts.
+ * tests/docs/docs_test.ts and tests/root_exports_test.ts.
  */
 import assert from "node:assert/strict";
 

@@ -1,4 +1,4 @@
-// Processes for tests/workers_directory_test.ts.
+// Processes for tests/workers/directory_test.ts.
 //
 //   write  --dir D --increments N [--interval MS] [--series S] [--exit]
 //     counts N jobs, publishes to D, prints "published <pid>", then keeps rewriting its file

@@ -1,4 +1,4 @@
-// A Web Worker for tests/workers_broadcast_test.ts, driven by messages from the test:
+// A Web Worker for tests/workers/broadcast_test.ts, driven by messages from the test:
 //   { kind: "start", channelName, workerId }  → joins the aggregation, answers "ready"
 //   { kind: "work", increments }              → counts, publishes, answers { kind: "done" }
 //   { kind: "close" }                         → leaves with a final snapshot, answers "closed"

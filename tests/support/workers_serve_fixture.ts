@@ -1,4 +1,4 @@
-// A `deno serve --parallel` module for tests/workers_serve_test.ts: `/work` increments a counter
+// A `deno serve --parallel` module for tests/workers/deno_serve_parallel_test.ts: `/work` increments a counter
 // and observes a histogram; `/metrics` serves the aggregated view. Every answer names the
 // worker that gave it in `x-worker`, so the test can check that both workers took part.
 import { Counter, Histogram, metricsHandler, Registry } from "../../mod.ts";

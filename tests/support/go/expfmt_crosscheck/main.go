@@ -1,7 +1,7 @@
 // Command expfmt_crosscheck builds the metric families described by a JSON spec on stdin with
 // client_golang's own metric types (counters, gauges, untyped, summaries, classic and native
 // histograms, exemplars), gathers them and writes them to stdout in the delimited protobuf
-// exposition format with expfmt: the reference bytes tests/protobuf_crosscheck_test.ts compares
+// exposition format with expfmt: the reference bytes tests/exposition/protobuf_client_golang_crosscheck_test.ts compares
 // against. Exemplar timestamps are set to a fixed time so both sides can agree on them.
 //
 // Build offline in GOPATH mode (Debian's golang-github-prometheus-client-golang-dev):
