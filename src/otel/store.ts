@@ -16,7 +16,13 @@
  */
 
 import type { Collector, Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
-import { escapeName, isWellFormed, validateMetricName } from "../validation.ts";
+import {
+  escapedNameClash,
+  escapeName,
+  isWellFormed,
+  OVERFLOW_LABEL_NAME,
+  validateMetricName,
+} from "../validation.ts";
 import { exposedNames } from "../exposition/validate.ts";
 import { attributeLabels, familyName } from "./names.ts";
 import {
@@ -59,9 +65,10 @@ export interface IngestResult {
   readonly reasons: string[];
 }
 
-/** The label of the overflow series, as OpenTelemetry names it. */
-export const OVERFLOW_LABEL = "otel.metric.overflow";
-const OVERFLOW_LABELS: Labels = Object.freeze({ [OVERFLOW_LABEL]: "true" });
+/** The labels of the overflow series: those of a built-in metric's (`metrics/series_caps.ts`). */
+const OVERFLOW_LABELS: Labels = Object.freeze({ [OVERFLOW_LABEL_NAME]: "true" });
+/** The overflow label as scrapers without UTF-8 support read it. */
+const OVERFLOW_LABEL_ESCAPED = escapeName(OVERFLOW_LABEL_NAME, "underscores", "label");
 const MAX_REASONS = 8;
 
 type Kind = "counter" | "gauge" | "histogram" | "native" | "summary";
@@ -99,6 +106,8 @@ interface Family {
 
 interface TargetInfo {
   readonly labels: Labels;
+  /** `seriesKey(labels)`: no two targets have the same. */
+  readonly labelsKey: string;
   seenAt: number;
   readonly labelCharacters: number;
 }
@@ -108,6 +117,8 @@ export class OtlpStore implements Collector {
   readonly #options: OtlpStoreOptions;
   readonly #families = new Map<string, Family>();
   readonly #targets = new Map<string, TargetInfo>();
+  /** The `labelsKey` of every target. */
+  readonly #targetLabels = new Set<string>();
   /** Exposed names (as a legacy scraper reads them) → the family claiming them. */
   readonly #claimed = new Map<string, string>();
   #seriesCount = 0;
@@ -158,10 +169,15 @@ export class OtlpStore implements Collector {
     if (this.#targets.size >= this.#options.maxSeriesPerMetric) return;
     const labels = labelsOf(resource);
     if (labels === undefined) return;
+    // Two resources whose attributes differ but give the same labels (a key given twice, `__a`
+    // and `key__a`) would be one series written twice: the first keeps it.
+    const labelsKey = seriesKey(labels);
+    if (this.#targetLabels.has(labelsKey)) return;
     const labelCharacters = charactersOf(labels);
     if (this.#labelCharacters + labelCharacters > this.#options.maxLabelCharacters) return;
     this.#labelCharacters += labelCharacters;
-    this.#targets.set(key, { labels, seenAt: now, labelCharacters });
+    this.#targets.set(key, { labels, labelsKey, seenAt: now, labelCharacters });
+    this.#targetLabels.add(labelsKey);
   }
 
   #ingestMetric(
@@ -273,6 +289,13 @@ export class OtlpStore implements Collector {
       const reason = this.#newSeriesKey(family, point.attributes, shared);
       if (typeof reason === "string") return reason;
       key = reason.key;
+      if (Object.hasOwn(reason.labels, OVERFLOW_LABEL_NAME)) {
+        // A sender's own overflow series (an SDK past its cap): its points go into this
+        // metric's overflow series, which adds them up with ours. It gets no series of its own,
+        // so it can never be written twice beside ours.
+        if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) return undefined;
+        return this.#overflow(family, key, point, delta, now);
+      }
       series = family.series.get(key);
       if (series === undefined) {
         return this.#ingestNew(family, point, reason.labels, key, rawKey, resource, delta, now);
@@ -318,8 +341,15 @@ export class OtlpStore implements Collector {
     if (reserved !== undefined && Object.hasOwn(labels, reserved)) {
       return `attribute "${reserved}" is reserved for this type`;
     }
-    if (Object.hasOwn(labels, OVERFLOW_LABEL)) {
-      return `attribute "${OVERFLOW_LABEL}" is reserved for the overflow series`;
+    for (const name in labels) {
+      // `otel.metric.overflow` itself marks a sender's overflow series (see #ingestPoint);
+      // another name that legacy scrapers read as it would pass for the receiver's.
+      if (
+        name !== OVERFLOW_LABEL_NAME &&
+        escapeName(name, "underscores", "label") === OVERFLOW_LABEL_ESCAPED
+      ) {
+        return `attribute "${name}" is read as "${OVERFLOW_LABEL_NAME}", reserved for the overflow series`;
+      }
     }
     return { labels, key: seriesKey(labels) };
   }
@@ -376,16 +406,27 @@ export class OtlpStore implements Collector {
     const values = pointUpdate(family.kind, point, OVERFLOW_LABELS, undefined, delta);
     if (typeof values === "string") return values;
     const overflow = family.overflow ??= {
-      // One overflow series per family at most: bounded by `maxMetrics`.
-      values: new OverflowSeries(family.kind, OVERFLOW_LABELS, this.#options.maxSeriesPerMetric),
+      // One overflow series per family at most: bounded by `maxMetrics`. The series it
+      // follows are bounded by the caps and, with their keys, by the label budget.
+      values: new OverflowSeries(
+        family.kind,
+        OVERFLOW_LABELS,
+        Math.min(this.#options.maxSeriesPerMetric, this.#options.maxSeries),
+      ),
       seenAt: now,
       counted: false,
     };
+    const isNewKey = family.kind !== "gauge" && !overflow.values.follows(key);
+    if (isNewKey && this.#labelCharacters + key.length > this.#options.maxLabelCharacters) {
+      return `series cap reached, and the receiver holds ${this.#options.maxLabelCharacters} ` +
+        `characters of labels already (maxLabelCharacters)`;
+    }
     const reason = overflow.values.add(key, values.point, point.timeUnixNano, delta);
     if (reason !== undefined) {
       return `series cap reached (${this.#options.maxSeriesPerMetric} per metric, ` +
         `${this.#options.maxSeries} in all), and ${reason}`;
     }
+    if (isNewKey && overflow.values.follows(key)) this.#labelCharacters += key.length;
     if (!overflow.counted) {
       overflow.counted = true;
       this.#seriesCount++;
@@ -403,6 +444,7 @@ export class OtlpStore implements Collector {
       }
       if (family.overflow !== undefined && family.overflow.seenAt <= limit) {
         if (family.overflow.counted) this.#seriesCount--;
+        this.#labelCharacters -= family.overflow.values.keyCharacters;
         family.overflow = undefined;
       }
       if (family.series.size === 0 && family.overflow === undefined) {
@@ -413,6 +455,7 @@ export class OtlpStore implements Collector {
     for (const [key, target] of this.#targets) {
       if (target.seenAt > limit) continue;
       this.#targets.delete(key);
+      this.#targetLabels.delete(target.labelsKey);
       this.#labelCharacters -= target.labelCharacters;
     }
   }
@@ -458,6 +501,7 @@ export class OtlpStore implements Collector {
     this.#families.clear();
     this.#claimed.clear();
     this.#targets.clear();
+    this.#targetLabels.clear();
     this.#seriesCount = 0;
     this.#labelCharacters = 0;
   }
@@ -489,12 +533,20 @@ function charactersOf(labels: Labels): number {
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Attributes as labels, or `undefined` when a key or value cannot be a label. */
+/**
+ * Attributes as labels, or `undefined` when a key or value cannot be a label: what passes
+ * meets every label rule of the exposition checks (`exposition/validate.ts`), so that the
+ * received families need no check at scrape time. Keys are non-empty (the decoders drop empty
+ * ones), `attributeLabels` renames those starting with `__` and joins those the `underscores`
+ * escaping writes alike; a clash under another escaping (`a.b` and `U__a_2e_b` under `values`)
+ * is refused here.
+ */
 function labelsOf(attributes: Attributes): Labels | undefined {
   for (const [key, value] of attributes) {
     if (CONTROL.test(key) || !isWellFormed(key) || !isWellFormed(value)) return undefined;
   }
-  return attributeLabels(attributes);
+  const labels = attributeLabels(attributes);
+  return escapedNameClash(Object.keys(labels)) === undefined ? labels : undefined;
 }
 
 /**
