@@ -122,6 +122,12 @@ export class OtlpStore implements Collector {
   /** Exposed names (as a legacy scraper reads them) → the family claiming them. */
   readonly #claimed = new Map<string, string>();
   #seriesCount = 0;
+  /**
+   * No series or target can expire before this time (ms): the oldest write left after the last
+   * sweep, or a request since, plus `expireAfterMs`. A sweep walks every series, so requests
+   * and scrapes before it skip it.
+   */
+  #nextSweepAt = Infinity;
   /** Characters of label names and values held, over every series and target. */
   #labelCharacters = 0;
 
@@ -142,6 +148,8 @@ export class OtlpStore implements Collector {
     }
     const now = this.#options.now();
     this.#expire(now);
+    // Whatever this request writes is seen now (a clock that went back included).
+    this.#nextSweepAt = Math.min(this.#nextSweepAt, now + this.#options.expireAfterMs);
     for (const { resource, scopes } of request.resources) {
       const resourceKey = seriesKey(Object.fromEntries(resource));
       if (resource.length > 0) this.#noteTarget(resourceKey, resource, now);
@@ -269,6 +277,14 @@ export class OtlpStore implements Collector {
       const reason = this.#ingestPoint(family, point, shared, sharedKey, resource, delta, now);
       if (reason !== undefined) refuse(reason, 1);
     }
+    // A family whose points were all refused (or ended) holds nothing: it goes now, not at
+    // the next sweep, and frees its names.
+    if (family.series.size === 0 && family.overflow === undefined) this.#forget(family);
+  }
+
+  #forget(family: Family): void {
+    this.#families.delete(family.name);
+    for (const claim of family.claims) this.#claimed.delete(claim);
   }
 
   /** Takes one point into its series; returns why it was refused, if it was. */
@@ -437,27 +453,34 @@ export class OtlpStore implements Collector {
 
   /** Drops series (and targets) not written for `expireAfterMs`. */
   #expire(now: number): void {
+    if (now < this.#nextSweepAt) return;
     const limit = now - this.#options.expireAfterMs;
-    for (const [name, family] of this.#families) {
+    // The oldest write that stays: nothing expires before it has aged `expireAfterMs`.
+    let oldest = Infinity;
+    for (const family of this.#families.values()) {
       for (const [key, series] of family.series) {
         if (series.seenAt <= limit) this.#remove(family, key, series);
+        else if (series.seenAt < oldest) oldest = series.seenAt;
       }
-      if (family.overflow !== undefined && family.overflow.seenAt <= limit) {
+      if (family.overflow !== undefined && family.overflow.seenAt > limit) {
+        oldest = Math.min(oldest, family.overflow.seenAt);
+      } else if (family.overflow !== undefined) {
         if (family.overflow.counted) this.#seriesCount--;
         this.#labelCharacters -= family.overflow.values.keyCharacters;
         family.overflow = undefined;
       }
-      if (family.series.size === 0 && family.overflow === undefined) {
-        this.#families.delete(name);
-        for (const claim of family.claims) this.#claimed.delete(claim);
-      }
+      if (family.series.size === 0 && family.overflow === undefined) this.#forget(family);
     }
     for (const [key, target] of this.#targets) {
-      if (target.seenAt > limit) continue;
+      if (target.seenAt > limit) {
+        oldest = Math.min(oldest, target.seenAt);
+        continue;
+      }
       this.#targets.delete(key);
       this.#targetLabels.delete(target.labelsKey);
       this.#labelCharacters -= target.labelCharacters;
     }
+    this.#nextSweepAt = oldest + this.#options.expireAfterMs;
   }
 
   #remove(family: Family, key: string, series: Series): void {
@@ -503,6 +526,7 @@ export class OtlpStore implements Collector {
     this.#targets.clear();
     this.#targetLabels.clear();
     this.#seriesCount = 0;
+    this.#nextSweepAt = Infinity;
     this.#labelCharacters = 0;
   }
 }

@@ -232,3 +232,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test("OTLP: with nothing posted, each scrape sweeps what expired, series written at different times", async () => {
+  const clock = { now: 1_000_000 };
+  const registry = new Registry();
+  const handle = otlpHandler({
+    registry,
+    expireAfterMs: 300_000,
+    resourceLabels: [],
+    now: () => clock.now,
+  });
+  const gauge = (name: string) =>
+    oneResource([{ name, gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: 2 * S }] } }]);
+  await send(handle, gauge("early"));
+  clock.now += 240_000;
+  await send(handle, gauge("late"));
+  const names = async () =>
+    (await registry.collect()).map((family) => family.name).sort().join(",");
+  assert.equal(await names(), "early,late");
+  clock.now += 60_000; // five minutes after "early": it goes at this scrape
+  assert.equal(await names(), "late");
+  assert.equal(handle.collector.seriesCount, 1);
+  clock.now += 239_999; // not yet five minutes after "late"
+  assert.equal(await names(), "late");
+  clock.now += 1;
+  assert.equal(await names(), "");
+  assert.equal(handle.collector.seriesCount, 0);
+});
