@@ -109,7 +109,9 @@ export function classicOf(point: OtlpHistogramPoint): ClassicValues | string {
   if (cumulative[cumulative.length - 1] !== point.count) {
     return `count ${point.count} differs from the sum of bucket counts ${running}`;
   }
-  if (!Number.isSafeInteger(point.count)) return `count ${point.count} is not exact`;
+  if (!Number.isSafeInteger(point.count) || point.count < 0) {
+    return `count ${point.count} is not exact, or negative`;
+  }
   let sum = point.sum;
   if (upperBounds[0] >= 0) {
     // `_sum` is a counter when nothing can be below zero: it must be there and not negative.

@@ -59,6 +59,14 @@ const HOSTILE: Json[] = [
   // A negative bucket count (JSON allows one) and a bucket named by attribute.
   oneResource([histogram("negative_bucket", 2 * S, [-1, 2])]),
   oneResource([histogram("le_label", 2 * S, [1, 1], [attr("le", "1")])]),
+  // A negative count with no buckets (JSON allows one).
+  oneResource([{
+    name: "negative_count",
+    histogram: {
+      aggregationTemporality: 2,
+      dataPoints: [{ timeUnixNano: 2 * S, count: "-1", sum: 0, bucketCounts: [] }],
+    },
+  }]),
   // Two resources whose attributes differ but give the same target_info labels.
   oneResource([], [attr("__a", "1")]),
   oneResource([], [attr("key__a", "1")]),
@@ -78,6 +86,7 @@ Deno.test("OTLP: whatever a sender sends, every received family passes the per-s
   assert.doesNotMatch(text, /values_clash_total\{/);
   assert.doesNotMatch(text, /negative_bucket/);
   assert.doesNotMatch(text, /le_label/);
+  assert.doesNotMatch(text, /negative_count/);
 });
 
 Deno.test("OTLP: the overflow series stays a valid histogram whatever a sender's buckets do", async () => {
