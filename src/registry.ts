@@ -185,6 +185,7 @@ function applyRegistryScope(
   trusted: Set<MetricFamily>,
   scopedAlready: ReadonlySet<MetricFamily>,
   scope: RegistryScope,
+  checkedAtSource: Set<MetricFamily>,
 ): MetricFamily[] {
   if (scope.prefix === "" && scope.defaultLabels === undefined) return families;
   const defaults = scope.defaultLabels;
@@ -194,6 +195,10 @@ function applyRegistryScope(
     const scoped = defaults === undefined ? named : withDefaultLabels(named, defaults);
     // A built-in family stays valid: each of its series already has or gets every default.
     if (trusted.has(family)) trusted.add(scoped);
+    // A prefix keeps a family checked at its source valid; default labels may not (two of its
+    // series can differ by a default label only, or have a label a default one meets), so it
+    // is then checked here.
+    if (defaults === undefined && checkedAtSource.has(family)) checkedAtSource.add(scoped);
     return scoped;
   });
 }
@@ -312,6 +317,7 @@ export class Registry implements MetricsSource {
   ): Promise<MetricFamily[]> {
     const families: MetricFamily[] = [];
     const trusted = new Set<MetricFamily>();
+    const checkedAtSource = new Set<MetricFamily>();
     const fromStorage = new Set<MetricFamily>();
     const problems: InvalidFamilyError[] = [];
     const scope = this.#scope;
@@ -338,15 +344,21 @@ export class Registry implements MetricsSource {
         continue;
       }
       // A metric's own families are valid by construction: only their names are checked.
+      const isChecked = checkedCollectors.has(collector);
       for (const family of resolved) {
         families.push(family);
         if (isMetric) trusted.add(family);
+        else if (isChecked) checkedAtSource.add(family);
       }
     }
     // Checked as exposed, after the prefix and default labels: a custom family whose series
     // differ only by a default label would otherwise print the same line twice.
-    const scoped = applyRegistryScope(families, trusted, fromStorage, scope);
-    const kept = checkFamilies(scoped, { trusted, onInvalid: (error) => problems.push(error) });
+    const scoped = applyRegistryScope(families, trusted, fromStorage, scope, checkedAtSource);
+    const kept = checkFamilies(scoped, {
+      trusted,
+      checkedAtSource,
+      onInvalid: (error) => problems.push(error),
+    });
     this.#reports.report(problems, options.onError ?? reportToConsole);
     return kept;
   }
@@ -500,6 +512,23 @@ const builtIn = new WeakSet<Collector>();
 /** Internal (not exported from `mod.ts`): the metric types mark themselves as built in. */
 export function markBuiltIn(metric: Collector): void {
   builtIn.add(metric);
+}
+
+/**
+ * Collectors whose families are checked against every exposition rule where they are made
+ * (the OTLP receiver's store, `src/otel/store.ts`): skipped by the per-scrape family check, and
+ * otherwise gathered like any collector's (names still checked for clashes, in order).
+ */
+const checkedCollectors = new WeakSet<Collector>();
+
+/**
+ * Internal (not exported from `mod.ts`): marks `collector` as one whose every family passes
+ * `validateFamily` as it is collected. Only for a collector of this library that makes sure of
+ * it when it takes its data in (the OTLP receiver); a family of such a collector that broke a
+ * rule would be written as it is.
+ */
+export function markCheckedAtSource(collector: Collector): void {
+  checkedCollectors.add(collector);
 }
 
 function reportToConsole(error: InvalidFamilyError): void {

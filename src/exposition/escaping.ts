@@ -90,12 +90,25 @@ function anyNeedsEscaping(labels: Labels, scheme: EscapingScheme): boolean {
   return false;
 }
 
+/**
+ * Per scheme, the escaped copy of each label set escaped before. Label sets are not changed once
+ * made, and a snapshot source that keeps its series' label objects from scrape to scrape (the
+ * OTLP receiver's store) then gets the same escaped object each time, whose formatted text the
+ * writers cache: its UTF-8 names are escaped and formatted once, not at every scrape.
+ */
+const escapedLabelsBy = new Map<EscapingScheme, WeakMap<Labels, Labels>>();
+
 function escapeLabels(labels: Labels, scheme: EscapingScheme): Labels {
+  let cache = escapedLabelsBy.get(scheme);
+  const cached = cache?.get(labels);
+  if (cached !== undefined) return cached;
   if (!anyNeedsEscaping(labels, scheme)) return labels;
   const escaped: Record<string, string> = {};
   for (const name of Object.keys(labels)) {
     escaped[escapeName(name, scheme, "label")] = labels[name];
   }
+  if (cache === undefined) escapedLabelsBy.set(scheme, cache = new WeakMap());
+  cache.set(labels, escaped);
   return escaped;
 }
 

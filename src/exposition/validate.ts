@@ -347,6 +347,12 @@ export interface CheckFamiliesOptions {
    * clashes, and they keep their names when an untrusted family claims one of them too.
    */
   readonly trusted?: ReadonlySet<MetricFamily>;
+  /**
+   * Families their source checked against every rule of {@linkcode validateFamily} already (the
+   * OTLP receiver's, checked when received): not checked again, but their names claimed in
+   * order with the untrusted ones, which they do not outrank.
+   */
+  readonly checkedAtSource?: ReadonlySet<MetricFamily>;
   /** Called with each family dropped. */
   readonly onInvalid: (error: InvalidFamilyError) => void;
 }
@@ -405,7 +411,7 @@ export function checkFamilies(
   }
   for (const family of families) {
     if (trusted?.has(family)) continue;
-    const error = validateFamily(family);
+    const error = options.checkedAtSource?.has(family) ? undefined : validateFamily(family);
     if (error !== undefined) options.onInvalid(error);
     else claim(family);
   }

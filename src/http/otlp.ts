@@ -6,7 +6,8 @@
  * @module
  */
 
-import { defaultRegistry, Registry } from "../registry.ts";
+import { defaultRegistry, markCheckedAtSource, Registry } from "../registry.ts";
+import { registryLimits } from "../metrics/series_limits.ts";
 import type { Collector } from "../model.ts";
 import { exposedNames } from "../exposition/validate.ts";
 import { escapeName } from "../validation.ts";
@@ -38,8 +39,9 @@ export interface OtlpHandlerOptions {
    */
   readonly expireAfterMs?: number;
   /**
-   * Series per metric (default 2 000, OpenTelemetry's cap). Past it, a new series goes into one
-   * series labelled `otel.metric.overflow="true"`, which adds up what such series record (see
+   * Series per metric (default: the registry's `maxSeriesPerMetric`, 10 000 unless set; a
+   * registry's `Infinity` leaves only `maxSeries`). Past it, a new series goes into one series
+   * labelled `otel.metric.overflow="true"`, which adds up what such series record (see
    * `docs/opentelemetry.md`).
    */
   readonly maxSeriesPerMetric?: number;
@@ -169,7 +171,12 @@ export function otlpHandler(options: OtlpHandlerOptions = {}): OtlpHandler {
   };
   const store = new OtlpStore({
     expireAfterMs: positiveOption(options.expireAfterMs, "expireAfterMs", 300_000),
-    maxSeriesPerMetric: positiveOption(options.maxSeriesPerMetric, "maxSeriesPerMetric", 2_000),
+    // One cap rule for a registry's series, built-in or received (docs/cardinality.md).
+    maxSeriesPerMetric: positiveOption(
+      options.maxSeriesPerMetric,
+      "maxSeriesPerMetric",
+      registryLimits(registry).maxSeries,
+    ),
     maxSeries: positiveOption(options.maxSeries, "maxSeries", 50_000),
     maxMetrics: positiveOption(options.maxMetrics, "maxMetrics", 1_000),
     maxLabelCharacters: positiveOption(
@@ -186,6 +193,9 @@ export function otlpHandler(options: OtlpHandlerOptions = {}): OtlpHandler {
       ),
   });
   registry.register(store);
+  // Every family the store holds was checked when received (src/otel/store.ts): a scrape does
+  // not check it again.
+  markCheckedAtSource(store);
   let inFlight = 0;
 
   const handler = async (request: Request): Promise<Response> => {

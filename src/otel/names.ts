@@ -168,7 +168,9 @@ export function attributeLabels(attributes: Attributes): Record<string, string> 
       labels[keys[0]] = values.get(keys[0])!;
     } else {
       keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      labels[escaped] = keys.map((key) => values.get(key)!).join(";");
+      // `_.a` and `_-a` meet as `__a`, a name reserved like any starting with `__`.
+      const name = escaped.startsWith("__") ? "key" + escaped : escaped;
+      labels[name] = keys.map((key) => values.get(key)!).join(";");
     }
   }
   return labels;

@@ -42,6 +42,7 @@ export class OverflowSeries {
   readonly #labels: Labels;
   readonly #maxKeys: number;
   readonly #last = new Map<string, LastValues>();
+  #keyCharacters = 0;
   #value = 0;
   #count = 0;
   #sum = 0;
@@ -66,6 +67,16 @@ export class OverflowSeries {
     return this.#point;
   }
 
+  /** Whether the last values of the series `key` are kept here. */
+  follows(key: string): boolean {
+    return this.#last.has(key);
+  }
+
+  /** Characters of the keys of the series followed (counted in the store's label budget). */
+  get keyCharacters(): number {
+    return this.#keyCharacters;
+  }
+
   /**
    * Adds the point of the series `key` (its values as the store translated them); returns why
    * it is refused, if it is.
@@ -86,6 +97,7 @@ export class OverflowSeries {
     // A delta is an increase already: it is added whole.
     const reason = this.#addIncrease(values, delta ? undefined : previous);
     if (reason !== undefined) return reason;
+    if (previous === undefined) this.#keyCharacters += key.length;
     this.#last.set(key, lastValuesOf(this.#kind, values, time));
     return undefined;
   }
@@ -129,8 +141,14 @@ export class OverflowSeries {
     }
     const counts: readonly number[] = values.bucketCounts;
     const last = previous?.cumulative;
+    // Whatever a sender sends, the overflow's buckets must stay cumulative and its `_sum` (a
+    // counter when no bucket is below zero) must not go down: an increase that is not itself
+    // a cumulative histogram, or a smaller sum, counts as a reset.
     const reset = last === undefined || values.count < previous!.count ||
-      counts.some((count, i) => count < last[i]);
+      counts.some((count, i) =>
+        count < last[i] || (i > 0 && count - last[i] < counts[i - 1] - last[i - 1])
+      ) ||
+      (bounds[0] >= 0 && !(values.sum >= previous!.sum));
     for (let i = 0; i < counts.length; i++) {
       this.#buckets[i] += reset ? counts[i] : counts[i] - last[i];
     }
@@ -153,7 +171,8 @@ export class OverflowSeries {
     let zeroCount: number = values.zeroCount;
     let count: number = values.count;
     let sum: number = values.sum;
-    if (previous !== undefined && values.count >= previous.count) {
+    // A smaller sum is a reset too: the overflow's `_sum` must not go down.
+    if (previous !== undefined && values.count >= previous.count && values.sum >= previous.sum) {
       // The increase since the last point, at the coarser of the two schemas.
       const common = Math.min(schema, previous.schema!);
       const now = [downscale(positive, schema - common), downscale(negative, schema - common)];

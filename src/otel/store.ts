@@ -15,8 +15,14 @@
  * @module
  */
 
-import type { Collector, Exemplar, Labels, MetricFamily, MetricType } from "../model.ts";
-import { escapeName, isWellFormed, validateMetricName } from "../validation.ts";
+import type { Collector, Labels, MetricFamily, MetricType } from "../model.ts";
+import {
+  escapedNameClash,
+  escapeName,
+  isWellFormed,
+  OVERFLOW_LABEL_NAME,
+  validateMetricName,
+} from "../validation.ts";
 import { exposedNames } from "../exposition/validate.ts";
 import { attributeLabels, familyName } from "./names.ts";
 import {
@@ -29,14 +35,8 @@ import {
   TEMPORALITY_DELTA,
 } from "./otlp_types.ts";
 import { OverflowSeries } from "./overflow.ts";
-import {
-  classicOf,
-  counterExemplar,
-  nativeOf,
-  secondsOf,
-  seriesKey,
-  summaryOf,
-} from "./translate.ts";
+import { seriesKey } from "./translate.ts";
+import { type Kind, pointUpdate } from "./point_update.ts";
 
 /** Bounds and behaviour of the store (see `OtlpHandlerOptions` for the documented defaults). */
 export interface OtlpStoreOptions {
@@ -59,12 +59,11 @@ export interface IngestResult {
   readonly reasons: string[];
 }
 
-/** The label of the overflow series, as OpenTelemetry names it. */
-export const OVERFLOW_LABEL = "otel.metric.overflow";
-const OVERFLOW_LABELS: Labels = Object.freeze({ [OVERFLOW_LABEL]: "true" });
+/** The labels of the overflow series: those of a built-in metric's (`metrics/series_caps.ts`). */
+const OVERFLOW_LABELS: Labels = Object.freeze({ [OVERFLOW_LABEL_NAME]: "true" });
+/** The overflow label as scrapers without UTF-8 support read it. */
+const OVERFLOW_LABEL_ESCAPED = escapeName(OVERFLOW_LABEL_NAME, "underscores", "label");
 const MAX_REASONS = 8;
-
-type Kind = "counter" | "gauge" | "histogram" | "native" | "summary";
 
 /** One series: its point as exposed, and what the next point is compared with. */
 interface Series {
@@ -99,6 +98,8 @@ interface Family {
 
 interface TargetInfo {
   readonly labels: Labels;
+  /** `seriesKey(labels)`: no two targets have the same. */
+  readonly labelsKey: string;
   seenAt: number;
   readonly labelCharacters: number;
 }
@@ -108,9 +109,17 @@ export class OtlpStore implements Collector {
   readonly #options: OtlpStoreOptions;
   readonly #families = new Map<string, Family>();
   readonly #targets = new Map<string, TargetInfo>();
+  /** The `labelsKey` of every target. */
+  readonly #targetLabels = new Set<string>();
   /** Exposed names (as a legacy scraper reads them) → the family claiming them. */
   readonly #claimed = new Map<string, string>();
   #seriesCount = 0;
+  /**
+   * No series or target can expire before this time (ms): the oldest write left after the last
+   * sweep, or a request since, plus `expireAfterMs`. A sweep walks every series, so requests
+   * and scrapes before it skip it.
+   */
+  #nextSweepAt = Infinity;
   /** Characters of label names and values held, over every series and target. */
   #labelCharacters = 0;
 
@@ -131,6 +140,8 @@ export class OtlpStore implements Collector {
     }
     const now = this.#options.now();
     this.#expire(now);
+    // Whatever this request writes is seen now (a clock that went back included).
+    this.#nextSweepAt = Math.min(this.#nextSweepAt, now + this.#options.expireAfterMs);
     for (const { resource, scopes } of request.resources) {
       const resourceKey = seriesKey(Object.fromEntries(resource));
       if (resource.length > 0) this.#noteTarget(resourceKey, resource, now);
@@ -158,10 +169,15 @@ export class OtlpStore implements Collector {
     if (this.#targets.size >= this.#options.maxSeriesPerMetric) return;
     const labels = labelsOf(resource);
     if (labels === undefined) return;
+    // Two resources whose attributes differ but give the same labels (a key given twice, `__a`
+    // and `key__a`) would be one series written twice: the first keeps it.
+    const labelsKey = seriesKey(labels);
+    if (this.#targetLabels.has(labelsKey)) return;
     const labelCharacters = charactersOf(labels);
     if (this.#labelCharacters + labelCharacters > this.#options.maxLabelCharacters) return;
     this.#labelCharacters += labelCharacters;
-    this.#targets.set(key, { labels, seenAt: now, labelCharacters });
+    this.#targets.set(key, { labels, labelsKey, seenAt: now, labelCharacters });
+    this.#targetLabels.add(labelsKey);
   }
 
   #ingestMetric(
@@ -253,6 +269,14 @@ export class OtlpStore implements Collector {
       const reason = this.#ingestPoint(family, point, shared, sharedKey, resource, delta, now);
       if (reason !== undefined) refuse(reason, 1);
     }
+    // A family whose points were all refused (or ended) holds nothing: it goes now, not at
+    // the next sweep, and frees its names.
+    if (family.series.size === 0 && family.overflow === undefined) this.#forget(family);
+  }
+
+  #forget(family: Family): void {
+    this.#families.delete(family.name);
+    for (const claim of family.claims) this.#claimed.delete(claim);
   }
 
   /** Takes one point into its series; returns why it was refused, if it was. */
@@ -273,6 +297,13 @@ export class OtlpStore implements Collector {
       const reason = this.#newSeriesKey(family, point.attributes, shared);
       if (typeof reason === "string") return reason;
       key = reason.key;
+      if (Object.hasOwn(reason.labels, OVERFLOW_LABEL_NAME)) {
+        // A sender's own overflow series (an SDK past its cap): its points go into this
+        // metric's overflow series, which adds them up with ours. It gets no series of its own,
+        // so it can never be written twice beside ours.
+        if ((point.flags & FLAG_NO_RECORDED_VALUE) !== 0) return undefined;
+        return this.#overflow(family, key, point, delta, now);
+      }
       series = family.series.get(key);
       if (series === undefined) {
         return this.#ingestNew(family, point, reason.labels, key, rawKey, resource, delta, now);
@@ -318,8 +349,15 @@ export class OtlpStore implements Collector {
     if (reserved !== undefined && Object.hasOwn(labels, reserved)) {
       return `attribute "${reserved}" is reserved for this type`;
     }
-    if (Object.hasOwn(labels, OVERFLOW_LABEL)) {
-      return `attribute "${OVERFLOW_LABEL}" is reserved for the overflow series`;
+    for (const name in labels) {
+      // `otel.metric.overflow` itself marks a sender's overflow series (see #ingestPoint);
+      // another name that legacy scrapers read as it would pass for the receiver's.
+      if (
+        name !== OVERFLOW_LABEL_NAME &&
+        escapeName(name, "underscores", "label") === OVERFLOW_LABEL_ESCAPED
+      ) {
+        return `attribute "${name}" is read as "${OVERFLOW_LABEL_NAME}", reserved for the overflow series`;
+      }
     }
     return { labels, key: seriesKey(labels) };
   }
@@ -376,16 +414,27 @@ export class OtlpStore implements Collector {
     const values = pointUpdate(family.kind, point, OVERFLOW_LABELS, undefined, delta);
     if (typeof values === "string") return values;
     const overflow = family.overflow ??= {
-      // One overflow series per family at most: bounded by `maxMetrics`.
-      values: new OverflowSeries(family.kind, OVERFLOW_LABELS, this.#options.maxSeriesPerMetric),
+      // One overflow series per family at most: bounded by `maxMetrics`. The series it
+      // follows are bounded by the caps and, with their keys, by the label budget.
+      values: new OverflowSeries(
+        family.kind,
+        OVERFLOW_LABELS,
+        Math.min(this.#options.maxSeriesPerMetric, this.#options.maxSeries),
+      ),
       seenAt: now,
       counted: false,
     };
+    const isNewKey = family.kind !== "gauge" && !overflow.values.follows(key);
+    if (isNewKey && this.#labelCharacters + key.length > this.#options.maxLabelCharacters) {
+      return `series cap reached, and the receiver holds ${this.#options.maxLabelCharacters} ` +
+        `characters of labels already (maxLabelCharacters)`;
+    }
     const reason = overflow.values.add(key, values.point, point.timeUnixNano, delta);
     if (reason !== undefined) {
       return `series cap reached (${this.#options.maxSeriesPerMetric} per metric, ` +
         `${this.#options.maxSeries} in all), and ${reason}`;
     }
+    if (isNewKey && overflow.values.follows(key)) this.#labelCharacters += key.length;
     if (!overflow.counted) {
       overflow.counted = true;
       this.#seriesCount++;
@@ -396,25 +445,34 @@ export class OtlpStore implements Collector {
 
   /** Drops series (and targets) not written for `expireAfterMs`. */
   #expire(now: number): void {
+    if (now < this.#nextSweepAt) return;
     const limit = now - this.#options.expireAfterMs;
-    for (const [name, family] of this.#families) {
+    // The oldest write that stays: nothing expires before it has aged `expireAfterMs`.
+    let oldest = Infinity;
+    for (const family of this.#families.values()) {
       for (const [key, series] of family.series) {
         if (series.seenAt <= limit) this.#remove(family, key, series);
+        else if (series.seenAt < oldest) oldest = series.seenAt;
       }
-      if (family.overflow !== undefined && family.overflow.seenAt <= limit) {
+      if (family.overflow !== undefined && family.overflow.seenAt > limit) {
+        oldest = Math.min(oldest, family.overflow.seenAt);
+      } else if (family.overflow !== undefined) {
         if (family.overflow.counted) this.#seriesCount--;
+        this.#labelCharacters -= family.overflow.values.keyCharacters;
         family.overflow = undefined;
       }
-      if (family.series.size === 0 && family.overflow === undefined) {
-        this.#families.delete(name);
-        for (const claim of family.claims) this.#claimed.delete(claim);
-      }
+      if (family.series.size === 0 && family.overflow === undefined) this.#forget(family);
     }
     for (const [key, target] of this.#targets) {
-      if (target.seenAt > limit) continue;
+      if (target.seenAt > limit) {
+        oldest = Math.min(oldest, target.seenAt);
+        continue;
+      }
       this.#targets.delete(key);
+      this.#targetLabels.delete(target.labelsKey);
       this.#labelCharacters -= target.labelCharacters;
     }
+    this.#nextSweepAt = oldest + this.#options.expireAfterMs;
   }
 
   #remove(family: Family, key: string, series: Series): void {
@@ -458,7 +516,9 @@ export class OtlpStore implements Collector {
     this.#families.clear();
     this.#claimed.clear();
     this.#targets.clear();
+    this.#targetLabels.clear();
     this.#seriesCount = 0;
+    this.#nextSweepAt = Infinity;
     this.#labelCharacters = 0;
   }
 }
@@ -489,73 +549,18 @@ function charactersOf(labels: Labels): number {
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Attributes as labels, or `undefined` when a key or value cannot be a label. */
+/**
+ * Attributes as labels, or `undefined` when a key or value cannot be a label: what passes
+ * meets every label rule of the exposition checks (`exposition/validate.ts`), so that the
+ * received families need no check at scrape time. Keys are non-empty (the decoders drop empty
+ * ones), `attributeLabels` renames those starting with `__` and joins those the `underscores`
+ * escaping writes alike; a clash under another escaping (`a.b` and `U__a_2e_b` under `values`)
+ * is refused here.
+ */
 function labelsOf(attributes: Attributes): Labels | undefined {
   for (const [key, value] of attributes) {
     if (CONTROL.test(key) || !isWellFormed(key) || !isWellFormed(value)) return undefined;
   }
-  return attributeLabels(attributes);
-}
-
-/**
- * The new point of a series, from an OTLP point and the series as it was: a string when the
- * point is refused. `value` is what the next point is compared with (a counter's value, a
- * histogram's count); `start` a changed start time.
- */
-function pointUpdate(
-  kind: Kind,
-  point: OtlpPointBase,
-  labels: Labels,
-  series: Series | undefined,
-  delta: boolean,
-  // deno-lint-ignore no-explicit-any
-): { point: any; value: number; start?: number } | string {
-  const start = point.startTimeUnixNano;
-  // A series whose start moved on, or whose cumulative total went down, started again.
-  const restarted = (measure: number): boolean =>
-    series !== undefined && !delta &&
-    ((start !== 0 && start !== series.start) || measure < series.value);
-  const createdOf = (measure: number): number | undefined => {
-    if (series === undefined || delta) return series?.point.created ?? secondsOf(start);
-    if (!restarted(measure)) return series.point.created;
-    // A reset without a new start time: the point's own time marks the new start.
-    return secondsOf(start !== series.start && start !== 0 ? start : point.timeUnixNano);
-  };
-  const withCreated = <T extends object>(values: T, created: number | undefined) =>
-    created === undefined ? values : { ...values, created };
-
-  switch (kind) {
-    case "gauge": {
-      const value = (point as unknown as { value: number }).value;
-      return { point: { labels, value }, value };
-    }
-    case "counter": {
-      const given = (point as unknown as { value: number }).value;
-      if (!(given >= 0) || given === Infinity) return `counter value ${given} is negative or NaN`;
-      const value = delta && series !== undefined ? series.value + given : given;
-      const created = createdOf(given);
-      const exemplar: Exemplar | undefined = counterExemplar(point.exemplars) ??
-        (restarted(given) ? undefined : series?.point.exemplar);
-      const values = exemplar === undefined ? { labels, value } : { labels, value, exemplar };
-      return { point: withCreated(values, created), value };
-    }
-    case "histogram": {
-      const classic = classicOf(point as never);
-      if (typeof classic === "string") return classic;
-      const created = createdOf(classic.count);
-      return { point: withCreated({ labels, ...classic }, created), value: classic.count };
-    }
-    case "native": {
-      const native = nativeOf(point as never);
-      if (typeof native === "string") return native;
-      const created = createdOf(native.count);
-      return { point: withCreated({ labels, ...native }, created), value: native.count };
-    }
-    case "summary": {
-      const summary = summaryOf(point as never);
-      if (typeof summary === "string") return summary;
-      const created = createdOf(summary.count);
-      return { point: withCreated({ labels, ...summary }, created), value: summary.count };
-    }
-  }
+  const labels = attributeLabels(attributes);
+  return escapedNameClash(Object.keys(labels)) === undefined ? labels : undefined;
 }

@@ -12,7 +12,7 @@
 
 import type { BucketSpan, Exemplar, Labels } from "../model.ts";
 import { encodeBuckets } from "../metrics/native_histogram.ts";
-import { escapeName, EXEMPLAR_MAX_CHARACTERS, isWellFormed } from "../validation.ts";
+import { escapedNameClash, EXEMPLAR_MAX_CHARACTERS, isWellFormed } from "../validation.ts";
 import type {
   OtlpExemplar,
   OtlpExponentialPoint,
@@ -54,11 +54,9 @@ export function exemplarOf(exemplar: OtlpExemplar): Exemplar {
     if (key.startsWith("__") || !isWellFormed(key) || !isWellFormed(value)) continue;
     // deno-lint-ignore no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(key)) continue;
-    if (Object.hasOwn(labels, key)) continue;
-    const escaped = escapeName(key, "underscores", "label");
-    if (Object.keys(labels).some((n) => escapeName(n, "underscores", "label") === escaped)) {
-      continue;
-    }
+    if (key === "" || Object.hasOwn(labels, key)) continue;
+    // Nor one that some scraper's escaping would write like a name already given.
+    if (escapedNameClash([...Object.keys(labels), key]) !== undefined) continue;
     add(key, value);
   }
   const timestamp = secondsOf(exemplar.timeUnixNano);
@@ -97,6 +95,9 @@ export function classicOf(point: OtlpHistogramPoint): ClassicValues | string {
   if (counts.length !== 0 && counts.length !== bounds.length + 1) {
     return `${counts.length} bucket counts for ${bounds.length} bounds (want bounds + 1)`;
   }
+  for (const count of counts) {
+    if (!(count >= 0) || !Number.isInteger(count)) return `bucket count ${count} is not a count`;
+  }
   const upperBounds = [...bounds, Infinity];
   const cumulative: number[] = [];
   let running = 0;
@@ -108,7 +109,9 @@ export function classicOf(point: OtlpHistogramPoint): ClassicValues | string {
   if (cumulative[cumulative.length - 1] !== point.count) {
     return `count ${point.count} differs from the sum of bucket counts ${running}`;
   }
-  if (!Number.isSafeInteger(point.count)) return `count ${point.count} is not exact`;
+  if (!Number.isSafeInteger(point.count) || point.count < 0) {
+    return `count ${point.count} is not exact, or negative`;
+  }
   let sum = point.sum;
   if (upperBounds[0] >= 0) {
     // `_sum` is a counter when nothing can be below zero: it must be there and not negative.
@@ -167,8 +170,11 @@ export function nativeOf(point: OtlpExponentialPoint): NativeValues | string {
   if (typeof positive === "string") return positive;
   if (typeof negative === "string") return negative;
   const inBuckets = positive.total + negative.total + point.zeroCount;
-  if (!Number.isSafeInteger(point.count) || !Number.isSafeInteger(point.zeroCount)) {
-    return "count or zero count is not exact";
+  if (
+    !Number.isSafeInteger(point.count) || !Number.isSafeInteger(point.zeroCount) ||
+    point.zeroCount < 0
+  ) {
+    return "count or zero count is not exact, or negative";
   }
   if (point.count < inBuckets) {
     return `count ${point.count} is less than the ${inBuckets} observations in the buckets`;

@@ -301,20 +301,27 @@ Deno.test("OTLP store: the label-character budget bounds what senders can make i
   assert.match(await registry.metrics(), /^g\{otel_metric_overflow="true"\} 1\.0$/m);
 });
 
-Deno.test("OTLP store: the overflow label cannot be sent as an attribute", async () => {
+Deno.test("OTLP store: a sender's overflow series goes into the overflow series; a look-alike label is refused", async () => {
   const registry = new Registry();
-  const handle = otlpHandler({ registry });
-  const response = await handle(
-    await otlpRequest(
-      oneResource([
-        counter("c", 1, S, 2 * S, { attributes: [attr("otel.metric.overflow", "true")] }),
-      ]),
-      "json",
-    ),
-  );
-  const answer = await response.json();
-  assert.equal(answer.partialSuccess.rejectedDataPoints, "1");
-  assert.match(answer.partialSuccess.errorMessage, /reserved for the overflow series/);
+  const handle = otlpHandler({ registry, resourceLabels: [], scopeLabels: false });
+  // An SDK past its own cap sends its overflow series: attribute otel.metric.overflow=true.
+  const send = async (value: number, time: number, key: string) =>
+    await (await handle(
+      await otlpRequest(
+        oneResource([counter("c", value, S, time, { attributes: [attr(key, "true")] })]),
+        "json",
+      ),
+    )).json();
+  assert.deepEqual(await send(3, 2 * S, "otel.metric.overflow"), {});
+  assert.deepEqual(await send(5, 3 * S, "otel.metric.overflow"), {});
+  const text = await registry.metrics();
+  // One overflow series, as a built-in metric's would be written, holding the sender's total.
+  assert.deepEqual(text.split("\n").filter((line) => line.startsWith("c_total")), [
+    'c_total{otel_metric_overflow="true"} 5.0',
+  ]);
+  const refused = await send(1, 4 * S, "otel_metric_overflow");
+  assert.equal(refused.partialSuccess.rejectedDataPoints, "1");
+  assert.match(refused.partialSuccess.errorMessage, /reserved for the overflow series/);
 });
 
 Deno.test("OTLP: received series reach every format and remote write like any collector", async () => {
