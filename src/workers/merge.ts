@@ -72,7 +72,7 @@ export interface MergeOptions {
    *
    * @example
    * ```ts
-   * import { mergeSnapshots } from "@deno-prom/client";
+   * import { mergeSnapshots } from "@deno-prom/client/workers";
    * const merged = mergeSnapshots([], { maxSeriesPerMetric: 50_000 });
    * ```
    */
@@ -83,7 +83,7 @@ export interface MergeOptions {
    *
    * @example
    * ```ts
-   * import { MergedSeriesChoice, mergeSnapshots } from "@deno-prom/client";
+   * import { MergedSeriesChoice, mergeSnapshots } from "@deno-prom/client/workers";
    * const mergedSeries = new MergedSeriesChoice(); // one per aggregator, kept across scrapes
    * const merged = mergeSnapshots([], { mergedSeries });
    * ```

@@ -30,7 +30,7 @@ const SUMMED: ReadonlySet<string> = new Set(["counter", "histogram", "summary"])
  *
  * @example
  * ```ts
- * import { MergedSeriesChoice, mergeSnapshots } from "@deno-prom/client";
+ * import { MergedSeriesChoice, mergeSnapshots } from "@deno-prom/client/workers";
  * const choice = new MergedSeriesChoice();
  * const merged = mergeSnapshots([], { maxSeriesPerMetric: 1000, mergedSeries: choice });
  * ```
