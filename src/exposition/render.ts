@@ -20,7 +20,15 @@ import type { EscapingScheme } from "../validation.ts";
  */
 export type ExpositionFormat = "text" | "openmetrics" | "protobuf";
 
-/** The `Content-Type` of each format. */
+/**
+ * The `Content-Type` of each format.
+ *
+ * @example
+ * ```ts
+ * import { contentTypeOf } from "@deno-prom/client/exposition";
+ * contentTypeOf("openmetrics"); // "application/openmetrics-text; version=1.0.0; charset=utf-8"
+ * ```
+ */
 export function contentTypeOf(format: ExpositionFormat): string {
   if (format === "protobuf") return PROTOBUF_CONTENT_TYPE;
   return format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE;
@@ -29,6 +37,18 @@ export function contentTypeOf(format: ExpositionFormat): string {
 /**
  * Renders families in a text format, writing names as `escaping` says (default
  * `underscores`).
+ *
+ * @example
+ * ```ts
+ * import type { MetricFamily } from "@deno-prom/client";
+ * import { render } from "@deno-prom/client/exposition";
+ * const up: MetricFamily = {
+ *   type: "gauge", name: "up_jobs", help: "jobs", points: [{ labels: {}, value: 2 }],
+ * };
+ * render([up], "openmetrics");
+ * // "# HELP up_jobs jobs\n# TYPE up_jobs gauge\nup_jobs 2.0\n# EOF\n"
+ * render([up], "protobuf"); // a Uint8Array: one length-delimited MetricFamily
+ * ```
  */
 export function render(
   families: readonly MetricFamily[],

@@ -1,7 +1,7 @@
 /**
- * A response body rendered chunk by chunk as readers pull it, and shared by the scrapes of one
- * round (see `src/http/handler.ts`): each reader gets its own stream over the same chunks, and
- * the render goes on at the pace of the fastest one.
+ * A response body rendered chunk by chunk as readers pull it, and shared by the scrapes that
+ * share one collection (see `src/http/shared_collection.ts`): each reader gets its own stream
+ * over the same chunks, and the render goes on at the pace of the fastest one.
  *
  * @module
  */

@@ -107,6 +107,17 @@ function checkAmount(metricName: string, amount: number): void {
 /**
  * One counter series, returned by `counter.labels(...)`: a handle on the series in the
  * metric's packed store (see {@linkcode Counter} for what a handle promises).
+ *
+ * @example
+ * ```ts
+ * import { Counter } from "@deno-prom/client";
+ * const requests = new Counter({
+ *   name: "requests_total", help: "requests", labelNames: ["path"], registry: null,
+ * });
+ * const root = requests.labels({ path: "/" }); // keep the child: its inc() does no label lookup
+ * root.inc();
+ * root.value; // 1
+ * ```
  */
 export class CounterChild {
   readonly #handle: SeriesHandle;

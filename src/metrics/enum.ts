@@ -26,6 +26,16 @@ export interface EnumOptions extends Omit<MetricOptions, "unit"> {
  * One enum series, returned by `enum.labels(...)`: a handle on the series, whose state is one
  * count (the index of the current state) in the metric's packed store (see
  * {@linkcode Counter} for what a handle promises after `remove()`).
+ *
+ * @example
+ * ```ts
+ * import { Enum } from "@deno-prom/client";
+ * const state = new Enum({
+ *   name: "worker_state", help: "worker state", labelNames: ["worker"], states: ["idle", "busy"],
+ *   registry: null,
+ * });
+ * state.labels({ worker: "w1" }).state("busy");
+ * ```
  */
 export class EnumChild {
   readonly #handle: SeriesHandle;

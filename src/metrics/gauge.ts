@@ -118,6 +118,18 @@ class GaugeSettings {
 /**
  * One gauge series, returned by `gauge.labels(...)`: a handle on the series in the metric's
  * packed store (see {@linkcode Counter} for what a handle promises after `remove()`).
+ *
+ * @example
+ * ```ts
+ * import { Gauge } from "@deno-prom/client";
+ * const queued = new Gauge({
+ *   name: "queue_jobs", help: "jobs queued", labelNames: ["queue"], registry: null,
+ * });
+ * const mail = queued.labels({ queue: "mail" });
+ * mail.inc(3);
+ * mail.dec();
+ * mail.value; // 2
+ * ```
  */
 export class GaugeChild {
   readonly #handle: SeriesHandle;

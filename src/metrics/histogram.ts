@@ -261,6 +261,18 @@ function observeTraced(
  * metric's packed store, where its per-bucket (not cumulative) counts, sum and creation time
  * live. `observe` touches two numbers and allocates nothing; collect accumulates. See
  * {@linkcode Counter} for what a handle promises after `remove()`.
+ *
+ * @example
+ * ```ts
+ * import { Histogram } from "@deno-prom/client";
+ * const duration = new Histogram({
+ *   name: "job_duration_seconds", help: "job time", labelNames: ["job"], buckets: [0.1, 1],
+ *   registry: null,
+ * });
+ * const backup = duration.labels({ job: "backup" });
+ * backup.observe(0.4);
+ * backup.snapshot().count; // 1
+ * ```
  */
 export class HistogramChild {
   readonly #handle: SeriesHandle;

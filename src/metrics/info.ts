@@ -33,6 +33,17 @@ const NO_INFO: Labels = Object.freeze({});
 /**
  * One info series, returned by `info.labels(...)`: a handle on the series (see
  * {@linkcode Counter} for what a handle promises after `remove()`).
+ *
+ * @example
+ * ```ts
+ * import { Info } from "@deno-prom/client";
+ * const build = new Info({
+ *   name: "plugin_build", help: "plugin builds", labelNames: ["plugin"], registry: null,
+ * });
+ * const auth = build.labels({ plugin: "auth" });
+ * auth.info({ version: "1.2.0" });
+ * auth.exposedLabels; // { plugin: "auth", version: "1.2.0" }
+ * ```
  */
 export class InfoChild {
   readonly #handle: SeriesHandle;

@@ -45,15 +45,21 @@ interface ReplacedStore {
   readonly expired: ReadonlySet<number>;
 }
 
+/**
+ * The monotonic clock in milliseconds: idleness is a duration, so a step of the wall clock
+ * must neither expire a series updated a moment ago nor hold an idle one back.
+ */
+const monotonicMs = (): number => performance.now();
+
 /** The milliseconds clock of sweeps; tests replace it (see `useExpiryClock`). */
-let clock: () => number = Date.now;
+let clock: () => number = monotonicMs;
 
 /**
  * Replaces the clock sweeps read (for tests: a model test moves time by hand); `undefined`
- * restores `Date.now`.
+ * restores the monotonic clock.
  */
 export function useExpiryClock(replacement: (() => number) | undefined): void {
-  clock = replacement ?? Date.now;
+  clock = replacement ?? monotonicMs;
 }
 
 /** The expiry of one metric's series: see the module documentation. */

@@ -61,6 +61,16 @@ function quantilesOf(store: SeriesStore, slot: number, quantiles: readonly numbe
 /**
  * One summary series, returned by `summary.labels(...)`: a handle on the series in the
  * metric's packed store (see {@linkcode Counter} for what a handle promises after `remove()`).
+ *
+ * @example
+ * ```ts
+ * import { Summary } from "@deno-prom/client";
+ * const sizes = new Summary({
+ *   name: "upload_bytes", help: "upload sizes", labelNames: ["kind"], registry: null,
+ * });
+ * const images = sizes.labels({ kind: "image" });
+ * images.observe(2048);
+ * ```
  */
 export class SummaryChild {
   readonly #handle: SeriesHandle;

@@ -34,6 +34,9 @@
  * itself as it starts, so only a worker first heard from after more than 10 000 younger ones
  * retired meanwhile is ignored wrongly (visible as its missing counts).
  *
+ * The open channel keeps the program running until `close()`: runtimes offer no public way to
+ * un-ref a `BroadcastChannel`, and none of their private ones is read here.
+ *
  * @module
  */
 
@@ -61,7 +64,6 @@ import {
   type Reply,
   type SnapshotMessage,
   startedMsOf,
-  unrefChannel,
 } from "./broadcast/protocol.ts";
 import { CollectionSharing } from "./collection_sharing.ts";
 import { RetiredPeers } from "./broadcast/retired_peers.ts";
@@ -218,8 +220,8 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
     this.#registry = registry;
     this.#retired = new RetiredPeers(this.#workerLabel);
 
+    // Open until close(): like an open server, an open channel keeps the program running.
     this.#channel = new BroadcastChannel(channelName);
-    unrefChannel(this.#channel);
     this.#channel.onmessage = (event) => this.#receive(event.data);
     this.#heartbeat = setInterval(() => this.#tick(), publishIntervalMs);
     unrefTimer(this.#heartbeat);
@@ -566,7 +568,9 @@ export class WorkerAggregator implements MetricsSource, Disposable, AsyncDisposa
  * Turns on aggregation across the isolates of `deno serve --parallel` or the Web Workers of a
  * program: call it once in every worker (at module top level), and serve the returned
  * aggregator instead of the registry. Whichever worker answers `/metrics` returns the merged
- * view of all of them. Timers and the channel never keep an idle program alive. This worker's own
+ * view of all of them. Its `BroadcastChannel` keeps the program running until `close()` (or
+ * `Symbol.dispose`), as an open server does: a server or a worker never notices, a script that
+ * should end closes it (its timers alone never keep a program alive). This worker's own
  * collection is awaited at most 10 seconds: past it the scrape fails and a heartbeat, answer
  * or goodbye is skipped, so a hung collector stops nothing for good.
  *

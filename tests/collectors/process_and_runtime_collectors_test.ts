@@ -303,6 +303,7 @@ async function runChild(flags: string[], source: string) {
     await Deno.writeTextFile(script, source);
     return await run(Deno.execPath(), ["run", ...flags, script], {
       env: { NO_COLOR: "1" },
+      timeoutMs: 30_000, // a child kept alive fails the test instead of hanging it
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -440,7 +441,6 @@ Deno.test({
 });
 
 Deno.test("the lag probe never keeps a finished script alive", async () => {
-  const started = performance.now();
   const result = await runChild(
     [],
     `import { collectDefaultMetrics } from ${JSON.stringify(MOD_URL)};
@@ -450,5 +450,4 @@ console.log("done");
   );
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), "done");
-  assert.ok(performance.now() - started < 15_000);
 });

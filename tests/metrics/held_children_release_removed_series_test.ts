@@ -1,6 +1,7 @@
 // Audit of issue 11, item 5, for the types its own test leaves out: a held child of a gauge, a
 // summary, an enum and a counter with exemplars must not keep removed series alive either.
 import assert from "node:assert/strict";
+import { HEAP_USAGE, runMeasuringScript } from "../support/process.ts";
 
 const MOD_URL = JSON.stringify(new URL("../../mod.ts", import.meta.url).href);
 
@@ -9,7 +10,7 @@ Deno.test("audit: held children of gauges, summaries, enums and exemplar counter
   // labels() and remove() on each, and compare the retained heap with what two live series need.
   const script = `
     import { Counter, Enum, Gauge, Summary } from ${MOD_URL};
-    const usage = () => { gc(); gc(); const m = Deno.memoryUsage(); return m.heapUsed + m.external; };
+    ${HEAP_USAGE}
     const labelNames = ["id"];
     const gauge = new Gauge({ name: "g", help: "h", labelNames, registry: null });
     const summary = new Summary({ name: "s", help: "h", labelNames, registry: null });
@@ -36,13 +37,7 @@ Deno.test("audit: held children of gauges, summaries, enums and exemplar counter
         phase.labels("held").value, counter.labels("held").value],
     }));
   `;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  const result = JSON.parse(new TextDecoder().decode(output.stdout));
+  const result = await runMeasuringScript<{ retained: number; values: unknown[] }>(script);
   // Pinned, 400k removed series would hold tens of MB; allow a few MB of heap noise.
   assert.ok(result.retained < 4 * 1024 * 1024, `retained ${result.retained} bytes after churn`);
   assert.deepEqual(result.values, [2, 2, "b", 2], "the held children still count");

@@ -15,6 +15,7 @@ import {
 } from "../../mod.ts";
 import { type CounterPoint, renderText, type SummaryPoint } from "../../src/exposition/mod.ts";
 import { formatFloat } from "../../src/exposition/format.ts";
+import { HEAP_USAGE, runMeasuringScript } from "../support/process.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -566,7 +567,7 @@ Deno.test("a held child does not keep removed series alive: memory after churn t
     import { Counter, Histogram } from ${
     JSON.stringify(new URL("../../mod.ts", import.meta.url).href)
   };
-    const usage = () => { gc(); gc(); const m = Deno.memoryUsage(); return m.heapUsed + m.external; };
+    ${HEAP_USAGE}
     const counter = new Counter({ name: "c", help: "h", labelNames: ["id"], registry: null });
     const histogram = new Histogram({ name: "h", help: "h", labelNames: ["id"], registry: null });
     const heldCounter = counter.labels("held");
@@ -587,13 +588,7 @@ Deno.test("a held child does not keep removed series alive: memory after churn t
       histogram: histogram.labels("held").snapshot().count,
     }));
   `;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  const result = JSON.parse(new TextDecoder().decode(output.stdout));
+  const result = await runMeasuringScript(script);
   // Before the fix each removed series stayed reachable from the held children: about 100 MB
   // here. Live series (two) need nothing measurable; allow a few MB of heap noise.
   assert.ok(result.retained < 4 * 1024 * 1024, `retained ${result.retained} bytes after churn`);

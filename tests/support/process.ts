@@ -304,3 +304,27 @@ export async function run(
   }
   return result;
 }
+
+/**
+ * A line of script that defines `usage()`: the heap and external memory in use after two forced
+ * collections (needs `gc`, which {@linkcode runMeasuringScript} exposes).
+ */
+export const HEAP_USAGE =
+  "const usage = () => { gc(); gc(); const m = Deno.memoryUsage(); return m.heapUsed + m.external; };";
+
+/**
+ * Runs `script` in a fresh `deno eval` with `gc()` exposed, so what earlier tests left on the heap
+ * cannot blur a memory measurement, and returns the JSON the script printed. Fails with its
+ * stderr when the script fails.
+ */
+export async function runMeasuringScript<T = Record<string, number>>(script: string): Promise<T> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`the measuring script failed: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}

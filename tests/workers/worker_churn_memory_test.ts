@@ -1,6 +1,7 @@
 // Issue 20, point 3: an aggregator's memory does not grow with the number of workers that ever
 // lived, and a retired worker's late message never counts it twice, even once forgotten.
 import assert from "node:assert/strict";
+import { runMeasuringScript } from "../support/process.ts";
 
 const MOD_URL = JSON.stringify(new URL("../../mod.ts", import.meta.url).href);
 const WORKERS_URL = JSON.stringify(new URL("../../src/workers/mod.ts", import.meta.url).href);
@@ -54,13 +55,7 @@ async function inChild(body: string): Promise<Record<string, number>> {
     peers.close();
     aggregator[Symbol.dispose]();
   `;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--v8-flags=--expose-gc", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  return JSON.parse(new TextDecoder().decode(output.stdout));
+  return await runMeasuringScript(script);
 }
 
 Deno.test("1M workers coming and going grow an aggregator's heap by less than 5 MB", async () => {

@@ -65,18 +65,3 @@ export function startedMsOf(message: SnapshotMessage): number {
   const startedMs = message.startedMs;
   return typeof startedMs === "number" && !Number.isNaN(startedMs) ? startedMs : -Infinity;
 }
-
-/**
- * Deno keeps a program running while a `BroadcastChannel` is open. Its Node compatibility layer
- * un-refs a channel through an internal method; when present it is used here, so an idle
- * aggregator never keeps a program alive (a server or a worker still receives everything).
- */
-export function unrefChannel(channel: BroadcastChannel): void {
-  const unref = Object.getOwnPropertySymbols(BroadcastChannel.prototype).find((symbol) =>
-    symbol.description === "refBroadcastChannel"
-  );
-  const method = unref === undefined
-    ? undefined
-    : (channel as unknown as Record<symbol, unknown>)[unref];
-  if (typeof method === "function") method.call(channel, false);
-}
