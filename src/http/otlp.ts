@@ -9,6 +9,7 @@
 import { defaultRegistry, markCheckedAtSource, Registry } from "../registry.ts";
 import { registryLimits } from "../metrics/series_limits.ts";
 import type { Collector } from "../model.ts";
+import { concatChunks } from "../exposition/byte_writer.ts";
 import { exposedNames } from "../exposition/validate.ts";
 import { escapeName } from "../validation.ts";
 import { decodeProtobufRequest } from "../otel/decode_protobuf.ts";
@@ -81,6 +82,12 @@ export interface OtlpHandlerOptions {
   readonly maxLabelCharacters?: number;
   /** Clock in milliseconds, for tests (default `Date.now`). */
   readonly now?: () => number;
+  /**
+   * Called with an unexpected failure of the receiver itself (the sender gets a 500 with a
+   * fixed message, never the error, which may hold internal details). Default: one
+   * `console.error` line.
+   */
+  readonly onError?: (error: unknown) => void;
 }
 
 /** The collector holding what an {@linkcode otlpHandler} received. */
@@ -168,6 +175,15 @@ export function otlpHandler(options: OtlpHandlerOptions = {}): OtlpHandler {
       DEFAULT_DECODE_LIMITS.maxStringLength,
     ),
     maxBuckets: positiveOption(options.maxBuckets, "maxBuckets", DEFAULT_DECODE_LIMITS.maxBuckets),
+  };
+  const onError = options.onError ??
+    ((error: unknown) => console.error(`otlpHandler: ${oneLine(error)}`));
+  const reportInternalError = (error: unknown): void => {
+    try {
+      onError(error);
+    } catch {
+      // A failing reporter must not turn the sender's 500 into a throw.
+    }
   };
   const store = new OtlpStore({
     expireAfterMs: positiveOption(options.expireAfterMs, "expireAfterMs", 300_000),
@@ -275,13 +291,10 @@ export function otlpHandler(options: OtlpHandlerOptions = {}): OtlpHandler {
         inFlight--;
       }
     } catch (error) {
-      // Never into the host: an unexpected failure is the sender's 500.
-      return answerStatus(
-        encoding,
-        500,
-        RPC_INTERNAL,
-        `internal error: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      // Never into the host: an unexpected failure is the sender's 500, with a fixed message;
+      // the error itself (which may hold internal details) goes to onError only.
+      reportInternalError(error);
+      return answerStatus(encoding, 500, RPC_INTERNAL, "internal error");
     }
   };
   return Object.assign(handler, { collector: store });
@@ -342,13 +355,7 @@ async function readLimited(
   } finally {
     clearTimeout(timer);
   }
-  const bytes = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
+  return concatChunks(chunks);
 }
 
 /** gunzips `bytes`, stopping at `limit` bytes of output (a gzip bomb stops there). */
@@ -363,4 +370,10 @@ async function gunzipLimited(
   } catch {
     return "invalid";
   }
+}
+
+/** The first line of an error's message, for a one-line log entry. */
+function oneLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n", 1)[0];
 }

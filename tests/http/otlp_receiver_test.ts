@@ -504,3 +504,23 @@ Deno.test("OTLP handler: JSON of the wrong shape is a 400, never a throw", async
     assert.equal((await response.json()).code, 3);
   }
 });
+
+Deno.test("OTLP handler: an internal failure is a fixed 500 for the sender, the error goes to onError", async () => {
+  const errors: unknown[] = [];
+  const handle = otlpHandler({
+    registry: new Registry(),
+    now: () => {
+      throw new Error("secret internal detail");
+    },
+    onError: (error) => errors.push(error),
+  });
+  const response = await handle(
+    await otlpRequest(oneResource([counter("c", 1, S, 2 * S)]), "json", false),
+  );
+  assert.equal(response.status, 500);
+  const body = await response.json();
+  assert.equal(body.code, 13);
+  assert.equal(body.message, "internal error");
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /secret internal detail/);
+});
