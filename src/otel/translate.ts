@@ -11,7 +11,7 @@
  */
 
 import type { BucketSpan, Exemplar, Labels } from "../model.ts";
-import { encodeBuckets } from "../metrics/native_histogram.ts";
+import { encodeBuckets, type NativeBuckets } from "../metrics/native_histogram.ts";
 import { escapedNameClash, EXEMPLAR_MAX_CHARACTERS, isWellFormed } from "../validation.ts";
 import type {
   OtlpExemplar,
@@ -144,15 +144,7 @@ function bucketExemplars(
 }
 
 /** The native histogram part of a point (with its one classic `+Inf` bucket). */
-export interface NativeValues extends ClassicValues {
-  readonly schema: number;
-  readonly zeroThreshold: number;
-  readonly zeroCount: number;
-  readonly positiveSpans: readonly BucketSpan[];
-  readonly positiveDeltas: readonly number[];
-  readonly negativeSpans: readonly BucketSpan[];
-  readonly negativeDeltas: readonly number[];
-}
+export interface NativeValues extends ClassicValues, NativeBuckets {}
 
 /**
  * An exponential histogram point as a native histogram, or why it is refused. OTLP indexes a
