@@ -200,26 +200,12 @@ function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<Array
 }
 
 /**
- * How the labels of a metric read from storage merge with the extra labels, for one write:
- * the merge plan of its label names, and per step of it the own label's position (else -1)
- * or the bytes of a constant one (a constant or default label, or an extra one).
+ * How the labels of a metric read from storage merge with the extra labels, for one write: the
+ * merge plan of its label names, and a `labelOf` for `#layOut` that gives, for the series at
+ * `slot`, each step's own label (by id from the dictionary) or constant (a constant or default
+ * label); an empty `Label` for an empty value.
  */
-interface StoredLabels {
-  readonly plan: MergePlan;
-  readonly positions: readonly number[];
-  readonly fixed: readonly (Uint8Array | undefined)[];
-  /** Per own label position, the encoded `Label` of each dictionary value (empty for ""). */
-  readonly values: readonly (readonly Uint8Array[])[];
-  /** The step of an own `job` label (-1 if none), and whether a constant one is there. */
-  readonly jobStep: number;
-  readonly hasJob: boolean;
-}
-
-function storedLabels(
-  item: StoredSeries,
-  extra: ExtraLabels,
-  extraName: string | undefined,
-): StoredLabels {
+function storedLabels(item: StoredSeries, extra: ExtraLabels, extraName: string | undefined) {
   const labels = item.labels;
   const own = labels.shape.labelNames;
   // As a snapshot has them: the series' own and constant labels win over default ones.
@@ -227,18 +213,21 @@ function storedLabels(
   for (const name of own) delete constant[name];
   const plan = mergePlan([...own, ...Object.keys(constant)], extra, extraName);
   const positions = plan.ownNames.map((name) => name === undefined ? -1 : own.indexOf(name));
-  const fixed = plan.ownNames.map((name, k) => {
-    if (name === undefined) return plan.added[k];
-    if (positions[k] >= 0) return undefined;
-    return constant[name] === "" ? plan.added[k] : labelMessage(name, constant[name]);
-  });
+  const fixed = plan.ownNames.map((name) =>
+    name === undefined || !Object.hasOwn(constant, name)
+      ? undefined
+      : encodedValues(name, [constant[name]])[0]
+  );
+  const values = labels.valuesByPosition.map((values, p) => encodedValues(own[p], values));
+  const { seriesIds, width } = labels;
+  let start = 0;
   return {
     plan,
-    positions,
-    fixed,
-    values: labels.valuesByPosition.map((values, p) => encodedValues(own[p], values)),
-    jobStep: plan.ownNames.findIndex((name, k) => name === "job" && positions[k] >= 0),
-    hasJob: extra.hasJob || (Object.hasOwn(constant, "job") && constant.job !== ""),
+    labelOf: (k: number) => {
+      const position = positions[k];
+      return position < 0 ? fixed[k] : values[position][seriesIds[start + position]];
+    },
+    at: (slot: number) => start = slot * width,
   };
 }
 
@@ -331,7 +320,7 @@ export class SeriesEncoder {
         const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
         const nameLabel = this.#label("__name__", name + suffix);
         for (const point of family.points as readonly CounterPoint[]) {
-          this.#layOut(point.labels, name, undefined, family.points.length);
+          this.#layOutPoint(point.labels, name, undefined, family.points.length);
           this.#sampleSeries(nameLabel, point.value ?? 1, point.exemplar);
         }
         return;
@@ -340,7 +329,7 @@ export class SeriesEncoder {
         const names = this.#histogramNames(name);
         for (const point of family.points) {
           const bounds = this.#boundLabels(point.upperBounds);
-          this.#layOut(point.labels, name, "le", family.points.length * (bounds.length + 3));
+          this.#layOutPoint(point.labels, name, "le", family.points.length * (bounds.length + 3));
           const sum = hasSum(point) ? point.sum : undefined;
           this.#histogramSeries(names, bounds, point.bucketCounts, sum, point.exemplars);
           const native = this.#natives ? nativeBucketsOf(point) : undefined;
@@ -353,7 +342,7 @@ export class SeriesEncoder {
         const countName = this.#label("__name__", name + "_count");
         const sumName = this.#label("__name__", name + "_sum");
         for (const point of family.points) {
-          this.#layOut(point.labels, name, "quantile", family.points.length * 5);
+          this.#layOutPoint(point.labels, name, "quantile", family.points.length * 5);
           for (const { quantile, value } of point.quantiles) {
             const label = this.#label("quantile", formatFloat(quantile));
             this.#series(quantileName, label, value, true, undefined);
@@ -366,7 +355,7 @@ export class SeriesEncoder {
       case "stateset": {
         const nameLabel = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#layOut(point.labels, name, name, family.points.length * point.states.length);
+          this.#layOutPoint(point.labels, name, name, family.points.length * point.states.length);
           for (const state of point.states) {
             const label = this.#label(name, state.name);
             this.#series(nameLabel, label, state.enabled ? 1 : 0, true, undefined);
@@ -437,7 +426,8 @@ export class SeriesEncoder {
       // An overflow series (series lifecycle) has its own labels only in snapshots: a metric
       // with one is gathered as a snapshot, and one made since waits for the next write.
       if (!labels.isLive(slot) || slot === labels.overflowSlot) continue;
-      this.#layOutStored(merge, labels, slot, name, labels.slotCount * perSlot);
+      merge.at(slot);
+      this.#layOut(merge.plan, name, labels.slotCount * perSlot, merge.labelOf);
       writeSeries(slot);
     }
   }
@@ -519,101 +509,76 @@ export class SeriesEncoder {
     };
   }
 
-  /**
-   * Lays out a snapshot point's labels merged with the extra ones (an own label with an empty
-   * value is no label: the extra one of its name, if any, applies) in `#point`, with the places
-   * where `__name__` and the extra label go. Throws without a `job` label. On the first point
-   * of a family, makes room for `series` series.
-   */
-  #layOut(labels: Labels, family: string, extraName: string | undefined, series: number): void {
-    this.#pointLength = 0;
+  /** The plan of a snapshot point's labels (made again for each family and key list). */
+  #planOf(labels: Labels, extraName: string | undefined): MergePlan {
     const keys = Object.keys(labels);
     let plan = this.#plan;
-    const first = plan === undefined || this.#family !== this.#planFamily;
-    if (first || plan!.extraName !== extraName || !sameKeys(plan!.keys, keys)) {
+    if (
+      plan === undefined || this.#family !== this.#planFamily || plan.extraName !== extraName ||
+      !sameKeys(plan.keys, keys)
+    ) {
       plan = this.#plan = mergePlan(keys, this.#extra, extraName);
       this.#planFamily = this.#family;
     }
+    return plan;
+  }
+
+  /** The family whose point `#plan` was made for. */
+  #planFamily = -1;
+
+  /** `#layOut` of a snapshot point's labels: each own label encoded here. */
+  #layOutPoint(labels: Labels, family: string, extraName: string | undefined, series: number) {
+    const plan = this.#planOf(labels, extraName);
+    this.#layOut(plan, family, series, (k) => {
+      const name = plan.ownNames[k];
+      if (name === undefined || labels[name] === "") return undefined;
+      const general = this.#general;
+      general.reset();
+      writeLabel(general, SERIES_LABELS, name, labels[name]);
+      return general.view();
+    });
+  }
+
+  /**
+   * Lays out a label set merged with the extra ones in `#point` as `plan` says, with the places
+   * where `__name__` and the extra label go: `labelOf(k)` gives step k's own `Label`, or none
+   * (or an empty one for an empty value: no label, the extra one of its name applies). Throws
+   * without a `job` label. On a new plan, makes room for `series` series.
+   */
+  #layOut(
+    plan: MergePlan,
+    family: string,
+    series: number,
+    labelOf: (k: number) => Uint8Array | undefined,
+  ): void {
+    this.#pointLength = 0;
     let hasJob = this.#extra.hasJob;
     let nameAt = -1;
     let extraAt = -1;
-    const ownNames = plan!.ownNames;
-    for (let k = 0; k <= ownNames.length; k++) {
-      if (k === plan!.nameAt) nameAt = this.#pointLength;
-      if (k === plan!.extraAt) extraAt = this.#pointLength;
-      if (k === ownNames.length) break;
-      const name = ownNames[k];
-      const value = name === undefined ? "" : labels[name];
-      if (value === "") {
-        const added = plan!.added[k];
-        if (added !== undefined) this.#addToPoint(added);
-        continue;
-      }
-      if (name === "job") hasJob = true;
-      const general = this.#general;
-      general.reset();
-      writeLabel(general, SERIES_LABELS, name!, value);
-      this.#addToPoint(general.view());
-    }
-    this.#cut(hasJob, family, extraName, nameAt, extraAt);
-    if (first) this.#reserve(series);
-  }
-
-  /** The family whose point `#plan` was made for (a plan is made again in each family). */
-  #planFamily = -1;
-
-  /** `#layOut` of the series at `slot` of a metric read from storage. */
-  #layOutStored(
-    merge: StoredLabels,
-    labels: LabelSets,
-    slot: number,
-    family: string,
-    series: number,
-  ): void {
-    this.#pointLength = 0;
-    const { plan, positions, fixed, values } = merge;
-    const ids = labels.seriesIds;
-    const start = slot * labels.width;
-    let hasJob = merge.hasJob;
-    let nameAt = -1;
-    let extraAt = -1;
-    const steps = positions.length;
+    const steps = plan.ownNames.length;
     for (let k = 0; k <= steps; k++) {
       if (k === plan.nameAt) nameAt = this.#pointLength;
       if (k === plan.extraAt) extraAt = this.#pointLength;
       if (k === steps) break;
-      const position = positions[k];
-      let bytes = fixed[k];
-      if (position >= 0) {
-        bytes = values[position][ids[start + position]];
-        if (bytes.length === 0) bytes = plan.added[k];
-        else if (k === merge.jobStep) hasJob = true;
-      }
+      let bytes = labelOf(k);
+      if (bytes === undefined || bytes.length === 0) bytes = plan.added[k];
+      else if (k === plan.jobAt) hasJob = true;
       if (bytes !== undefined) this.#addToPoint(bytes);
     }
-    const first = this.#plan !== plan;
-    this.#plan = plan;
-    this.#cut(hasJob, family, plan.extraName, nameAt, extraAt);
-    if (first) this.#reserve(series);
-  }
-
-  /** Ends a layout: checks for `job`, records where the two spliced labels go. */
-  #cut(
-    hasJob: boolean,
-    family: string,
-    extraName: string | undefined,
-    nameAt: number,
-    extraAt: number,
-  ): void {
     if (!hasJob) {
       throw new TypeError(
         `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
       );
     }
-    this.#nameFirst = extraName === undefined || "__name__" < extraName;
+    this.#nameFirst = plan.extraName === undefined || "__name__" < plan.extraName;
     this.#firstAt = this.#nameFirst ? nameAt : extraAt;
     this.#secondAt = this.#nameFirst ? extraAt : nameAt;
+    if (this.#laidOut !== plan) this.#reserve(series);
+    this.#laidOut = plan;
   }
+
+  /** The plan of the last layout. */
+  #laidOut: MergePlan | undefined;
 
   /** A sample of `value` at the request's timestamp, at `at` of `out`; returns its end. */
   #sample(out: Uint8Array, at: number, value: number): number {

@@ -100,6 +100,8 @@ export interface MergePlan {
   readonly added: readonly (Uint8Array | undefined)[];
   readonly nameAt: number;
   readonly extraAt: number;
+  /** The step of an own label named `job`, or -1. */
+  readonly jobAt: number;
 }
 
 export function mergePlan(
@@ -142,6 +144,7 @@ export function mergePlan(
     added,
     nameAt: after("__name__"),
     extraAt: after(extraName),
+    jobAt: ownNames.indexOf("job"),
   };
 }
 
