@@ -466,6 +466,11 @@ export class SeriesEncoder {
   #reserve(series: number): void {
     const expected = Math.ceil(series * (this.#pointLength + 64 + this.#sampleLength) * 1.1);
     if (this.#outLength + expected > this.#out.length) this.#growOut(expected);
+    const count = this.#count + series;
+    this.#ends = grown(this.#ends, count);
+    this.#labelStarts = grown(this.#labelStarts, count);
+    this.#labelEnds = grown(this.#labelEnds, count);
+    this.#families = grown(this.#families, count);
   }
 
   /** How many series have been written. */
