@@ -18,7 +18,6 @@ import type { NativeBuckets, NativeHistogram } from "../../metrics/native_histog
 import { nativeBucketsOf } from "../../metrics/native_histogram.ts";
 import type { LabelSets } from "../../metrics/label_sets.ts";
 import type { CounterPoint, Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
-import { checkNumber } from "../../validation.ts";
 import {
   byCodeUnits,
   encodedValues,
@@ -73,7 +72,7 @@ export interface StoredSeries extends StoredMetric {
   readonly numbers: Float64Array;
   /** A histogram's bucket counts (not cumulative), `bucketCount` per slot. */
   readonly counts: ArrayLike<number>;
-  /** Per slot: a counter's exemplar, a histogram's exemplars by bucket, a gauge's function. */
+  /** Per slot: a counter's exemplar, or a histogram's exemplars by bucket. */
   readonly side: readonly unknown[] | undefined;
   /** Per slot, a native histogram's buckets. */
   readonly natives: readonly (NativeBuckets | undefined)[] | undefined;
@@ -86,29 +85,25 @@ export function storedSeries(item: StoredMetric): StoredSeries {
   const { labels, store } = item.storage.read();
   const layout = item.storage.layout;
   const slots = labels.slotCount;
-  const numbers = store.numbers.slice(0, slots * layout.numberStride);
-  const of = (side: number | undefined) => side === undefined ? undefined : store.sides[side];
-  if (layout.type !== "histogram") {
-    const side = of(layout.type === "counter" ? layout.exemplarSide : layout.functionSide);
-    const total = layout.type === "counter" ? layout.unlabelledTotal() : undefined;
-    return {
-      ...item,
-      labels,
-      numbers,
-      counts: [],
-      side: side?.slice(0, slots),
-      natives: undefined,
-      total,
-    };
-  }
+  const side = (index: number | undefined) =>
+    index === undefined ? undefined : store.sides[index]?.slice(0, slots);
+  const histogram = layout.type === "histogram";
   return {
     ...item,
     labels,
-    numbers,
-    counts: store.counts.slice(0, slots * layout.upperBounds.length),
-    side: of(layout.exemplarSide)?.map((exemplars) => (exemplars as BucketExemplars).slice()),
-    natives: of(layout.nativeSide)?.map((native) => (native as NativeHistogram).buckets()),
-    total: undefined,
+    numbers: store.numbers.slice(0, slots * layout.numberStride),
+    counts: histogram ? store.counts.slice(0, slots * layout.upperBounds.length) : [],
+    // A gauge with value functions is gathered as a snapshot; a histogram's exemplars of a
+    // series change in place.
+    side: layout.type === "gauge"
+      ? undefined
+      : histogram
+      ? side(layout.exemplarSide)?.map((exemplars) => (exemplars as BucketExemplars).slice())
+      : side(layout.exemplarSide),
+    natives: histogram
+      ? side(layout.nativeSide)?.map((native) => (native as NativeHistogram).buckets())
+      : undefined,
+    total: layout.type === "counter" ? layout.unlabelledTotal() : undefined,
   };
 }
 
@@ -388,15 +383,16 @@ export class SeriesEncoder {
           side?.[slot] as Exemplar | undefined,
         );
     } else if (layout.type === "gauge") {
+      // A gauge with value functions (`setFunction`) is gathered as a snapshot.
       const nameLabel = this.#label("__name__", name);
-      const functions = side;
-      writeSeries = (slot) => {
-        // A value function set since the metric was gathered is called as `collect()` would.
-        const valueFunction = functions?.[slot] as (() => number) | undefined;
-        let value = numbers[slot * stride + layout.valueOffset];
-        if (valueFunction !== undefined) checkNumber(item.storage.name, value = valueFunction());
-        this.#series(nameLabel, undefined, value, true, undefined);
-      };
+      writeSeries = (slot) =>
+        this.#series(
+          nameLabel,
+          undefined,
+          numbers[slot * stride + layout.valueOffset],
+          true,
+          undefined,
+        );
     } else {
       const names = this.#histogramNames(name);
       const bounds = this.#boundLabels(layout.upperBounds);
@@ -410,14 +406,8 @@ export class SeriesEncoder {
           cumulative[i] = count += counts[slot * bounds.length + i];
         }
         const sum = numbers[slot * stride + layout.sumOffset];
-        const bucketExemplars = side?.[slot] as BucketExemplars | undefined;
-        this.#histogramSeries(
-          names,
-          bounds,
-          cumulative,
-          withSum ? sum : undefined,
-          bucketExemplars,
-        );
+        const exemplars = side?.[slot] as BucketExemplars | undefined;
+        this.#histogramSeries(names, bounds, cumulative, withSum ? sum : undefined, exemplars);
         const native = this.#natives ? natives?.[slot] : undefined;
         if (native !== undefined) this.#nativeSeries(names[3], count, sum, native);
       };
