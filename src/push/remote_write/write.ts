@@ -1,5 +1,5 @@
 /**
- * Prometheus remote write 1.0, one write: the source collected, its series encoded
+ * Prometheus remote write 1.0, one write: the source gathered (`gather`), its series encoded
  * (`encoder.ts`), split into requests within the limits (`batching.ts`), each compressed on its
  * own (Snappy block) and sent in turn under one deadline. `RemoteWriter` (`writer.ts`) writes
  * in the background.
