@@ -2,8 +2,8 @@
  * The remote-write 1.0 `WriteRequest` encoder (prometheus/prompb): series named as a scrape of
  * the text format 0.0.4 stores them, each with one sample at the request's timestamp, and one
  * `MetricMetadata` per family. A registry's counters, gauges and histograms are encoded from
- * their storage (`metrics/storage_read.ts`: numbers from the typed arrays, each distinct label
- * value encoded once), everything else from its snapshot; both give the same bytes. The series
+ * their storage (`stored_series.ts`: numbers from the typed arrays, each distinct label value
+ * encoded once), everything else from its snapshot; both give the same bytes. The series
  * are encoded into one buffer with their boundaries recorded, so that batching can cut the
  * request between any two series; compression is the general Snappy compressor's.
  *
@@ -12,15 +12,10 @@
 
 import { ProtoWriter } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
-import { escapeExemplar } from "../../exposition/escaping.ts";
-import type { StoredMetric } from "../../exposition/byte_render.ts";
-import type { NativeBuckets, NativeHistogram } from "../../metrics/native_histogram.ts";
+import type { NativeBuckets } from "../../metrics/native_histogram.ts";
 import { nativeBucketsOf } from "../../metrics/native_histogram.ts";
-import type { LabelSets } from "../../metrics/label_sets.ts";
 import type { CounterPoint, Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
 import {
-  byCodeUnits,
-  encodedValues,
   type ExtraLabels,
   labelMessage,
   type MergePlan,
@@ -28,20 +23,15 @@ import {
   sameKeys,
   writeLabel,
 } from "./labels.ts";
+import { exemplarField, nativeHistogramField, writeMetadata } from "./fields.ts";
+import { type BucketExemplars, storedLabels, type StoredSeries } from "./stored_series.ts";
+
+export { type StoredSeries, storedSeries } from "./stored_series.ts";
 
 // Field numbers of prometheus/prompb (remote.proto, types.proto).
-const REQUEST_SERIES = 1, REQUEST_METADATA = 3;
-const SERIES_LABELS = 1, SERIES_SAMPLES = 2, SERIES_EXEMPLARS = 3, SERIES_HISTOGRAMS = 4;
+const REQUEST_SERIES = 1;
+const SERIES_LABELS = 1, SERIES_SAMPLES = 2;
 const SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2;
-const EXEMPLAR_LABELS = 1, EXEMPLAR_VALUE = 2, EXEMPLAR_TIMESTAMP = 3;
-const HISTOGRAM_COUNT = 1, HISTOGRAM_SUM = 3, HISTOGRAM_SCHEMA = 4, HISTOGRAM_ZERO_THRESHOLD = 5;
-const HISTOGRAM_ZERO_COUNT = 6, HISTOGRAM_NEGATIVE_SPANS = 8, HISTOGRAM_NEGATIVE_DELTAS = 9;
-const HISTOGRAM_POSITIVE_SPANS = 11, HISTOGRAM_POSITIVE_DELTAS = 12, HISTOGRAM_TIMESTAMP = 15;
-const SPAN_OFFSET = 1, SPAN_LENGTH = 2;
-const METADATA_TYPE = 1, METADATA_FAMILY_NAME = 2, METADATA_HELP = 4, METADATA_UNIT = 5;
-/** prompb `MetricMetadata.MetricType` (info and state sets are gauges in the text format). */
-const METADATA_TYPES: Readonly<Record<string, number>> = { unknown: 0, counter: 1, gauge: 2 };
-Object.assign(METADATA_TYPES, { histogram: 3, summary: 5, info: 2, stateset: 2 });
 /** Tag bytes (wire type included) of a series, a sample, a sample's value and timestamp. */
 const SERIES_TAG = REQUEST_SERIES * 8 + 2, SAMPLE_TAG = SERIES_SAMPLES * 8 + 2;
 const VALUE_TAG = SAMPLE_VALUE * 8 + 1, TIMESTAMP_TAG = SAMPLE_TIMESTAMP * 8;
@@ -63,57 +53,8 @@ export interface WriteOptions {
   readonly nativeHistograms?: boolean;
 }
 
-/**
- * A registry's metric read from storage, its series as they were when it was gathered (when
- * `collect()` would have collected it): its label sets, and copies of its numbers.
- */
-export interface StoredSeries extends StoredMetric {
-  readonly labels: LabelSets;
-  readonly numbers: Float64Array;
-  /** A histogram's bucket counts (not cumulative), `bucketCount` per slot. */
-  readonly counts: ArrayLike<number>;
-  /** Per slot: a counter's exemplar, or a histogram's exemplars by bucket. */
-  readonly side: readonly unknown[] | undefined;
-  /** Per slot, a native histogram's buckets. */
-  readonly natives: readonly (NativeBuckets | undefined)[] | undefined;
-  /** The total of an unlabelled counter. */
-  readonly total: number | undefined;
-}
-
-/** The series of a metric read from storage as they are now (see `StoredSeries`). */
-export function storedSeries(item: StoredMetric): StoredSeries {
-  const { labels, store } = item.storage.read();
-  const layout = item.storage.layout;
-  const slots = labels.slotCount;
-  const side = (index: number | undefined) =>
-    index === undefined ? undefined : store.sides[index]?.slice(0, slots);
-  const histogram = layout.type === "histogram";
-  return {
-    ...item,
-    labels,
-    numbers: store.numbers.slice(0, slots * layout.numberStride),
-    counts: histogram ? store.counts.slice(0, slots * layout.upperBounds.length) : [],
-    // A gauge with value functions is gathered as a snapshot; a histogram's exemplars of a
-    // series change in place.
-    side: layout.type === "gauge"
-      ? undefined
-      : histogram
-      ? side(layout.exemplarSide)?.map((exemplars) => (exemplars as BucketExemplars).slice())
-      : side(layout.exemplarSide),
-    natives: histogram
-      ? side(layout.nativeSide)?.map((native) => (native as NativeHistogram).buckets())
-      : undefined,
-    total: layout.type === "counter" ? layout.unlabelledTotal() : undefined,
-  };
-}
-
 /** What a write encodes: snapshots (names escaped) and metrics read from storage. */
 export type WriteItem = MetricFamily | StoredSeries;
-
-/** The family of a write item (without points for a metric read from storage). */
-function familyOf(item: WriteItem): MetricFamily {
-  return "storage" in item ? item.family : item;
-}
 
 /**
  * The encoded series of one write: every `TimeSeries` field (tag and length included) one
@@ -152,7 +93,8 @@ export function encodeSeries(
     else encoder.family(item, f);
   }
   for (const labels of ended?.(encoder) ?? []) encoder.stale(labels);
-  return encoder.finish(items.map(familyOf));
+  // A metric read from storage has a family without points for its metadata.
+  return encoder.finish(items.map((item) => "storage" in item ? item.family : item));
 }
 
 /**
@@ -193,41 +135,6 @@ function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<Array
   bigger.set(array);
   return bigger;
 }
-
-/**
- * How the labels of a metric read from storage merge with the extra labels, for one write: the
- * merge plan of its label names, and a `labelOf` for `#layOut` that gives, for the series at
- * `slot`, each step's own label (by id from the dictionary) or constant (a constant or default
- * label); an empty `Label` for an empty value.
- */
-function storedLabels(item: StoredSeries, extra: ExtraLabels, extraName: string | undefined) {
-  const labels = item.labels;
-  const own = labels.shape.labelNames;
-  // As a snapshot has them: the series' own and constant labels win over default ones.
-  const constant: Record<string, string> = { ...item.defaults, ...labels.shape.constLabels };
-  for (const name of own) delete constant[name];
-  const plan = mergePlan([...own, ...Object.keys(constant)], extra, extraName);
-  const positions = plan.ownNames.map((name) => name === undefined ? -1 : own.indexOf(name));
-  const fixed = plan.ownNames.map((name) =>
-    name === undefined || !Object.hasOwn(constant, name)
-      ? undefined
-      : encodedValues(name, [constant[name]])[0]
-  );
-  const values = labels.valuesByPosition.map((values, p) => encodedValues(own[p], values));
-  const { seriesIds, width } = labels;
-  let start = 0;
-  return {
-    plan,
-    labelOf: (k: number) => {
-      const position = positions[k];
-      return position < 0 ? fixed[k] : values[position][seriesIds[start + position]];
-    },
-    at: (slot: number) => start = slot * width,
-  };
-}
-
-/** A histogram series' exemplars, one per bucket. */
-type BucketExemplars = readonly (Exemplar | undefined)[];
 
 /**
  * Writes series one label set at a time: its labels merged with the extra ones are laid out
@@ -654,50 +561,18 @@ export class SeriesEncoder {
     this.#pointLength = copy(bytes, 0, bytes.length, this.#point, length);
   }
 
-  /**
-   * A `TimeSeries.exemplars` field: labels sorted by name (empty values left out), value, and
-   * timestamp in milliseconds (the request's when it has none, as a scrape stamps it).
-   */
-  #exemplarTail(given: Exemplar): Uint8Array {
-    const exemplar = escapeExemplar(given, "underscores");
-    const out = this.#tail;
-    out.reset();
-    const message = out.begin(SERIES_EXEMPLARS);
-    const labels = exemplar.labels;
-    for (const name of Object.keys(labels).sort(byCodeUnits)) {
-      if (labels[name] !== "") writeLabel(out, EXEMPLAR_LABELS, name, labels[name]);
-    }
-    out.double(EXEMPLAR_VALUE, exemplar.value);
-    const timestamp = exemplar.timestamp;
-    out.int64(
-      EXEMPLAR_TIMESTAMP,
-      timestamp === undefined ? this.#timestampMs : Math.round(timestamp * 1000),
-    );
-    out.end(message);
-    return out.view();
+  /** A `TimeSeries.exemplars` field (a view of `#tail`, valid until the next tail). */
+  #exemplarTail(exemplar: Exemplar): Uint8Array {
+    this.#tail.reset();
+    exemplarField(this.#tail, exemplar, this.#timestampMs);
+    return this.#tail.view();
   }
 
-  /**
-   * A `TimeSeries.histograms` field: one integer `Histogram` (Prometheus 2.40 on). Both oneofs
-   * (`count_int`, `zero_count_int`) are written even when 0, as Go writes a set oneof; other
-   * scalars only when not 0; deltas packed; no reset hint (the receiver finds resets).
-   */
+  /** A `TimeSeries.histograms` field (a view of `#tail`, valid until the next tail). */
   #nativeTail(count: number, sum: number, buckets: NativeBuckets): Uint8Array {
-    const out = this.#tail;
-    out.reset();
-    const message = out.begin(SERIES_HISTOGRAMS);
-    out.uint(HISTOGRAM_COUNT, count);
-    if (sum !== 0) out.double(HISTOGRAM_SUM, sum);
-    if (buckets.schema !== 0) out.sint(HISTOGRAM_SCHEMA, buckets.schema);
-    if (buckets.zeroThreshold !== 0) out.double(HISTOGRAM_ZERO_THRESHOLD, buckets.zeroThreshold);
-    out.uint(HISTOGRAM_ZERO_COUNT, buckets.zeroCount);
-    writeSpans(out, HISTOGRAM_NEGATIVE_SPANS, buckets.negativeSpans);
-    out.packedSint(HISTOGRAM_NEGATIVE_DELTAS, buckets.negativeDeltas);
-    writeSpans(out, HISTOGRAM_POSITIVE_SPANS, buckets.positiveSpans);
-    out.packedSint(HISTOGRAM_POSITIVE_DELTAS, buckets.positiveDeltas);
-    out.int64(HISTOGRAM_TIMESTAMP, this.#timestampMs);
-    out.end(message);
-    return out.view();
+    this.#tail.reset();
+    nativeHistogramField(this.#tail, count, sum, buckets, this.#timestampMs);
+    return this.#tail.view();
   }
 }
 
@@ -720,25 +595,4 @@ function copy(from: Uint8Array, start: number, end: number, to: Uint8Array, at: 
   }
   for (let i = start; i < end; i++) to[at++] = from[i];
   return at;
-}
-
-function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["positiveSpans"]): void {
-  for (const span of spans) {
-    const message = out.begin(field);
-    if (span.offset !== 0) out.sint(SPAN_OFFSET, span.offset);
-    if (span.length !== 0) out.uint(SPAN_LENGTH, span.length);
-    out.end(message);
-  }
-}
-
-/** The family's `MetricMetadata`, under the name a text-format scrape records it by. */
-function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
-  const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
-  const type = METADATA_TYPES[family.type];
-  const metadata = out.begin(REQUEST_METADATA);
-  if (type !== 0) out.uint(METADATA_TYPE, type);
-  out.string(METADATA_FAMILY_NAME, family.name + suffix);
-  if (family.help !== "") out.string(METADATA_HELP, family.help);
-  if (family.unit !== undefined && family.unit !== "") out.string(METADATA_UNIT, family.unit);
-  out.end(metadata);
 }
