@@ -1,9 +1,10 @@
 /**
- * A whole remote write (collect + encode + Snappy, as `remoteWrite` does it, without the
+ * A whole remote write (gather + encode + Snappy, as `remoteWrite` does it, without the
  * network) against a text scrape of the same registry, for 10,000 counter series with three
  * labels, 10,000 classic histogram series and 10,000 native histogram series: the ratio of
- * their CPU times (medians of the ratios of interleaved rounds), the bytes per sample sent, and
- * where the write's time goes (collect, encode, compress).
+ * their CPU times (medians of the ratios of interleaved rounds), the bytes per sample sent,
+ * where the write's time goes (gather, encode, compress), and the same write encoded from
+ * `collect()` snapshots (as for a source that is not a registry).
  *
  * Run: `deno run -A bench/remote_write_bench.ts` (prints the ratios), or
  * `deno bench --allow-all bench/remote_write_bench.ts`.
@@ -12,11 +13,17 @@
  */
 
 import process from "node:process";
-import { Counter, Histogram, type MetricFamily, Registry } from "../mod.ts";
+import { Counter, Histogram, Registry } from "../mod.ts";
 import { renderRegistryBytes } from "../src/exposition/registry_render.ts";
 import { escapeFamily } from "../src/exposition/escaping.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
-import { encodeSeries, remoteWriteLabels, requestBytes } from "../src/push/remote_write/encoder.ts";
+import {
+  encodeSeries,
+  remoteWriteLabels,
+  requestBytes,
+  type WriteItem,
+} from "../src/push/remote_write/encoder.ts";
+import { gather } from "../src/push/remote_write/write.ts";
 import { planRequests } from "../src/push/remote_write/batching.ts";
 import { fillOurs, labelPairs } from "./fixtures.ts";
 
@@ -63,13 +70,14 @@ async function scrape(registry: Registry): Promise<Uint8Array> {
   return await renderRegistryBytes(registry, { format: "text" });
 }
 
-async function collect(registry: Registry): Promise<MetricFamily[]> {
+/** What a source that is not a registry gives: its snapshots. */
+async function collect(registry: Registry): Promise<WriteItem[]> {
   return (await registry.collect()).map((family) => escapeFamily(family, "underscores"));
 }
 
 /** The requests of one write, compressed, in batches as `remoteWrite` sends them. */
-function encodeAndCompress(families: readonly MetricFamily[]): Uint8Array[] {
-  const encoded = encodeSeries(families, LABELS, Date.now());
+function encodeAndCompress(items: readonly WriteItem[]): Uint8Array[] {
+  const encoded = encodeSeries(items, LABELS, Date.now());
   const plan = planRequests(encoded, LIMITS);
   return plan.requests.map((request) =>
     snappyCompress(requestBytes(encoded, request.from, request.to, request.families))
@@ -77,6 +85,10 @@ function encodeAndCompress(families: readonly MetricFamily[]): Uint8Array[] {
 }
 
 async function write(registry: Registry): Promise<Uint8Array[]> {
+  return encodeAndCompress(await gather(registry));
+}
+
+async function writeFromSnapshots(registry: Registry): Promise<Uint8Array[]> {
   return encodeAndCompress(await collect(registry));
 }
 
@@ -129,27 +141,31 @@ for (const [kind, make] of fixtures) {
 if (import.meta.main && !Deno.args.includes("--bench")) {
   for (const [kind, make] of fixtures) {
     const registry = make();
-    const families = await collect(registry);
-    const encoded = encodeSeries(families, LABELS, Date.now());
-    const sent = encodeAndCompress(families).reduce((sum, bytes) => sum + bytes.length, 0);
+    const items = await gather(registry);
+    const encoded = encodeSeries(items, LABELS, Date.now());
+    const sent = encodeAndCompress(items).reduce((sum, bytes) => sum + bytes.length, 0);
     const plain = encoded.bytes.length;
     const calls = kind === "counter" ? 10 : 2;
-    const [whole, text, metrics, collectOnly, encodeOnly, compressOnly] = await sideBySide([
-      () => write(registry),
-      () => scrape(registry),
-      () => registry.metrics(),
-      () => collect(registry),
-      () => encodeSeries(families, LABELS, Date.now()),
-      () => snappyCompress(encoded.bytes),
-    ], calls);
+    const [whole, text, metrics, gatherOnly, encodeOnly, compressOnly, snapshots] =
+      await sideBySide([
+        () => write(registry),
+        () => scrape(registry),
+        () => registry.metrics(),
+        () => gather(registry),
+        () => encodeSeries(items, LABELS, Date.now()),
+        () => snappyCompress(encoded.bytes),
+        () => writeFromSnapshots(registry),
+      ], calls);
     const ms = (times: number[]) => `${median(times).toFixed(2)} ms`;
     console.log(
       `${kind}: ${encoded.count} samples; protobuf ${plain} B → snappy ${sent} B: ` +
         `${(sent / encoded.count).toFixed(1)} B/sample\n` +
-        `  CPU per call: write ${ms(whole)} (collect ${ms(collectOnly)}, encode ${
+        `  CPU per call: write ${ms(whole)} (gather ${ms(gatherOnly)}, encode ${
           ms(encodeOnly)
         }, snappy ${ms(compressOnly)}); scrape ${ms(text)}; metrics() ${ms(metrics)}\n` +
-        `  write ÷ scrape ${ratioOf(whole, text)}; write ÷ metrics() ${ratioOf(whole, metrics)}`,
+        `  write ÷ scrape ${ratioOf(whole, text)}; write ÷ metrics() ${ratioOf(whole, metrics)}\n` +
+        `  from snapshots: write ${ms(snapshots)}, ÷ scrape ${ratioOf(snapshots, text)}, ` +
+        `÷ write ${ratioOf(snapshots, whole)}`,
     );
   }
 }

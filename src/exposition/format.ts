@@ -138,21 +138,7 @@ export interface LabelTextSource {
   textOf(slot: number): string;
   /** The text split around `extraName`, or `undefined` when the series has such a label. */
   splitOf(slot: number, extraName: string): LabelSplit | undefined;
-  /**
-   * The position of the series' own label `name` among those `labelBytesOf` takes, or -1 for
-   * another label (a constant one).
-   */
-  positionOf(name: string): number;
-  /**
-   * The bytes `encode` makes of the name and value of the own label at `position` of the
-   * series at `slot`, kept per distinct value (not per series) for the next calls with the same
-   * `encode`: an encoder's pre-encoded labels (remote write's protobuf `Label` messages).
-   */
-  labelBytesOf(slot: number, position: number, encode: LabelEncoder): Uint8Array;
 }
-
-/** Encodes one label for {@linkcode LabelTextSource.labelBytesOf} (always the same way). */
-export type LabelEncoder = (name: string, value: string) => Uint8Array;
 
 /** Escaped dictionary values, by the dictionary's value array (which only grows). */
 const escapedCache = new WeakMap<readonly string[], string[]>();
@@ -272,12 +258,6 @@ function piecesAround(
   return pieces;
 }
 
-/** Per label dictionary and encoder, the encoded labels by value id (remote write's). */
-const encodedCache = new WeakMap<
-  readonly string[],
-  { encode: LabelEncoder; bytes: Uint8Array[] }
->();
-
 /** The label text of the series of one version of a metric's label columns. */
 class ColumnsText implements LabelTextSource {
   readonly #columns: LabelColumns;
@@ -325,27 +305,6 @@ class ColumnsText implements LabelTextSource {
     }
     return { before, after };
   }
-
-  positionOf(name: string): number {
-    return this.#columns.shape.labelNames.indexOf(name);
-  }
-
-  labelBytesOf(slot: number, position: number, encode: LabelEncoder): Uint8Array {
-    const columns = this.#columns;
-    const values = columns.valuesByPosition[position];
-    let cached = encodedCache.get(values);
-    if (cached === undefined || cached.encode !== encode) {
-      // Another encoder's bytes are no use: start over (one encoder is expected).
-      cached = { encode, bytes: [] };
-      encodedCache.set(values, cached);
-    }
-    const id = columns.seriesIds[slot * columns.width + position];
-    let bytes = cached.bytes[id];
-    if (bytes === undefined) {
-      bytes = cached.bytes[id] = encode(columns.shape.labelNames[position], values[id]);
-    }
-    return bytes;
-  }
 }
 
 const columnsTexts = new WeakMap<LabelColumns, ColumnsText>();
@@ -371,11 +330,6 @@ export function labelSourceOf(labels: Labels): LabelTextSource | undefined {
 // two keep one metric's columns alive until another metric's labels are read).
 let lastColumns: LabelColumns | undefined;
 let lastText: ColumnsText | undefined;
-
-/** The slot `labels` has in its label text source (see `labelSourceOf`), or -1 without one. */
-export function labelSlotOf(labels: Labels): number {
-  return seriesSlotOf(labels);
-}
 
 /** `{a="1",b="2"}` (names sorted), or an empty string for no labels. */
 export function formatLabels(labels: Labels): string {

@@ -1,20 +1,21 @@
 /**
- * The remote-write 1.0 `WriteRequest` encoder (prometheus/prompb): families (snapshots, names
- * already escaped) as `TimeSeries` — named as a scrape of the text format 0.0.4 stores them —
- * each with one sample at the request's timestamp, and one `MetricMetadata` per family. The
- * series are encoded once into one buffer with their boundaries recorded, so that batching can
- * cut the request anywhere between two series; compression is the general Snappy compressor's.
+ * The remote-write 1.0 `WriteRequest` encoder (prometheus/prompb): series named as a scrape of
+ * the text format 0.0.4 stores them, each with one sample at the request's timestamp, and one
+ * `MetricMetadata` per family. A registry's counters, gauges and histograms are encoded from
+ * their storage (`stored_series.ts`: numbers from the typed arrays, each distinct label value
+ * encoded once), everything else from its snapshot; both give the same bytes. The series
+ * are encoded into one buffer with their boundaries recorded, so that batching can cut the
+ * request between any two series; compression is the general Snappy compressor's.
  *
  * @module
  */
 
 import { ProtoWriter } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
-import { escapeExemplar } from "../../exposition/escaping.ts";
-import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
-import type { CounterPoint, Exemplar, Labels, MetricFamily } from "../../model.ts";
+import type { NativeBuckets } from "../../metrics/native_histogram.ts";
+import { nativeBucketsOf } from "../../metrics/native_histogram.ts";
+import type { CounterPoint, Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
 import {
-  byCodeUnits,
   type ExtraLabels,
   labelMessage,
   type MergePlan,
@@ -22,20 +23,15 @@ import {
   sameKeys,
   writeLabel,
 } from "./labels.ts";
+import { exemplarField, nativeHistogramField, writeMetadata } from "./fields.ts";
+import { type BucketExemplars, storedLabels, type StoredSeries } from "./stored_series.ts";
+
+export { type StoredSeries, storedSeries } from "./stored_series.ts";
 
 // Field numbers of prometheus/prompb (remote.proto, types.proto).
-const REQUEST_SERIES = 1, REQUEST_METADATA = 3;
-const SERIES_LABELS = 1, SERIES_SAMPLES = 2, SERIES_EXEMPLARS = 3, SERIES_HISTOGRAMS = 4;
+const REQUEST_SERIES = 1;
+const SERIES_LABELS = 1, SERIES_SAMPLES = 2;
 const SAMPLE_VALUE = 1, SAMPLE_TIMESTAMP = 2;
-const EXEMPLAR_LABELS = 1, EXEMPLAR_VALUE = 2, EXEMPLAR_TIMESTAMP = 3;
-const HISTOGRAM_COUNT = 1, HISTOGRAM_SUM = 3, HISTOGRAM_SCHEMA = 4, HISTOGRAM_ZERO_THRESHOLD = 5;
-const HISTOGRAM_ZERO_COUNT = 6, HISTOGRAM_NEGATIVE_SPANS = 8, HISTOGRAM_NEGATIVE_DELTAS = 9;
-const HISTOGRAM_POSITIVE_SPANS = 11, HISTOGRAM_POSITIVE_DELTAS = 12, HISTOGRAM_TIMESTAMP = 15;
-const SPAN_OFFSET = 1, SPAN_LENGTH = 2;
-const METADATA_TYPE = 1, METADATA_FAMILY_NAME = 2, METADATA_HELP = 4, METADATA_UNIT = 5;
-/** prompb `MetricMetadata.MetricType` (info and state sets are gauges in the text format). */
-const METADATA_TYPES: Readonly<Record<string, number>> = { unknown: 0, counter: 1, gauge: 2 };
-Object.assign(METADATA_TYPES, { histogram: 3, summary: 5, info: 2, stateset: 2 });
 /** Tag bytes (wire type included) of a series, a sample, a sample's value and timestamp. */
 const SERIES_TAG = REQUEST_SERIES * 8 + 2, SAMPLE_TAG = SERIES_SAMPLES * 8 + 2;
 const VALUE_TAG = SAMPLE_VALUE * 8 + 1, TIMESTAMP_TAG = SAMPLE_TIMESTAMP * 8;
@@ -57,6 +53,9 @@ export interface WriteOptions {
   readonly nativeHistograms?: boolean;
 }
 
+/** What a write encodes: snapshots (names escaped) and metrics read from storage. */
+export type WriteItem = MetricFamily | StoredSeries;
+
 /**
  * The encoded series of one write: every `TimeSeries` field (tag and length included) one
  * after another in `bytes`, series `i` from `ends[i - 1]` (0 for the first) to `ends[i]`, its
@@ -76,34 +75,39 @@ export interface EncodedSeries {
 }
 
 /**
- * Encodes the families' series, then the series `ended` gives (the label bytes of series that
+ * Encodes the items' series, then the series `ended` gives (the label bytes of series that
  * ended, given those written) with a staleness marker each. Throws a `TypeError` for a series
  * without `job` when the extra labels have none.
  */
 export function encodeSeries(
-  families: readonly MetricFamily[],
+  items: readonly WriteItem[],
   extra: ExtraLabels,
   timestampMs: number,
   options: WriteOptions = {},
   ended?: (encoder: SeriesEncoder) => readonly Uint8Array[],
 ): EncodedSeries {
   const encoder = new SeriesEncoder(extra, timestampMs, options);
-  for (let f = 0; f < families.length; f++) encoder.family(families[f], f);
+  for (let f = 0; f < items.length; f++) {
+    const item = items[f];
+    if ("storage" in item) encoder.stored(item, f);
+    else encoder.family(item, f);
+  }
   for (const labels of ended?.(encoder) ?? []) encoder.stale(labels);
-  return encoder.finish(families);
+  // A metric read from storage has a family without points for its metadata.
+  return encoder.finish(items.map((item) => "storage" in item ? item.family : item));
 }
 
 /**
- * One `WriteRequest` (not compressed) of all the families' series, then their metadata: what
- * a write sends when it fits in one request.
+ * One `WriteRequest` (not compressed) of all the items' series, then their metadata: what a
+ * write sends when it fits in one request.
  */
 export function encodeWriteRequest(
-  families: readonly MetricFamily[],
+  items: readonly WriteItem[],
   extra: ExtraLabels,
   timestampMs: number,
   options: WriteOptions = {},
 ): Uint8Array<ArrayBuffer> {
-  const encoded = encodeSeries(families, extra, timestampMs, options);
+  const encoded = encodeSeries(items, extra, timestampMs, options);
   const all = encoded.metadata.map((_, f) => f);
   return requestBytes(encoded, 0, encoded.count, all);
 }
@@ -133,24 +137,23 @@ function grown(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<Array
 }
 
 /**
- * Writes series one point at a time: a point's merged labels are laid out once in `#point`
- * (with the byte positions where `__name__` and the extra label go), then each of its series
- * is that layout with its name (and extra) label spliced in, a sample, and what follows the
- * sample (an exemplar) or replaces it (a native histogram).
+ * Writes series one label set at a time: its labels merged with the extra ones are laid out
+ * once in `#point` (with the byte positions where `__name__` and the sample's extra label go),
+ * then each of its series is that layout with its name (and extra) label spliced in, a sample,
+ * and what follows the sample (an exemplar) or replaces it (a native histogram).
  */
 export class SeriesEncoder {
   readonly #extra: ExtraLabels;
-  readonly #extraBytes: number;
   readonly #timestampMs: number;
   readonly #exemplars: boolean;
   readonly #natives: boolean;
-  // The request's series, and the current point's merged labels, written by hand: the bytes
-  // of the hot path (labels, samples) need no general protobuf writer.
+  // The request's series, and the current label set, written by hand: the bytes of the hot
+  // path (labels, samples) need no general protobuf writer.
   #out = new Uint8Array(64 * 1024);
   #outLength = 0;
   #point = new Uint8Array(256);
   #pointLength = 0;
-  readonly #slowLabel = new ProtoWriter(256);
+  readonly #general = new ProtoWriter(256);
   readonly #tail = new ProtoWriter(256);
   /** The varint of the timestamp, and a sample's length (value and timestamp fields). */
   readonly #timestamp: Uint8Array;
@@ -161,9 +164,9 @@ export class SeriesEncoder {
   /** The `le` labels of each bounds array (a metric's points share theirs). */
   readonly #bounds = new Map<readonly number[], Uint8Array[]>();
   #plan: MergePlan | undefined;
-  /** Where `__name__` and the extra label go in the point's layout, in the order they go. */
-  #cut1 = 0;
-  #cut2 = 0;
+  /** Where, in the label set's layout, the first and the second spliced label go. */
+  #firstAt = 0;
+  #secondAt = 0;
   #nameFirst = true;
   #count = 0;
   #ends = new Int32Array(1024);
@@ -174,7 +177,6 @@ export class SeriesEncoder {
 
   constructor(extra: ExtraLabels, timestampMs: number, options: WriteOptions) {
     this.#extra = extra;
-    this.#extraBytes = extra.encoded.reduce((sum, label) => sum + label.length, 0);
     this.#timestampMs = timestampMs;
     this.#exemplars = options.exemplars ?? true;
     this.#natives = options.nativeHistograms ?? true;
@@ -201,11 +203,17 @@ export class SeriesEncoder {
     return labels;
   }
 
-  /** Writes the series of `family`, the `index`th family of the request. */
+  /** The `__name__` labels of a histogram's series. */
+  #histogramNames(name: string): Uint8Array[] {
+    return ["_bucket", "_count", "_sum", ""].map((suffix) =>
+      this.#label("__name__", name + suffix)
+    );
+  }
+
+  /** Writes the series of the snapshot `family`, the `index`th family of the request. */
   family(family: MetricFamily, index: number): void {
     this.#family = index;
     const name = family.name;
-    this.#reserve(family);
     switch (family.type) {
       case "counter":
       case "gauge":
@@ -214,34 +222,20 @@ export class SeriesEncoder {
         const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
         const nameLabel = this.#label("__name__", name + suffix);
         for (const point of family.points as readonly CounterPoint[]) {
-          const exemplar = this.#exemplars ? point.exemplar : undefined;
-          const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
-          this.#layOut(point.labels, name, undefined);
-          this.#series(nameLabel, undefined, point.value ?? 1, true, tail);
+          this.#layOutPoint(point.labels, name, undefined, family.points.length);
+          this.#sampleSeries(nameLabel, point.value ?? 1, point.exemplar);
         }
         return;
       }
       case "histogram": {
-        const bucketName = this.#label("__name__", name + "_bucket");
-        const countName = this.#label("__name__", name + "_count");
-        const sumName = this.#label("__name__", name + "_sum");
-        const nativeName = this.#label("__name__", name);
+        const names = this.#histogramNames(name);
         for (const point of family.points) {
-          this.#layOut(point.labels, name, "le");
           const bounds = this.#boundLabels(point.upperBounds);
-          const counts = point.bucketCounts;
-          const exemplars = this.#exemplars ? point.exemplars : undefined;
-          for (let i = 0; i < bounds.length; i++) {
-            const exemplar = exemplars?.[i];
-            const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
-            this.#series(bucketName, bounds[i], counts[i], true, tail);
-          }
-          this.#series(countName, undefined, point.count, true, undefined);
-          if (hasSum(point)) this.#series(sumName, undefined, point.sum, true, undefined);
+          this.#layOutPoint(point.labels, name, "le", family.points.length * (bounds.length + 3));
+          const sum = hasSum(point) ? point.sum : undefined;
+          this.#histogramSeries(names, bounds, point.bucketCounts, sum, point.exemplars);
           const native = this.#natives ? nativeBucketsOf(point) : undefined;
-          if (native !== undefined) {
-            this.#series(nativeName, undefined, 0, false, this.#nativeTail(point, native));
-          }
+          if (native !== undefined) this.#nativeSeries(names[3], point.count, point.sum, native);
         }
         return;
       }
@@ -250,7 +244,7 @@ export class SeriesEncoder {
         const countName = this.#label("__name__", name + "_count");
         const sumName = this.#label("__name__", name + "_sum");
         for (const point of family.points) {
-          this.#layOut(point.labels, name, "quantile");
+          this.#layOutPoint(point.labels, name, "quantile", family.points.length * 5);
           for (const { quantile, value } of point.quantiles) {
             const label = this.#label("quantile", formatFloat(quantile));
             this.#series(quantileName, label, value, true, undefined);
@@ -263,7 +257,7 @@ export class SeriesEncoder {
       case "stateset": {
         const nameLabel = this.#label("__name__", name);
         for (const point of family.points) {
-          this.#layOut(point.labels, name, name);
+          this.#layOutPoint(point.labels, name, name, family.points.length * point.states.length);
           for (const state of point.states) {
             const label = this.#label(name, state.name);
             this.#series(nameLabel, label, state.enabled ? 1 : 0, true, undefined);
@@ -275,19 +269,105 @@ export class SeriesEncoder {
   }
 
   /**
-   * Makes room for the family's series at once, guessed from its first point (growing a large
-   * buffer step by step costs more than the encoding).
+   * Writes the series of a metric read from storage (the same series, in the same order, as
+   * `family` writes of its snapshot), the `index`th family of the request.
    */
-  #reserve(family: MetricFamily): void {
-    const points = family.points as readonly { labels: Labels; upperBounds?: readonly number[] }[];
-    if (points.length === 0) return;
-    let perSeries = 48 + family.name.length + this.#sampleLength + this.#extraBytes;
-    for (const [name, value] of Object.entries(points[0].labels)) {
-      perSeries += name.length + value.length * 3 + 6;
+  stored(item: StoredSeries, index: number): void {
+    this.#family = index;
+    const { labels, numbers, side, total } = item;
+    const layout = item.storage.layout;
+    const name = item.family.name;
+    const merge = storedLabels(item, this.#extra, layout.type === "histogram" ? "le" : undefined);
+    const stride = layout.numberStride;
+    let writeSeries: (slot: number) => void;
+    let perSlot = 1;
+    if (layout.type === "counter") {
+      const nameLabel = this.#label("__name__", name + "_total");
+      writeSeries = (slot) =>
+        this.#sampleSeries(
+          nameLabel,
+          total ?? numbers[slot * stride + layout.totalOffset],
+          side?.[slot] as Exemplar | undefined,
+        );
+    } else if (layout.type === "gauge") {
+      // A gauge with value functions (`setFunction`) is gathered as a snapshot.
+      const nameLabel = this.#label("__name__", name);
+      writeSeries = (slot) =>
+        this.#series(
+          nameLabel,
+          undefined,
+          numbers[slot * stride + layout.valueOffset],
+          true,
+          undefined,
+        );
+    } else {
+      const names = this.#histogramNames(name);
+      const bounds = this.#boundLabels(layout.upperBounds);
+      const { counts, natives } = item;
+      const cumulative = new Array<number>(bounds.length);
+      const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
+      perSlot = bounds.length + 3;
+      writeSeries = (slot) => {
+        let count = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative[i] = count += counts[slot * bounds.length + i];
+        }
+        const sum = numbers[slot * stride + layout.sumOffset];
+        const exemplars = side?.[slot] as BucketExemplars | undefined;
+        this.#histogramSeries(names, bounds, cumulative, withSum ? sum : undefined, exemplars);
+        const native = this.#natives ? natives?.[slot] : undefined;
+        if (native !== undefined) this.#nativeSeries(names[3], count, sum, native);
+      };
     }
-    const perPoint = family.type === "histogram" ? (points[0].upperBounds?.length ?? 0) + 3 : 1;
-    const expected = Math.ceil(points.length * perPoint * perSeries * 1.1);
+    for (let slot = 0; slot < labels.slotCount; slot++) {
+      // An overflow series (series lifecycle) has its own labels only in snapshots: a metric
+      // with one is gathered as a snapshot, and one made since waits for the next write.
+      if (!labels.isLive(slot) || slot === labels.overflowSlot) continue;
+      merge.at(slot);
+      this.#layOut(merge.plan, name, labels.slotCount * perSlot, merge.labelOf);
+      writeSeries(slot);
+    }
+  }
+
+  /** A counter's or gauge's series: a sample, and the exemplar if any (and wanted). */
+  #sampleSeries(nameLabel: Uint8Array, value: number, exemplar: Exemplar | undefined): void {
+    const tail = exemplar === undefined || !this.#exemplars
+      ? undefined
+      : this.#exemplarTail(exemplar);
+    this.#series(nameLabel, undefined, value, true, tail);
+  }
+
+  /** A classic histogram's series: buckets (cumulative counts), `_count`, and `_sum` if given. */
+  #histogramSeries(
+    names: readonly Uint8Array[],
+    bounds: readonly Uint8Array[],
+    cumulative: readonly number[],
+    sum: number | undefined,
+    exemplars: BucketExemplars | undefined,
+  ): void {
+    for (let i = 0; i < bounds.length; i++) {
+      const exemplar = this.#exemplars ? exemplars?.[i] : undefined;
+      const tail = exemplar === undefined ? undefined : this.#exemplarTail(exemplar);
+      this.#series(names[0], bounds[i], cumulative[i], true, tail);
+    }
+    const count = cumulative[bounds.length - 1];
+    this.#series(names[1], undefined, count, true, undefined);
+    if (sum !== undefined) this.#series(names[2], undefined, sum, true, undefined);
+  }
+
+  #nativeSeries(nameLabel: Uint8Array, count: number, sum: number, native: NativeBuckets): void {
+    this.#series(nameLabel, undefined, 0, false, this.#nativeTail(count, sum, native));
+  }
+
+  /** Makes room for `series` more series like the current one, at once (see `#growOut`). */
+  #reserve(series: number): void {
+    const expected = Math.ceil(series * (this.#pointLength + 64 + this.#sampleLength) * 1.1);
     if (this.#outLength + expected > this.#out.length) this.#growOut(expected);
+    const count = this.#count + series;
+    this.#ends = grown(this.#ends, count);
+    this.#labelStarts = grown(this.#labelStarts, count);
+    this.#labelEnds = grown(this.#labelEnds, count);
+    this.#families = grown(this.#families, count);
   }
 
   /** How many series have been written. */
@@ -308,11 +388,11 @@ export class SeriesEncoder {
     this.#family = -1;
     this.#pointLength = 0;
     this.#addToPoint(labels);
-    this.#cut1 = this.#cut2 = labels.length;
+    this.#firstAt = this.#secondAt = labels.length;
     this.#series(undefined, undefined, STALE_NAN, true, undefined);
   }
 
-  /** The series written, and the metadata of `families` (those given to `family`). */
+  /** The series written, and the metadata of `families` (those of the items written). */
   finish(families: readonly MetricFamily[]): EncodedSeries {
     const metadata = new ProtoWriter(256);
     return {
@@ -331,45 +411,76 @@ export class SeriesEncoder {
     };
   }
 
-  /**
-   * Lays out a point's labels merged with the extra ones (an own label with an empty value is
-   * no label: the extra one of its name, if any, applies) in `#point`, with the places where
-   * `__name__` and the extra label go. Throws without a `job` label.
-   */
-  #layOut(labels: Labels, family: string, extraName: string | undefined): void {
-    this.#pointLength = 0;
+  /** The plan of a snapshot point's labels (made again for each family and key list). */
+  #planOf(labels: Labels, extraName: string | undefined): MergePlan {
     const keys = Object.keys(labels);
     let plan = this.#plan;
-    if (plan === undefined || plan.extraName !== extraName || !sameKeys(plan.keys, keys)) {
+    if (
+      plan === undefined || this.#family !== this.#planFamily || plan.extraName !== extraName ||
+      !sameKeys(plan.keys, keys)
+    ) {
       plan = this.#plan = mergePlan(keys, this.#extra, extraName);
+      this.#planFamily = this.#family;
     }
+    return plan;
+  }
+
+  /** The family whose point `#plan` was made for. */
+  #planFamily = -1;
+
+  /** `#layOut` of a snapshot point's labels: each own label encoded here. */
+  #layOutPoint(labels: Labels, family: string, extraName: string | undefined, series: number) {
+    const plan = this.#planOf(labels, extraName);
+    this.#layOut(plan, family, series, (k) => {
+      const name = plan.ownNames[k];
+      if (name === undefined || labels[name] === "") return undefined;
+      const general = this.#general;
+      general.reset();
+      writeLabel(general, SERIES_LABELS, name, labels[name]);
+      return general.view();
+    });
+  }
+
+  /**
+   * Lays out a label set merged with the extra ones in `#point` as `plan` says, with the places
+   * where `__name__` and the extra label go: `labelOf(k)` gives step k's own `Label`, or none
+   * (or an empty one for an empty value: no label, the extra one of its name applies). Throws
+   * without a `job` label. On a new plan, makes room for `series` series.
+   */
+  #layOut(
+    plan: MergePlan,
+    family: string,
+    series: number,
+    labelOf: (k: number) => Uint8Array | undefined,
+  ): void {
+    this.#pointLength = 0;
     let hasJob = this.#extra.hasJob;
-    let nameCut = -1;
-    let extraCut = -1;
-    const ownNames = plan.ownNames;
-    for (let k = 0; k <= ownNames.length; k++) {
-      if (k === plan.nameAt) nameCut = this.#pointLength;
-      if (k === plan.extraAt) extraCut = this.#pointLength;
-      if (k === ownNames.length) break;
-      const name = ownNames[k];
-      const value = name === undefined ? "" : labels[name];
-      if (value === "") {
-        const added = plan.added[k];
-        if (added !== undefined) this.#addToPoint(added);
-        continue;
-      }
-      if (name === "job") hasJob = true;
-      this.#labelToPoint(name!, plan.heads[k], value);
+    let nameAt = -1;
+    let extraAt = -1;
+    const steps = plan.ownNames.length;
+    for (let k = 0; k <= steps; k++) {
+      if (k === plan.nameAt) nameAt = this.#pointLength;
+      if (k === plan.extraAt) extraAt = this.#pointLength;
+      if (k === steps) break;
+      let bytes = labelOf(k);
+      if (bytes === undefined || bytes.length === 0) bytes = plan.added[k];
+      else if (k === plan.jobAt) hasJob = true;
+      if (bytes !== undefined) this.#addToPoint(bytes);
     }
     if (!hasJob) {
       throw new TypeError(
         `a series of "${family}" has no job label: give remote write labels: { job: "…" }`,
       );
     }
-    this.#nameFirst = extraName === undefined || "__name__" < extraName;
-    this.#cut1 = this.#nameFirst ? nameCut : extraCut;
-    this.#cut2 = this.#nameFirst ? extraCut : nameCut;
+    this.#nameFirst = plan.extraName === undefined || "__name__" < plan.extraName;
+    this.#firstAt = this.#nameFirst ? nameAt : extraAt;
+    this.#secondAt = this.#nameFirst ? extraAt : nameAt;
+    if (this.#laidOut !== plan) this.#reserve(series);
+    this.#laidOut = plan;
   }
+
+  /** The plan of the last layout. */
+  #laidOut: MergePlan | undefined;
 
   /** A sample of `value` at the request's timestamp, at `at` of `out`; returns its end. */
   #sample(out: Uint8Array, at: number, value: number): number {
@@ -398,8 +509,8 @@ export class SeriesEncoder {
   }
 
   /**
-   * One `TimeSeries`: the point's labels with `nameLabel` and `extraLabel` spliced in, a
-   * sample of `value` (unless `withSample` is false), then `tail` if any.
+   * One `TimeSeries`: the label set with `nameLabel` and `extraLabel` spliced in, a sample of
+   * `value` (unless `withSample` is false), then `tail` if any.
    */
   #series(
     nameLabel: Uint8Array | undefined,
@@ -421,11 +532,11 @@ export class SeriesEncoder {
     out[at++] = SERIES_TAG;
     at = writeVarint(out, at, content);
     const labelStart = at;
-    at = copy(point, 0, this.#cut1, out, at);
+    at = copy(point, 0, this.#firstAt, out, at);
     if (first !== undefined) at = copy(first, 0, first.length, out, at);
-    at = copy(point, this.#cut1, this.#cut2, out, at);
+    at = copy(point, this.#firstAt, this.#secondAt, out, at);
     if (second !== undefined) at = copy(second, 0, second.length, out, at);
-    at = copy(point, this.#cut2, pointLength, out, at);
+    at = copy(point, this.#secondAt, pointLength, out, at);
     const labelEnd = at;
     if (withSample) at = this.#sample(out, at, value);
     if (tail !== undefined) at = copy(tail, 0, tail.length, out, at);
@@ -433,6 +544,7 @@ export class SeriesEncoder {
     this.#record(labelStart, labelEnd);
   }
 
+  /** Grows the output: at once by what is expected (growing step by step copies it often). */
   #growOut(extra: number): void {
     const bigger = new Uint8Array(Math.max(this.#out.length * 2, this.#outLength + extra));
     bigger.set(this.#out.subarray(0, this.#outLength));
@@ -440,89 +552,27 @@ export class SeriesEncoder {
   }
 
   #addToPoint(bytes: Uint8Array): void {
-    if (this.#pointLength + bytes.length > this.#point.length) this.#growPoint(bytes.length);
-    this.#pointLength = copy(bytes, 0, bytes.length, this.#point, this.#pointLength);
-  }
-
-  #growPoint(extra: number): void {
-    const bigger = new Uint8Array(Math.max(this.#point.length * 2, this.#pointLength + extra));
-    bigger.set(this.#point.subarray(0, this.#pointLength));
-    this.#point = bigger;
-  }
-
-  /** A `Label` of the point: by hand after its `head` when short and ASCII, else in general. */
-  #labelToPoint(name: string, head: Uint8Array | undefined, value: string): void {
-    const valueLength = value.length;
-    if (head !== undefined && head.length + 1 + valueLength < 128) {
-      const content = head.length + 1 + valueLength;
-      if (this.#pointLength + content + 2 > this.#point.length) this.#growPoint(content + 2);
-      const point = this.#point;
-      let at = this.#pointLength;
-      point[at++] = SERIES_LABELS * 8 + 2;
-      point[at++] = content;
-      at = copy(head, 0, head.length, point, at);
-      point[at++] = valueLength;
-      let i = 0;
-      for (; i < valueLength; i++) {
-        const unit = value.charCodeAt(i);
-        if (unit >= 0x80) break;
-        point[at++] = unit;
-      }
-      if (i === valueLength) {
-        this.#pointLength = at;
-        return;
-      }
+    const length = this.#pointLength;
+    if (length + bytes.length > this.#point.length) {
+      const bigger = new Uint8Array(Math.max(this.#point.length * 2, length + bytes.length));
+      bigger.set(this.#point.subarray(0, length));
+      this.#point = bigger;
     }
-    const slow = this.#slowLabel;
-    slow.reset();
-    writeLabel(slow, SERIES_LABELS, name, value);
-    this.#addToPoint(slow.view());
+    this.#pointLength = copy(bytes, 0, bytes.length, this.#point, length);
   }
 
-  /**
-   * A `TimeSeries.exemplars` field: labels sorted by name (empty values left out), value, and
-   * timestamp in milliseconds (the request's when it has none, as a scrape stamps it).
-   */
-  #exemplarTail(given: Exemplar): Uint8Array {
-    const exemplar = escapeExemplar(given, "underscores");
-    const out = this.#tail;
-    out.reset();
-    const message = out.begin(SERIES_EXEMPLARS);
-    const labels = exemplar.labels;
-    for (const name of Object.keys(labels).sort(byCodeUnits)) {
-      if (labels[name] !== "") writeLabel(out, EXEMPLAR_LABELS, name, labels[name]);
-    }
-    out.double(EXEMPLAR_VALUE, exemplar.value);
-    const timestamp = exemplar.timestamp;
-    out.int64(
-      EXEMPLAR_TIMESTAMP,
-      timestamp === undefined ? this.#timestampMs : Math.round(timestamp * 1000),
-    );
-    out.end(message);
-    return out.view();
+  /** A `TimeSeries.exemplars` field (a view of `#tail`, valid until the next tail). */
+  #exemplarTail(exemplar: Exemplar): Uint8Array {
+    this.#tail.reset();
+    exemplarField(this.#tail, exemplar, this.#timestampMs);
+    return this.#tail.view();
   }
 
-  /**
-   * A `TimeSeries.histograms` field: one integer `Histogram` (Prometheus 2.40 on). Both oneofs
-   * (`count_int`, `zero_count_int`) are written even when 0, as Go writes a set oneof; other
-   * scalars only when not 0; deltas packed; no reset hint (the receiver finds resets).
-   */
-  #nativeTail(point: { count: number; sum: number }, buckets: NativeBuckets): Uint8Array {
-    const out = this.#tail;
-    out.reset();
-    const message = out.begin(SERIES_HISTOGRAMS);
-    out.uint(HISTOGRAM_COUNT, point.count);
-    if (point.sum !== 0) out.double(HISTOGRAM_SUM, point.sum);
-    if (buckets.schema !== 0) out.sint(HISTOGRAM_SCHEMA, buckets.schema);
-    if (buckets.zeroThreshold !== 0) out.double(HISTOGRAM_ZERO_THRESHOLD, buckets.zeroThreshold);
-    out.uint(HISTOGRAM_ZERO_COUNT, buckets.zeroCount);
-    writeSpans(out, HISTOGRAM_NEGATIVE_SPANS, buckets.negativeSpans);
-    out.packedSint(HISTOGRAM_NEGATIVE_DELTAS, buckets.negativeDeltas);
-    writeSpans(out, HISTOGRAM_POSITIVE_SPANS, buckets.positiveSpans);
-    out.packedSint(HISTOGRAM_POSITIVE_DELTAS, buckets.positiveDeltas);
-    out.int64(HISTOGRAM_TIMESTAMP, this.#timestampMs);
-    out.end(message);
-    return out.view();
+  /** A `TimeSeries.histograms` field (a view of `#tail`, valid until the next tail). */
+  #nativeTail(count: number, sum: number, buckets: NativeBuckets): Uint8Array {
+    this.#tail.reset();
+    nativeHistogramField(this.#tail, count, sum, buckets, this.#timestampMs);
+    return this.#tail.view();
   }
 }
 
@@ -545,25 +595,4 @@ function copy(from: Uint8Array, start: number, end: number, to: Uint8Array, at: 
   }
   for (let i = start; i < end; i++) to[at++] = from[i];
   return at;
-}
-
-function writeSpans(out: ProtoWriter, field: number, spans: NativeBuckets["positiveSpans"]): void {
-  for (const span of spans) {
-    const message = out.begin(field);
-    if (span.offset !== 0) out.sint(SPAN_OFFSET, span.offset);
-    if (span.length !== 0) out.uint(SPAN_LENGTH, span.length);
-    out.end(message);
-  }
-}
-
-/** The family's `MetricMetadata`, under the name a text-format scrape records it by. */
-function writeMetadata(out: ProtoWriter, family: MetricFamily): void {
-  const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
-  const type = METADATA_TYPES[family.type];
-  const metadata = out.begin(REQUEST_METADATA);
-  if (type !== 0) out.uint(METADATA_TYPE, type);
-  out.string(METADATA_FAMILY_NAME, family.name + suffix);
-  if (family.help !== "") out.string(METADATA_HELP, family.help);
-  if (family.unit !== undefined && family.unit !== "") out.string(METADATA_UNIT, family.unit);
-  out.end(metadata);
 }

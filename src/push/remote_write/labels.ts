@@ -59,6 +59,26 @@ export function labelMessage(name: string, value: string): Uint8Array {
   return writer.finish();
 }
 
+const EMPTY = new Uint8Array(0);
+
+/** The encoded `Label`s of a label dictionary's values, by the dictionary's value array. */
+const encodedCache = new WeakMap<readonly string[], { name: string; labels: Uint8Array[] }>();
+
+/**
+ * The `Label` message of each of `values` (a label dictionary's, by id) as the label `name`,
+ * empty for an empty value (no label): each distinct value encoded once, kept with the
+ * dictionary (which only grows) and extended when it grew.
+ */
+export function encodedValues(name: string, values: readonly string[]): readonly Uint8Array[] {
+  let cached = encodedCache.get(values);
+  if (cached?.name !== name) encodedCache.set(values, cached = { name, labels: [] });
+  const labels = cached.labels;
+  for (let id = labels.length; id < values.length; id++) {
+    labels.push(values[id] === "" ? EMPTY : labelMessage(name, values[id]));
+  }
+  return labels;
+}
+
 export function writeLabel(out: ProtoWriter, field: number, name: string, value: string): void {
   const label = out.begin(field);
   out.string(LABEL_NAME, name);
@@ -78,10 +98,10 @@ export interface MergePlan {
   readonly ownNames: readonly (string | undefined)[];
   /** For an own label, the extra label of the same name (used when the own value is empty). */
   readonly added: readonly (Uint8Array | undefined)[];
-  /** For an own label with a short ASCII name: its `Label` message up to the value's length. */
-  readonly heads: readonly (Uint8Array | undefined)[];
   readonly nameAt: number;
   readonly extraAt: number;
+  /** The step of an own label named `job`, or -1. */
+  readonly jobAt: number;
 }
 
 export function mergePlan(
@@ -122,25 +142,10 @@ export function mergePlan(
     extraName,
     ownNames,
     added,
-    heads: ownNames.map((name) => name === undefined ? undefined : labelHead(name)),
     nameAt: after("__name__"),
     extraAt: after(extraName),
+    jobAt: ownNames.indexOf("job"),
   };
-}
-
-/** `name`'s field and the value's tag (see `MergePlan.heads`), for a short ASCII name. */
-function labelHead(name: string): Uint8Array | undefined {
-  if (name.length > 60) return undefined;
-  const head = new Uint8Array(name.length + 3);
-  head[0] = LABEL_NAME * 8 + 2;
-  head[1] = name.length;
-  for (let i = 0; i < name.length; i++) {
-    const unit = name.charCodeAt(i);
-    if (unit >= 0x80) return undefined;
-    head[2 + i] = unit;
-  }
-  head[name.length + 2] = LABEL_VALUE * 8 + 2;
-  return head;
 }
 
 export function sameKeys(a: readonly string[], b: readonly string[]): boolean {

@@ -1,5 +1,5 @@
 /**
- * Prometheus remote write 1.0, one write: the source collected, its series encoded
+ * Prometheus remote write 1.0, one write: the source gathered (`gather`), its series encoded
  * (`encoder.ts`), split into requests within the limits (`batching.ts`), each compressed on its
  * own (Snappy block) and sent in turn under one deadline. `RemoteWriter` (`writer.ts`) writes
  * in the background.
@@ -12,12 +12,19 @@
  * @module
  */
 
-import { checkedSource, defaultRegistry, hasCollect, type MetricsSource } from "../../registry.ts";
+import {
+  checkedSource,
+  defaultRegistry,
+  gatherForBytes,
+  hasCollect,
+  type MetricsSource,
+  Registry,
+} from "../../registry.ts";
 import { escapeFamily } from "../../exposition/escaping.ts";
+import { isStoredMetric, type StoredMetric } from "../../exposition/byte_render.ts";
 import { snappyCompress } from "../../encoding/snappy.ts";
 import { type Auth, authorizationHeader } from "../../auth.ts";
 import { positiveMs } from "../../validation.ts";
-import type { MetricFamily } from "../../model.ts";
 import { type PushErrorDetails, RemoteWriteError } from "../errors.ts";
 import {
   type FailureKind,
@@ -33,6 +40,9 @@ import {
   extraLabels,
   requestBytes,
   type SeriesEncoder,
+  type StoredSeries,
+  storedSeries,
+  type WriteItem,
   type WriteOptions,
 } from "./encoder.ts";
 import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts";
@@ -252,9 +262,9 @@ export async function writeOnce(
       body: async () => {
         if (encoded === undefined) {
           // The first request collects and encodes under the deadline.
-          const families = await collect(prepared);
+          const items = await gather(prepared.source);
           const { labels, write } = prepared;
-          encoded = encodeSeries(families, labels, timestampMs, write, ended);
+          encoded = encodeSeries(items, labels, timestampMs, write, ended);
           plan = planRequests(encoded, prepared.limits);
         }
         const request = plan!.requests[index];
@@ -280,10 +290,22 @@ export async function writeOnce(
   if (plan!.oversized.length > 0) throw oversizedError(prepared, encoded!, plan!, written);
 }
 
-async function collect(prepared: PreparedWrite): Promise<MetricFamily[]> {
-  // Remote write 1.0 cannot say which names a receiver takes: names outside the legacy
-  // alphabet go as a scrape that names no escaping gets them (underscores).
-  return (await prepared.source.collect()).map((family) => escapeFamily(family, "underscores"));
+/**
+ * What a write encodes: a registry gathered as a scrape gathers it (its counters, gauges and
+ * histograms read from storage, each when `collect()` would have collected it), any other
+ * source's snapshots. Remote write 1.0 cannot say which names a receiver takes: names outside
+ * the legacy alphabet go as a scrape that names no escaping gets them (underscores).
+ */
+export async function gather(source: MetricsSource): Promise<WriteItem[]> {
+  if (!(source instanceof Registry)) {
+    return (await source.collect()).map((family) => escapeFamily(family, "underscores"));
+  }
+  const stored = new Map<StoredMetric, StoredSeries>();
+  const taken = (item: StoredMetric) => stored.set(item, storedSeries(item));
+  const items = await gatherForBytes(source, {}, taken);
+  return items.map((item) =>
+    isStoredMetric(item) ? stored.get(item)! : escapeFamily(item, "underscores")
+  );
 }
 
 function oversizedError(
