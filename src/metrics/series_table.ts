@@ -161,8 +161,8 @@ export class SeriesTable<Child> {
    * the quick lookup's, -1 for none; the answer is the slot found or made.
    *
    * One function on purpose, the remembering written out: it is more bytecode than V8 inlines
-   * (494 bytes in V8 15, whose limit is 460), so it stays a call wherever the quick lookup is
-   * compiled. Splitting it up again (or shrinking it by 35 bytes) undoes that. V8 compiles
+   * (681 bytes in V8 15, whose limit is 460), so it stays a call wherever the quick lookup is
+   * compiled. Splitting it up again (or shrinking it below the limit) undoes that. V8 compiles
    * `childOf` on its own early, while every call makes a series; with this inlined there, that
    * code counted so much against the inlining budget of a caller's loop that the loop compiled
    * later called `childOf` instead of inlining it, and `labels({...}).inc()` got slower
@@ -209,6 +209,7 @@ export class SeriesTable<Child> {
         const id = idMaps[position].get(value);
         if (id === undefined) {
           known = false;
+          index.lookupIds[position] = -1;
           const formed = wellFormed(value);
           replaced ||= formed !== value;
           values[position] = formed;
@@ -220,7 +221,7 @@ export class SeriesTable<Child> {
       if (position === width && (given === undefined || hasKeys(given, width))) {
         // A value with a lone surrogate is missing as given, and may be there once replaced.
         slot = known ? index.find() : replaced ? index.findValues(values) : -1;
-        if (slot < 0) slot = this.#add(values);
+        if (slot < 0) slot = this.#add(values, replaced ? undefined : index.lookupIds);
       }
     }
     if (slot < 0) {
@@ -362,10 +363,11 @@ export class SeriesTable<Child> {
     return this.#childOfMiss(slot, 0, undefined, undefined, undefined, undefined);
   }
 
-  #add(labelValues: readonly string[]): number {
+  /** Adds a series (`lookedUp`: see `SeriesIndex.add`); past the cap, the overflow series. */
+  #add(labelValues: readonly string[], lookedUp?: Int32Array): number {
     // Series lifecycle: past the cap, a new label set is recorded into the overflow series.
     if (this.#cap.isFull) return this.#overflowSlot();
-    const slot = this.index.add(labelValues);
+    const slot = this.index.add(labelValues, lookedUp);
     this.store.ensureSlot(slot);
     this.#type.initSeries(this.store, slot);
     this.#cap.added();
@@ -385,20 +387,6 @@ export class SeriesTable<Child> {
       cap.overflowSlot = slot;
     }
     return cap.overflowSlot;
-  }
-
-  /** Whether the metric has an overflow series, which only snapshots (`collect()`) show. */
-  get rendersBySnapshot(): boolean {
-    return this.#cap.overflowSlot >= 0;
-  }
-
-  /**
-   * Series lifecycle: expires the series idle long enough, when a sweep is due. Every reader
-   * calls it before it reads the store (`collect()`, the byte renderer's view): a sweep may
-   * compact.
-   */
-  sweepIfDue(): void {
-    this.#expiry?.sweepIfDue();
   }
 
   /** The live slots a sweep looks at: all but the overflow series', which never expires. */

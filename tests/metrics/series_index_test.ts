@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SeriesIndex } from "../../src/metrics/series_index.ts";
-import { formatLabels, formatLabelsSplit, labelSourceOf } from "../../src/exposition/format.ts";
+import { formatLabels, formatLabelsSplit } from "../../src/exposition/format.ts";
 
 /** A small deterministic generator, so that a failure repeats. */
 function randomGenerator(seed: number): () => number {
@@ -112,42 +112,4 @@ Deno.test("series index: a label with more than 65,536 values widens the ids; cr
   assert.deepEqual(index.labelsOf(9), { user: `u${count - 1}`, kind: "b" });
   assert.equal(index.add([`u${count}`, "a"]), 10);
   assert.equal(index.findValues([`u${count}`, "a"]), 10);
-});
-
-Deno.test("series index: label bytes kept per distinct value and position, not per series", () => {
-  const index = new SeriesIndex(["method", "route"]);
-  const slots = [
-    index.add(["get", "/a"]),
-    index.add(["get", "/b"]),
-    index.add(["post", "/a"]),
-  ];
-  const calls: string[] = [];
-  const encode = (name: string, value: string) => {
-    calls.push(`${name}=${value}`);
-    return new TextEncoder().encode(`${name}=${value}`);
-  };
-  const source = labelSourceOf(index.labelsOf(slots[0]))!;
-  const method = source.positionOf!("method");
-  const route = source.positionOf!("route");
-  assert.deepEqual([method, route, source.positionOf!("other")], [0, 1, -1]);
-  const bytesOf = (slot: number, position: number) =>
-    new TextDecoder().decode(source.labelBytesOf!(slot, position, encode));
-  for (let round = 0; round < 2; round++) {
-    assert.deepEqual(
-      slots.map((slot) => `${bytesOf(slot, method)} ${bytesOf(slot, route)}`),
-      ["method=get route=/a", "method=get route=/b", "method=post route=/a"],
-    );
-  }
-  // Four distinct values, each encoded once; the same bytes for every series that has it.
-  assert.deepEqual(calls, ["method=get", "route=/a", "route=/b", "method=post"]);
-  assert.equal(
-    source.labelBytesOf!(slots[0], method, encode),
-    source.labelBytesOf!(slots[1], method, encode),
-  );
-  // Another encoder's bytes are its own.
-  const other = (name: string, value: string) => new TextEncoder().encode(`${name}:${value}`);
-  assert.equal(
-    new TextDecoder().decode(source.labelBytesOf!(slots[2], method, other)),
-    "method:post",
-  );
 });
