@@ -49,6 +49,17 @@ function newCounter(): Counter {
   return new Counter({ name: "c_total", help: "h", labelNames: ["method", "id"], registry: null });
 }
 
+/**
+ * A metric that lives on while its series come and go (as with idle expiry): the series of the
+ * round before removed by `clear()` (its cost counted), then made again.
+ */
+const longLived = new Counter({
+  name: "long_lived_total",
+  help: "h",
+  labelNames: ["method", "id"],
+  registry: null,
+});
+
 // Each case a loop of its own, so that each call site sees one case.
 const CASES: Record<string, () => void> = {
   "lean store": leanStore,
@@ -59,6 +70,10 @@ const CASES: Record<string, () => void> = {
   "labels({ method, id }).inc()": () => {
     const counter = newCounter();
     for (let i = 0; i < SERIES; i++) counter.labels({ method: METHODS[i & 7], id: IDS[i] }).inc();
+  },
+  "long-lived counter: clear(), labels(method, id).inc()": () => {
+    longLived.clear();
+    for (let i = 0; i < SERIES; i++) longLived.labels(METHODS[i & 7], IDS[i]).inc();
   },
   "incWith({ method, id })": () => {
     const counter = newCounter();
@@ -82,6 +97,14 @@ Deno.bench("ours: counter.labels({ method, id }).inc()", { group: "create 10k se
 Deno.bench("ours: counter.incWith({ method, id })", { group: "create 10k series" }, () => {
   CASES["incWith({ method, id })"]();
 });
+
+Deno.bench(
+  "ours: long-lived counter, clear() then labels(method, id).inc()",
+  { group: "create 10k series" },
+  () => {
+    CASES["long-lived counter: clear(), labels(method, id).inc()"]();
+  },
+);
 
 /**
  * The interleaved measurement (see the module documentation): nanoseconds per series made,
