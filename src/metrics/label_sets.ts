@@ -38,6 +38,14 @@ export function internValue(dictionary: ValueDictionary, value: string): number 
   return id;
 }
 
+/** The id of `value`, which `dictionary` does not have yet, added to it. */
+export function appendValue(dictionary: ValueDictionary, value: string): number {
+  const id = dictionary.values.length;
+  dictionary.idByValue.set(value, id);
+  dictionary.values.push(value);
+  return id;
+}
+
 /** A label in name order: a series' own (by position) or a constant one. */
 export interface SortedLabel {
   readonly name: string;

@@ -24,6 +24,7 @@
 
 import type { Labels } from "../model.ts";
 import {
+  appendValue,
   emptyDictionary,
   internValue,
   LabelColumns,
@@ -270,8 +271,12 @@ export class SeriesIndex {
     return this.find();
   }
 
-  /** Adds a series that is not there yet; returns its slot. */
-  add(labelValues: readonly string[]): number {
+  /**
+   * Adds a series that is not there yet; returns its slot. `lookedUp`, when given, holds per
+   * position the id of the value as the caller looked it up just before, or -1 for a value no
+   * series has there (one lookup fewer).
+   */
+  add(labelValues: readonly string[], lookedUp?: Int32Array): number {
     const width = this.width;
     const slot = this.#slotCount;
     if (slot >= this.#seqs.length) {
@@ -290,7 +295,12 @@ export class SeriesIndex {
     this.#seqs[slot] = this.#nextSeq;
     this.#nextSeq = (this.#nextSeq + 1) >>> 0;
     for (let position = 0; position < width; position++) {
-      const id = internValue(this.#dictionaries[position], labelValues[position]);
+      const dictionary = this.#dictionaries[position];
+      const id = lookedUp === undefined
+        ? internValue(dictionary, labelValues[position])
+        : lookedUp[position] >= 0
+        ? lookedUp[position]
+        : appendValue(dictionary, labelValues[position]);
       if (id > MAX_UINT16_ID && this.#seriesIds instanceof Uint16Array) {
         this.#seriesIds = new Int32Array(this.#seriesIds);
         this.#columns = new LabelColumns(this.#shape, this.#dictionaries, this.#seriesIds);

@@ -64,6 +64,8 @@ export class SeriesTable<Child> {
   // (series_expiry.ts, when the metric has it).
   readonly #cap: SeriesCap;
   readonly #expiry: SeriesExpiry | undefined;
+  /** The label values of a series being made, in declared order (reused: `#add` copies them). */
+  readonly #newValues: string[];
 
   /** A table for a described metric; an unlabelled one starts with its one series. */
   constructor(description: MetricDescription, type: SeriesType<Child>) {
@@ -71,6 +73,7 @@ export class SeriesTable<Child> {
     this.labelNames = description.labelNames;
     this.width = description.labelNames.length;
     this.#type = type;
+    this.#newValues = new Array(this.width).fill("");
     [this.#name0, this.#name1, this.#name2] = [...this.labelNames, "", "", ""];
     this.index = new SeriesIndex(description.labelNames, description.constLabels);
     this.#cap = new SeriesCap(description.name, description.limits, description.constLabels);
@@ -158,8 +161,8 @@ export class SeriesTable<Child> {
    * the quick lookup's, -1 for none; the answer is the slot found or made.
    *
    * One function on purpose, the remembering written out: it is more bytecode than V8 inlines
-   * (494 bytes in V8 15, whose limit is 460), so it stays a call wherever the quick lookup is
-   * compiled. Splitting it up again (or shrinking it by 35 bytes) undoes that. V8 compiles
+   * (681 bytes in V8 15, whose limit is 460), so it stays a call wherever the quick lookup is
+   * compiled. Splitting it up again (or shrinking it below the limit) undoes that. V8 compiles
    * `childOf` on its own early, while every call makes a series; with this inlined there, that
    * code counted so much against the inlining budget of a caller's loop that the loop compiled
    * later called `childOf` instead of inlining it, and `labels({...}).inc()` got slower
@@ -179,14 +182,21 @@ export class SeriesTable<Child> {
       ? a0 as LabelValues
       : undefined;
     if (slot < 0 && width > 0 && (given !== undefined || count === width)) {
+      // One pass turns the values into strings and looks up their ids; a value no series has
+      // yet means a new series, made from those strings without a second lookup.
       const index = this.index;
       const idMaps = index.idMaps;
       const labelNames = this.labelNames;
+      const values = this.#newValues;
+      let known = true;
+      let replaced = false;
       let position = 0;
       for (; position < width; position++) {
+        const name = labelNames[position];
+        if (given !== undefined && !Object.hasOwn(given, name)) break;
         const value = toLabelValue(
           given !== undefined
-            ? given[labelNames[position]]
+            ? given[name]
             : position === 0
             ? a0
             : position === 1
@@ -195,15 +205,27 @@ export class SeriesTable<Child> {
             ? a2
             : a3,
         );
-        const id = value === undefined ? undefined : idMaps[position].get(value);
-        if (id === undefined) break;
-        index.lookupIds[position] = id;
+        if (value === undefined) break;
+        const id = idMaps[position].get(value);
+        if (id === undefined) {
+          known = false;
+          index.lookupIds[position] = -1;
+          const formed = wellFormed(value);
+          replaced ||= formed !== value;
+          values[position] = formed;
+        } else {
+          index.lookupIds[position] = id;
+          values[position] = value;
+        }
       }
       if (position === width && (given === undefined || hasKeys(given, width))) {
-        slot = index.find();
+        // A value with a lone surrogate is missing as given, and may be there once replaced.
+        slot = known ? index.find() : replaced ? index.findValues(values) : -1;
+        if (slot < 0) slot = this.#add(values, replaced ? undefined : index.lookupIds);
       }
     }
     if (slot < 0) {
+      // Wrong labels (reported there), no labels, or more than four values.
       const values = [a0, a1, a2, a3].slice(0, count) as LabelValue[];
       slot = this.slotFor(values[0], values.slice(1));
     }
@@ -341,10 +363,11 @@ export class SeriesTable<Child> {
     return this.#childOfMiss(slot, 0, undefined, undefined, undefined, undefined);
   }
 
-  #add(labelValues: readonly string[]): number {
+  /** Adds a series (`lookedUp`: see `SeriesIndex.add`); past the cap, the overflow series. */
+  #add(labelValues: readonly string[], lookedUp?: Int32Array): number {
     // Series lifecycle: past the cap, a new label set is recorded into the overflow series.
     if (this.#cap.isFull) return this.#overflowSlot();
-    const slot = this.index.add(labelValues);
+    const slot = this.index.add(labelValues, lookedUp);
     this.store.ensureSlot(slot);
     this.#type.initSeries(this.store, slot);
     this.#cap.added();
@@ -364,20 +387,6 @@ export class SeriesTable<Child> {
       cap.overflowSlot = slot;
     }
     return cap.overflowSlot;
-  }
-
-  /** Whether the metric has an overflow series, which only snapshots (`collect()`) show. */
-  get rendersBySnapshot(): boolean {
-    return this.#cap.overflowSlot >= 0;
-  }
-
-  /**
-   * Series lifecycle: expires the series idle long enough, when a sweep is due. Every reader
-   * calls it before it reads the store (`collect()`, the byte renderer's view): a sweep may
-   * compact.
-   */
-  sweepIfDue(): void {
-    this.#expiry?.sweepIfDue();
   }
 
   /** The live slots a sweep looks at: all but the overflow series', which never expires. */

@@ -159,3 +159,45 @@ for (const width of [1, 2]) {
     }
   });
 }
+
+Deno.test("labels: a new series is made once from its values turned into strings, and wrong labels are refused", () => {
+  const counter = new Counter({
+    name: "c_total",
+    help: "h",
+    labelNames: ["a", "b"],
+    registry: null,
+  });
+  // New values, given as numbers and booleans, in each form: one series per label set.
+  counter.labels(1, true).inc();
+  counter.labels({ a: 1, b: "true" }).inc();
+  counter.incWith({ a: "1", b: true });
+  counter.labels(2, "x").inc();
+  counter.labels("2", "x").inc();
+  // A value with a lone surrogate finds the series of its well-formed spelling, also when the
+  // other value is new at its position and when both are.
+  counter.labels("\ufffd", "y").inc();
+  counter.labels("\ud800", "y").inc();
+  counter.labels({ a: "\udbff", b: "y" }).inc();
+  counter.incWith({ a: "\udfff", b: "y" });
+  counter.labels("z\ud800", "w\udc00").inc();
+  counter.labels("z\ufffd", "w\ufffd").inc();
+  assert.deepEqual(
+    counter.collect()[0].points.map((point) => [point.labels.a, point.labels.b, point.value]),
+    [["1", "true", 3], ["2", "x", 2], ["\ufffd", "y", 4], ["z\ufffd", "w\ufffd", 2]],
+  );
+  // Wrong labels are refused before a series is made: a missing, inherited or extra key, a
+  // value of another type, a wrong count.
+  const inherited = Object.assign(Object.create({ a: "new" }), { b: "new" });
+  for (
+    const wrong of [
+      () => counter.labels({ a: "new" } as never),
+      () => counter.labels(inherited),
+      () => counter.labels({ a: "new", b: "new", c: "new" } as never),
+      () => counter.labels({ a: "new", b: null } as never),
+      () => counter.incWith({ a: "new", b: {} } as never),
+      () => counter.labels("new" as never),
+      () => counter.labels("new", "new", "new" as never),
+    ]
+  ) assert.throws(wrong, TypeError);
+  assert.equal(counter.collect()[0].points.length, 4);
+});
