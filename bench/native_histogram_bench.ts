@@ -1,7 +1,9 @@
 /**
  * `observe` of a native histogram side by side with the classic one (the default 14 buckets),
  * on the same latency-like values, unlabelled and through a cached labelled child; plus the
- * state class alone and rendering the protobuf format. The target: native ≤ 2× the classic.
+ * state class alone, rendering the protobuf format, and `buckets()` (spans and deltas) of 10k
+ * series as remote write and snapshots read them, changed since the last call or not. The
+ * target: native ≤ 2× the classic.
  *
  * Run: `deno bench --allow-all bench/native_histogram_bench.ts`
  *
@@ -10,6 +12,7 @@
 
 import { Histogram, Registry } from "../mod.ts";
 import { NativeHistogram, renderProtobuf } from "../src/exposition/mod.ts";
+import { observationsFor } from "./fixtures.ts";
 
 // Log-normal latencies around 50 ms (1 ms … 3 s): about 90 populated buckets at factor 1.1, and a
 // different bucket from call to call for both kinds.
@@ -87,5 +90,36 @@ function histograms(labelled: boolean) {
   const families = await registry.collect();
   Deno.bench("renderProtobuf (3 histograms, ~90 native buckets each)", { group: "render" }, () => {
     renderProtobuf(families);
+  });
+}
+
+{
+  // 10k states as the remote-write benchmark fills them (ten observations each, 0…12 s). Each
+  // round observes one of a state's own ten values again, so its buckets stay the same ones.
+  const SERIES = 10_000;
+  const own = Float64Array.from(
+    { length: SERIES * 10 },
+    (_, n) => observationsFor(n / 10 | 0)[n % 10],
+  );
+  const states = Array.from({ length: SERIES }, (_, s) => {
+    const state = new NativeHistogram();
+    for (let k = 0; k < 10; k++) state.observe(own[s * 10 + k]);
+    return state;
+  });
+  let round = 0;
+  const group = "buckets() of 10k series (10 buckets each)";
+  Deno.bench("observe one value into each", { group, baseline: true }, () => {
+    const k = round++ % 10;
+    for (let s = 0; s < SERIES; s++) states[s].observe(own[s * 10 + k]);
+  });
+  Deno.bench("observe, then buckets(), each", { group }, () => {
+    const k = round++ % 10;
+    for (let s = 0; s < SERIES; s++) {
+      states[s].observe(own[s * 10 + k]);
+      states[s].buckets();
+    }
+  });
+  Deno.bench("buckets() unchanged since the last call", { group }, () => {
+    for (let s = 0; s < SERIES; s++) states[s].buckets();
   });
 }

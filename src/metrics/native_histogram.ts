@@ -19,7 +19,8 @@ import {
   MAX_SCHEMA,
   MIN_SCHEMA,
 } from "./native_buckets.ts";
-import { encodeBuckets, type NativeBuckets } from "./native_spans.ts";
+import type { NativeBuckets } from "./native_spans.ts";
+import type { BucketSpan } from "../model.ts";
 
 export { bucketIndex, bucketUpperBound, MAX_SCHEMA, MIN_SCHEMA } from "./native_buckets.ts";
 export {
@@ -217,6 +218,77 @@ class BucketWindow {
     return -Infinity;
   }
 
+  /**
+   * The spans and deltas of the populated buckets (±Inf included at `schema`'s index), read
+   * straight from the window in one pass: the same as `encodeBuckets(this.populated(schema))`
+   * without the intermediate arrays, as `buckets()` runs for every series on each scrape or write.
+   */
+  encode(schema: number): { spans: BucketSpan[]; deltas: number[] } {
+    const spans: BucketSpan[] = [];
+    const deltas: number[] = [];
+    const window = this.counts;
+    const offset = this.offset;
+    // The open span (pushed when the next one starts or at the end), and where it ends.
+    let spanOffset = 0;
+    let spanLength = 0;
+    let nextIndex = 0;
+    let previousCount = 0;
+    let i = 0;
+    // Until the first populated bucket: it opens the first span, whatever its offset.
+    for (; i < window.length; i++) {
+      const count = window[i];
+      if (count !== 0) {
+        spanOffset = offset + i;
+        spanLength = 1;
+        deltas.push(count);
+        previousCount = count;
+        nextIndex = offset + i + 1;
+        i++;
+        break;
+      }
+    }
+    for (; i < window.length; i++) {
+      const count = window[i];
+      if (count === 0) continue;
+      const index = offset + i;
+      const gap = index - nextIndex;
+      if (gap > 2) {
+        spans.push({ offset: spanOffset, length: spanLength });
+        spanOffset = gap;
+        spanLength = 0;
+      } else if (gap > 0) {
+        // One or two empty buckets inside the span cost less than a new span.
+        deltas.push(0 - previousCount);
+        if (gap === 2) deltas.push(0);
+        spanLength += gap;
+        previousCount = 0;
+      }
+      spanLength++;
+      deltas.push(count - previousCount);
+      previousCount = count;
+      nextIndex = index + 1;
+    }
+    const infinite = this.infinite;
+    if (infinite !== 0) {
+      const index = infinityIndex(schema);
+      const gap = index - nextIndex;
+      if (spanLength === 0 || gap > 2) {
+        if (spanLength !== 0) spans.push({ offset: spanOffset, length: spanLength });
+        spanOffset = gap;
+        spanLength = 0;
+      } else if (gap > 0) {
+        deltas.push(0 - previousCount);
+        if (gap === 2) deltas.push(0);
+        spanLength += gap;
+        previousCount = 0;
+      }
+      spanLength++;
+      deltas.push(infinite - previousCount);
+    }
+    if (spanLength !== 0) spans.push({ offset: spanOffset, length: spanLength });
+    return { spans, deltas };
+  }
+
   /** Populated buckets as (index, count) pairs in index order, ±Inf included at `schema`'s index. */
   populated(schema: number): { indices: number[]; counts: number[] } {
     const indices: number[] = [];
@@ -275,6 +347,12 @@ export class NativeHistogram {
   /** Populated buckets of both signs (±Inf included), to compare with `maxBuckets`. */
   #populated = 0;
   #lastReset: number;
+  /**
+   * What `buckets()` last returned, until the next `observe` or `reset`: a series that did not
+   * change between two scrapes or writes is not encoded again. Dropping it is the one store
+   * `observe` pays for this.
+   */
+  #buckets: NativeBuckets | undefined = undefined;
 
   /** A new, empty state; `options` as `Histogram`'s `native` option takes them. */
   constructor(options: true | NativeHistogramOptions | NativeSettings = true) {
@@ -322,6 +400,7 @@ export class NativeHistogram {
    * series was reset to stay within `maxBuckets` (it then holds only this observation).
    */
   observe(value: number): boolean {
+    this.#buckets = undefined;
     this.#count++;
     this.#sum += value;
     if (value !== value) return false;
@@ -421,6 +500,7 @@ export class NativeHistogram {
 
   /** Empties the series (count, sum, buckets) and restores the configured schema and threshold. */
   reset(): void {
+    this.#buckets = undefined;
     this.#count = 0;
     this.#sum = 0;
     this.#zeroCount = 0;
@@ -431,11 +511,16 @@ export class NativeHistogram {
     this.#zeroThreshold = this.settings.zeroThreshold;
   }
 
-  /** The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. */
+  /**
+   * The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. Until the
+   * next `observe` or `reset`, every call returns the same object (its arrays included): read
+   * it, do not change it.
+   */
   buckets(): NativeBuckets {
-    const positive = encodeBuckets(this.#positive.populated(this.#schema));
-    const negative = encodeBuckets(this.#negative.populated(this.#schema));
-    return {
+    if (this.#buckets !== undefined) return this.#buckets;
+    const positive = this.#positive.encode(this.#schema);
+    const negative = this.#negative.encode(this.#schema);
+    return this.#buckets = {
       schema: this.#schema,
       zeroThreshold: this.#zeroThreshold,
       zeroCount: this.#zeroCount,

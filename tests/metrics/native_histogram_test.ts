@@ -15,6 +15,7 @@ import {
   decodeBuckets,
   encodeBuckets,
 } from "../../src/metrics/native_histogram.ts";
+import { infinityIndex } from "../../src/metrics/native_buckets.ts";
 
 /** The populated buckets of a state, as `index: count` (positive) and `-index: count` (negative). */
 function bucketMap(
@@ -366,4 +367,139 @@ Deno.test("memory: a native series of a typical latency distribution (factor 1.1
     } bytes`,
   );
   assert.ok(perSeries <= 1024, `${perSeries} bytes per native series`);
+});
+
+/**
+ * The reference `buckets()`: every observation's bucket at the state's final schema counted in a
+ * map, sorted, then spans and deltas written the plain way (a new span past a gap of three or
+ * more empty buckets, zero counts for a gap of one or two).
+ */
+function referenceBuckets(values: readonly number[], h: NativeHistogram) {
+  const schema = h.schema;
+  const signs = { positive: new Map<number, number>(), negative: new Map<number, number>() };
+  let zeroCount = 0;
+  for (const value of values) {
+    if (Number.isNaN(value)) continue;
+    if (Math.abs(value) <= h.zeroThreshold) {
+      zeroCount++;
+      continue;
+    }
+    const magnitude = Math.abs(value);
+    const index = magnitude === Infinity ? infinityIndex(schema) : bucketIndex(magnitude, schema);
+    const map = value > 0 ? signs.positive : signs.negative;
+    map.set(index, (map.get(index) ?? 0) + 1);
+  }
+  const wire = (map: Map<number, number>) => {
+    const spans: { offset: number; length: number }[] = [];
+    const deltas: number[] = [];
+    let previous = 0;
+    let end = 0;
+    for (const index of [...map.keys()].sort((a, b) => a - b)) {
+      if (spans.length === 0 || index - end > 2) {
+        spans.push({ offset: index - end, length: 0 });
+        end = index;
+      }
+      for (; end < index; end++) {
+        deltas.push(0 - previous);
+        previous = 0;
+        spans[spans.length - 1].length++;
+      }
+      deltas.push(map.get(index)! - previous);
+      previous = map.get(index)!;
+      spans[spans.length - 1].length++;
+      end = index + 1;
+    }
+    return { spans, deltas };
+  };
+  const positive = wire(signs.positive);
+  const negative = wire(signs.negative);
+  return {
+    schema,
+    zeroThreshold: h.zeroThreshold,
+    zeroCount,
+    positiveSpans: positive.spans,
+    positiveDeltas: positive.deltas,
+    negativeSpans: negative.spans,
+    negativeDeltas: negative.deltas,
+  };
+}
+
+Deno.test("NativeHistogram.buckets: equals a plain reference over random observations, also when cached", () => {
+  let seed = 11;
+  const next = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (let run = 0; run < 300; run++) {
+    const schema = Math.floor(next() * 13) - 4;
+    const h = new NativeHistogram({
+      bucketFactor: 2 ** (2 ** -schema),
+      // Some runs hit the bucket limit and lower the schema while observing.
+      maxBuckets: run % 3 === 0 ? 8 + Math.floor(next() * 20) : 0,
+    });
+    // Bucket indices from a narrow range, so gaps of 0, 1, 2 and 3+ empty buckets all occur;
+    // now and then zero, NaN, ±Inf and the largest doubles (whose bucket is next to ±Inf's).
+    const center = Math.floor((next() - 0.5) * 40);
+    const value = () => {
+      const pick = next();
+      if (pick < 0.03) return 0;
+      if (pick < 0.05) return NaN;
+      if (pick < 0.08) return next() < 0.5 ? Infinity : -Infinity;
+      if (pick < 0.11) return (next() < 0.5 ? 1 : -1) * Number.MAX_VALUE / 2 ** (next() * 3);
+      const index = center + Math.floor(next() * 12);
+      const magnitude = bucketUpperBound(index, h.schema) * (1 - next() * 1e-3);
+      return next() < 0.3 ? -magnitude : magnitude;
+    };
+    const values: number[] = [];
+    const steps = 1 + Math.floor(next() * 60);
+    let observed = false;
+    let previous: { got: ReturnType<NativeHistogram["buckets"]>; expected: unknown } | undefined;
+    for (let step = 0; step < steps; step++) {
+      // Interleaved: a few observations, then zero, one or two buckets() calls.
+      const observations = Math.floor(next() * 4);
+      for (let k = 0; k < observations; k++) {
+        const v = value();
+        values.push(v);
+        h.observe(v);
+        observed = true;
+      }
+      const calls = Math.floor(next() * 3);
+      for (let c = 0; c < calls; c++) {
+        const got = h.buckets();
+        const expected = referenceBuckets(values, h);
+        assert.deepEqual(got, expected, `run ${run} step ${step}: ${JSON.stringify(values)}`);
+        if (previous !== undefined) {
+          // An earlier result is not changed by later observations.
+          assert.deepEqual(previous.got, previous.expected, `run ${run}: an earlier result`);
+          if (!observed) assert.equal(got, previous.got, "unchanged: cached");
+        }
+        previous = { got, expected };
+        observed = false;
+      }
+    }
+  }
+});
+
+Deno.test("NativeHistogram.buckets: reset and every observation kind refresh a cached result", () => {
+  const h = new NativeHistogram({ bucketFactor: 2, zeroThreshold: 0.001 });
+  h.observe(3);
+  const first = h.buckets();
+  assert.equal(h.buckets(), first);
+  h.observe(0); // zero bucket only
+  assert.equal(h.buckets().zeroCount, 1);
+  h.observe(-3);
+  assert.deepEqual(h.buckets().negativeDeltas, [1]);
+  h.observe(Infinity);
+  assert.deepEqual(h.buckets().positiveSpans, [{ offset: 2, length: 1 }, {
+    offset: 1022,
+    length: 1,
+  }]);
+  h.reset();
+  assert.deepEqual(h.buckets(), {
+    schema: 0,
+    zeroThreshold: 0.001,
+    zeroCount: 0,
+    positiveSpans: [],
+    positiveDeltas: [],
+    negativeSpans: [],
+    negativeDeltas: [],
+  });
+  assert.deepEqual(first.positiveDeltas, [1]);
 });
