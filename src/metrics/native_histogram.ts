@@ -316,6 +316,9 @@ class BucketWindow {
 
 const EMPTY = new Uint32Array(0);
 
+/** `NativeHistogram`'s mark for "`buckets()` ran once since the last change". */
+const ENCODED_ONCE = 0;
+
 // --- the state of one series -----------------------------------------------------------------
 
 /**
@@ -348,11 +351,13 @@ export class NativeHistogram {
   #populated = 0;
   #lastReset: number;
   /**
-   * What `buckets()` last returned, until the next `observe` or `reset`: a series that did not
-   * change between two scrapes or writes is not encoded again. Dropping it is the one store
-   * `observe` pays for this.
+   * What `buckets()` returns until the next `observe` or `reset`, so a series that stays the
+   * same over several scrapes or writes is encoded once. It is kept from the second call on
+   * the same state: a series observed between every two calls would only keep each result alive
+   * longer (more memory, older garbage) for nothing. `ENCODED_ONCE` marks the first call;
+   * dropping it is the one store `observe` pays for this.
    */
-  #buckets: NativeBuckets | undefined = undefined;
+  #buckets: NativeBuckets | typeof ENCODED_ONCE | undefined = undefined;
 
   /** A new, empty state; `options` as `Histogram`'s `native` option takes them. */
   constructor(options: true | NativeHistogramOptions | NativeSettings = true) {
@@ -512,15 +517,16 @@ export class NativeHistogram {
   }
 
   /**
-   * The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. Until the
-   * next `observe` or `reset`, every call returns the same object (its arrays included): read
-   * it, do not change it.
+   * The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. Calls
+   * without an `observe` or `reset` between them may return the same object (its arrays
+   * included): read it, do not change it.
    */
   buckets(): NativeBuckets {
-    if (this.#buckets !== undefined) return this.#buckets;
+    const kept = this.#buckets;
+    if (kept !== undefined && kept !== ENCODED_ONCE) return kept;
     const positive = this.#positive.encode(this.#schema);
     const negative = this.#negative.encode(this.#schema);
-    return this.#buckets = {
+    const buckets: NativeBuckets = {
       schema: this.#schema,
       zeroThreshold: this.#zeroThreshold,
       zeroCount: this.#zeroCount,
@@ -529,6 +535,8 @@ export class NativeHistogram {
       negativeSpans: negative.spans,
       negativeDeltas: negative.deltas,
     };
+    this.#buckets = kept === ENCODED_ONCE ? buckets : ENCODED_ONCE;
+    return buckets;
   }
 
   /** Bytes of counts held by the two windows (for memory accounting in tests and docs). */
