@@ -526,17 +526,28 @@ export class NativeHistogram {
     if (kept !== undefined && kept !== ENCODED_ONCE) return kept;
     const positive = this.#positive.encode(this.#schema);
     const negative = this.#negative.encode(this.#schema);
-    const buckets: NativeBuckets = {
+    if (kept !== ENCODED_ONCE) {
+      this.#buckets = ENCODED_ONCE;
+      return {
+        schema: this.#schema,
+        zeroThreshold: this.#zeroThreshold,
+        zeroCount: this.#zeroCount,
+        positiveSpans: positive.spans,
+        positiveDeltas: positive.deltas,
+        negativeSpans: negative.spans,
+        negativeDeltas: negative.deltas,
+      };
+    }
+    // Kept while the series is idle, maybe for long: copies without the arrays' spare room.
+    return this.#buckets = {
       schema: this.#schema,
       zeroThreshold: this.#zeroThreshold,
       zeroCount: this.#zeroCount,
-      positiveSpans: positive.spans,
-      positiveDeltas: positive.deltas,
-      negativeSpans: negative.spans,
-      negativeDeltas: negative.deltas,
+      positiveSpans: positive.spans.slice(),
+      positiveDeltas: positive.deltas.slice(),
+      negativeSpans: negative.spans.slice(),
+      negativeDeltas: negative.deltas.slice(),
     };
-    this.#buckets = kept === ENCODED_ONCE ? buckets : ENCODED_ONCE;
-    return buckets;
   }
 
   /** Bytes of counts held by the two windows (for memory accounting in tests and docs). */
