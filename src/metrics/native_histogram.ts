@@ -316,9 +316,6 @@ class BucketWindow {
 
 const EMPTY = new Uint32Array(0);
 
-/** `NativeHistogram`'s mark for "`buckets()` ran once since the last change". */
-const ENCODED_ONCE = 0;
-
 // --- the state of one series -----------------------------------------------------------------
 
 /**
@@ -350,14 +347,6 @@ export class NativeHistogram {
   /** Populated buckets of both signs (±Inf included), to compare with `maxBuckets`. */
   #populated = 0;
   #lastReset: number;
-  /**
-   * What `buckets()` returns until the next `observe` or `reset`, so a series that stays the
-   * same over several scrapes or writes is encoded once. It is kept from the second call on
-   * the same state: a series observed between every two calls would only keep each result alive
-   * longer (more memory, older garbage) for nothing. `ENCODED_ONCE` marks the first call;
-   * dropping it is the one store `observe` pays for this.
-   */
-  #buckets: NativeBuckets | typeof ENCODED_ONCE | undefined = undefined;
 
   /** A new, empty state; `options` as `Histogram`'s `native` option takes them. */
   constructor(options: true | NativeHistogramOptions | NativeSettings = true) {
@@ -405,7 +394,6 @@ export class NativeHistogram {
    * series was reset to stay within `maxBuckets` (it then holds only this observation).
    */
   observe(value: number): boolean {
-    this.#buckets = undefined;
     this.#count++;
     this.#sum += value;
     if (value !== value) return false;
@@ -505,7 +493,6 @@ export class NativeHistogram {
 
   /** Empties the series (count, sum, buckets) and restores the configured schema and threshold. */
   reset(): void {
-    this.#buckets = undefined;
     this.#count = 0;
     this.#sum = 0;
     this.#zeroCount = 0;
@@ -516,37 +503,18 @@ export class NativeHistogram {
     this.#zeroThreshold = this.settings.zeroThreshold;
   }
 
-  /**
-   * The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. Calls
-   * without an `observe` or `reset` between them may return the same object (its arrays
-   * included): read it, do not change it.
-   */
+  /** The buckets as the wire formats carry them: schema, zero bucket, spans and deltas. */
   buckets(): NativeBuckets {
-    const kept = this.#buckets;
-    if (kept !== undefined && kept !== ENCODED_ONCE) return kept;
     const positive = this.#positive.encode(this.#schema);
     const negative = this.#negative.encode(this.#schema);
-    if (kept !== ENCODED_ONCE) {
-      this.#buckets = ENCODED_ONCE;
-      return {
-        schema: this.#schema,
-        zeroThreshold: this.#zeroThreshold,
-        zeroCount: this.#zeroCount,
-        positiveSpans: positive.spans,
-        positiveDeltas: positive.deltas,
-        negativeSpans: negative.spans,
-        negativeDeltas: negative.deltas,
-      };
-    }
-    // Kept while the series is idle, maybe for long: copies without the arrays' spare room.
-    return this.#buckets = {
+    return {
       schema: this.#schema,
       zeroThreshold: this.#zeroThreshold,
       zeroCount: this.#zeroCount,
-      positiveSpans: positive.spans.slice(),
-      positiveDeltas: positive.deltas.slice(),
-      negativeSpans: negative.spans.slice(),
-      negativeDeltas: negative.deltas.slice(),
+      positiveSpans: positive.spans,
+      positiveDeltas: positive.deltas,
+      negativeSpans: negative.spans,
+      negativeDeltas: negative.deltas,
     };
   }
 

@@ -424,7 +424,7 @@ function referenceBuckets(values: readonly number[], h: NativeHistogram) {
   };
 }
 
-Deno.test("NativeHistogram.buckets: equals a plain reference over random observations, also when cached", () => {
+Deno.test("NativeHistogram.buckets: equals a plain reference over random observations", () => {
   let seed = 11;
   const next = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
   for (let run = 0; run < 300; run++) {
@@ -449,7 +449,6 @@ Deno.test("NativeHistogram.buckets: equals a plain reference over random observa
     };
     const values: number[] = [];
     const steps = 1 + Math.floor(next() * 60);
-    let unchangedCalls = 0;
     let previous: { got: ReturnType<NativeHistogram["buckets"]>; expected: unknown } | undefined;
     for (let step = 0; step < steps; step++) {
       // Interleaved: a few observations, then zero, one or two buckets() calls.
@@ -458,7 +457,6 @@ Deno.test("NativeHistogram.buckets: equals a plain reference over random observa
         const v = value();
         values.push(v);
         h.observe(v);
-        unchangedCalls = 0;
       }
       const calls = Math.floor(next() * 3);
       for (let c = 0; c < calls; c++) {
@@ -468,24 +466,19 @@ Deno.test("NativeHistogram.buckets: equals a plain reference over random observa
         if (previous !== undefined) {
           // An earlier result is not changed by later observations.
           assert.deepEqual(previous.got, previous.expected, `run ${run}: an earlier result`);
-          // Kept from the second call without a change on.
-          if (unchangedCalls >= 2) assert.equal(got, previous.got, "unchanged: kept");
         }
         previous = { got, expected };
-        unchangedCalls++;
       }
     }
   }
 });
 
-Deno.test("NativeHistogram.buckets: reset and every observation kind refresh a cached result", () => {
+Deno.test("NativeHistogram.buckets: reset and every observation kind show in the next result", () => {
   const h = new NativeHistogram({ bucketFactor: 2, zeroThreshold: 0.001 });
   h.observe(3);
   const first = h.buckets();
   const kept = h.buckets();
   assert.deepEqual(kept, first);
-  assert.equal(h.buckets(), kept);
-  assert.equal(h.buckets(), kept);
   h.observe(0); // zero bucket only
   assert.equal(h.buckets().zeroCount, 1);
   assert.equal(h.buckets().zeroCount, 1);
