@@ -147,9 +147,3 @@ export function mergePlan(
     jobAt: ownNames.indexOf("job"),
   };
 }
-
-export function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
