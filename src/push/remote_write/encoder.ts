@@ -11,11 +11,17 @@ import { ProtoWriter } from "../../encoding/protobuf.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import { type NativeBuckets, nativeBucketsOf } from "../../metrics/native_histogram.ts";
 import type { CounterPoint, Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
-import { type ExtraLabels, labelMessage, type MergePlan, mergePlan, writeLabel } from "./labels.ts";
+import {
+  type ExtraLabels,
+  labelMessage,
+  type MergePlan,
+  mergePlan,
+  storedLabels,
+  writeLabel,
+} from "./labels.ts";
 import { exemplarField, nativeHistogramField, writeMetadata } from "./fields.ts";
-import { type BucketExemplars, storedLabels, type StoredSeries } from "./stored_series.ts";
+import type { BucketExemplars, StoredSeries } from "./stored_series.ts";
 
-export { type StoredSeries, storedSeries } from "./stored_series.ts";
 export { type ExtraLabels, extraLabels, remoteWriteLabels } from "./labels.ts";
 
 // Tags (field number × 8 + wire type) of WriteRequest.timeseries, TimeSeries.samples,
@@ -209,7 +215,8 @@ export class SeriesEncoder {
     const { labels, numbers, side, total } = item;
     const layout = item.storage.layout;
     const name = item.family.name;
-    const merge = storedLabels(item, this.#extra, layout.type === "histogram" ? "le" : undefined);
+    const extraName = layout.type === "histogram" ? "le" : undefined;
+    const merge = storedLabels(labels, item.defaults, this.#extra, extraName);
     const stride = layout.numberStride;
     let writeSeries: (slot: number) => void;
     let perSlot = 1;
@@ -358,7 +365,7 @@ export class SeriesEncoder {
       const name = ownNames[k];
       if (name === undefined || labels[name] === "") return undefined;
       this.#general.reset();
-      writeLabel(this.#general, 1, name, labels[name]);
+      writeLabel(this.#general, name, labels[name]);
       return this.#general.view();
     });
   }

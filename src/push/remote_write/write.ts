@@ -35,11 +35,10 @@ import {
   extraLabels,
   requestBytes,
   type SeriesEncoder,
-  type StoredSeries,
-  storedSeries,
   type WriteItem,
   type WriteOptions,
 } from "./encoder.ts";
+import { type StoredSeries, storedSeries } from "./stored_series.ts";
 import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts";
 
 /**
