@@ -1,41 +1,36 @@
 /**
- * Splitting one write's encoded series into requests that receivers take: at most
- * `maxSeries` series and `maxBytes` bytes (before compression) each, metadata included. A
- * series larger than the byte limit on its own is never sent; the plan lists it.
+ * Splitting one write's encoded series into requests of at most `maxSeries` series and
+ * `maxBytes` bytes (before compression, metadata included).
  *
  * @module
  */
 
 import type { EncodedSeries } from "./encoder.ts";
 
-/** The limits of one request. */
+/** The limits of one request: series, and bytes before compression. */
 export interface RequestLimits {
-  /** The most `TimeSeries` in one request. */
   readonly maxSeries: number;
-  /** The most bytes of one request before compression. */
   readonly maxBytes: number;
 }
 
-/** One request: series `[from, to)` and the metadata of `families` (ascending). */
+/** One request: series `[from, to)`, the metadata of `families` (ascending), its length. */
 export interface RequestPlan {
   readonly from: number;
   readonly to: number;
   readonly families: readonly number[];
-  /** Its length in bytes before compression. */
   readonly bytes: number;
 }
 
-/** The requests of one write, and the series too large for any request (not sent). */
+/** The requests of one write, and the series too large for any (never sent). */
 export interface BatchPlan {
   readonly requests: readonly RequestPlan[];
   readonly oversized: readonly number[];
 }
 
 /**
- * Packs the series in order into requests within `limits`. A family's metadata goes into each
- * request that holds one of its series, where it fits (metadata is advisory: a series never
- * waits for room for it); metadata of families without series goes where it fits first.
- * There is always at least one request (an empty write is still a write).
+ * Packs the series in order into requests within `limits`, with each family's metadata in the
+ * requests holding its series where it fits (it is advisory: no series waits for it), and in
+ * the first request with room for a family without series. An empty write is one request.
  */
 export function planRequests(encoded: EncodedSeries, limits: RequestLimits): BatchPlan {
   const { maxSeries, maxBytes } = limits;

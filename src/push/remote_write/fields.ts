@@ -1,6 +1,5 @@
 /**
- * The remote-write fields beside a series' labels and sample (prometheus/prompb): an exemplar,
- * a native histogram (in place of the sample), and a family's `MetricMetadata`.
+ * The rarer remote-write fields (prometheus/prompb): exemplars, native histograms, metadata.
  *
  * @module
  */

@@ -121,24 +121,11 @@ export const DEFAULT_MAX_SERIES_PER_REQUEST = 2_000;
 /** Default bytes per request before compression. */
 export const DEFAULT_MAX_BYTES_PER_REQUEST = 4 * 1024 * 1024;
 
-/** Everything a write needs, checked once (a RemoteWriter reuses it for every write). */
-export interface PreparedWrite {
-  readonly url: string;
-  /** Where the families come from, checked as a registry checks custom collectors. */
-  readonly source: MetricsSource;
-  /** The source as given (a `RemoteWriter`'s health metrics may go into it). */
-  readonly given: MetricsSource;
-  readonly labels: ExtraLabels;
-  readonly headers: Headers;
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-  readonly fetch?: FetchFunction;
-  readonly write: WriteOptions;
-  readonly limits: RequestLimits;
-}
+/** Everything a write needs, checked once (a `RemoteWriter` reuses it for every write). */
+export type PreparedWrite = ReturnType<typeof prepareWrite>;
 
 /** Checks `options` for writes to `url` (throwing `TypeError`/`RangeError`). */
-export function prepareWrite(url: string | URL, options: RemoteWriteOptions): PreparedWrite {
+export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
   if (options === null || typeof options !== "object") {
     throw new TypeError("remote write options must be an object, e.g. { labels: { job } }");
   }
@@ -169,6 +156,7 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions): Pr
   const timeoutMs = `timeoutMs for ${target}`;
   return {
     url: target,
+    /** The source checked as a registry checks custom collectors, and as given. */
     source: checkedSource(source),
     given: source,
     labels: extraLabels(options.labels ?? {}, target),
