@@ -15,10 +15,10 @@ export interface RequestLimits {
 
 /** One request: series `[from, to)`, the metadata of `families` (ascending), its length. */
 export interface RequestPlan {
-  readonly from: number;
-  readonly to: number;
-  readonly families: readonly number[];
-  readonly bytes: number;
+  from: number;
+  to: number;
+  families: number[];
+  bytes: number;
 }
 
 /** The requests of one write, and the series too large for any (never sent). */
@@ -34,57 +34,47 @@ export interface BatchPlan {
  */
 export function planRequests(encoded: EncodedSeries, limits: RequestLimits): BatchPlan {
   const { maxSeries, maxBytes } = limits;
+  const { metadata, ends, families } = encoded;
   const requests: RequestPlan[] = [];
   const oversized: number[] = [];
-  const metadata = encoded.metadata;
   const hasSeries = new Uint8Array(metadata.length);
-  let from = 0;
-  let bytes = 0;
-  let families: number[] = [];
-  let inRequest = new Set<number>();
+  let request = { from: 0, to: 0, families: [] as number[], bytes: 0 };
   const close = (to: number) => {
-    if (to > from || families.length > 0) {
-      requests.push({ from, to, families: families.sort((a, b) => a - b), bytes });
-    }
-    from = to;
-    bytes = 0;
-    families = [];
-    inRequest = new Set();
+    request.to = to;
+    if (to > request.from || request.families.length > 0) requests.push(request);
+    request = { from: to, to, families: [], bytes: 0 };
   };
-  let start = 0;
   for (let i = 0; i < encoded.count; i++) {
-    const end = encoded.ends[i];
-    const size = end - start;
-    start = end;
-    const family = encoded.families[i];
+    const size = ends[i] - (i === 0 ? 0 : ends[i - 1]);
+    const family = families[i];
     if (family >= 0) hasSeries[family] = 1;
     if (size > maxBytes) {
       close(i);
       oversized.push(i);
-      from = i + 1;
-      continue;
-    }
-    if (i > from && (i - from >= maxSeries || bytes + size > maxBytes)) close(i);
-    bytes += size;
-    if (family >= 0 && !inRequest.has(family) && bytes + metadata[family].length <= maxBytes) {
-      bytes += metadata[family].length;
-      families.push(family);
-      inRequest.add(family);
+      request.from = i + 1;
+    } else {
+      if (i > request.from && (i - request.from >= maxSeries || request.bytes + size > maxBytes)) {
+        close(i);
+      }
+      request.bytes += size;
+      // A family's series are contiguous: its metadata is the request's last one, if in.
+      const metadataSize = family < 0 ? 0 : metadata[family].length;
+      const fits = request.bytes + metadataSize <= maxBytes;
+      if (family >= 0 && request.families.at(-1) !== family && fits) {
+        request.bytes += metadataSize;
+        request.families.push(family);
+      }
     }
   }
   close(encoded.count);
-  if (requests.length === 0) requests.push({ from: 0, to: 0, families: [], bytes: 0 });
+  if (requests.length === 0) requests.push(request);
   for (let f = 0; f < metadata.length; f++) {
-    if (hasSeries[f] === 1) continue;
     const size = metadata[f].length;
-    const k = requests.findIndex((request) => request.bytes + size <= maxBytes);
-    if (k < 0) continue;
-    const request = requests[k];
-    requests[k] = {
-      ...request,
-      families: [...request.families, f].sort((a, b) => a - b),
-      bytes: request.bytes + size,
-    };
+    const fits = requests.find((request) => request.bytes + size <= maxBytes);
+    if (hasSeries[f] === 1 || fits === undefined) continue;
+    fits.families.push(f);
+    fits.families.sort((a, b) => a - b);
+    fits.bytes += size;
   }
   return { requests, oversized };
 }
