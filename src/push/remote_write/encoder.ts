@@ -102,11 +102,9 @@ export function requestBytes(
 }
 
 /**
- * Writes series one label set at a time: its labels merged with the extra ones are laid out
- * once in `#labelSet`, with the positions where the `__name__` label and the sample's own label
- * (`le`, `quantile`, a state) go; each series is that layout with those two spliced in, a
- * sample, and an exemplar or a native histogram. Bytes are written by hand: the general
- * protobuf writer is for the rare fields.
+ * Writes series one label set at a time: laid out once in `#labelSet` (merged with the extra
+ * labels), each of its series is that layout with `__name__` and the sample's own label (`le`,
+ * `quantile`, a state) spliced in, a sample, and an exemplar or a native histogram.
  */
 export class SeriesEncoder {
   readonly #extra: ExtraLabels;
@@ -163,7 +161,7 @@ export class SeriesEncoder {
     return { bytes: this.#out, starts: this.#labelStarts, ends: this.#labelEnds };
   }
 
-  /** Writes the series of the snapshot `family`, the `index`th family of the request. */
+  /** Writes the series of the snapshot `family`, the `index`th item of the request. */
   family(family: MetricFamily, index: number): void {
     this.#family = index;
     const name = family.name;
@@ -206,10 +204,7 @@ export class SeriesEncoder {
     }
   }
 
-  /**
-   * Writes the series of a metric read from storage (the same series, in the same order, as
-   * `family` writes of its snapshot), the `index`th family of the request.
-   */
+  /** Writes a metric read from storage: the same bytes as `family` of its snapshot. */
   stored(item: StoredSeries, index: number): void {
     this.#family = index;
     const { labels, numbers, side, total } = item;

@@ -1,7 +1,5 @@
 /**
- * The background remote writer: a write every interval through the shared `BackgroundLoop`,
- * with strictly increasing timestamps, and a staleness marker for each series the previous
- * write sent that is gone now (removed, or expired).
+ * The background remote writer: `writeOnce` on the shared `BackgroundLoop`, with staleness.
  *
  * @module
  */
@@ -142,18 +140,12 @@ export class RemoteWriter {
     this.#loop.start();
   }
 
-  /**
-   * Stops the timer and writes once more, so the last observations are not lost. Resolves when
-   * that write is done (failed or not); never rejects. Does nothing when not running.
-   */
+  /** Stops the timer and writes once more; resolves when that write is done, never rejects. */
   stop(): Promise<void> {
     return this.#loop.stop();
   }
 
-  /**
-   * Writes now (after the write in flight, if any), whether or not the writer is started.
-   * Resolves `true` on success, `false` on failure (reported to `onError`); never rejects.
-   */
+  /** Writes now (after the write in flight); resolves whether it succeeded, never rejects. */
   flush(): Promise<boolean> {
     return this.#loop.sendNow();
   }
