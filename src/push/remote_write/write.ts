@@ -31,15 +31,13 @@ import {
 import {
   type EncodedSeries,
   encodeSeries,
-  type ExtraLabels,
   extraLabels,
   requestBytes,
   type SeriesEncoder,
   type WriteItem,
-  type WriteOptions,
 } from "./encoder.ts";
 import { type StoredSeries, storedSeries } from "./stored_series.ts";
-import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts";
+import { type BatchPlan, planRequests } from "./batching.ts";
 
 /**
  * Options of `remoteWrite` (and, but for `signal`, of the `RemoteWriter`).
