@@ -435,7 +435,10 @@ export class SeriesEncoder {
     const second = this.#nameFirst ? extraLabel : nameLabel;
     const content = labelSetLength + (first?.length ?? 0) + (second?.length ?? 0) +
       (value === undefined ? 0 : 2 + this.#sampleLength) + (field?.length ?? 0);
-    const out = this.#out = grown(this.#out, this.#outLength, content + 6);
+    if (this.#outLength + content + 6 > this.#out.length) {
+      this.#out = grown(this.#out, this.#outLength, content + 6);
+    }
+    const out = this.#out;
     let at = this.#outLength;
     out[at++] = SERIES_TAG;
     at = writeVarint(out, at, content);
