@@ -114,10 +114,6 @@ export async function remoteWrite(url: string | URL, options: RemoteWriteOptions
 
 /** Default timeout of one remote write, as Prometheus' own `remote_timeout`. */
 export const DEFAULT_REMOTE_WRITE_TIMEOUT_MS = 30_000;
-/** Default series per request: Prometheus' `max_samples_per_send` (since 2.44). */
-export const DEFAULT_MAX_SERIES_PER_REQUEST = 2_000;
-/** Default bytes per request before compression. */
-export const DEFAULT_MAX_BYTES_PER_REQUEST = 4 * 1024 * 1024;
 
 /** Everything a write needs, checked once (a `RemoteWriter` reuses it for every write). */
 export type PreparedWrite = ReturnType<typeof prepareWrite>;
@@ -164,8 +160,8 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
     fetch: options.fetch,
     write: { exemplars: flag("exemplars"), nativeHistograms: flag("nativeHistograms") },
     limits: {
-      maxSeries: count("maxSeriesPerRequest", DEFAULT_MAX_SERIES_PER_REQUEST),
-      maxBytes: count("maxBytesPerRequest", DEFAULT_MAX_BYTES_PER_REQUEST),
+      maxSeries: count("maxSeriesPerRequest", 2_000),
+      maxBytes: count("maxBytesPerRequest", 4 * 1024 * 1024),
     },
   };
 }
