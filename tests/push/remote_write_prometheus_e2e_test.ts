@@ -181,7 +181,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "e2e remote write: 500 histogram series (compressed while encoded) land exactly",
+  name: "e2e remote write: 500 histogram series land exactly",
   ignore,
   fn: () =>
     withPrometheus(async (prometheus) => {

@@ -428,3 +428,37 @@ Deno.test("remote write: a collector's error passes through; a custom fetch is u
   });
   assert.deepEqual(seen, ["POST http://rw.invalid/api/v1/write"]);
 });
+
+Deno.test("remote write: a wall-clock step back does not stretch the write's deadline", async () => {
+  const registry = new Registry();
+  const counter = new Counter({ name: "steps", help: "h", labelNames: ["k"], registry });
+  counter.labels({ k: "a" }).inc();
+  counter.labels({ k: "b" }).inc();
+  const realNow = Date.now;
+  const receiver = fakeReceiver();
+  // The first request is taken, then the clock steps back an hour and the second never answers.
+  receiver.answer(() => {
+    Date.now = () => realNow() - 3_600_000;
+    receiver.answer(() => receiver.hang());
+    return new Response(null, { status: 204 });
+  });
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const write = remoteWrite(receiver.url, {
+      registry,
+      labels: { job: "t" },
+      timeoutMs: 300,
+      maxSeriesPerRequest: 1,
+    }).then(() => undefined, (error) => error);
+    const stretched = new Promise((resolve) => {
+      guard = setTimeout(() => resolve("still waiting after 10 s"), 10_000);
+    });
+    const error = await Promise.race([write, stretched]);
+    assert.ok(error instanceof RemoteWriteError && error.retryable, String(error));
+    assert.match(error.message, /timed out after \d+ ms \(request 2 of 2; 1 of 2 series/);
+  } finally {
+    clearTimeout(guard);
+    Date.now = realNow;
+    await receiver.close();
+  }
+});

@@ -1,95 +1,80 @@
 /**
- * Splitting one write's encoded series into requests that receivers take: at most
- * `maxSeries` series and `maxBytes` bytes (before compression) each, metadata included. A
- * series larger than the byte limit on its own is never sent; the plan lists it.
+ * Splitting one write's encoded series into requests of at most `maxSeries` series and
+ * `maxBytes` bytes (before compression, metadata included).
  *
  * @module
  */
 
 import type { EncodedSeries } from "./encoder.ts";
 
-/** The limits of one request. */
+/** The limits of one request: series, and bytes before compression. */
 export interface RequestLimits {
-  /** The most `TimeSeries` in one request. */
   readonly maxSeries: number;
-  /** The most bytes of one request before compression. */
   readonly maxBytes: number;
 }
 
-/** One request: series `[from, to)` and the metadata of `families` (ascending). */
+/** One request: series `[from, to)`, the metadata of `families` (ascending), its length. */
 export interface RequestPlan {
-  readonly from: number;
-  readonly to: number;
-  readonly families: readonly number[];
-  /** Its length in bytes before compression. */
-  readonly bytes: number;
+  from: number;
+  to: number;
+  families: number[];
+  bytes: number;
 }
 
-/** The requests of one write, and the series too large for any request (not sent). */
+/** The requests of one write, and the series too large for any (never sent). */
 export interface BatchPlan {
   readonly requests: readonly RequestPlan[];
   readonly oversized: readonly number[];
 }
 
 /**
- * Packs the series in order into requests within `limits`. A family's metadata goes into each
- * request that holds one of its series, where it fits (metadata is advisory: a series never
- * waits for room for it); metadata of families without series goes where it fits first.
- * There is always at least one request (an empty write is still a write).
+ * Packs the series in order into requests within `limits`, with each family's metadata in the
+ * requests holding its series where it fits (it is advisory: no series waits for it), and in
+ * the first request with room for a family without series. An empty write is one request.
  */
 export function planRequests(encoded: EncodedSeries, limits: RequestLimits): BatchPlan {
   const { maxSeries, maxBytes } = limits;
+  const { metadata, ends, families } = encoded;
   const requests: RequestPlan[] = [];
   const oversized: number[] = [];
-  const metadata = encoded.metadata;
   const hasSeries = new Uint8Array(metadata.length);
-  let from = 0;
-  let bytes = 0;
-  let families: number[] = [];
-  let inRequest = new Set<number>();
+  let request = { from: 0, to: 0, families: [] as number[], bytes: 0 };
   const close = (to: number) => {
-    if (to > from || families.length > 0) {
-      requests.push({ from, to, families: families.sort((a, b) => a - b), bytes });
-    }
-    from = to;
-    bytes = 0;
-    families = [];
-    inRequest = new Set();
+    request.to = to;
+    if (to > request.from || request.families.length > 0) requests.push(request);
+    request = { from: to, to, families: [], bytes: 0 };
   };
-  let start = 0;
   for (let i = 0; i < encoded.count; i++) {
-    const end = encoded.ends[i];
-    const size = end - start;
-    start = end;
-    const family = encoded.families[i];
+    const size = ends[i] - (i === 0 ? 0 : ends[i - 1]);
+    const family = families[i];
     if (family >= 0) hasSeries[family] = 1;
     if (size > maxBytes) {
       close(i);
       oversized.push(i);
-      from = i + 1;
-      continue;
-    }
-    if (i > from && (i - from >= maxSeries || bytes + size > maxBytes)) close(i);
-    bytes += size;
-    if (family >= 0 && !inRequest.has(family) && bytes + metadata[family].length <= maxBytes) {
-      bytes += metadata[family].length;
-      families.push(family);
-      inRequest.add(family);
+      request.from = i + 1;
+    } else {
+      if (i > request.from && (i - request.from >= maxSeries || request.bytes + size > maxBytes)) {
+        close(i);
+      }
+      request.bytes += size;
+      // A family's series are contiguous: its metadata is the request's last one, if in.
+      const metadataSize = family < 0 ? 0 : metadata[family].length;
+      const fits = request.bytes + metadataSize <= maxBytes;
+      if (family >= 0 && request.families.at(-1) !== family && fits) {
+        request.bytes += metadataSize;
+        request.families.push(family);
+      }
     }
   }
   close(encoded.count);
-  if (requests.length === 0) requests.push({ from: 0, to: 0, families: [], bytes: 0 });
+  if (requests.length === 0) requests.push(request);
   for (let f = 0; f < metadata.length; f++) {
-    if (hasSeries[f] === 1) continue;
     const size = metadata[f].length;
-    const k = requests.findIndex((request) => request.bytes + size <= maxBytes);
-    if (k < 0) continue;
-    const request = requests[k];
-    requests[k] = {
-      ...request,
-      families: [...request.families, f].sort((a, b) => a - b),
-      bytes: request.bytes + size,
-    };
+    const fits = requests.find((request) => request.bytes + size <= maxBytes);
+    if (hasSeries[f] === 1 || fits === undefined) continue;
+    fits.families.push(f);
+    fits.families.sort((a, b) => a - b);
+    fits.bytes += size;
   }
   return { requests, oversized };
 }

@@ -1,6 +1,5 @@
 /**
- * The remote-write fields beside a series' labels and sample (prometheus/prompb): an exemplar,
- * a native histogram (in place of the sample), and a family's `MetricMetadata`.
+ * The rarer remote-write fields (prometheus/prompb): exemplars, native histograms, metadata.
  *
  * @module
  */
@@ -33,7 +32,7 @@ export function exemplarField(out: ProtoWriter, given: Exemplar, timestampMs: nu
   const message = out.begin(SERIES_EXEMPLARS);
   const labels = exemplar.labels;
   for (const name of Object.keys(labels).sort(byCodeUnits)) {
-    if (labels[name] !== "") writeLabel(out, EXEMPLAR_LABELS, name, labels[name]);
+    if (labels[name] !== "") writeLabel(out, name, labels[name], EXEMPLAR_LABELS);
   }
   out.double(EXEMPLAR_VALUE, exemplar.value);
   const timestamp = exemplar.timestamp;

@@ -1,15 +1,13 @@
 /**
- * The labels of remote-write series: the labels added to every series (`labels` of a write,
- * validated and pre-encoded once), and how a point's own labels merge with them in name order.
+ * The labels of remote-write series: those added to every series of a write (validated and
+ * encoded once), and how a series' own labels merge with them in name order.
  *
  * @module
  */
 
 import { ProtoWriter } from "../../encoding/protobuf.ts";
+import type { LabelSets } from "../../metrics/label_sets.ts";
 import { escapeName, validateLabelName } from "../../validation.ts";
-
-// Field numbers of prometheus/prompb: TimeSeries.labels, Label.name, Label.value.
-const SERIES_LABELS = 1, LABEL_NAME = 1, LABEL_VALUE = 2;
 
 /** The labels added to every series of a request, sorted, each as its `Label` message. */
 export interface ExtraLabels {
@@ -24,20 +22,18 @@ export function extraLabels(labels: Readonly<Record<string, string>>, url: strin
     throw new TypeError(`labels for ${url} must be an object of label names to string values`);
   }
   const escaped: Record<string, string> = {};
-  for (const name of Object.keys(labels)) {
+  for (const [name, value] of Object.entries(labels)) {
     try {
       validateLabelName(name);
     } catch (error) {
       throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
     }
-    if (typeof labels[name] !== "string") {
-      throw new TypeError(
-        `label "${name}" for ${url} must be a string, got ${typeof labels[name]}`,
-      );
+    if (typeof value !== "string") {
+      throw new TypeError(`label "${name}" for ${url} must be a string, got ${typeof value}`);
     }
-    escaped[escapeName(name, "underscores", "label")] = labels[name];
+    escaped[escapeName(name, "underscores", "label")] = value;
   }
-  // An empty value is no label at all (Prometheus' data model): nothing to add.
+  // An empty value is no label at all (Prometheus' data model).
   const names = Object.keys(escaped).sort(byCodeUnits).filter((name) => escaped[name] !== "");
   const encoded = names.map((name) => labelMessage(name, escaped[name]));
   return { names, encoded, hasJob: names.includes("job") };
@@ -52,51 +48,44 @@ export function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A `Label` message as a `TimeSeries.labels` field (tag and length included). */
+/** A `Label` message as the field `field` (by default `TimeSeries.labels`), tag included. */
+export function writeLabel(out: ProtoWriter, name: string, value: string, field = 1): void {
+  const label = out.begin(field);
+  out.string(1, name);
+  out.string(2, value);
+  out.end(label);
+}
+
 export function labelMessage(name: string, value: string): Uint8Array {
   const writer = new ProtoWriter(name.length + value.length * 3 + 8);
-  writeLabel(writer, SERIES_LABELS, name, value);
+  writeLabel(writer, name, value);
   return writer.finish();
 }
 
-const EMPTY = new Uint8Array(0);
-
-/** The encoded `Label`s of a label dictionary's values, by the dictionary's value array. */
+/** The `Label`s of a label dictionary's values (empty for ""), kept while it lives. */
 const encodedCache = new WeakMap<readonly string[], { name: string; labels: Uint8Array[] }>();
 
-/**
- * The `Label` message of each of `values` (a label dictionary's, by id) as the label `name`,
- * empty for an empty value (no label): each distinct value encoded once, kept with the
- * dictionary (which only grows) and extended when it grew.
- */
+/** The `Label` of each of `values` as the label `name`: each value encoded once, ever. */
 export function encodedValues(name: string, values: readonly string[]): readonly Uint8Array[] {
   let cached = encodedCache.get(values);
   if (cached?.name !== name) encodedCache.set(values, cached = { name, labels: [] });
   const labels = cached.labels;
   for (let id = labels.length; id < values.length; id++) {
-    labels.push(values[id] === "" ? EMPTY : labelMessage(name, values[id]));
+    labels.push(values[id] === "" ? new Uint8Array(0) : labelMessage(name, values[id]));
   }
   return labels;
 }
 
-export function writeLabel(out: ProtoWriter, field: number, name: string, value: string): void {
-  const label = out.begin(field);
-  out.string(LABEL_NAME, name);
-  out.string(LABEL_VALUE, value);
-  out.end(label);
-}
-
 /**
- * How a point's own labels (keys in their order, without the one named `extraName`) merge with
- * the extra labels in code-unit order: `steps[k]` is an own label's name (its value read per
- * point) or an extra label's message; `__name__` goes before step `nameAt`, the extra label
- * (`le`, `quantile`, a state set's name) before step `extraAt`.
+ * How own labels (`keys`, but the one named `extraName`) merge with the extra labels in name
+ * order: step k is own label `ownNames[k]` or, when undefined, the extra label `added[k]`
+ * (which also stands in for an own label of its name with an empty value). `__name__` goes
+ * before step `nameAt`, the label named `extraName` (`le`, `quantile`, a state) before `extraAt`.
  */
 export interface MergePlan {
   readonly keys: readonly string[];
   readonly extraName: string | undefined;
   readonly ownNames: readonly (string | undefined)[];
-  /** For an own label, the extra label of the same name (used when the own value is empty). */
   readonly added: readonly (Uint8Array | undefined)[];
   readonly nameAt: number;
   readonly extraAt: number;
@@ -113,43 +102,64 @@ export function mergePlan(
   const ownNames: (string | undefined)[] = [];
   const added: (Uint8Array | undefined)[] = [];
   const names: string[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < own.length || j < extra.names.length) {
+  for (let i = 0, j = 0; i < own.length || j < extra.names.length;) {
     if (j >= extra.names.length || (i < own.length && own[i] <= extra.names[j])) {
-      const name = own[i++];
-      ownNames.push(name);
-      added.push(name === extra.names[j] ? extra.encoded[j++] : undefined);
-      names.push(name);
+      ownNames.push(own[i]);
+      added.push(own[i] === extra.names[j] ? extra.encoded[j++] : undefined);
+      names.push(own[i++]);
+    } else if (extra.names[j] === extraName) {
+      j++; // the sample's own label replaces an extra one of its name
     } else {
-      const name = extra.names[j];
-      // The extra label of the point's samples (`le`, …) replaces an added one of its name.
-      if (name !== extraName) {
-        ownNames.push(undefined);
-        added.push(extra.encoded[j]);
-        names.push(name);
-      }
-      j++;
+      ownNames.push(undefined);
+      added.push(extra.encoded[j]);
+      names.push(extra.names[j++]);
     }
   }
-  const after = (label: string | undefined) => {
-    if (label === undefined) return names.length;
-    const k = names.findIndex((name) => name > label);
+  const before = (label: string | undefined) => {
+    const k = label === undefined ? -1 : names.findIndex((name) => name > label);
     return k < 0 ? names.length : k;
   };
+  const jobAt = ownNames.indexOf("job");
   return {
     keys,
     extraName,
     ownNames,
     added,
-    nameAt: after("__name__"),
-    extraAt: after(extraName),
-    jobAt: ownNames.indexOf("job"),
+    nameAt: before("__name__"),
+    extraAt: before(extraName),
+    jobAt,
   };
 }
 
-export function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/**
+ * The merge plan of a stored metric's labels (own, constant and default ones, as a snapshot
+ * has them), and, for the series at `slot` (set by `at`), step k's own `Label` by `labelOf`.
+ */
+export function storedLabels(
+  labels: LabelSets,
+  defaults: Readonly<Record<string, string>> | undefined,
+  extra: ExtraLabels,
+  extraName: string | undefined,
+) {
+  const own = labels.shape.labelNames;
+  const constant: Record<string, string> = { ...defaults, ...labels.shape.constLabels };
+  for (const name of own) delete constant[name];
+  const plan = mergePlan([...own, ...Object.keys(constant)], extra, extraName);
+  const positions = plan.ownNames.map((name) => name === undefined ? -1 : own.indexOf(name));
+  const fixed = plan.ownNames.map((name) =>
+    name === undefined || !Object.hasOwn(constant, name)
+      ? undefined
+      : encodedValues(name, [constant[name]])[0]
+  );
+  const values = labels.valuesByPosition.map((values, p) => encodedValues(own[p], values));
+  const { seriesIds, width } = labels;
+  let start = 0;
+  return {
+    plan,
+    labelOf: (k: number) => {
+      const position = positions[k];
+      return position < 0 ? fixed[k] : values[position][seriesIds[start + position]];
+    },
+    at: (slot: number) => start = slot * width,
+  };
 }

@@ -1,13 +1,8 @@
 /**
- * Prometheus remote write 1.0, one write: the source gathered (`gather`), its series encoded
- * (`encoder.ts`), split into requests within the limits (`batching.ts`), each compressed on its
- * own (Snappy block) and sent in turn under one deadline. `RemoteWriter` (`writer.ts`) writes
- * in the background.
- *
- * Series are named as Prometheus stores them when it scrapes the text format 0.0.4: counters as
- * `<name>_total`, histograms as `<name>_bucket` (with `le`), `<name>_count` and `<name>_sum`,
- * summaries as `<name>` (with `quantile`), `<name>_count` and `<name>_sum`, info metrics as the
- * gauge `<name>_info` and state sets as a gauge per state; no `_created` series.
+ * Prometheus remote write 1.0, one write: gathered, encoded (`encoder.ts`), split into requests
+ * (`batching.ts`), each Snappy-compressed and sent in turn under one deadline. Series are named
+ * as a scrape of the text format 0.0.4 stores them (`_total`, `_bucket`/`_count`/`_sum`, `_info`,
+ * a gauge per state); no `_created` series.
  *
  * @module
  */
@@ -25,9 +20,9 @@ import { isStoredMetric, type StoredMetric } from "../../exposition/byte_render.
 import { snappyCompress } from "../../encoding/snappy.ts";
 import { type Auth, authorizationHeader } from "../../auth.ts";
 import { positiveMs } from "../../validation.ts";
-import { type PushErrorDetails, RemoteWriteError } from "../errors.ts";
+import { RemoteWriteError } from "../errors.ts";
 import {
-  type FailureKind,
+  type ErrorFactory,
   type FetchFunction,
   parseEndpoint,
   retryAfterMs,
@@ -36,16 +31,13 @@ import {
 import {
   type EncodedSeries,
   encodeSeries,
-  type ExtraLabels,
   extraLabels,
   requestBytes,
   type SeriesEncoder,
-  type StoredSeries,
-  storedSeries,
   type WriteItem,
-  type WriteOptions,
 } from "./encoder.ts";
-import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts";
+import { type StoredSeries, storedSeries } from "./stored_series.ts";
+import { type BatchPlan, planRequests } from "./batching.ts";
 
 /**
  * Options of `remoteWrite` (and, but for `signal`, of the `RemoteWriter`).
@@ -56,75 +48,54 @@ import { type BatchPlan, planRequests, type RequestLimits } from "./batching.ts"
  * await remoteWrite("http://localhost:9090/api/v1/write", {
  *   labels: { job: "billing", instance: "cli" },
  *   exemplars: false, // no trace ids leave the process
- *   nativeHistograms: false, // for a receiver without native histograms
  *   maxSeriesPerRequest: 500,
  * });
  * ```
  */
 export interface RemoteWriteOptions {
-  /**
-   * Where the samples come from: a `Registry`, a worker aggregator, or anything with
-   * `collect()`. Default: the default registry.
-   */
+  /** A `Registry`, a worker aggregator, or anything with `collect()`; default: the default registry. */
   readonly registry?: MetricsSource;
   /**
-   * Labels added to every series that does not have them already (like Prometheus'
-   * `external_labels`), e.g. `{ job: "billing", instance: "fn-eu-1" }`. A `job` label is
-   * required: here, or on every series. A label with an empty value is not sent (Prometheus
-   * treats it as absent).
+   * Labels added to every series that lacks them (as Prometheus' `external_labels`). A `job`
+   * label is required, here or on every series; an empty value is not sent.
    */
   readonly labels?: Readonly<Record<string, string>>;
   /** Extra request headers (e.g. `X-Scope-OrgID` for Mimir or Cortex tenants). */
   readonly headers?: HeadersInit;
   /** Basic auth or bearer token; never shown in errors. User-info in the URL works too. */
   readonly auth?: Auth;
-  /**
-   * Give up after this many milliseconds (collecting, encoding and sending every request of
-   * the write); default 30000.
-   */
+  /** Deadline of the whole write (collecting, encoding, every request) in ms; default 30000. */
   readonly timeoutMs?: number;
   /** Aborts the write early. */
   readonly signal?: AbortSignal;
   /** The `fetch` to use; default: the global `fetch`. */
   readonly fetch?: FetchFunction;
   /**
-   * Whether counters' and classic histogram buckets' exemplars are sent (default `true`), in
-   * the `exemplars` of their series, as an OpenMetrics scrape shows them. A receiver keeps them
-   * only where exemplar storage is on (Prometheus: `--enable-feature=exemplar-storage`) and
-   * ignores them otherwise; `false` leaves them out (smaller requests, no trace ids sent).
+   * Send counters' and buckets' exemplars (default `true`). Receivers keep them only with
+   * exemplar storage on (Prometheus: `--enable-feature=exemplar-storage`).
    */
   readonly exemplars?: boolean;
   /**
-   * Whether native histograms (`new Histogram({ native: true })`) are sent (default `true`),
-   * each as one more series named after the histogram, next to its classic series. Prometheus
-   * takes them only with `--enable-feature=native-histograms`: without it, it refuses the
-   * whole request (HTTP 500 "native histograms are disabled"). `false` leaves them out, for a
-   * receiver that cannot store them.
+   * Send native histograms, each as one more series named after the histogram (default
+   * `true`). Prometheus without `--enable-feature=native-histograms` refuses the whole request.
    */
   readonly nativeHistograms?: boolean;
-  /**
-   * The most series (`TimeSeries`: one per sample, e.g. one per histogram bucket) in one
-   * request; default 2000, Prometheus' `max_samples_per_send`. A larger write is split into
-   * several requests, sent one after another.
-   */
+  /** The most series (one per sample) in one request; default 2000 (`max_samples_per_send`). */
   readonly maxSeriesPerRequest?: number;
   /**
-   * The most bytes of one request before compression (a series count does not bound bytes
-   * when label values are long); default 4 MiB. A series larger than this on its own is not
-   * sent: the write then fails with a `RemoteWriteError` naming it, after the rest is sent.
+   * The most bytes of one request before compression; default 4 MiB. A series larger than this
+   * alone is not sent: the write fails with a `RemoteWriteError` naming it, after the rest.
    */
   readonly maxBytesPerRequest?: number;
 }
 
 /**
- * Sends the source's current samples to a remote-write receiver, all with one timestamp (now),
- * in requests of at most `maxSeriesPerRequest` series and `maxBytesPerRequest` bytes, one after
- * another. Resolves when the receiver accepted them all (2xx). A request that fails stops the
- * write: the error's message says how many series were written before it. Rejects with a
- * {@linkcode RemoteWriteError} (whose `retryable` says whether trying again may help) when the
- * receiver answers anything else — a redirect included, which is never followed — cannot be
- * reached or does not answer within `timeoutMs`; with a `TypeError` for invalid options or a
- * series without a `job` label. An error thrown by a collector rejects unchanged.
+ * Sends the source's current samples, all stamped now, in requests within the limits, one after
+ * another; resolves when the receiver accepted them all (2xx). Rejects with a
+ * {@linkcode RemoteWriteError} (`retryable` says whether trying again may help; its message, how
+ * many series were written) on any other answer (redirects are not followed), no answer, or
+ * after `timeoutMs`; with a `TypeError` for bad options or a series without `job`. A collector's
+ * error rejects unchanged.
  *
  * @example
  * ```ts ignore
@@ -143,35 +114,12 @@ export async function remoteWrite(url: string | URL, options: RemoteWriteOptions
 
 /** Default timeout of one remote write, as Prometheus' own `remote_timeout`. */
 export const DEFAULT_REMOTE_WRITE_TIMEOUT_MS = 30_000;
-/** Default series per request: Prometheus' `max_samples_per_send` (since 2.44). */
-export const DEFAULT_MAX_SERIES_PER_REQUEST = 2_000;
-/** Default bytes per request before compression. */
-export const DEFAULT_MAX_BYTES_PER_REQUEST = 4 * 1024 * 1024;
 
-/** The headers every remote-write 1.0 request carries. */
-const PROTOCOL_HEADERS: Readonly<Record<string, string>> = {
-  "content-type": "application/x-protobuf",
-  "x-prometheus-remote-write-version": "0.1.0",
-};
-
-/** Everything a write needs, checked once (a RemoteWriter reuses it for every write). */
-export interface PreparedWrite {
-  readonly url: string;
-  /** Where the families come from, checked as a registry checks custom collectors. */
-  readonly source: MetricsSource;
-  /** The source as given (a `RemoteWriter`'s health metrics may go into it). */
-  readonly given: MetricsSource;
-  readonly labels: ExtraLabels;
-  readonly headers: Headers;
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
-  readonly fetch?: FetchFunction;
-  readonly write: WriteOptions;
-  readonly limits: RequestLimits;
-}
+/** Everything a write needs, checked once (a `RemoteWriter` reuses it for every write). */
+export type PreparedWrite = ReturnType<typeof prepareWrite>;
 
 /** Checks `options` for writes to `url` (throwing `TypeError`/`RangeError`). */
-export function prepareWrite(url: string | URL, options: RemoteWriteOptions): PreparedWrite {
+export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
   if (options === null || typeof options !== "object") {
     throw new TypeError("remote write options must be an object, e.g. { labels: { job } }");
   }
@@ -182,160 +130,133 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions): Pr
     throw new TypeError(`registry for ${target} must have a collect() method`);
   }
   const headers = new Headers(options.headers);
-  for (const [name, value] of Object.entries(PROTOCOL_HEADERS)) headers.set(name, value);
-  const exemplars = options.exemplars ?? true;
-  const nativeHistograms = options.nativeHistograms ?? true;
-  for (const [name, value] of [["exemplars", exemplars], ["nativeHistograms", nativeHistograms]]) {
-    if (typeof value !== "boolean") {
-      throw new TypeError(`${name} for ${target} must be true or false, got ${typeof value}`);
-    }
-  }
+  headers.set("content-type", "application/x-protobuf");
+  headers.set("x-prometheus-remote-write-version", "0.1.0");
   const auth = options.auth ?? urlAuth;
   if (auth !== undefined) headers.set("authorization", authorizationHeader(auth, target));
+  const flag = (name: "exemplars" | "nativeHistograms") => {
+    const value = options[name] ?? true;
+    if (typeof value === "boolean") return value;
+    throw new TypeError(`${name} for ${target} must be true or false, got ${typeof value}`);
+  };
+  const count = (name: "maxSeriesPerRequest" | "maxBytesPerRequest", fallback: number) => {
+    const value = options[name] ?? fallback;
+    if (typeof value !== "number") {
+      throw new TypeError(`${name} for ${target} must be a number, got ${typeof value}`);
+    }
+    if (Number.isSafeInteger(value) && value >= 1) return value;
+    throw new RangeError(`${name} for ${target} must be a positive integer, got ${value}`);
+  };
+  const timeoutMs = `timeoutMs for ${target}`;
   return {
     url: target,
+    /** The source checked as a registry checks custom collectors, and as given. */
     source: checkedSource(source),
     given: source,
     labels: extraLabels(options.labels ?? {}, target),
     headers,
-    timeoutMs: positiveMs(
-      options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
-      `timeoutMs for ${target}`,
-    ),
+    timeoutMs: positiveMs(options.timeoutMs, timeoutMs, DEFAULT_REMOTE_WRITE_TIMEOUT_MS),
     signal: options.signal,
     fetch: options.fetch,
-    write: { exemplars, nativeHistograms },
+    write: { exemplars: flag("exemplars"), nativeHistograms: flag("nativeHistograms") },
     limits: {
-      maxSeries: positiveCount(
-        options.maxSeriesPerRequest ?? DEFAULT_MAX_SERIES_PER_REQUEST,
-        `maxSeriesPerRequest for ${target}`,
-      ),
-      maxBytes: positiveCount(
-        options.maxBytesPerRequest ?? DEFAULT_MAX_BYTES_PER_REQUEST,
-        `maxBytesPerRequest for ${target}`,
-      ),
+      maxSeries: count("maxSeriesPerRequest", 2_000),
+      maxBytes: count("maxBytesPerRequest", 4 * 1024 * 1024),
     },
   };
 }
 
-function positiveCount(value: unknown, option: string): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`${option} must be a number, got ${typeof value}`);
-  }
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${option} must be a positive integer, got ${value}`);
-  }
-  return value;
-}
-
-/**
- * What a `RemoteWriter` adds to a write: the label bytes of the series that ended since its
- * previous write (given the series of this one), each sent once with a staleness marker.
- */
+/** What a `RemoteWriter` adds: the labels of the series that ended, for staleness markers. */
 export type EndedSeries = (encoder: SeriesEncoder) => readonly Uint8Array[];
 
 /**
- * One write at `timestampMs`: collects, encodes and sends every request in turn. Rejects on
- * the first request that fails, with a {@linkcode RemoteWriteError} that says how many series
- * were written before it; when series too large for any request were left out, rejects after
- * the others were sent.
+ * One write at `timestampMs`: gathers, encodes and sends every request in turn, under one
+ * deadline. Rejects on the first request that fails (saying how many series were written), or
+ * after the rest was sent when some series were too large for any request.
  */
 export async function writeOnce(
   prepared: PreparedWrite,
   timestampMs: number,
   ended?: EndedSeries,
 ): Promise<void> {
-  const deadline = Date.now() + prepared.timeoutMs;
+  // Monotonic: a step of the wall clock neither stretches nor cuts the deadline.
+  const deadline = performance.now() + prepared.timeoutMs;
+  const { url, limits } = prepared;
   let encoded: EncodedSeries | undefined;
   let plan: BatchPlan | undefined;
   let written = 0;
-  const send = (index: number) =>
-    sendRequest({
-      method: "POST",
-      url: prepared.url,
-      // Each request gets its own copy: the sender sets Content-Encoding on it.
-      headers: new Headers(prepared.headers),
-      // Every request of the write shares the write's deadline.
-      timeoutMs: Math.max(1, deadline - Date.now()),
-      signal: prepared.signal,
-      fetch: prepared.fetch,
-      body: async () => {
-        if (encoded === undefined) {
-          // The first request collects and encodes under the deadline.
-          const items = await gather(prepared.source);
-          const { labels, write } = prepared;
-          encoded = encodeSeries(items, labels, timestampMs, write, ended);
-          plan = planRequests(encoded, prepared.limits);
-        }
-        const request = plan!.requests[index];
-        const bytes = requestBytes(encoded, request.from, request.to, request.families);
-        return { bytes: snappyCompress(bytes), encoding: "snappy" };
-      },
-    }, remoteWriteErrorOf);
   let index = 0;
   try {
     do {
-      await send(index);
-      const request = plan!.requests[index];
-      written += request.to - request.from;
+      await sendRequest({
+        method: "POST",
+        url,
+        // A copy each: the sender sets Content-Encoding on it.
+        headers: new Headers(prepared.headers),
+        timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())),
+        signal: prepared.signal,
+        fetch: prepared.fetch,
+        body: async () => {
+          // Gathering and encoding count against the deadline of the first request.
+          encoded ??= encodeSeries(
+            await gather(prepared.source),
+            prepared.labels,
+            timestampMs,
+            prepared.write,
+            ended,
+          );
+          plan ??= planRequests(encoded, limits);
+          const { from, to, families } = plan.requests[index];
+          return {
+            bytes: snappyCompress(requestBytes(encoded, from, to, families)),
+            encoding: "snappy",
+          };
+        },
+      }, remoteWriteErrorOf);
+      written += plan!.requests[index].to - plan!.requests[index].from;
     } while (++index < plan!.requests.length);
   } catch (error) {
-    if (!(error instanceof RemoteWriteError) || plan === undefined || plan.requests.length < 2) {
-      throw error;
+    if (error instanceof RemoteWriteError && plan !== undefined && plan.requests.length > 1) {
+      error.message += ` (request ${index + 1} of ${plan.requests.length}; ` +
+        `${written} of ${encoded!.count} series were written)`;
     }
-    error.message += ` (request ${index + 1} of ${plan.requests.length}; ` +
-      `${written} of ${encoded!.count} series were written)`;
     throw error;
   }
-  if (plan!.oversized.length > 0) throw oversizedError(prepared, encoded!, plan!, written);
+  const oversized = plan!.oversized;
+  if (oversized.length === 0) return;
+  const first = oversized[0];
+  const family = encoded!.families[first];
+  const name = family >= 0 ? `of "${encoded!.names[family]}" ` : "";
+  const size = encoded!.ends[first] - (first === 0 ? 0 : encoded!.ends[first - 1]);
+  throw new RemoteWriteError(
+    `POST ${url}: ${oversized.length} series were not sent, being larger than ` +
+      `maxBytesPerRequest (${limits.maxBytes} bytes) on their own, e.g. one ${name}` +
+      `of ${size} bytes; ${written} of ${encoded!.count} series were written`,
+    { method: "POST", url },
+    false,
+  );
 }
 
 /**
- * What a write encodes: a registry gathered as a scrape gathers it (its counters, gauges and
- * histograms read from storage, each when `collect()` would have collected it), any other
- * source's snapshots. Remote write 1.0 cannot say which names a receiver takes: names outside
- * the legacy alphabet go as a scrape that names no escaping gets them (underscores).
+ * A registry gathered as a scrape gathers it (counters, gauges and histograms read from
+ * storage), any other source's snapshots. Remote write 1.0 cannot say which names a receiver
+ * takes: names outside the legacy alphabet are escaped with underscores.
  */
 export async function gather(source: MetricsSource): Promise<WriteItem[]> {
   if (!(source instanceof Registry)) {
     return (await source.collect()).map((family) => escapeFamily(family, "underscores"));
   }
   const stored = new Map<StoredMetric, StoredSeries>();
-  const taken = (item: StoredMetric) => stored.set(item, storedSeries(item));
-  const items = await gatherForBytes(source, {}, taken);
+  const items = await gatherForBytes(source, {}, (item) => stored.set(item, storedSeries(item)));
   return items.map((item) =>
     isStoredMetric(item) ? stored.get(item)! : escapeFamily(item, "underscores")
   );
 }
 
-function oversizedError(
-  prepared: PreparedWrite,
-  encoded: EncodedSeries,
-  plan: BatchPlan,
-  written: number,
-): RemoteWriteError {
-  const first = plan.oversized[0];
-  const size = encoded.ends[first] - (first === 0 ? 0 : encoded.ends[first - 1]);
-  const family = encoded.families[first];
-  const name = family >= 0 ? `of "${encoded.names[family]}" ` : "";
-  return new RemoteWriteError(
-    `POST ${prepared.url}: ${plan.oversized.length} series were not sent, being larger than ` +
-      `maxBytesPerRequest (${prepared.limits.maxBytes} bytes) on their own, e.g. one ${name}` +
-      `of ${size} bytes; ${written} of ${encoded.count} series were written`,
-    { method: "POST", url: prepared.url },
-    false,
-  );
-}
-
-function remoteWriteErrorOf(
-  message: string,
-  details: PushErrorDetails,
-  kind: FailureKind,
-  response?: Response,
-): RemoteWriteError {
-  const status = details.status;
+const remoteWriteErrorOf: ErrorFactory = (message, details, kind, response) => {
+  const status = details.status ?? 0;
   const retryable = kind === "network" || kind === "timeout" ||
-    (kind === "status" && status !== undefined && (status >= 500 || status === 429));
+    (kind === "status" && (status >= 500 || status === 429));
   const wait = retryable && response !== undefined ? retryAfterMs(response) : undefined;
   return new RemoteWriteError(message, details, retryable, wait);
-}
+};

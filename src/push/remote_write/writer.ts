@@ -1,13 +1,10 @@
 /**
- * The background remote writer: a write every interval through the shared `BackgroundLoop`,
- * with strictly increasing timestamps, and a staleness marker for each series the previous
- * write sent that is gone now (removed, or expired).
+ * The background remote writer: `writeOnce` on the shared `BackgroundLoop`, with staleness.
  *
  * @module
  */
 
 import type { Registry } from "../../registry.ts";
-import { positiveMs } from "../../validation.ts";
 import {
   BackgroundLoop,
   type BackoffOptions,
@@ -33,51 +30,32 @@ export interface RemoteWriterOptions extends Omit<RemoteWriteOptions, "signal"> 
   readonly intervalMs?: number;
   /** Timeout of each write in milliseconds; default 10000. */
   readonly timeoutMs?: number;
-  /**
-   * Called on every failed write. Default: one `console.error` line per failure streak and
-   * one line when writing recovers. Errors it throws are swallowed.
-   */
+  /** Called on every failed write (errors it throws are swallowed); default: a log line per streak. */
   readonly onError?: (error: Error, info: PushFailureInfo) => void;
   /** Called when a write succeeds after failures. */
   readonly onRecover?: (info: PushRecoveryInfo) => void;
   /**
-   * Retry pacing while the receiver fails with a retryable error (5xx, 429, network, timeout):
-   * capped exponential backoff with jitter, and at least the receiver's `Retry-After` (up to
-   * `maxMs`). Other failures wait for the next interval.
+   * Pacing of retries after a retryable failure (5xx, 429, network, timeout): capped exponential
+   * backoff with jitter, at least the `Retry-After`. Other failures wait for the next interval.
    */
   readonly backoff?: BackoffOptions;
-  /**
-   * Deno only (checked when the writer is created): on SIGINT or SIGTERM, write once more, then
-   * exit with the conventional code (130 or 143). Default false.
-   */
+  /** Deno only: on SIGINT or SIGTERM, write once more, then exit (130 or 143). Default false. */
   readonly flushOnSignals?: boolean;
   /** Whether the pending timer keeps the process alive while the writer runs. Default false. */
   readonly keepAlive?: boolean;
   /**
-   * Expose the writer's own health — `remote_writer_last_success_timestamp_seconds`,
-   * `remote_writer_consecutive_failures`, `remote_writer_failures_total`: `true` adds them to
-   * the written registry (which must then be a `Registry`), `{ registry }` to another one.
+   * Expose `remote_writer_last_success_timestamp_seconds`, `remote_writer_consecutive_failures`
+   * and `remote_writer_failures_total`: `true` in the written registry, or in `{ registry }`.
    */
   readonly healthMetrics?: boolean | { readonly registry: Registry };
 }
 
-const DEFAULT_WRITER_TIMEOUT_MS = 10_000;
-
 /**
- * Writes a registry to a remote-write receiver every `intervalMs` in the background — the
- * counterpart of the `Pusher` for Prometheus-compatible stores.
- *
- * - The first write happens right after `start()`, then one every `intervalMs`; never two in
- *   flight (a tick that comes while a write still runs is skipped).
- * - Retryable failures (5xx, 429, network, timeout) back off exponentially with jitter; others
- *   (4xx: the receiver refuses this data) wait for the next interval. Never throws into the
- *   program: failures go to `onError`.
- * - Every write carries one timestamp, strictly later than the previous write's, so a clock
- *   step backwards never makes the receiver refuse samples as out of order.
- * - A series it wrote last time that is gone now (removed, or expired) gets one staleness
- *   marker, so queries stop showing it at once rather than after the 5-minute lookback.
- * - `stop()` (or `await using`) makes one final write. `flush()` writes now: call it before a
- *   serverless function returns (`ctx.waitUntil(writer.flush())`).
+ * Writes a registry to a remote-write receiver every `intervalMs` in the background, as the
+ * `Pusher` does for a Pushgateway: first write on `start()`, never two in flight, backoff on
+ * retryable failures, failures to `onError` (never thrown), a final write on `stop()`. Each
+ * write's timestamp is later than the previous one's (a clock step back never makes samples
+ * out of order); a series gone since the previous write gets one staleness marker.
  *
  * @example
  * ```ts ignore
@@ -108,11 +86,10 @@ export class RemoteWriter {
     }
     const prepared = prepareWrite(options.url, {
       ...options,
-      timeoutMs: options.timeoutMs ?? DEFAULT_WRITER_TIMEOUT_MS,
+      timeoutMs: options.timeoutMs ?? 10_000,
     });
     this.url = prepared.url;
     this.#prepared = prepared;
-    positiveMs(prepared.timeoutMs, `timeoutMs of the RemoteWriter for ${prepared.url}`);
     const healthRegistry = healthRegistryOf(
       options.healthMetrics,
       prepared.given,
@@ -163,18 +140,12 @@ export class RemoteWriter {
     this.#loop.start();
   }
 
-  /**
-   * Stops the timer and writes once more, so the last observations are not lost. Resolves when
-   * that write is done (failed or not); never rejects. Does nothing when not running.
-   */
+  /** Stops the timer and writes once more; resolves when that write is done, never rejects. */
   stop(): Promise<void> {
     return this.#loop.stop();
   }
 
-  /**
-   * Writes now (after the write in flight, if any), whether or not the writer is started.
-   * Resolves `true` on success, `false` on failure (reported to `onError`); never rejects.
-   */
+  /** Writes now (after the write in flight); resolves whether it succeeded, never rejects. */
   flush(): Promise<boolean> {
     return this.#loop.sendNow();
   }
@@ -193,71 +164,70 @@ export class RemoteWriter {
 }
 
 /**
- * The series of the previous write, to find the ones that ended: the encoded write itself
- * (where each series' labels are) and a 64-bit hash of each series' label bytes (two 32-bit
- * halves; two distinct label sets alike in both is a chance of about 2^-64 per pair, and would
- * only cost a staleness marker). Holds the last write's series only: a marker is sent once,
- * with the write after the series disappeared, whether or not that write succeeds.
+ * The series of the previous write, to find those that ended: its label bytes (the encoder's
+ * buffers, not written again) and a 64-bit hash of each series' labels (two label sets with
+ * equal hashes, a chance of about 2^-64 per pair, would only miss a marker). A marker is sent
+ * once, with the next write, whether or not that write succeeds.
  */
 class SentSeries {
-  #labels: { bytes: Uint8Array; starts: Int32Array; ends: Int32Array } = {
+  #labels: ReturnType<SeriesEncoder["labels"]> = {
     bytes: new Uint8Array(0),
     starts: new Int32Array(0),
     ends: new Int32Array(0),
   };
-  #low = new Int32Array(0);
-  #high = new Int32Array(0);
+  /** Each series' hash: the low half at `2i`, the high half at `2i + 1`. */
+  #hashes = new Int32Array(0);
 
-  /** The series of the previous write that `encoder` (this write's) has not written. */
+  /** The labels of the series of the previous write that `encoder` has not written. */
   readonly ended: EndedSeries = (encoder: SeriesEncoder) => {
-    const count = encoder.count;
     const labels = encoder.labels();
-    const { bytes, starts, ends } = labels;
-    const low = new Int32Array(count);
-    const high = new Int32Array(count);
-    // An open-addressing table of this write's series by hash: index + 1, 0 when free.
-    const mask = (1 << Math.ceil(Math.log2(count * 2 + 2))) - 1;
+    const hashes = labelHashes(labels.bytes, labels.starts, labels.ends, encoder.count);
+    // Open addressing over this write's series by hash: index + 1, 0 when free.
+    const mask = (1 << Math.ceil(Math.log2(encoder.count * 2 + 2))) - 1;
     const table = new Int32Array(mask + 1);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < count; i++) {
-      // Two multiplicative hashes over four bytes at a time (byte by byte costs several times
-      // more): the two halves of the hash.
-      let a = 0x811c9dc5;
-      let b = 0x050c5d1f;
-      let k = starts[i];
-      const end = ends[i];
-      for (; k + 4 <= end; k += 4) {
-        const word = view.getInt32(k, true);
-        a = Math.imul(a ^ word, 0x01000193);
-        b = Math.imul((b ^ word) + (b >>> 13), 0x5bd1e995);
-      }
-      for (; k < end; k++) {
-        a = Math.imul(a ^ bytes[k], 0x01000193);
-        b = Math.imul((b ^ bytes[k]) + (b >>> 13), 0x5bd1e995);
-      }
-      a = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ (end - starts[i]);
-      low[i] = a;
-      high[i] = b;
-      let slot = a & mask;
+    for (let i = 0; i < encoder.count; i++) {
+      let slot = hashes[2 * i] & mask;
       while (table[slot] !== 0) slot = (slot + 1) & mask;
       table[slot] = i + 1;
     }
     const ended: Uint8Array[] = [];
-    const previous = this.#labels;
-    for (let j = 0; j < this.#low.length; j++) {
-      const a = this.#low[j];
-      const b = this.#high[j];
+    const { bytes, starts, ends } = this.#labels;
+    for (let j = 0; j < this.#hashes.length / 2; j++) {
+      const low = this.#hashes[2 * j];
+      const high = this.#hashes[2 * j + 1];
       let found = false;
-      for (let slot = a & mask; table[slot] !== 0 && !found; slot = (slot + 1) & mask) {
+      for (let slot = low & mask; table[slot] !== 0 && !found; slot = (slot + 1) & mask) {
         const i = table[slot] - 1;
-        found = low[i] === a && high[i] === b;
+        found = hashes[2 * i] === low && hashes[2 * i + 1] === high;
       }
-      if (!found) ended.push(previous.bytes.slice(previous.starts[j], previous.ends[j]));
+      if (!found) ended.push(bytes.slice(starts[j], ends[j]));
     }
-    // The encoder is not used again: its buffers are this write's record.
     this.#labels = labels;
-    this.#low = low;
-    this.#high = high;
+    this.#hashes = hashes;
     return ended;
   };
+}
+
+/** Two 32-bit multiplicative hashes of each series' labels, four bytes at a time. */
+function labelHashes(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number) {
+  const hashes = new Int32Array(count * 2);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) {
+    let a = 0x811c9dc5;
+    let b = 0x050c5d1f;
+    let k = starts[i];
+    const end = ends[i];
+    for (; k + 4 <= end; k += 4) {
+      const word = view.getInt32(k, true);
+      a = Math.imul(a ^ word, 0x01000193);
+      b = Math.imul((b ^ word) + (b >>> 13), 0x5bd1e995);
+    }
+    for (; k < end; k++) {
+      a = Math.imul(a ^ bytes[k], 0x01000193);
+      b = Math.imul((b ^ bytes[k]) + (b >>> 13), 0x5bd1e995);
+    }
+    hashes[2 * i] = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ (ends[i] - starts[i]);
+    hashes[2 * i + 1] = b;
+  }
+  return hashes;
 }
