@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { BucketSpan, Exemplar, Labels } from "../model.ts";
+import type { Exemplar, Labels } from "../model.ts";
 import { encodeBuckets, type NativeBuckets } from "../metrics/native_histogram.ts";
 import { escapedNameClash, EXEMPLAR_MAX_CHARACTERS, isWellFormed } from "../validation.ts";
 import type {
