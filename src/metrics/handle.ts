@@ -1,5 +1,6 @@
 /**
- * A handle on one series of a metric: what every child (`counter.labels(...)`) is made of.
+ * How a child (`counter.labels(...)`) holds on to its series: the rule every metric type's
+ * child follows, and `slotNow`, which a child calls when its metric moved the series.
  *
  * The rule for children, the same for every metric type:
  * - A child is a handle on its series, not the series itself: `labels(...)` with the same
@@ -21,7 +22,6 @@
  * @module
  */
 
-import type { Labels } from "../model.ts";
 import type { SeriesIndex } from "./series_index.ts";
 import type { SeriesStore } from "./series_store.ts";
 
