@@ -14,7 +14,7 @@ import {
   registerMetric,
 } from "./base.ts";
 import { makeExemplar } from "./exemplar.ts";
-import type { SeriesHandle } from "./handle.ts";
+import { type MetricSeries, slotNow } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, wrapperFor } from "./timer.ts";
@@ -55,7 +55,7 @@ const COUNTER_SERIES: SeriesType<CounterChild> = {
   initSeries(store, slot) {
     store.numbers[slot * NUMBER_STRIDE + CREATED] = Date.now() / 1000;
   },
-  newChild: (handle) => new CounterChild(handle),
+  newChild: (series, slot) => new CounterChild(series, slot),
   // Series lifecycle: a counter's total changes with every update that adds something.
   activityOf: (store, slot) => store.numbers[slot * NUMBER_STRIDE + TOTAL],
 };
@@ -94,7 +94,7 @@ function setTraceExemplar(
 /** The storage of a counter with `traceExemplars`: its children attach the span's ids. */
 const TRACED_COUNTER_SERIES: SeriesType<CounterChild> = {
   ...COUNTER_SERIES,
-  newChild: (handle) => new TracedCounterChild(handle),
+  newChild: (series, slot) => new TracedCounterChild(series, slot),
 };
 
 /** Throws the counter's `RangeError` unless `amount` is a finite, non-negative number. */
@@ -103,6 +103,9 @@ function checkAmount(metricName: string, amount: number): void {
     checkCounterIncrement(metricName, amount);
   }
 }
+
+/** `inc` of a traced child, which reads the series of its base class (set in a static block). */
+let tracedInc: (child: CounterChild, amount: number, exemplar: Labels | undefined) => void;
 
 /**
  * One counter series, returned by `counter.labels(...)`: a handle on the series in the
@@ -120,49 +123,55 @@ function checkAmount(metricName: string, amount: number): void {
  * ```
  */
 export class CounterChild {
-  readonly #handle: SeriesHandle;
-  // The handle's store and slot, copied so that `inc()` reads them one load nearer; taken
-  // again from the handle when the store is no longer current (see `#moved`).
+  readonly #series: MetricSeries;
+  // The series' store and slot: moved on when the store is no longer current (`#current`).
   #store: SeriesStore;
   #slot: number;
 
   /** @ignore Made by {@linkcode Counter}. */
-  constructor(handle: SeriesHandle) {
-    this.#handle = handle;
-    this.#store = handle.store;
-    this.#slot = handle.slot;
+  constructor(series: MetricSeries, slot: number) {
+    this.#series = series;
+    this.#store = series.store;
+    this.#slot = slot;
   }
 
-  /** The series' store now, after the handle followed the series (or detached it). */
-  #moved(): SeriesStore {
-    const handle = this.#handle;
-    const store = handle.current();
-    this.#store = store;
-    this.#slot = handle.slot;
-    return store;
+  static {
+    tracedInc = (child, amount, exemplar) => {
+      const store = child.#current();
+      checkAmount(store.metricName, amount);
+      store.numbers[child.#slot * NUMBER_STRIDE + TOTAL] += amount;
+      setTraceExemplar(store, child.#slot, amount, exemplar);
+    };
+  }
+
+  /** The series' store now: see `slotNow` (handle.ts). Read `#slot` after calling it. */
+  #current(): SeriesStore {
+    const store = this.#store;
+    if (store.current) return store;
+    const slot = slotNow(this.#series, store, this.#slot);
+    this.#store = slot >= 0 ? this.#series.store : store.detach(this.#slot);
+    this.#slot = slot >= 0 ? slot : 0;
+    return this.#store;
   }
 
   /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#handle.labels;
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    const handle = this.#handle;
-    return handle.current().numbers[handle.slot * NUMBER_STRIDE + CREATED];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
   }
 
   /** The current total. */
   get value(): number {
-    const handle = this.#handle;
-    return handle.current().numbers[handle.slot * NUMBER_STRIDE + TOTAL];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + TOTAL];
   }
 
   /** The latest exemplar, if any. */
   get exemplar(): Exemplar | undefined {
-    const handle = this.#handle;
-    return handle.current().sides[EXEMPLARS]?.[handle.slot] as Exemplar | undefined;
+    return this.#current().sides[EXEMPLARS]?.[this.#slot] as Exemplar | undefined;
   }
 
   /**
@@ -176,18 +185,17 @@ export class CounterChild {
     if (typeof amount !== "number" || !(amount >= 0 && amount < Infinity)) {
       checkCounterIncrement(store.metricName, amount);
     }
-    if (!store.current) store = this.#moved();
+    if (!store.current) store = this.#current();
     store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] += amount;
     if (exemplar !== undefined) setExemplar(store, this.#slot, amount, exemplar);
   }
 
   /** Sets the total back to zero (a restart, as Prometheus sees it). */
   reset(): void {
-    const handle = this.#handle;
-    const store = handle.current();
-    store.numbers[handle.slot * NUMBER_STRIDE + TOTAL] = 0;
+    const store = this.#current();
+    store.numbers[this.#slot * NUMBER_STRIDE + TOTAL] = 0;
     const exemplars = store.sides[EXEMPLARS];
-    if (exemplars !== undefined) exemplars[handle.slot] = undefined;
+    if (exemplars !== undefined) exemplars[this.#slot] = undefined;
   }
 
   /**
@@ -216,19 +224,8 @@ export class CounterChild {
  * child's `inc` stays as it is.
  */
 class TracedCounterChild extends CounterChild {
-  readonly #series: SeriesHandle;
-
-  constructor(handle: SeriesHandle) {
-    super(handle);
-    this.#series = handle;
-  }
-
   override inc(amount = 1, exemplar?: Labels): void {
-    const handle = this.#series;
-    const store = handle.current();
-    checkAmount(store.metricName, amount);
-    store.numbers[handle.slot * NUMBER_STRIDE + TOTAL] += amount;
-    setTraceExemplar(store, handle.slot, amount, exemplar);
+    tracedInc(this, amount, exemplar);
   }
 }
 

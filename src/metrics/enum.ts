@@ -13,7 +13,8 @@ import {
   type MetricOptions,
   registerMetric,
 } from "./base.ts";
-import type { SeriesHandle } from "./handle.ts";
+import { type MetricSeries, slotNow } from "./handle.ts";
+import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable } from "./series_table.ts";
 
 /** Options of an {@linkcode Enum}; `unit` is not allowed. */
@@ -38,30 +39,43 @@ export interface EnumOptions extends Omit<MetricOptions, "unit"> {
  * ```
  */
 export class EnumChild {
-  readonly #handle: SeriesHandle;
+  readonly #series: MetricSeries;
+  // The series' store and slot: moved on when the store is no longer current (`#current`).
+  #store: SeriesStore;
+  #slot: number;
   readonly #states: readonly string[];
 
   /** @ignore Made by {@linkcode Enum}. */
-  constructor(handle: SeriesHandle, states: readonly string[]) {
-    this.#handle = handle;
+  constructor(series: MetricSeries, slot: number, states: readonly string[]) {
+    this.#series = series;
+    this.#store = series.store;
+    this.#slot = slot;
     this.#states = states;
+  }
+
+  /** The series' store now: see `slotNow` (handle.ts). Read `#slot` after calling it. */
+  #current(): SeriesStore {
+    const store = this.#store;
+    if (store.current) return store;
+    const slot = slotNow(this.#series, store, this.#slot);
+    this.#store = slot >= 0 ? this.#series.store : store.detach(this.#slot);
+    this.#slot = slot >= 0 ? slot : 0;
+    return this.#store;
   }
 
   /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#handle.labels;
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** The current state. */
   get value(): string {
-    const handle = this.#handle;
-    return this.#states[handle.current().counts[handle.slot]];
+    return this.#states[this.#current().counts[this.#slot]];
   }
 
   /** Makes `state` the current one; an unknown state throws a `TypeError`. */
   state(state: string): void {
-    const handle = this.#handle;
-    const store = handle.current();
+    const store = this.#current();
     const index = this.#states.indexOf(typeof state === "string" ? wellFormed(state) : state);
     if (index < 0) {
       throw new TypeError(
@@ -70,7 +84,7 @@ export class EnumChild {
         }`,
       );
     }
-    store.counts[handle.slot] = index;
+    store.counts[this.#slot] = index;
   }
 }
 
@@ -142,7 +156,7 @@ export class Enum {
       sideCount: 0,
       createdOffset: -1,
       initSeries() {},
-      newChild: (handle) => new EnumChild(handle, frozenStates),
+      newChild: (series, slot) => new EnumChild(series, slot, frozenStates),
     });
     registerMetric(this, description);
   }

@@ -20,7 +20,7 @@ import {
   registerMetric,
   startLabelledTimer,
 } from "./base.ts";
-import type { SeriesHandle } from "./handle.ts";
+import { type MetricSeries, slotNow } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable } from "./series_table.ts";
 import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
@@ -132,24 +132,38 @@ class GaugeSettings {
  * ```
  */
 export class GaugeChild {
-  readonly #handle: SeriesHandle;
+  readonly #series: MetricSeries;
+  // The series' store and slot: moved on when the store is no longer current (`#current`).
+  #store: SeriesStore;
+  #slot: number;
   readonly #settings: GaugeSettings;
 
   /** @ignore Made by {@linkcode Gauge}. */
-  constructor(handle: SeriesHandle, settings: GaugeSettings) {
-    this.#handle = handle;
+  constructor(series: MetricSeries, slot: number, settings: GaugeSettings) {
+    this.#series = series;
+    this.#store = series.store;
+    this.#slot = slot;
     this.#settings = settings;
+  }
+
+  /** The series' store now: see `slotNow` (handle.ts). Read `#slot` after calling it. */
+  #current(): SeriesStore {
+    const store = this.#store;
+    if (store.current) return store;
+    const slot = slotNow(this.#series, store, this.#slot);
+    this.#store = slot >= 0 ? this.#series.store : store.detach(this.#slot);
+    this.#slot = slot >= 0 ? slot : 0;
+    return this.#store;
   }
 
   /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#handle.labels;
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** The current value (calls the function given to `setFunction`, if any). */
   get value(): number {
-    const handle = this.#handle;
-    return this.#settings.valueOf(handle.current(), handle.slot);
+    return this.#settings.valueOf(this.#current(), this.#slot);
   }
 
   /**
@@ -158,32 +172,28 @@ export class GaugeChild {
    * before the first change). A gauge reading a `setFunction` changes whenever it is read.
    */
   get updated(): number | undefined {
-    const handle = this.#handle;
-    return this.#settings.updatedOf(handle.current(), handle.slot);
+    return this.#settings.updatedOf(this.#current(), this.#slot);
   }
 
   /** Adds `amount` (default 1; must be finite). */
   inc(amount = 1): void {
-    const handle = this.#handle;
-    let store = handle.store;
-    if (!store.current) store = handle.current();
-    this.#settings.add(store, handle.slot, amount);
+    let store = this.#store;
+    if (!store.current) store = this.#current();
+    this.#settings.add(store, this.#slot, amount);
   }
 
   /** Subtracts `amount` (default 1; must be finite). */
   dec(amount = 1): void {
-    const handle = this.#handle;
-    let store = handle.store;
-    if (!store.current) store = handle.current();
-    this.#settings.add(store, handle.slot, typeof amount === "number" ? -amount : amount);
+    let store = this.#store;
+    if (!store.current) store = this.#current();
+    this.#settings.add(store, this.#slot, typeof amount === "number" ? -amount : amount);
   }
 
   /** Sets the value: any number, including `Infinity` and `NaN`, which Prometheus accepts. */
   set(value: number): void {
-    const handle = this.#handle;
-    let store = handle.store;
-    if (!store.current) store = handle.current();
-    this.#settings.set(store, handle.slot, value);
+    let store = this.#store;
+    if (!store.current) store = this.#current();
+    this.#settings.set(store, this.#slot, value);
   }
 
   /** Sets the value to the current Unix time in seconds. */
@@ -196,8 +206,7 @@ export class GaugeChild {
     if (typeof valueFunction !== "function") {
       throw new TypeError(`setFunction of gauge "${this.#settings.metricName}" takes a function`);
     }
-    const handle = this.#handle;
-    handle.current().side(FUNCTIONS)[handle.slot] = valueFunction;
+    this.#current().side(FUNCTIONS)[this.#slot] = valueFunction;
   }
 
   /** Starts a timer; the returned function sets the gauge to the seconds elapsed and returns them. */
@@ -298,7 +307,7 @@ export class Gauge {
       sideCount: 1,
       createdOffset: -1,
       initSeries() {},
-      newChild: (handle) => new GaugeChild(handle, settings),
+      newChild: (series, slot) => new GaugeChild(series, slot, settings),
       activityOf: settings.updateCountOffset < 0
         ? undefined
         : (store, slot) => settings.activityOf(store, slot),

@@ -1,5 +1,6 @@
 /**
- * A handle on one series of a metric: what every child (`counter.labels(...)`) is made of.
+ * How a child (`counter.labels(...)`) holds on to its series: the rule every metric type's
+ * child follows, and `slotNow`, which a child calls when its metric moved the series.
  *
  * The rule for children, the same for every metric type:
  * - A child is a handle on its series, not the series itself: `labels(...)` with the same
@@ -21,7 +22,6 @@
  * @module
  */
 
-import type { Labels } from "../model.ts";
 import type { SeriesIndex } from "./series_index.ts";
 import type { SeriesStore } from "./series_store.ts";
 
@@ -38,50 +38,21 @@ export interface MetricSeries {
   revive?(oldStore: SeriesStore, slot: number): number;
 }
 
-/** A handle on one series: see the module documentation for the rule it follows. */
-export class SeriesHandle {
-  /** The store holding the series when last looked at; read it through `current()`. */
-  store: SeriesStore;
-  /** The series' slot in `store`. */
-  slot: number;
-  readonly #series: MetricSeries;
-
-  /**
-   * A handle on the series at `slot` of `series`'s current store. It reads nothing of the series
-   * (a metric with many series makes one at most `labels(...)` calls): the series' identity,
-   * its creation number, is asked of the store only once the store is replaced.
-   */
-  constructor(series: MetricSeries, slot: number) {
-    this.#series = series;
-    this.store = series.store;
-    this.slot = slot;
-  }
-
-  /**
-   * The store holding the series now (children call it when `store.current` is false, which
-   * happens once per compaction): the metric's current store at the series' new slot (found
-   * by the creation number the replaced store keeps for the slot), or a detached store of its
-   * own when the series was removed.
-   */
-  current(): SeriesStore {
-    const store = this.store;
-    if (store.current) return store;
-    const series = this.#series;
-    const slot = series.index.slotOfSeq(store.seqOf(this.slot));
-    // Series lifecycle: an expired series comes back for its handle (series_expiry.ts).
-    const revived = slot >= 0 ? slot : series.revive?.(store, this.slot) ?? -1;
-    if (revived >= 0) {
-      this.store = series.store;
-      this.slot = revived;
-    } else {
-      this.store = store.detach(this.slot);
-      this.slot = 0;
-    }
-    return this.store;
-  }
-
-  /** The series' labels. */
-  get labels(): Labels {
-    return this.current().labelsOf(this.slot);
-  }
+/**
+ * The slot, in `series.store`, of the series a child held at `slot` of `store`, a store the
+ * metric has replaced (children ask once per compaction, when they find `store.current`
+ * false): found by the creation number the replaced store keeps for the slot, or brought back
+ * after an expiry; -1 when the series was removed, and the child then goes on in
+ * `store.detach(slot)`, at its slot 0. A child reads nothing of its series when it is made (a
+ * metric with many series makes one at most `labels(...)` calls): the series' identity is
+ * asked of the store only once the store is replaced.
+ *
+ * A child is one object holding `series`, its store and its slot, with this rule written out
+ * in a `#current()` of its own (not a handle object beside it: one object less per series
+ * made, which expiry makes a recurring cost).
+ */
+export function slotNow(series: MetricSeries, store: SeriesStore, slot: number): number {
+  const found = series.index.slotOfSeq(store.seqOf(slot));
+  // Series lifecycle: an expired series comes back for its handle (series_expiry.ts).
+  return found >= 0 ? found : series.revive?.(store, slot) ?? -1;
 }

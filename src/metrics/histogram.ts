@@ -22,7 +22,7 @@ import {
   type NativeSettings,
   nativeSettings,
 } from "./native_histogram.ts";
-import type { SeriesHandle } from "./handle.ts";
+import { type MetricSeries, slotNow } from "./handle.ts";
 import { type SeriesStore, UINT32_MAX } from "./series_store.ts";
 import { SeriesTable, type SeriesType } from "./series_table.ts";
 import { type FunctionWrapper, startStopwatch, wrapCall, wrapperFor } from "./timer.ts";
@@ -256,6 +256,9 @@ function observeTraced(
   }
 }
 
+/** `observe` of a traced child, which reads the series of its base class (set in a static block). */
+let tracedObserve: (child: HistogramChild, value: number, exemplar: Labels | undefined) => void;
+
 /**
  * One histogram series, returned by `histogram.labels(...)`: a handle on the series in the
  * metric's packed store, where its per-bucket (not cumulative) counts, sum and creation time
@@ -275,35 +278,57 @@ function observeTraced(
  * ```
  */
 export class HistogramChild {
-  readonly #handle: SeriesHandle;
+  readonly #series: MetricSeries;
+  // The series' store and slot: moved on when the store is no longer current (`#current`).
+  #store: SeriesStore;
+  #slot: number;
   // Not frozen, shared by every child for the bucket search: V8 stores a frozen array's
   // numbers boxed and reads them much more slowly in `observe`.
   readonly #searchBounds: readonly number[];
 
   /** @ignore Made by {@linkcode Histogram}. */
-  constructor(handle: SeriesHandle, searchBounds: readonly number[]) {
-    this.#handle = handle;
+  constructor(series: MetricSeries, slot: number, searchBounds: readonly number[]) {
+    this.#series = series;
+    this.#store = series.store;
+    this.#slot = slot;
     this.#searchBounds = searchBounds;
+  }
+
+  static {
+    tracedObserve = (child, value, exemplar) => {
+      let store = child.#store;
+      if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
+      if (!store.current) store = child.#current();
+      observeTraced(store, child.#slot, child.#searchBounds, value, exemplar);
+    };
+  }
+
+  /** The series' store now: see `slotNow` (handle.ts). Read `#slot` after calling it. */
+  #current(): SeriesStore {
+    const store = this.#store;
+    if (store.current) return store;
+    const slot = slotNow(this.#series, store, this.#slot);
+    this.#store = slot >= 0 ? this.#series.store : store.detach(this.#slot);
+    this.#slot = slot >= 0 ? slot : 0;
+    return this.#store;
   }
 
   /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#handle.labels;
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    const handle = this.#handle;
-    return handle.current().numbers[handle.slot * NUMBER_STRIDE + CREATED];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
   }
 
   /** Records one observation; NaN throws a `RangeError`. */
   observe(value: number, exemplar?: Labels): void {
-    const handle = this.#handle;
-    let store = handle.store;
+    let store = this.#store;
     if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
-    if (!store.current) store = handle.current();
-    observeInto(store, handle.slot, this.#searchBounds, value, exemplar);
+    if (!store.current) store = this.#current();
+    observeInto(store, this.#slot, this.#searchBounds, value, exemplar);
   }
 
   /** Starts a timer; the returned function observes the seconds elapsed and returns them. */
@@ -333,8 +358,7 @@ export class HistogramChild {
     sum: number;
     exemplars: (Exemplar | undefined)[] | undefined;
   } {
-    const handle = this.#handle;
-    return histogramState(handle.current(), handle.slot);
+    return histogramState(this.#current(), this.#slot);
   }
 }
 
@@ -343,21 +367,8 @@ export class HistogramChild {
  * child's `observe` stays as it is.
  */
 class TracedHistogramChild extends HistogramChild {
-  readonly #series: SeriesHandle;
-  readonly #bounds: readonly number[];
-
-  constructor(handle: SeriesHandle, searchBounds: readonly number[]) {
-    super(handle, searchBounds);
-    this.#series = handle;
-    this.#bounds = searchBounds;
-  }
-
   override observe(value: number, exemplar?: Labels): void {
-    const handle = this.#series;
-    let store = handle.store;
-    if (typeof value !== "number" || value !== value) checkObservation(store.metricName, value);
-    if (!store.current) store = handle.current();
-    observeTraced(store, handle.slot, this.#bounds, value, exemplar);
+    tracedObserve(this, value, exemplar);
   }
 }
 
@@ -434,8 +445,8 @@ export class Histogram {
           if (settings !== undefined) store.side(NATIVE)[slot] = new NativeHistogram(settings);
         },
         newChild: traced
-          ? (handle) => new TracedHistogramChild(handle, searchBounds)
-          : (handle) => new HistogramChild(handle, searchBounds),
+          ? (series, slot) => new TracedHistogramChild(series, slot, searchBounds)
+          : (series, slot) => new HistogramChild(series, slot, searchBounds),
         activityOf: observationsOf, // series lifecycle
       } satisfies SeriesType<HistogramChild>,
     );

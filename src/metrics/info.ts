@@ -13,7 +13,7 @@ import {
   type MetricOptions,
   registerMetric,
 } from "./base.ts";
-import type { SeriesHandle } from "./handle.ts";
+import { type MetricSeries, slotNow } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable } from "./series_table.ts";
 
@@ -46,35 +46,47 @@ const NO_INFO: Labels = Object.freeze({});
  * ```
  */
 export class InfoChild {
-  readonly #handle: SeriesHandle;
+  readonly #series: MetricSeries;
+  // The series' store and slot: moved on when the store is no longer current (`#current`).
+  #store: SeriesStore;
+  #slot: number;
 
   /** @ignore Made by {@linkcode Info}. */
-  constructor(handle: SeriesHandle) {
-    this.#handle = handle;
+  constructor(series: MetricSeries, slot: number) {
+    this.#series = series;
+    this.#store = series.store;
+    this.#slot = slot;
+  }
+
+  /** The series' store now: see `slotNow` (handle.ts). Read `#slot` after calling it. */
+  #current(): SeriesStore {
+    const store = this.#store;
+    if (store.current) return store;
+    const slot = slotNow(this.#series, store, this.#slot);
+    this.#store = slot >= 0 ? this.#series.store : store.detach(this.#slot);
+    this.#slot = slot >= 0 ? slot : 0;
+    return this.#store;
   }
 
   /** This series' own labels (the metric's label names, and its constant labels). */
   get labels(): Labels {
-    return this.#handle.labels;
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** The labels of the exposed `<name>_info` sample: the series' own plus the information. */
   get exposedLabels(): Labels {
-    const handle = this.#handle;
-    return exposedLabelsOf(handle.current(), handle.slot);
+    return exposedLabelsOf(this.#current(), this.#slot);
   }
 
   /** The information last set. */
   get value(): Labels {
-    const handle = this.#handle;
-    return (handle.current().sides[INFO]?.[handle.slot] as Labels | undefined) ?? NO_INFO;
+    return (this.#current().sides[INFO]?.[this.#slot] as Labels | undefined) ?? NO_INFO;
   }
 
   /** Replaces the information: each key becomes a label of `<name>_info`. */
   info(values: Readonly<Record<string, string>>): void {
-    const handle = this.#handle;
-    const store = handle.current();
-    const labels = store.labelsOf(handle.slot);
+    const store = this.#current();
+    const labels = store.labelsOf(this.#slot);
     const metricName = store.metricName;
     if (values === null || typeof values !== "object") {
       throw new TypeError(`info of metric "${metricName}" takes an object of strings`);
@@ -95,8 +107,8 @@ export class InfoChild {
       info[labelName] = wellFormed(labelValue);
     }
     checkEscapedNamesDistinct(metricName, [...Object.keys(labels), ...Object.keys(info)]);
-    store.side(INFO)[handle.slot] = Object.freeze(info);
-    store.side(EXPOSED)[handle.slot] = Object.freeze({ ...labels, ...info });
+    store.side(INFO)[this.#slot] = Object.freeze(info);
+    store.side(EXPOSED)[this.#slot] = Object.freeze({ ...labels, ...info });
   }
 }
 
@@ -148,7 +160,7 @@ export class Info {
       sideCount: 2,
       createdOffset: -1,
       initSeries() {},
-      newChild: (handle) => new InfoChild(handle),
+      newChild: (series, slot) => new InfoChild(series, slot),
     });
     registerMetric(this, description);
   }

@@ -36,8 +36,8 @@ export interface StoreLayout {
  *
  * A metric has one current store. When it compacts its slots it moves its live series to a
  * new store and marks the old one not `current`; a handle that finds its store replaced looks
- * its series up again by identity (see `SeriesHandle`). No store refers to another, so a
- * replaced store lives on only while a handle made before the compaction still holds it.
+ * its series up again by identity (see `slotNow` in `handle.ts`). No store refers to another,
+ * so a replaced store lives on only while a handle made before the compaction still holds it.
  * A detached store holds the one series of a handle whose series was removed.
  */
 export class SeriesStore {
@@ -136,8 +136,8 @@ export class SeriesStore {
 
   /**
    * The creation number of the series at `slot` of this replaced store: its identity, by which
-   * a handle still holding this store finds the series' slot now (see `SeriesHandle`). A
-   * handle learns it only then, so that making one reads nothing but its slot.
+   * a handle still holding this store finds the series' slot now (see `slotNow` in
+   * `handle.ts`). A handle learns it only then, so that making one reads nothing but its slot.
    */
   seqOf(slot: number): number {
     return this.#seqs![slot];

@@ -9,7 +9,7 @@
 
 import type { Labels } from "../model.ts";
 import type { LabelValue, LabelValues, MetricDescription } from "./base.ts";
-import { SeriesHandle } from "./handle.ts";
+import type { MetricSeries } from "./handle.ts";
 import { nextHash, SeriesIndex } from "./series_index.ts";
 import { SeriesStore, type StoreLayout } from "./series_store.ts";
 import type { SeriesRead } from "./storage_read.ts";
@@ -27,8 +27,8 @@ const NO_RECENT_SLOTS = new Int32Array(RECENT_CHILDREN).fill(-1);
 export interface SeriesType<Child> extends StoreLayout {
   /** Sets up the state of a new series at `slot` of `store` (creation time, initial values). */
   initSeries(store: SeriesStore, slot: number): void;
-  /** The child `labels(...)` returns for a handle. */
-  newChild(handle: SeriesHandle): Child;
+  /** The child `labels(...)` returns for the series at `slot` (see `handle.ts`). */
+  newChild(series: MetricSeries, slot: number): Child;
   /**
    * Series lifecycle: a number of a series that changes with every update, for idle expiry
    * (see `series_expiry.ts`); a type without one never expires its series.
@@ -40,7 +40,7 @@ export interface SeriesType<Child> extends StoreLayout {
  * A metric's series: see the module documentation. `labels(...)`, `remove(...)`, `clear()`
  * and the child-free calls (`incWith`, `observeWith`) of every metric type come here.
  */
-export class SeriesTable<Child> {
+export class SeriesTable<Child> implements MetricSeries {
   /** The metric's name, for error messages. */
   readonly name: string;
   /** The label names, in declared order. */
@@ -231,7 +231,7 @@ export class SeriesTable<Child> {
     }
     const entry = slot & (RECENT_CHILDREN - 1);
     if (withChild && this.#recentSlots[entry] !== slot) {
-      const child = this.#type.newChild(new SeriesHandle(this, slot));
+      const child = this.#type.newChild(this, slot);
       let recentSlots = this.#recentSlots;
       if (recentSlots === NO_RECENT_SLOTS) {
         recentSlots = this.#recentSlots = new Int32Array(RECENT_CHILDREN).fill(-1);

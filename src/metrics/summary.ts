@@ -14,7 +14,7 @@ import {
   registerMetric,
   startLabelledTimer,
 } from "./base.ts";
-import type { SeriesHandle } from "./handle.ts";
+import { type MetricSeries, slotNow } from "./handle.ts";
 import type { SeriesStore } from "./series_store.ts";
 import { SeriesTable } from "./series_table.ts";
 import { checkQuantileWindow, QuantileWindow, type QuantileWindowOptions } from "./quantiles.ts";
@@ -73,48 +73,58 @@ function quantilesOf(store: SeriesStore, slot: number, quantiles: readonly numbe
  * ```
  */
 export class SummaryChild {
-  readonly #handle: SeriesHandle;
+  readonly #series: MetricSeries;
+  // The series' store and slot: moved on when the store is no longer current (`#current`).
+  #store: SeriesStore;
+  #slot: number;
 
   /** @ignore Made by {@linkcode Summary}. */
-  constructor(handle: SeriesHandle) {
-    this.#handle = handle;
+  constructor(series: MetricSeries, slot: number) {
+    this.#series = series;
+    this.#store = series.store;
+    this.#slot = slot;
+  }
+
+  /** The series' store now: see `slotNow` (handle.ts). Read `#slot` after calling it. */
+  #current(): SeriesStore {
+    const store = this.#store;
+    if (store.current) return store;
+    const slot = slotNow(this.#series, store, this.#slot);
+    this.#store = slot >= 0 ? this.#series.store : store.detach(this.#slot);
+    this.#slot = slot >= 0 ? slot : 0;
+    return this.#store;
   }
 
   /** This series' labels (with the metric's constant labels). */
   get labels(): Labels {
-    return this.#handle.labels;
+    return this.#current().labelsOf(this.#slot);
   }
 
   /** When the series was created, in seconds since the Unix epoch. */
   get created(): number {
-    const handle = this.#handle;
-    return handle.current().numbers[handle.slot * NUMBER_STRIDE + CREATED];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + CREATED];
   }
 
   /** The number of observations. */
   get count(): number {
-    const handle = this.#handle;
-    return handle.current().numbers[handle.slot * NUMBER_STRIDE + COUNT];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + COUNT];
   }
 
   /** The sum of observations. */
   get sum(): number {
-    const handle = this.#handle;
-    return handle.current().numbers[handle.slot * NUMBER_STRIDE + SUM];
+    return this.#current().numbers[this.#slot * NUMBER_STRIDE + SUM];
   }
 
   /** Records one observation; NaN throws a `RangeError`. */
   observe(value: number): void {
-    const handle = this.#handle;
-    let store = handle.store;
-    if (!store.current) store = handle.current();
-    observeInto(store, handle.slot, value);
+    let store = this.#store;
+    if (!store.current) store = this.#current();
+    observeInto(store, this.#slot, value);
   }
 
   /** Estimates the given quantiles over the window (NaN without observations). */
   quantiles(quantiles: readonly number[]): number[] {
-    const handle = this.#handle;
-    return quantilesOf(handle.current(), handle.slot, quantiles);
+    return quantilesOf(this.#current(), this.#slot, quantiles);
   }
 
   /** Starts a timer; the returned function observes the seconds elapsed and returns them. */
@@ -202,7 +212,7 @@ export class Summary {
           store.side(WINDOWS)[slot] = new QuantileWindow(windowOptions);
         }
       },
-      newChild: (handle) => new SummaryChild(handle),
+      newChild: (series, slot) => new SummaryChild(series, slot),
       // Series lifecycle: a summary's count changes with every observation.
       activityOf: (store, slot) => store.numbers[slot * NUMBER_STRIDE + COUNT],
     });
