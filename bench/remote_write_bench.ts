@@ -13,18 +13,17 @@
  */
 
 import process from "node:process";
-import { Counter, Histogram, Registry } from "../mod.ts";
+import { Counter, Histogram, Registry, RemoteWriter } from "../mod.ts";
 import { renderRegistryBytes } from "../src/exposition/registry_render.ts";
 import { escapeFamily } from "../src/exposition/escaping.ts";
 import { snappyCompress } from "../src/encoding/snappy.ts";
 import {
-  encodeSeries,
+  encodeWrite,
+  encodeWriteRequest,
   remoteWriteLabels,
-  requestBytes,
   type WriteItem,
 } from "../src/push/remote_write/encoder.ts";
 import { gather } from "../src/push/remote_write/write.ts";
-import { planRequests } from "../src/push/remote_write/batching.ts";
 import { fillOurs, labelPairs } from "./fixtures.ts";
 
 const SERIES = 10_000;
@@ -77,11 +76,7 @@ async function collect(registry: Registry): Promise<WriteItem[]> {
 
 /** The requests of one write, compressed, in batches as `remoteWrite` sends them. */
 function encodeAndCompress(items: readonly WriteItem[]): Uint8Array[] {
-  const encoded = encodeSeries(items, LABELS, Date.now());
-  const plan = planRequests(encoded, LIMITS);
-  return plan.requests.map((request) =>
-    snappyCompress(requestBytes(encoded, request.from, request.to, request.families))
-  );
+  return encodeWrite(items, LABELS, Date.now(), {}, LIMITS).requests.map((r) => r.body);
 }
 
 async function write(registry: Registry): Promise<Uint8Array[]> {
@@ -90,6 +85,16 @@ async function write(registry: Registry): Promise<Uint8Array[]> {
 
 async function writeFromSnapshots(registry: Registry): Promise<Uint8Array[]> {
   return encodeAndCompress(await collect(registry));
+}
+
+/** A `RemoteWriter` (staleness included) whose receiver answers at once, without a network. */
+function writerOf(registry: Registry): RemoteWriter {
+  return new RemoteWriter({
+    url: "http://127.0.0.1:9/api/v1/write",
+    registry,
+    labels: { job: "bench", instance: "host-1" },
+    fetch: () => Promise.resolve(new Response(null, { status: 204 })),
+  });
 }
 
 /** CPU milliseconds per call of `body` over `calls` calls. */
@@ -141,31 +146,43 @@ for (const [kind, make] of fixtures) {
 if (import.meta.main && !Deno.args.includes("--bench")) {
   for (const [kind, make] of fixtures) {
     const registry = make();
+    const writer = writerOf(registry);
     const items = await gather(registry);
-    const encoded = encodeSeries(items, LABELS, Date.now());
+    const plain = encodeWriteRequest(items, LABELS, Date.now());
+    const samples = encodeWrite(items, LABELS, Date.now()).series;
     const sent = encodeAndCompress(items).reduce((sum, bytes) => sum + bytes.length, 0);
-    const plain = encoded.bytes.length;
     const calls = kind === "counter" ? 10 : 2;
-    const [whole, text, metrics, gatherOnly, encodeOnly, compressOnly, snapshots] =
-      await sideBySide([
-        () => write(registry),
-        () => scrape(registry),
-        () => registry.metrics(),
-        () => gather(registry),
-        () => encodeSeries(items, LABELS, Date.now()),
-        () => snappyCompress(encoded.bytes),
-        () => writeFromSnapshots(registry),
-      ], calls);
+    const [whole, text, metrics, byWriter, encodeOnly, compressOnly, snapshots] = await sideBySide([
+      () => write(registry),
+      () => scrape(registry),
+      () => registry.metrics(),
+      () => writer.flush(),
+      () =>
+        encodeWrite(
+          items,
+          LABELS,
+          Date.now(),
+          {},
+          LIMITS,
+          (bytes) => bytes as Uint8Array<ArrayBuffer>,
+        ),
+      () => snappyCompress(plain),
+      () => writeFromSnapshots(registry),
+    ], calls);
     const ms = (times: number[]) => `${median(times).toFixed(2)} ms`;
     console.log(
-      `${kind}: ${encoded.count} samples; protobuf ${plain} B → snappy ${sent} B: ` +
-        `${(sent / encoded.count).toFixed(1)} B/sample\n` +
-        `  CPU per call: write ${ms(whole)} (gather ${ms(gatherOnly)}, encode ${
-          ms(encodeOnly)
-        }, snappy ${ms(compressOnly)}); scrape ${ms(text)}; metrics() ${ms(metrics)}\n` +
+      `${kind}: ${samples} samples; protobuf ${plain.length} B → snappy ${sent} B: ` +
+        `${(sent / samples).toFixed(1)} B/sample\n` +
+        `  CPU per call: write ${ms(whole)} (encode ${ms(encodeOnly)}, snappy ${
+          ms(compressOnly)
+        }); scrape ${ms(text)}; metrics() ${ms(metrics)}\n` +
         `  write ÷ scrape ${ratioOf(whole, text)}; write ÷ metrics() ${ratioOf(whole, metrics)}\n` +
+        `  RemoteWriter write (staleness included): ${ms(byWriter)}, ÷ scrape ${
+          ratioOf(byWriter, text)
+        }\n` +
         `  from snapshots: write ${ms(snapshots)}, ÷ scrape ${ratioOf(snapshots, text)}, ` +
         `÷ write ${ratioOf(snapshots, whole)}`,
     );
+    await writer.stop();
   }
 }

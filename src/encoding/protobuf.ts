@@ -41,6 +41,16 @@ export class ProtoWriter {
     this.#length = 0;
   }
 
+  /** The whole internal buffer (the bytes written, then room), valid until the next write. */
+  get buffer(): Uint8Array<ArrayBuffer> {
+    return this.#bytes;
+  }
+
+  /** Forgets the bytes written from `length` on. */
+  truncate(length: number): void {
+    this.#length = Math.min(length, this.#length);
+  }
+
   /** The bytes written so far: a view of the internal buffer, valid until the next write. */
   view(): Uint8Array<ArrayBuffer> {
     return this.#bytes.subarray(0, this.#length);
@@ -190,28 +200,25 @@ export class ProtoWriter {
     this.raw(value);
   }
 
-  /** Bytes as they are, with no tag or length. */
-  raw(value: Uint8Array): void {
-    this.#ensure(value.length);
-    this.#bytes.set(value, this.#length);
-    this.#length += value.length;
-  }
-
   /** Bytes `value[start, end)` as they are, with no tag or length. */
-  rawRange(value: Uint8Array, start: number, end: number): void {
+  raw(value: Uint8Array, start = 0, end = value.length): void {
     const length = end - start;
-    if (length <= 0) return;
     this.#ensure(length);
     const bytes = this.#bytes;
     let at = this.#length;
-    // Label messages are short: a loop beats making a subarray for `set`.
+    // Labels and fields are short: a loop beats making a subarray for `set`.
     if (length < 64) {
       for (let i = start; i < end; i++) bytes[at++] = value[i];
     } else {
-      bytes.set(value.subarray(start, end), at);
+      bytes.set(start === 0 && end === value.length ? value : value.subarray(start, end), at);
       at += length;
     }
     this.#length = at;
+  }
+
+  /** Makes room for `extra` more bytes at once (growing step by step copies more often). */
+  reserve(extra: number): void {
+    this.#ensure(extra);
   }
 
   /**

@@ -215,3 +215,47 @@ function writeCopy2(offset: number, length: number, out: Uint8Array, o: number):
   out[o++] = offset >>> 8;
   return o;
 }
+
+/**
+ * Decompresses a Snappy block (a `RemoteWriter` reads back the labels of series it sent).
+ * Throws a `RangeError` on a malformed block instead of reading or writing out of bounds.
+ */
+export function snappyDecompress(block: Uint8Array): Uint8Array<ArrayBuffer> {
+  let at = 0;
+  let length = 0;
+  for (let shift = 1, byte = 0x80; byte >= 0x80; shift *= 128) {
+    byte = block[at++] ?? 0;
+    length += (byte & 0x7f) * shift;
+  }
+  // A copy of 64 bytes takes 3: no block grows more than 22-fold.
+  if (length > 22 * block.length) throw new RangeError("bad Snappy block");
+  const output = new Uint8Array(length);
+  let o = 0;
+  const readLE = (bytes: number) => {
+    let value = 0;
+    for (let i = 0; i < bytes; i++) value += block[at++] * 2 ** (8 * i);
+    return value;
+  };
+  while (at < block.length) {
+    const tag = block[at++];
+    const type = tag & 3;
+    let size = (tag >>> 2) + 1;
+    if (type === TAG_LITERAL) {
+      if (size > 60) size = readLE(size - 60) + 1;
+      if (at + size > block.length || o + size > length) throw new RangeError("bad Snappy block");
+      output.set(block.subarray(at, at += size), o);
+      o += size;
+      continue;
+    }
+    if (type === TAG_COPY_1) size = ((tag >>> 2) & 7) + 4;
+    const offset = type === TAG_COPY_1
+      ? ((tag >>> 5) << 8) + readLE(1)
+      : readLE(type === TAG_COPY_2 ? 2 : 4);
+    if (!(offset > 0 && offset <= o && o + size <= length)) {
+      throw new RangeError("bad Snappy block");
+    }
+    for (let i = 0; i < size; i++, o++) output[o] = output[o - offset];
+  }
+  if (o !== length) throw new RangeError("bad Snappy block");
+  return output;
+}

@@ -2,7 +2,11 @@
 // round trips through a strict decoder for random, repetitive and mixed data, and proof that
 // matches are found (copies with 1- and 2-byte offsets), not only literals written.
 import assert from "node:assert/strict";
-import { maxCompressedLength, snappyCompress } from "../../src/encoding/snappy.ts";
+import {
+  maxCompressedLength,
+  snappyCompress,
+  snappyDecompress as decompressInSrc,
+} from "../../src/encoding/snappy.ts";
 import { snappyDecompress, snappyElements } from "../support/snappy.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -128,5 +132,28 @@ Deno.test("snappy: matches extended eight bytes at a time stop at 0 against -0 a
       // The second record is one copy of the first (plus the start of the third).
       assert.ok(snappyElements(compressed).some((e) => e.kind !== "literal" && e.length >= 24));
     }
+  }
+});
+
+Deno.test("snappy: the library's own decompressor reads back what it compressed, and refuses bad blocks", () => {
+  const inputs = [
+    new Uint8Array(0),
+    ascii("short"),
+    randomBytes(5_000),
+    ascii("abcdefgh".repeat(20_000)),
+    Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 251 < 120 ? 65 : i & 0xff),
+  ];
+  for (const input of inputs) assert.deepEqual(decompressInSrc(snappyCompress(input)), input);
+  const block = snappyCompress(ascii("abcdefgh".repeat(100)));
+  for (
+    const bad of [
+      block.subarray(0, block.length - 1), // truncated
+      Uint8Array.of(10, 0x01, 0x00), // a copy before any byte
+      Uint8Array.of(2, 0x08, 65, 66, 67), // more bytes than the preamble says
+      Uint8Array.of(9, 0x0c, 65, 66, 67, 68, 0x15, 0x04), // a copy past the declared length
+      Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x7f), // a huge declared length, nothing after
+    ]
+  ) {
+    assert.throws(() => decompressInSrc(bad), RangeError);
   }
 });

@@ -10,11 +10,15 @@ import {
   RemoteWriteError,
   RemoteWriter,
 } from "../../mod.ts";
-import { encodeSeries, remoteWriteLabels } from "../../src/push/remote_write/encoder.ts";
-import { planRequests } from "../../src/push/remote_write/batching.ts";
+import {
+  encodeWrite,
+  encodeWriteRequest,
+  remoteWriteLabels,
+} from "../../src/push/remote_write/encoder.ts";
 import { snappyDecompress } from "../support/snappy.ts";
+import { decodeMessage } from "../support/protobuf.ts";
 import { seededRandom } from "../support/random.ts";
-import { fakeReceiver, seriesLines } from "../support/remote_write_receiver.ts";
+import { decodeWriteRequest, fakeReceiver, seriesLines } from "../support/remote_write_receiver.ts";
 
 function counters(count: number, valueLength = 4): Registry {
   const registry = new Registry();
@@ -190,24 +194,38 @@ Deno.test("remote write batching: random series sizes and limits — every serie
       { type: "gauge" as const, name: "a", help: "a".repeat(Math.floor(random() * 50)), points },
       { type: "counter" as const, name: "empty", help: "", points: [] },
     ];
-    const encoded = encodeSeries(families, remoteWriteLabels({ job: "j" }), 1);
     const limits = {
       maxSeries: 1 + Math.floor(random() * 30),
       maxBytes: 100 + Math.floor(random() * 2_000),
     };
-    const plan = planRequests(encoded, limits);
+    const labels = remoteWriteLabels({ job: "j" });
+    const write = encodeWrite(families, labels, 1, {}, limits, (bytes) => bytes.slice());
     const sent: number[] = [];
-    for (const request of plan.requests) {
-      assert.ok(request.to - request.from <= limits.maxSeries);
-      assert.ok(request.bytes <= limits.maxBytes, `${request.bytes} > ${limits.maxBytes}`);
-      for (let i = request.from; i < request.to; i++) sent.push(i);
+    for (const request of write.requests) {
+      assert.ok(request.series <= limits.maxSeries);
+      assert.ok(
+        request.body.length <= limits.maxBytes,
+        `${request.body.length} > ${limits.maxBytes}`,
+      );
+      const decoded = decodeWriteRequest(request.body);
+      assert.equal(decoded.series.length, request.series);
+      sent.push(...decoded.series.map((series) => Number(new Map(series.labels).get("i"))));
     }
-    const all = [...sent, ...plan.oversized].sort((a, b) => a - b);
-    assert.deepEqual(all, Array.from({ length: encoded.count }, (_, i) => i));
-    assert.deepEqual(sent, [...sent].sort((a, b) => a - b));
-    for (const i of plan.oversized) {
-      const size = encoded.ends[i] - (i === 0 ? 0 : encoded.ends[i - 1]);
-      assert.ok(size > limits.maxBytes);
-    }
+    // The series left out are exactly those larger than a request on their own.
+    const request = encodeWriteRequest(families, labels, 1);
+    const sizes = seriesSizes(request);
+    const whole = decodeWriteRequest(request).series;
+    const fits = whole.filter((_, i) => sizes[i] <= limits.maxBytes);
+    assert.deepEqual(sent, fits.map((series) => Number(new Map(series.labels).get("i"))));
+    assert.equal(write.oversized.count, whole.length - fits.length);
+    assert.equal(write.series, fits.length);
   }
 });
+
+/** The bytes of the `TimeSeries` field of each series of a request (tag and length included). */
+function seriesSizes(request: Uint8Array): number[] {
+  return decodeMessage(request).filter((field) => field.field === 1).map((field) => {
+    const length = (field.value as Uint8Array).length;
+    return 1 + (length < 128 ? 1 : length < 16_384 ? 2 : 3) + length;
+  });
+}

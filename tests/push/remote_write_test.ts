@@ -55,7 +55,8 @@ Deno.test("remote write: golden bytes of a small request, headers and method", a
     const sample = [0x12, 9 + 1 + ts.length, 0x09, ...float64(3), 0x10, ...ts];
     const series = [...label("__name__", "jobs_total"), ...label("job", "cli"), ...sample];
     const metadata = [0x08, 1, 0x12, 10, ...ascii("jobs_total"), 0x22, 8, ...ascii("jobs run")];
-    const expected = [0x0a, series.length, ...series, 0x1a, metadata.length, ...metadata];
+    // The family's metadata first, then its series.
+    const expected = [0x1a, metadata.length, ...metadata, 0x0a, series.length, ...series];
     assert.deepEqual([...body], expected);
     // And the compressed body is the request as one snappy block (the preamble is its length).
     assert.equal(request.bytes[0], expected.length);

@@ -146,3 +146,35 @@ Deno.test("remoteWrite (one-shot) sends no staleness markers", async () => {
     await receiver.close();
   }
 });
+
+Deno.test("RemoteWriter staleness: markers read back from later requests keep their bits once the encoder is hot", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "hits", help: "h", labelNames: ["path"], registry });
+  for (let i = 0; i < 300; i++) counter.labels(`/${i}`).inc(i);
+  const writer = new RemoteWriter({
+    url: receiver.url,
+    registry,
+    labels: { job: "s" },
+    maxSeriesPerRequest: 100,
+  });
+  try {
+    // Many writes first: an optimized encoder must still write the marker's exact NaN.
+    for (let i = 0; i < 40; i++) assert.equal(await writer.flush(), true);
+    const before = receiver.requests.length;
+    // Series of the first and of the third request of the previous write.
+    counter.remove("/5");
+    counter.remove("/250");
+    assert.equal(await writer.flush(), true);
+    const markers = receiver.requests.slice(before).flatMap((request) => seriesOf(request.bytes))
+      .filter((series) => Number.isNaN(Number(series.bits)) || series.bits >> 52n === 0x7ffn);
+    assert.deepEqual(markers.map((s) => s.labels), [
+      "__name__=hits_total,job=s,path=/5",
+      "__name__=hits_total,job=s,path=/250",
+    ]);
+    assert.ok(markers.every((s) => s.bits === STALE_NAN_BITS), markers.map((s) => s.bits).join());
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});

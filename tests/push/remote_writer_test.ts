@@ -267,9 +267,14 @@ value.set(1);
 const writer = new RemoteWriter({
   url, registry, labels: { job: "child" }, intervalMs: 600000,
   keepAlive: true, flushOnSignals: true,
+  // The first write carries 1; once it is sent, the value is 2 for the write on the signal.
+  fetch: async (...args) => {
+    const response = await fetch(...args);
+    value.set(2);
+    return response;
+  },
 });
-writer.start(); // the first write carries 1
-value.set(2);   // the write on the signal carries 2
+writer.start();
 `;
 
 Deno.test("RemoteWriter process: flushOnSignals writes once more on SIGTERM, exits 143", async () => {

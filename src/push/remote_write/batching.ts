@@ -1,11 +1,12 @@
 /**
- * Splitting one write's encoded series into requests of at most `maxSeries` series and
- * `maxBytes` bytes (before compression, metadata included).
+ * Cutting one write into requests of at most `maxSeries` series and `maxBytes` bytes (before
+ * compression) while it is encoded: the encoder writes each field into `out`, and each full
+ * request is compressed at once, so one request's buffer serves the whole write.
  *
  * @module
  */
 
-import type { EncodedSeries } from "./encoder.ts";
+import { ProtoWriter } from "../../encoding/protobuf.ts";
 
 /** The limits of one request: series, and bytes before compression. */
 export interface RequestLimits {
@@ -13,68 +14,111 @@ export interface RequestLimits {
   readonly maxBytes: number;
 }
 
-/** One request: series `[from, to)`, the metadata of `families` (ascending), its length. */
-export interface RequestPlan {
-  from: number;
-  to: number;
-  families: number[];
-  bytes: number;
+/** One request's body (compressed) and how many series it holds. */
+export interface Request {
+  readonly body: Uint8Array<ArrayBuffer>;
+  readonly series: number;
 }
 
-/** The requests of one write, and the series too large for any (never sent). */
-export interface BatchPlan {
-  readonly requests: readonly RequestPlan[];
-  readonly oversized: readonly number[];
+/** A write's requests, and the series too large for any request (never sent). */
+export interface WriteRequests {
+  readonly requests: readonly Request[];
+  readonly series: number;
+  readonly oversized: { readonly count: number; readonly family: string; readonly bytes: number };
 }
 
 /**
- * Packs the series in order into requests within `limits`, with each family's metadata in the
- * requests holding its series where it fits (it is advisory: no series waits for it), and in
- * the first request with room for a family without series. An empty write is one request.
+ * What keeps the series of a write, to tell which of the previous write's ended (for staleness
+ * markers): `see` is given each series' labels (`bytes[from, to)` of request `request`), `ended`
+ * is asked once all were seen, and `sent` is given the requests' bodies (Snappy blocks).
  */
-export function planRequests(encoded: EncodedSeries, limits: RequestLimits): BatchPlan {
-  const { maxSeries, maxBytes } = limits;
-  const { metadata, ends, families } = encoded;
-  const requests: RequestPlan[] = [];
-  const oversized: number[] = [];
-  const hasSeries = new Uint8Array(metadata.length);
-  let request = { from: 0, to: 0, families: [] as number[], bytes: 0 };
-  const close = (to: number) => {
-    request.to = to;
-    if (to > request.from || request.families.length > 0) requests.push(request);
-    request = { from: to, to, families: [], bytes: 0 };
-  };
-  for (let i = 0; i < encoded.count; i++) {
-    const size = ends[i] - (i === 0 ? 0 : ends[i - 1]);
-    const family = families[i];
-    if (family >= 0) hasSeries[family] = 1;
+export interface SeriesMemory {
+  see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void;
+  ended(): readonly Uint8Array[];
+  sent(bodies: readonly Uint8Array[]): void;
+}
+
+// The buffer of the requests being written, kept between writes while small: writing into
+// memory touched before is far faster than into fresh pages. Writes are synchronous.
+const KEPT_BYTES = 1024 * 1024;
+let keptWriter: ProtoWriter | undefined;
+
+/** The requests of one write, filled field by field (see the module). */
+export class RequestBuilder {
+  readonly out: ProtoWriter = keptWriter ?? new ProtoWriter(64 * 1024);
+  readonly #limits: RequestLimits;
+  readonly #compress: (bytes: Uint8Array) => Uint8Array<ArrayBuffer>;
+  readonly #memory: SeriesMemory | undefined;
+  readonly #requests: Request[] = [];
+  #metadata: Uint8Array = new Uint8Array(0);
+  #series = 0;
+  #total = 0;
+  #oversized = { count: 0, family: "", bytes: 0 };
+
+  constructor(
+    limits: RequestLimits,
+    compress: (bytes: Uint8Array) => Uint8Array<ArrayBuffer>,
+    memory: SeriesMemory | undefined,
+  ) {
+    keptWriter = undefined;
+    this.out.reset();
+    this.#limits = limits;
+    this.#compress = compress;
+    this.#memory = memory;
+  }
+
+  /** Starts a family: its metadata goes first, and again first in each request it goes on in. */
+  family(metadata: Uint8Array): void {
+    this.#metadata = metadata.length > this.#limits.maxBytes ? new Uint8Array(0) : metadata;
+    if (this.out.length + this.#metadata.length > this.#limits.maxBytes) this.#flush();
+    this.out.raw(this.#metadata);
+  }
+
+  /**
+   * Ends the series written into `out` since `start`, its labels at `[from, to)`: it stays in
+   * this request, moves to a new one, or, larger than a request, is dropped (`family` names
+   * it). Staleness markers are not `seen`.
+   */
+  series(start: number, from: number, to: number, family: string, seen = true): void {
+    const out = this.out;
+    const size = out.length - start;
+    const { maxBytes, maxSeries } = this.#limits;
     if (size > maxBytes) {
-      close(i);
-      oversized.push(i);
-      request.from = i + 1;
-    } else {
-      if (i > request.from && (i - request.from >= maxSeries || request.bytes + size > maxBytes)) {
-        close(i);
-      }
-      request.bytes += size;
-      // A family's series are contiguous: its metadata is the request's last one, if in.
-      const metadataSize = family < 0 ? 0 : metadata[family].length;
-      const fits = request.bytes + metadataSize <= maxBytes;
-      if (family >= 0 && request.families.at(-1) !== family && fits) {
-        request.bytes += metadataSize;
-        request.families.push(family);
-      }
+      out.truncate(start);
+      if (this.#oversized.count++ === 0) this.#oversized = { count: 1, family, bytes: size };
+      return;
     }
+    if (out.length > maxBytes || this.#series === maxSeries) {
+      const series = out.view().slice(start);
+      out.truncate(start);
+      this.#flush();
+      if (this.#metadata.length + size <= maxBytes) out.raw(this.#metadata);
+      from += out.length - start;
+      to += out.length - start;
+      out.raw(series);
+    }
+    if (seen) this.#memory?.see(out.buffer, from, to, this.#requests.length);
+    this.#series++;
+    this.#total++;
   }
-  close(encoded.count);
-  if (requests.length === 0) requests.push(request);
-  for (let f = 0; f < metadata.length; f++) {
-    const size = metadata[f].length;
-    const fits = requests.find((request) => request.bytes + size <= maxBytes);
-    if (hasSeries[f] === 1 || fits === undefined) continue;
-    fits.families.push(f);
-    fits.families.sort((a, b) => a - b);
-    fits.bytes += size;
+
+  /** The labels of the series that ended since the previous write (none without memory). */
+  ended(): readonly Uint8Array[] {
+    return this.#memory?.ended() ?? [];
   }
-  return { requests, oversized };
+
+  /** The requests, once every field was written. An empty write is one empty request. */
+  finish(): WriteRequests {
+    if (this.out.length > 0 || this.#requests.length === 0) this.#flush();
+    if (this.out.buffer.length <= KEPT_BYTES) keptWriter = this.out;
+    this.#memory?.sent(this.#requests.map((request) => request.body));
+    return { requests: this.#requests, series: this.#total, oversized: this.#oversized };
+  }
+
+  #flush(): void {
+    if (this.out.length === 0 && this.#requests.length > 0) return;
+    this.#requests.push({ body: this.#compress(this.out.view()), series: this.#series });
+    this.out.reset();
+    this.#series = 0;
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * The labels of remote-write series: those added to every series of a write (validated and
- * encoded once), and how a series' own labels merge with them in name order.
+ * The labels of remote-write series as `Label` messages: those added to every series of a write
+ * (validated and encoded once), and the plan of how a series' own labels merge with them.
  *
  * @module
  */
@@ -9,12 +9,13 @@ import { ProtoWriter } from "../../encoding/protobuf.ts";
 import type { LabelSets } from "../../metrics/label_sets.ts";
 import { escapeName, validateLabelName } from "../../validation.ts";
 
-/** The labels added to every series of a request, sorted, each as its `Label` message. */
+/** Labels sorted by name, each as its `Label` message (no label has an empty value). */
 export interface ExtraLabels {
   readonly names: readonly string[];
   readonly encoded: readonly Uint8Array[];
-  readonly hasJob: boolean;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** The extra labels of requests to `url`, validated, escaped (underscores) and sorted. */
 export function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
@@ -33,15 +34,18 @@ export function extraLabels(labels: Readonly<Record<string, string>>, url: strin
     }
     escaped[escapeName(name, "underscores", "label")] = value;
   }
-  // An empty value is no label at all (Prometheus' data model).
-  const names = Object.keys(escaped).sort(byCodeUnits).filter((name) => escaped[name] !== "");
-  const encoded = names.map((name) => labelMessage(name, escaped[name]));
-  return { names, encoded, hasJob: names.includes("job") };
+  return sortedLabels(escaped);
 }
 
 /** {@linkcode extraLabels} for tests and benchmarks. */
 export function remoteWriteLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
   return extraLabels(labels, "remote write");
+}
+
+/** `labels` sorted and encoded; an empty value is no label at all (Prometheus' data model). */
+function sortedLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
+  const names = Object.keys(labels).sort(byCodeUnits).filter((name) => labels[name] !== "");
+  return { names, encoded: names.map((name) => labelMessage(name, labels[name])) };
 }
 
 export function byCodeUnits(a: string, b: string): number {
@@ -56,10 +60,14 @@ export function writeLabel(out: ProtoWriter, name: string, value: string, field 
   out.end(label);
 }
 
+const labelWriter = new ProtoWriter(256);
+
+/** The `Label` message of `name="value"`, or no bytes for an empty value. */
 export function labelMessage(name: string, value: string): Uint8Array {
-  const writer = new ProtoWriter(name.length + value.length * 3 + 8);
-  writeLabel(writer, name, value);
-  return writer.finish();
+  if (value === "") return EMPTY;
+  labelWriter.reset();
+  writeLabel(labelWriter, name, value);
+  return labelWriter.finish();
 }
 
 /** The `Label`s of a label dictionary's values (empty for ""), kept while it lives. */
@@ -71,95 +79,82 @@ export function encodedValues(name: string, values: readonly string[]): readonly
   if (cached?.name !== name) encodedCache.set(values, cached = { name, labels: [] });
   const labels = cached.labels;
   for (let id = labels.length; id < values.length; id++) {
-    labels.push(values[id] === "" ? new Uint8Array(0) : labelMessage(name, values[id]));
+    labels.push(labelMessage(name, values[id]));
   }
   return labels;
 }
 
 /**
- * How own labels (`keys`, but the one named `extraName`) merge with the extra labels in name
- * order: step k is own label `ownNames[k]` or, when undefined, the extra label `added[k]`
- * (which also stands in for an own label of its name with an empty value). `__name__` goes
- * before step `nameAt`, the label named `extraName` (`le`, `quantile`, a state) before `extraAt`.
+ * The labels of a series in name order, as pieces: piece k is the own label `own[k]` if it has
+ * a value, else `fixed[k]` (an extra label, or no bytes). Piece `nameAt` is `__name__`, piece
+ * `sampleLabelAt` the label of the sample itself (`le`, `quantile`, a state), if any.
  */
-export interface MergePlan {
+export interface LabelPlan {
   readonly keys: readonly string[];
-  readonly extraName: string | undefined;
-  readonly ownNames: readonly (string | undefined)[];
-  readonly added: readonly (Uint8Array | undefined)[];
+  readonly sampleLabel: string | undefined;
+  readonly own: readonly (string | undefined)[];
+  readonly fixed: readonly Uint8Array[];
   readonly nameAt: number;
-  readonly extraAt: number;
-  /** The step of an own label named `job`, or -1. */
+  readonly sampleLabelAt: number;
   readonly jobAt: number;
 }
 
-export function mergePlan(
+/** How own labels named `keys` merge with `extra`, `__name__` and `sampleLabel`. */
+export function labelPlan(
   keys: readonly string[],
   extra: ExtraLabels,
-  extraName: string | undefined,
-): MergePlan {
-  const own = keys.filter((name) => name !== extraName).sort(byCodeUnits);
-  const ownNames: (string | undefined)[] = [];
-  const added: (Uint8Array | undefined)[] = [];
-  const names: string[] = [];
-  for (let i = 0, j = 0; i < own.length || j < extra.names.length;) {
-    if (j >= extra.names.length || (i < own.length && own[i] <= extra.names[j])) {
-      ownNames.push(own[i]);
-      added.push(own[i] === extra.names[j] ? extra.encoded[j++] : undefined);
-      names.push(own[i++]);
-    } else if (extra.names[j] === extraName) {
-      j++; // the sample's own label replaces an extra one of its name
-    } else {
-      ownNames.push(undefined);
-      added.push(extra.encoded[j]);
-      names.push(extra.names[j++]);
-    }
-  }
-  const before = (label: string | undefined) => {
-    const k = label === undefined ? -1 : names.findIndex((name) => name > label);
-    return k < 0 ? names.length : k;
-  };
-  const jobAt = ownNames.indexOf("job");
+  sampleLabel?: string,
+): LabelPlan {
+  const all = new Set([...keys, ...extra.names, "__name__", sampleLabel ?? "__name__"]);
+  const names = [...all].sort(byCodeUnits);
   return {
     keys,
-    extraName,
-    ownNames,
-    added,
-    nameAt: before("__name__"),
-    extraAt: before(extraName),
-    jobAt,
+    sampleLabel,
+    own: names.map((name) => keys.includes(name) && name !== sampleLabel ? name : undefined),
+    fixed: names.map((name) =>
+      name === sampleLabel ? EMPTY : extra.encoded[extra.names.indexOf(name)] ?? EMPTY
+    ),
+    nameAt: names.indexOf("__name__"),
+    sampleLabelAt: sampleLabel === undefined ? -1 : names.indexOf(sampleLabel),
+    jobAt: names.indexOf("job"),
   };
 }
 
 /**
- * The merge plan of a stored metric's labels (own, constant and default ones, as a snapshot
- * has them), and, for the series at `slot` (set by `at`), step k's own `Label` by `labelOf`.
+ * The plan of a stored metric's series (own labels, then its constant and the registry's
+ * default labels before the extra ones), and `fill(slot, pieces)`, which writes a series' own
+ * pieces.
  */
-export function storedLabels(
+export function storedLabelPlan(
   labels: LabelSets,
   defaults: Readonly<Record<string, string>> | undefined,
   extra: ExtraLabels,
-  extraName: string | undefined,
+  sampleLabel: string | undefined,
 ) {
   const own = labels.shape.labelNames;
   const constant: Record<string, string> = { ...defaults, ...labels.shape.constLabels };
   for (const name of own) delete constant[name];
-  const plan = mergePlan([...own, ...Object.keys(constant)], extra, extraName);
-  const positions = plan.ownNames.map((name) => name === undefined ? -1 : own.indexOf(name));
-  const fixed = plan.ownNames.map((name) =>
-    name === undefined || !Object.hasOwn(constant, name)
-      ? undefined
-      : encodedValues(name, [constant[name]])[0]
+  const fixed = new Map(extra.names.map((name, i) => [name, extra.encoded[i]]));
+  for (const [name, value] of Object.entries(constant)) {
+    if (value !== "") fixed.set(name, labelMessage(name, value));
+  }
+  const names = [...fixed.keys()].sort(byCodeUnits);
+  const plan = labelPlan(
+    own,
+    { names, encoded: names.map((name) => fixed.get(name)!) },
+    sampleLabel,
   );
+  const positions = plan.own.map((name) => name === undefined ? -1 : own.indexOf(name));
   const values = labels.valuesByPosition.map((values, p) => encodedValues(own[p], values));
   const { seriesIds, width } = labels;
-  let start = 0;
   return {
     plan,
-    labelOf: (k: number) => {
-      const position = positions[k];
-      return position < 0 ? fixed[k] : values[position][seriesIds[start + position]];
+    fill(slot: number, pieces: Uint8Array[]): void {
+      for (let k = 0; k < positions.length; k++) {
+        const p = positions[k];
+        const value = p < 0 ? plan.fixed[k] : values[p][seriesIds[slot * width + p]];
+        pieces[k] = value.length === 0 ? plan.fixed[k] : value;
+      }
     },
-    at: (slot: number) => start = slot * width,
   };
 }

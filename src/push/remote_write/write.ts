@@ -16,7 +16,7 @@ import {
   Registry,
 } from "../../registry.ts";
 import { escapeFamily } from "../../exposition/escaping.ts";
-import { isStoredMetric, type StoredMetric } from "../../exposition/byte_render.ts";
+import { isStoredMetric } from "../../exposition/byte_render.ts";
 import { snappyCompress } from "../../encoding/snappy.ts";
 import { type Auth, authorizationHeader } from "../../auth.ts";
 import { positiveMs } from "../../validation.ts";
@@ -28,16 +28,8 @@ import {
   retryAfterMs,
   sendRequest,
 } from "../request.ts";
-import {
-  type EncodedSeries,
-  encodeSeries,
-  extraLabels,
-  requestBytes,
-  type SeriesEncoder,
-  type WriteItem,
-} from "./encoder.ts";
-import { type StoredSeries, storedSeries } from "./stored_series.ts";
-import { type BatchPlan, planRequests } from "./batching.ts";
+import { encodeWrite, extraLabels, type WriteItem } from "./encoder.ts";
+import type { SeriesMemory, WriteRequests } from "./batching.ts";
 
 /**
  * Options of `remoteWrite` (and, but for `signal`, of the `RemoteWriter`).
@@ -166,9 +158,6 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
   };
 }
 
-/** What a `RemoteWriter` adds: the labels of the series that ended, for staleness markers. */
-export type EndedSeries = (encoder: SeriesEncoder) => readonly Uint8Array[];
-
 /**
  * One write at `timestampMs`: gathers, encodes and sends every request in turn, under one
  * deadline. Rejects on the first request that fails (saying how many series were written), or
@@ -177,13 +166,12 @@ export type EndedSeries = (encoder: SeriesEncoder) => readonly Uint8Array[];
 export async function writeOnce(
   prepared: PreparedWrite,
   timestampMs: number,
-  ended?: EndedSeries,
+  memory?: SeriesMemory,
 ): Promise<void> {
   // Monotonic: a step of the wall clock neither stretches nor cuts the deadline.
   const deadline = performance.now() + prepared.timeoutMs;
   const { url, limits } = prepared;
-  let encoded: EncodedSeries | undefined;
-  let plan: BatchPlan | undefined;
+  let write: WriteRequests | undefined;
   let written = 0;
   let index = 0;
   try {
@@ -198,40 +186,34 @@ export async function writeOnce(
         fetch: prepared.fetch,
         body: async () => {
           // Gathering and encoding count against the deadline of the first request.
-          encoded ??= encodeSeries(
-            await gather(prepared.source),
+          const items = write === undefined ? await gather(prepared.source) : [];
+          write ??= encodeWrite(
+            items,
             prepared.labels,
             timestampMs,
             prepared.write,
-            ended,
+            limits,
+            snappyCompress,
+            memory,
           );
-          plan ??= planRequests(encoded, limits);
-          const { from, to, families } = plan.requests[index];
-          return {
-            bytes: snappyCompress(requestBytes(encoded, from, to, families)),
-            encoding: "snappy",
-          };
+          return { bytes: write.requests[index].body, encoding: "snappy" };
         },
       }, remoteWriteErrorOf);
-      written += plan!.requests[index].to - plan!.requests[index].from;
-    } while (++index < plan!.requests.length);
+      written += write!.requests[index].series;
+    } while (++index < write!.requests.length);
   } catch (error) {
-    if (error instanceof RemoteWriteError && plan !== undefined && plan.requests.length > 1) {
-      error.message += ` (request ${index + 1} of ${plan.requests.length}; ` +
-        `${written} of ${encoded!.count} series were written)`;
+    if (error instanceof RemoteWriteError && write !== undefined && write.requests.length > 1) {
+      error.message += ` (request ${index + 1} of ${write.requests.length}; ` +
+        `${written} of ${write.series} series were written)`;
     }
     throw error;
   }
-  const oversized = plan!.oversized;
-  if (oversized.length === 0) return;
-  const first = oversized[0];
-  const family = encoded!.families[first];
-  const name = family >= 0 ? `of "${encoded!.names[family]}" ` : "";
-  const size = encoded!.ends[first] - (first === 0 ? 0 : encoded!.ends[first - 1]);
+  const { count, family, bytes } = write!.oversized;
+  if (count === 0) return;
   throw new RemoteWriteError(
-    `POST ${url}: ${oversized.length} series were not sent, being larger than ` +
-      `maxBytesPerRequest (${limits.maxBytes} bytes) on their own, e.g. one ${name}` +
-      `of ${size} bytes; ${written} of ${encoded!.count} series were written`,
+    `POST ${url}: ${count} series were not sent, being larger than maxBytesPerRequest ` +
+      `(${limits.maxBytes} bytes) on their own, e.g. one ${family ? `of "${family}" ` : ""}` +
+      `of ${bytes} bytes; ${written} of ${write!.series + count} series were written`,
     { method: "POST", url },
     false,
   );
@@ -246,11 +228,8 @@ export async function gather(source: MetricsSource): Promise<WriteItem[]> {
   if (!(source instanceof Registry)) {
     return (await source.collect()).map((family) => escapeFamily(family, "underscores"));
   }
-  const stored = new Map<StoredMetric, StoredSeries>();
-  const items = await gatherForBytes(source, {}, (item) => stored.set(item, storedSeries(item)));
-  return items.map((item) =>
-    isStoredMetric(item) ? stored.get(item)! : escapeFamily(item, "underscores")
-  );
+  const items = await gatherForBytes(source, {});
+  return items.map((item) => isStoredMetric(item) ? item : escapeFamily(item, "underscores"));
 }
 
 const remoteWriteErrorOf: ErrorFactory = (message, details, kind, response) => {

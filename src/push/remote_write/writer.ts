@@ -13,14 +13,9 @@ import {
   type PushRecoveryInfo,
 } from "../background.ts";
 import { RemoteWriteError } from "../errors.ts";
-import type { SeriesEncoder } from "./encoder.ts";
-import {
-  type EndedSeries,
-  type PreparedWrite,
-  prepareWrite,
-  type RemoteWriteOptions,
-  writeOnce,
-} from "./write.ts";
+import type { SeriesMemory } from "./batching.ts";
+import { snappyDecompress } from "../../encoding/snappy.ts";
+import { type PreparedWrite, prepareWrite, type RemoteWriteOptions, writeOnce } from "./write.ts";
 
 /** Options of {@linkcode RemoteWriter}. */
 export interface RemoteWriterOptions extends Omit<RemoteWriteOptions, "signal"> {
@@ -105,7 +100,12 @@ export class RemoteWriter {
       flushOnSignals: options.flushOnSignals === true,
       onError: options.onError,
       onRecover: options.onRecover,
-      send: () => writeOnce(this.#prepared, this.#nextTimestampMs(), this.#sent.ended),
+      send: () =>
+        writeOnce(
+          this.#prepared,
+          this.#nextTimestampMs(),
+          this.#sent,
+        ),
       isRetryable: (error) => error instanceof RemoteWriteError && error.retryable,
       retryAfterMs: (error) => error instanceof RemoteWriteError ? error.retryAfterMs : undefined,
       health: healthRegistry === undefined ? undefined : {
@@ -164,70 +164,97 @@ export class RemoteWriter {
 }
 
 /**
- * The series of the previous write, to find those that ended: its label bytes (the encoder's
- * buffers, not written again) and a 64-bit hash of each series' labels (two label sets with
- * equal hashes, a chance of about 2^-64 per pair, would only miss a marker). A marker is sent
- * once, with the next write, whether or not that write succeeds.
+ * The series of this write and of the previous one, to find those that ended: a 53-bit hash of
+ * each one's labels (two label sets with equal hashes, a chance of about 2^-53 per pair, would
+ * only miss a marker), and where its labels are in the requests sent, read back only for the
+ * series that ended. A marker is sent once, with the next write, whether or not that write
+ * succeeds.
  */
-class SentSeries {
-  #labels: ReturnType<SeriesEncoder["labels"]> = {
-    bytes: new Uint8Array(0),
-    starts: new Int32Array(0),
-    ends: new Int32Array(0),
-  };
-  /** Each series' hash: the low half at `2i`, the high half at `2i + 1`. */
-  #hashes = new Int32Array(0);
+class SentSeries implements SeriesMemory {
+  #current = new SeenSeries();
+  #previous = new SeenSeries();
+  #bodies: readonly Uint8Array[] = [];
+  #table = new Int32Array(0);
+  #view = new DataView(new ArrayBuffer(0));
 
-  /** The labels of the series of the previous write that `encoder` has not written. */
-  readonly ended: EndedSeries = (encoder: SeriesEncoder) => {
-    const labels = encoder.labels();
-    const hashes = labelHashes(labels.bytes, labels.starts, labels.ends, encoder.count);
-    // Open addressing over this write's series by hash: index + 1, 0 when free.
-    const mask = (1 << Math.ceil(Math.log2(encoder.count * 2 + 2))) - 1;
-    const table = new Int32Array(mask + 1);
-    for (let i = 0; i < encoder.count; i++) {
-      let slot = hashes[2 * i] & mask;
-      while (table[slot] !== 0) slot = (slot + 1) & mask;
+  see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void {
+    if (this.#view.buffer !== bytes.buffer) this.#view = new DataView(bytes.buffer);
+    this.#current.add(labelHash(bytes, this.#view, from, to), request, from, to);
+  }
+
+  ended(): Uint8Array[] {
+    const { hashes, count } = this.#current;
+    // Open addressing over this write's hashes: index + 1, 0 when free.
+    const size = 2 ** Math.ceil(Math.log2(count * 2 + 2));
+    const table = this.#table.length === size ? this.#table.fill(0) : new Int32Array(size);
+    this.#table = table;
+    for (let i = 0; i < count; i++) {
+      let slot = hashes[i] & (size - 1);
+      while (table[slot] !== 0) slot = (slot + 1) & (size - 1);
       table[slot] = i + 1;
     }
+    const previous = this.#previous;
+    const requests: Uint8Array[] = [];
     const ended: Uint8Array[] = [];
-    const { bytes, starts, ends } = this.#labels;
-    for (let j = 0; j < this.#hashes.length / 2; j++) {
-      const low = this.#hashes[2 * j];
-      const high = this.#hashes[2 * j + 1];
-      let found = false;
-      for (let slot = low & mask; table[slot] !== 0 && !found; slot = (slot + 1) & mask) {
-        const i = table[slot] - 1;
-        found = hashes[2 * i] === low && hashes[2 * i + 1] === high;
-      }
-      if (!found) ended.push(bytes.slice(starts[j], ends[j]));
+    for (let j = 0; j < previous.count; j++) {
+      const hash = previous.hashes[j];
+      let slot = hash & (size - 1);
+      while (table[slot] !== 0 && hashes[table[slot] - 1] !== hash) slot = (slot + 1) & (size - 1);
+      if (table[slot] !== 0) continue;
+      const [request, from, to] = previous.places.subarray(3 * j, 3 * j + 3);
+      requests[request] ??= snappyDecompress(this.#bodies[request]);
+      ended.push(requests[request].slice(from, to));
     }
-    this.#labels = labels;
-    this.#hashes = hashes;
     return ended;
-  };
+  }
+
+  sent(bodies: readonly Uint8Array[]): void {
+    this.#bodies = bodies;
+    [this.#previous, this.#current] = [this.#current, this.#previous];
+    this.#current.count = 0;
+  }
 }
 
-/** Two 32-bit multiplicative hashes of each series' labels, four bytes at a time. */
-function labelHashes(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number) {
-  const hashes = new Int32Array(count * 2);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < count; i++) {
-    let a = 0x811c9dc5;
-    let b = 0x050c5d1f;
-    let k = starts[i];
-    const end = ends[i];
-    for (; k + 4 <= end; k += 4) {
-      const word = view.getInt32(k, true);
-      a = Math.imul(a ^ word, 0x01000193);
-      b = Math.imul((b ^ word) + (b >>> 13), 0x5bd1e995);
+/** The hash of each series' labels seen in a write, and where they are in its requests. */
+class SeenSeries {
+  hashes = new Float64Array(1024);
+  /** Per series: its request, and where its labels start and end in the request. */
+  places = new Int32Array(3 * 1024);
+  count = 0;
+
+  add(hash: number, request: number, from: number, to: number): void {
+    if (this.count === this.hashes.length) {
+      this.hashes = grown(this.hashes, this.count);
+      this.places = grown(this.places, 3 * this.count);
     }
-    for (; k < end; k++) {
-      a = Math.imul(a ^ bytes[k], 0x01000193);
-      b = Math.imul((b ^ bytes[k]) + (b >>> 13), 0x5bd1e995);
-    }
-    hashes[2 * i] = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ (ends[i] - starts[i]);
-    hashes[2 * i + 1] = b;
+    const at = 3 * this.count;
+    this.places[at] = request;
+    this.places[at + 1] = from;
+    this.places[at + 2] = to;
+    this.hashes[this.count++] = hash;
   }
-  return hashes;
+}
+
+function grown<T extends Float64Array | Int32Array>(array: T, length: number): T {
+  const bigger = new (array.constructor as new (size: number) => T)(array.length * 2);
+  bigger.set(array.subarray(0, length));
+  return bigger;
+}
+
+/** Two 32-bit multiplicative hashes of `bytes[from, to)`, four bytes at a time, as 53 bits. */
+function labelHash(bytes: Uint8Array, view: DataView, from: number, to: number): number {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  let k = from;
+  for (; k + 4 <= to; k += 4) {
+    const word = view.getInt32(k, true);
+    a = Math.imul(a ^ word, 0x01000193);
+    b = Math.imul((b ^ word) + (b >>> 13), 0x5bd1e995);
+  }
+  for (; k < to; k++) {
+    a = Math.imul(a ^ bytes[k], 0x01000193);
+    b = Math.imul((b ^ bytes[k]) + (b >>> 13), 0x5bd1e995);
+  }
+  a = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ (to - from);
+  return (a >>> 0) * 0x200000 + (b >>> 11);
 }
