@@ -33,6 +33,105 @@ export interface BackoffOptions {
   readonly maxMs?: number;
 }
 
+/** Options of the `Pusher` and the `RemoteWriter`: how they send in the background. */
+export interface BackgroundOptions {
+  /** Time between sends in milliseconds; default 5000 for a `Pusher`, 15000 for a `RemoteWriter`. */
+  readonly intervalMs?: number;
+  /** Timeout of each send in milliseconds; default 10000. */
+  readonly timeoutMs?: number;
+  /**
+   * Called on every failed send. Default: one `console.error` line per failure streak (the
+   * first failure) and one line when sending recovers. Errors it throws are swallowed.
+   */
+  readonly onError?: (error: Error, info: PushFailureInfo) => void;
+  /** Called when a send succeeds after failures (the default prints one line without `onError`). */
+  readonly onRecover?: (info: PushRecoveryInfo) => void;
+  /**
+   * Pacing of retries after a retryable failure (5xx, 429, network, timeout): capped exponential
+   * backoff with jitter, at least the `Retry-After`. Other failures wait for the next interval.
+   */
+  readonly backoff?: BackoffOptions;
+  /**
+   * On SIGINT or SIGTERM: send once more, then exit with the conventional code (130 or 143).
+   * The listeners exist while it runs. Deno only; default false.
+   */
+  readonly flushOnSignals?: boolean;
+  /**
+   * Whether the pending timer keeps the process alive while it runs. Default false, like the
+   * guide's daemon thread: the program ends when its own work ends (call `stop()` first to send
+   * the last values). A send already in flight always completes or times out first.
+   */
+  readonly keepAlive?: boolean;
+  /**
+   * Expose its own health as metrics — `<pusher|remote_writer>_last_success_timestamp_seconds`,
+   * `…_consecutive_failures` and `…_failures_total`: `true` adds them to the sent registry,
+   * `{ registry }` to another one (e.g. a scraped one). Default false.
+   */
+  readonly healthMetrics?: boolean | { readonly registry: Registry };
+}
+
+/**
+ * What the `Pusher` and the `RemoteWriter` share: sending in the background (the first send on
+ * `start()`, never two in flight, backoff while failing, failures to `onError`, never thrown),
+ * its health, and a final send on `stop()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { Pusher } from "@deno-prom/client";
+ * const pusher = new Pusher({ gateway: "localhost:9091", job: "batch" });
+ * pusher.start();
+ * // …
+ * if (pusher.consecutiveFailures > 3) console.warn("the gateway is down since", pusher.lastSuccess);
+ * await pusher.stop();
+ * ```
+ */
+export abstract class BackgroundSender {
+  readonly #loop: BackgroundLoop;
+
+  /** @internal The loop it delegates to (`Pusher` and `RemoteWriter` make theirs). */
+  protected constructor(loop: BackgroundLoop) {
+    this.#loop = loop;
+  }
+
+  /** Whether it is started and not stopped. */
+  get running(): boolean {
+    return this.#loop.running;
+  }
+
+  /** When the last send succeeded, or `undefined` if none has yet. */
+  get lastSuccess(): Date | undefined {
+    return this.#loop.lastSuccess;
+  }
+
+  /** Failed sends in a row since the last success (0 when healthy). */
+  get consecutiveFailures(): number {
+    return this.#loop.consecutiveFailures;
+  }
+
+  /** Failed sends since it was created. */
+  get failuresTotal(): number {
+    return this.#loop.failuresTotal;
+  }
+
+  /** Starts sending: once right away, then every `intervalMs`. Does nothing when running. */
+  start(): void {
+    this.#loop.start();
+  }
+
+  /**
+   * Stops the timer and sends once more, so the last observations are not lost. Resolves when
+   * that send is done (failed or not); never rejects. Does nothing when not running.
+   */
+  stop(): Promise<void> {
+    return this.#loop.stop();
+  }
+
+  /** Same as {@linkcode BackgroundSender.stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
 /** How the loop is set up; the owner has validated the user's options already. */
 export interface BackgroundLoopOptions {
   /** Who logs: `Pusher` or `RemoteWriter`. */

@@ -31,6 +31,8 @@ export {
   pushToGateway,
 } from "./gateway.ts";
 export {
+  type BackgroundOptions,
+  BackgroundSender,
   type BackoffOptions,
   Pusher,
   type PusherOptions,

@@ -14,10 +14,9 @@ import {
 } from "../registry.ts";
 import {
   BackgroundLoop,
-  type BackoffOptions,
+  type BackgroundOptions,
+  BackgroundSender,
   healthRegistryOf,
-  type PushFailureInfo,
-  type PushRecoveryInfo,
 } from "./background.ts";
 import {
   type FetchFunction,
@@ -29,10 +28,16 @@ import {
 import { positiveMs } from "../validation.ts";
 import type { Auth } from "../auth.ts";
 
-export type { BackoffOptions, PushFailureInfo, PushRecoveryInfo } from "./background.ts";
+export type {
+  BackgroundOptions,
+  BackoffOptions,
+  PushFailureInfo,
+  PushRecoveryInfo,
+} from "./background.ts";
+export { BackgroundSender } from "./background.ts";
 
 /** Options of {@linkcode Pusher}. */
-export interface PusherOptions {
+export interface PusherOptions extends BackgroundOptions {
   /** The Pushgateway: a URL or `host:port` (`http://` assumed). User-info becomes basic auth. */
   readonly gateway: string | URL;
   /** The `job` label of the pushed group. */
@@ -44,46 +49,16 @@ export interface PusherOptions {
   readonly registry?: MetricsSource;
   /** More grouping labels, e.g. `{ instance: "worker-1" }`. */
   readonly groupingKey?: GroupingKey;
-  /** Time between pushes in milliseconds; default 5000. */
-  readonly intervalMs?: number;
   /** `"put"` (default) replaces the whole group; `"post"` replaces only same-named families. */
   readonly method?: "put" | "post";
-  /** Timeout of each push in milliseconds; default 10000. */
-  readonly timeoutMs?: number;
-  /**
-   * Called on every failed push. Default: one `console.error` line per failure streak (the
-   * first failure) and one line when pushing recovers. Errors it throws are swallowed.
-   */
-  readonly onError?: (error: Error, info: PushFailureInfo) => void;
-  /** Called when a push succeeds after failures (the default prints one line when `onError` is not given). */
-  readonly onRecover?: (info: PushRecoveryInfo) => void;
   /** Basic auth or bearer token for the gateway. */
   readonly auth?: Auth;
   /** Extra request headers. */
   readonly headers?: HeadersInit;
   /** The `fetch` to use; default: the global `fetch`. */
   readonly fetch?: FetchFunction;
-  /**
-   * On SIGINT or SIGTERM: do the final push, then exit with the conventional code (130 or 143).
-   * The listeners exist while the pusher runs. Default false.
-   */
-  readonly flushOnSignals?: boolean;
-  /**
-   * Whether the pending timer keeps the process alive while the pusher runs. Default false, like
-   * the guide's daemon thread: the program ends when its own work ends (call `stop()` first to
-   * push the last values). A push already in flight always completes or times out first.
-   */
-  readonly keepAlive?: boolean;
-  /** Retry pacing while failing (capped exponential backoff with jitter). */
-  readonly backoff?: BackoffOptions;
   /** Gzip bodies: as {@linkcode PushOptions.gzip} (default: from 4096 bytes up). */
   readonly gzip?: boolean | number;
-  /**
-   * Expose the pusher's own health as metrics — `pusher_last_success_timestamp_seconds`,
-   * `pusher_consecutive_failures` and `pusher_failures_total`: `true` adds them to the pushed
-   * registry, `{ registry }` to another one (e.g. a scraped one). Default false.
-   */
-  readonly healthMetrics?: boolean | { readonly registry: Registry };
 }
 
 /** Default timeout of each background push. */
@@ -111,7 +86,7 @@ const DEFAULT_PUSHER_TIMEOUT_MS = 10_000;
  * queued.set(3); // pushed within 5 s, and once more when the pusher is disposed
  * ```
  */
-export class Pusher {
+export class Pusher extends BackgroundSender {
   /** The group's URL, without credentials. */
   readonly url: string;
   readonly #loop: BackgroundLoop;
@@ -122,7 +97,6 @@ export class Pusher {
       throw new TypeError("Pusher takes an options object with at least { gateway, job }");
     }
     const url = gatewayUrl(options.gateway, options.job, options.groupingKey);
-    this.url = url;
     const registry = options.registry ?? defaultRegistry;
     if (!hasCollect(registry)) {
       throw new TypeError(`registry of the pusher for ${url} must have a collect() method`);
@@ -155,7 +129,7 @@ export class Pusher {
       gzip: options.gzip,
     };
     const gateway = options.gateway;
-    this.#loop = new BackgroundLoop({
+    const loop = new BackgroundLoop({
       owner: "Pusher",
       url,
       verb: "push",
@@ -175,39 +149,9 @@ export class Pusher {
         },
       },
     });
-  }
-
-  /** Whether the pusher is started and not stopped. */
-  get running(): boolean {
-    return this.#loop.running;
-  }
-
-  /** When the last push succeeded, or `undefined` if none has yet. */
-  get lastSuccess(): Date | undefined {
-    return this.#loop.lastSuccess;
-  }
-
-  /** Failed pushes in a row since the last success (0 when healthy). */
-  get consecutiveFailures(): number {
-    return this.#loop.consecutiveFailures;
-  }
-
-  /** Failed pushes since the pusher was created. */
-  get failuresTotal(): number {
-    return this.#loop.failuresTotal;
-  }
-
-  /** Starts pushing: once right away, then every `intervalMs`. Does nothing when running. */
-  start(): void {
-    this.#loop.start();
-  }
-
-  /**
-   * Stops the timer and makes one final push, so the last observations are not lost. Resolves
-   * when that push is done (failed or not); never rejects. Does nothing when not running.
-   */
-  stop(): Promise<void> {
-    return this.#loop.stop();
+    super(loop);
+    this.url = url;
+    this.#loop = loop;
   }
 
   /**
@@ -216,10 +160,5 @@ export class Pusher {
    */
   pushNow(): Promise<boolean> {
     return this.#loop.sendNow();
-  }
-
-  /** Same as {@linkcode Pusher.stop}, for `await using`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.stop();
   }
 }

@@ -18,7 +18,7 @@ import {
   encodeWriteRequest,
   remoteWriteLabels,
   type WriteOptions,
-} from "../../src/push/remote_write/encoder.ts";
+} from "../support/remote_write_encoding.ts";
 import { snappyDecompress } from "../support/snappy.ts";
 import { decodeWriteRequest } from "../support/remote_write_receiver.ts";
 

@@ -17,12 +17,12 @@ import {
 import { escapeFamily } from "../../src/exposition/escaping.ts";
 import { useExpiryClock } from "../../src/metrics/series_expiry.ts";
 import { storageOf } from "../../src/metrics/storage_read.ts";
+import { type WriteItem } from "../../src/push/remote_write/encoder.ts";
 import {
   encodeWriteRequest,
   remoteWriteLabels,
-  type WriteItem,
   type WriteOptions,
-} from "../../src/push/remote_write/encoder.ts";
+} from "../support/remote_write_encoding.ts";
 import { encodedValues } from "../../src/push/remote_write/labels.ts";
 import { gather } from "../../src/push/remote_write/write.ts";
 import { seededRandom } from "../support/random.ts";

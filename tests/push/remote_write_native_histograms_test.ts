@@ -7,7 +7,7 @@ import {
   encodeWriteRequest,
   remoteWriteLabels,
   type WriteOptions,
-} from "../../src/push/remote_write/encoder.ts";
+} from "../support/remote_write_encoding.ts";
 import { snappyCompress } from "../../src/encoding/snappy.ts";
 import { remoteWrite } from "../../src/push/remote_write/write.ts";
 import { snappyDecompress } from "../support/snappy.ts";

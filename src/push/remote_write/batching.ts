@@ -7,6 +7,7 @@
  */
 
 import { ProtoWriter } from "../../encoding/protobuf.ts";
+import { snappyCompress } from "../../encoding/snappy.ts";
 
 /** The limits of one request: series, and bytes before compression. */
 export interface RequestLimits {
@@ -14,23 +15,17 @@ export interface RequestLimits {
   readonly maxBytes: number;
 }
 
-/** One request's body (compressed) and how many series it holds. */
-export interface Request {
-  readonly body: Uint8Array<ArrayBuffer>;
-  readonly series: number;
-}
-
-/** A write's requests, and the series too large for any request (never sent). */
+/** A write's requests (compressed), and the series too large for any request (never sent). */
 export interface WriteRequests {
-  readonly requests: readonly Request[];
+  readonly requests: readonly { readonly body: Uint8Array<ArrayBuffer>; readonly series: number }[];
   readonly series: number;
   readonly oversized: { readonly count: number; readonly family: string; readonly bytes: number };
 }
 
 /**
- * What keeps the series of a write, to tell which of the previous write's ended (for staleness
- * markers): `see` is given each series' labels (`bytes[from, to)` of request `request`), `ended`
- * is asked once all were seen, and `sent` is given the requests' bodies (Snappy blocks).
+ * What remembers a write's series to tell which of the previous write's ended: `see` is given
+ * each series' labels (`bytes[from, to)` of request `request`), `ended` is asked once all were
+ * seen, and `sent` is given the requests' bodies (Snappy blocks).
  */
 export interface SeriesMemory {
   see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void;
@@ -38,7 +33,7 @@ export interface SeriesMemory {
   sent(bodies: readonly Uint8Array[]): void;
 }
 
-// The buffer of the requests being written, kept between writes while small: writing into
+// The buffer of the request being written, kept between writes while small: writing into
 // memory touched before is far faster than into fresh pages. Writes are synchronous.
 const KEPT_BYTES = 1024 * 1024;
 let keptWriter: ProtoWriter | undefined;
@@ -47,28 +42,22 @@ let keptWriter: ProtoWriter | undefined;
 export class RequestBuilder {
   readonly out: ProtoWriter = keptWriter ?? new ProtoWriter(64 * 1024);
   readonly #limits: RequestLimits;
-  readonly #compress: (bytes: Uint8Array) => Uint8Array<ArrayBuffer>;
   readonly #memory: SeriesMemory | undefined;
-  readonly #requests: Request[] = [];
+  readonly #requests: { body: Uint8Array<ArrayBuffer>; series: number }[] = [];
   #metadata: Uint8Array = new Uint8Array(0);
   #series = 0;
-  #total = 0;
   #oversized = { count: 0, family: "", bytes: 0 };
 
-  constructor(
-    limits: RequestLimits,
-    compress: (bytes: Uint8Array) => Uint8Array<ArrayBuffer>,
-    memory: SeriesMemory | undefined,
-  ) {
+  constructor(limits: RequestLimits, memory: SeriesMemory | undefined) {
     keptWriter = undefined;
     this.out.reset();
     this.#limits = limits;
-    this.#compress = compress;
     this.#memory = memory;
   }
 
   /** Starts a family: its metadata goes first, and again first in each request it goes on in. */
   family(metadata: Uint8Array): void {
+    // Metadata is advisory: too large for a request, it is left out.
     this.#metadata = metadata.length > this.#limits.maxBytes ? new Uint8Array(0) : metadata;
     if (this.out.length + this.#metadata.length > this.#limits.maxBytes) this.#flush();
     this.out.raw(this.#metadata);
@@ -76,11 +65,11 @@ export class RequestBuilder {
 
   /**
    * Ends the series written into `out` since `start`, its labels at `[from, to)`: it stays in
-   * this request, moves to a new one, or, larger than a request, is dropped (`family` names
+   * this request, moves to a new one, or, larger than any request, is dropped (`family` names
    * it). Staleness markers are not `seen`.
    */
-  series(start: number, from: number, to: number, family: string, seen = true): void {
-    const out = this.out;
+  series(start: number, from: number, to: number, family: string, seen: boolean): void {
+    const { out } = this;
     const size = out.length - start;
     const { maxBytes, maxSeries } = this.#limits;
     if (size > maxBytes) {
@@ -93,18 +82,11 @@ export class RequestBuilder {
       out.truncate(start);
       this.#flush();
       if (this.#metadata.length + size <= maxBytes) out.raw(this.#metadata);
-      from += out.length - start;
-      to += out.length - start;
+      [from, to] = [from + out.length - start, to + out.length - start];
       out.raw(series);
     }
     if (seen) this.#memory?.see(out.buffer, from, to, this.#requests.length);
     this.#series++;
-    this.#total++;
-  }
-
-  /** The labels of the series that ended since the previous write (none without memory). */
-  ended(): readonly Uint8Array[] {
-    return this.#memory?.ended() ?? [];
   }
 
   /** The requests, once every field was written. An empty write is one empty request. */
@@ -112,12 +94,12 @@ export class RequestBuilder {
     if (this.out.length > 0 || this.#requests.length === 0) this.#flush();
     if (this.out.buffer.length <= KEPT_BYTES) keptWriter = this.out;
     this.#memory?.sent(this.#requests.map((request) => request.body));
-    return { requests: this.#requests, series: this.#total, oversized: this.#oversized };
+    const series = this.#requests.reduce((sum, request) => sum + request.series, 0);
+    return { requests: this.#requests, series, oversized: this.#oversized };
   }
 
   #flush(): void {
-    if (this.out.length === 0 && this.#requests.length > 0) return;
-    this.#requests.push({ body: this.#compress(this.out.view()), series: this.#series });
+    this.#requests.push({ body: snappyCompress(this.out.view()), series: this.#series });
     this.out.reset();
     this.#series = 0;
   }

@@ -1,9 +1,8 @@
 /**
  * The remote-write 1.0 `WriteRequest` encoder (prometheus/prompb): each family's
  * `MetricMetadata`, then its series, named as a text-format scrape stores them, each with one
- * sample at the write's timestamp. Registry metrics are read from storage, others from
- * snapshots: both give the same bytes. The end of every field is recorded, so that batching can
- * cut between any two.
+ * sample at the write's timestamp. Registry metrics are read from storage when encoded (as a
+ * scrape renders them), others from snapshots: both give the same bytes.
  *
  * @module
  */
@@ -11,8 +10,11 @@
 import { ProtoWriter } from "../../encoding/protobuf.ts";
 import type { StoredMetric } from "../../exposition/byte_render.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
-import type { NativeBuckets, NativeHistogram } from "../../metrics/native_histogram.ts";
-import { nativeBucketsOf } from "../../metrics/native_histogram.ts";
+import {
+  type NativeBuckets,
+  nativeBucketsOf,
+  type NativeHistogram,
+} from "../../metrics/native_histogram.ts";
 import type { CounterPoint, Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
 import {
   type ExtraLabels,
@@ -28,102 +30,69 @@ import {
   type SeriesMemory,
   type WriteRequests,
 } from "./batching.ts";
-import { snappyCompress } from "../../encoding/snappy.ts";
 
-export { type ExtraLabels, extraLabels, remoteWriteLabels } from "./labels.ts";
+export { type ExtraLabels, extraLabels } from "./labels.ts";
 
-/**
- * Prometheus' staleness marker, the NaN 0x7ff0000000000002 ("this series ended"), as bytes: a
- * NaN passed around as a number may lose its payload once the code is optimized.
- */
+/** The staleness marker, NaN 0x7ff0000000000002, as bytes (optimized code may change a NaN). */
 const STALE_NAN = new Uint8Array(new BigUint64Array([0x7ff0000000000002n]).buffer);
 const EMPTY = new Uint8Array(0);
-/** Requests without limits, uncompressed (for tests). */
-const WHOLE = { maxSeries: Infinity, maxBytes: Infinity };
 
-/** What else than samples a request carries. */
-export interface WriteOptions {
-  /** Counters' and classic histogram buckets' exemplars (default true). */
-  readonly exemplars?: boolean;
-  /** Native histograms, each in a series of its own (default true). */
-  readonly nativeHistograms?: boolean;
+/** How a write is encoded: its extra labels, what it carries, and the limits of a request. */
+export interface WriteSettings extends RequestLimits {
+  readonly labels: ExtraLabels;
+  /** Counters' and classic histogram buckets' exemplars. */
+  readonly exemplars: boolean;
+  /** Native histograms, each in a series of its own. */
+  readonly nativeHistograms: boolean;
 }
 
 /** What a write encodes: snapshots (names escaped) and metrics read from storage. */
 export type WriteItem = MetricFamily | StoredMetric;
 
 /**
- * Encodes the items into requests within `limits`, each compressed by `compress` (which must
- * copy), then a staleness marker for each series `memory` says ended. Throws a `TypeError` for
- * a series without `job`.
+ * Encodes the items into Snappy-compressed requests, then a staleness marker for each series
+ * `memory` says ended. Throws a `TypeError` for a series without `job`.
  */
 export function encodeWrite(
   items: readonly WriteItem[],
-  extra: ExtraLabels,
+  settings: WriteSettings,
   timestampMs: number,
-  options: WriteOptions = {},
-  limits: RequestLimits = WHOLE,
-  compress: (bytes: Uint8Array) => Uint8Array<ArrayBuffer> = snappyCompress,
   memory?: SeriesMemory,
 ): WriteRequests {
-  const requests = new RequestBuilder(limits, compress, memory);
-  const encoder = new SeriesEncoder(requests, extra, timestampMs, options);
+  const requests = new RequestBuilder(settings, memory);
+  const encoder = new SeriesEncoder(requests, settings, timestampMs);
   for (const item of items) encoder.item(item);
-  for (const labels of requests.ended()) encoder.stale(labels);
+  for (const labels of memory?.ended() ?? []) encoder.stale(labels);
   return requests.finish();
-}
-
-/** One uncompressed `WriteRequest` of all the items. */
-export function encodeWriteRequest(
-  items: readonly WriteItem[],
-  extra: ExtraLabels,
-  timestampMs: number,
-  options: WriteOptions = {},
-): Uint8Array<ArrayBuffer> {
-  return encodeWrite(items, extra, timestampMs, options, WHOLE, (bytes) => bytes.slice())
-    .requests[0].body;
 }
 
 /**
  * Writes one family at a time. A series is its label pieces (`#pieces`, laid out once per label
- * set in name order) with `__name__` and the sample's own label set in their places, a sample,
- * and an exemplar or a native histogram.
+ * set in name order) with `__name__` and the sample's own label in their places, a sample, and
+ * an exemplar or a native histogram.
  */
 class SeriesEncoder {
   readonly #requests: RequestBuilder;
   readonly #out: ProtoWriter;
-  readonly #extra: ExtraLabels;
+  readonly #settings: WriteSettings;
   readonly #timestampMs: number;
-  readonly #exemplars: boolean;
-  readonly #natives: boolean;
   /** A sample field up to its value (tag, length, the value's tag), and its timestamp field. */
   readonly #sampleHead: Uint8Array;
   readonly #sampleTail: Uint8Array;
   readonly #general = new ProtoWriter(256);
   #pieces: Uint8Array[] = [];
-  #nameAt = 0;
-  #sampleLabelAt = -1;
-  #jobAt = -1;
-  /** The plan of the last snapshot point (consecutive points mostly share their keys). */
   #plan: LabelPlan | undefined;
   /** The name of the family being written ("" for staleness markers). */
   #family = "";
-  /** `Label`s that repeat in a write: names, bounds, quantiles, states. */
+  /** `Label`s that repeat in a write: names, bounds, quantiles, states, snapshots' values. */
   readonly #labels = new Map<string, Uint8Array>();
   readonly #boundLabels = new Map<readonly number[], Uint8Array[]>();
 
-  constructor(
-    requests: RequestBuilder,
-    extra: ExtraLabels,
-    timestampMs: number,
-    options: WriteOptions,
-  ) {
+  constructor(requests: RequestBuilder, settings: WriteSettings, timestampMs: number) {
     this.#requests = requests;
     this.#out = requests.out;
-    this.#extra = extra;
+    this.#settings = settings;
     this.#timestampMs = timestampMs;
-    this.#exemplars = options.exemplars ?? true;
-    this.#natives = options.nativeHistograms ?? true;
     const tail = new ProtoWriter(16);
     tail.uint(2, timestampMs);
     this.#sampleTail = tail.finish();
@@ -137,6 +106,7 @@ class SeriesEncoder {
     this.#general.reset();
     writeMetadata(this.#general, family);
     this.#requests.family(this.#general.finish());
+    this.#plan = undefined;
     if ("storage" in item) this.#stored(item);
     else this.#snapshot(item);
   }
@@ -144,28 +114,25 @@ class SeriesEncoder {
   /** A series that ended: its labels as last sent, and a staleness marker. */
   stale(labels: Uint8Array): void {
     this.#family = "";
-    this.#pieces = [labels, EMPTY];
-    this.#nameAt = 1;
-    this.#sampleLabelAt = -1;
+    this.#pieces = [labels];
     const sample = Uint8Array.of(...this.#sampleHead, ...STALE_NAN, ...this.#sampleTail);
-    this.#series(EMPTY, undefined, undefined, sample, false);
+    this.#write(undefined, sample, false);
   }
 
   #snapshot(family: MetricFamily): void {
-    this.#plan = undefined;
     const name = family.name;
     if (family.type === "histogram") {
       const names = this.#suffixed(name);
       for (const point of family.points) {
         this.#pointLabels(point.labels, "le");
-        const sum = hasSum(point) ? point.sum : undefined;
-        const native = this.#natives ? nativeBucketsOf(point) : undefined;
+        const { bucketCounts, exemplars, count, sum } = point;
         const bounds = this.#bounds(point.upperBounds);
-        this.#histogram(names, bounds, point.bucketCounts, point.exemplars, point.count, sum);
-        if (native !== undefined) this.#native(names[3], point.count, point.sum, native);
+        this.#histogram(names, bounds, bucketCounts, exemplars, count, hasSum(point) && sum);
+        const native = this.#settings.nativeHistograms ? nativeBucketsOf(point) : undefined;
+        if (native !== undefined) this.#native(names[3], count, sum, native);
       }
     } else if (family.type === "summary") {
-      const [countName, sumName, quantileName] = this.#suffixed(name).slice(1);
+      const [, countName, sumName, quantileName] = this.#suffixed(name);
       for (const point of family.points) {
         this.#pointLabels(point.labels, "quantile");
         for (const { quantile, value } of point.quantiles) {
@@ -187,31 +154,33 @@ class SeriesEncoder {
       const nameLabel = this.#label("__name__", name + suffix);
       for (const point of family.points as readonly CounterPoint[]) {
         this.#pointLabels(point.labels, undefined);
-        this.#sample(nameLabel, point.value ?? 1, point.exemplar);
+        this.#series(nameLabel, undefined, point.value ?? 1, this.#exemplarField(point.exemplar));
       }
     }
   }
 
-  /** Writes a metric read from storage now: the same bytes as `#snapshot` of its snapshot. */
+  /** A metric read from storage now: the same bytes as `#snapshot` of its snapshot. */
   #stored(item: StoredMetric): void {
-    const { labels, store } = item.storage.read();
-    const { numbers, sides } = store;
+    const { labels, store: { numbers, sides, counts } } = item.storage.read();
     const layout = item.storage.layout;
     const name = item.family.name;
     const sampleLabel = layout.type === "histogram" ? "le" : undefined;
-    const { plan, fill } = storedLabelPlan(labels, item.defaults, this.#extra, sampleLabel);
+    const { plan, fill } = storedLabelPlan(
+      labels,
+      item.defaults,
+      this.#settings.labels,
+      sampleLabel,
+    );
     const stride = layout.numberStride;
     let writeSlot: (slot: number) => void;
     if (layout.type === "counter") {
       const nameLabel = this.#label("__name__", name + "_total");
       const exemplars = sides[layout.exemplarSide] as readonly Exemplar[] | undefined;
       const total = layout.unlabelledTotal();
-      writeSlot = (slot) =>
-        this.#sample(
-          nameLabel,
-          total ?? numbers[slot * stride + layout.totalOffset],
-          exemplars?.[slot],
-        );
+      writeSlot = (slot) => {
+        const value = total ?? numbers[slot * stride + layout.totalOffset];
+        this.#series(nameLabel, undefined, value, this.#exemplarField(exemplars?.[slot]));
+      };
     } else if (layout.type === "gauge") {
       const nameLabel = this.#label("__name__", name);
       writeSlot = (slot) =>
@@ -219,26 +188,19 @@ class SeriesEncoder {
     } else {
       const names = this.#suffixed(name);
       const bounds = this.#bounds(layout.upperBounds);
-      const buckets = bounds.length;
-      const cumulative = new Array<number>(buckets);
+      const cumulative = new Array<number>(bounds.length);
       const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
       const exemplars = sides[layout.exemplarSide] as readonly Exemplar[][] | undefined;
-      const natives = layout.nativeSide === undefined || !this.#natives
-        ? undefined
-        : sides[layout.nativeSide] as readonly (NativeHistogram | undefined)[] | undefined;
-      const counts = store.counts;
+      const natives = this.#settings.nativeHistograms && layout.nativeSide !== undefined
+        ? sides[layout.nativeSide] as readonly (NativeHistogram | undefined)[] | undefined
+        : undefined;
       writeSlot = (slot) => {
         let count = 0;
-        for (let i = 0; i < buckets; i++) cumulative[i] = count += counts[slot * buckets + i];
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative[i] = count += counts[slot * bounds.length + i];
+        }
         const sum = numbers[slot * stride + layout.sumOffset];
-        this.#histogram(
-          names,
-          bounds,
-          cumulative,
-          exemplars?.[slot],
-          count,
-          withSum ? sum : undefined,
-        );
+        this.#histogram(names, bounds, cumulative, exemplars?.[slot], count, withSum && sum);
         const native = natives?.[slot]?.buckets();
         if (native !== undefined) this.#native(names[3], count, sum, native);
       };
@@ -261,27 +223,24 @@ class SeriesEncoder {
       plan === undefined || plan.sampleLabel !== sampleLabel || plan.keys.length !== keys.length ||
       plan.keys.some((key, i) => key !== keys[i])
     ) {
-      this.#usePlan(this.#plan = plan = labelPlan(keys, this.#extra, sampleLabel));
+      this.#usePlan(plan = labelPlan(keys, this.#settings.labels, sampleLabel));
     }
-    const { own, fixed } = plan;
-    for (let k = 0; k < own.length; k++) {
-      const name = own[k];
+    for (let k = 0; k < plan.own.length; k++) {
+      const name = plan.own[k];
       const value = name === undefined ? "" : labels[name];
-      this.#pieces[k] = value === "" ? fixed[k] : this.#label(name!, value);
+      this.#pieces[k] = value === "" ? plan.fixed[k] : this.#label(name!, value);
     }
     this.#checkJob();
   }
 
   /** Lays out the label sets of `plan` from now on. */
   #usePlan(plan: LabelPlan): void {
+    this.#plan = plan;
     this.#pieces = plan.fixed.slice();
-    this.#nameAt = plan.nameAt;
-    this.#sampleLabelAt = plan.sampleLabelAt;
-    this.#jobAt = plan.jobAt;
   }
 
   #checkJob(): void {
-    if (this.#jobAt >= 0 && this.#pieces[this.#jobAt].length > 0) return;
+    if ((this.#pieces[this.#plan!.jobAt]?.length ?? 0) > 0) return;
     throw new TypeError(
       `a series of "${this.#family}" has no job label: give remote write labels: { job: "…" }`,
     );
@@ -307,30 +266,23 @@ class SeriesEncoder {
 
   /** The `__name__` labels of `_bucket`, `_count`, `_sum` and the bare name. */
   #suffixed(name: string): Uint8Array[] {
-    return ["_bucket", "_count", "_sum", ""].map((suffix) =>
-      this.#label("__name__", name + suffix)
-    );
+    return ["_bucket", "_count", "_sum", ""].map((end) => this.#label("__name__", name + end));
   }
 
-  /** A counter's, gauge's or info's series: a sample, and the exemplar if any (and wanted). */
-  #sample(nameLabel: Uint8Array, value: number, exemplar: Exemplar | undefined): void {
-    this.#series(nameLabel, undefined, value, this.#exemplarField(exemplar));
-  }
-
-  /** A classic histogram's series: buckets (cumulative counts), `_count`, `_sum` if given. */
+  /** A classic histogram's series: buckets (cumulative counts), `_count`, `_sum` if not false. */
   #histogram(
     names: readonly Uint8Array[],
     bounds: readonly Uint8Array[],
     cumulative: ArrayLike<number>,
     exemplars: readonly (Exemplar | undefined)[] | undefined,
     count: number,
-    sum: number | undefined,
+    sum: number | false,
   ): void {
     for (let i = 0; i < bounds.length; i++) {
       this.#series(names[0], bounds[i], cumulative[i], this.#exemplarField(exemplars?.[i]));
     }
     this.#series(names[1], undefined, count);
-    if (sum !== undefined) this.#series(names[2], undefined, sum);
+    if (sum !== false) this.#series(names[2], undefined, sum);
   }
 
   /** A native histogram's series: a `histograms` field in place of a sample. */
@@ -342,26 +294,28 @@ class SeriesEncoder {
 
   /** A `TimeSeries.exemplars` field, if wanted (a view, valid until the next one). */
   #exemplarField(exemplar: Exemplar | undefined): Uint8Array | undefined {
-    if (exemplar === undefined || !this.#exemplars) return undefined;
+    if (exemplar === undefined || !this.#settings.exemplars) return undefined;
     this.#general.reset();
     exemplarField(this.#general, exemplar, this.#timestampMs);
     return this.#general.view();
   }
 
-  /**
-   * One `TimeSeries`: the label pieces with `nameLabel` and `sampleLabel` in their places, a
-   * sample of `value` (none when undefined), then `field` (an exemplar or a native histogram).
-   */
+  /** A series: the pieces with `nameLabel` and `sampleLabel` in their places, and the rest. */
   #series(
     nameLabel: Uint8Array,
     sampleLabel: Uint8Array | undefined,
     value: number | undefined,
-    field: Uint8Array = EMPTY,
-    seen = true,
+    field?: Uint8Array,
   ): void {
+    const { nameAt, sampleLabelAt } = this.#plan!;
+    this.#pieces[nameAt] = nameLabel;
+    if (sampleLabelAt >= 0) this.#pieces[sampleLabelAt] = sampleLabel ?? EMPTY;
+    this.#write(value, field);
+  }
+
+  /** One `TimeSeries`: the label pieces, a sample of `value` if given, then `field` if any. */
+  #write(value: number | undefined, field: Uint8Array = EMPTY, seen = true): void {
     const pieces = this.#pieces;
-    pieces[this.#nameAt] = nameLabel;
-    if (this.#sampleLabelAt >= 0) pieces[this.#sampleLabelAt] = sampleLabel ?? EMPTY;
     let length = field.length;
     if (value !== undefined) length += this.#sampleHead.length + 8 + this.#sampleTail.length;
     for (let k = 0; k < pieces.length; k++) length += pieces[k].length;

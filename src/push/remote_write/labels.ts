@@ -22,7 +22,7 @@ export function extraLabels(labels: Readonly<Record<string, string>>, url: strin
   if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
     throw new TypeError(`labels for ${url} must be an object of label names to string values`);
   }
-  const escaped: Record<string, string> = {};
+  const escaped = new Map<string, Uint8Array>();
   for (const [name, value] of Object.entries(labels)) {
     try {
       validateLabelName(name);
@@ -32,20 +32,16 @@ export function extraLabels(labels: Readonly<Record<string, string>>, url: strin
     if (typeof value !== "string") {
       throw new TypeError(`label "${name}" for ${url} must be a string, got ${typeof value}`);
     }
-    escaped[escapeName(name, "underscores", "label")] = value;
+    const escapedName = escapeName(name, "underscores", "label");
+    escaped.set(escapedName, labelMessage(escapedName, value));
   }
   return sortedLabels(escaped);
 }
 
-/** {@linkcode extraLabels} for tests and benchmarks. */
-export function remoteWriteLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
-  return extraLabels(labels, "remote write");
-}
-
-/** `labels` sorted and encoded; an empty value is no label at all (Prometheus' data model). */
-function sortedLabels(labels: Readonly<Record<string, string>>): ExtraLabels {
-  const names = Object.keys(labels).sort(byCodeUnits).filter((name) => labels[name] !== "");
-  return { names, encoded: names.map((name) => labelMessage(name, labels[name])) };
+/** Encoded labels sorted by name; an empty value is no label at all (Prometheus' data model). */
+function sortedLabels(labels: ReadonlyMap<string, Uint8Array>): ExtraLabels {
+  const names = [...labels.keys()].filter((name) => labels.get(name)!.length > 0).sort(byCodeUnits);
+  return { names, encoded: names.map((name) => labels.get(name)!) };
 }
 
 export function byCodeUnits(a: string, b: string): number {
@@ -77,11 +73,10 @@ const encodedCache = new WeakMap<readonly string[], { name: string; labels: Uint
 export function encodedValues(name: string, values: readonly string[]): readonly Uint8Array[] {
   let cached = encodedCache.get(values);
   if (cached?.name !== name) encodedCache.set(values, cached = { name, labels: [] });
-  const labels = cached.labels;
-  for (let id = labels.length; id < values.length; id++) {
-    labels.push(labelMessage(name, values[id]));
+  for (let id = cached.labels.length; id < values.length; id++) {
+    cached.labels.push(labelMessage(name, values[id]));
   }
-  return labels;
+  return cached.labels;
 }
 
 /**
@@ -121,9 +116,8 @@ export function labelPlan(
 }
 
 /**
- * The plan of a stored metric's series (own labels, then its constant and the registry's
- * default labels before the extra ones), and `fill(slot, pieces)`, which writes a series' own
- * pieces.
+ * The plan of a stored metric's series (its constant labels and the registry's default ones
+ * before the extra ones), and `fill(slot, pieces)`, which lays out a series' own labels.
  */
 export function storedLabelPlan(
   labels: LabelSets,
@@ -132,18 +126,11 @@ export function storedLabelPlan(
   sampleLabel: string | undefined,
 ) {
   const own = labels.shape.labelNames;
-  const constant: Record<string, string> = { ...defaults, ...labels.shape.constLabels };
-  for (const name of own) delete constant[name];
   const fixed = new Map(extra.names.map((name, i) => [name, extra.encoded[i]]));
-  for (const [name, value] of Object.entries(constant)) {
-    if (value !== "") fixed.set(name, labelMessage(name, value));
+  for (const [name, value] of Object.entries({ ...defaults, ...labels.shape.constLabels })) {
+    if (value !== "" && !own.includes(name)) fixed.set(name, labelMessage(name, value));
   }
-  const names = [...fixed.keys()].sort(byCodeUnits);
-  const plan = labelPlan(
-    own,
-    { names, encoded: names.map((name) => fixed.get(name)!) },
-    sampleLabel,
-  );
+  const plan = labelPlan(own, sortedLabels(fixed), sampleLabel);
   const positions = plan.own.map((name) => name === undefined ? -1 : own.indexOf(name));
   const values = labels.valuesByPosition.map((values, p) => encodedValues(own[p], values));
   const { seriesIds, width } = labels;
@@ -152,7 +139,7 @@ export function storedLabelPlan(
     fill(slot: number, pieces: Uint8Array[]): void {
       for (let k = 0; k < positions.length; k++) {
         const p = positions[k];
-        const value = p < 0 ? plan.fixed[k] : values[p][seriesIds[slot * width + p]];
+        const value = p < 0 ? EMPTY : values[p][seriesIds[slot * width + p]];
         pieces[k] = value.length === 0 ? plan.fixed[k] : value;
       }
     },

@@ -17,7 +17,6 @@ import {
 } from "../../registry.ts";
 import { escapeFamily } from "../../exposition/escaping.ts";
 import { isStoredMetric } from "../../exposition/byte_render.ts";
-import { snappyCompress } from "../../encoding/snappy.ts";
 import { type Auth, authorizationHeader } from "../../auth.ts";
 import { positiveMs } from "../../validation.ts";
 import { RemoteWriteError } from "../errors.ts";
@@ -139,19 +138,23 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
     if (Number.isSafeInteger(value) && value >= 1) return value;
     throw new RangeError(`${name} for ${target} must be a positive integer, got ${value}`);
   };
-  const timeoutMs = `timeoutMs for ${target}`;
   return {
     url: target,
     /** The source checked as a registry checks custom collectors, and as given. */
     source: checkedSource(source),
     given: source,
-    labels: extraLabels(options.labels ?? {}, target),
     headers,
-    timeoutMs: positiveMs(options.timeoutMs, timeoutMs, DEFAULT_REMOTE_WRITE_TIMEOUT_MS),
+    timeoutMs: positiveMs(
+      options.timeoutMs,
+      `timeoutMs for ${target}`,
+      DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
+    ),
     signal: options.signal,
     fetch: options.fetch,
-    write: { exemplars: flag("exemplars"), nativeHistograms: flag("nativeHistograms") },
-    limits: {
+    settings: {
+      labels: extraLabels(options.labels ?? {}, target),
+      exemplars: flag("exemplars"),
+      nativeHistograms: flag("nativeHistograms"),
       maxSeries: count("maxSeriesPerRequest", 2_000),
       maxBytes: count("maxBytesPerRequest", 4 * 1024 * 1024),
     },
@@ -170,7 +173,7 @@ export async function writeOnce(
 ): Promise<void> {
   // Monotonic: a step of the wall clock neither stretches nor cuts the deadline.
   const deadline = performance.now() + prepared.timeoutMs;
-  const { url, limits } = prepared;
+  const { url, settings } = prepared;
   let write: WriteRequests | undefined;
   let written = 0;
   let index = 0;
@@ -187,15 +190,7 @@ export async function writeOnce(
         body: async () => {
           // Gathering and encoding count against the deadline of the first request.
           const items = write === undefined ? await gather(prepared.source) : [];
-          write ??= encodeWrite(
-            items,
-            prepared.labels,
-            timestampMs,
-            prepared.write,
-            limits,
-            snappyCompress,
-            memory,
-          );
+          write ??= encodeWrite(items, settings, timestampMs, memory);
           return { bytes: write.requests[index].body, encoding: "snappy" };
         },
       }, remoteWriteErrorOf);
@@ -212,7 +207,7 @@ export async function writeOnce(
   if (count === 0) return;
   throw new RemoteWriteError(
     `POST ${url}: ${count} series were not sent, being larger than maxBytesPerRequest ` +
-      `(${limits.maxBytes} bytes) on their own, e.g. one ${family ? `of "${family}" ` : ""}` +
+      `(${settings.maxBytes} bytes) on their own, e.g. one ${family ? `of "${family}" ` : ""}` +
       `of ${bytes} bytes; ${written} of ${write!.series + count} series were written`,
     { method: "POST", url },
     false,
