@@ -132,7 +132,7 @@ export abstract class BackgroundSender {
   }
 }
 
-/** How the loop is set up; the owner has validated the user's options already. */
+/** How the loop is set up: the user's options (checked here) and what its owner adds. */
 export interface BackgroundLoopOptions {
   /** Who logs: `Pusher` or `RemoteWriter`. */
   readonly owner: string;
@@ -140,18 +140,12 @@ export interface BackgroundLoopOptions {
   readonly url: string;
   /** `push` or `write`, for messages. */
   readonly verb: string;
-  /** Time between sends. */
-  readonly intervalMs: number;
-  /** Retry pacing. */
-  readonly backoff?: BackoffOptions;
-  /** Whether the pending timer keeps the process alive. */
-  readonly keepAlive: boolean;
-  /** Flush and exit on SIGINT/SIGTERM (Deno only). */
-  readonly flushOnSignals: boolean;
-  /** Called on every failure (default: one line per streak). */
-  readonly onError?: (error: Error, info: PushFailureInfo) => void;
-  /** Called on the first success after failures. */
-  readonly onRecover?: (info: PushRecoveryInfo) => void;
+  /** The user's options. */
+  readonly given: BackgroundOptions;
+  /** The interval when `given` has none. */
+  readonly defaultIntervalMs: number;
+  /** What it sends (the registry `healthMetrics: true` adds its health families to). */
+  readonly sent: unknown;
   /** One send; rejects on failure. */
   readonly send: () => Promise<void>;
   /**
@@ -162,10 +156,10 @@ export interface BackgroundLoopOptions {
   /** The least wait before a retry that the failure asks for (e.g. `Retry-After`), if any. */
   readonly retryAfterMs?: (error: Error) => number | undefined;
   /**
-   * Where the loop's own health families go (named by `health.prefix`): registered at
+   * The names of the loop's own health families (with `healthMetrics`): registered at
    * construction and on start, unregistered after the final send of stop.
    */
-  readonly health?: { readonly registry: Registry; readonly names: HealthNames };
+  readonly healthNames: HealthNames;
 }
 
 const EXIT_CODES: Readonly<Record<"SIGINT" | "SIGTERM", number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -204,18 +198,21 @@ export class BackgroundLoop {
 
   /** Checks the callbacks and the backoff (throwing `TypeError`/`RangeError`). */
   constructor(options: BackgroundLoopOptions) {
-    const { owner, url, verb } = options;
+    const { owner, url, verb, given } = options;
     const what = owner === "Pusher" ? "the pusher" : `the ${owner}`;
     this.#owner = owner;
-    this.#intervalMs = positiveMs(options.intervalMs, `intervalMs of ${what} for ${url}`);
-    if (options.onError !== undefined && typeof options.onError !== "function") {
+    this.#intervalMs = positiveMs(
+      given.intervalMs ?? options.defaultIntervalMs,
+      `intervalMs of ${what} for ${url}`,
+    );
+    if (given.onError !== undefined && typeof given.onError !== "function") {
       throw new TypeError(`onError of ${what} for ${url} must be a function`);
     }
-    if (options.onRecover !== undefined && typeof options.onRecover !== "function") {
+    if (given.onRecover !== undefined && typeof given.onRecover !== "function") {
       throw new TypeError(`onRecover of ${what} for ${url} must be a function`);
     }
-    const logByDefault = options.onError === undefined;
-    this.#onError = options.onError ?? ((error, info) => {
+    const logByDefault = given.onError === undefined;
+    this.#onError = given.onError ?? ((error, info) => {
       if (info.consecutiveFailures === 1) {
         const text = error.message.includes(url)
           ? error.message
@@ -226,7 +223,7 @@ export class BackgroundLoop {
         );
       }
     });
-    this.#onRecover = options.onRecover ?? ((info) => {
+    this.#onRecover = given.onRecover ?? ((info) => {
       if (logByDefault) {
         console.error(
           `${owner}: ${
@@ -235,17 +232,17 @@ export class BackgroundLoop {
         );
       }
     });
-    this.#keepAlive = options.keepAlive;
-    this.#flushOnSignals = options.flushOnSignals;
+    this.#keepAlive = given.keepAlive === true;
+    this.#flushOnSignals = given.flushOnSignals === true;
     this.#send = options.send;
     this.#isRetryable = options.isRetryable ?? (() => true);
     this.#retryAfterMs = options.retryAfterMs ?? (() => undefined);
     this.#backoffInitialMs = positiveMs(
-      options.backoff?.initialMs ?? Math.min(1_000, this.#intervalMs),
+      given.backoff?.initialMs ?? Math.min(1_000, this.#intervalMs),
       `backoff.initialMs of ${what} for ${url}`,
     );
     this.#backoffMaxMs = positiveMs(
-      options.backoff?.maxMs ?? Math.max(30_000, this.#intervalMs, this.#backoffInitialMs),
+      given.backoff?.maxMs ?? Math.max(30_000, this.#intervalMs, this.#backoffInitialMs),
       `backoff.maxMs of ${what} for ${url}`,
     );
     if (this.#backoffMaxMs < this.#backoffInitialMs) {
@@ -254,10 +251,14 @@ export class BackgroundLoop {
           `smaller than backoff.initialMs (${this.#backoffInitialMs})`,
       );
     }
-    this.#healthRegistry = options.health?.registry;
-    this.#healthCollector = options.health === undefined
+    this.#healthRegistry = healthRegistryOf(
+      given.healthMetrics,
+      options.sent,
+      `${what} for ${url}`,
+    );
+    this.#healthCollector = this.#healthRegistry === undefined
       ? undefined
-      : healthCollector(this, options.health.names);
+      : healthCollector(this, options.healthNames);
     // Registering now makes a name clash a constructor error, not a surprise at start().
     if (this.#healthCollector !== undefined) this.#healthRegistry?.register(this.#healthCollector);
     if (this.#flushOnSignals) {
@@ -446,7 +447,7 @@ export interface HealthNames {
  * The registry the `healthMetrics` option names: the sent registry for `true` (which must then
  * be a `Registry`), the given one for `{ registry }`, none otherwise.
  */
-export function healthRegistryOf(
+function healthRegistryOf(
   option: boolean | { readonly registry: Registry } | undefined,
   sent: unknown,
   what: string,

@@ -5,19 +5,8 @@
  * @module
  */
 
-import {
-  checkedSource,
-  defaultRegistry,
-  hasCollect,
-  type MetricsSource,
-  type Registry,
-} from "../registry.ts";
-import {
-  BackgroundLoop,
-  type BackgroundOptions,
-  BackgroundSender,
-  healthRegistryOf,
-} from "./background.ts";
+import { checkedSource, defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
+import { BackgroundLoop, type BackgroundOptions, BackgroundSender } from "./background.ts";
 import {
   type FetchFunction,
   gatewayUrl,
@@ -101,11 +90,6 @@ export class Pusher extends BackgroundSender {
     if (!hasCollect(registry)) {
       throw new TypeError(`registry of the pusher for ${url} must have a collect() method`);
     }
-    const healthRegistry = healthRegistryOf(
-      options.healthMetrics,
-      registry,
-      `the pusher for ${url}`,
-    );
     const timeoutMs = positiveMs(
       options.timeoutMs ?? DEFAULT_PUSHER_TIMEOUT_MS,
       `timeoutMs of the pusher for ${url}`,
@@ -133,20 +117,14 @@ export class Pusher extends BackgroundSender {
       owner: "Pusher",
       url,
       verb: "push",
-      intervalMs: options.intervalMs ?? 5_000,
-      backoff: options.backoff,
-      keepAlive: options.keepAlive === true,
-      flushOnSignals: options.flushOnSignals === true,
-      onError: options.onError,
-      onRecover: options.onRecover,
+      given: options,
+      defaultIntervalMs: 5_000,
+      sent: registry,
       send: () => push(gateway, pushOptions),
-      health: healthRegistry === undefined ? undefined : {
-        registry: healthRegistry,
-        names: {
-          prefix: "pusher",
-          action: "push to the Pushgateway",
-          actions: "pushes to the Pushgateway",
-        },
+      healthNames: {
+        prefix: "pusher",
+        action: "push to the Pushgateway",
+        actions: "pushes to the Pushgateway",
       },
     });
     super(loop);

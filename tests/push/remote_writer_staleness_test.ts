@@ -178,3 +178,35 @@ Deno.test("RemoteWriter staleness: markers read back from later requests keep th
     await receiver.close();
   }
 });
+
+Deno.test("RemoteWriter staleness: a write that fails while encoding leaves no trace in the next markers", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "hits", help: "h", labelNames: ["job", "path"], registry });
+  counter.labels("s", "/a").inc();
+  counter.labels("s", "/b").inc();
+  // A metric whose series has no job label: the write fails after the counter was encoded.
+  const orphan = new Counter({ name: "orphan", help: "o", registry });
+  orphan.inc();
+  const errors: Error[] = [];
+  const writer = new RemoteWriter({
+    url: receiver.url,
+    registry,
+    onError: (error) => errors.push(error),
+  });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal(await writer.flush(), false);
+    assert.ok(errors.every((error) => error instanceof TypeError), String(errors[0]));
+    registry.unregister(orphan);
+    assert.equal(await writer.flush(), true);
+    counter.remove("s", "/a");
+    assert.equal(await writer.flush(), true);
+    const markers = seriesOf(receiver.requests.at(-1)!.bytes).filter((s) =>
+      s.bits === STALE_NAN_BITS
+    );
+    assert.deepEqual(markers.map((s) => s.labels), ["__name__=hits_total,job=s,path=/a"]);
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});

@@ -23,11 +23,12 @@ export interface WriteRequests {
 }
 
 /**
- * What remembers a write's series to tell which of the previous write's ended: `see` is given
- * each series' labels (`bytes[from, to)` of request `request`), `ended` is asked once all were
- * seen, and `sent` is given the requests' bodies (Snappy blocks).
+ * What remembers a write's series to tell which of the previous write's ended: `begin` starts a
+ * write, `see` is given each series' labels (`bytes[from, to)` of request `request`), `ended` is
+ * asked once all were seen, and `sent` is given the requests' bodies (Snappy blocks).
  */
 export interface SeriesMemory {
+  begin(): void;
   see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void;
   ended(): readonly Uint8Array[];
   sent(bodies: readonly Uint8Array[]): void;
@@ -53,6 +54,7 @@ export class RequestBuilder {
     this.out.reset();
     this.#limits = limits;
     this.#memory = memory;
+    memory?.begin();
   }
 
   /** Starts a family: its metadata goes first, and again first in each request it goes on in. */

@@ -15,7 +15,15 @@ import {
   nativeBucketsOf,
   type NativeHistogram,
 } from "../../metrics/native_histogram.ts";
-import type { CounterPoint, Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
+import type {
+  CounterPoint,
+  Exemplar,
+  HistogramPoint,
+  Labels,
+  MetricFamily,
+  StateSetPoint,
+  SummaryPoint,
+} from "../../model.ts";
 import {
   type ExtraLabels,
   labelMessage,
@@ -36,6 +44,11 @@ export { type ExtraLabels, extraLabels } from "./labels.ts";
 /** The staleness marker, NaN 0x7ff0000000000002, as bytes (optimized code may change a NaN). */
 const STALE_NAN = new Uint8Array(new BigUint64Array([0x7ff0000000000002n]).buffer);
 const EMPTY = new Uint8Array(0);
+/** The label each sample of a type adds (a state set's is named after the family). */
+const SAMPLE_LABELS: Partial<Record<string, string>> = { histogram: "le", summary: "quantile" };
+
+/** Any type's point (each type reads its own fields). */
+type AnyPoint = CounterPoint & HistogramPoint & SummaryPoint & StateSetPoint;
 
 /** How a write is encoded: its extra labels, what it carries, and the limits of a request. */
 export interface WriteSettings extends RequestLimits {
@@ -120,98 +133,94 @@ class SeriesEncoder {
   }
 
   #snapshot(family: MetricFamily): void {
-    const name = family.name;
-    if (family.type === "histogram") {
-      const names = this.#suffixed(name);
-      for (const point of family.points) {
-        this.#pointLabels(point.labels, "le");
-        const { bucketCounts, exemplars, count, sum } = point;
-        const bounds = this.#bounds(point.upperBounds);
-        this.#histogram(names, bounds, bucketCounts, exemplars, count, hasSum(point) && sum);
-        const native = this.#settings.nativeHistograms ? nativeBucketsOf(point) : undefined;
-        if (native !== undefined) this.#native(names[3], count, sum, native);
-      }
-    } else if (family.type === "summary") {
-      const [, countName, sumName, quantileName] = this.#suffixed(name);
-      for (const point of family.points) {
-        this.#pointLabels(point.labels, "quantile");
-        for (const { quantile, value } of point.quantiles) {
-          this.#series(quantileName, this.#label("quantile", formatFloat(quantile)), value);
-        }
-        this.#series(countName, undefined, point.count);
-        this.#series(sumName, undefined, point.sum);
-      }
-    } else if (family.type === "stateset") {
-      const nameLabel = this.#label("__name__", name);
-      for (const point of family.points) {
-        this.#pointLabels(point.labels, name);
-        for (const state of point.states) {
-          this.#series(nameLabel, this.#label(name, state.name), state.enabled ? 1 : 0);
-        }
-      }
-    } else {
-      const suffix = family.type === "counter" ? "_total" : family.type === "info" ? "_info" : "";
-      const nameLabel = this.#label("__name__", name + suffix);
-      for (const point of family.points as readonly CounterPoint[]) {
-        this.#pointLabels(point.labels, undefined);
-        this.#series(nameLabel, undefined, point.value ?? 1, this.#exemplarField(point.exemplar));
-      }
+    const names = this.#names(family);
+    const sampleLabel = family.type === "stateset" ? family.name : SAMPLE_LABELS[family.type];
+    for (const point of family.points as readonly AnyPoint[]) {
+      this.#pointLabels(point.labels, sampleLabel);
+      const native = this.#settings.nativeHistograms && family.type === "histogram"
+        ? nativeBucketsOf(point as HistogramPoint)
+        : undefined;
+      this.#point(family.type, family.name, names, point, native);
     }
   }
 
   /** A metric read from storage now: the same bytes as `#snapshot` of its snapshot. */
   #stored(item: StoredMetric): void {
     const { labels, store: { numbers, sides, counts } } = item.storage.read();
-    const layout = item.storage.layout;
-    const name = item.family.name;
-    const sampleLabel = layout.type === "histogram" ? "le" : undefined;
-    const { plan, fill } = storedLabelPlan(
-      labels,
-      item.defaults,
-      this.#settings.labels,
-      sampleLabel,
-    );
+    const { layout } = item.storage;
+    const { type, name } = item.family;
+    const extra = this.#settings.labels;
+    const { plan, fill } = storedLabelPlan(labels, item.defaults, extra, SAMPLE_LABELS[type]);
+    const names = this.#names(item.family);
     const stride = layout.numberStride;
-    let writeSlot: (slot: number) => void;
-    if (layout.type === "counter") {
-      const nameLabel = this.#label("__name__", name + "_total");
-      const exemplars = sides[layout.exemplarSide] as readonly Exemplar[] | undefined;
-      const total = layout.unlabelledTotal();
-      writeSlot = (slot) => {
-        const value = total ?? numbers[slot * stride + layout.totalOffset];
-        this.#series(nameLabel, undefined, value, this.#exemplarField(exemplars?.[slot]));
-      };
-    } else if (layout.type === "gauge") {
-      const nameLabel = this.#label("__name__", name);
-      writeSlot = (slot) =>
-        this.#series(nameLabel, undefined, numbers[slot * stride + layout.valueOffset]);
-    } else {
-      const names = this.#suffixed(name);
-      const bounds = this.#bounds(layout.upperBounds);
-      const cumulative = new Array<number>(bounds.length);
-      const withSum = hasSum({ upperBounds: layout.upperBounds } as HistogramPoint);
-      const exemplars = sides[layout.exemplarSide] as readonly Exemplar[][] | undefined;
-      const natives = this.#settings.nativeHistograms && layout.nativeSide !== undefined
-        ? sides[layout.nativeSide] as readonly (NativeHistogram | undefined)[] | undefined
-        : undefined;
-      writeSlot = (slot) => {
-        let count = 0;
-        for (let i = 0; i < bounds.length; i++) {
-          cumulative[i] = count += counts[slot * bounds.length + i];
-        }
-        const sum = numbers[slot * stride + layout.sumOffset];
-        this.#histogram(names, bounds, cumulative, exemplars?.[slot], count, withSum && sum);
-        const native = natives?.[slot]?.buckets();
-        if (native !== undefined) this.#native(names[3], count, sum, native);
-      };
-    }
+    const exemplars = layout.type === "gauge" ? undefined : sides[layout.exemplarSide];
+    const natives = layout.type === "histogram" && layout.nativeSide !== undefined &&
+        this.#settings.nativeHistograms
+      ? sides[layout.nativeSide] as readonly (NativeHistogram | undefined)[] | undefined
+      : undefined;
+    const bounds = layout.type === "histogram" ? layout.upperBounds : [];
+    const cumulative = new Array<number>(bounds.length);
+    // One point object for every series: its numbers are the series' own when it is written.
+    const point: { -readonly [K in keyof AnyPoint]: AnyPoint[K] } = {
+      ...{ labels: {}, upperBounds: bounds, bucketCounts: cumulative, quantiles: [], states: [] },
+      ...{ value: 0, count: 0, sum: 0 },
+    };
+    const total = layout.type === "counter" ? layout.unlabelledTotal() : undefined;
     this.#usePlan(plan);
     for (let slot = 0; slot < labels.slotCount; slot++) {
       // A metric with an overflow series is gathered as a snapshot; one made since waits.
       if (!labels.isLive(slot) || slot === labels.overflowSlot) continue;
       fill(slot, this.#pieces);
       this.#checkJob();
-      writeSlot(slot);
+      if (layout.type === "histogram") {
+        let count = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative[i] = count += counts[slot * bounds.length + i];
+        }
+        point.count = count;
+        point.sum = numbers[slot * stride + layout.sumOffset];
+        point.exemplars = exemplars?.[slot] as Exemplar[] | undefined;
+      } else {
+        const offset = layout.type === "counter" ? layout.totalOffset : layout.valueOffset;
+        point.value = total ?? numbers[slot * stride + offset];
+        point.exemplar = exemplars?.[slot] as Exemplar | undefined;
+      }
+      this.#point(type, name, names, point, natives?.[slot]?.buckets());
+    }
+  }
+
+  /** A point's series, its labels laid out (`names`: its `__name__` labels, as `#names` gives). */
+  #point(
+    type: MetricFamily["type"],
+    name: string,
+    names: readonly Uint8Array[],
+    point: AnyPoint,
+    native: NativeBuckets | undefined,
+  ): void {
+    if (type === "histogram") {
+      const bounds = this.#bounds(point.upperBounds);
+      for (let i = 0; i < bounds.length; i++) {
+        const exemplar = this.#exemplarField(point.exemplars?.[i]);
+        this.#series(names[0], bounds[i], point.bucketCounts[i], exemplar);
+      }
+      this.#series(names[1], undefined, point.count);
+      if (hasSum(point)) this.#series(names[2], undefined, point.sum);
+      if (native === undefined) return;
+      this.#general.reset();
+      nativeHistogramField(this.#general, point.count, point.sum, native, this.#timestampMs);
+      this.#series(names[3], undefined, undefined, this.#general.view());
+    } else if (type === "summary") {
+      for (const { quantile, value } of point.quantiles) {
+        this.#series(names[0], this.#label("quantile", formatFloat(quantile)), value);
+      }
+      this.#series(names[1], undefined, point.count);
+      this.#series(names[2], undefined, point.sum);
+    } else if (type === "stateset") {
+      for (const state of point.states) {
+        this.#series(names[0], this.#label(name, state.name), state.enabled ? 1 : 0);
+      }
+    } else {
+      this.#series(names[0], undefined, point.value ?? 1, this.#exemplarField(point.exemplar));
     }
   }
 
@@ -264,32 +273,14 @@ class SeriesEncoder {
     return labels;
   }
 
-  /** The `__name__` labels of `_bucket`, `_count`, `_sum` and the bare name. */
-  #suffixed(name: string): Uint8Array[] {
-    return ["_bucket", "_count", "_sum", ""].map((end) => this.#label("__name__", name + end));
-  }
-
-  /** A classic histogram's series: buckets (cumulative counts), `_count`, `_sum` if not false. */
-  #histogram(
-    names: readonly Uint8Array[],
-    bounds: readonly Uint8Array[],
-    cumulative: ArrayLike<number>,
-    exemplars: readonly (Exemplar | undefined)[] | undefined,
-    count: number,
-    sum: number | false,
-  ): void {
-    for (let i = 0; i < bounds.length; i++) {
-      this.#series(names[0], bounds[i], cumulative[i], this.#exemplarField(exemplars?.[i]));
-    }
-    this.#series(names[1], undefined, count);
-    if (sum !== false) this.#series(names[2], undefined, sum);
-  }
-
-  /** A native histogram's series: a `histograms` field in place of a sample. */
-  #native(nameLabel: Uint8Array, count: number, sum: number, native: NativeBuckets): void {
-    this.#general.reset();
-    nativeHistogramField(this.#general, count, sum, native, this.#timestampMs);
-    this.#series(nameLabel, undefined, undefined, this.#general.view());
+  /** A family's `__name__` labels: by type, as its series are named in the text format. */
+  #names(family: MetricFamily): Uint8Array[] {
+    const suffixes = family.type === "histogram"
+      ? ["_bucket", "_count", "_sum", ""]
+      : family.type === "summary"
+      ? ["", "_count", "_sum"]
+      : [family.type === "counter" ? "_total" : family.type === "info" ? "_info" : ""];
+    return suffixes.map((suffix) => this.#label("__name__", family.name + suffix));
   }
 
   /** A `TimeSeries.exemplars` field, if wanted (a view, valid until the next one). */

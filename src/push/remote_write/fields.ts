@@ -8,7 +8,7 @@ import type { ProtoWriter } from "../../encoding/protobuf.ts";
 import { escapeExemplar } from "../../exposition/escaping.ts";
 import type { NativeBuckets } from "../../metrics/native_histogram.ts";
 import type { Exemplar, MetricFamily } from "../../model.ts";
-import { byCodeUnits, writeLabel } from "./labels.ts";
+import { writeLabel } from "./labels.ts";
 
 // Field numbers of prometheus/prompb (remote.proto, types.proto).
 const REQUEST_METADATA = 3;
@@ -31,7 +31,7 @@ export function exemplarField(out: ProtoWriter, given: Exemplar, timestampMs: nu
   const exemplar = escapeExemplar(given, "underscores");
   const message = out.begin(SERIES_EXEMPLARS);
   const labels = exemplar.labels;
-  for (const name of Object.keys(labels).sort(byCodeUnits)) {
+  for (const name of Object.keys(labels).sort()) {
     if (labels[name] !== "") writeLabel(out, name, labels[name], EXEMPLAR_LABELS);
   }
   out.double(EXEMPLAR_VALUE, exemplar.value);

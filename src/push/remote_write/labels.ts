@@ -40,12 +40,8 @@ export function extraLabels(labels: Readonly<Record<string, string>>, url: strin
 
 /** Encoded labels sorted by name; an empty value is no label at all (Prometheus' data model). */
 function sortedLabels(labels: ReadonlyMap<string, Uint8Array>): ExtraLabels {
-  const names = [...labels.keys()].filter((name) => labels.get(name)!.length > 0).sort(byCodeUnits);
+  const names = [...labels.keys()].filter((name) => labels.get(name)!.length > 0).sort();
   return { names, encoded: names.map((name) => labels.get(name)!) };
-}
-
-export function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A `Label` message as the field `field` (by default `TimeSeries.labels`), tag included. */
@@ -101,7 +97,7 @@ export function labelPlan(
   sampleLabel?: string,
 ): LabelPlan {
   const all = new Set([...keys, ...extra.names, "__name__", sampleLabel ?? "__name__"]);
-  const names = [...all].sort(byCodeUnits);
+  const names = [...all].sort();
   return {
     keys,
     sampleLabel,

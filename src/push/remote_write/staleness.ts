@@ -9,81 +9,67 @@ import { snappyDecompress } from "../../encoding/snappy.ts";
 import type { SeriesMemory } from "./batching.ts";
 
 /**
- * The series of this write and of the previous one, to find those that ended: a 53-bit hash of
- * each one's labels (two label sets with equal hashes, a chance of about 2^-53 per pair, would
- * only miss a marker), and where its labels are in the requests sent, read back only for the
- * series that ended. A marker is sent once, with the next write, whether or not that write
- * succeeds.
+ * The series of this write and of the previous one: per series a 53-bit hash of its labels (two
+ * label sets with equal hashes, a chance of about 2^-53 per pair, would only miss a marker), its
+ * request, and where its labels are in it, read back from the request sent only for the series
+ * that ended. A marker is sent once, with the next write, whether or not that write succeeds.
  */
 export class SentSeries implements SeriesMemory {
-  #current = new SeenSeries();
-  #previous = new SeenSeries();
-  #bodies: readonly Uint8Array[] = [];
-  #table = new Int32Array(0);
+  /** Per series of this write: hash, request, labels start and end. */
+  #seen = new Float64Array(0);
+  #count = 0;
+  #previous = { seen: new Float64Array(0), count: 0, bodies: [] as readonly Uint8Array[] };
   #view = new DataView(new ArrayBuffer(0));
+
+  /** Forgets the series of a write that failed before it was sent. */
+  begin(): void {
+    this.#count = 0;
+  }
 
   see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void {
     if (this.#view.buffer !== bytes.buffer) this.#view = new DataView(bytes.buffer);
-    this.#current.add(labelHash(bytes, this.#view, from, to), request, from, to);
+    if (4 * this.#count === this.#seen.length) {
+      const bigger = new Float64Array(Math.max(4096, 2 * this.#seen.length));
+      bigger.set(this.#seen);
+      this.#seen = bigger;
+    }
+    const at = 4 * this.#count++;
+    this.#seen[at] = labelHash(bytes, this.#view, from, to);
+    this.#seen[at + 1] = request;
+    this.#seen[at + 2] = from;
+    this.#seen[at + 3] = to;
   }
 
   ended(): Uint8Array[] {
-    const { hashes, count } = this.#current;
+    const seen = this.#seen;
     // Open addressing over this write's hashes: index + 1, 0 when free.
-    const size = 2 ** Math.ceil(Math.log2(count * 2 + 2));
-    const table = this.#table.length === size ? this.#table.fill(0) : new Int32Array(size);
-    this.#table = table;
-    for (let i = 0; i < count; i++) {
-      let slot = hashes[i] & (size - 1);
-      while (table[slot] !== 0) slot = (slot + 1) & (size - 1);
-      table[slot] = i + 1;
-    }
+    const mask = 2 ** Math.ceil(Math.log2(this.#count * 2 + 2)) - 1;
+    const table = new Int32Array(mask + 1);
+    const slotOf = (hash: number) => {
+      let slot = hash & mask;
+      while (table[slot] !== 0 && seen[4 * (table[slot] - 1)] !== hash) slot = (slot + 1) & mask;
+      return slot;
+    };
+    for (let i = 0; i < this.#count; i++) table[slotOf(seen[4 * i])] = i + 1;
     const previous = this.#previous;
     const requests: Uint8Array[] = [];
     const ended: Uint8Array[] = [];
-    for (let j = 0; j < previous.count; j++) {
-      const hash = previous.hashes[j];
-      let slot = hash & (size - 1);
-      while (table[slot] !== 0 && hashes[table[slot] - 1] !== hash) slot = (slot + 1) & (size - 1);
-      if (table[slot] !== 0) continue;
-      const [request, from, to] = previous.places.subarray(3 * j, 3 * j + 3);
-      requests[request] ??= snappyDecompress(this.#bodies[request]);
-      ended.push(requests[request].slice(from, to));
+    for (let at = 0; at < 4 * previous.count; at += 4) {
+      if (table[slotOf(previous.seen[at])] !== 0) continue;
+      const request = previous.seen[at + 1];
+      requests[request] ??= snappyDecompress(previous.bodies[request]);
+      ended.push(requests[request].slice(previous.seen[at + 2], previous.seen[at + 3]));
     }
     return ended;
   }
 
   sent(bodies: readonly Uint8Array[]): void {
-    this.#bodies = bodies;
-    [this.#previous, this.#current] = [this.#current, this.#previous];
-    this.#current.count = 0;
+    // The arrays of the two writes take turns.
+    const spare = this.#previous.seen;
+    this.#previous = { seen: this.#seen, count: this.#count, bodies };
+    this.#seen = spare;
+    this.#count = 0;
   }
-}
-
-/** The hash of each series' labels seen in a write, and where they are in its requests. */
-class SeenSeries {
-  hashes = new Float64Array(1024);
-  /** Per series: its request, and where its labels start and end in the request. */
-  places = new Int32Array(3 * 1024);
-  count = 0;
-
-  add(hash: number, request: number, from: number, to: number): void {
-    if (this.count === this.hashes.length) {
-      this.hashes = grown(this.hashes, this.count);
-      this.places = grown(this.places, 3 * this.count);
-    }
-    const at = 3 * this.count;
-    this.places[at] = request;
-    this.places[at + 1] = from;
-    this.places[at + 2] = to;
-    this.hashes[this.count++] = hash;
-  }
-}
-
-function grown<T extends Float64Array | Int32Array>(array: T, length: number): T {
-  const bigger = new (array.constructor as new (size: number) => T)(array.length * 2);
-  bigger.set(array.subarray(0, length));
-  return bigger;
 }
 
 /** Two 32-bit multiplicative hashes of `bytes[from, to)`, four bytes at a time, as 53 bits. */

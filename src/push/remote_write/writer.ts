@@ -4,12 +4,7 @@
  * @module
  */
 
-import {
-  BackgroundLoop,
-  type BackgroundOptions,
-  BackgroundSender,
-  healthRegistryOf,
-} from "../background.ts";
+import { BackgroundLoop, type BackgroundOptions, BackgroundSender } from "../background.ts";
 import { RemoteWriteError } from "../errors.ts";
 import { SentSeries } from "./staleness.ts";
 import { prepareWrite, type RemoteWriteOptions, writeOnce } from "./write.ts";
@@ -56,23 +51,15 @@ export class RemoteWriter extends BackgroundSender {
       ...options,
       timeoutMs: options.timeoutMs ?? 10_000,
     });
-    const health = healthRegistryOf(
-      options.healthMetrics,
-      prepared.given,
-      `the RemoteWriter for ${prepared.url}`,
-    );
     const sent = new SentSeries();
     let lastTimestampMs = 0;
     const loop = new BackgroundLoop({
       owner: "RemoteWriter",
       url: prepared.url,
       verb: "write",
-      intervalMs: options.intervalMs ?? 15_000,
-      backoff: options.backoff,
-      keepAlive: options.keepAlive === true,
-      flushOnSignals: options.flushOnSignals === true,
-      onError: options.onError,
-      onRecover: options.onRecover,
+      given: options,
+      defaultIntervalMs: 15_000,
+      sent: prepared.given,
       send: () => {
         // Now, or 1 ms after the previous write if the clock has not moved on (or went back).
         lastTimestampMs = Math.max(Date.now(), lastTimestampMs + 1);
@@ -80,10 +67,7 @@ export class RemoteWriter extends BackgroundSender {
       },
       isRetryable: (error) => error instanceof RemoteWriteError && error.retryable,
       retryAfterMs: (error) => error instanceof RemoteWriteError ? error.retryAfterMs : undefined,
-      health: health === undefined ? undefined : {
-        registry: health,
-        names: { prefix: "remote_writer", action: "remote write", actions: "remote writes" },
-      },
+      healthNames: { prefix: "remote_writer", action: "remote write", actions: "remote writes" },
     });
     super(loop);
     this.url = prepared.url;
