@@ -256,6 +256,31 @@ export function checkEscapedNamesDistinct(
 export const OVERFLOW_LABEL_NAME = "otel.metric.overflow";
 
 /**
+ * The entries of a labels object given as an option (`option`, e.g. `groupingKey`, of `whose`,
+ * e.g. `of job "batch"`), checked: a `TypeError` unless it is an object of valid label names to
+ * strings.
+ */
+export function labelEntries(labels: unknown, option: string, whose: string): [string, string][] {
+  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
+    throw new TypeError(`${option} ${whose} must be an object of label names to string values`);
+  }
+  const entries = Object.entries(labels);
+  for (const [name, value] of entries) {
+    try {
+      validateLabelName(name);
+    } catch (error) {
+      throw new TypeError(`${option} ${whose}: ${(error as Error).message}`);
+    }
+    if (typeof value !== "string") {
+      throw new TypeError(
+        `label "${name}" in ${option} ${whose} must be a string, got ${typeof value}`,
+      );
+    }
+  }
+  return entries;
+}
+
+/**
  * Validates a metric's label names: each valid, none repeated, none of `reserved` (such as
  * `le` for histograms). Returns a frozen copy.
  */

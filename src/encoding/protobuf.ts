@@ -46,6 +46,11 @@ export class ProtoWriter {
     return this.#bytes;
   }
 
+  /** A `DataView` of {@linkcode buffer}, valid until the next write. */
+  get dataView(): DataView {
+    return this.#view;
+  }
+
   /** Forgets the bytes written from `length` on. */
   truncate(length: number): void {
     this.#length = Math.min(length, this.#length);

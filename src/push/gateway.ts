@@ -11,7 +11,7 @@
 
 import { PROMETHEUS_CONTENT_TYPE, renderText } from "../exposition/text.ts";
 import { checkedSource, defaultRegistry, hasCollect, type MetricsSource } from "../registry.ts";
-import { escapeName, positiveMs, validateLabelName } from "../validation.ts";
+import { escapeName, labelEntries, positiveMs } from "../validation.ts";
 import { type Auth, authorizationHeader, base64Of } from "../auth.ts";
 import {
   type EncodedBody,
@@ -248,26 +248,11 @@ function resolveTarget(
 }
 
 function sortedGroupingKey(job: string, groupingKey: GroupingKey): [string, string][] {
-  if (groupingKey === null || typeof groupingKey !== "object" || Array.isArray(groupingKey)) {
-    throw new TypeError(
-      `groupingKey of job "${job}" must be an object of label names to string values`,
-    );
-  }
-  const entries = Object.entries(groupingKey);
-  for (const [name, value] of entries) {
-    try {
-      validateLabelName(name);
-    } catch (error) {
-      throw new TypeError(`groupingKey of job "${job}": ${(error as Error).message}`);
-    }
+  const entries = labelEntries(groupingKey, "groupingKey", `of job "${job}"`);
+  for (const [name] of entries) {
     if (name === "job") {
       throw new TypeError(
         `groupingKey of job "${job}" must not contain "job": the job is given by the job option`,
-      );
-    }
-    if (typeof value !== "string") {
-      throw new TypeError(
-        `groupingKey label "${name}" of job "${job}" must be a string, got ${typeof value}`,
       );
     }
   }

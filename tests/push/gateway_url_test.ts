@@ -175,7 +175,7 @@ const invalid: [string, () => unknown, RegExp][] = [
   [
     "non-string label value",
     () => gatewayUrl("pgw:9091", "moni", { n: 1 as unknown as string }),
-    /groupingKey label "n" of job "moni" must be a string, got number/,
+    /label "n" in groupingKey of job "moni" must be a string, got number/,
   ],
   ["empty job", () => gatewayUrl("pgw:9091", ""), /job must be a non-empty string/],
   ["missing job", () => gatewayUrl("pgw:9091", undefined as unknown as string), /job must be/],

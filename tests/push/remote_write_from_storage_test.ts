@@ -17,7 +17,7 @@ import {
 import { escapeFamily } from "../../src/exposition/escaping.ts";
 import { useExpiryClock } from "../../src/metrics/series_expiry.ts";
 import { storageOf } from "../../src/metrics/storage_read.ts";
-import { type WriteItem } from "../../src/push/remote_write/encoder.ts";
+import type { WriteItem } from "../../src/push/remote_write/encoder.ts";
 import {
   encodeWriteRequest,
   remoteWriteLabels,

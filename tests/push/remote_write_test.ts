@@ -275,7 +275,7 @@ Deno.test("remote write: job is required, from labels or on every series; bad op
     );
     await assert.rejects(
       remoteWrite(receiver.url, { registry, labels: { job: 1 as unknown as string } }),
-      { name: "TypeError", message: /label "job" for .* must be a string/ },
+      { name: "TypeError", message: /label "job" in labels for .* must be a string/ },
     );
     await assert.rejects(remoteWrite("ftp://x/", { registry }), TypeError);
     await assert.rejects(

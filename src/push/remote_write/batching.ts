@@ -24,12 +24,12 @@ export interface WriteRequests {
 
 /**
  * What remembers a write's series to tell which of the previous write's ended: `begin` starts a
- * write, `see` is given each series' labels (`bytes[from, to)` of request `request`), `ended` is
- * asked once all were seen, and `sent` is given the requests' bodies (Snappy blocks).
+ * write, `see` is given each series' labels (`bytes` from `from` to `to` in request `request`),
+ * `ended` is asked once all were seen, and `sent` is given the requests' bodies (Snappy blocks).
  */
 export interface SeriesMemory {
   begin(): void;
-  see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void;
+  see(bytes: DataView, from: number, to: number, request: number): void;
   ended(): readonly Uint8Array[];
   sent(bodies: readonly Uint8Array[]): void;
 }
@@ -87,7 +87,7 @@ export class RequestBuilder {
       [from, to] = [from + out.length - start, to + out.length - start];
       out.raw(series);
     }
-    if (seen) this.#memory?.see(out.buffer, from, to, this.#requests.length);
+    if (seen) this.#memory?.see(out.dataView, from, to, this.#requests.length);
     this.#series++;
   }
 

@@ -10,34 +10,15 @@
 import { ProtoWriter } from "../../encoding/protobuf.ts";
 import type { StoredMetric } from "../../exposition/byte_render.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
-import {
-  type NativeBuckets,
-  nativeBucketsOf,
-  type NativeHistogram,
-} from "../../metrics/native_histogram.ts";
-import type {
-  CounterPoint,
-  Exemplar,
-  HistogramPoint,
-  Labels,
-  MetricFamily,
-  StateSetPoint,
-  SummaryPoint,
-} from "../../model.ts";
-import {
-  type ExtraLabels,
-  labelMessage,
-  type LabelPlan,
-  labelPlan,
-  storedLabelPlan,
-} from "./labels.ts";
+import type { NativeBuckets, NativeHistogram } from "../../metrics/native_histogram.ts";
+import { nativeBucketsOf } from "../../metrics/native_histogram.ts";
+import type { Exemplar, HistogramPoint, Labels, MetricFamily } from "../../model.ts";
+import type { CounterPoint, StateSetPoint, SummaryPoint } from "../../model.ts";
+import type { ExtraLabels, LabelPlan } from "./labels.ts";
+import { labelMessage, labelPlan, storedLabelPlan } from "./labels.ts";
 import { exemplarField, nativeHistogramField, writeMetadata } from "./fields.ts";
-import {
-  RequestBuilder,
-  type RequestLimits,
-  type SeriesMemory,
-  type WriteRequests,
-} from "./batching.ts";
+import type { RequestLimits, SeriesMemory, WriteRequests } from "./batching.ts";
+import { RequestBuilder } from "./batching.ts";
 
 export { type ExtraLabels, extraLabels } from "./labels.ts";
 
@@ -86,7 +67,6 @@ export function encodeWrite(
  */
 class SeriesEncoder {
   readonly #requests: RequestBuilder;
-  readonly #out: ProtoWriter;
   readonly #settings: WriteSettings;
   readonly #timestampMs: number;
   /** A sample field up to its value (tag, length, the value's tag), and its timestamp field. */
@@ -103,7 +83,6 @@ class SeriesEncoder {
 
   constructor(requests: RequestBuilder, settings: WriteSettings, timestampMs: number) {
     this.#requests = requests;
-    this.#out = requests.out;
     this.#settings = settings;
     this.#timestampMs = timestampMs;
     const tail = new ProtoWriter(16);
@@ -137,10 +116,8 @@ class SeriesEncoder {
     const sampleLabel = family.type === "stateset" ? family.name : SAMPLE_LABELS[family.type];
     for (const point of family.points as readonly AnyPoint[]) {
       this.#pointLabels(point.labels, sampleLabel);
-      const native = this.#settings.nativeHistograms && family.type === "histogram"
-        ? nativeBucketsOf(point as HistogramPoint)
-        : undefined;
-      this.#point(family.type, family.name, names, point, native);
+      const native = this.#settings.nativeHistograms ? nativeBucketsOf(point) : undefined;
+      this.#point(family, names, point, native);
     }
   }
 
@@ -148,15 +125,14 @@ class SeriesEncoder {
   #stored(item: StoredMetric): void {
     const { labels, store: { numbers, sides, counts } } = item.storage.read();
     const { layout } = item.storage;
-    const { type, name } = item.family;
     const extra = this.#settings.labels;
-    const { plan, fill } = storedLabelPlan(labels, item.defaults, extra, SAMPLE_LABELS[type]);
+    const sampleLabel = SAMPLE_LABELS[layout.type];
+    const { plan, fill } = storedLabelPlan(labels, item.defaults, extra, sampleLabel);
     const names = this.#names(item.family);
     const stride = layout.numberStride;
     const exemplars = layout.type === "gauge" ? undefined : sides[layout.exemplarSide];
-    const natives = layout.type === "histogram" && layout.nativeSide !== undefined &&
-        this.#settings.nativeHistograms
-      ? sides[layout.nativeSide] as readonly (NativeHistogram | undefined)[] | undefined
+    const natives = layout.type === "histogram" && this.#settings.nativeHistograms
+      ? sides[layout.nativeSide ?? -1] as readonly (NativeHistogram | undefined)[] | undefined
       : undefined;
     const bounds = layout.type === "histogram" ? layout.upperBounds : [];
     const cumulative = new Array<number>(bounds.length);
@@ -166,7 +142,8 @@ class SeriesEncoder {
       ...{ value: 0, count: 0, sum: 0 },
     };
     const total = layout.type === "counter" ? layout.unlabelledTotal() : undefined;
-    this.#usePlan(plan);
+    this.#plan = plan;
+    this.#pieces = plan.fixed.slice();
     for (let slot = 0; slot < labels.slotCount; slot++) {
       // A metric with an overflow series is gathered as a snapshot; one made since waits.
       if (!labels.isLive(slot) || slot === labels.overflowSlot) continue;
@@ -185,18 +162,13 @@ class SeriesEncoder {
         point.value = total ?? numbers[slot * stride + offset];
         point.exemplar = exemplars?.[slot] as Exemplar | undefined;
       }
-      this.#point(type, name, names, point, natives?.[slot]?.buckets());
+      this.#point(item.family, names, point, natives?.[slot]?.buckets());
     }
   }
 
   /** A point's series, its labels laid out (`names`: its `__name__` labels, as `#names` gives). */
-  #point(
-    type: MetricFamily["type"],
-    name: string,
-    names: readonly Uint8Array[],
-    point: AnyPoint,
-    native: NativeBuckets | undefined,
-  ): void {
+  #point(family: MetricFamily, names: Uint8Array[], point: AnyPoint, native?: NativeBuckets): void {
+    const { type, name } = family;
     if (type === "histogram") {
       const bounds = this.#bounds(point.upperBounds);
       for (let i = 0; i < bounds.length; i++) {
@@ -232,7 +204,8 @@ class SeriesEncoder {
       plan === undefined || plan.sampleLabel !== sampleLabel || plan.keys.length !== keys.length ||
       plan.keys.some((key, i) => key !== keys[i])
     ) {
-      this.#usePlan(plan = labelPlan(keys, this.#settings.labels, sampleLabel));
+      this.#plan = plan = labelPlan(keys, this.#settings.labels, sampleLabel);
+      this.#pieces = plan.fixed.slice();
     }
     for (let k = 0; k < plan.own.length; k++) {
       const name = plan.own[k];
@@ -240,12 +213,6 @@ class SeriesEncoder {
       this.#pieces[k] = value === "" ? plan.fixed[k] : this.#label(name!, value);
     }
     this.#checkJob();
-  }
-
-  /** Lays out the label sets of `plan` from now on. */
-  #usePlan(plan: LabelPlan): void {
-    this.#plan = plan;
-    this.#pieces = plan.fixed.slice();
   }
 
   #checkJob(): void {
@@ -292,12 +259,7 @@ class SeriesEncoder {
   }
 
   /** A series: the pieces with `nameLabel` and `sampleLabel` in their places, and the rest. */
-  #series(
-    nameLabel: Uint8Array,
-    sampleLabel: Uint8Array | undefined,
-    value: number | undefined,
-    field?: Uint8Array,
-  ): void {
+  #series(nameLabel: Uint8Array, sampleLabel?: Uint8Array, value?: number, field?: Uint8Array) {
     const { nameAt, sampleLabelAt } = this.#plan!;
     this.#pieces[nameAt] = nameLabel;
     if (sampleLabelAt >= 0) this.#pieces[sampleLabelAt] = sampleLabel ?? EMPTY;
@@ -310,7 +272,7 @@ class SeriesEncoder {
     let length = field.length;
     if (value !== undefined) length += this.#sampleHead.length + 8 + this.#sampleTail.length;
     for (let k = 0; k < pieces.length; k++) length += pieces[k].length;
-    const out = this.#out;
+    const out = this.#requests.out;
     const start = out.length;
     out.tag(1, 2);
     out.varint(length);

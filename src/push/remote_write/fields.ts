@@ -35,10 +35,10 @@ export function exemplarField(out: ProtoWriter, given: Exemplar, timestampMs: nu
     if (labels[name] !== "") writeLabel(out, name, labels[name], EXEMPLAR_LABELS);
   }
   out.double(EXEMPLAR_VALUE, exemplar.value);
-  const timestamp = exemplar.timestamp;
+  const { timestamp } = exemplar;
   out.int64(
     EXEMPLAR_TIMESTAMP,
-    timestamp === undefined ? timestampMs : Math.round(timestamp * 1000),
+    timestamp === undefined ? timestampMs : Math.round(timestamp * 1e3),
   );
   out.end(message);
 }

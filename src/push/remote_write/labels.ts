@@ -7,41 +7,23 @@
 
 import { ProtoWriter } from "../../encoding/protobuf.ts";
 import type { LabelSets } from "../../metrics/label_sets.ts";
-import { escapeName, validateLabelName } from "../../validation.ts";
+import { escapeName, labelEntries } from "../../validation.ts";
 
-/** Labels sorted by name, each as its `Label` message (no label has an empty value). */
-export interface ExtraLabels {
-  readonly names: readonly string[];
-  readonly encoded: readonly Uint8Array[];
-}
+/** Labels by name, each as its `Label` message (no label has an empty value). */
+export type ExtraLabels = ReadonlyMap<string, Uint8Array>;
 
 const EMPTY = new Uint8Array(0);
 
 /** The extra labels of requests to `url`, validated, escaped (underscores) and sorted. */
 export function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
-  if (labels === null || typeof labels !== "object" || Array.isArray(labels)) {
-    throw new TypeError(`labels for ${url} must be an object of label names to string values`);
-  }
   const escaped = new Map<string, Uint8Array>();
-  for (const [name, value] of Object.entries(labels)) {
-    try {
-      validateLabelName(name);
-    } catch (error) {
-      throw new TypeError(`labels for ${url}: ${(error as Error).message}`);
-    }
-    if (typeof value !== "string") {
-      throw new TypeError(`label "${name}" for ${url} must be a string, got ${typeof value}`);
-    }
+  for (const [name, value] of labelEntries(labels, "labels", `for ${url}`)) {
     const escapedName = escapeName(name, "underscores", "label");
     escaped.set(escapedName, labelMessage(escapedName, value));
   }
-  return sortedLabels(escaped);
-}
-
-/** Encoded labels sorted by name; an empty value is no label at all (Prometheus' data model). */
-function sortedLabels(labels: ReadonlyMap<string, Uint8Array>): ExtraLabels {
-  const names = [...labels.keys()].filter((name) => labels.get(name)!.length > 0).sort();
-  return { names, encoded: names.map((name) => labels.get(name)!) };
+  // An empty value is no label at all (Prometheus' data model).
+  for (const [name, label] of escaped) if (label.length === 0) escaped.delete(name);
+  return escaped;
 }
 
 /** A `Label` message as the field `field` (by default `TimeSeries.labels`), tag included. */
@@ -96,15 +78,13 @@ export function labelPlan(
   extra: ExtraLabels,
   sampleLabel?: string,
 ): LabelPlan {
-  const all = new Set([...keys, ...extra.names, "__name__", sampleLabel ?? "__name__"]);
+  const all = new Set([...keys, ...extra.keys(), "__name__", sampleLabel ?? "__name__"]);
   const names = [...all].sort();
   return {
     keys,
     sampleLabel,
     own: names.map((name) => keys.includes(name) && name !== sampleLabel ? name : undefined),
-    fixed: names.map((name) =>
-      name === sampleLabel ? EMPTY : extra.encoded[extra.names.indexOf(name)] ?? EMPTY
-    ),
+    fixed: names.map((name) => name === sampleLabel ? EMPTY : extra.get(name) ?? EMPTY),
     nameAt: names.indexOf("__name__"),
     sampleLabelAt: sampleLabel === undefined ? -1 : names.indexOf(sampleLabel),
     jobAt: names.indexOf("job"),
@@ -122,11 +102,11 @@ export function storedLabelPlan(
   sampleLabel: string | undefined,
 ) {
   const own = labels.shape.labelNames;
-  const fixed = new Map(extra.names.map((name, i) => [name, extra.encoded[i]]));
+  const fixed = new Map(extra);
   for (const [name, value] of Object.entries({ ...defaults, ...labels.shape.constLabels })) {
     if (value !== "" && !own.includes(name)) fixed.set(name, labelMessage(name, value));
   }
-  const plan = labelPlan(own, sortedLabels(fixed), sampleLabel);
+  const plan = labelPlan(own, fixed, sampleLabel);
   const positions = plan.own.map((name) => name === undefined ? -1 : own.indexOf(name));
   const values = labels.valuesByPosition.map((values, p) => encodedValues(own[p], values));
   const { seriesIds, width } = labels;

@@ -19,22 +19,20 @@ export class SentSeries implements SeriesMemory {
   #seen = new Float64Array(0);
   #count = 0;
   #previous = { seen: new Float64Array(0), count: 0, bodies: [] as readonly Uint8Array[] };
-  #view = new DataView(new ArrayBuffer(0));
 
   /** Forgets the series of a write that failed before it was sent. */
   begin(): void {
     this.#count = 0;
   }
 
-  see(bytes: Uint8Array<ArrayBuffer>, from: number, to: number, request: number): void {
-    if (this.#view.buffer !== bytes.buffer) this.#view = new DataView(bytes.buffer);
+  see(bytes: DataView, from: number, to: number, request: number): void {
     if (4 * this.#count === this.#seen.length) {
       const bigger = new Float64Array(Math.max(4096, 2 * this.#seen.length));
       bigger.set(this.#seen);
       this.#seen = bigger;
     }
     const at = 4 * this.#count++;
-    this.#seen[at] = labelHash(bytes, this.#view, from, to);
+    this.#seen[at] = labelHash(bytes, from, to);
     this.#seen[at + 1] = request;
     this.#seen[at + 2] = from;
     this.#seen[at + 3] = to;
@@ -68,23 +66,22 @@ export class SentSeries implements SeriesMemory {
     const spare = this.#previous.seen;
     this.#previous = { seen: this.#seen, count: this.#count, bodies };
     this.#seen = spare;
-    this.#count = 0;
   }
 }
 
 /** Two 32-bit multiplicative hashes of `bytes[from, to)`, four bytes at a time, as 53 bits. */
-function labelHash(bytes: Uint8Array, view: DataView, from: number, to: number): number {
+function labelHash(bytes: DataView, from: number, to: number): number {
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;
   let k = from;
   for (; k + 4 <= to; k += 4) {
-    const word = view.getInt32(k, true);
+    const word = bytes.getInt32(k, true);
     a = Math.imul(a ^ word, 0x01000193);
     b = Math.imul((b ^ word) + (b >>> 13), 0x5bd1e995);
   }
   for (; k < to; k++) {
-    a = Math.imul(a ^ bytes[k], 0x01000193);
-    b = Math.imul((b ^ bytes[k]) + (b >>> 13), 0x5bd1e995);
+    a = Math.imul(a ^ bytes.getUint8(k), 0x01000193);
+    b = Math.imul((b ^ bytes.getUint8(k)) + (b >>> 13), 0x5bd1e995);
   }
   a = Math.imul(a ^ (a >>> 16), 0x85ebca6b) ^ (to - from);
   return (a >>> 0) * 0x200000 + (b >>> 11);

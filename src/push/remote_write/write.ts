@@ -7,26 +7,15 @@
  * @module
  */
 
-import {
-  checkedSource,
-  defaultRegistry,
-  gatherForBytes,
-  hasCollect,
-  type MetricsSource,
-  Registry,
-} from "../../registry.ts";
+import { checkedSource, defaultRegistry, gatherForBytes, hasCollect } from "../../registry.ts";
+import { type MetricsSource, Registry } from "../../registry.ts";
 import { escapeFamily } from "../../exposition/escaping.ts";
 import { isStoredMetric } from "../../exposition/byte_render.ts";
 import { type Auth, authorizationHeader } from "../../auth.ts";
 import { positiveMs } from "../../validation.ts";
 import { RemoteWriteError } from "../errors.ts";
-import {
-  type ErrorFactory,
-  type FetchFunction,
-  parseEndpoint,
-  retryAfterMs,
-  sendRequest,
-} from "../request.ts";
+import type { ErrorFactory, FetchFunction } from "../request.ts";
+import { parseEndpoint, retryAfterMs, sendRequest } from "../request.ts";
 import { encodeWrite, extraLabels, type WriteItem } from "./encoder.ts";
 import type { SeriesMemory, WriteRequests } from "./batching.ts";
 
@@ -138,17 +127,14 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
     if (Number.isSafeInteger(value) && value >= 1) return value;
     throw new RangeError(`${name} for ${target} must be a positive integer, got ${value}`);
   };
+  const timeoutMs = options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS;
   return {
     url: target,
     /** The source checked as a registry checks custom collectors, and as given. */
     source: checkedSource(source),
     given: source,
     headers,
-    timeoutMs: positiveMs(
-      options.timeoutMs,
-      `timeoutMs for ${target}`,
-      DEFAULT_REMOTE_WRITE_TIMEOUT_MS,
-    ),
+    timeoutMs: positiveMs(timeoutMs, `timeoutMs for ${target}`),
     signal: options.signal,
     fetch: options.fetch,
     settings: {

@@ -18,10 +18,9 @@ export interface RemoteWriterOptions
 
 /**
  * Writes a registry to a remote-write receiver every `intervalMs` in the background, as the
- * `Pusher` does for a Pushgateway: first write on `start()`, never two in flight, backoff on
- * retryable failures, failures to `onError` (never thrown), a final write on `stop()`. Each
- * write's timestamp is later than the previous one's (a clock step back never makes samples
- * out of order); a series gone since the previous write gets one staleness marker.
+ * `Pusher` pushes to a Pushgateway (see {@linkcode BackgroundSender}). Each write's timestamp is
+ * later than the previous one's (a clock step back never makes samples out of order); a series
+ * gone since the previous write gets one staleness marker.
  *
  * @example
  * ```ts ignore
@@ -47,10 +46,8 @@ export class RemoteWriter extends BackgroundSender {
     if (options === null || typeof options !== "object") {
       throw new TypeError("RemoteWriter takes an options object with at least { url, labels }");
     }
-    const prepared = prepareWrite(options.url, {
-      ...options,
-      timeoutMs: options.timeoutMs ?? 10_000,
-    });
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const prepared = prepareWrite(options.url, { ...options, timeoutMs });
     const sent = new SentSeries();
     let lastTimestampMs = 0;
     const loop = new BackgroundLoop({
