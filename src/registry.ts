@@ -426,9 +426,8 @@ export class Registry implements MetricsSource {
 export function gatherForBytes(
   registry: Registry,
   options: CollectOptions,
-  taken?: (item: StoredMetric) => void,
 ): Promise<RenderItems> {
-  return gatherItems(storageGathers.get(registry)!, options, taken);
+  return gatherItems(storageGathers.get(registry)!, options);
 }
 
 /**

@@ -61,6 +61,7 @@ Deno.test("subpath exports: what left the root is in the subpath its documentati
     Object.keys(module).filter((name) => !(name in rootValues)).sort();
   assert.deepEqual(only(http), []);
   assert.deepEqual(only(push), [
+    "BackgroundSender",
     "DEFAULT_GZIP_MIN_BYTES",
     "DEFAULT_PUSH_TIMEOUT_MS",
     "DEFAULT_REMOTE_WRITE_TIMEOUT_MS",

@@ -168,14 +168,12 @@ export function isStoredMetric(item: MetricFamily | StoredMetric): item is Store
 /**
  * Gathers what rendering a registry takes (`gather` is its `StorageGather`): the families of
  * the collectors rendered from snapshots (awaiting async ones, validating and reporting as
- * `collect()` does) and the metrics read from storage, in registration order. `taken` is told
- * of each metric read from storage when `collect()` would have collected it (remote write
- * reads its numbers then).
+ * `collect()` does) and the metrics read from storage, in registration order. Their storage is
+ * read later, by whoever writes them out (a render, a remote write).
  */
 export async function gatherItems(
   gather: StorageGather,
   options: GatherOptions,
-  taken?: (item: StoredMetric) => void,
 ): Promise<RenderItems> {
   const stored = new Map<MetricFamily, StoredMetric>();
   const legacyNamesKept = keepsLegacyNames(options.escaping);
@@ -189,7 +187,6 @@ export async function gatherItems(
       family: familyWithoutPoints(storage, prefix),
       defaults,
     };
-    taken?.(item);
     // A family of its own per gathering: a metric registered twice is told apart.
     const family = { ...item.family };
     stored.set(family, item);
