@@ -13,7 +13,6 @@ import {
   type ReadFromStorage,
   type RenderItems,
   type StorageGather,
-  type StoredMetric,
 } from "./exposition/byte_render.ts";
 import { checkFamilies, exposedNames, InvalidFamilyError } from "./exposition/validate.ts";
 import { WrittenNames } from "./exposition/written_names.ts";

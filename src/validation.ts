@@ -451,3 +451,16 @@ export function positiveMs(value: unknown, option: string, fallback?: number): n
   }
   return value;
 }
+
+/**
+ * A positive integer option, `fallback` when not given: a `TypeError` if it is not a number, a
+ * `RangeError` if it is not a positive safe integer, each naming `option`.
+ */
+export function positiveInteger(value: unknown, option: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== "number") {
+    throw new TypeError(`${option} must be a number, got ${typeof value}`);
+  }
+  if (Number.isSafeInteger(value) && value >= 1) return value;
+  throw new RangeError(`${option} must be a positive integer, got ${value}`);
+}

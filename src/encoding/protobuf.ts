@@ -221,11 +221,6 @@ export class ProtoWriter {
     this.#length = at;
   }
 
-  /** Makes room for `extra` more bytes at once (growing step by step copies more often). */
-  reserve(extra: number): void {
-    this.#ensure(extra);
-  }
-
   /**
    * Starts a length-delimited field (a nested message or a packed repeated field); write its
    * content, then call {@linkcode end} with the returned mark. With `field` < 0 no tag is

@@ -145,7 +145,7 @@ export interface BackgroundLoopOptions {
   /** The interval when `given` has none. */
   readonly defaultIntervalMs: number;
   /** What it sends (the registry `healthMetrics: true` adds its health families to). */
-  readonly sent: unknown;
+  readonly source: unknown;
   /** One send; rejects on failure. */
   readonly send: () => Promise<void>;
   /**
@@ -253,7 +253,7 @@ export class BackgroundLoop {
     }
     this.#healthRegistry = healthRegistryOf(
       given.healthMetrics,
-      options.sent,
+      options.source,
       `${what} for ${url}`,
     );
     this.#healthCollector = this.#healthRegistry === undefined

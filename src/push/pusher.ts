@@ -119,7 +119,7 @@ export class Pusher extends BackgroundSender {
       verb: "push",
       given: options,
       defaultIntervalMs: 5_000,
-      sent: registry,
+      source: registry,
       send: () => push(gateway, pushOptions),
       healthNames: {
         prefix: "pusher",

@@ -47,8 +47,11 @@ export interface OutgoingRequest {
   readonly signal?: AbortSignal;
   /** The `fetch` to use; default: the global `fetch`. */
   readonly fetch?: FetchFunction;
-  /** Builds the body under the deadline; its own errors pass through unchanged. */
-  readonly body?: () => Promise<EncodedBody>;
+  /**
+   * Builds the body under the deadline (`signal` aborts once the request is given up, so that
+   * work left after it can stop); its own errors pass through unchanged.
+   */
+  readonly body?: (signal: AbortSignal) => Promise<EncodedBody>;
 }
 
 const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
@@ -78,7 +81,7 @@ export async function sendRequest(
   let body: EncodedBody | undefined;
   if (request.body !== undefined) {
     try {
-      body = await untilAborted(request.body(), signal);
+      body = await untilAborted(request.body(signal), signal);
     } catch (error) {
       // A collector that throws is the program's own error, not the network's: pass it on.
       if (!signal.aborted) throw error;

@@ -228,3 +228,46 @@ function seriesSizes(request: Uint8Array): number[] {
     return 1 + (length < 128 ? 1 : length < 16_384 ? 2 : 3) + length;
   });
 }
+
+Deno.test("remote write batching: each request carries the metadata of the families it holds series of, markers none", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const a = new Counter({ name: "a", help: "a", labelNames: ["i"], registry });
+  const b = new Gauge({ name: "b", help: "b", labelNames: ["i"], registry });
+  for (let i = 0; i < 3; i++) a.labels(String(i)).inc();
+  for (let i = 0; i < 4; i++) b.labels(String(i)).set(i);
+  const writer = new RemoteWriter({
+    url: receiver.url,
+    registry,
+    labels: { job: "m" },
+    maxSeriesPerRequest: 3,
+  });
+  const summary = (from: number) =>
+    receiver.requests.slice(from).map((_, k) => {
+      const request = receiver.decoded(from + k);
+      const names = request.series.map((series) => new Map(series.labels).get("__name__"));
+      return [request.metadata.map((m) => m.name).join(","), names.join(",")];
+    });
+  try {
+    assert.equal(await writer.flush(), true);
+    // A full request takes no more metadata; a family's metadata starts each request it goes on in.
+    assert.deepEqual(summary(0), [
+      ["a_total", "a_total,a_total,a_total"],
+      ["b", "b,b,b"],
+      ["b", "b"],
+    ]);
+    // b's series end: its markers follow every family of the write; a request of markers alone
+    // carries no family's metadata.
+    b.clear();
+    const before = receiver.requests.length;
+    assert.equal(await writer.flush(), true);
+    assert.deepEqual(summary(before), [
+      ["a_total", "a_total,a_total,a_total"],
+      ["b", "b,b,b"],
+      ["", "b"],
+    ]);
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});

@@ -202,13 +202,16 @@ Deno.test("remote write from storage: a write carries the values of when it is e
   const registry = new Registry();
   const counter = new Counter({ name: "c", help: "h", labelNames: ["k"], registry });
   const histogram = new Histogram({ name: "h", help: "h", native: true, registry });
+  const gauge = new Gauge({ name: "g", help: "g", registry });
   counter.labels("a").inc(1);
   histogram.observe(1);
+  gauge.set(1);
   const items = await gather(registry);
   assert.ok(items.every((item) => "storage" in item));
   counter.labels("a").inc(10);
   counter.labels("b").inc();
   histogram.observe(2);
+  gauge.setFunction(() => 42); // a value function set since the gathering is called
   const request = decodeWriteRequest(
     encodeWriteRequest(items, remoteWriteLabels({ job: "j" }), TIMESTAMP),
   );
@@ -216,7 +219,8 @@ Deno.test("remote write from storage: a write carries the values of when it is e
     series.labels.filter(([name]) => name !== "job").map(([n, v]) => `${n}=${v}`).join(",") +
     " " + series.samples.map((sample) => sample.value).join(",")
   );
-  for (const line of ["__name__=c_total,k=a 11", "__name__=c_total,k=b 1", "__name__=h_count 2"]) {
+  const expected = ["__name__=c_total,k=a 11", "__name__=c_total,k=b 1", "__name__=h_count 2"];
+  for (const line of [...expected, "__name__=g 42"]) {
     assert.ok(lines.includes(line), lines.join("\n"));
   }
 });

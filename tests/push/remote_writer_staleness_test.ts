@@ -162,14 +162,17 @@ Deno.test("RemoteWriter staleness: markers read back from later requests keep th
     // Many writes first: an optimized encoder must still write the marker's exact NaN.
     for (let i = 0; i < 40; i++) assert.equal(await writer.flush(), true);
     const before = receiver.requests.length;
-    // Series of the first and of the third request of the previous write.
+    // Series of the first and of the third request of the previous write, and the first of the
+    // second (moved there when the first request was full).
     counter.remove("/5");
+    counter.remove("/100");
     counter.remove("/250");
     assert.equal(await writer.flush(), true);
     const markers = receiver.requests.slice(before).flatMap((request) => seriesOf(request.bytes))
       .filter((series) => Number.isNaN(Number(series.bits)) || series.bits >> 52n === 0x7ffn);
     assert.deepEqual(markers.map((s) => s.labels), [
       "__name__=hits_total,job=s,path=/5",
+      "__name__=hits_total,job=s,path=/100",
       "__name__=hits_total,job=s,path=/250",
     ]);
     assert.ok(markers.every((s) => s.bits === STALE_NAN_BITS), markers.map((s) => s.bits).join());
@@ -205,6 +208,76 @@ Deno.test("RemoteWriter staleness: a write that fails while encoding leaves no t
       s.bits === STALE_NAN_BITS
     );
     assert.deepEqual(markers.map((s) => s.labels), ["__name__=hits_total,job=s,path=/a"]);
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("RemoteWriter staleness: a sent body it cannot read back costs one write's markers, not every later write", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "hits", help: "h", labelNames: ["path"], registry });
+  counter.labels("/a").inc();
+  counter.labels("/b").inc();
+  const writer = new RemoteWriter({
+    url: receiver.url,
+    registry,
+    labels: { job: "s" },
+    onError: () => {},
+    // A fetch that spoils each body once it is sent (the writer keeps them to read labels back).
+    fetch: async (url, init) => {
+      const response = await fetch(url, init);
+      (init?.body as Uint8Array).fill(0xff);
+      return response;
+    },
+  });
+  try {
+    assert.equal(await writer.flush(), true);
+    counter.remove("/b");
+    assert.equal(await writer.flush(), false); // the marker's labels cannot be read back
+    assert.equal(await writer.flush(), true);
+    assert.equal(await writer.flush(), true);
+  } finally {
+    await writer.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("RemoteWriter staleness: a write given up while gathering leaves the memory of the last write", async () => {
+  const receiver = fakeReceiver();
+  const registry = new Registry();
+  const counter = new Counter({ name: "hits", help: "h", labelNames: ["path"], registry });
+  counter.labels("/a").inc();
+  counter.labels("/b").inc();
+  let release: (() => void) | undefined;
+  registry.register({
+    collect: () =>
+      release === undefined ? [] : new Promise((resolve) => {
+        release = () => resolve([]);
+      }),
+  });
+  const writer = new RemoteWriter({
+    url: receiver.url,
+    registry,
+    labels: { job: "s" },
+    timeoutMs: 200,
+    onError: () => {},
+  });
+  try {
+    assert.equal(await writer.flush(), true);
+    release = () => {}; // the next gathering waits for its collector
+    assert.equal(await writer.flush(), false); // timed out while gathering
+    counter.remove("/b");
+    const late = release;
+    release = undefined;
+    late(); // the given-up write's gathering ends now
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await writer.flush(), true);
+    const markers = seriesOf(receiver.requests.at(-1)!.bytes).filter((s) =>
+      s.bits === STALE_NAN_BITS
+    );
+    assert.deepEqual(markers.map((s) => s.labels), ["__name__=hits_total,job=s,path=/b"]);
   } finally {
     await writer.stop();
     await receiver.close();

@@ -18,6 +18,7 @@ export interface RequestLimits {
 /** A write's requests (compressed), and the series too large for any request (never sent). */
 export interface WriteRequests {
   readonly requests: readonly { readonly body: Uint8Array<ArrayBuffer>; readonly series: number }[];
+  /** Series written, staleness markers included. */
   readonly series: number;
   readonly oversized: { readonly count: number; readonly family: string; readonly bytes: number };
 }
@@ -61,7 +62,10 @@ export class RequestBuilder {
   family(metadata: Uint8Array): void {
     // Metadata is advisory: too large for a request, it is left out.
     this.#metadata = metadata.length > this.#limits.maxBytes ? new Uint8Array(0) : metadata;
-    if (this.out.length + this.#metadata.length > this.#limits.maxBytes) this.#flush();
+    const { maxBytes, maxSeries } = this.#limits;
+    if (this.out.length + this.#metadata.length > maxBytes || this.#series === maxSeries) {
+      this.#flush();
+    }
     this.out.raw(this.#metadata);
   }
 

@@ -23,7 +23,7 @@ import { RequestBuilder } from "./batching.ts";
 export { type ExtraLabels, extraLabels } from "./labels.ts";
 
 /** The staleness marker, NaN 0x7ff0000000000002, as bytes (optimized code may change a NaN). */
-const STALE_NAN = new Uint8Array(new BigUint64Array([0x7ff0000000000002n]).buffer);
+const STALE_NAN = Uint8Array.of(2, 0, 0, 0, 0, 0, 0xf0, 0x7f);
 const EMPTY = new Uint8Array(0);
 /** The label each sample of a type adds (a state set's is named after the family). */
 const SAMPLE_LABELS: Partial<Record<string, string>> = { histogram: "le", summary: "quantile" };
@@ -56,6 +56,7 @@ export function encodeWrite(
   const requests = new RequestBuilder(settings, memory);
   const encoder = new SeriesEncoder(requests, settings, timestampMs);
   for (const item of items) encoder.item(item);
+  requests.family(EMPTY); // markers carry no family's metadata
   for (const labels of memory?.ended() ?? []) encoder.stale(labels);
   return requests.finish();
 }
@@ -77,7 +78,7 @@ class SeriesEncoder {
   #plan: LabelPlan | undefined;
   /** The name of the family being written ("" for staleness markers). */
   #family = "";
-  /** `Label`s that repeat in a write: names, bounds, quantiles, states, snapshots' values. */
+  /** The `Label`s of names, bounds, quantiles, states and snapshots' values in this write. */
   readonly #labels = new Map<string, Uint8Array>();
   readonly #boundLabels = new Map<readonly number[], Uint8Array[]>();
 
@@ -131,6 +132,8 @@ class SeriesEncoder {
     const names = this.#names(item.family);
     const stride = layout.numberStride;
     const exemplars = layout.type === "gauge" ? undefined : sides[layout.exemplarSide];
+    // A gauge's value function set since the gathering is called, as a scrape would.
+    const functions = layout.type === "gauge" ? sides[layout.functionSide] : undefined;
     const natives = layout.type === "histogram" && this.#settings.nativeHistograms
       ? sides[layout.nativeSide ?? -1] as readonly (NativeHistogram | undefined)[] | undefined
       : undefined;
@@ -159,7 +162,8 @@ class SeriesEncoder {
         point.exemplars = exemplars?.[slot] as Exemplar[] | undefined;
       } else {
         const offset = layout.type === "counter" ? layout.totalOffset : layout.valueOffset;
-        point.value = total ?? numbers[slot * stride + offset];
+        const valueFunction = functions?.[slot] as (() => number) | undefined;
+        point.value = valueFunction?.() ?? total ?? numbers[slot * stride + offset];
         point.exemplar = exemplars?.[slot] as Exemplar | undefined;
       }
       this.#point(item.family, names, point, natives?.[slot]?.buckets());

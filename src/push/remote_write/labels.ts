@@ -14,7 +14,7 @@ export type ExtraLabels = ReadonlyMap<string, Uint8Array>;
 
 const EMPTY = new Uint8Array(0);
 
-/** The extra labels of requests to `url`, validated, escaped (underscores) and sorted. */
+/** The extra labels of requests to `url`, validated and escaped (underscores). */
 export function extraLabels(labels: Readonly<Record<string, string>>, url: string): ExtraLabels {
   const escaped = new Map<string, Uint8Array>();
   for (const [name, value] of labelEntries(labels, "labels", `for ${url}`)) {
@@ -72,21 +72,17 @@ export interface LabelPlan {
   readonly jobAt: number;
 }
 
-/** How own labels named `keys` merge with `extra`, `__name__` and `sampleLabel`. */
-export function labelPlan(
-  keys: readonly string[],
-  extra: ExtraLabels,
-  sampleLabel?: string,
-): LabelPlan {
-  const all = new Set([...keys, ...extra.keys(), "__name__", sampleLabel ?? "__name__"]);
+/** How own labels named `keys` merge with `extra`, `__name__` and the sample's own label. */
+export function labelPlan(keys: readonly string[], extra: ExtraLabels, sample?: string): LabelPlan {
+  const all = new Set([...keys, ...extra.keys(), "__name__", sample ?? "__name__"]);
   const names = [...all].sort();
   return {
     keys,
-    sampleLabel,
-    own: names.map((name) => keys.includes(name) && name !== sampleLabel ? name : undefined),
-    fixed: names.map((name) => name === sampleLabel ? EMPTY : extra.get(name) ?? EMPTY),
+    sampleLabel: sample,
+    own: names.map((name) => keys.includes(name) && name !== sample ? name : undefined),
+    fixed: names.map((name) => name === sample ? EMPTY : extra.get(name) ?? EMPTY),
     nameAt: names.indexOf("__name__"),
-    sampleLabelAt: sampleLabel === undefined ? -1 : names.indexOf(sampleLabel),
+    sampleLabelAt: sample === undefined ? -1 : names.indexOf(sample),
     jobAt: names.indexOf("job"),
   };
 }

@@ -20,7 +20,7 @@ export class SentSeries implements SeriesMemory {
   #count = 0;
   #previous = { seen: new Float64Array(0), count: 0, bodies: [] as readonly Uint8Array[] };
 
-  /** Forgets the series of a write that failed before it was sent. */
+  /** Starts a write, forgetting the series of one whose encoding threw. */
   begin(): void {
     this.#count = 0;
   }
@@ -50,6 +50,8 @@ export class SentSeries implements SeriesMemory {
     };
     for (let i = 0; i < this.#count; i++) table[slotOf(seen[4 * i])] = i + 1;
     const previous = this.#previous;
+    // Asked once: a failure here costs one write's markers, never every later write.
+    this.#previous = { ...previous, count: 0 };
     const requests: Uint8Array[] = [];
     const ended: Uint8Array[] = [];
     for (let at = 0; at < 4 * previous.count; at += 4) {

@@ -1,8 +1,7 @@
 /**
- * Prometheus remote write 1.0, one write: gathered, encoded (`encoder.ts`), split into requests
- * (`batching.ts`), each Snappy-compressed and sent in turn under one deadline. Series are named
- * as a scrape of the text format 0.0.4 stores them (`_total`, `_bucket`/`_count`/`_sum`, `_info`,
- * a gauge per state); no `_created` series.
+ * Prometheus remote write 1.0, one write: gathered, encoded into requests, each sent in turn under
+ * one deadline. Series are named as a scrape of the text format 0.0.4 stores them (`_total`,
+ * `_bucket`/`_count`/`_sum`, `_info`, a gauge per state); no `_created` series.
  *
  * @module
  */
@@ -12,7 +11,7 @@ import { type MetricsSource, Registry } from "../../registry.ts";
 import { escapeFamily } from "../../exposition/escaping.ts";
 import { isStoredMetric } from "../../exposition/byte_render.ts";
 import { type Auth, authorizationHeader } from "../../auth.ts";
-import { positiveMs } from "../../validation.ts";
+import { positiveInteger, positiveMs } from "../../validation.ts";
 import { RemoteWriteError } from "../errors.ts";
 import type { ErrorFactory, FetchFunction } from "../request.ts";
 import { parseEndpoint, retryAfterMs, sendRequest } from "../request.ts";
@@ -95,10 +94,10 @@ export async function remoteWrite(url: string | URL, options: RemoteWriteOptions
 /** Default timeout of one remote write, as Prometheus' own `remote_timeout`. */
 export const DEFAULT_REMOTE_WRITE_TIMEOUT_MS = 30_000;
 
-/** Everything a write needs, checked once (a `RemoteWriter` reuses it for every write). */
-export type PreparedWrite = ReturnType<typeof prepareWrite>;
-
-/** Checks `options` for writes to `url` (throwing `TypeError`/`RangeError`). */
+/**
+ * Everything a write to `url` needs, checked once (throwing `TypeError`/`RangeError`): a
+ * `RemoteWriter` reuses it for every write.
+ */
 export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
   if (options === null || typeof options !== "object") {
     throw new TypeError("remote write options must be an object, e.g. { labels: { job } }");
@@ -119,14 +118,8 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
     if (typeof value === "boolean") return value;
     throw new TypeError(`${name} for ${target} must be true or false, got ${typeof value}`);
   };
-  const count = (name: "maxSeriesPerRequest" | "maxBytesPerRequest", fallback: number) => {
-    const value = options[name] ?? fallback;
-    if (typeof value !== "number") {
-      throw new TypeError(`${name} for ${target} must be a number, got ${typeof value}`);
-    }
-    if (Number.isSafeInteger(value) && value >= 1) return value;
-    throw new RangeError(`${name} for ${target} must be a positive integer, got ${value}`);
-  };
+  const count = (name: "maxSeriesPerRequest" | "maxBytesPerRequest", fallback: number) =>
+    positiveInteger(options[name], `${name} for ${target}`, fallback);
   const timeoutMs = options.timeoutMs ?? DEFAULT_REMOTE_WRITE_TIMEOUT_MS;
   return {
     url: target,
@@ -153,7 +146,7 @@ export function prepareWrite(url: string | URL, options: RemoteWriteOptions) {
  * after the rest was sent when some series were too large for any request.
  */
 export async function writeOnce(
-  prepared: PreparedWrite,
+  prepared: ReturnType<typeof prepareWrite>,
   timestampMs: number,
   memory?: SeriesMemory,
 ): Promise<void> {
@@ -173,9 +166,10 @@ export async function writeOnce(
         timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())),
         signal: prepared.signal,
         fetch: prepared.fetch,
-        body: async () => {
+        body: async (signal) => {
           // Gathering and encoding count against the deadline of the first request.
           const items = write === undefined ? await gather(prepared.source) : [];
+          signal.throwIfAborted(); // a write given up while gathering changes nothing
           write ??= encodeWrite(items, settings, timestampMs, memory);
           return { bytes: write.requests[index].body, encoding: "snappy" };
         },
@@ -201,9 +195,8 @@ export async function writeOnce(
 }
 
 /**
- * A registry gathered as a scrape gathers it (counters, gauges and histograms read from
- * storage), any other source's snapshots. Remote write 1.0 cannot say which names a receiver
- * takes: names outside the legacy alphabet are escaped with underscores.
+ * A registry gathered as a scrape gathers it, any other source's snapshots; names outside the
+ * legacy alphabet escaped with underscores (remote write 1.0 cannot say what a receiver takes).
  */
 export async function gather(source: MetricsSource): Promise<WriteItem[]> {
   if (!(source instanceof Registry)) {

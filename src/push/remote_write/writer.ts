@@ -56,7 +56,7 @@ export class RemoteWriter extends BackgroundSender {
       verb: "write",
       given: options,
       defaultIntervalMs: 15_000,
-      sent: prepared.given,
+      source: prepared.given,
       send: () => {
         // Now, or 1 ms after the previous write if the clock has not moved on (or went back).
         lastTimestampMs = Math.max(Date.now(), lastTimestampMs + 1);
