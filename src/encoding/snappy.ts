@@ -45,7 +45,9 @@ export function snappyCompress(input: Uint8Array): Uint8Array<ArrayBuffer> {
   } else {
     compress(input, output);
   }
-  return output.bytes.subarray(0, output.o);
+  // A block far smaller than its buffer is copied out: whoever keeps it keeps no spare room.
+  const { bytes } = output;
+  return output.o * 2 < bytes.length ? bytes.slice(0, output.o) : bytes.subarray(0, output.o);
 }
 
 /**
