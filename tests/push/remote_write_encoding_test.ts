@@ -15,22 +15,12 @@ import {
 } from "../../mod.ts";
 import { snappyCompress } from "../../src/encoding/snappy.ts";
 import {
+  encodeCompressedWriteRequest,
   encodeWriteRequest,
   remoteWriteLabels,
-  type WriteOptions,
 } from "../support/remote_write_encoding.ts";
 import { snappyDecompress } from "../support/snappy.ts";
 import { decodeWriteRequest } from "../support/remote_write_receiver.ts";
-
-/** What a write sends when it fits in one request: the request, compressed. */
-function encodeCompressedWriteRequest(
-  families: readonly MetricFamily[],
-  labels: ReturnType<typeof remoteWriteLabels>,
-  timestampMs: number,
-  options: WriteOptions = {},
-): Uint8Array {
-  return snappyCompress(encodeWriteRequest(families, labels, timestampMs, options));
-}
 
 function fullRegistry(series: number): Registry {
   const registry = new Registry();

@@ -4,32 +4,23 @@
 import assert from "node:assert/strict";
 import { Counter, Histogram, type MetricFamily, Registry } from "../../mod.ts";
 import {
+  encodeCompressedWriteRequest,
   encodeWriteRequest,
   remoteWriteLabels,
   type WriteOptions,
 } from "../support/remote_write_encoding.ts";
-import { snappyCompress } from "../../src/encoding/snappy.ts";
-import { remoteWrite } from "../../src/push/remote_write/write.ts";
+import { gather, remoteWrite } from "../../src/push/remote_write/write.ts";
 import { snappyDecompress } from "../support/snappy.ts";
 import { decodeMessage } from "../support/protobuf.ts";
 import { decodeWriteRequest, seriesLines } from "../support/remote_write_receiver.ts";
-
-/** What a write sends when it fits in one request: the request, compressed. */
-function encodeCompressedWriteRequest(
-  families: readonly MetricFamily[],
-  labels: ReturnType<typeof remoteWriteLabels>,
-  timestampMs: number,
-  options: WriteOptions = {},
-): Uint8Array {
-  return snappyCompress(encodeWriteRequest(families, labels, timestampMs, options));
-}
 
 const TIMESTAMP = 1_700_000_000_123;
 
 /** The request for `registry`, from storage, checked equal to the one from its snapshot. */
 async function requestOf(registry: Registry, options: WriteOptions = {}) {
   const labels = remoteWriteLabels({ job: "t" });
-  const items = await registry.collect();
+  const items = await gather(registry);
+  assert.ok(items.some((item) => "storage" in item));
   const families: MetricFamily[] = await registry.collect();
   const flat = encodeWriteRequest(items, labels, TIMESTAMP, options).slice();
   assert.deepEqual(encodeWriteRequest(families, labels, TIMESTAMP, options), flat);

@@ -1,6 +1,6 @@
 /**
- * Remote-write requests as tests compare them: one uncompressed `WriteRequest` of a write
- * without limits, and the extra labels as `remoteWrite` validates them.
+ * Remote-write requests as tests compare them: the one `WriteRequest` of a write without limits
+ * (as sent, and uncompressed), and the extra labels as `remoteWrite` validates them.
  */
 import {
   encodeWrite,
@@ -32,13 +32,22 @@ export function settingsOf(labels: ExtraLabels, options: WriteOptions = {}) {
   };
 }
 
-/** The one request of a write without limits, uncompressed. */
+/** The one request of a write without limits, as sent: Snappy-compressed. */
+export function encodeCompressedWriteRequest(
+  items: readonly WriteItem[],
+  labels: ExtraLabels,
+  timestampMs: number,
+  options: WriteOptions = {},
+): Uint8Array {
+  return encodeWrite(items, settingsOf(labels, options), timestampMs).requests[0].body;
+}
+
+/** The one request of a write without limits, uncompressed (by the strict test decoder). */
 export function encodeWriteRequest(
   items: readonly WriteItem[],
   labels: ExtraLabels,
   timestampMs: number,
   options: WriteOptions = {},
 ): Uint8Array {
-  const { requests } = encodeWrite(items, settingsOf(labels, options), timestampMs);
-  return snappyDecompress(requests[0].body);
+  return snappyDecompress(encodeCompressedWriteRequest(items, labels, timestampMs, options));
 }
