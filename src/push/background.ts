@@ -126,6 +126,11 @@ export abstract class BackgroundSender {
     return this.#loop.stop();
   }
 
+  /** Sends after the send in flight, if any: `true` on success, `false` on failure; never rejects. */
+  protected sendNow(): Promise<boolean> {
+    return this.#loop.sendNow();
+  }
+
   /** Same as {@linkcode BackgroundSender.stop}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();

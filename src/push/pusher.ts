@@ -78,7 +78,6 @@ const DEFAULT_PUSHER_TIMEOUT_MS = 10_000;
 export class Pusher extends BackgroundSender {
   /** The group's URL, without credentials. */
   readonly url: string;
-  readonly #loop: BackgroundLoop;
 
   /** Checks the options (throwing `TypeError`/`RangeError`) without sending anything. */
   constructor(options: PusherOptions) {
@@ -129,7 +128,6 @@ export class Pusher extends BackgroundSender {
     });
     super(loop);
     this.url = url;
-    this.#loop = loop;
   }
 
   /**
@@ -137,6 +135,6 @@ export class Pusher extends BackgroundSender {
    * (reported to `onError`); never rejects. Works whether or not the pusher is started.
    */
   pushNow(): Promise<boolean> {
-    return this.#loop.sendNow();
+    return this.sendNow();
   }
 }

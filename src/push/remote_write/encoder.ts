@@ -8,7 +8,7 @@
  */
 
 import { ProtoWriter } from "../../encoding/protobuf.ts";
-import type { StoredMetric } from "../../exposition/byte_render.ts";
+import { isStoredMetric, type StoredMetric } from "../../exposition/byte_render.ts";
 import { formatBounds, formatFloat, hasSum } from "../../exposition/format.ts";
 import type { NativeBuckets, NativeHistogram } from "../../metrics/native_histogram.ts";
 import { nativeBucketsOf } from "../../metrics/native_histogram.ts";
@@ -94,13 +94,13 @@ class SeriesEncoder {
 
   /** Writes an item's metadata and series. */
   item(item: WriteItem): void {
-    const family = "storage" in item ? item.family : item;
+    const family = isStoredMetric(item) ? item.family : item;
     this.#family = family.name;
     this.#general.reset();
     writeMetadata(this.#general, family);
     this.#requests.family(this.#general.finish());
     this.#plan = undefined;
-    if ("storage" in item) this.#stored(item);
+    if (isStoredMetric(item)) this.#stored(item);
     else this.#snapshot(item);
   }
 

@@ -39,7 +39,6 @@ export interface RemoteWriterOptions
 export class RemoteWriter extends BackgroundSender {
   /** The receiver's URL, without credentials. */
   readonly url: string;
-  readonly #loop: BackgroundLoop;
 
   /** Checks the options (throwing `TypeError`/`RangeError`) without sending anything. */
   constructor(options: RemoteWriterOptions) {
@@ -68,11 +67,10 @@ export class RemoteWriter extends BackgroundSender {
     });
     super(loop);
     this.url = prepared.url;
-    this.#loop = loop;
   }
 
   /** Writes now (after the write in flight); resolves whether it succeeded, never rejects. */
   flush(): Promise<boolean> {
-    return this.#loop.sendNow();
+    return this.sendNow();
   }
 }
