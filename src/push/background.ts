@@ -33,7 +33,21 @@ export interface BackoffOptions {
   readonly maxMs?: number;
 }
 
-/** Options of the `Pusher` and the `RemoteWriter`: how they send in the background. */
+/**
+ * Options of the `Pusher` and the `RemoteWriter`: how they send in the background.
+ *
+ * @example
+ * ```ts ignore
+ * import { RemoteWriter } from "@deno-prom/client";
+ * const writer = new RemoteWriter({
+ *   url: "http://localhost:9090/api/v1/write",
+ *   labels: { job: "worker" },
+ *   intervalMs: 30_000,
+ *   backoff: { initialMs: 2_000, maxMs: 60_000 },
+ *   healthMetrics: true, // remote_writer_* families in the written registry
+ * });
+ * ```
+ */
 export interface BackgroundOptions {
   /** Time between sends in milliseconds; default 5000 for a `Pusher`, 15000 for a `RemoteWriter`. */
   readonly intervalMs?: number;
